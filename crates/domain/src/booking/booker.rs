@@ -1,0 +1,454 @@
+//! The booker aggregate: one citizen's bookings, and the limits B1, B2, B5, B6.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use super::{AccessCode, BookingError, BookingId, GrantorDetails, Phone};
+use crate::schedule::{Counter, CounterId, Mode, OfficeId, Slot, DELEGATIONS_COUNTER_TYPE};
+use crate::{FiscalCode, Policy};
+
+/// Where a booking stands, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum BookingStage {
+    /// Requested; its place in the slot not yet settled (flow in progress).
+    Pending,
+    Confirmed,
+    Cancelled {
+        at: DateTime<Utc>,
+    },
+    /// The flow ended refused (`reason` is the rule's code, e.g. `slot_full`).
+    Refused {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    Served {
+        at: DateTime<Utc>,
+    },
+    Missed {
+        at: DateTime<Utc>,
+    },
+}
+
+/// The status a client sees (B2: a booking whose slot has ended is no longer active).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingStatus {
+    Pending,
+    Confirmed,
+    Cancelled,
+    Refused,
+    Served,
+    Missed,
+    Ended,
+}
+
+impl BookingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+            Self::Cancelled => "cancelled",
+            Self::Refused => "refused",
+            Self::Served => "served",
+            Self::Missed => "missed",
+            Self::Ended => "ended",
+        }
+    }
+}
+
+/// One booking (B7: what "Le mie prenotazioni" and the ticket show).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    pub id: BookingId,
+    pub booker: FiscalCode,
+    pub counter: CounterId,
+    pub counter_name: String,
+    pub counter_type: String,
+    pub office: OfficeId,
+    pub slot: Slot,
+    pub capacity: u32,
+    pub mode: Mode,
+    pub reason: String,
+    pub phone: Phone,
+    pub grantor: Option<GrantorDetails>,
+    pub access_code: AccessCode,
+    pub requested_at: DateTime<Utc>,
+    pub stage: BookingStage,
+}
+
+impl Booking {
+    pub fn status(&self, now: DateTime<Utc>) -> BookingStatus {
+        match self.stage {
+            BookingStage::Pending | BookingStage::Confirmed if now >= self.slot.end => {
+                BookingStatus::Ended
+            }
+            BookingStage::Pending => BookingStatus::Pending,
+            BookingStage::Confirmed => BookingStatus::Confirmed,
+            BookingStage::Cancelled { .. } => BookingStatus::Cancelled,
+            BookingStage::Refused { .. } => BookingStatus::Refused,
+            BookingStage::Served { .. } => BookingStatus::Served,
+            BookingStage::Missed { .. } => BookingStatus::Missed,
+        }
+    }
+
+    /// B2: active until cancelled, served, missed, or its slot has ended
+    /// (a pending one counts, so that concurrent requests cannot overshoot).
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        matches!(
+            self.status(now),
+            BookingStatus::Pending | BookingStatus::Confirmed
+        )
+    }
+
+    /// B7: the actions the citizen may take now ("Azioni possibili").
+    pub fn actions(&self, now: DateTime<Utc>) -> Vec<&'static str> {
+        let mut actions = vec!["detail"];
+        if self.stage == BookingStage::Confirmed {
+            actions.push("ticket");
+            if now < self.slot.start {
+                actions.push("cancel");
+            }
+            if self.mode == Mode::WebMeeting && now < self.slot.end {
+                actions.push("join_meeting");
+            }
+        }
+        actions
+    }
+}
+
+/// A request to book a slot (first step of the booking flow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestBooking {
+    pub id: BookingId,
+    pub booker: FiscalCode,
+    /// The counter as configured now (schedule and capacity).
+    pub counter: Counter,
+    pub start: DateTime<Utc>,
+    pub mode: Mode,
+    pub reason: String,
+    pub phone: Phone,
+    pub grantor: Option<GrantorDetails>,
+    /// M2: drawn by the caller, sent by SMS (N1).
+    pub access_code: AccessCode,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BookerCommand {
+    Request(Box<RequestBooking>),
+    /// Flow step: the place is held.
+    Confirm {
+        id: BookingId,
+        at: DateTime<Utc>,
+    },
+    /// Flow step: the slot refused the place.
+    Refuse {
+        id: BookingId,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// B6: until the slot starts.
+    Cancel {
+        id: BookingId,
+        at: DateTime<Utc>,
+    },
+    /// The citizen was served (at the counter or in a meeting).
+    MarkServed {
+        id: BookingId,
+        at: DateTime<Utc>,
+    },
+    /// The citizen did not come.
+    MarkMissed {
+        id: BookingId,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BookerEvent {
+    BookingRequested(Box<Booking>),
+    BookingConfirmed {
+        id: BookingId,
+        booker: FiscalCode,
+        at: DateTime<Utc>,
+    },
+    BookingRefused {
+        id: BookingId,
+        booker: FiscalCode,
+        slot_key: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    BookingCancelled {
+        id: BookingId,
+        booker: FiscalCode,
+        slot_key: String,
+        at: DateTime<Utc>,
+    },
+    BookingServed {
+        id: BookingId,
+        booker: FiscalCode,
+        at: DateTime<Utc>,
+    },
+    BookingMissed {
+        id: BookingId,
+        booker: FiscalCode,
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for BookerEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::BookingRequested(_) => "BookingRequested",
+            Self::BookingConfirmed { .. } => "BookingConfirmed",
+            Self::BookingRefused { .. } => "BookingRefused",
+            Self::BookingCancelled { .. } => "BookingCancelled",
+            Self::BookingServed { .. } => "BookingServed",
+            Self::BookingMissed { .. } => "BookingMissed",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+/// The stream id of a slot's ledger: counter and start instant.
+pub fn slot_key(counter: &CounterId, slot: &Slot) -> String {
+    format!(
+        "{}@{}",
+        counter,
+        slot.start
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
+/// One citizen's bookings, oldest first. Stream id: the citizen's fiscal code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booker {
+    bookings: Vec<Booking>,
+}
+
+impl Booker {
+    pub fn bookings(&self) -> &[Booking] {
+        &self.bookings
+    }
+
+    pub fn booking(&self, id: &BookingId) -> Option<&Booking> {
+        self.bookings.iter().find(|b| &b.id == id)
+    }
+
+    /// B2: the bookings active at `now`.
+    pub fn active(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Booking> {
+        self.bookings.iter().filter(move |b| b.is_active(now))
+    }
+
+    fn find(&self, id: &BookingId) -> Result<&Booking, BookingError> {
+        self.booking(id)
+            .ok_or_else(|| BookingError::NotFound(id.clone()))
+    }
+
+    /// The pure decision. Flow steps are idempotent.
+    pub fn decide(
+        &self,
+        command: BookerCommand,
+        policy: &Policy,
+    ) -> Result<Vec<BookerEvent>, BookingError> {
+        match command {
+            BookerCommand::Request(request) => self.decide_request(*request, policy),
+            BookerCommand::Confirm { id, at } => {
+                let b = self.find(&id)?;
+                match b.stage {
+                    BookingStage::Pending => Ok(vec![BookerEvent::BookingConfirmed {
+                        id,
+                        booker: b.booker.clone(),
+                        at,
+                    }]),
+                    BookingStage::Confirmed
+                    | BookingStage::Served { .. }
+                    | BookingStage::Missed { .. } => Ok(vec![]),
+                    _ => Err(BookingError::NoLongerPending {
+                        id,
+                        booker: b.booker.clone(),
+                        slot_key: slot_key(&b.counter, &b.slot),
+                    }),
+                }
+            }
+            BookerCommand::Refuse { id, reason, at } => {
+                let b = self.find(&id)?;
+                if b.stage != BookingStage::Pending {
+                    return Ok(vec![]);
+                }
+                Ok(vec![BookerEvent::BookingRefused {
+                    id,
+                    booker: b.booker.clone(),
+                    slot_key: slot_key(&b.counter, &b.slot),
+                    reason,
+                    at,
+                }])
+            }
+            BookerCommand::Cancel { id, at } => {
+                let b = self.find(&id)?;
+                if b.stage != BookingStage::Confirmed && b.stage != BookingStage::Pending {
+                    return Err(BookingError::NotActive);
+                }
+                if at >= b.slot.start {
+                    return Err(BookingError::SlotStarted);
+                }
+                Ok(vec![BookerEvent::BookingCancelled {
+                    id,
+                    booker: b.booker.clone(),
+                    slot_key: slot_key(&b.counter, &b.slot),
+                    at,
+                }])
+            }
+            BookerCommand::MarkServed { id, at } => {
+                let b = self.find(&id)?;
+                match b.stage {
+                    BookingStage::Confirmed => Ok(vec![BookerEvent::BookingServed {
+                        id,
+                        booker: b.booker.clone(),
+                        at,
+                    }]),
+                    BookingStage::Served { .. } => Ok(vec![]),
+                    _ => Err(BookingError::NotActive),
+                }
+            }
+            BookerCommand::MarkMissed { id, at } => {
+                let b = self.find(&id)?;
+                match b.stage {
+                    BookingStage::Confirmed => Ok(vec![BookerEvent::BookingMissed {
+                        id,
+                        booker: b.booker.clone(),
+                        at,
+                    }]),
+                    BookingStage::Missed { .. } => Ok(vec![]),
+                    _ => Err(BookingError::NotActive),
+                }
+            }
+        }
+    }
+
+    fn decide_request(
+        &self,
+        r: RequestBooking,
+        policy: &Policy,
+    ) -> Result<Vec<BookerEvent>, BookingError> {
+        if let Some(existing) = self.booking(&r.id) {
+            let same = existing.booker == r.booker
+                && existing.counter == r.counter.id
+                && existing.slot.start == r.start
+                && existing.mode == r.mode;
+            return if same {
+                Ok(vec![])
+            } else {
+                Err(BookingError::IdAlreadyUsed(r.id))
+            };
+        }
+        // B3: only what the counter's schedule offers.
+        let slot = r
+            .counter
+            .offers(r.start)
+            .ok_or(BookingError::SlotNotOffered)?;
+        if !r.counter.offers_mode(r.mode) {
+            return Err(BookingError::ModeNotOffered);
+        }
+        // B6.
+        if r.at >= slot.start {
+            return Err(BookingError::SlotStarted);
+        }
+        // B5.
+        let needs_grantor =
+            r.mode == Mode::WebMeeting && r.counter.counter_type == DELEGATIONS_COUNTER_TYPE;
+        if needs_grantor {
+            match &r.grantor {
+                None => return Err(BookingError::GrantorDetailsRequired),
+                Some(g) if g.fiscal_code == r.booker => return Err(BookingError::GrantorIsBooker),
+                Some(_) => {}
+            }
+        }
+        // B1.
+        if let Some(existing) = self
+            .active(r.at)
+            .find(|b| b.counter_type == r.counter.counter_type)
+        {
+            return Err(BookingError::CounterAlreadyBooked {
+                existing: existing.id.clone(),
+            });
+        }
+        // B2.
+        let max = policy.max_active_bookings;
+        if self.active(r.at).count() >= max as usize {
+            return Err(BookingError::BookingLimitReached { max });
+        }
+        Ok(vec![BookerEvent::BookingRequested(Box::new(Booking {
+            id: r.id,
+            booker: r.booker,
+            counter: r.counter.id.clone(),
+            counter_name: r.counter.name.clone(),
+            counter_type: r.counter.counter_type.clone(),
+            office: r.counter.office.clone(),
+            slot,
+            capacity: r.counter.capacity(),
+            mode: r.mode,
+            reason: r.reason,
+            phone: r.phone,
+            grantor: if needs_grantor { r.grantor } else { None },
+            access_code: r.access_code,
+            requested_at: r.at,
+            stage: BookingStage::Pending,
+        }))])
+    }
+
+    fn set_stage(&mut self, id: &BookingId, stage: BookingStage) {
+        if let Some(b) = self.bookings.iter_mut().find(|b| &b.id == id) {
+            b.stage = stage;
+        }
+    }
+}
+
+impl Aggregate for Booker {
+    const TYPE: &'static str = "booker";
+    type Command = BookerCommand;
+    type Event = BookerEvent;
+    type Error = BookingError;
+    type Services = Policy;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        policy: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command, policy)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            BookerEvent::BookingRequested(booking) => self.bookings.push(*booking),
+            BookerEvent::BookingConfirmed { id, .. } => {
+                self.set_stage(&id, BookingStage::Confirmed)
+            }
+            BookerEvent::BookingRefused { id, reason, at, .. } => {
+                self.set_stage(&id, BookingStage::Refused { at, reason })
+            }
+            BookerEvent::BookingCancelled { id, at, .. } => {
+                self.set_stage(&id, BookingStage::Cancelled { at })
+            }
+            BookerEvent::BookingServed { id, at, .. } => {
+                self.set_stage(&id, BookingStage::Served { at })
+            }
+            BookerEvent::BookingMissed { id, at, .. } => {
+                self.set_stage(&id, BookingStage::Missed { at })
+            }
+        }
+    }
+}

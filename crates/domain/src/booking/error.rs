@@ -1,0 +1,64 @@
+//! Why a booking command is refused, with the stable codes of the HTTP contract.
+
+use super::BookingId;
+use crate::FiscalCode;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookingError {
+    /// B1.
+    #[error("you already have an active booking for this type of counter (B1)")]
+    CounterAlreadyBooked { existing: BookingId },
+    /// B2.
+    #[error("you already have {max} active bookings, the most allowed (B2)")]
+    BookingLimitReached { max: u32 },
+    /// B3.
+    #[error("the counter offers no slot starting at that time (B3)")]
+    SlotNotOffered,
+    /// B3/B5: the counter does not serve in that mode.
+    #[error("the counter does not offer that mode (B5)")]
+    ModeNotOffered,
+    /// B4.
+    #[error("the slot is full (B4)")]
+    SlotFull { capacity: u32 },
+    /// B6.
+    #[error("the slot has already started (B6)")]
+    SlotStarted,
+    /// B5.
+    #[error("a web-meeting booking for the delegations counter needs the grantor's fiscal code, first and last name (B5)")]
+    GrantorDetailsRequired,
+    /// B5: the would-be delegate books for someone else.
+    #[error("the grantor must be someone other than the person booking (B5, D4)")]
+    GrantorIsBooker,
+    #[error("the booking is not active")]
+    NotActive,
+    #[error("no booking {0} for this citizen")]
+    NotFound(BookingId),
+    #[error("the booking id {0} is already used for another request")]
+    IdAlreadyUsed(BookingId),
+    /// Flow step: the place was held for a booking closed meanwhile; give it back.
+    #[error("the booking {id} is no longer pending")]
+    NoLongerPending {
+        id: BookingId,
+        booker: FiscalCode,
+        slot_key: String,
+    },
+}
+
+impl BookingError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::CounterAlreadyBooked { .. } => "counter_already_booked",
+            Self::BookingLimitReached { .. } => "booking_limit_reached",
+            Self::SlotNotOffered => "slot_not_offered",
+            Self::ModeNotOffered => "mode_not_offered",
+            Self::SlotFull { .. } => "slot_full",
+            Self::SlotStarted => "slot_started",
+            Self::GrantorDetailsRequired => "grantor_details_required",
+            Self::GrantorIsBooker => "self_delegation",
+            Self::NotActive => "not_active",
+            Self::NotFound(_) => "not_found",
+            Self::IdAlreadyUsed(_) => "conflict",
+            Self::NoLongerPending { .. } => "no_longer_pending",
+        }
+    }
+}

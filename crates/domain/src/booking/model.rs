@@ -1,0 +1,225 @@
+//! Validated values of bookings (B5, B7, M2).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::FiscalCode;
+
+macro_rules! string_value {
+    ($name:ident, $error:ident) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = $error;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+        impl std::str::FromStr for $name {
+            type Err = $error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// The id of one booking, chosen by the caller so that a retry is recognised.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BookingId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a booking id is 1 to 64 characters among letters, digits, '-' and '_': {0:?}")]
+pub struct BookingIdError(pub String);
+
+impl BookingId {
+    pub fn parse(input: &str) -> Result<Self, BookingIdError> {
+        let ok = !input.is_empty()
+            && input.len() <= 64
+            && input
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(BookingIdError(input.to_owned()))
+        }
+    }
+}
+string_value!(BookingId, BookingIdError);
+
+/// An Italian mobile number for SMS (B5, N1), normalised to `+39` and digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a mobile number is an Italian mobile (3xx, 9 or 10 digits, optional +39 or 0039): {0:?}")]
+pub struct PhoneError(pub String);
+
+impl Phone {
+    /// Accepts `3331234567`, `+39 333 123 4567`, `0039-333-1234567`.
+    pub fn parse(input: &str) -> Result<Self, PhoneError> {
+        let compact: String = input
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '/'))
+            .collect();
+        let national = compact
+            .strip_prefix("+39")
+            .or_else(|| compact.strip_prefix("0039"))
+            .unwrap_or(&compact);
+        let ok = national.starts_with('3')
+            && (9..=10).contains(&national.len())
+            && national.chars().all(|c| c.is_ascii_digit());
+        if ok {
+            Ok(Self(format!("+39{national}")))
+        } else {
+            Err(PhoneError(input.to_owned()))
+        }
+    }
+}
+string_value!(Phone, PhoneError);
+
+/// The web-meeting access code sent by SMS (M2): 6 to 12 letters or digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccessCode(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an access code is 6 to 12 letters or digits")]
+pub struct AccessCodeError;
+
+impl AccessCode {
+    pub fn parse(input: &str) -> Result<Self, AccessCodeError> {
+        let s = input.trim().to_ascii_uppercase();
+        if (6..=12).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()) {
+            Ok(Self(s))
+        } else {
+            Err(AccessCodeError)
+        }
+    }
+
+    /// A code from caller-provided random bytes (the domain draws no randomness).
+    pub fn from_random(bytes: &[u8; 8]) -> Self {
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        Self(
+            bytes
+                .iter()
+                .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+                .collect(),
+        )
+    }
+
+    /// M2: constant-time comparison with what the citizen typed.
+    pub fn matches(&self, typed: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let typed = typed.trim().to_ascii_uppercase();
+        self.0.len() == typed.len() && bool::from(self.0.as_bytes().ct_eq(typed.as_bytes()))
+    }
+}
+string_value!(AccessCode, AccessCodeError);
+
+/// B5: who the web-meeting booking for the delegations counter is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantorDetails {
+    pub fiscal_code: FiscalCode,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantorDetailsError {
+    #[error("the grantor's {0} is missing")]
+    Missing(&'static str),
+    #[error("the grantor's {0} is longer than 100 characters")]
+    TooLong(&'static str),
+}
+
+impl GrantorDetails {
+    pub fn new(
+        fiscal_code: FiscalCode,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<Self, GrantorDetailsError> {
+        let check = |value: &str, what: &'static str| {
+            let v = value.trim();
+            if v.is_empty() {
+                Err(GrantorDetailsError::Missing(what))
+            } else if v.chars().count() > 100 {
+                Err(GrantorDetailsError::TooLong(what))
+            } else {
+                Ok(v.to_owned())
+            }
+        };
+        Ok(Self {
+            fiscal_code,
+            first_name: check(first_name, "first name")?,
+            last_name: check(last_name, "last name")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn b5_phone_numbers_are_normalised_italian_mobiles() {
+        for ok in [
+            "3331234567",
+            "+39 333 123 4567",
+            "0039-333-1234567",
+            "333123456",
+        ] {
+            assert!(Phone::parse(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            Phone::parse("333 1234567").unwrap().as_str(),
+            "+393331234567"
+        );
+        for bad in [
+            "",
+            "0612345678",
+            "33312345678901",
+            "+44 7700 900123",
+            "333-ABC-4567",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn m2_access_code_compares_case_insensitively() {
+        let code = AccessCode::from_random(&[0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(code.as_str().len(), 8);
+        assert!(code.matches(&code.as_str().to_lowercase()));
+        assert!(!code.matches("WRONG123"));
+        assert!(!code.matches(""));
+    }
+
+    #[test]
+    fn b5_grantor_details_need_both_names() {
+        let cf = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
+        assert!(GrantorDetails::new(cf.clone(), "Mario", "Rossi").is_ok());
+        assert_eq!(
+            GrantorDetails::new(cf, " ", "Rossi"),
+            Err(GrantorDetailsError::Missing("first name"))
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The slot ledger aggregate: the places taken in one slot of one counter (B4).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use super::{BookingError, BookingId};
+use crate::{FiscalCode, Policy};
+
+/// Places held in one slot. Stream id: [`slot_key`](super::slot_key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotLedger {
+    places: BTreeMap<BookingId, FiscalCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlotCommand {
+    /// Flow step: hold a place for a requested booking, under B4.
+    ReservePlace {
+        booking: BookingId,
+        booker: FiscalCode,
+        /// The slot's capacity as configured (operators serving it).
+        capacity: u32,
+        at: DateTime<Utc>,
+    },
+    /// Flow step: give the place back after a cancellation or refusal.
+    ReleasePlace {
+        booking: BookingId,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlotEvent {
+    PlaceReserved {
+        booking: BookingId,
+        booker: FiscalCode,
+        at: DateTime<Utc>,
+    },
+    PlaceReleased {
+        booking: BookingId,
+        booker: FiscalCode,
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for SlotEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::PlaceReserved { .. } => "PlaceReserved",
+            Self::PlaceReleased { .. } => "PlaceReleased",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+impl SlotLedger {
+    /// B4: places held now.
+    pub fn taken(&self) -> usize {
+        self.places.len()
+    }
+
+    pub fn holds(&self, booking: &BookingId) -> bool {
+        self.places.contains_key(booking)
+    }
+
+    /// The pure decision; both steps are idempotent.
+    pub fn decide(&self, command: SlotCommand) -> Result<Vec<SlotEvent>, BookingError> {
+        match command {
+            SlotCommand::ReservePlace {
+                booking,
+                booker,
+                capacity,
+                at,
+            } => {
+                if self.places.contains_key(&booking) {
+                    return Ok(vec![]);
+                }
+                if self.places.len() >= capacity as usize {
+                    return Err(BookingError::SlotFull { capacity });
+                }
+                Ok(vec![SlotEvent::PlaceReserved {
+                    booking,
+                    booker,
+                    at,
+                }])
+            }
+            SlotCommand::ReleasePlace { booking, at } => match self.places.get(&booking) {
+                None => Ok(vec![]),
+                Some(booker) => Ok(vec![SlotEvent::PlaceReleased {
+                    booker: booker.clone(),
+                    booking,
+                    at,
+                }]),
+            },
+        }
+    }
+}
+
+impl Aggregate for SlotLedger {
+    const TYPE: &'static str = "slot";
+    type Command = SlotCommand;
+    type Event = SlotEvent;
+    type Error = BookingError;
+    type Services = Policy;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            SlotEvent::PlaceReserved {
+                booking, booker, ..
+            } => {
+                self.places.insert(booking, booker);
+            }
+            SlotEvent::PlaceReleased { booking, .. } => {
+                self.places.remove(&booking);
+            }
+        }
+    }
+}

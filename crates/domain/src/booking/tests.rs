@@ -1,0 +1,430 @@
+//! Given/when/then tests of B1–B7, named after the rule ids. The invariants
+//! under random sequences are property-tested in `tests/booking_properties.rs`.
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc, Weekday};
+use cqrs_es::test::TestFramework;
+
+use super::flow::{after_booker_event, after_refusal, after_slot_event, BookingFlowCommand};
+use super::*;
+use crate::schedule::{Counter, CounterId, Mode, OfficeId, OpeningInterval, WeeklySchedule};
+use crate::{FiscalCode, Policy};
+
+const BOOKER: &str = "VRDLGU70A01H501O";
+const GRANTOR: &str = "RSSMRA85T10A562S";
+
+fn cf(s: &str) -> FiscalCode {
+    FiscalCode::parse(s).unwrap()
+}
+
+fn web_counter() -> Counter {
+    Counter::web_meeting_delegations(OfficeId::parse("DCM NAPOLI").unwrap())
+}
+
+/// A counter of another type, open every weekday 08:30–12:00.
+fn other_counter(id: &str, kind: &str) -> Counter {
+    let days = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ];
+    let hours = [OpeningInterval::new(
+        NaiveTime::from_hms_opt(8, 30, 0).unwrap(),
+        NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
+    )];
+    Counter {
+        id: CounterId::parse(id).unwrap(),
+        name: kind.to_uppercase(),
+        office: OfficeId::parse("DCM NAPOLI").unwrap(),
+        counter_type: kind.to_owned(),
+        modes: vec![Mode::InPerson, Mode::PhoneCallback],
+        schedule: WeeklySchedule::uniform(days, &hours, 30, 1).unwrap(),
+    }
+}
+
+/// Tuesday 1 December 2026, 09:00 in Rome.
+fn tuesday_9() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap()
+}
+
+fn a_week_before() -> DateTime<Utc> {
+    tuesday_9() - Duration::days(7)
+}
+
+fn grantor() -> GrantorDetails {
+    GrantorDetails::new(cf(GRANTOR), "Mario", "Rossi").unwrap()
+}
+
+fn web_request(id: &str, start: DateTime<Utc>) -> RequestBooking {
+    RequestBooking {
+        id: BookingId::parse(id).unwrap(),
+        booker: cf(BOOKER),
+        counter: web_counter(),
+        start,
+        mode: Mode::WebMeeting,
+        reason: "Delega".into(),
+        phone: Phone::parse("3331234567").unwrap(),
+        grantor: Some(grantor()),
+        access_code: AccessCode::parse("ABC234").unwrap(),
+        at: a_week_before(),
+    }
+}
+
+fn other_request(id: &str, counter: Counter, start: DateTime<Utc>) -> RequestBooking {
+    RequestBooking {
+        counter,
+        mode: Mode::InPerson,
+        grantor: None,
+        ..web_request(id, start)
+    }
+}
+
+/// Applies a request and its confirmation, as the flow would.
+fn booked(booker: &mut Booker, request: RequestBooking) {
+    let policy = Policy::default();
+    let id = request.id.clone();
+    for e in booker
+        .decide(BookerCommand::Request(Box::new(request)), &policy)
+        .unwrap()
+    {
+        cqrs_es::Aggregate::apply(booker, e);
+    }
+    for e in booker
+        .decide(
+            BookerCommand::Confirm {
+                id,
+                at: a_week_before(),
+            },
+            &policy,
+        )
+        .unwrap()
+    {
+        cqrs_es::Aggregate::apply(booker, e);
+    }
+}
+
+fn request_err(booker: &Booker, request: RequestBooking) -> BookingError {
+    booker
+        .decide(
+            BookerCommand::Request(Box::new(request)),
+            &Policy::default(),
+        )
+        .unwrap_err()
+}
+
+#[test]
+fn b1_one_active_booking_per_counter_type() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let second = web_request("b-2", tuesday_9() + Duration::days(2));
+    assert_eq!(request_err(&b, second).code(), "counter_already_booked");
+    // Another counter type is fine.
+    let other = other_request("b-3", other_counter("pensioni", "pensioni"), tuesday_9());
+    assert!(b
+        .decide(BookerCommand::Request(Box::new(other)), &Policy::default())
+        .is_ok());
+}
+
+#[test]
+fn b1_a_cancelled_or_ended_booking_frees_the_counter_type() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let cancel = b
+        .decide(
+            BookerCommand::Cancel {
+                id: BookingId::parse("b-1").unwrap(),
+                at: a_week_before(),
+            },
+            &Policy::default(),
+        )
+        .unwrap();
+    let mut after = b.clone();
+    for e in cancel {
+        cqrs_es::Aggregate::apply(&mut after, e);
+    }
+    assert!(after
+        .decide(
+            BookerCommand::Request(Box::new(web_request(
+                "b-2",
+                tuesday_9() + Duration::days(2)
+            ))),
+            &Policy::default()
+        )
+        .is_ok());
+    // Once the slot has ended (09:30), the booking is no longer active.
+    let mut later = web_request("b-3", tuesday_9() + Duration::days(2));
+    later.at = tuesday_9() + Duration::minutes(30);
+    assert!(b
+        .decide(BookerCommand::Request(Box::new(later)), &Policy::default())
+        .is_ok());
+}
+
+#[tokio::test]
+async fn b2_at_most_three_active_bookings() {
+    let mut b = Booker::default();
+    for (i, kind) in ["pensioni", "invalidita", "anagrafica"].iter().enumerate() {
+        booked(
+            &mut b,
+            other_request(&format!("b-{i}"), other_counter(kind, kind), tuesday_9()),
+        );
+    }
+    assert_eq!(
+        request_err(&b, web_request("b-9", tuesday_9())),
+        BookingError::BookingLimitReached { max: 3 }
+    );
+    let events: Vec<BookerEvent> = b
+        .bookings()
+        .iter()
+        .flat_map(|bk| {
+            [
+                BookerEvent::BookingRequested(Box::new(Booking {
+                    stage: BookingStage::Pending,
+                    ..bk.clone()
+                })),
+                BookerEvent::BookingConfirmed {
+                    id: bk.id.clone(),
+                    booker: bk.booker.clone(),
+                    at: a_week_before(),
+                },
+            ]
+        })
+        .collect();
+    TestFramework::<Booker>::with(Policy {
+        max_active_bookings: 4,
+        ..Policy::default()
+    })
+    .given(events)
+    .when_async(BookerCommand::Request(Box::new(web_request(
+        "b-9",
+        tuesday_9(),
+    ))))
+    .await
+    .inspect_result()
+    .expect("B2: the limit is policy, 4 allows a fourth");
+}
+
+#[test]
+fn b3_only_offered_slots_can_be_booked() {
+    let b = Booker::default();
+    // 09:15 is not a slot start, Wednesday is closed, 12:00 is past closing.
+    for start in [
+        tuesday_9() + Duration::minutes(15),
+        tuesday_9() + Duration::days(1),
+        tuesday_9() + Duration::hours(3),
+    ] {
+        assert_eq!(
+            request_err(&b, web_request("b-1", start)),
+            BookingError::SlotNotOffered
+        );
+    }
+    let mut wrong_mode = web_request("b-1", tuesday_9());
+    wrong_mode.mode = Mode::InPerson;
+    assert_eq!(request_err(&b, wrong_mode), BookingError::ModeNotOffered);
+}
+
+#[tokio::test]
+async fn b4_a_full_slot_refuses_a_place() {
+    let booker = |i: usize| cf(["RSSMRA85T10A562S", "BNCGNN80A41F205A", "NREFNC62B15L219M"][i]);
+    let reserve = |i: usize| SlotCommand::ReservePlace {
+        booking: BookingId::parse(&format!("b-{i}")).unwrap(),
+        booker: booker(i),
+        capacity: 2,
+        at: a_week_before(),
+    };
+    let given = (0..2)
+        .map(|i| SlotEvent::PlaceReserved {
+            booking: BookingId::parse(&format!("b-{i}")).unwrap(),
+            booker: booker(i),
+            at: a_week_before(),
+        })
+        .collect();
+    TestFramework::<SlotLedger>::with(Policy::default())
+        .given(given)
+        .when_async(reserve(2))
+        .await
+        .then_expect_error(BookingError::SlotFull { capacity: 2 });
+    // Reserving a place already held is idempotent.
+    let mut ledger = SlotLedger::default();
+    for e in ledger.decide(reserve(0)).unwrap() {
+        cqrs_es::Aggregate::apply(&mut ledger, e);
+    }
+    assert_eq!(ledger.decide(reserve(0)), Ok(vec![]));
+    assert_eq!(ledger.taken(), 1);
+}
+
+#[test]
+fn b5_delegations_web_meeting_needs_the_grantor_details() {
+    let b = Booker::default();
+    let mut r = web_request("b-1", tuesday_9());
+    r.grantor = None;
+    assert_eq!(request_err(&b, r).code(), "grantor_details_required");
+    let mut r = web_request("b-1", tuesday_9());
+    r.grantor = Some(GrantorDetails::new(cf(BOOKER), "Luigi", "Verdi").unwrap());
+    assert_eq!(request_err(&b, r), BookingError::GrantorIsBooker);
+    // Other counters need no grantor, and keep none.
+    let events = b
+        .decide(
+            BookerCommand::Request(Box::new(other_request(
+                "b-2",
+                other_counter("pensioni", "pensioni"),
+                tuesday_9(),
+            ))),
+            &Policy::default(),
+        )
+        .unwrap();
+    assert!(matches!(&events[0], BookerEvent::BookingRequested(bk) if bk.grantor.is_none()));
+}
+
+#[test]
+fn b6_no_booking_once_the_slot_has_started() {
+    let b = Booker::default();
+    let mut r = web_request("b-1", tuesday_9());
+    r.at = tuesday_9();
+    assert_eq!(request_err(&b, r), BookingError::SlotStarted);
+    let mut r = web_request("b-1", tuesday_9());
+    r.at = tuesday_9() - Duration::seconds(1);
+    assert!(b
+        .decide(BookerCommand::Request(Box::new(r)), &Policy::default())
+        .is_ok());
+}
+
+#[test]
+fn b6_cancellation_only_until_the_slot_starts() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let id = BookingId::parse("b-1").unwrap();
+    let policy = Policy::default();
+    assert_eq!(
+        b.decide(
+            BookerCommand::Cancel {
+                id: id.clone(),
+                at: tuesday_9()
+            },
+            &policy
+        ),
+        Err(BookingError::SlotStarted)
+    );
+    let events = b
+        .decide(
+            BookerCommand::Cancel {
+                id: id.clone(),
+                at: tuesday_9() - Duration::seconds(1),
+            },
+            &policy,
+        )
+        .unwrap();
+    for e in events {
+        cqrs_es::Aggregate::apply(&mut b, e);
+    }
+    assert_eq!(
+        b.decide(
+            BookerCommand::Cancel {
+                id,
+                at: a_week_before()
+            },
+            &policy
+        ),
+        Err(BookingError::NotActive)
+    );
+}
+
+#[test]
+fn b7_ticket_and_list_show_office_date_time_counter_and_actions() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let booking = &b.bookings()[0];
+    let ticket = Ticket::of(booking);
+    assert_eq!(ticket.office, "DCM NAPOLI");
+    assert_eq!(ticket.date, "01/12/2026");
+    assert_eq!(ticket.time, "09:00");
+    assert_eq!(ticket.counter, "DELEGHE IDENTITÀ DIGITALI IN WEB MEETING");
+    assert_eq!(ticket.mode, "Web Meeting");
+    assert!(ticket.lines()[0].contains("01/12/2026 ALLE ORE 09:00"));
+    assert_eq!(
+        booking.actions(a_week_before()),
+        vec!["detail", "ticket", "cancel", "join_meeting"]
+    );
+    assert_eq!(
+        booking.actions(tuesday_9() + Duration::minutes(5)),
+        vec!["detail", "ticket", "join_meeting"]
+    );
+}
+
+#[test]
+fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
+    let b = Booker::default();
+    let events = b
+        .decide(
+            BookerCommand::Request(Box::new(web_request("b-1", tuesday_9()))),
+            &Policy::default(),
+        )
+        .unwrap();
+    let now = a_week_before();
+    let reserve = after_booker_event(&events[0], now).unwrap();
+    let BookingFlowCommand::Slot {
+        slot_key,
+        command: SlotCommand::ReservePlace { capacity, .. },
+    } = &reserve
+    else {
+        panic!("expected a reservation, got {reserve:?}");
+    };
+    assert_eq!(slot_key, "deleghe-web-meeting@2026-12-01T08:00:00Z");
+    assert_eq!(*capacity, 2);
+    let refused = after_refusal(&reserve, &BookingError::SlotFull { capacity: 2 }, now);
+    assert!(matches!(
+        refused,
+        Some(BookingFlowCommand::Booker { command: BookerCommand::Refuse { ref reason, .. }, .. })
+            if reason == "slot_full"
+    ));
+    let placed = SlotEvent::PlaceReserved {
+        booking: BookingId::parse("b-1").unwrap(),
+        booker: cf(BOOKER),
+        at: now,
+    };
+    assert!(matches!(
+        after_slot_event(&placed, now),
+        Some(BookingFlowCommand::Booker {
+            command: BookerCommand::Confirm { .. },
+            ..
+        })
+    ));
+    let cancelled = BookerEvent::BookingCancelled {
+        id: BookingId::parse("b-1").unwrap(),
+        booker: cf(BOOKER),
+        slot_key: slot_key.clone(),
+        at: now,
+    };
+    assert!(matches!(
+        after_booker_event(&cancelled, now),
+        Some(BookingFlowCommand::Slot {
+            command: SlotCommand::ReleasePlace { .. },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn booking_error_codes_are_those_of_the_http_contract() {
+    let id = BookingId::parse("x").unwrap();
+    for (e, code) in [
+        (
+            BookingError::CounterAlreadyBooked { existing: id },
+            "counter_already_booked",
+        ),
+        (
+            BookingError::BookingLimitReached { max: 3 },
+            "booking_limit_reached",
+        ),
+        (BookingError::SlotNotOffered, "slot_not_offered"),
+        (BookingError::SlotFull { capacity: 2 }, "slot_full"),
+        (BookingError::SlotStarted, "slot_started"),
+        (
+            BookingError::GrantorDetailsRequired,
+            "grantor_details_required",
+        ),
+        (BookingError::NotActive, "not_active"),
+    ] {
+        assert_eq!(e.code(), code);
+    }
+}

@@ -1,0 +1,188 @@
+//! The delegate aggregate: the seats a delegate holds, one per delegation
+//! received, and the cap on ordinary ones (D2, D3).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use super::model::is_past_end;
+use super::{DelegationError, DelegationId, Role};
+use crate::{FiscalCode, Policy};
+
+/// One delegation held by the delegate, from reservation until release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seat {
+    pub grantor: FiscalCode,
+    pub role: Role,
+    pub ends_on: Option<NaiveDate>,
+    pub reserved_at: DateTime<Utc>,
+}
+
+/// The seats of one delegate. Stream id: the delegate's fiscal code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegate {
+    /// The delegate's own code, known from the first reservation.
+    me: Option<FiscalCode>,
+    seats: BTreeMap<DelegationId, Seat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DelegateCommand {
+    /// Flow step: hold a seat for a requested delegation, under D2/D3.
+    ReserveSeat {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        role: Role,
+        ends_on: Option<NaiveDate>,
+        at: DateTime<Utc>,
+    },
+    /// Flow step: give the seat back once the delegation is no longer live.
+    ReleaseSeat { id: DelegationId, at: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DelegateEvent {
+    SeatReserved {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        role: Role,
+        ends_on: Option<NaiveDate>,
+        at: DateTime<Utc>,
+    },
+    SeatReleased {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for DelegateEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::SeatReserved { .. } => "SeatReserved",
+            Self::SeatReleased { .. } => "SeatReleased",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+impl Delegate {
+    pub fn seats(&self) -> &BTreeMap<DelegationId, Seat> {
+        &self.seats
+    }
+
+    /// D2, D3: ordinary seats in force at `now` (legal representatives' and
+    /// expired ones (D7) do not count).
+    pub fn ordinary_seats(&self, now: DateTime<Utc>) -> usize {
+        self.seats
+            .values()
+            .filter(|s| !s.role.is_legal_representative() && !is_past_end(s.ends_on, now))
+            .count()
+    }
+
+    /// The pure decision. Both steps are idempotent.
+    pub fn decide(
+        &self,
+        command: DelegateCommand,
+        policy: &Policy,
+    ) -> Result<Vec<DelegateEvent>, DelegationError> {
+        match command {
+            DelegateCommand::ReserveSeat {
+                id,
+                grantor,
+                delegate,
+                role,
+                ends_on,
+                at,
+            } => {
+                if self.seats.contains_key(&id) {
+                    return Ok(vec![]);
+                }
+                let cap = policy.max_ordinary_delegations_per_delegate;
+                if !role.is_legal_representative() && self.ordinary_seats(at) >= cap as usize {
+                    return Err(DelegationError::DelegateCapReached { cap });
+                }
+                Ok(vec![DelegateEvent::SeatReserved {
+                    id,
+                    grantor,
+                    delegate,
+                    role,
+                    ends_on,
+                    at,
+                }])
+            }
+            DelegateCommand::ReleaseSeat { id, at } => {
+                let Some(seat) = self.seats.get(&id) else {
+                    return Ok(vec![]);
+                };
+                let delegate = self
+                    .me
+                    .clone()
+                    .expect("a seat was reserved, so the delegate is known");
+                Ok(vec![DelegateEvent::SeatReleased {
+                    id,
+                    grantor: seat.grantor.clone(),
+                    delegate,
+                    at,
+                }])
+            }
+        }
+    }
+}
+
+impl Aggregate for Delegate {
+    const TYPE: &'static str = "delegate";
+    type Command = DelegateCommand;
+    type Event = DelegateEvent;
+    type Error = DelegationError;
+    type Services = Policy;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        policy: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command, policy)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            DelegateEvent::SeatReserved {
+                id,
+                grantor,
+                delegate,
+                role,
+                ends_on,
+                at,
+            } => {
+                self.me = Some(delegate);
+                self.seats.insert(
+                    id,
+                    Seat {
+                        grantor,
+                        role,
+                        ends_on,
+                        reserved_at: at,
+                    },
+                );
+            }
+            DelegateEvent::SeatReleased { id, .. } => {
+                self.seats.remove(&id);
+            }
+        }
+    }
+}

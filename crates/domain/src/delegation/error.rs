@@ -1,0 +1,76 @@
+//! Why a delegation command is refused: one variant per broken rule, each
+//! with the stable code of the HTTP contract.
+
+use chrono::NaiveDate;
+
+use super::DelegationId;
+
+/// A delegation rule refusing a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DelegationError {
+    /// D4.
+    #[error("nobody may delegate to themselves (D4)")]
+    SelfDelegation,
+    /// D1.
+    #[error("the grantor already has a delegate ({existing}): revoke it first (D1)")]
+    GrantorAlreadyHasDelegate { existing: DelegationId },
+    /// D2.
+    #[error("the delegate already holds {cap} ordinary delegations, the most allowed (D2)")]
+    DelegateCapReached { cap: u32 },
+    /// D7.
+    #[error("the end date is too soon: the earliest allowed is {earliest} (D7)")]
+    EndDateTooSoon { earliest: NaiveDate },
+    /// D5: online registration is for ordinary delegations only.
+    #[error(
+        "a legal representative's delegation is registered at a counter or by PEC, not online (D5)"
+    )]
+    LegalRepresentativeNeedsCounter,
+    /// D5: PEC is the legal representatives' channel.
+    #[error("only legal representatives register a delegation by PEC (D5)")]
+    PecNeedsLegalRepresentative,
+    /// D6.
+    #[error("the delegation is not awaiting confirmation (D6)")]
+    NotAwaitingConfirmation,
+    /// D8.
+    #[error("the delegation can be revoked online from {revocable_online_from}, or at a counter at any time (D8)")]
+    OnlineRevocationTooEarly { revocable_online_from: NaiveDate },
+    /// D8.
+    #[error("the delegation is not active (D8)")]
+    NotActive,
+    /// D8: a legal representative's delegation is revoked at a counter.
+    #[error("this delegation is revoked by the legal representative at a counter (D8)")]
+    RevocationNeedsCounter,
+    #[error("no delegation {0} for this grantor")]
+    NotFound(DelegationId),
+    /// The same id was used for a different request.
+    #[error("the delegation id {0} is already used for another request")]
+    IdAlreadyUsed(DelegationId),
+    /// The registration flow tried to complete a delegation that was closed
+    /// meanwhile; its seat must be given back (D10).
+    #[error("the delegation {id} is no longer pending")]
+    NoLongerPending {
+        id: DelegationId,
+        delegate: crate::FiscalCode,
+    },
+}
+
+impl DelegationError {
+    /// The stable machine-readable code (`code` in the HTTP problem body).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::SelfDelegation => "self_delegation",
+            Self::GrantorAlreadyHasDelegate { .. } => "grantor_already_has_delegate",
+            Self::DelegateCapReached { .. } => "delegate_cap_reached",
+            Self::EndDateTooSoon { .. } => "end_date_too_soon",
+            Self::LegalRepresentativeNeedsCounter => "legal_representative_needs_counter",
+            Self::PecNeedsLegalRepresentative => "pec_needs_legal_representative",
+            Self::NotAwaitingConfirmation => "not_awaiting_confirmation",
+            Self::OnlineRevocationTooEarly { .. } => "online_revocation_too_early",
+            Self::NotActive => "not_active",
+            Self::RevocationNeedsCounter => "revocation_needs_counter",
+            Self::NotFound(_) => "not_found",
+            Self::IdAlreadyUsed(_) => "conflict",
+            Self::NoLongerPending { .. } => "no_longer_pending",
+        }
+    }
+}

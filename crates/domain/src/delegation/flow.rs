@@ -1,0 +1,132 @@
+//! The registration flow across [`Grantor`] and [`Delegate`] as pure
+//! reactions: a stored event (or a refused step) in, the next command out.
+//! Adapters only run it: they execute the command a reaction names, and feed
+//! back what it stored. Every step is idempotent, so a runner that replays
+//! events after a crash, or two runners driving the same flow, converge on
+//! the same end (D10).
+//!
+//! ```text
+//! DelegationRequested ──► ReserveSeat ──ok──► SeatReserved ──► CompleteRegistration
+//!                              │                                   │ closed meanwhile
+//!                              └─refused─► RefuseRegistration      └──► ReleaseSeat
+//! DelegationRefused | DelegationRejected | DelegationRevoked ──► ReleaseSeat
+//! ```
+//!
+//! [`Grantor`]: super::Grantor
+//! [`Delegate`]: super::Delegate
+
+use chrono::{DateTime, Utc};
+
+use super::{DelegateCommand, DelegateEvent, DelegationError, GrantorCommand, GrantorEvent};
+use crate::FiscalCode;
+
+/// A command addressed to one aggregate instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowCommand {
+    Grantor {
+        grantor: FiscalCode,
+        command: GrantorCommand,
+    },
+    Delegate {
+        delegate: FiscalCode,
+        command: DelegateCommand,
+    },
+}
+
+impl FlowCommand {
+    /// The stream the command goes to.
+    pub fn aggregate_id(&self) -> &FiscalCode {
+        match self {
+            Self::Grantor { grantor, .. } => grantor,
+            Self::Delegate { delegate, .. } => delegate,
+        }
+    }
+}
+
+/// What follows a stored grantor event; `now` stamps the next command.
+pub fn after_grantor_event(event: &GrantorEvent, now: DateTime<Utc>) -> Option<FlowCommand> {
+    match event {
+        GrantorEvent::DelegationRequested {
+            id,
+            grantor,
+            delegate,
+            role,
+            ends_on,
+            ..
+        } => Some(FlowCommand::Delegate {
+            delegate: delegate.clone(),
+            command: DelegateCommand::ReserveSeat {
+                id: id.clone(),
+                grantor: grantor.clone(),
+                delegate: delegate.clone(),
+                role: *role,
+                ends_on: *ends_on,
+                at: now,
+            },
+        }),
+        GrantorEvent::DelegationRefused { id, delegate, .. }
+        | GrantorEvent::DelegationRejected { id, delegate, .. }
+        | GrantorEvent::DelegationRevoked { id, delegate, .. } => Some(release(id, delegate, now)),
+        GrantorEvent::DelegationRegistered { .. } | GrantorEvent::DelegationConfirmed { .. } => {
+            None
+        }
+    }
+}
+
+/// What follows a stored delegate event.
+pub fn after_delegate_event(event: &DelegateEvent, now: DateTime<Utc>) -> Option<FlowCommand> {
+    match event {
+        DelegateEvent::SeatReserved { id, grantor, .. } => Some(FlowCommand::Grantor {
+            grantor: grantor.clone(),
+            command: GrantorCommand::CompleteRegistration {
+                id: id.clone(),
+                at: now,
+            },
+        }),
+        DelegateEvent::SeatReleased { .. } => None,
+    }
+}
+
+/// What follows a flow command that a rule refused.
+pub fn after_refusal(
+    command: &FlowCommand,
+    error: &DelegationError,
+    now: DateTime<Utc>,
+) -> Option<FlowCommand> {
+    match (command, error) {
+        (
+            FlowCommand::Delegate {
+                command: DelegateCommand::ReserveSeat { id, grantor, .. },
+                ..
+            },
+            error,
+        ) => Some(FlowCommand::Grantor {
+            grantor: grantor.clone(),
+            command: GrantorCommand::RefuseRegistration {
+                id: id.clone(),
+                reason: error.code().to_owned(),
+                at: now,
+            },
+        }),
+        // The seat was reserved for a delegation closed meanwhile (refused by
+        // a concurrent runner after its own attempt failed): give it back.
+        (
+            FlowCommand::Grantor {
+                command: GrantorCommand::CompleteRegistration { .. },
+                ..
+            },
+            DelegationError::NoLongerPending { id, delegate },
+        ) => Some(release(id, delegate, now)),
+        _ => None,
+    }
+}
+
+fn release(id: &super::DelegationId, delegate: &FiscalCode, now: DateTime<Utc>) -> FlowCommand {
+    FlowCommand::Delegate {
+        delegate: delegate.clone(),
+        command: DelegateCommand::ReleaseSeat {
+            id: id.clone(),
+            at: now,
+        },
+    }
+}

@@ -1,0 +1,420 @@
+//! The grantor aggregate: the lifecycle of the delegations one grantor gives
+//! (D1, D4–D8).
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use super::model::is_past_end;
+use super::{Channel, Delegation, DelegationError, DelegationId, RevocationChannel, Role, Stage};
+use crate::booking::BookingId;
+use crate::time::local_date;
+use crate::{FiscalCode, Policy};
+
+/// All the delegations one grantor has given, in order. Stream id: the
+/// grantor's fiscal code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grantor {
+    delegations: Vec<Delegation>,
+}
+
+/// A request to register a delegation (the first step of the registration flow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestDelegation {
+    pub id: DelegationId,
+    pub grantor: FiscalCode,
+    pub delegate: FiscalCode,
+    pub role: Role,
+    pub channel: Channel,
+    pub ends_on: Option<NaiveDate>,
+    /// M7: the web meeting whose completion asks for this registration.
+    pub meeting: Option<BookingId>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GrantorCommand {
+    /// D1, D4, D5, D7: request a delegation; the flow then reserves a seat.
+    Request(RequestDelegation),
+    /// Flow step: the seat is held, so the delegation is registered (D6).
+    CompleteRegistration { id: DelegationId, at: DateTime<Utc> },
+    /// Flow step: the delegate refused the seat; `reason` is the rule's code.
+    RefuseRegistration {
+        id: DelegationId,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// D6: an operator confirms a legal representative's delegation.
+    Confirm { id: DelegationId, at: DateTime<Utc> },
+    /// D6: an operator rejects it.
+    Reject { id: DelegationId, at: DateTime<Utc> },
+    /// D8: revocation, online by the grantor or at a counter by an operator.
+    Revoke {
+        id: DelegationId,
+        channel: RevocationChannel,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GrantorEvent {
+    DelegationRequested {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        role: Role,
+        channel: Channel,
+        ends_on: Option<NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meeting: Option<BookingId>,
+        at: DateTime<Utc>,
+    },
+    /// `awaiting_confirmation` is true for a legal representative's (D6).
+    DelegationRegistered {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        awaiting_confirmation: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meeting: Option<BookingId>,
+        at: DateTime<Utc>,
+    },
+    DelegationRefused {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meeting: Option<BookingId>,
+        at: DateTime<Utc>,
+    },
+    DelegationConfirmed {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        at: DateTime<Utc>,
+    },
+    DelegationRejected {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        at: DateTime<Utc>,
+    },
+    DelegationRevoked {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        channel: RevocationChannel,
+        at: DateTime<Utc>,
+    },
+}
+
+impl GrantorEvent {
+    pub fn delegation_id(&self) -> &DelegationId {
+        match self {
+            Self::DelegationRequested { id, .. }
+            | Self::DelegationRegistered { id, .. }
+            | Self::DelegationRefused { id, .. }
+            | Self::DelegationConfirmed { id, .. }
+            | Self::DelegationRejected { id, .. }
+            | Self::DelegationRevoked { id, .. } => id,
+        }
+    }
+}
+
+impl DomainEvent for GrantorEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::DelegationRequested { .. } => "DelegationRequested",
+            Self::DelegationRegistered { .. } => "DelegationRegistered",
+            Self::DelegationRefused { .. } => "DelegationRefused",
+            Self::DelegationConfirmed { .. } => "DelegationConfirmed",
+            Self::DelegationRejected { .. } => "DelegationRejected",
+            Self::DelegationRevoked { .. } => "DelegationRevoked",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+impl Grantor {
+    /// Every delegation given, oldest first.
+    pub fn delegations(&self) -> &[Delegation] {
+        &self.delegations
+    }
+
+    pub fn delegation(&self, id: &DelegationId) -> Option<&Delegation> {
+        self.delegations.iter().find(|d| &d.id == id)
+    }
+
+    /// D1: the delegation that occupies the grantor at `now`, if any.
+    pub fn current(&self, now: DateTime<Utc>) -> Option<&Delegation> {
+        self.delegations.iter().rev().find(|d| d.is_live(now))
+    }
+
+    /// The delegations whose registration flow has not ended.
+    pub fn pending(&self) -> impl Iterator<Item = &Delegation> {
+        self.delegations
+            .iter()
+            .filter(|d| d.stage == Stage::Pending)
+    }
+
+    fn find(&self, id: &DelegationId) -> Result<&Delegation, DelegationError> {
+        self.delegation(id)
+            .ok_or_else(|| DelegationError::NotFound(id.clone()))
+    }
+
+    /// The pure decision: which events `command` produces on this state, or
+    /// which rule refuses it. Flow steps are idempotent: repeating one that
+    /// already took effect produces no event.
+    pub fn decide(
+        &self,
+        command: GrantorCommand,
+        policy: &Policy,
+    ) -> Result<Vec<GrantorEvent>, DelegationError> {
+        match command {
+            GrantorCommand::Request(request) => self.decide_request(request, policy),
+            GrantorCommand::CompleteRegistration { id, at } => {
+                let d = self.find(&id)?;
+                match d.stage {
+                    Stage::Pending => Ok(vec![GrantorEvent::DelegationRegistered {
+                        id,
+                        grantor: d.grantor.clone(),
+                        delegate: d.delegate.clone(),
+                        awaiting_confirmation: d.role.is_legal_representative(),
+                        meeting: d.meeting.clone(),
+                        at,
+                    }]),
+                    Stage::AwaitingConfirmation | Stage::Active => Ok(vec![]),
+                    _ => Err(DelegationError::NoLongerPending {
+                        id,
+                        delegate: d.delegate.clone(),
+                    }),
+                }
+            }
+            GrantorCommand::RefuseRegistration { id, reason, at } => {
+                let d = self.find(&id)?;
+                if d.stage != Stage::Pending {
+                    return Ok(vec![]);
+                }
+                Ok(vec![GrantorEvent::DelegationRefused {
+                    id,
+                    grantor: d.grantor.clone(),
+                    delegate: d.delegate.clone(),
+                    reason,
+                    meeting: d.meeting.clone(),
+                    at,
+                }])
+            }
+            GrantorCommand::Confirm { id, at } => {
+                let d = self.find(&id)?;
+                if d.stage != Stage::AwaitingConfirmation || is_past_end(d.ends_on, at) {
+                    return Err(DelegationError::NotAwaitingConfirmation);
+                }
+                Ok(vec![GrantorEvent::DelegationConfirmed {
+                    id,
+                    grantor: d.grantor.clone(),
+                    delegate: d.delegate.clone(),
+                    at,
+                }])
+            }
+            GrantorCommand::Reject { id, at } => {
+                let d = self.find(&id)?;
+                if d.stage != Stage::AwaitingConfirmation || is_past_end(d.ends_on, at) {
+                    return Err(DelegationError::NotAwaitingConfirmation);
+                }
+                Ok(vec![GrantorEvent::DelegationRejected {
+                    id,
+                    grantor: d.grantor.clone(),
+                    delegate: d.delegate.clone(),
+                    at,
+                }])
+            }
+            GrantorCommand::Revoke { id, channel, at } => {
+                let d = self.find(&id)?;
+                match channel {
+                    RevocationChannel::Online => {
+                        if d.role.is_legal_representative() {
+                            return Err(DelegationError::RevocationNeedsCounter);
+                        }
+                        if !d.is_active(at) {
+                            return Err(DelegationError::NotActive);
+                        }
+                        let from = d
+                            .revocable_online_from(policy)
+                            .expect("an active delegation is registered");
+                        if local_date(at) < from {
+                            return Err(DelegationError::OnlineRevocationTooEarly {
+                                revocable_online_from: from,
+                            });
+                        }
+                    }
+                    RevocationChannel::Counter => {
+                        let registered =
+                            d.stage == Stage::Active || d.stage == Stage::AwaitingConfirmation;
+                        if !registered || is_past_end(d.ends_on, at) {
+                            return Err(DelegationError::NotActive);
+                        }
+                    }
+                }
+                Ok(vec![GrantorEvent::DelegationRevoked {
+                    id,
+                    grantor: d.grantor.clone(),
+                    delegate: d.delegate.clone(),
+                    channel,
+                    at,
+                }])
+            }
+        }
+    }
+
+    fn decide_request(
+        &self,
+        r: RequestDelegation,
+        policy: &Policy,
+    ) -> Result<Vec<GrantorEvent>, DelegationError> {
+        if let Some(existing) = self.delegation(&r.id) {
+            // A retried request is recognised by its id.
+            let same = existing.grantor == r.grantor
+                && existing.delegate == r.delegate
+                && existing.role == r.role
+                && existing.channel == r.channel
+                && existing.ends_on == r.ends_on;
+            return if same {
+                Ok(vec![])
+            } else {
+                Err(DelegationError::IdAlreadyUsed(r.id))
+            };
+        }
+        if r.grantor == r.delegate {
+            return Err(DelegationError::SelfDelegation);
+        }
+        match (r.channel, r.role.is_legal_representative()) {
+            (Channel::Online, true) => {
+                return Err(DelegationError::LegalRepresentativeNeedsCounter)
+            }
+            (Channel::Pec, false) => return Err(DelegationError::PecNeedsLegalRepresentative),
+            _ => {}
+        }
+        if let Some(ends_on) = r.ends_on {
+            let today = local_date(r.at);
+            let min_days = if r.channel == Channel::Online {
+                u64::from(policy.min_online_duration_days)
+            } else {
+                1
+            };
+            let earliest = today
+                .checked_add_days(Days::new(min_days))
+                .unwrap_or(NaiveDate::MAX);
+            if ends_on < earliest {
+                return Err(DelegationError::EndDateTooSoon { earliest });
+            }
+        }
+        if let Some(current) = self.current(r.at) {
+            return Err(DelegationError::GrantorAlreadyHasDelegate {
+                existing: current.id.clone(),
+            });
+        }
+        Ok(vec![GrantorEvent::DelegationRequested {
+            id: r.id,
+            grantor: r.grantor,
+            delegate: r.delegate,
+            role: r.role,
+            channel: r.channel,
+            ends_on: r.ends_on,
+            meeting: r.meeting,
+            at: r.at,
+        }])
+    }
+
+    fn get_mut(&mut self, id: &DelegationId) -> Option<&mut Delegation> {
+        self.delegations.iter_mut().find(|d| &d.id == id)
+    }
+}
+
+impl Aggregate for Grantor {
+    const TYPE: &'static str = "grantor";
+    type Command = GrantorCommand;
+    type Event = GrantorEvent;
+    type Error = DelegationError;
+    type Services = Policy;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        policy: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command, policy)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            GrantorEvent::DelegationRequested {
+                id,
+                grantor,
+                delegate,
+                role,
+                channel,
+                ends_on,
+                meeting,
+                at,
+            } => self.delegations.push(Delegation {
+                id,
+                grantor,
+                delegate,
+                role,
+                channel,
+                ends_on,
+                meeting,
+                requested_at: at,
+                registered_at: None,
+                stage: Stage::Pending,
+            }),
+            GrantorEvent::DelegationRegistered {
+                id,
+                awaiting_confirmation,
+                at,
+                ..
+            } => {
+                if let Some(d) = self.get_mut(&id) {
+                    d.registered_at = Some(at);
+                    d.stage = if awaiting_confirmation {
+                        Stage::AwaitingConfirmation
+                    } else {
+                        Stage::Active
+                    };
+                }
+            }
+            GrantorEvent::DelegationRefused { id, reason, at, .. } => {
+                if let Some(d) = self.get_mut(&id) {
+                    d.stage = Stage::Refused { at, reason };
+                }
+            }
+            GrantorEvent::DelegationConfirmed { id, .. } => {
+                if let Some(d) = self.get_mut(&id) {
+                    d.stage = Stage::Active;
+                }
+            }
+            GrantorEvent::DelegationRejected { id, at, .. } => {
+                if let Some(d) = self.get_mut(&id) {
+                    d.stage = Stage::Rejected { at };
+                }
+            }
+            GrantorEvent::DelegationRevoked {
+                id, channel, at, ..
+            } => {
+                if let Some(d) = self.get_mut(&id) {
+                    d.stage = Stage::Revoked { at, channel };
+                }
+            }
+        }
+    }
+}

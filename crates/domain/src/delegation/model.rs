@@ -1,0 +1,239 @@
+//! Values shared by the delegation aggregates.
+
+use std::fmt;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::time::local_date;
+use crate::{FiscalCode, Policy};
+
+/// The id of one delegation, chosen by the caller (a UUID, say) so that a
+/// retried request is recognised as the same one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DelegationId(String);
+
+/// Why a string is not a delegation id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a delegation id is 1 to 64 characters among letters, digits, '-' and '_': {0:?}")]
+pub struct DelegationIdError(pub String);
+
+impl DelegationId {
+    pub fn parse(input: &str) -> Result<Self, DelegationIdError> {
+        let ok = !input.is_empty()
+            && input.len() <= 64
+            && input
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(DelegationIdError(input.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DelegationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for DelegationId {
+    type Error = DelegationIdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<DelegationId> for String {
+    fn from(value: DelegationId) -> Self {
+        value.0
+    }
+}
+
+/// In which capacity the delegate acts (D3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Ordinary,
+    Tutor,
+    Curator,
+    SupportAdministrator,
+    Parent,
+}
+
+impl Role {
+    /// D3: legal representatives are not subject to the cap of D2.
+    pub fn is_legal_representative(self) -> bool {
+        !matches!(self, Role::Ordinary)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ordinary => "ordinary",
+            Role::Tutor => "tutor",
+            Role::Curator => "curator",
+            Role::SupportAdministrator => "support_administrator",
+            Role::Parent => "parent",
+        }
+    }
+}
+
+/// How a delegation is registered (D5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Online,
+    Counter,
+    WebMeeting,
+    Pec,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Online => "online",
+            Channel::Counter => "counter",
+            Channel::WebMeeting => "web_meeting",
+            Channel::Pec => "pec",
+        }
+    }
+}
+
+/// How a delegation is revoked (D8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationChannel {
+    /// By the grantor in the personal area, once the minimum period has passed.
+    Online,
+    /// By an operator at a counter, at any time.
+    Counter,
+}
+
+/// Where a delegation stands in its lifecycle, as stored. Expiry is not a
+/// stage: it follows from the end date and the clock (see [`Status`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    /// Requested, its seat on the delegate not yet settled (flow in progress).
+    Pending,
+    /// D6: a legal representative's, waiting for the authority's confirmation.
+    AwaitingConfirmation,
+    Active,
+    Revoked {
+        at: DateTime<Utc>,
+        channel: RevocationChannel,
+    },
+    Rejected {
+        at: DateTime<Utc>,
+    },
+    /// The registration flow ended refused by a rule (`reason` is its code).
+    Refused {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+}
+
+/// The status a client sees at a given moment (the HTTP contract's values,
+/// plus the two internal ones of a registration in flight or refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    AwaitingConfirmation,
+    Active,
+    Revoked,
+    Expired,
+    Rejected,
+    Refused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::AwaitingConfirmation => "awaiting_confirmation",
+            Status::Active => "active",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+            Status::Rejected => "rejected",
+            Status::Refused => "refused",
+        }
+    }
+}
+
+/// One delegation from a grantor to a delegate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegation {
+    pub id: DelegationId,
+    pub grantor: FiscalCode,
+    pub delegate: FiscalCode,
+    pub role: Role,
+    pub channel: Channel,
+    /// D7: last day on which the delegation is in force (local date); none: no end.
+    pub ends_on: Option<NaiveDate>,
+    /// M7: the web meeting that asked for it, if any.
+    #[serde(default)]
+    pub meeting: Option<crate::booking::BookingId>,
+    pub requested_at: DateTime<Utc>,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub stage: Stage,
+}
+
+/// D7: a delegation whose end date has passed is no longer in force. The end
+/// date is the last day in force, in local time.
+pub fn is_past_end(ends_on: Option<NaiveDate>, now: DateTime<Utc>) -> bool {
+    ends_on.is_some_and(|end| local_date(now) > end)
+}
+
+impl Delegation {
+    /// The status at `now`: D7 turns an active (or awaiting) delegation past
+    /// its end date into `expired`.
+    pub fn status(&self, now: DateTime<Utc>) -> Status {
+        match &self.stage {
+            Stage::Pending => Status::Pending,
+            Stage::AwaitingConfirmation if is_past_end(self.ends_on, now) => Status::Expired,
+            Stage::AwaitingConfirmation => Status::AwaitingConfirmation,
+            Stage::Active if is_past_end(self.ends_on, now) => Status::Expired,
+            Stage::Active => Status::Active,
+            Stage::Revoked { .. } => Status::Revoked,
+            Stage::Rejected { .. } => Status::Rejected,
+            Stage::Refused { .. } => Status::Refused,
+        }
+    }
+
+    /// D1: whether this delegation occupies its grantor at `now` (pending,
+    /// awaiting confirmation or active, and not past its end).
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        matches!(
+            self.status(now),
+            Status::Pending | Status::AwaitingConfirmation | Status::Active
+        )
+    }
+
+    /// D9: whether the delegate may act for the grantor at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.status(now) == Status::Active
+    }
+
+    /// D8: the first local date on which the grantor may revoke online.
+    pub fn revocable_online_from(&self, policy: &Policy) -> Option<NaiveDate> {
+        let registered = local_date(self.registered_at?);
+        registered.checked_add_days(Days::new(u64::from(
+            policy.min_days_before_online_revocation,
+        )))
+    }
+
+    pub fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        match &self.stage {
+            Stage::Revoked { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,826 @@
+//! Given/when/then tests of D1–D9, one or more per rule, named after its id.
+//! D10 (the same rules under interleavings and crashes) is property-tested in
+//! the workspace's `tests/delegation_properties.rs`.
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use cqrs_es::test::TestFramework;
+
+use super::flow::{after_delegate_event, after_grantor_event, after_refusal, FlowCommand};
+use super::*;
+use crate::{FiscalCode, Policy};
+
+const GRANTOR: &str = "RSSMRA85T10A562S";
+const DELEGATE: &str = "VRDLGU70A01H501O";
+const OTHERS: [&str; 6] = [
+    "BNCGNN80A41F205A",
+    "NREFNC62B15L219M",
+    "GLLPLA90C22G273D",
+    "FRRLRA75D55A944I",
+    "MNTGPP50E10F839L",
+    "CSTNNA88H60D612P",
+];
+
+fn cf(s: &str) -> FiscalCode {
+    FiscalCode::parse(s).unwrap()
+}
+
+fn id(s: &str) -> DelegationId {
+    DelegationId::parse(s).unwrap()
+}
+
+/// 1 December 2026, 09:00 in Rome.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap()
+}
+
+fn days(n: u64) -> DateTime<Utc> {
+    t0() + chrono::Duration::days(n as i64)
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn request(
+    delegation: &str,
+    grantor: &str,
+    delegate: &str,
+    role: Role,
+    channel: Channel,
+) -> RequestDelegation {
+    RequestDelegation {
+        id: id(delegation),
+        grantor: cf(grantor),
+        delegate: cf(delegate),
+        role,
+        channel,
+        ends_on: None,
+        meeting: None,
+        at: t0(),
+    }
+}
+
+fn requested(r: &RequestDelegation) -> GrantorEvent {
+    GrantorEvent::DelegationRequested {
+        id: r.id.clone(),
+        grantor: r.grantor.clone(),
+        delegate: r.delegate.clone(),
+        role: r.role,
+        channel: r.channel,
+        ends_on: r.ends_on,
+        meeting: None,
+        at: r.at,
+    }
+}
+
+fn registered(r: &RequestDelegation, at: DateTime<Utc>) -> GrantorEvent {
+    GrantorEvent::DelegationRegistered {
+        id: r.id.clone(),
+        grantor: r.grantor.clone(),
+        delegate: r.delegate.clone(),
+        awaiting_confirmation: r.role.is_legal_representative(),
+        meeting: None,
+        at,
+    }
+}
+
+fn seat(delegation: &str, grantor: &str, role: Role, ends_on: Option<NaiveDate>) -> DelegateEvent {
+    DelegateEvent::SeatReserved {
+        id: id(delegation),
+        grantor: cf(grantor),
+        delegate: cf(DELEGATE),
+        role,
+        ends_on,
+        at: t0(),
+    }
+}
+
+fn reserve(delegation: &str, grantor: &str, role: Role, at: DateTime<Utc>) -> DelegateCommand {
+    DelegateCommand::ReserveSeat {
+        id: id(delegation),
+        grantor: cf(grantor),
+        delegate: cf(DELEGATE),
+        role,
+        ends_on: None,
+        at,
+    }
+}
+
+fn grantor_with(events: Vec<GrantorEvent>) -> Grantor {
+    let mut g = Grantor::default();
+    for e in events {
+        cqrs_es::Aggregate::apply(&mut g, e);
+    }
+    g
+}
+
+fn delegate_with(events: Vec<DelegateEvent>) -> Delegate {
+    let mut d = Delegate::default();
+    for e in events {
+        cqrs_es::Aggregate::apply(&mut d, e);
+    }
+    d
+}
+
+fn active_online() -> (RequestDelegation, Vec<GrantorEvent>) {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let events = vec![requested(&r), registered(&r, t0())];
+    (r, events)
+}
+
+// ---------------------------------------------------------------- D1
+
+#[tokio::test]
+async fn d1_grantor_with_active_delegate_cannot_register_another() {
+    let (_, given) = active_online();
+    let second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Online);
+    TestFramework::<Grantor>::with(Policy::default())
+        .given(given)
+        .when_async(GrantorCommand::Request(second))
+        .await
+        .then_expect_error(DelegationError::GrantorAlreadyHasDelegate {
+            existing: id("d-1"),
+        });
+}
+
+#[test]
+fn d1_a_pending_request_also_occupies_the_grantor() {
+    let first = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let g = grantor_with(vec![requested(&first)]);
+    let second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Counter);
+    let err = g
+        .decide(GrantorCommand::Request(second), &Policy::default())
+        .unwrap_err();
+    assert_eq!(err.code(), "grantor_already_has_delegate");
+}
+
+#[test]
+fn d1_after_revocation_the_grantor_may_register_a_new_delegate() {
+    let (r, mut given) = active_online();
+    given.push(GrantorEvent::DelegationRevoked {
+        id: r.id.clone(),
+        grantor: r.grantor.clone(),
+        delegate: r.delegate.clone(),
+        channel: RevocationChannel::Counter,
+        at: days(1),
+    });
+    let g = grantor_with(given);
+    let mut second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Online);
+    second.at = days(2);
+    let events = g
+        .decide(GrantorCommand::Request(second.clone()), &Policy::default())
+        .unwrap();
+    assert_eq!(events, vec![requested(&second)]);
+}
+
+#[test]
+fn d1_a_refused_request_frees_the_grantor() {
+    let first = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let g = grantor_with(vec![
+        requested(&first),
+        GrantorEvent::DelegationRefused {
+            id: first.id.clone(),
+            grantor: first.grantor.clone(),
+            delegate: first.delegate.clone(),
+            reason: "delegate_cap_reached".into(),
+            meeting: None,
+            at: t0(),
+        },
+    ]);
+    let second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Online);
+    assert!(g
+        .decide(GrantorCommand::Request(second), &Policy::default())
+        .is_ok());
+}
+
+#[test]
+fn d1_retrying_the_same_request_is_recognised_by_its_id() {
+    let first = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let g = grantor_with(vec![requested(&first)]);
+    let policy = Policy::default();
+    assert_eq!(
+        g.decide(GrantorCommand::Request(first.clone()), &policy),
+        Ok(vec![])
+    );
+    let mut other = first;
+    other.delegate = cf(OTHERS[1]);
+    assert_eq!(
+        g.decide(GrantorCommand::Request(other), &policy)
+            .unwrap_err()
+            .code(),
+        "conflict"
+    );
+}
+
+// ---------------------------------------------------------------- D2
+
+#[tokio::test]
+async fn d2_cap_rejects_fourth_ordinary_delegation() {
+    let given = (0..3)
+        .map(|i| seat(&format!("d-{i}"), OTHERS[i], Role::Ordinary, None))
+        .collect();
+    TestFramework::<Delegate>::with(Policy::default())
+        .given(given)
+        .when_async(reserve("d-9", OTHERS[3], Role::Ordinary, t0()))
+        .await
+        .then_expect_error(DelegationError::DelegateCapReached { cap: 3 });
+}
+
+#[test]
+fn d2_third_ordinary_delegation_is_accepted() {
+    let d = delegate_with(
+        (0..2)
+            .map(|i| seat(&format!("d-{i}"), OTHERS[i], Role::Ordinary, None))
+            .collect(),
+    );
+    let events = d
+        .decide(
+            reserve("d-9", OTHERS[3], Role::Ordinary, t0()),
+            &Policy::default(),
+        )
+        .unwrap();
+    assert_eq!(events.len(), 1);
+}
+
+#[test]
+fn d2_cap_is_policy_not_code() {
+    let policy = Policy {
+        max_ordinary_delegations_per_delegate: 5,
+        ..Policy::default()
+    };
+    let given: Vec<_> = (0..4)
+        .map(|i| seat(&format!("d-{i}"), OTHERS[i], Role::Ordinary, None))
+        .collect();
+    let d = delegate_with(given.clone());
+    assert!(d
+        .decide(reserve("d-9", OTHERS[4], Role::Ordinary, t0()), &policy)
+        .is_ok());
+    let mut five = given;
+    five.push(seat("d-4", OTHERS[4], Role::Ordinary, None));
+    let d = delegate_with(five);
+    assert_eq!(
+        d.decide(reserve("d-9", OTHERS[5], Role::Ordinary, t0()), &policy),
+        Err(DelegationError::DelegateCapReached { cap: 5 })
+    );
+}
+
+#[test]
+fn d2_released_and_expired_seats_do_not_count() {
+    let mut given: Vec<_> = (0..3)
+        .map(|i| seat(&format!("d-{i}"), OTHERS[i], Role::Ordinary, None))
+        .collect();
+    given.push(DelegateEvent::SeatReleased {
+        id: id("d-0"),
+        grantor: cf(OTHERS[0]),
+        delegate: cf(DELEGATE),
+        at: days(1),
+    });
+    let d = delegate_with(given);
+    assert!(d
+        .decide(
+            reserve("d-9", OTHERS[3], Role::Ordinary, days(2)),
+            &Policy::default()
+        )
+        .is_ok());
+
+    // D7: one seat ends on 10 December; from the 11th it no longer counts.
+    let d = delegate_with(vec![
+        seat("d-0", OTHERS[0], Role::Ordinary, Some(date(2026, 12, 10))),
+        seat("d-1", OTHERS[1], Role::Ordinary, None),
+        seat("d-2", OTHERS[2], Role::Ordinary, None),
+    ]);
+    let policy = Policy::default();
+    assert!(d
+        .decide(reserve("d-9", OTHERS[3], Role::Ordinary, days(9)), &policy)
+        .is_err());
+    assert!(d
+        .decide(reserve("d-9", OTHERS[3], Role::Ordinary, days(10)), &policy)
+        .is_ok());
+}
+
+#[test]
+fn d2_reserving_the_same_seat_twice_is_idempotent() {
+    let d = delegate_with(vec![seat("d-0", OTHERS[0], Role::Ordinary, None)]);
+    assert_eq!(
+        d.decide(
+            reserve("d-0", OTHERS[0], Role::Ordinary, t0()),
+            &Policy::default()
+        ),
+        Ok(vec![])
+    );
+}
+
+// ---------------------------------------------------------------- D3
+
+#[test]
+fn d3_cap_does_not_apply_to_legal_representatives() {
+    let policy = Policy::default();
+    let full = delegate_with(
+        (0..3)
+            .map(|i| seat(&format!("d-{i}"), OTHERS[i], Role::Ordinary, None))
+            .collect(),
+    );
+    for role in [
+        Role::Tutor,
+        Role::Curator,
+        Role::SupportAdministrator,
+        Role::Parent,
+    ] {
+        assert!(
+            full.decide(reserve("d-9", OTHERS[3], role, t0()), &policy)
+                .is_ok(),
+            "{role:?} refused"
+        );
+    }
+}
+
+#[test]
+fn d3_legal_representative_seats_do_not_count_toward_the_cap() {
+    let mut given: Vec<_> = (0..5)
+        .map(|i| seat(&format!("t-{i}"), OTHERS[i], Role::Tutor, None))
+        .collect();
+    given.push(seat("d-0", OTHERS[5], Role::Ordinary, None));
+    let d = delegate_with(given);
+    assert_eq!(d.ordinary_seats(t0()), 1);
+    assert!(d
+        .decide(
+            reserve("d-9", GRANTOR, Role::Ordinary, t0()),
+            &Policy::default()
+        )
+        .is_ok());
+}
+
+// ---------------------------------------------------------------- D4
+
+#[tokio::test]
+async fn d4_nobody_delegates_to_themselves() {
+    let r = request("d-1", GRANTOR, GRANTOR, Role::Ordinary, Channel::Counter);
+    TestFramework::<Grantor>::with(Policy::default())
+        .given_no_previous_events()
+        .when_async(GrantorCommand::Request(r))
+        .await
+        .then_expect_error(DelegationError::SelfDelegation);
+}
+
+// ---------------------------------------------------------------- D5
+
+#[test]
+fn d5_online_registration_is_for_ordinary_delegations_only() {
+    let policy = Policy::default();
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Online);
+    assert_eq!(
+        Grantor::default().decide(GrantorCommand::Request(r), &policy),
+        Err(DelegationError::LegalRepresentativeNeedsCounter)
+    );
+}
+
+#[test]
+fn d5_pec_is_for_legal_representatives() {
+    let policy = Policy::default();
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Pec);
+    assert_eq!(
+        Grantor::default().decide(GrantorCommand::Request(r), &policy),
+        Err(DelegationError::PecNeedsLegalRepresentative)
+    );
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Curator, Channel::Pec);
+    assert!(Grantor::default()
+        .decide(GrantorCommand::Request(r), &policy)
+        .is_ok());
+}
+
+#[test]
+fn d5_counter_and_web_meeting_take_every_role() {
+    let policy = Policy::default();
+    for channel in [Channel::Counter, Channel::WebMeeting] {
+        for role in [Role::Ordinary, Role::Tutor, Role::Parent] {
+            let r = request("d-1", GRANTOR, DELEGATE, role, channel);
+            assert!(Grantor::default()
+                .decide(GrantorCommand::Request(r), &policy)
+                .is_ok());
+        }
+    }
+}
+
+// ---------------------------------------------------------------- D6
+
+#[test]
+fn d6_ordinary_delegation_is_active_once_registered() {
+    let (_, given) = active_online();
+    let g = grantor_with(given);
+    assert_eq!(
+        g.delegation(&id("d-1")).unwrap().status(t0()),
+        Status::Active
+    );
+}
+
+#[tokio::test]
+async fn d6_legal_representative_delegation_awaits_confirmation() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    TestFramework::<Grantor>::with(Policy::default())
+        .given(vec![requested(&r)])
+        .when_async(GrantorCommand::CompleteRegistration {
+            id: r.id.clone(),
+            at: t0(),
+        })
+        .await
+        .then_expect_events(vec![registered(&r, t0())]);
+    let g = grantor_with(vec![requested(&r), registered(&r, t0())]);
+    let d = g.delegation(&r.id).unwrap();
+    assert_eq!(d.status(t0()), Status::AwaitingConfirmation);
+    assert!(!d.is_active(t0()), "D9: not usable before confirmation");
+}
+
+#[test]
+fn d6_operator_confirms_or_rejects_only_what_awaits_confirmation() {
+    let policy = Policy::default();
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let given = vec![requested(&r), registered(&r, t0())];
+    let g = grantor_with(given.clone());
+    let confirmed = g
+        .decide(
+            GrantorCommand::Confirm {
+                id: r.id.clone(),
+                at: days(3),
+            },
+            &policy,
+        )
+        .unwrap();
+    let mut after = given.clone();
+    after.extend(confirmed);
+    let g2 = grantor_with(after);
+    assert_eq!(
+        g2.delegation(&r.id).unwrap().status(days(3)),
+        Status::Active
+    );
+    assert_eq!(
+        g2.decide(
+            GrantorCommand::Confirm {
+                id: r.id.clone(),
+                at: days(4)
+            },
+            &policy
+        ),
+        Err(DelegationError::NotAwaitingConfirmation)
+    );
+    assert_eq!(
+        g2.decide(
+            GrantorCommand::Reject {
+                id: r.id.clone(),
+                at: days(4)
+            },
+            &policy
+        ),
+        Err(DelegationError::NotAwaitingConfirmation)
+    );
+
+    let rejected = g
+        .decide(
+            GrantorCommand::Reject {
+                id: r.id.clone(),
+                at: days(3),
+            },
+            &policy,
+        )
+        .unwrap();
+    let mut after = given;
+    after.extend(rejected);
+    let g3 = grantor_with(after);
+    assert_eq!(
+        g3.delegation(&r.id).unwrap().status(days(3)),
+        Status::Rejected
+    );
+    assert!(
+        g3.current(days(3)).is_none(),
+        "a rejected delegation frees the grantor"
+    );
+}
+
+// ---------------------------------------------------------------- D7
+
+#[test]
+fn d7_online_delegation_lasts_at_least_thirty_days() {
+    let policy = Policy::default();
+    let mut r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    r.ends_on = Some(date(2026, 12, 30));
+    assert_eq!(
+        Grantor::default().decide(GrantorCommand::Request(r.clone()), &policy),
+        Err(DelegationError::EndDateTooSoon {
+            earliest: date(2026, 12, 31)
+        })
+    );
+    r.ends_on = Some(date(2026, 12, 31));
+    assert!(Grantor::default()
+        .decide(GrantorCommand::Request(r), &policy)
+        .is_ok());
+}
+
+#[test]
+fn d7_counter_delegation_needs_an_end_date_after_today() {
+    let policy = Policy::default();
+    let mut r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
+    r.ends_on = Some(date(2026, 12, 1));
+    assert_eq!(
+        Grantor::default().decide(GrantorCommand::Request(r.clone()), &policy),
+        Err(DelegationError::EndDateTooSoon {
+            earliest: date(2026, 12, 2)
+        })
+    );
+    r.ends_on = Some(date(2026, 12, 2));
+    assert!(Grantor::default()
+        .decide(GrantorCommand::Request(r), &policy)
+        .is_ok());
+}
+
+#[test]
+fn d7_past_its_end_date_a_delegation_is_expired_and_frees_the_grantor() {
+    let mut r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
+    r.ends_on = Some(date(2026, 12, 10));
+    let g = grantor_with(vec![requested(&r), registered(&r, t0())]);
+    let d = g.delegation(&r.id).unwrap();
+    // 10 December, 23:30 in Rome is still in force; the 11th is not.
+    let last_evening = Utc.with_ymd_and_hms(2026, 12, 10, 22, 30, 0).unwrap();
+    let next_morning = Utc.with_ymd_and_hms(2026, 12, 10, 23, 30, 0).unwrap();
+    assert_eq!(d.status(last_evening), Status::Active);
+    assert_eq!(d.status(next_morning), Status::Expired);
+    assert!(g.current(next_morning).is_none());
+    let mut second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Online);
+    second.at = next_morning;
+    assert!(g
+        .decide(GrantorCommand::Request(second.clone()), &Policy::default())
+        .is_ok());
+    second.at = last_evening;
+    assert!(g
+        .decide(GrantorCommand::Request(second), &Policy::default())
+        .is_err());
+}
+
+// ---------------------------------------------------------------- D8
+
+fn revoke(channel: RevocationChannel, at: DateTime<Utc>) -> GrantorCommand {
+    GrantorCommand::Revoke {
+        id: id("d-1"),
+        channel,
+        at,
+    }
+}
+
+#[test]
+fn d8_online_revocation_before_thirty_days_is_refused_with_the_first_allowed_date() {
+    let (_, given) = active_online();
+    let g = grantor_with(given);
+    let policy = Policy::default();
+    let from = date(2026, 12, 1).checked_add_days(Days::new(30)).unwrap();
+    assert_eq!(
+        g.decide(revoke(RevocationChannel::Online, days(29)), &policy),
+        Err(DelegationError::OnlineRevocationTooEarly {
+            revocable_online_from: from
+        })
+    );
+    assert_eq!(
+        g.delegation(&id("d-1"))
+            .unwrap()
+            .revocable_online_from(&policy),
+        Some(from)
+    );
+    let events = g
+        .decide(revoke(RevocationChannel::Online, days(30)), &policy)
+        .unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [GrantorEvent::DelegationRevoked {
+            channel: RevocationChannel::Online,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn d8_counter_revocation_is_allowed_at_any_time() {
+    let (_, given) = active_online();
+    let g = grantor_with(given);
+    assert!(g
+        .decide(revoke(RevocationChannel::Counter, t0()), &Policy::default())
+        .is_ok());
+}
+
+#[test]
+fn d8_only_an_active_delegation_is_revoked() {
+    let (r, mut given) = active_online();
+    given.push(GrantorEvent::DelegationRevoked {
+        id: r.id.clone(),
+        grantor: r.grantor.clone(),
+        delegate: r.delegate.clone(),
+        channel: RevocationChannel::Counter,
+        at: days(1),
+    });
+    let g = grantor_with(given);
+    let policy = Policy::default();
+    assert_eq!(
+        g.decide(revoke(RevocationChannel::Counter, days(2)), &policy),
+        Err(DelegationError::NotActive)
+    );
+    assert_eq!(
+        g.decide(revoke(RevocationChannel::Online, days(40)), &policy),
+        Err(DelegationError::NotActive)
+    );
+    assert_eq!(
+        Grantor::default().decide(revoke(RevocationChannel::Counter, t0()), &policy),
+        Err(DelegationError::NotFound(id("d-1")))
+    );
+}
+
+#[test]
+fn d8_legal_representative_delegation_is_revoked_at_a_counter() {
+    let r = request(
+        "d-1",
+        GRANTOR,
+        DELEGATE,
+        Role::SupportAdministrator,
+        Channel::Counter,
+    );
+    let g = grantor_with(vec![
+        requested(&r),
+        registered(&r, t0()),
+        GrantorEvent::DelegationConfirmed {
+            id: r.id.clone(),
+            grantor: r.grantor.clone(),
+            delegate: r.delegate.clone(),
+            at: t0(),
+        },
+    ]);
+    let policy = Policy::default();
+    assert_eq!(
+        g.decide(revoke(RevocationChannel::Online, days(60)), &policy),
+        Err(DelegationError::RevocationNeedsCounter)
+    );
+    assert!(g
+        .decide(revoke(RevocationChannel::Counter, days(1)), &policy)
+        .is_ok());
+}
+
+// ---------------------------------------------------------------- D9
+
+#[test]
+fn d9_delegate_acts_only_while_the_delegation_is_active() {
+    let (r, given) = active_online();
+    let pending = grantor_with(vec![requested(&r)]);
+    assert!(!pending.delegation(&r.id).unwrap().is_active(t0()));
+    let active = grantor_with(given.clone());
+    assert!(active.delegation(&r.id).unwrap().is_active(t0()));
+    let mut revoked = given;
+    revoked.push(GrantorEvent::DelegationRevoked {
+        id: r.id.clone(),
+        grantor: r.grantor.clone(),
+        delegate: r.delegate.clone(),
+        channel: RevocationChannel::Counter,
+        at: days(1),
+    });
+    let revoked = grantor_with(revoked);
+    assert!(!revoked.delegation(&r.id).unwrap().is_active(days(1)));
+}
+
+// ---------------------------------------------------------------- the flow
+
+#[test]
+fn d10_flow_reserves_a_seat_after_the_request_then_completes() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let next = after_grantor_event(&requested(&r), t0()).unwrap();
+    assert_eq!(
+        next,
+        FlowCommand::Delegate {
+            delegate: cf(DELEGATE),
+            command: DelegateCommand::ReserveSeat {
+                id: r.id.clone(),
+                grantor: cf(GRANTOR),
+                delegate: cf(DELEGATE),
+                role: Role::Ordinary,
+                ends_on: None,
+                at: t0(),
+            },
+        }
+    );
+    let seat = seat("d-1", GRANTOR, Role::Ordinary, None);
+    assert_eq!(
+        after_delegate_event(&seat, t0()),
+        Some(FlowCommand::Grantor {
+            grantor: cf(GRANTOR),
+            command: GrantorCommand::CompleteRegistration {
+                id: r.id.clone(),
+                at: t0()
+            },
+        })
+    );
+    assert_eq!(after_grantor_event(&registered(&r, t0()), t0()), None);
+}
+
+#[test]
+fn d10_flow_refuses_the_registration_when_the_seat_is_refused() {
+    let reserve = FlowCommand::Delegate {
+        delegate: cf(DELEGATE),
+        command: reserve("d-1", GRANTOR, Role::Ordinary, t0()),
+    };
+    let next = after_refusal(
+        &reserve,
+        &DelegationError::DelegateCapReached { cap: 3 },
+        t0(),
+    );
+    assert_eq!(
+        next,
+        Some(FlowCommand::Grantor {
+            grantor: cf(GRANTOR),
+            command: GrantorCommand::RefuseRegistration {
+                id: id("d-1"),
+                reason: "delegate_cap_reached".into(),
+                at: t0(),
+            },
+        })
+    );
+}
+
+#[test]
+fn d10_flow_gives_back_a_seat_reserved_for_a_closed_delegation() {
+    let complete = FlowCommand::Grantor {
+        grantor: cf(GRANTOR),
+        command: GrantorCommand::CompleteRegistration {
+            id: id("d-1"),
+            at: t0(),
+        },
+    };
+    let error = DelegationError::NoLongerPending {
+        id: id("d-1"),
+        delegate: cf(DELEGATE),
+    };
+    assert_eq!(
+        after_refusal(&complete, &error, t0()),
+        Some(FlowCommand::Delegate {
+            delegate: cf(DELEGATE),
+            command: DelegateCommand::ReleaseSeat {
+                id: id("d-1"),
+                at: t0()
+            },
+        })
+    );
+    for closing in [
+        GrantorEvent::DelegationRevoked {
+            id: id("d-1"),
+            grantor: cf(GRANTOR),
+            delegate: cf(DELEGATE),
+            channel: RevocationChannel::Online,
+            at: t0(),
+        },
+        GrantorEvent::DelegationRejected {
+            id: id("d-1"),
+            grantor: cf(GRANTOR),
+            delegate: cf(DELEGATE),
+            at: t0(),
+        },
+    ] {
+        assert!(matches!(
+            after_grantor_event(&closing, t0()),
+            Some(FlowCommand::Delegate {
+                command: DelegateCommand::ReleaseSeat { .. },
+                ..
+            })
+        ));
+    }
+}
+
+#[test]
+fn error_codes_are_those_of_the_http_contract() {
+    let codes = [
+        (DelegationError::SelfDelegation, "self_delegation"),
+        (
+            DelegationError::GrantorAlreadyHasDelegate { existing: id("x") },
+            "grantor_already_has_delegate",
+        ),
+        (
+            DelegationError::DelegateCapReached { cap: 3 },
+            "delegate_cap_reached",
+        ),
+        (
+            DelegationError::EndDateTooSoon {
+                earliest: date(2026, 1, 1),
+            },
+            "end_date_too_soon",
+        ),
+        (
+            DelegationError::NotAwaitingConfirmation,
+            "not_awaiting_confirmation",
+        ),
+        (
+            DelegationError::OnlineRevocationTooEarly {
+                revocable_online_from: date(2026, 1, 1),
+            },
+            "online_revocation_too_early",
+        ),
+        (DelegationError::NotActive, "not_active"),
+        (
+            DelegationError::RevocationNeedsCounter,
+            "revocation_needs_counter",
+        ),
+        (DelegationError::NotFound(id("x")), "not_found"),
+    ];
+    for (error, code) in codes {
+        assert_eq!(error.code(), code);
+    }
+}
