@@ -16,8 +16,11 @@ pub mod booking;
 pub mod delegation;
 pub mod document;
 pub mod fiscal_code;
+pub mod meeting;
+pub mod notification;
 pub mod pin;
 pub mod policy;
+pub mod process;
 pub mod time;
 
 pub use fiscal_code::{FiscalCode, FiscalCodeError};

@@ -35,6 +35,9 @@ pub enum BookingError {
     NotFound(BookingId),
     #[error("the booking id {0} is already used for another request")]
     IdAlreadyUsed(BookingId),
+    /// A replayed reservation for a booking whose place was already given back.
+    #[error("the place of booking {0} was already given back")]
+    PlaceReleased(BookingId),
     /// Flow step: the place was held for a booking closed meanwhile; give it back.
     #[error("the booking {id} is no longer pending")]
     NoLongerPending {
@@ -58,7 +61,7 @@ impl BookingError {
             Self::NotActive => "not_active",
             Self::NotFound(_) => "not_found",
             Self::IdAlreadyUsed(_) => "conflict",
-            Self::NoLongerPending { .. } => "no_longer_pending",
+            Self::NoLongerPending { .. } | Self::PlaceReleased(_) => "no_longer_pending",
         }
     }
 }

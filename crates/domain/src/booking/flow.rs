@@ -48,8 +48,18 @@ pub fn after_booker_event(event: &BookerEvent, now: DateTime<Utc>) -> Option<Boo
                 at: now,
             },
         }),
-        BookerEvent::BookingCancelled { id, slot_key, .. }
-        | BookerEvent::BookingRefused { id, slot_key, .. } => Some(release(id, slot_key, now)),
+        BookerEvent::BookingCancelled {
+            id,
+            booker,
+            slot_key,
+            ..
+        }
+        | BookerEvent::BookingRefused {
+            id,
+            booker,
+            slot_key,
+            ..
+        } => Some(release(id, booker, slot_key, now)),
         BookerEvent::BookingConfirmed { .. }
         | BookerEvent::BookingServed { .. }
         | BookerEvent::BookingMissed { .. } => None,
@@ -101,17 +111,27 @@ pub fn after_refusal(
                 command: BookerCommand::Confirm { .. },
                 ..
             },
-            BookingError::NoLongerPending { id, slot_key, .. },
-        ) => Some(release(id, slot_key, now)),
+            BookingError::NoLongerPending {
+                id,
+                booker,
+                slot_key,
+            },
+        ) => Some(release(id, booker, slot_key, now)),
         _ => None,
     }
 }
 
-fn release(id: &super::BookingId, slot_key: &str, now: DateTime<Utc>) -> BookingFlowCommand {
+fn release(
+    id: &super::BookingId,
+    booker: &FiscalCode,
+    slot_key: &str,
+    now: DateTime<Utc>,
+) -> BookingFlowCommand {
     BookingFlowCommand::Slot {
         slot_key: slot_key.to_owned(),
         command: SlotCommand::ReleasePlace {
             booking: id.clone(),
+            booker: booker.clone(),
             at: now,
         },
     }

@@ -14,6 +14,10 @@ use crate::{FiscalCode, Policy};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotLedger {
     places: BTreeMap<BookingId, FiscalCode>,
+    /// Bookings whose place was given back (or closed untaken): a replayed
+    /// reservation for them is refused, so recovery never re-takes a place.
+    #[serde(default)]
+    released: std::collections::BTreeSet<BookingId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +33,7 @@ pub enum SlotCommand {
     /// Flow step: give the place back after a cancellation or refusal.
     ReleasePlace {
         booking: BookingId,
+        booker: FiscalCode,
         at: DateTime<Utc>,
     },
 }
@@ -83,6 +88,9 @@ impl SlotLedger {
                 if self.places.contains_key(&booking) {
                     return Ok(vec![]);
                 }
+                if self.released.contains(&booking) {
+                    return Err(BookingError::PlaceReleased(booking));
+                }
                 if self.places.len() >= capacity as usize {
                     return Err(BookingError::SlotFull { capacity });
                 }
@@ -92,14 +100,20 @@ impl SlotLedger {
                     at,
                 }])
             }
-            SlotCommand::ReleasePlace { booking, at } => match self.places.get(&booking) {
-                None => Ok(vec![]),
-                Some(booker) => Ok(vec![SlotEvent::PlaceReleased {
-                    booker: booker.clone(),
+            SlotCommand::ReleasePlace {
+                booking,
+                booker,
+                at,
+            } => {
+                if self.released.contains(&booking) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![SlotEvent::PlaceReleased {
                     booking,
+                    booker,
                     at,
-                }]),
-            },
+                }])
+            }
         }
     }
 }
@@ -132,6 +146,7 @@ impl Aggregate for SlotLedger {
             }
             SlotEvent::PlaceReleased { booking, .. } => {
                 self.places.remove(&booking);
+                self.released.insert(booking);
             }
         }
     }

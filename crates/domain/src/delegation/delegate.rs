@@ -27,6 +27,11 @@ pub struct Delegate {
     /// The delegate's own code, known from the first reservation.
     me: Option<FiscalCode>,
     seats: BTreeMap<DelegationId, Seat>,
+    /// Delegations whose seat was given back (or never taken and closed):
+    /// a replayed reservation for them is refused, so recovery never
+    /// re-takes a seat that was freed.
+    #[serde(default)]
+    released: std::collections::BTreeSet<DelegationId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,8 +45,14 @@ pub enum DelegateCommand {
         ends_on: Option<NaiveDate>,
         at: DateTime<Utc>,
     },
-    /// Flow step: give the seat back once the delegation is no longer live.
-    ReleaseSeat { id: DelegationId, at: DateTime<Utc> },
+    /// Flow step: give the seat back once the delegation is no longer live
+    /// (or close it, if it was never taken).
+    ReleaseSeat {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +119,9 @@ impl Delegate {
                 if self.seats.contains_key(&id) {
                     return Ok(vec![]);
                 }
+                if self.released.contains(&id) {
+                    return Err(DelegationError::SeatReleased(id));
+                }
                 let cap = policy.max_ordinary_delegations_per_delegate;
                 if !role.is_legal_representative() && self.ordinary_seats(at) >= cap as usize {
                     return Err(DelegationError::DelegateCapReached { cap });
@@ -121,17 +135,18 @@ impl Delegate {
                     at,
                 }])
             }
-            DelegateCommand::ReleaseSeat { id, at } => {
-                let Some(seat) = self.seats.get(&id) else {
+            DelegateCommand::ReleaseSeat {
+                id,
+                grantor,
+                delegate,
+                at,
+            } => {
+                if self.released.contains(&id) {
                     return Ok(vec![]);
-                };
-                let delegate = self
-                    .me
-                    .clone()
-                    .expect("a seat was reserved, so the delegate is known");
+                }
                 Ok(vec![DelegateEvent::SeatReleased {
                     id,
-                    grantor: seat.grantor.clone(),
+                    grantor,
                     delegate,
                     at,
                 }])
@@ -180,8 +195,10 @@ impl Aggregate for Delegate {
                     },
                 );
             }
-            DelegateEvent::SeatReleased { id, .. } => {
+            DelegateEvent::SeatReleased { id, delegate, .. } => {
+                self.me.get_or_insert(delegate);
                 self.seats.remove(&id);
+                self.released.insert(id);
             }
         }
     }

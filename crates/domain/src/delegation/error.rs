@@ -45,6 +45,9 @@ pub enum DelegationError {
     /// The same id was used for a different request.
     #[error("the delegation id {0} is already used for another request")]
     IdAlreadyUsed(DelegationId),
+    /// A replayed reservation for a delegation whose seat was already given back.
+    #[error("the seat of delegation {0} was already given back")]
+    SeatReleased(DelegationId),
     /// The registration flow tried to complete a delegation that was closed
     /// meanwhile; its seat must be given back (D10).
     #[error("the delegation {id} is no longer pending")]
@@ -70,7 +73,7 @@ impl DelegationError {
             Self::RevocationNeedsCounter => "revocation_needs_counter",
             Self::NotFound(_) => "not_found",
             Self::IdAlreadyUsed(_) => "conflict",
-            Self::NoLongerPending { .. } => "no_longer_pending",
+            Self::NoLongerPending { .. } | Self::SeatReleased(_) => "no_longer_pending",
         }
     }
 }

@@ -64,9 +64,24 @@ pub fn after_grantor_event(event: &GrantorEvent, now: DateTime<Utc>) -> Option<F
                 at: now,
             },
         }),
-        GrantorEvent::DelegationRefused { id, delegate, .. }
-        | GrantorEvent::DelegationRejected { id, delegate, .. }
-        | GrantorEvent::DelegationRevoked { id, delegate, .. } => Some(release(id, delegate, now)),
+        GrantorEvent::DelegationRefused {
+            id,
+            grantor,
+            delegate,
+            ..
+        }
+        | GrantorEvent::DelegationRejected {
+            id,
+            grantor,
+            delegate,
+            ..
+        }
+        | GrantorEvent::DelegationRevoked {
+            id,
+            grantor,
+            delegate,
+            ..
+        } => Some(release(id, grantor, delegate, now)),
         GrantorEvent::DelegationRegistered { .. } | GrantorEvent::DelegationConfirmed { .. } => {
             None
         }
@@ -112,20 +127,27 @@ pub fn after_refusal(
         // a concurrent runner after its own attempt failed): give it back.
         (
             FlowCommand::Grantor {
+                grantor,
                 command: GrantorCommand::CompleteRegistration { .. },
-                ..
             },
             DelegationError::NoLongerPending { id, delegate },
-        ) => Some(release(id, delegate, now)),
+        ) => Some(release(id, grantor, delegate, now)),
         _ => None,
     }
 }
 
-fn release(id: &super::DelegationId, delegate: &FiscalCode, now: DateTime<Utc>) -> FlowCommand {
+fn release(
+    id: &super::DelegationId,
+    grantor: &FiscalCode,
+    delegate: &FiscalCode,
+    now: DateTime<Utc>,
+) -> FlowCommand {
     FlowCommand::Delegate {
         delegate: delegate.clone(),
         command: DelegateCommand::ReleaseSeat {
             id: id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
             at: now,
         },
     }

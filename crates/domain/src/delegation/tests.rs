@@ -299,6 +299,46 @@ fn d2_released_and_expired_seats_do_not_count() {
 }
 
 #[test]
+fn d10_a_released_seat_is_never_taken_again_by_a_replayed_reservation() {
+    let released = DelegateEvent::SeatReleased {
+        id: id("d-0"),
+        grantor: cf(OTHERS[0]),
+        delegate: cf(DELEGATE),
+        at: days(1),
+    };
+    let d = delegate_with(vec![
+        seat("d-0", OTHERS[0], Role::Ordinary, None),
+        released.clone(),
+    ]);
+    assert_eq!(
+        d.decide(
+            reserve("d-0", OTHERS[0], Role::Ordinary, days(2)),
+            &Policy::default()
+        ),
+        Err(DelegationError::SeatReleased(id("d-0")))
+    );
+    // Closing a seat never taken (a refused registration) also tombstones it.
+    let release = DelegateCommand::ReleaseSeat {
+        id: id("d-5"),
+        grantor: cf(OTHERS[1]),
+        delegate: cf(DELEGATE),
+        at: days(1),
+    };
+    let events = Delegate::default()
+        .decide(release.clone(), &Policy::default())
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let closed = delegate_with(events);
+    assert_eq!(closed.decide(release, &Policy::default()), Ok(vec![]));
+    assert!(closed
+        .decide(
+            reserve("d-5", OTHERS[1], Role::Ordinary, days(2)),
+            &Policy::default()
+        )
+        .is_err());
+}
+
+#[test]
 fn d2_reserving_the_same_seat_twice_is_idempotent() {
     let d = delegate_with(vec![seat("d-0", OTHERS[0], Role::Ordinary, None)]);
     assert_eq!(
@@ -756,6 +796,8 @@ fn d10_flow_gives_back_a_seat_reserved_for_a_closed_delegation() {
             delegate: cf(DELEGATE),
             command: DelegateCommand::ReleaseSeat {
                 id: id("d-1"),
+                grantor: cf(GRANTOR),
+                delegate: cf(DELEGATE),
                 at: t0()
             },
         })

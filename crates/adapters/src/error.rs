@@ -1,0 +1,57 @@
+//! What can go wrong when running a command: a rule refused it, a concurrent
+//! update kept winning, or the store failed. Storage errors keep their source.
+
+use cqrs_es::persist::PersistenceError;
+use cqrs_es::AggregateError;
+use deleghe_domain::process::Refusal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A domain rule refused the command (422 with the rule's code).
+    #[error(transparent)]
+    Rule(#[from] Refusal),
+    /// Optimistic-concurrency conflicts outlasted the retries (409).
+    #[error("a concurrent update kept winning; try again")]
+    Conflict,
+    /// The store could not be reached or failed.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ServiceError {
+    /// The stable code of the HTTP contract.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Rule(r) => r.code(),
+            Self::Conflict => "conflict",
+            Self::Unavailable(_) => "unavailable",
+            Self::Corrupt(_) => "corrupt",
+        }
+    }
+
+    pub(crate) fn from_aggregate<E: std::error::Error + Into<Refusal>>(
+        error: AggregateError<E>,
+    ) -> Self {
+        match error {
+            AggregateError::UserError(e) => Self::Rule(e.into()),
+            AggregateError::AggregateConflict => Self::Conflict,
+            AggregateError::DatabaseConnectionError(e) => Self::Unavailable(e),
+            AggregateError::DeserializationError(e) => Self::Corrupt(e),
+            AggregateError::UnexpectedError(e) => Self::Unavailable(e),
+        }
+    }
+}
+
+impl From<PersistenceError> for ServiceError {
+    fn from(error: PersistenceError) -> Self {
+        match error {
+            PersistenceError::OptimisticLockError => Self::Conflict,
+            PersistenceError::ConnectionError(e) => Self::Unavailable(e),
+            PersistenceError::DeserializationError(e) => Self::Corrupt(e),
+            PersistenceError::UnknownError(e) => Self::Unavailable(e),
+        }
+    }
+}

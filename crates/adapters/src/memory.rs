@@ -1,0 +1,92 @@
+//! An in-memory event repository for embedding and tests: quiet (unlike
+//! cqrs-es's `MemStore`), with the same optimistic concurrency as the SQL
+//! stores and a global position in commit order.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cqrs_es::persist::{PersistenceError, SerializedEvent};
+
+/// One stored event and its position in the log (1-based, commit order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Positioned {
+    pub position: i64,
+    pub event: SerializedEvent,
+}
+
+#[derive(Default)]
+struct Log {
+    events: Vec<SerializedEvent>,
+    /// (aggregate type, id) → indexes into `events`.
+    streams: HashMap<(String, String), Vec<usize>>,
+}
+
+/// The in-memory log. Cloning shares it.
+#[derive(Clone, Default)]
+pub struct MemoryRepository {
+    log: Arc<Mutex<Log>>,
+}
+
+impl MemoryRepository {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn stream(&self, aggregate_type: &str, aggregate_id: &str) -> Vec<SerializedEvent> {
+        let log = self.log.lock().expect("memory log poisoned");
+        log.streams
+            .get(&(aggregate_type.to_owned(), aggregate_id.to_owned()))
+            .map(|ix| ix.iter().map(|i| log.events[*i].clone()).collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn append(&self, events: &[SerializedEvent]) -> Result<(), PersistenceError> {
+        let mut log = self.log.lock().expect("memory log poisoned");
+        // All or nothing: every event must take the next free sequence.
+        let mut next: HashMap<(String, String), usize> = HashMap::new();
+        for e in events {
+            let key = (e.aggregate_type.clone(), e.aggregate_id.clone());
+            let expected = *next
+                .entry(key.clone())
+                .or_insert_with(|| log.streams.get(&key).map_or(0, Vec::len) + 1);
+            if e.sequence != expected {
+                return Err(PersistenceError::OptimisticLockError);
+            }
+            next.insert(key, expected + 1);
+        }
+        for e in events {
+            let ix = log.events.len();
+            log.events.push(e.clone());
+            log.streams
+                .entry((e.aggregate_type.clone(), e.aggregate_id.clone()))
+                .or_default()
+                .push(ix);
+        }
+        Ok(())
+    }
+
+    /// Events after `after` (a position), at most `limit`, in commit order.
+    pub fn read_log(&self, after: i64, limit: usize) -> Vec<Positioned> {
+        let log = self.log.lock().expect("memory log poisoned");
+        let start = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
+        log.events
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(limit)
+            .map(|(i, e)| Positioned {
+                position: i as i64 + 1,
+                event: e.clone(),
+            })
+            .collect()
+    }
+
+    pub(crate) fn all_of_type(&self, aggregate_type: &str) -> Vec<SerializedEvent> {
+        let log = self.log.lock().expect("memory log poisoned");
+        log.events
+            .iter()
+            .filter(|e| e.aggregate_type == aggregate_type)
+            .cloned()
+            .collect()
+    }
+}

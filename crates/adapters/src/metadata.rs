@@ -1,0 +1,78 @@
+//! Metadata stored with every event: who acted, for whom (D9), through which
+//! channel, and the correlation id that ties a flow's events together.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use deleghe_domain::FiscalCode;
+
+/// Who issued a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A citizen signed in with their own identity (I2).
+    Citizen(FiscalCode),
+    /// An INPS operator, by staff id.
+    Operator(String),
+    /// The library itself: a flow step run by the runner.
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Citizen(cf) => write!(f, "citizen:{cf}"),
+            Actor::Operator(id) => write!(f, "operator:{id}"),
+            Actor::System => f.write_str("system"),
+        }
+    }
+}
+
+/// The metadata of one command and of the flow it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub actor: Actor,
+    /// D9: the grantor a delegate acts for, if any.
+    pub on_behalf_of: Option<FiscalCode>,
+    /// How the command arrived: `web`, `counter`, `pec`, `web_meeting`, `runner`...
+    pub channel: String,
+    /// Shared by every event of one flow.
+    pub correlation_id: String,
+}
+
+impl Metadata {
+    pub fn new(actor: Actor, channel: &str) -> Self {
+        Self {
+            actor,
+            on_behalf_of: None,
+            channel: channel.to_owned(),
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// The metadata of a command issued by the library on a flow's behalf.
+    pub fn system() -> Self {
+        Self::new(Actor::System, "runner")
+    }
+
+    pub fn on_behalf_of(mut self, grantor: FiscalCode) -> Self {
+        self.on_behalf_of = Some(grantor);
+        self
+    }
+
+    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = id.into();
+        self
+    }
+
+    pub fn to_map(&self) -> HashMap<String, String> {
+        let mut map = HashMap::from([
+            ("actor".to_owned(), self.actor.to_string()),
+            ("channel".to_owned(), self.channel.clone()),
+            ("correlation_id".to_owned(), self.correlation_id.clone()),
+        ]);
+        if let Some(grantor) = &self.on_behalf_of {
+            map.insert("on_behalf_of".to_owned(), grantor.to_string());
+        }
+        map
+    }
+}

@@ -1,0 +1,529 @@
+//! [`Deleghe`]: the rules running on a store. It executes one command on one
+//! aggregate (loading it from its events, deciding, appending with optimistic
+//! concurrency, retrying a bounded number of times on conflict) and drives
+//! the flows of [`deleghe_domain::process`] to their end, inline, for the
+//! request that starts them. What a crash interrupts, [`crate::runner`]
+//! finishes from the log.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use deleghe_domain::booking::{
+    Booker, BookerCommand, Booking, BookingId, RequestBooking, SlotLedger,
+};
+use deleghe_domain::delegation::{
+    Delegate, Delegation, DelegationError, DelegationId, Grantor, GrantorCommand,
+    RequestDelegation, RevocationChannel, Stage,
+};
+use deleghe_domain::meeting::{Meeting, MeetingCommand};
+use deleghe_domain::pin::{PinAccount, PinCommand, PinEvent};
+use deleghe_domain::process::{self, Command, Event, Refusal};
+use deleghe_domain::{FiscalCode, Policy};
+use tracing::Instrument;
+
+use crate::error::ServiceError;
+use crate::metadata::Metadata;
+use crate::repository::Repository;
+
+/// Where the library reads the time for the steps it issues itself.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// A hook the tests use to stop a flow between two steps, as a crash would.
+/// It is asked before every step; `true` stops the flow there.
+pub type Failpoint = Arc<dyn Fn(&Command) -> bool + Send + Sync>;
+
+/// The rules, running on one store.
+pub struct Deleghe {
+    repository: Repository,
+    policy: Policy,
+    clock: Clock,
+    max_attempts: usize,
+    failpoint: Option<Failpoint>,
+    grantors: PersistedEventStore<Repository, Grantor>,
+    delegates: PersistedEventStore<Repository, Delegate>,
+    bookers: PersistedEventStore<Repository, Booker>,
+    slots: PersistedEventStore<Repository, SlotLedger>,
+    meetings: PersistedEventStore<Repository, Meeting>,
+    pins: PersistedEventStore<Repository, PinAccount>,
+}
+
+/// What running a flow did.
+#[derive(Debug, Default)]
+pub struct FlowReport {
+    /// Every event stored, in order.
+    pub events: Vec<Event>,
+    /// Every step a rule refused, in order, with the refusal.
+    pub refusals: Vec<(Command, Refusal)>,
+}
+
+impl Deleghe {
+    /// The rules on `repository`, with the real clock.
+    pub fn new(repository: Repository, policy: Policy) -> Self {
+        Self {
+            grantors: PersistedEventStore::new_event_store(repository.clone()),
+            delegates: PersistedEventStore::new_event_store(repository.clone()),
+            bookers: PersistedEventStore::new_event_store(repository.clone()),
+            slots: PersistedEventStore::new_event_store(repository.clone()),
+            meetings: PersistedEventStore::new_event_store(repository.clone()),
+            pins: PersistedEventStore::new_event_store(repository.clone()),
+            repository,
+            policy,
+            clock: Arc::new(Utc::now),
+            max_attempts: 8,
+            failpoint: None,
+        }
+    }
+
+    /// An in-memory instance, for embedding and tests.
+    pub fn in_memory(policy: Policy) -> Self {
+        Self::new(Repository::memory(), policy)
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many times a command is tried when concurrent updates win.
+    pub fn with_max_attempts(mut self, attempts: usize) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Tests only: stop flows where `failpoint` says, as a crash would.
+    pub fn with_failpoint(mut self, failpoint: Failpoint) -> Self {
+        self.failpoint = Some(failpoint);
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn repository(&self) -> &Repository {
+        &self.repository
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    // ------------------------------------------------------------ commands
+
+    /// Executes one command on its aggregate: load, decide, append; a lost
+    /// optimistic-concurrency race is retried on the reloaded state.
+    pub async fn execute(
+        &self,
+        command: &Command,
+        meta: &Metadata,
+    ) -> Result<Vec<Event>, ServiceError> {
+        let (kind, id) = command.target();
+        let span = tracing::debug_span!("command", aggregate = kind, id = %id);
+        async {
+            Ok(match command {
+                Command::Grantor { id, command } => exec(
+                    &self.grantors,
+                    id.as_str(),
+                    command,
+                    &self.policy,
+                    meta,
+                    self.max_attempts,
+                )
+                .await?
+                .1
+                .into_iter()
+                .map(Event::Grantor)
+                .collect(),
+                Command::Delegate { id, command } => exec(
+                    &self.delegates,
+                    id.as_str(),
+                    command,
+                    &self.policy,
+                    meta,
+                    self.max_attempts,
+                )
+                .await?
+                .1
+                .into_iter()
+                .map(Event::Delegate)
+                .collect(),
+                Command::Booker { id, command } => exec(
+                    &self.bookers,
+                    id.as_str(),
+                    command,
+                    &self.policy,
+                    meta,
+                    self.max_attempts,
+                )
+                .await?
+                .1
+                .into_iter()
+                .map(Event::Booker)
+                .collect(),
+                Command::Slot { id, command } => exec(
+                    &self.slots,
+                    id,
+                    command,
+                    &self.policy,
+                    meta,
+                    self.max_attempts,
+                )
+                .await?
+                .1
+                .into_iter()
+                .map(Event::Slot)
+                .collect(),
+                Command::Meeting { id, command } => exec(
+                    &self.meetings,
+                    id.as_str(),
+                    command,
+                    &self.policy,
+                    meta,
+                    self.max_attempts,
+                )
+                .await?
+                .1
+                .into_iter()
+                .map(Event::Meeting)
+                .collect(),
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs `first` and every step that follows from it, to the flow's end.
+    /// A refusal of `first` itself is returned as an error (nothing was
+    /// stored); refusals of later steps are in the report, compensated.
+    pub async fn run(&self, first: Command, meta: &Metadata) -> Result<FlowReport, ServiceError> {
+        let mut report = FlowReport::default();
+        let mut queue = VecDeque::from([first]);
+        let mut is_first = true;
+        let follow_meta = Metadata {
+            actor: crate::metadata::Actor::System,
+            on_behalf_of: None,
+            channel: "flow".to_owned(),
+            correlation_id: meta.correlation_id.clone(),
+        };
+        while let Some(command) = queue.pop_front() {
+            if !is_first && self.failpoint.as_ref().is_some_and(|f| f(&command)) {
+                return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
+            }
+            let step_meta = if is_first { meta } else { &follow_meta };
+            match self.execute(&command, step_meta).await {
+                Ok(events) => {
+                    let now = self.now();
+                    for e in &events {
+                        queue.extend(process::react(e, now));
+                    }
+                    report.events.extend(events);
+                }
+                Err(ServiceError::Rule(refusal)) => {
+                    if is_first {
+                        return Err(ServiceError::Rule(refusal));
+                    }
+                    queue.extend(process::after_refusal(&command, &refusal, self.now()));
+                    report.refusals.push((command, refusal));
+                }
+                Err(other) => return Err(other),
+            }
+            is_first = false;
+        }
+        Ok(report)
+    }
+
+    // ------------------------------------------------------------ delegations
+
+    /// Registers a delegation under D1–D7 and returns it, active or awaiting
+    /// confirmation; a rule's refusal (including D2 on the delegate) is an error.
+    pub async fn register_delegation(
+        &self,
+        request: RequestDelegation,
+        meta: &Metadata,
+    ) -> Result<Delegation, ServiceError> {
+        let grantor = request.grantor.clone();
+        let id = request.id.clone();
+        let report = self
+            .run(
+                Command::Grantor {
+                    id: grantor.clone(),
+                    command: GrantorCommand::Request(request),
+                },
+                meta,
+            )
+            .await?;
+        let state = self.grantor(&grantor).await?;
+        let delegation = state
+            .delegation(&id)
+            .cloned()
+            .ok_or_else(|| Refusal::from(DelegationError::NotFound(id.clone())))?;
+        match &delegation.stage {
+            Stage::Refused { reason, .. } => Err(ServiceError::Rule(
+                report
+                    .refusals
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .find(|r| r.code() == reason)
+                    .unwrap_or_else(|| self.refusal_from_code(reason)),
+            )),
+            _ => Ok(delegation),
+        }
+    }
+
+    fn refusal_from_code(&self, code: &str) -> Refusal {
+        match code {
+            "delegate_cap_reached" => DelegationError::DelegateCapReached {
+                cap: self.policy.max_ordinary_delegations_per_delegate,
+            }
+            .into(),
+            _ => DelegationError::NotActive.into(),
+        }
+    }
+
+    /// A command on one of a grantor's delegations (confirm, reject, revoke),
+    /// with what follows it; returns the delegation after.
+    pub async fn delegation_command(
+        &self,
+        grantor: &FiscalCode,
+        command: GrantorCommand,
+        meta: &Metadata,
+    ) -> Result<Delegation, ServiceError> {
+        let id = match &command {
+            GrantorCommand::Request(r) => r.id.clone(),
+            GrantorCommand::CompleteRegistration { id, .. }
+            | GrantorCommand::RefuseRegistration { id, .. }
+            | GrantorCommand::Confirm { id, .. }
+            | GrantorCommand::Reject { id, .. }
+            | GrantorCommand::Revoke { id, .. } => id.clone(),
+        };
+        self.run(
+            Command::Grantor {
+                id: grantor.clone(),
+                command,
+            },
+            meta,
+        )
+        .await?;
+        self.grantor(grantor)
+            .await?
+            .delegation(&id)
+            .cloned()
+            .ok_or_else(|| Refusal::from(DelegationError::NotFound(id)).into())
+    }
+
+    /// D8: revocation, online by the grantor or at a counter.
+    pub async fn revoke_delegation(
+        &self,
+        grantor: &FiscalCode,
+        id: &DelegationId,
+        channel: RevocationChannel,
+        at: DateTime<Utc>,
+        meta: &Metadata,
+    ) -> Result<Delegation, ServiceError> {
+        let command = GrantorCommand::Revoke {
+            id: id.clone(),
+            channel,
+            at,
+        };
+        self.delegation_command(grantor, command, meta).await
+    }
+
+    pub async fn grantor(&self, code: &FiscalCode) -> Result<Grantor, ServiceError> {
+        load(&self.grantors, code.as_str()).await
+    }
+
+    pub async fn delegate(&self, code: &FiscalCode) -> Result<Delegate, ServiceError> {
+        load(&self.delegates, code.as_str()).await
+    }
+
+    // ------------------------------------------------------------ bookings
+
+    /// Books a slot under B1–B6 and returns the confirmed booking.
+    pub async fn book(
+        &self,
+        request: RequestBooking,
+        meta: &Metadata,
+    ) -> Result<Booking, ServiceError> {
+        let booker = request.booker.clone();
+        let id = request.id.clone();
+        let report = self
+            .run(
+                Command::Booker {
+                    id: booker.clone(),
+                    command: BookerCommand::Request(Box::new(request)),
+                },
+                meta,
+            )
+            .await?;
+        let booking = self
+            .booker(&booker)
+            .await?
+            .booking(&id)
+            .cloned()
+            .ok_or_else(|| Refusal::from(deleghe_domain::booking::BookingError::NotFound(id)))?;
+        match &booking.stage {
+            deleghe_domain::booking::BookingStage::Refused { reason, .. } => {
+                Err(ServiceError::Rule(
+                    report
+                        .refusals
+                        .into_iter()
+                        .map(|(_, r)| r)
+                        .find(|r| r.code() == reason)
+                        .unwrap_or_else(|| {
+                            deleghe_domain::booking::BookingError::SlotFull {
+                                capacity: booking.capacity,
+                            }
+                            .into()
+                        }),
+                ))
+            }
+            _ => Ok(booking),
+        }
+    }
+
+    /// A command on one of a citizen's bookings (cancel, served, missed).
+    pub async fn booking_command(
+        &self,
+        booker: &FiscalCode,
+        id: &BookingId,
+        command: BookerCommand,
+        meta: &Metadata,
+    ) -> Result<Booking, ServiceError> {
+        self.run(
+            Command::Booker {
+                id: booker.clone(),
+                command,
+            },
+            meta,
+        )
+        .await?;
+        self.booker(booker)
+            .await?
+            .booking(id)
+            .cloned()
+            .ok_or_else(|| {
+                Refusal::from(deleghe_domain::booking::BookingError::NotFound(id.clone())).into()
+            })
+    }
+
+    pub async fn booker(&self, code: &FiscalCode) -> Result<Booker, ServiceError> {
+        load(&self.bookers, code.as_str()).await
+    }
+
+    pub async fn slot(&self, key: &str) -> Result<SlotLedger, ServiceError> {
+        load(&self.slots, key).await
+    }
+
+    // ------------------------------------------------------------ meetings
+
+    /// A command on a web meeting, with what follows it (M7: completion runs
+    /// the registration and records its outcome); returns the meeting after.
+    pub async fn meeting_command(
+        &self,
+        booking: &BookingId,
+        command: MeetingCommand,
+        meta: &Metadata,
+    ) -> Result<Meeting, ServiceError> {
+        self.run(
+            Command::Meeting {
+                id: booking.clone(),
+                command,
+            },
+            meta,
+        )
+        .await?;
+        self.meeting(booking).await
+    }
+
+    pub async fn meeting(&self, booking: &BookingId) -> Result<Meeting, ServiceError> {
+        load(&self.meetings, booking.as_str()).await
+    }
+
+    // ------------------------------------------------------------ PIN
+
+    /// P1–P3: a command on a citizen's telephone PIN; returns the events.
+    pub async fn pin_command(
+        &self,
+        citizen: &FiscalCode,
+        command: PinCommand,
+        meta: &Metadata,
+    ) -> Result<Vec<PinEvent>, ServiceError> {
+        Ok(exec(
+            &self.pins,
+            citizen.as_str(),
+            &command,
+            &self.policy,
+            meta,
+            self.max_attempts,
+        )
+        .await?
+        .1)
+    }
+
+    pub async fn pin_account(&self, citizen: &FiscalCode) -> Result<PinAccount, ServiceError> {
+        load(&self.pins, citizen.as_str()).await
+    }
+}
+
+/// Loads an aggregate from its events.
+async fn load<A>(store: &PersistedEventStore<Repository, A>, id: &str) -> Result<A, ServiceError>
+where
+    A: Aggregate + Clone,
+    A::Error: Into<Refusal>,
+{
+    let mut context = store
+        .load_aggregate(id)
+        .await
+        .map_err(ServiceError::from_aggregate)?;
+    Ok(context.aggregate().clone())
+}
+
+/// What `CqrsFramework::execute` does, plus what a flow needs: the events
+/// stored, the state after them, and bounded retries on conflict.
+async fn exec<A>(
+    store: &PersistedEventStore<Repository, A>,
+    id: &str,
+    command: &A::Command,
+    services: &A::Services,
+    meta: &Metadata,
+    max_attempts: usize,
+) -> Result<(A, Vec<A::Event>), ServiceError>
+where
+    A: Aggregate + Clone,
+    A::Command: Clone,
+    A::Error: Into<Refusal>,
+{
+    for attempt in 0..max_attempts {
+        let mut context = store
+            .load_aggregate(id)
+            .await
+            .map_err(ServiceError::from_aggregate)?;
+        let aggregate = context.aggregate();
+        let sink = EventSink::default();
+        aggregate
+            .handle(command.clone(), services, &sink)
+            .await
+            .map_err(|e| ServiceError::Rule(e.into()))?;
+        let state = aggregate.clone();
+        let events = sink.collect().await;
+        if events.is_empty() {
+            return Ok((state, events));
+        }
+        match store.commit(events.clone(), context, meta.to_map()).await {
+            Ok(_) => return Ok((state, events)),
+            Err(AggregateError::AggregateConflict) => {
+                tracing::debug!(attempt, "optimistic-concurrency conflict, retrying");
+                // A short, growing, jittered pause spreads the racers out.
+                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 5;
+                tokio::time::sleep(Duration::from_millis((attempt as u64) * 2 + jitter)).await;
+            }
+            Err(other) => return Err(ServiceError::from_aggregate(other)),
+        }
+    }
+    Err(ServiceError::Conflict)
+}

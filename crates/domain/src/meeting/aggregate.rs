@@ -1,0 +1,506 @@
+//! The meeting aggregate: one web meeting, from the first join to its outcome
+//! (M1–M9).
+
+use chrono::{DateTime, Duration, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use super::model::REQUIRED_DOCUMENTS;
+use super::{
+    AbandonReason, BookingSnapshot, MeetingBooking, MeetingError, MeetingState, MeetingView,
+    Outcome, Presence, RegistrationResult,
+};
+use crate::booking::{BookingId, GrantorDetails};
+use crate::delegation::DelegationId;
+use crate::document::{DocumentKind, DocumentRef};
+use crate::schedule::Slot;
+use crate::{FiscalCode, Policy};
+
+/// One web meeting. Stream id: the booking id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meeting {
+    state: MeetingState,
+    /// Kept from the first join.
+    booking: Option<BookingSnapshot>,
+    /// M3: who took the booking in charge.
+    operator: Option<String>,
+    consent: Option<bool>,
+    present: Presence,
+    /// M6: the latest document of each kind, in order of first upload.
+    documents: Vec<DocumentRef>,
+    /// M7: the delegation whose registration the completion started.
+    delegation_id: Option<DelegationId>,
+    outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MeetingCommand {
+    /// M1, M2: the booker enters with the code sent by SMS. Joining again
+    /// while the meeting is on produces no event.
+    Join {
+        booking: MeetingBooking,
+        code: String,
+        at: DateTime<Utc>,
+    },
+    /// M3: an operator takes the waiting citizen in charge.
+    TakeInCharge { operator: String, at: DateTime<Utc> },
+    /// M4: recording consent given or denied; denied ends the meeting.
+    Consent { recording: bool, at: DateTime<Utc> },
+    /// M5: the operator attests who is present.
+    RecordAttendance {
+        grantor_present: bool,
+        delegate_present: bool,
+        grantor_able_to_consent: bool,
+        at: DateTime<Utc>,
+    },
+    /// M6: a document came through the chat (already checked by
+    /// [`PdfDocument::parse`](crate::document::PdfDocument::parse)).
+    AttachDocument {
+        document: DocumentRef,
+        at: DateTime<Utc>,
+    },
+    /// M7: the operator closes a successful meeting; the delegation is then
+    /// registered under D1–D3 with id `delegation_id`.
+    Complete {
+        delegation_id: DelegationId,
+        at: DateTime<Utc>,
+    },
+    /// M7: how that registration ended.
+    RecordOutcome {
+        result: RegistrationResult,
+        at: DateTime<Utc>,
+    },
+    /// M8: the operator ends the meeting without a registration.
+    Abandon {
+        outcome: AbandonReason,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MeetingEvent {
+    /// M1, M2: the first join; the booker is in the waiting room.
+    Joined {
+        booking_id: BookingId,
+        booker: FiscalCode,
+        grantor: GrantorDetails,
+        slot: Slot,
+        at: DateTime<Utc>,
+    },
+    /// M3.
+    TakenInCharge { operator: String, at: DateTime<Utc> },
+    /// M4.
+    RecordingConsented { at: DateTime<Utc> },
+    /// M4: always followed by [`MeetingEvent::MeetingEnded`] with
+    /// [`Outcome::ConsentDenied`].
+    RecordingRefused { at: DateTime<Utc> },
+    /// M5.
+    AttendanceRecorded {
+        grantor_present: bool,
+        delegate_present: bool,
+        grantor_able_to_consent: bool,
+        at: DateTime<Utc>,
+    },
+    /// M6: replaces any earlier document of the same kind.
+    DocumentAttached {
+        document: DocumentRef,
+        at: DateTime<Utc>,
+    },
+    /// M7: the registration to run, channel `web_meeting` (see
+    /// [`registration_request`]).
+    CompletionRequested {
+        booking_id: BookingId,
+        delegation_id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        at: DateTime<Utc>,
+    },
+    /// M4, M7, M8.
+    MeetingEnded { outcome: Outcome, at: DateTime<Utc> },
+}
+
+impl DomainEvent for MeetingEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::Joined { .. } => "Joined",
+            Self::TakenInCharge { .. } => "TakenInCharge",
+            Self::RecordingConsented { .. } => "RecordingConsented",
+            Self::RecordingRefused { .. } => "RecordingRefused",
+            Self::AttendanceRecorded { .. } => "AttendanceRecorded",
+            Self::DocumentAttached { .. } => "DocumentAttached",
+            Self::CompletionRequested { .. } => "CompletionRequested",
+            Self::MeetingEnded { .. } => "MeetingEnded",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+/// M7, for the flow that follows a meeting: the delegation to register after
+/// a [`MeetingEvent::CompletionRequested`], as (id, grantor, delegate). The
+/// flow issues a `RequestDelegation` with channel `web_meeting` and role
+/// `ordinary`, and reports the end with [`MeetingCommand::RecordOutcome`].
+pub fn registration_request(
+    event: &MeetingEvent,
+) -> Option<(DelegationId, FiscalCode, FiscalCode)> {
+    match event {
+        MeetingEvent::CompletionRequested {
+            delegation_id,
+            grantor,
+            delegate,
+            ..
+        } => Some((delegation_id.clone(), grantor.clone(), delegate.clone())),
+        _ => None,
+    }
+}
+
+impl Meeting {
+    pub fn state(&self) -> MeetingState {
+        self.state
+    }
+
+    /// M9: the state the operator's console lists the booking in.
+    pub fn console_state(&self) -> MeetingState {
+        self.state
+    }
+
+    /// The booking as known from the first join; `None` before it.
+    pub fn booking(&self) -> Option<&BookingSnapshot> {
+        self.booking.as_ref()
+    }
+
+    /// M3: the operator who took the booking in charge.
+    pub fn operator(&self) -> Option<&str> {
+        self.operator.as_deref()
+    }
+
+    /// M4: `None` until asked.
+    pub fn consent(&self) -> Option<bool> {
+        self.consent
+    }
+
+    /// M5.
+    pub fn present(&self) -> Presence {
+        self.present
+    }
+
+    /// M6: the latest document of each kind.
+    pub fn documents(&self) -> &[DocumentRef] {
+        &self.documents
+    }
+
+    /// M6: the latest document of `kind`, if any.
+    pub fn document(&self, kind: DocumentKind) -> Option<&DocumentRef> {
+        self.documents.iter().find(|d| d.kind == kind)
+    }
+
+    /// M7: the delegation whose registration the completion started.
+    pub fn delegation_id(&self) -> Option<&DelegationId> {
+        self.delegation_id.as_ref()
+    }
+
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// M9: the read view of `GET /v1/bookings/{id}/meeting`.
+    pub fn view(&self) -> MeetingView {
+        MeetingView {
+            state: self.state,
+            consent: self.consent,
+            present: self.present,
+            documents: self.documents.clone(),
+            outcome: self.outcome.clone(),
+        }
+    }
+
+    /// The pure decision: which events `command` produces on this state, or
+    /// which rule refuses it. Retried commands that already took effect
+    /// produce no event.
+    pub fn decide(
+        &self,
+        command: MeetingCommand,
+        policy: &Policy,
+    ) -> Result<Vec<MeetingEvent>, MeetingError> {
+        match command {
+            MeetingCommand::Join { booking, code, at } => {
+                self.decide_join(booking, &code, at, policy)
+            }
+            MeetingCommand::TakeInCharge { operator, at } => {
+                if self.state != MeetingState::WaitingRoom {
+                    return Err(MeetingError::NotWaiting { state: self.state });
+                }
+                Ok(vec![MeetingEvent::TakenInCharge { operator, at }])
+            }
+            MeetingCommand::Consent { recording, at } => {
+                self.require_on()?;
+                if self.consent == Some(recording) {
+                    return Ok(vec![]);
+                }
+                if recording {
+                    Ok(vec![MeetingEvent::RecordingConsented { at }])
+                } else {
+                    Ok(vec![
+                        MeetingEvent::RecordingRefused { at },
+                        MeetingEvent::MeetingEnded {
+                            outcome: Outcome::ConsentDenied,
+                            at,
+                        },
+                    ])
+                }
+            }
+            MeetingCommand::RecordAttendance {
+                grantor_present,
+                delegate_present,
+                grantor_able_to_consent,
+                at,
+            } => {
+                self.require_in_call()?;
+                let present = Presence {
+                    grantor: grantor_present,
+                    delegate: delegate_present,
+                    grantor_able_to_consent,
+                };
+                if present == self.present {
+                    return Ok(vec![]);
+                }
+                Ok(vec![MeetingEvent::AttendanceRecorded {
+                    grantor_present,
+                    delegate_present,
+                    grantor_able_to_consent,
+                    at,
+                }])
+            }
+            MeetingCommand::AttachDocument { document, at } => {
+                self.require_on()?;
+                if self.document(document.kind) == Some(&document) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![MeetingEvent::DocumentAttached { document, at }])
+            }
+            MeetingCommand::Complete { delegation_id, at } => {
+                self.decide_complete(delegation_id, at, policy)
+            }
+            MeetingCommand::RecordOutcome { result, at } => self.decide_outcome(result, at),
+            MeetingCommand::Abandon { outcome, at } => {
+                let outcome = Outcome::from(outcome);
+                match self.state {
+                    MeetingState::Ended if self.outcome.as_ref() == Some(&outcome) => Ok(vec![]),
+                    MeetingState::Ended => Err(MeetingError::MeetingClosed),
+                    MeetingState::Registering => Err(MeetingError::Registering),
+                    _ => Ok(vec![MeetingEvent::MeetingEnded { outcome, at }]),
+                }
+            }
+        }
+    }
+
+    /// M1, M2. An ended meeting answers `meeting_closed` before anything
+    /// else: a booking served by its meeting may no longer be active, and
+    /// "closed" is what the citizen needs to hear.
+    fn decide_join(
+        &self,
+        booking: MeetingBooking,
+        code: &str,
+        at: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<Vec<MeetingEvent>, MeetingError> {
+        if self.state == MeetingState::Ended {
+            return Err(MeetingError::MeetingClosed);
+        }
+        if !booking.active {
+            return Err(MeetingError::BookingNotActive);
+        }
+        if let Some(known) = &self.booking {
+            if known.booking_id != booking.booking_id {
+                return Err(MeetingError::BookingMismatch {
+                    expected: known.booking_id.clone(),
+                });
+            }
+        }
+        let opens_at =
+            booking.slot.start - Duration::minutes(i64::from(policy.join_minutes_before_start));
+        if at < opens_at {
+            return Err(MeetingError::MeetingNotOpenYet { opens_at });
+        }
+        if at >= booking.slot.end {
+            return Err(MeetingError::MeetingClosed);
+        }
+        if !booking.access_code.matches(code) {
+            return Err(MeetingError::WrongAccessCode);
+        }
+        if self.state != MeetingState::Scheduled {
+            return Ok(vec![]);
+        }
+        Ok(vec![MeetingEvent::Joined {
+            booking_id: booking.booking_id,
+            booker: booking.booker,
+            grantor: booking.grantor,
+            slot: booking.slot,
+            at,
+        }])
+    }
+
+    /// M7 (with M4, M5, M6). Repeating a completion already requested for
+    /// the same delegation produces no event.
+    fn decide_complete(
+        &self,
+        delegation_id: DelegationId,
+        at: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<Vec<MeetingEvent>, MeetingError> {
+        let same_request = self.delegation_id.as_ref() == Some(&delegation_id);
+        match self.state {
+            MeetingState::Registering | MeetingState::Ended if same_request => return Ok(vec![]),
+            _ => self.require_in_call()?,
+        }
+        let Some(booking) = &self.booking else {
+            return Err(MeetingError::NotJoined);
+        };
+        if policy.meetings_recorded && self.consent != Some(true) {
+            return Err(MeetingError::ConsentMissing);
+        }
+        if !self.present.is_complete() {
+            return Err(MeetingError::PartiesMissing {
+                present: self.present,
+            });
+        }
+        let missing: Vec<DocumentKind> = REQUIRED_DOCUMENTS
+            .into_iter()
+            .filter(|kind| self.document(*kind).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(MeetingError::DocumentsMissing { missing });
+        }
+        Ok(vec![MeetingEvent::CompletionRequested {
+            booking_id: booking.booking_id.clone(),
+            delegation_id,
+            grantor: booking.grantor.fiscal_code.clone(),
+            delegate: booking.booker.clone(),
+            at,
+        }])
+    }
+
+    /// M7: the registration's end closes the meeting. The same outcome again
+    /// produces no event.
+    fn decide_outcome(
+        &self,
+        result: RegistrationResult,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<MeetingEvent>, MeetingError> {
+        let outcome = Outcome::from(result);
+        match self.state {
+            MeetingState::Ended if self.outcome.as_ref() == Some(&outcome) => Ok(vec![]),
+            MeetingState::Ended => Err(MeetingError::MeetingClosed),
+            MeetingState::Registering => {
+                if let (Outcome::DelegationRegistered { delegation_id }, Some(expected)) =
+                    (&outcome, &self.delegation_id)
+                {
+                    if delegation_id != expected {
+                        return Err(MeetingError::DelegationMismatch {
+                            expected: expected.clone(),
+                        });
+                    }
+                }
+                Ok(vec![MeetingEvent::MeetingEnded { outcome, at }])
+            }
+            state => Err(MeetingError::NotRegistering { state }),
+        }
+    }
+
+    /// The meeting is on: someone joined, and it is neither registering nor
+    /// ended (M4, M6).
+    fn require_on(&self) -> Result<(), MeetingError> {
+        match self.state {
+            MeetingState::WaitingRoom | MeetingState::InCall => Ok(()),
+            MeetingState::Scheduled => Err(MeetingError::NotJoined),
+            MeetingState::Registering => Err(MeetingError::Registering),
+            MeetingState::Ended => Err(MeetingError::MeetingClosed),
+        }
+    }
+
+    /// The call is on (M5, M7).
+    fn require_in_call(&self) -> Result<(), MeetingError> {
+        match self.state {
+            MeetingState::InCall => Ok(()),
+            MeetingState::Registering => Err(MeetingError::Registering),
+            MeetingState::Ended => Err(MeetingError::MeetingClosed),
+            state => Err(MeetingError::NotInCall { state }),
+        }
+    }
+}
+
+impl Aggregate for Meeting {
+    const TYPE: &'static str = "meeting";
+    type Command = MeetingCommand;
+    type Event = MeetingEvent;
+    type Error = MeetingError;
+    type Services = Policy;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        policy: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command, policy)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            MeetingEvent::Joined {
+                booking_id,
+                booker,
+                grantor,
+                slot,
+                ..
+            } => {
+                self.booking = Some(BookingSnapshot {
+                    booking_id,
+                    booker,
+                    grantor,
+                    slot,
+                });
+                self.state = MeetingState::WaitingRoom;
+            }
+            MeetingEvent::TakenInCharge { operator, .. } => {
+                self.operator = Some(operator);
+                self.state = MeetingState::InCall;
+            }
+            MeetingEvent::RecordingConsented { .. } => self.consent = Some(true),
+            MeetingEvent::RecordingRefused { .. } => self.consent = Some(false),
+            MeetingEvent::AttendanceRecorded {
+                grantor_present,
+                delegate_present,
+                grantor_able_to_consent,
+                ..
+            } => {
+                self.present = Presence {
+                    grantor: grantor_present,
+                    delegate: delegate_present,
+                    grantor_able_to_consent,
+                };
+            }
+            MeetingEvent::DocumentAttached { document, .. } => {
+                match self.documents.iter_mut().find(|d| d.kind == document.kind) {
+                    Some(earlier) => *earlier = document,
+                    None => self.documents.push(document),
+                }
+            }
+            MeetingEvent::CompletionRequested { delegation_id, .. } => {
+                self.delegation_id = Some(delegation_id);
+                self.state = MeetingState::Registering;
+            }
+            MeetingEvent::MeetingEnded { outcome, .. } => {
+                self.outcome = Some(outcome);
+                self.state = MeetingState::Ended;
+            }
+        }
+    }
+}

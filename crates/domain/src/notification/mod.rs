@@ -1,0 +1,75 @@
+//! Notifications (N1–N6): what the citizen is told, by which channel, and when.
+//!
+//! This module is a pure policy. It turns domain events into [`OutboxOp`]s,
+//! either scheduling a [`Notification`] or withdrawing one not yet sent, and
+//! does no I/O: the current instant comes in as `now`, and the contacts of a
+//! citizen come in through a lookup function. An outbox adapter (outside this
+//! crate) stores the operations in the same transaction as, or from, the event
+//! log and a worker dispatches each notification once it is due (STYLE 10).
+//!
+//! Layout:
+//! - `model`: [`Channel`] (SMS, MyINPS calendar notice, IO
+//!   app), [`Notification`], [`OutboxOp`], [`Contact`];
+//! - [`keys`]: the idempotency keys (N6);
+//! - [`IoMessage`]: the validated content of an IO message (N5);
+//! - [`on_booking_event`]: N1 confirmation SMS, N2 reminder SMS and its
+//!   withdrawal, N3 calendar notice, N5 IO copy of the summary;
+//! - [`on_delegation_event`]: N4 registration, confirmation, rejection and
+//!   revocation, told to grantor and delegate.
+//!
+//! # Idempotency (N6)
+//!
+//! Delivery is at least once: a worker that crashes after sending and before
+//! recording it sends again, and an event may be handled more than once (a
+//! retried projection, a rebuilt outbox). So every notification carries a
+//! `key` that is a deterministic function of the ids in the event that caused
+//! it, the channel and the purpose, never of `now` or of anything random:
+//! handling the same event twice yields the same keys, and the adapter keeps
+//! one notification per key (and passes the key to the gateway, where it
+//! supports one). Ids are made of letters, digits, `-` and `_`, so the `:`
+//! separated keys cannot collide across kinds. A [`OutboxOp::Withdraw`] names
+//! the key of the notification it cancels; the adapter drops it if not yet
+//! sent (and does not schedule it again when the same `Schedule` is replayed).
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use deleghe_domain::delegation::{DelegationId, GrantorEvent, RevocationChannel};
+//! use deleghe_domain::notification::{on_delegation_event, Contact, OutboxOp};
+//! use deleghe_domain::FiscalCode;
+//!
+//! let grantor = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
+//! let delegate = FiscalCode::parse("VRDLGU70A01H501O").unwrap();
+//! let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+//! let event = GrantorEvent::DelegationRevoked {
+//!     id: DelegationId::parse("d-1").unwrap(),
+//!     grantor: grantor.clone(),
+//!     delegate,
+//!     channel: RevocationChannel::Counter,
+//!     at,
+//! };
+//! // Only the grantor's contacts are known, and only the IO app.
+//! let contacts = |cf: &FiscalCode| (cf == &grantor).then(|| Contact { phone: None, io: true });
+//! let ops = on_delegation_event(&event, &contacts, at);
+//! assert_eq!(ops.len(), 1);
+//! assert_eq!(ops[0].key(), "delegation:d-1:revoked:grantor:io");
+//! let OutboxOp::Schedule(n) = &ops[0] else { unreachable!() };
+//! assert!(n.body.contains("VRDLGU70A01H501O"));
+//! ```
+
+mod booking;
+mod delegation;
+mod io;
+pub mod keys;
+mod model;
+mod text;
+
+pub use booking::{meeting_link, on_booking_event, CALENDAR_TITLE};
+pub use delegation::{on_delegation_event, DelegationNotice, Party};
+pub use io::{
+    IoMessage, IoMessageError, IO_FOOTER, IO_MARKDOWN_MAX, IO_MARKDOWN_MIN, IO_SUBJECT_MAX,
+    IO_SUBJECT_MIN,
+};
+pub use model::{Channel, Contact, Notification, OutboxOp};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! The messages the policy produces and the operations on the outbox.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::io::IoMessage;
+use crate::booking::Phone;
+use crate::FiscalCode;
+
+/// Where a notification goes, and to whom.
+///
+/// Serialised with a `kind` tag: `{"kind": "sms", "to": "+393331234567"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Channel {
+    /// N1, N2, N4: an SMS to an Italian mobile number.
+    Sms { to: Phone },
+    /// N3: a notice ("scadenza") in the citizen's MyINPS calendar.
+    CalendarNotice { citizen: FiscalCode },
+    /// N5: a message in the IO app of PagoPA, addressed by fiscal code.
+    Io { fiscal_code: FiscalCode },
+}
+
+impl Channel {
+    /// The short name used in idempotency keys: `sms`, `calendar` or `io`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Channel::Sms { .. } => "sms",
+            Channel::CalendarNotice { .. } => "calendar",
+            Channel::Io { .. } => "io",
+        }
+    }
+}
+
+/// One message to deliver once `due_at` has come.
+///
+/// `key` is the N6 idempotency key (see [`keys`](super::keys)): the outbox
+/// keeps one notification per key. For an SMS the text is `body` (the `title`
+/// only labels it); for a calendar notice `title` and `body` are shown as
+/// they are; for the IO app `title` is the subject and `body` the markdown,
+/// already within the bounds of [`IoMessage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub key: String,
+    pub channel: Channel,
+    pub due_at: DateTime<Utc>,
+    pub title: String,
+    pub body: String,
+}
+
+impl Notification {
+    /// N5: this notification as a valid IO message: the title becomes the
+    /// subject, the body the markdown, padded or truncated to fit
+    /// ([`IoMessage::fitting`]). A notification already within the bounds is
+    /// taken unchanged.
+    pub fn to_io_message(&self) -> IoMessage {
+        IoMessage::fitting(&self.title, &self.body)
+    }
+}
+
+/// What the outbox adapter is asked to do.
+///
+/// Serialised with an `op` tag: `{"op": "withdraw", "key": "..."}`, or
+/// `{"op": "schedule", "key": ..., "channel": ..., ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum OutboxOp {
+    /// Store the notification unless one with the same key is already stored.
+    Schedule(Notification),
+    /// N2: drop the notification with this key if it has not been sent yet
+    /// (a cancelled booking's reminder).
+    Withdraw { key: String },
+}
+
+impl OutboxOp {
+    /// The idempotency key the operation is about.
+    pub fn key(&self) -> &str {
+        match self {
+            OutboxOp::Schedule(n) => &n.key,
+            OutboxOp::Withdraw { key } => key,
+        }
+    }
+
+    /// The scheduled notification, if this is a `Schedule`.
+    pub fn notification(&self) -> Option<&Notification> {
+        match self {
+            OutboxOp::Schedule(n) => Some(n),
+            OutboxOp::Withdraw { .. } => None,
+        }
+    }
+}
+
+/// N4: how a citizen can be reached, as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// A mobile number for SMS, if the citizen gave one.
+    pub phone: Option<Phone>,
+    /// Whether the citizen receives messages in the IO app.
+    pub io: bool,
+}

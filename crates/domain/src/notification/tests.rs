@@ -1,0 +1,709 @@
+//! Given/when/then tests of N1–N6, named after the rule ids.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+
+use super::*;
+use crate::booking::{
+    AccessCode, BookerEvent, Booking, BookingId, BookingStage, GrantorDetails, Phone,
+};
+use crate::delegation::{DelegationId, GrantorEvent, RevocationChannel};
+use crate::schedule::{Counter, Mode, OfficeId};
+use crate::{FiscalCode, Policy};
+
+const BOOKER: &str = "VRDLGU70A01H501O";
+const GRANTOR: &str = "RSSMRA85T10A562S";
+
+fn cf(s: &str) -> FiscalCode {
+    FiscalCode::parse(s).unwrap()
+}
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+/// Tuesday 31 March 2026, 09:00 in Rome (summer time since the 29th) = 07:00Z.
+fn slot_start() -> DateTime<Utc> {
+    utc(2026, 3, 31, 7, 0)
+}
+
+/// Friday 20 March 2026, 11:00 in Rome (still winter time).
+fn booked_at() -> DateTime<Utc> {
+    utc(2026, 3, 20, 10, 0)
+}
+
+fn booking(id: &str, start: DateTime<Utc>, mode: Mode) -> Booking {
+    let counter = Counter::web_meeting_delegations(OfficeId::parse("DCM NAPOLI").unwrap());
+    let slot = counter.offers(start).expect("an offered slot");
+    Booking {
+        id: BookingId::parse(id).unwrap(),
+        booker: cf(BOOKER),
+        counter: counter.id.clone(),
+        counter_name: counter.name.clone(),
+        counter_type: counter.counter_type.clone(),
+        office: counter.office.clone(),
+        slot,
+        capacity: counter.capacity(),
+        mode,
+        reason: "Delega".into(),
+        phone: Phone::parse("333 1234567").unwrap(),
+        grantor: Some(GrantorDetails::new(cf(GRANTOR), "Mario", "Rossi").unwrap()),
+        access_code: AccessCode::parse("ABC23456").unwrap(),
+        requested_at: booked_at(),
+        stage: BookingStage::Confirmed,
+    }
+}
+
+fn web_booking(id: &str) -> Booking {
+    booking(id, slot_start(), Mode::WebMeeting)
+}
+
+fn confirmed(b: &Booking, at: DateTime<Utc>) -> BookerEvent {
+    BookerEvent::BookingConfirmed {
+        id: b.id.clone(),
+        booker: b.booker.clone(),
+        at,
+    }
+}
+
+fn cancelled(b: &Booking, at: DateTime<Utc>) -> BookerEvent {
+    BookerEvent::BookingCancelled {
+        id: b.id.clone(),
+        booker: b.booker.clone(),
+        slot_key: crate::booking::slot_key(&b.counter, &b.slot),
+        at,
+    }
+}
+
+fn scheduled(ops: &[OutboxOp]) -> Vec<&Notification> {
+    ops.iter().filter_map(OutboxOp::notification).collect()
+}
+
+fn find<'a>(ops: &'a [OutboxOp], key: &str) -> &'a Notification {
+    scheduled(ops)
+        .into_iter()
+        .find(|n| n.key == key)
+        .unwrap_or_else(|| panic!("no notification {key} in {ops:#?}"))
+}
+
+fn keys_of(ops: &[OutboxOp]) -> Vec<String> {
+    ops.iter().map(|op| op.key().to_owned()).collect()
+}
+
+fn on_confirmed(b: &Booking, policy: &Policy, now: DateTime<Utc>) -> Vec<OutboxOp> {
+    on_booking_event(&confirmed(b, now), b, policy, now)
+}
+
+// --- N1 ---------------------------------------------------------------------
+
+#[test]
+fn n1_confirmation_sms_has_counter_date_time_and_access_code_due_at_the_event() {
+    let b = web_booking("b-1");
+    let ops = on_confirmed(&b, &Policy::default(), booked_at());
+    let sms = find(&ops, "booking:b-1:sms:confirmation");
+    assert_eq!(
+        sms.channel,
+        Channel::Sms {
+            to: Phone::parse("+393331234567").unwrap()
+        }
+    );
+    assert_eq!(sms.due_at, booked_at());
+    for part in [
+        "DELEGHE IDENTITÀ DIGITALI IN WEB MEETING",
+        "DCM NAPOLI",
+        "31/03/2026",
+        "09:00",
+        "web meeting",
+        "ABC23456",
+    ] {
+        assert!(
+            sms.body.contains(part),
+            "{part:?} missing from {:?}",
+            sms.body
+        );
+    }
+}
+
+#[test]
+fn n1_no_access_code_outside_web_meetings() {
+    let b = booking("b-1", slot_start(), Mode::InPerson);
+    let ops = on_confirmed(&b, &Policy::default(), booked_at());
+    let sms = find(&ops, "booking:b-1:sms:confirmation");
+    assert!(!sms.body.contains("ABC23456"));
+    assert!(sms.body.contains("in sede"));
+    assert!(sms.body.contains("31/03/2026"));
+}
+
+#[test]
+fn n1_nothing_for_requests_services_or_another_booking() {
+    let b = web_booking("b-1");
+    let policy = Policy::default();
+    let requested = BookerEvent::BookingRequested(Box::new(b.clone()));
+    assert!(on_booking_event(&requested, &b, &policy, booked_at()).is_empty());
+    let served = BookerEvent::BookingServed {
+        id: b.id.clone(),
+        booker: b.booker.clone(),
+        at: slot_start(),
+    };
+    assert!(on_booking_event(&served, &b, &policy, slot_start()).is_empty());
+    let other = web_booking("b-2");
+    assert!(on_booking_event(&confirmed(&other, booked_at()), &b, &policy, booked_at()).is_empty());
+}
+
+// --- N2 ---------------------------------------------------------------------
+
+#[test]
+fn n2_reminder_due_30_minutes_before_the_start_across_a_dst_change() {
+    let b = web_booking("b-1");
+    // Booked in winter time, the meeting in summer time: 09:00 local = 07:00Z.
+    assert_eq!(b.slot.start, slot_start());
+    let ops = on_confirmed(&b, &Policy::default(), booked_at());
+    let reminder = find(&ops, "booking:b-1:sms:reminder");
+    assert_eq!(reminder.due_at, utc(2026, 3, 31, 6, 30));
+    assert_eq!(
+        reminder
+            .due_at
+            .with_timezone(&crate::time::ROME)
+            .to_rfc3339(),
+        "2026-03-31T08:30:00+02:00"
+    );
+    assert!(matches!(reminder.channel, Channel::Sms { .. }));
+    assert!(reminder
+        .body
+        .contains("DELEGHE IDENTITÀ DIGITALI IN WEB MEETING"));
+    assert!(reminder.body.contains("09:00"));
+}
+
+#[test]
+fn n2_reminder_minutes_are_policy() {
+    let b = web_booking("b-1");
+    let policy = Policy {
+        reminder_minutes_before_start: 120,
+        ..Policy::default()
+    };
+    let ops = on_confirmed(&b, &policy, booked_at());
+    assert_eq!(
+        find(&ops, "booking:b-1:sms:reminder").due_at,
+        utc(2026, 3, 31, 5, 0)
+    );
+}
+
+#[test]
+fn n2_reminder_due_now_when_booked_within_the_last_30_minutes() {
+    let b = web_booking("b-1");
+    let now = slot_start() - Duration::minutes(10);
+    let ops = on_confirmed(&b, &Policy::default(), now);
+    assert_eq!(find(&ops, "booking:b-1:sms:reminder").due_at, now);
+}
+
+#[test]
+fn n2_no_reminder_once_the_slot_has_started_or_the_booking_is_over() {
+    let b = web_booking("b-1");
+    let ops = on_confirmed(&b, &Policy::default(), slot_start());
+    assert!(!keys_of(&ops).contains(&"booking:b-1:sms:reminder".to_owned()));
+    // The confirmation itself is still sent.
+    find(&ops, "booking:b-1:sms:confirmation");
+
+    let mut gone = web_booking("b-2");
+    gone.stage = BookingStage::Cancelled { at: booked_at() };
+    let ops = on_confirmed(&gone, &Policy::default(), booked_at());
+    assert!(!keys_of(&ops).contains(&"booking:b-2:sms:reminder".to_owned()));
+}
+
+#[test]
+fn n2_cancellation_withdraws_the_reminder_with_the_same_key() {
+    let mut b = web_booking("b-1");
+    let policy = Policy::default();
+    let ops = on_confirmed(&b, &policy, booked_at());
+    let reminder_key = find(&ops, "booking:b-1:sms:reminder").key.clone();
+    assert_eq!(reminder_key, keys::booking_reminder_sms(&b.id));
+
+    let at = booked_at() + Duration::days(2);
+    b.stage = BookingStage::Cancelled { at };
+    let ops = on_booking_event(&cancelled(&b, at), &b, &policy, at);
+    assert!(ops.contains(&OutboxOp::Withdraw {
+        key: reminder_key.clone()
+    }));
+    let sms = find(&ops, "booking:b-1:sms:cancellation");
+    assert!(sms.body.contains("annullata"));
+    assert!(sms.body.contains("31/03/2026"));
+    assert_eq!(sms.due_at, at);
+
+    // A refusal withdraws it too.
+    let refused = BookerEvent::BookingRefused {
+        id: b.id.clone(),
+        booker: b.booker.clone(),
+        slot_key: crate::booking::slot_key(&b.counter, &b.slot),
+        reason: "slot_full".into(),
+        at,
+    };
+    assert_eq!(
+        on_booking_event(&refused, &b, &policy, at),
+        vec![OutboxOp::Withdraw { key: reminder_key }]
+    );
+}
+
+// --- N3 ---------------------------------------------------------------------
+
+const GUIDE_SENTENCES: [&str; 7] = [
+    "Gentile utente,\n\nla sua prenotazione in modalità telematica per lo sportello 'DELEGHE \
+     IDENTITÀ DIGITALI IN WEB MEETING', per il giorno 31/03/2026 ore 09:00:00, è stata \
+     regolarmente registrata.\n\n",
+    "sia il delegato che il delegante dovranno essere presenti al web meeting",
+    "Il delegante dovrà essere altresì munito di documento di riconoscimento dell'identità \
+     personale in corso di validità.",
+    "Modello AA08 compilato e sottoscritto, con firma autografa o digitale",
+    "la copia del documento di riconoscimento dell'identità personale del delegante",
+    "Ciascun documento dovrà essere presentato in formato pdf di dimensione massima 3 Mb.",
+    "Informativa in materia di protezione e trattamento dei dati personali ai sensi dell'art. 13 \
+     del Regolamento UE 2016/679",
+];
+
+fn calendar(policy: &Policy) -> Notification {
+    let b = web_booking("b-1");
+    let ops = on_confirmed(&b, policy, booked_at());
+    find(&ops, "booking:b-1:calendar:confirmation").clone()
+}
+
+#[test]
+fn n3_calendar_notice_has_the_guide_text_and_the_link() {
+    let notice = calendar(&Policy::default());
+    assert_eq!(notice.title, "Prenotazione Sportello Telematico");
+    assert_eq!(
+        notice.channel,
+        Channel::CalendarNotice {
+            citizen: cf(BOOKER)
+        }
+    );
+    assert_eq!(notice.due_at, booked_at());
+    for sentence in GUIDE_SENTENCES {
+        assert!(
+            notice.body.contains(sentence),
+            "{sentence:?} missing from {:?}",
+            notice.body
+        );
+    }
+    assert!(notice.body.ends_with(
+        "Potrà accedere al meeting online tramite questo link: /v1/bookings/b-1/meeting\n\
+         L'accesso è possibile da 15 minuti prima dell'orario della prenotazione."
+    ));
+}
+
+#[test]
+fn n3_privacy_notice_variant_follows_meetings_recorded() {
+    let recorded = calendar(&Policy::default());
+    assert!(recorded.body.contains(
+        "il servizio in videochiamata sarà oggetto di registrazione e, nel caso in cui in fase \
+         di accesso non acconsentiate alla registrazione, il servizio non potrà essere erogato \
+         nella modalità richiesta."
+    ));
+    assert!(!recorded.body.contains("non sarà oggetto di registrazione"));
+
+    let not_recorded = calendar(&Policy {
+        meetings_recorded: false,
+        ..Policy::default()
+    });
+    assert!(not_recorded
+        .body
+        .contains("Il servizio in videochiamata non sarà oggetto di registrazione."));
+    assert!(!not_recorded
+        .body
+        .contains("sarà oggetto di registrazione e"));
+    // Everything else is the same.
+    for sentence in GUIDE_SENTENCES {
+        assert!(not_recorded.body.contains(sentence));
+    }
+}
+
+#[test]
+fn n3_size_limit_follows_policy() {
+    let notice = calendar(&Policy {
+        max_document_bytes: 5 * 1024 * 1024,
+        ..Policy::default()
+    });
+    assert!(notice.body.contains("dimensione massima 5 Mb."));
+    let notice = calendar(&Policy {
+        max_document_bytes: 2_621_440,
+        ..Policy::default()
+    });
+    assert!(notice.body.contains("dimensione massima 2,5 Mb."));
+}
+
+#[test]
+fn n3_shorter_notice_for_other_modes() {
+    let b = booking("b-1", slot_start(), Mode::PhoneCallback);
+    let ops = on_confirmed(&b, &Policy::default(), booked_at());
+    let notice = find(&ops, "booking:b-1:calendar:confirmation");
+    assert_eq!(notice.title, "Prenotazione Sportello Telematico");
+    assert!(notice.body.contains("31/03/2026 ore 09:00:00"));
+    assert!(notice.body.contains("+393331234567"));
+    assert!(!notice.body.contains("/meeting"));
+
+    let b = booking("b-2", slot_start(), Mode::InPerson);
+    let ops = on_confirmed(&b, &Policy::default(), booked_at());
+    let notice = find(&ops, "booking:b-2:calendar:confirmation");
+    assert_eq!(notice.title, "Prenotazione accesso in sede");
+    assert!(notice.body.contains("presso la sede DCM NAPOLI"));
+    assert!(!notice.body.contains("Informativa"));
+}
+
+// --- N4 ---------------------------------------------------------------------
+
+fn delegation_id() -> DelegationId {
+    DelegationId::parse("d-1").unwrap()
+}
+
+fn registered(awaiting_confirmation: bool) -> GrantorEvent {
+    GrantorEvent::DelegationRegistered {
+        id: delegation_id(),
+        grantor: cf(GRANTOR),
+        delegate: cf(BOOKER),
+        awaiting_confirmation,
+        meeting: None,
+        at: utc(2026, 12, 1, 9, 0),
+    }
+}
+
+fn revoked() -> GrantorEvent {
+    GrantorEvent::DelegationRevoked {
+        id: delegation_id(),
+        grantor: cf(GRANTOR),
+        delegate: cf(BOOKER),
+        channel: RevocationChannel::Online,
+        // 23:30Z is already 2 January in Rome.
+        at: utc(2027, 1, 1, 23, 30),
+    }
+}
+
+fn everyone(_: &FiscalCode) -> Option<Contact> {
+    Some(Contact {
+        phone: Some(Phone::parse("3331234567").unwrap()),
+        io: true,
+    })
+}
+
+#[test]
+fn n4_registration_is_told_to_both_parties_by_sms_and_io() {
+    let now = utc(2026, 12, 1, 9, 0);
+    let ops = on_delegation_event(&registered(false), &everyone, now);
+    assert_eq!(
+        keys_of(&ops),
+        [
+            "delegation:d-1:registered:grantor:sms",
+            "delegation:d-1:registered:grantor:io",
+            "delegation:d-1:registered:delegate:sms",
+            "delegation:d-1:registered:delegate:io",
+        ]
+    );
+    let to_grantor = find(&ops, "delegation:d-1:registered:grantor:sms");
+    assert!(to_grantor.body.contains(BOOKER));
+    assert!(to_grantor.body.contains("01/12/2026"));
+    assert!(to_grantor.body.contains("attiva"));
+    assert_eq!(to_grantor.due_at, now);
+    let to_delegate = find(&ops, "delegation:d-1:registered:delegate:io");
+    assert!(to_delegate.body.contains(GRANTOR));
+    assert_eq!(
+        to_delegate.channel,
+        Channel::Io {
+            fiscal_code: cf(BOOKER)
+        }
+    );
+}
+
+#[test]
+fn n4_awaiting_confirmation_says_so() {
+    let ops = on_delegation_event(&registered(true), &everyone, utc(2026, 12, 1, 9, 0));
+    for n in scheduled(&ops) {
+        assert!(n.body.contains("in attesa") || n.body.contains("sarà attiva dopo"));
+        assert!(!n.body.contains("La delega è attiva"));
+    }
+}
+
+#[test]
+fn n4_revocation_is_told_to_both_parties_with_the_local_date() {
+    let ops = on_delegation_event(&revoked(), &everyone, utc(2027, 1, 1, 23, 30));
+    assert_eq!(ops.len(), 4);
+    let to_grantor = find(&ops, "delegation:d-1:revoked:grantor:sms");
+    assert!(to_grantor.body.contains("revocata"));
+    assert!(to_grantor.body.contains(BOOKER));
+    assert!(to_grantor.body.contains("02/01/2027"));
+    let to_delegate = find(&ops, "delegation:d-1:revoked:delegate:sms");
+    assert!(to_delegate.body.contains(GRANTOR));
+    assert!(to_delegate.body.contains("non può più agire"));
+}
+
+#[test]
+fn n4_only_where_contacts_are_known() {
+    // The grantor has only a phone; the delegate is unknown.
+    let contacts = |c: &FiscalCode| {
+        (c.as_str() == GRANTOR).then(|| Contact {
+            phone: Some(Phone::parse("3471234567").unwrap()),
+            io: false,
+        })
+    };
+    let ops = on_delegation_event(&revoked(), &contacts, utc(2027, 1, 2, 8, 0));
+    assert_eq!(keys_of(&ops), ["delegation:d-1:revoked:grantor:sms"]);
+    assert_eq!(
+        ops[0].notification().unwrap().channel,
+        Channel::Sms {
+            to: Phone::parse("3471234567").unwrap()
+        }
+    );
+    // A known citizen without phone nor IO gets nothing.
+    let silent = |_: &FiscalCode| Some(Contact::default());
+    assert!(on_delegation_event(&registered(false), &silent, utc(2026, 12, 1, 9, 0)).is_empty());
+    let unknown = |_: &FiscalCode| None;
+    assert!(on_delegation_event(&revoked(), &unknown, utc(2027, 1, 2, 8, 0)).is_empty());
+}
+
+#[test]
+fn n4_confirmation_and_rejection_are_told_requests_and_refusals_are_not() {
+    let at = utc(2026, 12, 3, 9, 0);
+    let confirmed = GrantorEvent::DelegationConfirmed {
+        id: delegation_id(),
+        grantor: cf(GRANTOR),
+        delegate: cf(BOOKER),
+        at,
+    };
+    let ops = on_delegation_event(&confirmed, &everyone, at);
+    assert!(find(&ops, "delegation:d-1:confirmed:delegate:sms")
+        .body
+        .contains("confermata"));
+    let rejected = GrantorEvent::DelegationRejected {
+        id: delegation_id(),
+        grantor: cf(GRANTOR),
+        delegate: cf(BOOKER),
+        at,
+    };
+    let ops = on_delegation_event(&rejected, &everyone, at);
+    assert!(find(&ops, "delegation:d-1:rejected:grantor:sms")
+        .body
+        .contains("respinta"));
+
+    let refused = GrantorEvent::DelegationRefused {
+        id: delegation_id(),
+        grantor: cf(GRANTOR),
+        delegate: cf(BOOKER),
+        reason: "delegate_cap_reached".into(),
+        meeting: None,
+        at,
+    };
+    assert!(on_delegation_event(&refused, &everyone, at).is_empty());
+    let requested = GrantorEvent::DelegationRequested {
+        id: delegation_id(),
+        grantor: cf(GRANTOR),
+        delegate: cf(BOOKER),
+        role: crate::delegation::Role::Ordinary,
+        channel: crate::delegation::Channel::Online,
+        ends_on: None,
+        meeting: None,
+        at,
+    };
+    assert!(on_delegation_event(&requested, &everyone, at).is_empty());
+}
+
+// --- N5 ---------------------------------------------------------------------
+
+#[test]
+fn n5_io_subject_bounds() {
+    let md = "m".repeat(80);
+    assert_eq!(
+        IoMessage::new(&"s".repeat(9), &md),
+        Err(IoMessageError::SubjectLength {
+            len: 9,
+            min: 10,
+            max: 120
+        })
+    );
+    assert!(IoMessage::new(&"s".repeat(10), &md).is_ok());
+    assert!(IoMessage::new(&"s".repeat(120), &md).is_ok());
+    let e = IoMessage::new(&"s".repeat(121), &md).unwrap_err();
+    assert_eq!(
+        e,
+        IoMessageError::SubjectLength {
+            len: 121,
+            min: 10,
+            max: 120
+        }
+    );
+    assert_eq!(e.code(), "io_subject_length");
+    assert!(e.to_string().contains("121"));
+    // Characters, not bytes: ten accented letters are twenty bytes.
+    assert!(IoMessage::new(&"à".repeat(10), &md).is_ok());
+    assert!(IoMessage::new(&"à".repeat(61), &md).is_ok());
+}
+
+#[test]
+fn n5_io_markdown_bounds() {
+    let subject = "Promemoria INPS";
+    assert_eq!(
+        IoMessage::new(subject, &"m".repeat(79)),
+        Err(IoMessageError::MarkdownLength {
+            len: 79,
+            min: 80,
+            max: 10_000
+        })
+    );
+    assert!(IoMessage::new(subject, &"m".repeat(80)).is_ok());
+    assert!(IoMessage::new(subject, &"m".repeat(10_000)).is_ok());
+    let e = IoMessage::new(subject, &"m".repeat(10_001)).unwrap_err();
+    assert_eq!(
+        e,
+        IoMessageError::MarkdownLength {
+            len: 10_001,
+            min: 80,
+            max: 10_000
+        }
+    );
+    assert_eq!(e.code(), "io_markdown_length");
+    // 79 characters of 2 bytes each are still too few.
+    assert!(IoMessage::new(subject, &"è".repeat(79)).is_err());
+}
+
+#[test]
+fn n5_fitting_pads_and_truncates() {
+    assert!(IO_FOOTER.chars().count() >= IO_MARKDOWN_MIN);
+    let m = IoMessage::fitting("Avviso", "Breve testo.");
+    assert_eq!(m.subject(), "Comunicazione INPS: Avviso");
+    assert_eq!(m.markdown(), format!("Breve testo.\n\n{IO_FOOTER}"));
+    let m = IoMessage::fitting("  ", "");
+    assert_eq!(m.subject(), "Comunicazione INPS");
+    assert_eq!(m.markdown(), IO_FOOTER);
+    let m = IoMessage::fitting(&"s".repeat(200), &"m".repeat(20_000));
+    assert_eq!(m.subject().chars().count(), 120);
+    assert!(m.subject().ends_with('…'));
+    assert_eq!(m.markdown().chars().count(), 10_000);
+    assert!(m.markdown().ends_with('…'));
+    // Within the bounds: unchanged.
+    let m = IoMessage::fitting("Promemoria", &"m".repeat(80));
+    assert_eq!(
+        (m.subject(), m.markdown()),
+        ("Promemoria", "m".repeat(80).as_str())
+    );
+}
+
+#[test]
+fn n5_booking_summary_goes_to_io_as_a_valid_message() {
+    let b = web_booking("b-1");
+    let ops = on_confirmed(&b, &Policy::default(), booked_at());
+    let io = find(&ops, "booking:b-1:io:confirmation");
+    assert_eq!(
+        io.channel,
+        Channel::Io {
+            fiscal_code: cf(BOOKER)
+        }
+    );
+    let sms = find(&ops, "booking:b-1:sms:confirmation");
+    assert!(io.body.starts_with(&sms.body));
+    assert!(io.body.ends_with(IO_FOOTER));
+    let message = IoMessage::new(&io.title, &io.body).expect("valid as built");
+    assert_eq!(io.to_io_message(), message);
+    // An SMS turned into an IO message gets a subject and the footer.
+    let reminder = find(&ops, "booking:b-1:sms:reminder").to_io_message();
+    assert!(reminder.markdown().starts_with("INPS promemoria"));
+}
+
+#[test]
+fn n5_delegation_io_messages_are_valid() {
+    for event in [registered(false), registered(true), revoked()] {
+        for op in on_delegation_event(&event, &everyone, utc(2027, 1, 2, 8, 0)) {
+            let n = op.notification().unwrap();
+            if let Channel::Io { .. } = n.channel {
+                assert!(IoMessage::new(&n.title, &n.body).is_ok(), "{n:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn n5_io_message_serde_validates() {
+    let m = IoMessage::fitting("Promemoria", "testo");
+    let json = serde_json::to_value(&m).unwrap();
+    assert_eq!(json["subject"], "Promemoria");
+    assert_eq!(serde_json::from_value::<IoMessage>(json).unwrap(), m);
+    let bad = serde_json::json!({"subject": "corto", "markdown": "m".repeat(80)});
+    assert!(serde_json::from_value::<IoMessage>(bad).is_err());
+}
+
+proptest! {
+    #[test]
+    fn n5_fitting_is_always_valid_and_idempotent(
+        subject in ".{0,200}",
+        markdown in prop_oneof![".{0,120}", ".{9990,10010}"],
+    ) {
+        let m = IoMessage::fitting(&subject, &markdown);
+        prop_assert!(IoMessage::new(m.subject(), m.markdown()).is_ok());
+        prop_assert_eq!(IoMessage::fitting(m.subject(), m.markdown()), m);
+    }
+}
+
+// --- N6 ---------------------------------------------------------------------
+
+#[test]
+fn n6_the_same_event_twice_gives_identical_keys() {
+    let b = web_booking("b-1");
+    let policy = Policy::default();
+    let event = confirmed(&b, booked_at());
+    let first = on_booking_event(&event, &b, &policy, booked_at());
+    // Handled again later (a retry, a rebuild): the same keys.
+    let again = on_booking_event(&event, &b, &policy, booked_at() + Duration::hours(1));
+    assert_eq!(keys_of(&first), keys_of(&again));
+    assert_eq!(
+        keys_of(&first),
+        [
+            "booking:b-1:sms:confirmation",
+            "booking:b-1:sms:reminder",
+            "booking:b-1:calendar:confirmation",
+            "booking:b-1:io:confirmation",
+        ]
+    );
+    // With the same `now` the whole output is identical.
+    assert_eq!(first, on_booking_event(&event, &b, &policy, booked_at()));
+
+    let ops = on_delegation_event(&revoked(), &everyone, booked_at());
+    let later = on_delegation_event(&revoked(), &everyone, booked_at() + Duration::days(1));
+    assert_eq!(keys_of(&ops), keys_of(&later));
+}
+
+#[test]
+fn n6_different_bookings_and_events_give_different_keys() {
+    let policy = Policy::default();
+    let one = on_confirmed(&web_booking("b-1"), &policy, booked_at());
+    let two = on_confirmed(&web_booking("b-2"), &policy, booked_at());
+    let mut all = keys_of(&one);
+    all.extend(keys_of(&two));
+    all.extend(keys_of(&on_delegation_event(
+        &registered(false),
+        &everyone,
+        booked_at(),
+    )));
+    all.extend(keys_of(&on_delegation_event(
+        &revoked(),
+        &everyone,
+        booked_at(),
+    )));
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), count, "duplicate keys: {all:?}");
+}
+
+#[test]
+fn n6_outbox_ops_round_trip_through_json() {
+    let b = web_booking("b-1");
+    let ops = on_confirmed(&b, &Policy::default(), booked_at());
+    let json = serde_json::to_value(&ops).unwrap();
+    assert_eq!(json[0]["op"], "schedule");
+    assert_eq!(json[0]["key"], "booking:b-1:sms:confirmation");
+    assert_eq!(json[0]["channel"]["kind"], "sms");
+    assert_eq!(json[0]["channel"]["to"], "+393331234567");
+    assert_eq!(json[2]["channel"]["kind"], "calendar_notice");
+    assert_eq!(serde_json::from_value::<Vec<OutboxOp>>(json).unwrap(), ops);
+    let withdraw = OutboxOp::Withdraw {
+        key: "booking:b-1:sms:reminder".into(),
+    };
+    assert_eq!(
+        serde_json::to_value(&withdraw).unwrap(),
+        serde_json::json!({"op": "withdraw", "key": "booking:b-1:sms:reminder"})
+    );
+}

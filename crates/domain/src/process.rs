@@ -1,0 +1,266 @@
+//! Every cross-aggregate flow of the rules as one pure process manager:
+//! a stored event in, the next command out ([`react`]); a command refused by
+//! a rule in, the compensating command out ([`after_refusal`]). Adapters run
+//! it (inline for the request that starts a flow, and from the event log
+//! after a crash); they hold no rules of their own.
+//!
+//! The flows:
+//! - delegation registration and seat release (D10, [`crate::delegation::flow`]);
+//! - booking across a citizen's limits and a slot's places (B1, B2, B4,
+//!   [`crate::booking::flow`]);
+//! - a web meeting's completion registering the delegation under D1–D3 and
+//!   recording the outcome on the meeting (M7).
+
+use chrono::{DateTime, Utc};
+
+use crate::booking::flow::{self as booking_flow, BookingFlowCommand};
+use crate::booking::{BookerCommand, BookerEvent, BookingError, BookingId, SlotCommand, SlotEvent};
+use crate::delegation::flow::{self as delegation_flow, FlowCommand};
+use crate::delegation::{
+    Channel, DelegateCommand, DelegateEvent, DelegationError, GrantorCommand, GrantorEvent,
+    RequestDelegation, Role,
+};
+use crate::meeting::{MeetingCommand, MeetingError, MeetingEvent, RegistrationResult};
+use crate::FiscalCode;
+
+/// A command addressed to one aggregate instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Grantor {
+        id: FiscalCode,
+        command: GrantorCommand,
+    },
+    Delegate {
+        id: FiscalCode,
+        command: DelegateCommand,
+    },
+    Booker {
+        id: FiscalCode,
+        command: BookerCommand,
+    },
+    Slot {
+        id: String,
+        command: SlotCommand,
+    },
+    Meeting {
+        id: BookingId,
+        command: MeetingCommand,
+    },
+}
+
+/// A stored event of any aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Grantor(GrantorEvent),
+    Delegate(DelegateEvent),
+    Booker(BookerEvent),
+    Slot(SlotEvent),
+    Meeting(MeetingEvent),
+}
+
+/// A rule refusing a command, of any aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Delegation(#[from] DelegationError),
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+    #[error(transparent)]
+    Meeting(#[from] MeetingError),
+    #[error(transparent)]
+    Pin(#[from] crate::pin::PinError),
+}
+
+impl Refusal {
+    /// The stable code of the HTTP contract.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Delegation(e) => e.code(),
+            Self::Booking(e) => e.code(),
+            Self::Meeting(e) => e.code(),
+            Self::Pin(e) => e.code(),
+        }
+    }
+}
+
+impl Command {
+    /// The aggregate type (`Aggregate::TYPE`) and id the command goes to.
+    pub fn target(&self) -> (&'static str, &str) {
+        use cqrs_es::Aggregate;
+        match self {
+            Self::Grantor { id, .. } => (crate::delegation::Grantor::TYPE, id.as_str()),
+            Self::Delegate { id, .. } => (crate::delegation::Delegate::TYPE, id.as_str()),
+            Self::Booker { id, .. } => (crate::booking::Booker::TYPE, id.as_str()),
+            Self::Slot { id, .. } => (crate::booking::SlotLedger::TYPE, id.as_str()),
+            Self::Meeting { id, .. } => (crate::meeting::Meeting::TYPE, id.as_str()),
+        }
+    }
+}
+
+impl From<FlowCommand> for Command {
+    fn from(c: FlowCommand) -> Self {
+        match c {
+            FlowCommand::Grantor { grantor, command } => Self::Grantor {
+                id: grantor,
+                command,
+            },
+            FlowCommand::Delegate { delegate, command } => Self::Delegate {
+                id: delegate,
+                command,
+            },
+        }
+    }
+}
+
+impl From<BookingFlowCommand> for Command {
+    fn from(c: BookingFlowCommand) -> Self {
+        match c {
+            BookingFlowCommand::Booker { booker, command } => Self::Booker {
+                id: booker,
+                command,
+            },
+            BookingFlowCommand::Slot { slot_key, command } => Self::Slot {
+                id: slot_key,
+                command,
+            },
+        }
+    }
+}
+
+fn record_outcome(meeting: &BookingId, result: RegistrationResult, now: DateTime<Utc>) -> Command {
+    Command::Meeting {
+        id: meeting.clone(),
+        command: MeetingCommand::RecordOutcome { result, at: now },
+    }
+}
+
+/// Every command that follows a stored event; `now` stamps them. Most events
+/// have none or one; a refused registration asked by a meeting has two (the
+/// seat release and the meeting's outcome).
+pub fn react(event: &Event, now: DateTime<Utc>) -> Vec<Command> {
+    let mut next: Vec<Command> = Vec::new();
+    match event {
+        Event::Grantor(e) => {
+            next.extend(delegation_flow::after_grantor_event(e, now).map(Command::from));
+            // M7: the meeting learns how its registration ended.
+            match e {
+                GrantorEvent::DelegationRegistered {
+                    id,
+                    meeting: Some(meeting),
+                    ..
+                } => next.push(record_outcome(
+                    meeting,
+                    RegistrationResult::Registered {
+                        delegation_id: id.clone(),
+                    },
+                    now,
+                )),
+                GrantorEvent::DelegationRefused {
+                    meeting: Some(meeting),
+                    reason,
+                    ..
+                } => next.push(record_outcome(
+                    meeting,
+                    RegistrationResult::Refused {
+                        code: reason.clone(),
+                    },
+                    now,
+                )),
+                _ => {}
+            }
+        }
+        Event::Delegate(e) => {
+            next.extend(delegation_flow::after_delegate_event(e, now).map(Command::from))
+        }
+        Event::Booker(e) => {
+            next.extend(booking_flow::after_booker_event(e, now).map(Command::from))
+        }
+        Event::Slot(e) => next.extend(booking_flow::after_slot_event(e, now).map(Command::from)),
+        Event::Meeting(e) => {
+            // M7: a completed meeting registers the delegation under D1–D3.
+            if let (
+                Some((delegation_id, grantor, delegate)),
+                MeetingEvent::CompletionRequested { booking_id, .. },
+            ) = (crate::meeting::registration_request(e), e)
+            {
+                next.push(Command::Grantor {
+                    id: grantor.clone(),
+                    command: GrantorCommand::Request(RequestDelegation {
+                        id: delegation_id,
+                        grantor,
+                        delegate,
+                        role: Role::Ordinary,
+                        channel: Channel::WebMeeting,
+                        ends_on: None,
+                        meeting: Some(booking_id.clone()),
+                        at: now,
+                    }),
+                });
+            }
+        }
+    }
+    next
+}
+
+/// What follows a command that a rule refused.
+pub fn after_refusal(command: &Command, refusal: &Refusal, now: DateTime<Utc>) -> Option<Command> {
+    match (command, refusal) {
+        // M7: the registration asked by a meeting was refused at once (D1, D4...).
+        (
+            Command::Grantor {
+                command: GrantorCommand::Request(request),
+                ..
+            },
+            Refusal::Delegation(error),
+        ) => request.meeting.as_ref().map(|meeting| {
+            record_outcome(
+                meeting,
+                RegistrationResult::Refused {
+                    code: error.code().to_owned(),
+                },
+                now,
+            )
+        }),
+        (Command::Grantor { id, command }, Refusal::Delegation(error)) => {
+            delegation_flow::after_refusal(
+                &FlowCommand::Grantor {
+                    grantor: id.clone(),
+                    command: command.clone(),
+                },
+                error,
+                now,
+            )
+            .map(Into::into)
+        }
+        (Command::Delegate { id, command }, Refusal::Delegation(error)) => {
+            delegation_flow::after_refusal(
+                &FlowCommand::Delegate {
+                    delegate: id.clone(),
+                    command: command.clone(),
+                },
+                error,
+                now,
+            )
+            .map(Into::into)
+        }
+        (Command::Booker { id, command }, Refusal::Booking(error)) => booking_flow::after_refusal(
+            &BookingFlowCommand::Booker {
+                booker: id.clone(),
+                command: command.clone(),
+            },
+            error,
+            now,
+        )
+        .map(Into::into),
+        (Command::Slot { id, command }, Refusal::Booking(error)) => booking_flow::after_refusal(
+            &BookingFlowCommand::Slot {
+                slot_key: id.clone(),
+                command: command.clone(),
+            },
+            error,
+            now,
+        )
+        .map(Into::into),
+        _ => None,
+    }
+}
