@@ -17,6 +17,7 @@ pub struct Positioned {
 #[derive(Default)]
 struct Log {
     events: Vec<SerializedEvent>,
+    checkpoints: HashMap<String, i64>,
     /// (aggregate type, id) → indexes into `events`.
     streams: HashMap<(String, String), Vec<usize>>,
 }
@@ -88,5 +89,15 @@ impl MemoryRepository {
             .filter(|e| e.aggregate_type == aggregate_type)
             .cloned()
             .collect()
+    }
+
+    pub(crate) fn checkpoint(&self, name: &str) -> i64 {
+        let log = self.log.lock().expect("memory log poisoned");
+        log.checkpoints.get(name).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn save_checkpoint(&self, name: &str, position: i64) {
+        let mut log = self.log.lock().expect("memory log poisoned");
+        log.checkpoints.insert(name.to_owned(), position);
     }
 }

@@ -12,7 +12,8 @@ use cqrs_es::persist::{
 use cqrs_es::Aggregate;
 use serde_json::Value;
 
-use crate::memory::MemoryRepository;
+use crate::error::ServiceError;
+use crate::memory::{MemoryRepository, Positioned};
 
 /// The stores this library runs on.
 pub enum Backend {
@@ -30,6 +31,36 @@ impl Repository {
 
     pub fn backend(&self) -> &Backend {
         &self.0
+    }
+
+    /// The events stored after position `after`, in commit order, at most
+    /// `limit`. Only events that no earlier, still-running transaction can
+    /// precede are returned, so a reader that advances its checkpoint past
+    /// them never skips one.
+    pub async fn read_log(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Positioned>, ServiceError> {
+        match self.backend() {
+            Backend::Memory(m) => Ok(m.read_log(after, limit)),
+        }
+    }
+
+    /// The position a named reader (runner, projector, dispatcher) has handled.
+    pub async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
+        match self.backend() {
+            Backend::Memory(m) => Ok(m.checkpoint(name)),
+        }
+    }
+
+    pub async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError> {
+        match self.backend() {
+            Backend::Memory(m) => {
+                m.save_checkpoint(name, position);
+                Ok(())
+            }
+        }
     }
 }
 

@@ -201,21 +201,30 @@ impl Deleghe {
     /// A refusal of `first` itself is returned as an error (nothing was
     /// stored); refusals of later steps are in the report, compensated.
     pub async fn run(&self, first: Command, meta: &Metadata) -> Result<FlowReport, ServiceError> {
+        let events = self.execute(&first, meta).await?;
+        let now = self.now();
+        let next: Vec<Command> = events.iter().flat_map(|e| process::react(e, now)).collect();
+        let mut report = self.drive(next, &meta.correlation_id).await?;
+        report.events.splice(0..0, events);
+        Ok(report)
+    }
+
+    /// Runs `commands` and every step that follows from them, to the end: a
+    /// step a rule refuses is compensated as the process says. Used inline
+    /// by [`Deleghe::run`] and by the runner that resumes flows from the log.
+    pub async fn drive(
+        &self,
+        commands: Vec<Command>,
+        correlation_id: &str,
+    ) -> Result<FlowReport, ServiceError> {
+        let meta = Metadata::system().with_correlation_id(correlation_id);
         let mut report = FlowReport::default();
-        let mut queue = VecDeque::from([first]);
-        let mut is_first = true;
-        let follow_meta = Metadata {
-            actor: crate::metadata::Actor::System,
-            on_behalf_of: None,
-            channel: "flow".to_owned(),
-            correlation_id: meta.correlation_id.clone(),
-        };
+        let mut queue = VecDeque::from(commands);
         while let Some(command) = queue.pop_front() {
-            if !is_first && self.failpoint.as_ref().is_some_and(|f| f(&command)) {
+            if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
                 return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
             }
-            let step_meta = if is_first { meta } else { &follow_meta };
-            match self.execute(&command, step_meta).await {
+            match self.execute(&command, &meta).await {
                 Ok(events) => {
                     let now = self.now();
                     for e in &events {
@@ -224,15 +233,11 @@ impl Deleghe {
                     report.events.extend(events);
                 }
                 Err(ServiceError::Rule(refusal)) => {
-                    if is_first {
-                        return Err(ServiceError::Rule(refusal));
-                    }
                     queue.extend(process::after_refusal(&command, &refusal, self.now()));
                     report.refusals.push((command, refusal));
                 }
                 Err(other) => return Err(other),
             }
-            is_first = false;
         }
         Ok(report)
     }
