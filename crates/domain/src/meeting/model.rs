@@ -204,3 +204,22 @@ pub struct MeetingView {
 /// M6, M7: the document kinds a successful meeting needs.
 pub const REQUIRED_DOCUMENTS: [DocumentKind; 2] =
     [DocumentKind::Aa08, DocumentKind::IdentityDocument];
+
+impl MeetingBooking {
+    /// What a meeting needs of its booking, at `now`; `None` unless the
+    /// booking is a web meeting for the delegations counter (B5).
+    pub fn of(
+        booking: &crate::booking::Booking,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Self> {
+        Some(Self {
+            booking_id: booking.id.clone(),
+            booker: booking.booker.clone(),
+            grantor: booking.grantor.clone()?,
+            slot: booking.slot,
+            access_code: booking.access_code.clone(),
+            active: booking.stage == crate::booking::BookingStage::Confirmed
+                && now < booking.slot.end,
+        })
+    }
+}
