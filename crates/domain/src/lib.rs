@@ -12,6 +12,7 @@
 //! - [`delegation`]: the grantor and delegate aggregates (D1–D9) and the
 //!   registration flow that keeps D10 across them.
 
+mod aggregate;
 pub mod booking;
 pub mod delegation;
 pub mod document;

@@ -33,8 +33,7 @@ use std::sync::OnceLock;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Days, LocalResult, Months, NaiveDateTime, TimeDelta, TimeZone, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::fiscal_code::FiscalCode;
@@ -565,28 +564,11 @@ impl PinAccount {
     }
 }
 
-impl Aggregate for PinAccount {
-    const TYPE: &'static str = "pin_account";
-    type Command = PinCommand;
-    type Event = PinEvent;
-    type Error = PinError;
-    type Services = Policy;
+crate::aggregate::event_sourced!(PinAccount, "pin_account", PinCommand, PinEvent, PinError);
 
-    /// Runs [`PinAccount::decide`] and writes its events. Hashing is CPU work
-    /// of a few milliseconds ([`ARGON2_M_COST_KIB`]), done inline.
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        policy: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, policy)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl PinAccount {
+    /// Applies a stored event: no rules here, only state.
+    fn evolve(&mut self, event: PinEvent) {
         check_after(&mut self.last_check, &event);
         match event {
             PinEvent::PinIssued {
@@ -618,6 +600,7 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use cqrs_es::test::TestFramework;
+    use cqrs_es::Aggregate;
 
     const PIN: &str = "K7M2Q9RTX4";
     const OTHER_PIN: &str = "ZZ3HC8NWP5";

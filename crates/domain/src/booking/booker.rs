@@ -1,8 +1,7 @@
 //! The booker aggregate: one citizen's bookings, and the limits B1, B2, B5, B6.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::{AccessCode, BookingError, BookingId, GrantorDetails, Phone};
@@ -412,26 +411,11 @@ impl Booker {
     }
 }
 
-impl Aggregate for Booker {
-    const TYPE: &'static str = "booker";
-    type Command = BookerCommand;
-    type Event = BookerEvent;
-    type Error = BookingError;
-    type Services = Policy;
+crate::aggregate::event_sourced!(Booker, "booker", BookerCommand, BookerEvent, BookingError);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        policy: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, policy)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Booker {
+    /// Applies a stored event: no rules here, only state.
+    fn evolve(&mut self, event: BookerEvent) {
         match event {
             BookerEvent::BookingRequested(booking) => self.bookings.push(*booking),
             BookerEvent::BookingConfirmed { id, .. } => {

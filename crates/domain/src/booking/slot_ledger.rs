@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::{BookingError, BookingId};
@@ -77,7 +76,11 @@ impl SlotLedger {
     }
 
     /// The pure decision; both steps are idempotent.
-    pub fn decide(&self, command: SlotCommand) -> Result<Vec<SlotEvent>, BookingError> {
+    pub fn decide(
+        &self,
+        command: SlotCommand,
+        _policy: &Policy,
+    ) -> Result<Vec<SlotEvent>, BookingError> {
         match command {
             SlotCommand::ReservePlace {
                 booking,
@@ -118,26 +121,11 @@ impl SlotLedger {
     }
 }
 
-impl Aggregate for SlotLedger {
-    const TYPE: &'static str = "slot";
-    type Command = SlotCommand;
-    type Event = SlotEvent;
-    type Error = BookingError;
-    type Services = Policy;
+crate::aggregate::event_sourced!(SlotLedger, "slot", SlotCommand, SlotEvent, BookingError);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl SlotLedger {
+    /// Applies a stored event: no rules here, only state.
+    fn evolve(&mut self, event: SlotEvent) {
         match event {
             SlotEvent::PlaceReserved {
                 booking, booker, ..

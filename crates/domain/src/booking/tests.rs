@@ -246,10 +246,10 @@ async fn b4_a_full_slot_refuses_a_place() {
         .then_expect_error(BookingError::SlotFull { capacity: 2 });
     // Reserving a place already held is idempotent.
     let mut ledger = SlotLedger::default();
-    for e in ledger.decide(reserve(0)).unwrap() {
+    for e in ledger.decide(reserve(0), &Policy::default()).unwrap() {
         cqrs_es::Aggregate::apply(&mut ledger, e);
     }
-    assert_eq!(ledger.decide(reserve(0)), Ok(vec![]));
+    assert_eq!(ledger.decide(reserve(0), &Policy::default()), Ok(vec![]));
     assert_eq!(ledger.taken(), 1);
 }
 

@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::model::is_past_end;
@@ -155,26 +154,17 @@ impl Delegate {
     }
 }
 
-impl Aggregate for Delegate {
-    const TYPE: &'static str = "delegate";
-    type Command = DelegateCommand;
-    type Event = DelegateEvent;
-    type Error = DelegationError;
-    type Services = Policy;
+crate::aggregate::event_sourced!(
+    Delegate,
+    "delegate",
+    DelegateCommand,
+    DelegateEvent,
+    DelegationError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        policy: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, policy)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Delegate {
+    /// Applies a stored event: no rules here, only state.
+    fn evolve(&mut self, event: DelegateEvent) {
         match event {
             DelegateEvent::SeatReserved {
                 id,

@@ -2,8 +2,7 @@
 //! (D1, D4–D8).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::model::is_past_end;
@@ -336,26 +335,17 @@ impl Grantor {
     }
 }
 
-impl Aggregate for Grantor {
-    const TYPE: &'static str = "grantor";
-    type Command = GrantorCommand;
-    type Event = GrantorEvent;
-    type Error = DelegationError;
-    type Services = Policy;
+crate::aggregate::event_sourced!(
+    Grantor,
+    "grantor",
+    GrantorCommand,
+    GrantorEvent,
+    DelegationError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        policy: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, policy)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Grantor {
+    /// Applies a stored event: no rules here, only state.
+    fn evolve(&mut self, event: GrantorEvent) {
         match event {
             GrantorEvent::DelegationRequested {
                 id,

@@ -2,8 +2,7 @@
 //! (M1–M9).
 
 use chrono::{DateTime, Duration, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::model::REQUIRED_DOCUMENTS;
@@ -433,26 +432,17 @@ impl Meeting {
     }
 }
 
-impl Aggregate for Meeting {
-    const TYPE: &'static str = "meeting";
-    type Command = MeetingCommand;
-    type Event = MeetingEvent;
-    type Error = MeetingError;
-    type Services = Policy;
+crate::aggregate::event_sourced!(
+    Meeting,
+    "meeting",
+    MeetingCommand,
+    MeetingEvent,
+    MeetingError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        policy: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, policy)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Meeting {
+    /// Applies a stored event: no rules here, only state.
+    fn evolve(&mut self, event: MeetingEvent) {
         match event {
             MeetingEvent::Joined {
                 booking_id,
