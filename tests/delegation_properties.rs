@@ -330,7 +330,9 @@ impl ReferenceStateMachine for DelegationMachine {
                 .prop_map(|(grantor, online)| Transition::Revoke { grantor, online }),
             1 => (0..PEOPLE.len(), any::<bool>())
                 .prop_map(|(grantor, reject)| Transition::Confirm { grantor, reject }),
-            1 => (1u64..20).prop_map(|days| Transition::Advance { days }),
+            // Whole months hit the 30-day edges of D7 and D8 exactly.
+            1 => prop_oneof![Just(1u64), Just(29), Just(30), 1u64..20]
+                .prop_map(|days| Transition::Advance { days }),
         ]
         .boxed()
     }
