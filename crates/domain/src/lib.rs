@@ -10,7 +10,35 @@
 //! - [`fiscal_code`]: I1, the validated person id;
 //! - [`policy`]: every number the rules use;
 //! - [`delegation`]: the grantor and delegate aggregates (D1–D9) and the
-//!   registration flow that keeps D10 across them.
+//!   registration flow that keeps D10 across them;
+//! - [`schedule`]: counters, weekly schedules and slots in Europe/Rome (B3);
+//! - [`booking`]: a citizen's bookings and a slot's places (B1–B7);
+//! - [`meeting`]: the web meeting (M1–M9);
+//! - [`document`]: the PDFs of a meeting (M6);
+//! - [`notification`]: the messages the events call for (N1–N6);
+//! - [`pin`]: the telephone PIN (P1–P3);
+//! - [`process`]: every flow between aggregates, as pure reactions.
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use deleghe_domain::delegation::{Channel, DelegationId, Grantor, GrantorCommand, RequestDelegation, Role};
+//! use deleghe_domain::{FiscalCode, Policy};
+//!
+//! // A pure decision: state, command and policy in, events (or the broken rule) out.
+//! let grantor = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
+//! let request = RequestDelegation {
+//!     id: DelegationId::parse("d-1").unwrap(),
+//!     grantor: grantor.clone(),
+//!     delegate: grantor,
+//!     role: Role::Ordinary,
+//!     channel: Channel::Online,
+//!     ends_on: None,
+//!     meeting: None,
+//!     at: Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
+//! };
+//! let refused = Grantor::default().decide(GrantorCommand::Request(request), &Policy::default());
+//! assert_eq!(refused.unwrap_err().code(), "self_delegation"); // D4
+//! ```
 
 mod aggregate;
 pub mod booking;
