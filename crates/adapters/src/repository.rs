@@ -1,8 +1,12 @@
 //! The event repository behind every aggregate's store, chosen at run time
-//! from a URL: `memory:`, `sqlite://FILE` (the embedded default) or
-//! `postgres://...`. All three run through cqrs-es's `PersistedEventStore`
-//! in plain event-store mode (state rebuilt from events on every load: no
-//! snapshot, so no double apply).
+//! from a URL: `memory:`, `sqlite://FILE` (the embedded default, created with
+//! its schema on first use) or `postgres://...`. All three run through
+//! cqrs-es's `PersistedEventStore` in plain event-store mode (state rebuilt
+//! from events on every load: no snapshot, so no double apply).
+//!
+//! Beside what cqrs-es asks of a repository, each store keeps a global log in
+//! commit order ([`Repository::read_log`]) and the checkpoints of its readers;
+//! `docs/STORES.md` describes the schema and why the positions can be trusted.
 
 use std::sync::Arc;
 
@@ -10,27 +14,136 @@ use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
+use postgres_es::PostgresEventRepository;
 use serde_json::Value;
+use sqlite_es::SqliteEventRepository;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 
 use crate::error::ServiceError;
 use crate::memory::{MemoryRepository, Positioned};
+use crate::sql::{self, StoreUrl};
+
+pub use crate::sql::ConnectError;
 
 /// The stores this library runs on.
 pub enum Backend {
     Memory(MemoryRepository),
+    /// sqlite-es on the pool of [`Repository::sqlite_pool`].
+    Sqlite(SqliteEventRepository),
+    /// postgres-es on the pool of [`Repository::postgres_pool`].
+    Postgres(PostgresEventRepository),
+}
+
+/// What reads the global log and the checkpoints: the same store as the
+/// backend's, reached directly (sqlite-es and postgres-es do not lend their
+/// pools, so the pool is kept here too, for the read models as well).
+#[derive(Clone)]
+enum Log {
+    Memory(MemoryRepository),
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 /// A shared handle on the backend; every aggregate's store holds one.
 #[derive(Clone)]
-pub struct Repository(pub(crate) Arc<Backend>);
+pub struct Repository {
+    backend: Arc<Backend>,
+    log: Log,
+}
 
 impl Repository {
     pub fn memory() -> Self {
-        Self(Arc::new(Backend::Memory(MemoryRepository::new())))
+        let memory = MemoryRepository::new();
+        Self {
+            backend: Arc::new(Backend::Memory(memory.clone())),
+            log: Log::Memory(memory),
+        }
+    }
+
+    /// Opens the store a URL names, applying its migrations:
+    /// - `memory:`: in memory, for embedding and tests;
+    /// - `sqlite://FILE`: a SQLite file, created if missing;
+    /// - `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]`: a
+    ///   PostgreSQL database; with `schema`, every connection works in that
+    ///   schema (created if missing), so that several instances (or test
+    ///   runs) can share one database.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use deleghe_adapters::repository::{ConnectError, Repository};
+    ///
+    /// let file = std::env::temp_dir().join(format!("deleghe-doc-{}.db", std::process::id()));
+    /// let store = Repository::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+    /// assert!(store.sqlite_pool().is_some());
+    ///
+    /// let error = Repository::connect("mysql://localhost/deleghe").await.err().unwrap();
+    /// assert!(matches!(error, ConnectError::UnsupportedScheme { .. }));
+    /// # store.sqlite_pool().unwrap().close().await;
+    /// # for suffix in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    /// # }
+    /// # }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self, ConnectError> {
+        match StoreUrl::parse(url)? {
+            StoreUrl::Memory => Ok(Self::memory()),
+            StoreUrl::Sqlite(options) => {
+                Ok(Self::from_sqlite_pool(sql::open_sqlite(options).await?))
+            }
+            StoreUrl::Postgres { options, schema } => Ok(Self::from_postgres_pool(
+                sql::open_postgres(options, schema.as_deref()).await?,
+            )),
+        }
+    }
+
+    /// Opens the store named by [`DATABASE_URL_VAR`](sql::DATABASE_URL_VAR),
+    /// or [`DEFAULT_DATABASE_URL`](sql::DEFAULT_DATABASE_URL) if it is unset.
+    pub async fn from_env() -> Result<Self, ConnectError> {
+        let url = std::env::var(sql::DATABASE_URL_VAR)
+            .unwrap_or_else(|_| sql::DEFAULT_DATABASE_URL.to_owned());
+        Self::connect(&url).await
+    }
+
+    /// The SQLite store on an open pool, whose schema is up to date
+    /// ([`sql::migrate_sqlite`]).
+    pub fn from_sqlite_pool(pool: SqlitePool) -> Self {
+        Self {
+            backend: Arc::new(Backend::Sqlite(SqliteEventRepository::new(pool.clone()))),
+            log: Log::Sqlite(pool),
+        }
+    }
+
+    /// The PostgreSQL store on an open pool, whose schema is up to date
+    /// ([`sql::migrate_postgres`]).
+    pub fn from_postgres_pool(pool: PgPool) -> Self {
+        Self {
+            backend: Arc::new(Backend::Postgres(PostgresEventRepository::new(
+                pool.clone(),
+            ))),
+            log: Log::Postgres(pool),
+        }
     }
 
     pub fn backend(&self) -> &Backend {
-        &self.0
+        &self.backend
+    }
+
+    /// The SQLite pool, if this is the SQLite store.
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.log {
+            Log::Sqlite(pool) => Some(pool),
+            _ => None,
+        }
+    }
+
+    /// The PostgreSQL pool, if this is the PostgreSQL store.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.log {
+            Log::Postgres(pool) => Some(pool),
+            _ => None,
+        }
     }
 
     /// The events stored after position `after`, in commit order, at most
@@ -42,24 +155,30 @@ impl Repository {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Positioned>, ServiceError> {
-        match self.backend() {
-            Backend::Memory(m) => Ok(m.read_log(after, limit)),
+        match &self.log {
+            Log::Memory(m) => Ok(m.read_log(after, limit)),
+            Log::Sqlite(pool) => sql::read_log_sqlite(pool, after, limit).await,
+            Log::Postgres(pool) => sql::read_log_postgres(pool, after, limit).await,
         }
     }
 
     /// The position a named reader (runner, projector, dispatcher) has handled.
     pub async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
-        match self.backend() {
-            Backend::Memory(m) => Ok(m.checkpoint(name)),
+        match &self.log {
+            Log::Memory(m) => Ok(m.checkpoint(name)),
+            Log::Sqlite(pool) => sql::checkpoint_sqlite(pool, name).await,
+            Log::Postgres(pool) => sql::checkpoint_postgres(pool, name).await,
         }
     }
 
     pub async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError> {
-        match self.backend() {
-            Backend::Memory(m) => {
+        match &self.log {
+            Log::Memory(m) => {
                 m.save_checkpoint(name, position);
                 Ok(())
             }
+            Log::Sqlite(pool) => sql::save_checkpoint_sqlite(pool, name, position).await,
+            Log::Postgres(pool) => sql::save_checkpoint_postgres(pool, name, position).await,
         }
     }
 }
@@ -75,6 +194,8 @@ impl PersistedEventRepository for Repository {
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         match self.backend() {
             Backend::Memory(m) => Ok(m.stream(A::TYPE, aggregate_id)),
+            Backend::Sqlite(r) => r.get_events::<A>(aggregate_id).await,
+            Backend::Postgres(r) => r.get_events::<A>(aggregate_id).await,
         }
     }
 
@@ -89,6 +210,8 @@ impl PersistedEventRepository for Repository {
                 .into_iter()
                 .filter(|e| e.sequence > last_sequence)
                 .collect()),
+            Backend::Sqlite(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
+            Backend::Postgres(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
         }
     }
 
@@ -109,9 +232,14 @@ impl PersistedEventRepository for Repository {
         }
         match self.backend() {
             Backend::Memory(m) => m.append(events),
+            Backend::Sqlite(r) => r.persist::<A>(events, None).await,
+            Backend::Postgres(r) => r.persist::<A>(events, None).await,
         }
     }
 
+    // The streams are read whole, then replayed: sqlite-es's and postgres-es's
+    // own streaming tasks panic on a read error, which would end the stream
+    // early with no error.
     async fn stream_events<A: Aggregate>(
         &self,
         aggregate_id: &str,
@@ -121,9 +249,12 @@ impl PersistedEventRepository for Repository {
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        match self.backend() {
-            Backend::Memory(m) => replay(m.all_of_type(A::TYPE)).await,
-        }
+        let events = match &self.log {
+            Log::Memory(m) => m.all_of_type(A::TYPE),
+            Log::Sqlite(pool) => sql::events_of_type_sqlite(pool, A::TYPE).await?,
+            Log::Postgres(pool) => sql::events_of_type_postgres(pool, A::TYPE).await?,
+        };
+        replay(events).await
     }
 }
 

@@ -65,16 +65,22 @@ impl Deleghe {
     /// The rules on `repository`, with the real clock.
     pub fn new(repository: Repository, policy: Policy) -> Self {
         Self {
-            grantors: PersistedEventStore::new_event_store(repository.clone()),
-            delegates: PersistedEventStore::new_event_store(repository.clone()),
-            bookers: PersistedEventStore::new_event_store(repository.clone()),
-            slots: PersistedEventStore::new_event_store(repository.clone()),
-            meetings: PersistedEventStore::new_event_store(repository.clone()),
-            pins: PersistedEventStore::new_event_store(repository.clone()),
+            grantors: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            delegates: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            bookers: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            slots: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            meetings: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            pins: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
             repository,
             policy,
             clock: Arc::new(Utc::now),
-            max_attempts: 8,
+            max_attempts: 10,
             failpoint: None,
         }
     }
@@ -125,73 +131,30 @@ impl Deleghe {
         let (kind, id) = command.target();
         let span = tracing::debug_span!("command", aggregate = kind, id = %id);
         async {
-            Ok(match command {
-                Command::Grantor { id, command } => exec(
-                    &self.grantors,
-                    id.as_str(),
-                    command,
-                    &self.policy,
-                    meta,
-                    self.max_attempts,
-                )
-                .await?
-                .1
-                .into_iter()
-                .map(Event::Grantor)
-                .collect(),
-                Command::Delegate { id, command } => exec(
-                    &self.delegates,
-                    id.as_str(),
-                    command,
-                    &self.policy,
-                    meta,
-                    self.max_attempts,
-                )
-                .await?
-                .1
-                .into_iter()
-                .map(Event::Delegate)
-                .collect(),
-                Command::Booker { id, command } => exec(
-                    &self.bookers,
-                    id.as_str(),
-                    command,
-                    &self.policy,
-                    meta,
-                    self.max_attempts,
-                )
-                .await?
-                .1
-                .into_iter()
-                .map(Event::Booker)
-                .collect(),
-                Command::Slot { id, command } => exec(
-                    &self.slots,
-                    id,
-                    command,
-                    &self.policy,
-                    meta,
-                    self.max_attempts,
-                )
-                .await?
-                .1
-                .into_iter()
-                .map(Event::Slot)
-                .collect(),
-                Command::Meeting { id, command } => exec(
-                    &self.meetings,
-                    id.as_str(),
-                    command,
-                    &self.policy,
-                    meta,
-                    self.max_attempts,
-                )
-                .await?
-                .1
-                .into_iter()
-                .map(Event::Meeting)
-                .collect(),
-            })
+            let n = self.max_attempts;
+            let p = &self.policy;
+            match command {
+                Command::Grantor { id, command } => wrap(
+                    exec(&self.grantors, id.as_str(), command, p, meta, n).await,
+                    Event::Grantor,
+                ),
+                Command::Delegate { id, command } => wrap(
+                    exec(&self.delegates, id.as_str(), command, p, meta, n).await,
+                    Event::Delegate,
+                ),
+                Command::Booker { id, command } => wrap(
+                    exec(&self.bookers, id.as_str(), command, p, meta, n).await,
+                    Event::Booker,
+                ),
+                Command::Slot { id, command } => wrap(
+                    exec(&self.slots, id, command, p, meta, n).await,
+                    Event::Slot,
+                ),
+                Command::Meeting { id, command } => wrap(
+                    exec(&self.meetings, id.as_str(), command, p, meta, n).await,
+                    Event::Meeting,
+                ),
+            }
         }
         .instrument(span)
         .await
@@ -201,12 +164,36 @@ impl Deleghe {
     /// A refusal of `first` itself is returned as an error (nothing was
     /// stored); refusals of later steps are in the report, compensated.
     pub async fn run(&self, first: Command, meta: &Metadata) -> Result<FlowReport, ServiceError> {
+        match self.run_partial(first, meta).await? {
+            (report, None) => Ok(report),
+            (_, Some(interrupted)) => Err(interrupted),
+        }
+    }
+
+    /// Like [`Deleghe::run`], but a failure after `first` was stored (a lost
+    /// race, an unreachable store) comes back beside what was done, not
+    /// instead of it: the flow's outcome may already be settled, and the
+    /// runner finishes the remaining steps from the log.
+    pub async fn run_partial(
+        &self,
+        first: Command,
+        meta: &Metadata,
+    ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
         let events = self.execute(&first, meta).await?;
         let now = self.now();
         let next: Vec<Command> = events.iter().flat_map(|e| process::react(e, now)).collect();
-        let mut report = self.drive(next, &meta.correlation_id).await?;
-        report.events.splice(0..0, events);
-        Ok(report)
+        let mut report = FlowReport {
+            events,
+            ..FlowReport::default()
+        };
+        let interrupted = self
+            .drive_into(next, &meta.correlation_id, &mut report)
+            .await
+            .err();
+        if let Some(error) = &interrupted {
+            tracing::debug!(%error, "flow interrupted; the runner will finish it");
+        }
+        Ok((report, interrupted))
     }
 
     /// Runs `commands` and every step that follows from them, to the end: a
@@ -217,8 +204,19 @@ impl Deleghe {
         commands: Vec<Command>,
         correlation_id: &str,
     ) -> Result<FlowReport, ServiceError> {
-        let meta = Metadata::system().with_correlation_id(correlation_id);
         let mut report = FlowReport::default();
+        self.drive_into(commands, correlation_id, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    async fn drive_into(
+        &self,
+        commands: Vec<Command>,
+        correlation_id: &str,
+        report: &mut FlowReport,
+    ) -> Result<(), ServiceError> {
+        let meta = Metadata::system().with_correlation_id(correlation_id);
         let mut queue = VecDeque::from(commands);
         while let Some(command) = queue.pop_front() {
             if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
@@ -239,7 +237,7 @@ impl Deleghe {
                 Err(other) => return Err(other),
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     // ------------------------------------------------------------ delegations
@@ -253,8 +251,8 @@ impl Deleghe {
     ) -> Result<Delegation, ServiceError> {
         let grantor = request.grantor.clone();
         let id = request.id.clone();
-        let report = self
-            .run(
+        let (report, interrupted) = self
+            .run_partial(
                 Command::Grantor {
                     id: grantor.clone(),
                     command: GrantorCommand::Request(request),
@@ -267,7 +265,10 @@ impl Deleghe {
             .delegation(&id)
             .cloned()
             .ok_or_else(|| Refusal::from(DelegationError::NotFound(id.clone())))?;
+        // The answer is the stored outcome: once it is settled, steps left
+        // undone by an interruption (a seat's release) are the runner's.
         match &delegation.stage {
+            Stage::Pending => Err(interrupted.unwrap_or(ServiceError::Conflict)),
             Stage::Refused { reason, .. } => Err(ServiceError::Rule(
                 report
                     .refusals
@@ -306,7 +307,8 @@ impl Deleghe {
             | GrantorCommand::Reject { id, .. }
             | GrantorCommand::Revoke { id, .. } => id.clone(),
         };
-        self.run(
+        // What follows (a seat's release) may be left to the runner.
+        self.run_partial(
             Command::Grantor {
                 id: grantor.clone(),
                 command,
@@ -356,8 +358,8 @@ impl Deleghe {
     ) -> Result<Booking, ServiceError> {
         let booker = request.booker.clone();
         let id = request.id.clone();
-        let report = self
-            .run(
+        let (report, interrupted) = self
+            .run_partial(
                 Command::Booker {
                     id: booker.clone(),
                     command: BookerCommand::Request(Box::new(request)),
@@ -371,7 +373,11 @@ impl Deleghe {
             .booking(&id)
             .cloned()
             .ok_or_else(|| Refusal::from(deleghe_domain::booking::BookingError::NotFound(id)))?;
+        // As for delegations, the answer is the stored outcome.
         match &booking.stage {
+            deleghe_domain::booking::BookingStage::Pending => {
+                Err(interrupted.unwrap_or(ServiceError::Conflict))
+            }
             deleghe_domain::booking::BookingStage::Refused { reason, .. } => {
                 Err(ServiceError::Rule(
                     report
@@ -399,7 +405,8 @@ impl Deleghe {
         command: BookerCommand,
         meta: &Metadata,
     ) -> Result<Booking, ServiceError> {
-        self.run(
+        // What follows (a place's release) may be left to the runner.
+        self.run_partial(
             Command::Booker {
                 id: booker.clone(),
                 command,
@@ -475,6 +482,14 @@ impl Deleghe {
     }
 }
 
+/// The events a command stored, as the process manager's [`Event`].
+fn wrap<A: Aggregate>(
+    result: Result<(A, Vec<A::Event>), ServiceError>,
+    into: fn(A::Event) -> Event,
+) -> Result<Vec<Event>, ServiceError> {
+    Ok(result?.1.into_iter().map(into).collect())
+}
+
 /// Loads an aggregate from its events.
 async fn load<A>(store: &PersistedEventStore<Repository, A>, id: &str) -> Result<A, ServiceError>
 where
@@ -523,9 +538,11 @@ where
             Ok(_) => return Ok((state, events)),
             Err(AggregateError::AggregateConflict) => {
                 tracing::debug!(attempt, "optimistic-concurrency conflict, retrying");
-                // A short, growing, jittered pause spreads the racers out.
-                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 5;
-                tokio::time::sleep(Duration::from_millis((attempt as u64) * 2 + jitter)).await;
+                // Exponential backoff with full jitter spreads the racers out.
+                let ceiling_us = 1_000u64 << attempt.min(6);
+                let random =
+                    u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap());
+                tokio::time::sleep(Duration::from_micros(random % ceiling_us)).await;
             }
             Err(other) => return Err(ServiceError::from_aggregate(other)),
         }

@@ -1,0 +1,49 @@
+//! N3: calendar notices, posted into the citizen's personal area: the
+//! `notices` table of the read side, which `ReadModels::notices_of` lists and
+//! where the citizen marks them read, unread or deleted.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deleghe_domain::FiscalCode;
+
+use super::{CalendarGateway, GatewayError};
+use crate::readside::{ts, NoticeRow, ReadSide};
+
+/// Posts notices into the read side's `notices` table. The notice's id is the
+/// idempotency key and a second post of the same key changes nothing (not
+/// even the citizen's marks): exactly once per key.
+#[derive(Clone)]
+pub struct NoticeCalendar {
+    side: ReadSide,
+}
+
+impl NoticeCalendar {
+    pub fn new(side: ReadSide) -> Self {
+        Self { side }
+    }
+}
+
+#[async_trait]
+impl CalendarGateway for NoticeCalendar {
+    async fn post(
+        &self,
+        citizen: &FiscalCode,
+        title: &str,
+        body: &str,
+        at: DateTime<Utc>,
+        key: &str,
+    ) -> Result<(), GatewayError> {
+        self.side
+            .insert_notice(&NoticeRow {
+                id: key.to_owned(),
+                citizen: citizen.to_string(),
+                title: title.to_owned(),
+                body: body.to_owned(),
+                posted_at: ts(at),
+                is_read: false,
+                deleted: false,
+            })
+            .await
+            .map_err(|e| GatewayError::Temporary(e.to_string()))
+    }
+}

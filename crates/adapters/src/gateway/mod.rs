@@ -1,0 +1,89 @@
+//! The gateways side effects leave through, as ports (traits) with their
+//! adapters. The outbox dispatcher ([`crate::outbox`]) is their only caller.
+//!
+//! - [`SmsGateway`] (N1, N2, N4): [`sms::FileSmsGateway`], the development
+//!   gateway that appends JSON lines to a file (`DELEGHE_SMS_OUTBOX`), and
+//!   [`sms::HttpSmsGateway`], the skeleton of a real provider's;
+//! - [`IoGateway`] (N5): [`io::HttpIoGateway`], the IO app of PagoPA (profile
+//!   check, then message submission), and [`io::DisabledIo`];
+//! - [`CalendarGateway`] (N3): [`calendar::NoticeCalendar`], which posts the
+//!   notice into the citizen's personal area (the `notices` table).
+//!
+//! Delivery is at least once: the dispatcher marks a message sent after the
+//! gateway accepted it, so a crash in between sends it again. Each call
+//! carries the message's idempotency key (N6); a gateway that honours it
+//! (the file gateway, the calendar, a provider with idempotency keys) turns
+//! at-least-once into exactly-once per key.
+
+pub mod calendar;
+pub mod io;
+pub mod sms;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use deleghe_domain::booking::Phone;
+use deleghe_domain::notification::IoMessage;
+use deleghe_domain::FiscalCode;
+
+/// The attribute the ports are declared with, for implementing them elsewhere.
+pub use async_trait::async_trait;
+pub use calendar::NoticeCalendar;
+pub use io::{DisabledIo, HttpIoGateway};
+pub use sms::{FileSmsGateway, HttpSmsGateway};
+
+/// Why a gateway did not deliver.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// Worth trying again later: network trouble, a timeout, 429, 5xx.
+    #[error("temporarily unavailable: {0}")]
+    Temporary(String),
+    /// Trying again will not help: refused, invalid, no such recipient.
+    #[error("refused: {0}")]
+    Permanent(String),
+}
+
+impl GatewayError {
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Self::Temporary(_))
+    }
+}
+
+/// N1, N2, N4: sends one SMS. `key` is the idempotency key (N6): a gateway
+/// that has already accepted `key` must not send it again.
+#[async_trait]
+pub trait SmsGateway: Send + Sync {
+    async fn send(&self, to: &Phone, text: &str, key: &str) -> Result<(), GatewayError>;
+}
+
+/// N5: sends one message in the IO app to the citizen with `fiscal_code`.
+#[async_trait]
+pub trait IoGateway: Send + Sync {
+    async fn send(
+        &self,
+        fiscal_code: &FiscalCode,
+        message: &IoMessage,
+        key: &str,
+    ) -> Result<(), GatewayError>;
+}
+
+/// N3: posts one notice in a citizen's personal area.
+#[async_trait]
+pub trait CalendarGateway: Send + Sync {
+    async fn post(
+        &self,
+        citizen: &FiscalCode,
+        title: &str,
+        body: &str,
+        at: DateTime<Utc>,
+        key: &str,
+    ) -> Result<(), GatewayError>;
+}
+
+/// The gateway of each channel the outbox sends through.
+#[derive(Clone)]
+pub struct Gateways {
+    pub sms: Arc<dyn SmsGateway>,
+    pub io: Arc<dyn IoGateway>,
+    pub calendar: Arc<dyn CalendarGateway>,
+}

@@ -1,0 +1,220 @@
+//! SMS gateways: the development one, which writes each SMS as a JSON line
+//! to a file, and the skeleton of an HTTP provider's.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deleghe_domain::booking::Phone;
+use serde::{Deserialize, Serialize};
+
+use super::{GatewayError, SmsGateway};
+
+/// The environment variable naming the development gateway's file (API.md).
+pub const SMS_OUTBOX_VAR: &str = "DELEGHE_SMS_OUTBOX";
+
+/// One line of the development gateway's file:
+/// `{"to": "+393331234567", "text": "...", "key": "booking:b-1:sms:confirmation"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsLine {
+    pub to: String,
+    pub text: String,
+    pub key: String,
+}
+
+/// The development SMS gateway: appends each SMS to a file as one JSON line
+/// ([`SmsLine`]), and sends a key at most once.
+///
+/// It is an idempotent receiver: on opening it reads the keys already in
+/// the file, and it skips (successfully) a key it already wrote. So a
+/// dispatcher that crashes after the line is written and before it records
+/// the SMS as sent, and sends it again on restart, still leaves one line per
+/// key: exactly once per key, from at-least-once delivery. One process
+/// writes the file at a time; a line is written with one `write` and synced
+/// before the send is reported done, and a torn last line (a crash mid-write)
+/// is ignored on reading.
+pub struct FileSmsGateway {
+    path: PathBuf,
+    sent: tokio::sync::Mutex<HashSet<String>>,
+}
+
+impl FileSmsGateway {
+    /// Opens (without creating) the file at `path`, reading the keys in it.
+    pub fn open(path: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let path = path.into();
+        let sent = read_keys(&path)?;
+        Ok(Self {
+            path,
+            sent: tokio::sync::Mutex::new(sent),
+        })
+    }
+
+    /// The gateway on the file named by [`SMS_OUTBOX_VAR`], if set.
+    pub fn from_env() -> std::io::Result<Option<Self>> {
+        match std::env::var_os(SMS_OUTBOX_VAR) {
+            Some(path) if !path.is_empty() => Self::open(PathBuf::from(path)).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every well-formed line of the file at `path` (none if it is missing).
+    pub fn read_lines(path: &Path) -> std::io::Result<Vec<SmsLine>> {
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e),
+        };
+        let mut lines = Vec::new();
+        for line in BufReader::new(file).lines() {
+            if let Ok(parsed) = serde_json::from_str::<SmsLine>(&line?) {
+                lines.push(parsed);
+            }
+        }
+        Ok(lines)
+    }
+}
+
+fn read_keys(path: &Path) -> std::io::Result<HashSet<String>> {
+    Ok(FileSmsGateway::read_lines(path)?
+        .into_iter()
+        .map(|l| l.key)
+        .collect())
+}
+
+#[async_trait]
+impl SmsGateway for FileSmsGateway {
+    async fn send(&self, to: &Phone, text: &str, key: &str) -> Result<(), GatewayError> {
+        // Held across the write: one line at a time, and a key checked and
+        // recorded as one step.
+        let mut sent = self.sent.lock().await;
+        if sent.contains(key) {
+            tracing::debug!(key, "SMS already written: not sent again");
+            return Ok(());
+        }
+        let line = SmsLine {
+            to: to.to_string(),
+            text: text.to_owned(),
+            key: key.to_owned(),
+        };
+        let mut bytes = serde_json::to_vec(&line)
+            .map_err(|e| GatewayError::Permanent(format!("unencodable SMS: {e}")))?;
+        bytes.push(b'\n');
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || append(&path, &bytes))
+            .await
+            .map_err(|e| GatewayError::Temporary(format!("SMS writer stopped: {e}")))?
+            .map_err(|e| GatewayError::Temporary(format!("cannot write the SMS file: {e}")))?;
+        sent.insert(key.to_owned());
+        Ok(())
+    }
+}
+
+fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_data()
+}
+
+/// The skeleton of a real SMS provider's gateway: `POST {endpoint}` with a
+/// bearer token, the JSON body `{"to": "+39...", "text": "..."}` and the
+/// idempotency key in the `Idempotency-Key` header (providers that honour
+/// one never deliver a key twice). 2xx is delivered; 408, 429 and 5xx are
+/// worth a retry; any other answer is a refusal. Adapt body and headers to
+/// the provider chosen.
+pub struct HttpSmsGateway {
+    client: reqwest::Client,
+    endpoint: reqwest::Url,
+    token: String,
+}
+
+impl fmt::Debug for HttpSmsGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSmsGateway")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+impl HttpSmsGateway {
+    pub fn new(endpoint: &str, token: impl Into<String>) -> Result<Self, GatewayError> {
+        let endpoint = reqwest::Url::parse(endpoint)
+            .map_err(|e| GatewayError::Permanent(format!("invalid SMS endpoint: {e}")))?;
+        Ok(Self {
+            client: http_client()?,
+            endpoint,
+            token: token.into(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct SmsRequest<'a> {
+    to: &'a str,
+    text: &'a str,
+}
+
+#[async_trait]
+impl SmsGateway for HttpSmsGateway {
+    async fn send(&self, to: &Phone, text: &str, key: &str) -> Result<(), GatewayError> {
+        let response = self
+            .client
+            .post(self.endpoint.clone())
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", key)
+            .json(&SmsRequest {
+                to: to.as_str(),
+                text,
+            })
+            .send()
+            .await
+            .map_err(transport)?;
+        check(response).await.map(|_| ())
+    }
+}
+
+/// The HTTP client of the gateways: bounded connect and request times.
+pub(crate) fn http_client() -> Result<reqwest::Client, GatewayError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| GatewayError::Permanent(format!("cannot build the HTTP client: {e}")))
+}
+
+/// A request that got no answer: worth a retry.
+pub(crate) fn transport(error: reqwest::Error) -> GatewayError {
+    GatewayError::Temporary(format!("no answer: {error}"))
+}
+
+/// Sorts an answer: 2xx passes; 408, 429 and 5xx are temporary; the rest
+/// permanent. The error keeps the status and the start of the body.
+pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response, GatewayError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body: String = response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    let message = format!("{status}: {body}");
+    if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+        Err(GatewayError::Temporary(message))
+    } else {
+        Err(GatewayError::Permanent(message))
+    }
+}

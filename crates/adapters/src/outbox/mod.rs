@@ -1,0 +1,278 @@
+//! The outbox (STYLE 10, N1–N6): notifications written durably from the
+//! events, sent when due by a [`Dispatcher`] that retries with backoff.
+//!
+//! The projector writes the rows, in the same transaction as the read models
+//! and the checkpoint, so each event's notifications are written exactly
+//! once, one row per idempotency key (`ON CONFLICT (key) DO NOTHING`); a
+//! withdrawal (N2, a cancelled booking's reminder) turns a pending row
+//! `withdrawn`, and a withdrawn row is never sent. A row waits, durably,
+//! until it is due: reminders survive restarts.
+//!
+//! The dispatcher, each step:
+//! 1. claims up to a batch of due rows for a lease, in one statement (on
+//!    PostgreSQL `FOR UPDATE SKIP LOCKED`, so concurrent dispatchers take
+//!    different rows; SQLite has one writer at a time);
+//! 2. sends each through the gateway of its channel, with its key;
+//! 3. records it `sent` (durably, before the next row), or, if the gateway
+//!    failed, counts the attempt and sets the next one after an exponential
+//!    backoff; after [`RetryPolicy::max_attempts`], or at once on a
+//!    permanent refusal, the row is `failed`.
+//!
+//! A dispatcher that dies between 2 and 3 leaves its claim to lapse; the
+//! next run sends the row again. A dispatcher starts no send once its claim
+//! has lapsed (a slow batch leaves its tail to others). Delivery is at least once, and the gateways
+//! receive the key (N6): the development SMS gateway and the calendar never
+//! deliver a key twice, so for them it is exactly once per key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deleghe_domain::booking::Phone;
+use deleghe_domain::notification::IoMessage;
+use deleghe_domain::FiscalCode;
+
+use crate::error::ServiceError;
+use crate::gateway::{GatewayError, Gateways};
+use crate::readside::{parse_ts, ts, Attempt, ReadSide};
+use crate::service::Clock;
+
+pub use crate::readside::OutboxEntry;
+
+/// When to try again, and when to give up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The wait after the first failure; it doubles after each one.
+    pub first_delay: Duration,
+    /// The longest wait between two attempts.
+    pub max_delay: Duration,
+    /// Attempts after which a message is given up (`failed`).
+    pub max_attempts: u32,
+    /// How long a claim lasts: a dispatcher that died holding rows leaves
+    /// them to others after this.
+    pub lease: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            first_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(3600),
+            max_attempts: 8,
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after `failures` failed attempts (1 or more): the first
+    /// delay doubled `failures - 1` times, at most the maximum.
+    pub fn delay(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(30);
+        self.first_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+}
+
+/// What one dispatching step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    /// Rows claimed.
+    pub claimed: usize,
+    pub sent: usize,
+    /// Failed, to be tried again.
+    pub retried: usize,
+    /// Given up.
+    pub failed: usize,
+}
+
+impl DispatchReport {
+    fn add(&mut self, other: DispatchReport) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+    }
+}
+
+/// A test hook: asked after a gateway accepted a message and before it is
+/// recorded sent; `true` stops the dispatcher there, as a crash would.
+pub type DispatchFailpoint = Arc<dyn Fn(&OutboxEntry) -> bool + Send + Sync>;
+
+/// Sends the due rows of the outbox.
+pub struct Dispatcher {
+    side: ReadSide,
+    gateways: Gateways,
+    clock: Clock,
+    retry: RetryPolicy,
+    batch: i64,
+    /// Names this dispatcher's claims.
+    id: String,
+    failpoint: Option<DispatchFailpoint>,
+}
+
+impl Dispatcher {
+    pub fn new(side: ReadSide, gateways: Gateways) -> Self {
+        Self {
+            side,
+            gateways,
+            clock: Arc::new(Utc::now),
+            retry: RetryPolicy::default(),
+            batch: 32,
+            id: uuid::Uuid::new_v4().to_string(),
+            failpoint: None,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Rows claimed per step (at least 1).
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// Tests only: stop between a send and its record, as a crash would.
+    pub fn with_failpoint(mut self, failpoint: DispatchFailpoint) -> Self {
+        self.failpoint = Some(failpoint);
+        self
+    }
+
+    /// Claims up to one batch of due rows and sends them.
+    pub async fn step(&self) -> Result<DispatchReport, ServiceError> {
+        let now = (self.clock)();
+        let until = now + chrono::Duration::from_std(self.retry.lease).unwrap_or_default();
+        let mut rows = self
+            .side
+            .claim_due(&self.id, &ts(now), &ts(until), self.batch)
+            .await?;
+        rows.sort_by(|a, b| (&a.next_attempt_at, &a.key).cmp(&(&b.next_attempt_at, &b.key)));
+        let mut report = DispatchReport {
+            claimed: rows.len(),
+            ..DispatchReport::default()
+        };
+        for row in rows {
+            if (self.clock)() >= until {
+                // The claim has lapsed: another dispatcher may hold these
+                // rows now. Leave the rest of the batch to it.
+                break;
+            }
+            match self.deliver(&row).await {
+                Ok(()) => {
+                    if self.failpoint.as_ref().is_some_and(|stop| stop(&row)) {
+                        return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
+                    }
+                    self.side.mark_sent(&row.key, &ts((self.clock)())).await?;
+                    tracing::debug!(key = %row.key, channel = %row.channel, "notification sent");
+                    report.sent += 1;
+                }
+                Err(error) => {
+                    let failures = u32::try_from(row.attempts + 1).unwrap_or(u32::MAX);
+                    let give_up = !error.is_temporary() || failures >= self.retry.max_attempts;
+                    let next = now
+                        + chrono::Duration::from_std(self.retry.delay(failures))
+                            .unwrap_or_default();
+                    let message = error.to_string();
+                    self.side
+                        .mark_attempt(&Attempt {
+                            key: &row.key,
+                            attempts: i64::from(failures),
+                            next_attempt_at: &ts(next),
+                            error: &message,
+                            status: if give_up { "failed" } else { "pending" },
+                        })
+                        .await?;
+                    if give_up {
+                        tracing::warn!(key = %row.key, %error, "notification given up");
+                        report.failed += 1;
+                    } else {
+                        tracing::info!(key = %row.key, %error, failures, "notification will be retried");
+                        report.retried += 1;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Steps until nothing due is left to claim.
+    pub async fn drain(&self) -> Result<DispatchReport, ServiceError> {
+        let mut total = DispatchReport::default();
+        loop {
+            let report = self.step().await?;
+            total.add(report);
+            if report.claimed == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs until `shutdown` turns true, looking for due rows every `every`.
+    pub async fn run(self, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            match self.drain().await {
+                Ok(report) if report.claimed > 0 => tracing::debug!(?report, "outbox drained"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "dispatcher will retry"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn deliver(&self, row: &OutboxEntry) -> Result<(), GatewayError> {
+        let refused = |what: &str| GatewayError::Permanent(format!("invalid {what} in the outbox"));
+        match row.channel.as_str() {
+            "sms" => {
+                let to = Phone::parse(&row.recipient).map_err(|_| refused("phone number"))?;
+                self.gateways.sms.send(&to, &row.body, &row.key).await
+            }
+            "io" => {
+                let citizen =
+                    FiscalCode::parse(&row.recipient).map_err(|_| refused("fiscal code"))?;
+                let message = IoMessage::fitting(&row.title, &row.body);
+                self.gateways.io.send(&citizen, &message, &row.key).await
+            }
+            "calendar" => {
+                let citizen =
+                    FiscalCode::parse(&row.recipient).map_err(|_| refused("fiscal code"))?;
+                let at: DateTime<Utc> = parse_ts(&row.due_at).map_err(|_| refused("due time"))?;
+                self.gateways
+                    .calendar
+                    .post(&citizen, &row.title, &row.body, at, &row.key)
+                    .await
+            }
+            other => Err(GatewayError::Permanent(format!(
+                "unknown channel {other:?}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn n6_retries_back_off_exponentially_up_to_the_maximum() {
+        let retry = RetryPolicy::default();
+        let secs: Vec<u64> = (1..=9).map(|n| retry.delay(n).as_secs()).collect();
+        assert_eq!(secs, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(retry.delay(u32::MAX), retry.max_delay);
+    }
+}

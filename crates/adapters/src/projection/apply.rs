@@ -1,0 +1,369 @@
+//! What one event of the log does to the read models and the outbox. No
+//! rules here: the rows copy what the events say (as the aggregates' `apply`
+//! does), and the notifications are the domain's policy
+//! ([`deleghe_domain::notification`]).
+//!
+//! Every change is guarded by the row's position: an event at or below the
+//! position a row has applied is skipped, so applying an event twice is
+//! applying it once (STYLE 9). Nothing here reads the clock: the instant an
+//! event is handled at is the instant it carries, so a replay computes the
+//! same rows and the same notifications as the live run.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use deleghe_domain::booking::{BookerEvent, BookingStage, SlotEvent};
+use deleghe_domain::delegation::{Delegation, GrantorEvent, Stage};
+use deleghe_domain::meeting::{Meeting, MeetingEvent};
+use deleghe_domain::notification::{on_booking_event, on_delegation_event, OutboxOp};
+use deleghe_domain::pin::PinEvent;
+use deleghe_domain::process::Event;
+use deleghe_domain::Policy;
+
+use super::Contacts;
+use crate::error::ServiceError;
+use crate::events::{LoggedEvent, Payload};
+use crate::readside::{ts, AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow, SideTx};
+
+/// What the projector applies events with.
+pub(crate) struct Context<'a> {
+    pub policy: &'a Policy,
+    pub contacts: &'a dyn Contacts,
+    /// Whether the events' notifications are written to the outbox: yes when
+    /// projecting live, no when a rebuild replays what was already handled.
+    pub outbox: bool,
+}
+
+/// Applies `event` to every read model it concerns, and writes its
+/// notifications to the outbox.
+pub(crate) async fn apply(
+    tx: &mut SideTx,
+    event: &LoggedEvent,
+    cx: &Context<'_>,
+) -> Result<(), ServiceError> {
+    if let Some(grantor) = event.metadata.get("on_behalf_of") {
+        tx.insert_audit(&audit_row(event, grantor)).await?;
+    }
+    let position = event.position;
+    let ops = match &event.payload {
+        Payload::Process(Event::Grantor(e)) => delegation(tx, e, position, cx).await?,
+        Payload::Process(Event::Booker(e)) => booking(tx, e, position, cx).await?,
+        Payload::Process(Event::Slot(e)) => {
+            place(tx, &event.aggregate_id, e, position).await?;
+            vec![]
+        }
+        Payload::Process(Event::Meeting(e)) => {
+            meeting(tx, &event.aggregate_id, e, position).await?;
+            vec![]
+        }
+        Payload::Process(Event::Delegate(_)) | Payload::Pin(_) => vec![],
+    };
+    if cx.outbox {
+        for op in ops {
+            match op {
+                OutboxOp::Schedule(n) => tx.schedule(&OutboxEntry::scheduled(&n, position)).await?,
+                OutboxOp::Withdraw { key } => tx.withdraw(&key).await?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// D9: who acted for whom, what, when.
+fn audit_row(event: &LoggedEvent, grantor: &str) -> AuditEntry {
+    let meta = |key: &str| event.metadata.get(key).cloned();
+    AuditEntry {
+        position: event.position,
+        grantor: grantor.to_owned(),
+        actor: meta("actor").unwrap_or_default(),
+        action: event_type(&event.payload).to_owned(),
+        aggregate_type: event.aggregate_type.clone(),
+        aggregate_id: event.aggregate_id.clone(),
+        at: event_at(&event.payload).map(ts),
+        channel: meta("channel"),
+        correlation_id: meta("correlation_id"),
+    }
+}
+
+fn event_type(payload: &Payload) -> String {
+    use cqrs_es::DomainEvent;
+    match payload {
+        Payload::Process(Event::Grantor(e)) => e.event_type(),
+        Payload::Process(Event::Delegate(e)) => e.event_type(),
+        Payload::Process(Event::Booker(e)) => e.event_type(),
+        Payload::Process(Event::Slot(e)) => e.event_type(),
+        Payload::Process(Event::Meeting(e)) => e.event_type(),
+        Payload::Pin(e) => e.event_type(),
+    }
+}
+
+/// The instant an event carries: when it happened, by the command's clock.
+fn event_at(payload: &Payload) -> Option<DateTime<Utc>> {
+    use deleghe_domain::delegation::DelegateEvent;
+    Some(match payload {
+        Payload::Process(Event::Grantor(e)) => grantor_event_at(e),
+        Payload::Process(Event::Delegate(e)) => match e {
+            DelegateEvent::SeatReserved { at, .. } | DelegateEvent::SeatReleased { at, .. } => *at,
+        },
+        Payload::Process(Event::Booker(e)) => booker_event_at(e),
+        Payload::Process(Event::Slot(e)) => match e {
+            SlotEvent::PlaceReserved { at, .. } | SlotEvent::PlaceReleased { at, .. } => *at,
+        },
+        Payload::Process(Event::Meeting(e)) => match e {
+            MeetingEvent::Joined { at, .. }
+            | MeetingEvent::TakenInCharge { at, .. }
+            | MeetingEvent::RecordingConsented { at }
+            | MeetingEvent::RecordingRefused { at }
+            | MeetingEvent::AttendanceRecorded { at, .. }
+            | MeetingEvent::DocumentAttached { at, .. }
+            | MeetingEvent::CompletionRequested { at, .. }
+            | MeetingEvent::MeetingEnded { at, .. } => *at,
+        },
+        Payload::Pin(e) => match e {
+            PinEvent::PinIssued { issued_at, .. } => *issued_at,
+            PinEvent::PinVerified { at }
+            | PinEvent::PinCheckFailed { at, .. }
+            | PinEvent::PinLocked { at } => *at,
+        },
+    })
+}
+
+fn grantor_event_at(e: &GrantorEvent) -> DateTime<Utc> {
+    match e {
+        GrantorEvent::DelegationRequested { at, .. }
+        | GrantorEvent::DelegationRegistered { at, .. }
+        | GrantorEvent::DelegationRefused { at, .. }
+        | GrantorEvent::DelegationConfirmed { at, .. }
+        | GrantorEvent::DelegationRejected { at, .. }
+        | GrantorEvent::DelegationRevoked { at, .. } => *at,
+    }
+}
+
+fn booker_event_at(e: &BookerEvent) -> DateTime<Utc> {
+    match e {
+        BookerEvent::BookingRequested(b) => b.requested_at,
+        BookerEvent::BookingConfirmed { at, .. }
+        | BookerEvent::BookingRefused { at, .. }
+        | BookerEvent::BookingCancelled { at, .. }
+        | BookerEvent::BookingServed { at, .. }
+        | BookerEvent::BookingMissed { at, .. } => *at,
+    }
+}
+
+// ------------------------------------------------------------ delegations
+
+async fn delegation(
+    tx: &mut SideTx,
+    event: &GrantorEvent,
+    position: i64,
+    cx: &Context<'_>,
+) -> Result<Vec<OutboxOp>, ServiceError> {
+    let id = event.delegation_id();
+    let existing = tx.delegation(id.as_str()).await?;
+    if existing
+        .as_ref()
+        .is_some_and(|row| row.position >= position)
+    {
+        return Ok(vec![]);
+    }
+    let delegation = match (event, existing) {
+        (
+            GrantorEvent::DelegationRequested {
+                id,
+                grantor,
+                delegate,
+                role,
+                channel,
+                ends_on,
+                meeting,
+                at,
+            },
+            _,
+        ) => Delegation {
+            id: id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            role: *role,
+            channel: *channel,
+            ends_on: *ends_on,
+            meeting: meeting.clone(),
+            requested_at: *at,
+            registered_at: None,
+            stage: Stage::Pending,
+        },
+        (_, None) => {
+            tracing::warn!(%id, position, "delegation event without its request: skipped");
+            return Ok(vec![]);
+        }
+        (event, Some(row)) => evolve_delegation(row.delegation, event),
+    };
+    tx.put_delegation(&DelegationRow {
+        delegation,
+        position,
+    })
+    .await?;
+    let contacts = |cf: &_| cx.contacts.contact(cf);
+    Ok(on_delegation_event(
+        event,
+        &contacts,
+        grantor_event_at(event),
+    ))
+}
+
+/// The grantor aggregate's transitions, on one delegation.
+fn evolve_delegation(mut d: Delegation, event: &GrantorEvent) -> Delegation {
+    match event {
+        GrantorEvent::DelegationRequested { .. } => {}
+        GrantorEvent::DelegationRegistered {
+            awaiting_confirmation,
+            at,
+            ..
+        } => {
+            d.registered_at = Some(*at);
+            d.stage = if *awaiting_confirmation {
+                Stage::AwaitingConfirmation
+            } else {
+                Stage::Active
+            };
+        }
+        GrantorEvent::DelegationRefused { reason, at, .. } => {
+            d.stage = Stage::Refused {
+                at: *at,
+                reason: reason.clone(),
+            }
+        }
+        GrantorEvent::DelegationConfirmed { .. } => d.stage = Stage::Active,
+        GrantorEvent::DelegationRejected { at, .. } => d.stage = Stage::Rejected { at: *at },
+        GrantorEvent::DelegationRevoked { channel, at, .. } => {
+            d.stage = Stage::Revoked {
+                at: *at,
+                channel: *channel,
+            }
+        }
+    }
+    d
+}
+
+// ------------------------------------------------------------ bookings
+
+async fn booking(
+    tx: &mut SideTx,
+    event: &BookerEvent,
+    position: i64,
+    cx: &Context<'_>,
+) -> Result<Vec<OutboxOp>, ServiceError> {
+    let id = match event {
+        BookerEvent::BookingRequested(b) => &b.id,
+        BookerEvent::BookingConfirmed { id, .. }
+        | BookerEvent::BookingRefused { id, .. }
+        | BookerEvent::BookingCancelled { id, .. }
+        | BookerEvent::BookingServed { id, .. }
+        | BookerEvent::BookingMissed { id, .. } => id,
+    };
+    let existing = tx.booking(id.as_str()).await?;
+    if existing
+        .as_ref()
+        .is_some_and(|row| row.position >= position)
+    {
+        return Ok(vec![]);
+    }
+    let row = match (event, existing) {
+        (BookerEvent::BookingRequested(b), existing) => BookingRow {
+            booking: (**b).clone(),
+            // A meeting event cannot precede its booking's request in the
+            // log; keep what is there all the same.
+            meeting: existing.map(|r| r.meeting).unwrap_or_default(),
+            position,
+        },
+        (_, None) => {
+            tracing::warn!(%id, position, "booking event without its request: skipped");
+            return Ok(vec![]);
+        }
+        (event, Some(mut row)) => {
+            row.booking.stage = match event {
+                BookerEvent::BookingConfirmed { .. } => BookingStage::Confirmed,
+                BookerEvent::BookingRefused { reason, at, .. } => BookingStage::Refused {
+                    at: *at,
+                    reason: reason.clone(),
+                },
+                BookerEvent::BookingCancelled { at, .. } => BookingStage::Cancelled { at: *at },
+                BookerEvent::BookingServed { at, .. } => BookingStage::Served { at: *at },
+                BookerEvent::BookingMissed { at, .. } => BookingStage::Missed { at: *at },
+                BookerEvent::BookingRequested(_) => row.booking.stage,
+            };
+            row.position = position;
+            row
+        }
+    };
+    tx.put_booking(&row).await?;
+    Ok(on_booking_event(
+        event,
+        &row.booking,
+        cx.policy,
+        booker_event_at(event),
+    ))
+}
+
+// ------------------------------------------------------------ slot places
+
+async fn place(
+    tx: &mut SideTx,
+    slot_key: &str,
+    event: &SlotEvent,
+    position: i64,
+) -> Result<(), ServiceError> {
+    let (booking, held) = match event {
+        SlotEvent::PlaceReserved { booking, .. } => (booking, true),
+        SlotEvent::PlaceReleased { booking, .. } => (booking, false),
+    };
+    let existing = tx.place(slot_key, booking.as_str()).await?;
+    if existing
+        .as_ref()
+        .is_some_and(|row| row.position >= position)
+    {
+        return Ok(());
+    }
+    // The slot ledger's stream id is `counter@start` (booking::slot_key);
+    // neither a counter id nor an RFC 3339 instant contains '@'.
+    let Some((counter, start)) = slot_key.rsplit_once('@') else {
+        return Err(ServiceError::Corrupt(
+            format!("slot key {slot_key:?} is not counter@start").into(),
+        ));
+    };
+    let start = crate::readside::parse_ts(start)?;
+    tx.put_place(&PlaceRow {
+        slot_key: slot_key.to_owned(),
+        booking: booking.to_string(),
+        counter: counter.to_owned(),
+        slot_start: ts(start),
+        held,
+        position,
+    })
+    .await
+}
+
+// ------------------------------------------------------------ meetings
+
+async fn meeting(
+    tx: &mut SideTx,
+    booking_id: &str,
+    event: &MeetingEvent,
+    position: i64,
+) -> Result<(), ServiceError> {
+    let Some(mut row) = tx.booking(booking_id).await? else {
+        tracing::warn!(
+            booking_id,
+            position,
+            "meeting event without its booking: skipped"
+        );
+        return Ok(());
+    };
+    if row.position >= position {
+        return Ok(());
+    }
+    // The meeting aggregate's own `apply`: no rules, only state.
+    let mut meeting: Meeting = row.meeting;
+    meeting.apply(event.clone());
+    row.meeting = meeting;
+    row.position = position;
+    tx.put_booking(&row).await
+}

@@ -1,0 +1,571 @@
+//! The tables written from the event log and beside it: read models,
+//! outbox, calendar notices and documents, in the same database as the
+//! events (the SQLite file, or the PostgreSQL schema).
+//!
+//! [`ReadSide`] is the handle on them. It is opened once from the
+//! [`Repository`] and shared by the projector, the read models, the
+//! dispatcher, the calendar gateway and the document store:
+//! - on SQLite and PostgreSQL it is the event store's own pool, so the
+//!   projector saves rows and checkpoint in one transaction of the database
+//!   that holds the events;
+//! - on the in-memory repository it is an in-memory SQLite database (one
+//!   connection, kept open) with the same schema, so every store answers the
+//!   same queries with the same code.
+//!
+//! Layout: this file holds the row types and the dispatch to one queries
+//! module per dialect (`sqlite.rs`, `postgres.rs`), which hold every statement;
+//! the schema is in `crates/adapters/migrations/{sqlite,postgres}`.
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use deleghe_domain::booking::{Booking, BookingStage};
+use deleghe_domain::delegation::{Delegation, Stage};
+use deleghe_domain::meeting::Meeting;
+use deleghe_domain::notification::{Channel, Notification};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::error::ServiceError;
+use crate::repository::Repository;
+use crate::sql::service_error;
+
+/// The read side of one store. Cloning shares the pool.
+#[derive(Clone)]
+pub struct ReadSide(Pool);
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$f` of the dialect's queries module on `$on` (a pool or a
+/// transaction's connection), with the same arguments on both.
+macro_rules! on_pool {
+    ($self:expr, $f:ident ( $($arg:expr),* )) => {
+        match &$self.0 {
+            Pool::Sqlite(pool) => sqlite::$f(pool, $($arg),*).await,
+            Pool::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
+        }
+    };
+}
+
+macro_rules! on_tx {
+    ($self:expr, $f:ident ( $($arg:expr),* )) => {
+        match $self {
+            SideTx::Sqlite(tx) => sqlite::$f(&mut **tx, $($arg),*).await,
+            SideTx::Postgres(tx) => postgres::$f(&mut **tx, $($arg),*).await,
+        }
+    };
+}
+
+impl ReadSide {
+    /// The read side of `repository`'s store. On SQLite and PostgreSQL the
+    /// schema is already there (the repository applied the migrations when it
+    /// connected); for the in-memory repository a new in-memory database is
+    /// created and migrated: open it once and share the handle.
+    pub async fn open(repository: &Repository) -> Result<Self, ServiceError> {
+        if let Some(pool) = repository.sqlite_pool() {
+            return Ok(Self(Pool::Sqlite(pool.clone())));
+        }
+        if let Some(pool) = repository.postgres_pool() {
+            return Ok(Self(Pool::Postgres(pool.clone())));
+        }
+        Self::in_memory().await
+    }
+
+    /// A new, empty, in-memory read side (the in-memory repository's).
+    pub async fn in_memory() -> Result<Self, ServiceError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(service_error)?
+            .foreign_keys(true);
+        // One connection, never closed: an in-memory database lives as long
+        // as its connection.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(service_error)?;
+        crate::sql::migrate_sqlite(&pool)
+            .await
+            .map_err(|e| ServiceError::Unavailable(Box::new(e)))?;
+        Ok(Self(Pool::Sqlite(pool)))
+    }
+
+    /// A transaction that holds the store's write lock from its start (on
+    /// SQLite `BEGIN IMMEDIATE`: one writer at a time, so no upgrade can fail
+    /// half-way).
+    pub(crate) async fn begin(&self) -> Result<SideTx, ServiceError> {
+        Ok(match &self.0 {
+            Pool::Sqlite(pool) => SideTx::Sqlite(
+                pool.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(service_error)?,
+            ),
+            Pool::Postgres(pool) => SideTx::Postgres(pool.begin().await.map_err(service_error)?),
+        })
+    }
+
+    // -------------------------------------------------------- read models
+
+    pub(crate) async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
+        on_pool!(self, checkpoint(name))
+    }
+
+    pub(crate) async fn delegation(&self, id: &str) -> Result<Option<DelegationRow>, ServiceError> {
+        on_pool!(self, delegation(id))
+    }
+
+    pub(crate) async fn delegations_by_grantor(
+        &self,
+        grantor: &str,
+    ) -> Result<Vec<DelegationRow>, ServiceError> {
+        on_pool!(self, delegations_by_grantor(grantor))
+    }
+
+    pub(crate) async fn delegations_by_delegate(
+        &self,
+        delegate: &str,
+    ) -> Result<Vec<DelegationRow>, ServiceError> {
+        on_pool!(self, delegations_by_delegate(delegate))
+    }
+
+    pub(crate) async fn all_delegations(&self) -> Result<Vec<DelegationRow>, ServiceError> {
+        on_pool!(self, all_delegations())
+    }
+
+    pub(crate) async fn booking(&self, id: &str) -> Result<Option<BookingRow>, ServiceError> {
+        on_pool!(self, booking(id))
+    }
+
+    pub(crate) async fn bookings_of(&self, booker: &str) -> Result<Vec<BookingRow>, ServiceError> {
+        on_pool!(self, bookings_of(booker))
+    }
+
+    pub(crate) async fn bookings_by_office_day(
+        &self,
+        office: &str,
+        date: &str,
+    ) -> Result<Vec<BookingRow>, ServiceError> {
+        on_pool!(self, bookings_by_office_day(office, date))
+    }
+
+    pub(crate) async fn waiting_room(
+        &self,
+        office: &str,
+        date: &str,
+    ) -> Result<Vec<BookingRow>, ServiceError> {
+        on_pool!(self, waiting_room(office, date))
+    }
+
+    pub(crate) async fn all_bookings(&self) -> Result<Vec<BookingRow>, ServiceError> {
+        on_pool!(self, all_bookings())
+    }
+
+    /// Places held per slot start (as stored text) of `counter`, for slots
+    /// starting from `first` to `last` (both stored text, included).
+    pub(crate) async fn places_held(
+        &self,
+        counter: &str,
+        first: &str,
+        last: &str,
+    ) -> Result<Vec<(String, i64)>, ServiceError> {
+        on_pool!(self, places_held(counter, first, last))
+    }
+
+    pub(crate) async fn all_places(&self) -> Result<Vec<PlaceRow>, ServiceError> {
+        on_pool!(self, all_places())
+    }
+
+    pub(crate) async fn audit_of(&self, grantor: &str) -> Result<Vec<AuditEntry>, ServiceError> {
+        on_pool!(self, audit_of(grantor))
+    }
+
+    pub(crate) async fn all_audit(&self) -> Result<Vec<AuditEntry>, ServiceError> {
+        on_pool!(self, all_audit())
+    }
+
+    // -------------------------------------------------------- notices
+
+    pub(crate) async fn insert_notice(&self, notice: &NoticeRow) -> Result<(), ServiceError> {
+        on_pool!(self, insert_notice(notice))
+    }
+
+    pub(crate) async fn notices_of(&self, citizen: &str) -> Result<Vec<NoticeRow>, ServiceError> {
+        on_pool!(self, notices_of(citizen))
+    }
+
+    pub(crate) async fn set_notice_read(
+        &self,
+        citizen: &str,
+        id: &str,
+        read: bool,
+    ) -> Result<bool, ServiceError> {
+        on_pool!(self, set_notice_read(citizen, id, read))
+    }
+
+    pub(crate) async fn delete_notice(
+        &self,
+        citizen: &str,
+        id: &str,
+    ) -> Result<bool, ServiceError> {
+        on_pool!(self, delete_notice(citizen, id))
+    }
+
+    // -------------------------------------------------------- outbox
+
+    pub(crate) async fn claim_due(
+        &self,
+        claim: &str,
+        now: &str,
+        until: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, ServiceError> {
+        on_pool!(self, claim_due(claim, now, until, limit))
+    }
+
+    pub(crate) async fn mark_sent(&self, key: &str, at: &str) -> Result<bool, ServiceError> {
+        on_pool!(self, mark_sent(key, at))
+    }
+
+    pub(crate) async fn mark_attempt(&self, attempt: &Attempt<'_>) -> Result<bool, ServiceError> {
+        on_pool!(self, mark_attempt(attempt))
+    }
+
+    pub(crate) async fn outbox(&self) -> Result<Vec<OutboxEntry>, ServiceError> {
+        on_pool!(self, outbox())
+    }
+
+    // -------------------------------------------------------- documents
+
+    pub(crate) async fn put_document(
+        &self,
+        sha256: &str,
+        content: &[u8],
+    ) -> Result<(), ServiceError> {
+        on_pool!(self, put_document(sha256, content))
+    }
+
+    pub(crate) async fn document(&self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError> {
+        on_pool!(self, document(sha256))
+    }
+}
+
+/// A transaction on the read side: what the projector writes with, batch by
+/// batch, rows and checkpoint together.
+pub(crate) enum SideTx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl SideTx {
+    /// The checkpoint `name`, locked until the transaction ends (created at
+    /// 0 if missing).
+    pub(crate) async fn lock_checkpoint(&mut self, name: &str) -> Result<i64, ServiceError> {
+        on_tx!(self, lock_checkpoint(name))
+    }
+
+    pub(crate) async fn save_checkpoint(
+        &mut self,
+        name: &str,
+        position: i64,
+    ) -> Result<(), ServiceError> {
+        on_tx!(self, save_checkpoint(name, position))
+    }
+
+    pub(crate) async fn delegation(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<DelegationRow>, ServiceError> {
+        on_tx!(self, delegation(id))
+    }
+
+    pub(crate) async fn put_delegation(&mut self, row: &DelegationRow) -> Result<(), ServiceError> {
+        on_tx!(self, put_delegation(row))
+    }
+
+    pub(crate) async fn booking(&mut self, id: &str) -> Result<Option<BookingRow>, ServiceError> {
+        on_tx!(self, booking(id))
+    }
+
+    pub(crate) async fn put_booking(&mut self, row: &BookingRow) -> Result<(), ServiceError> {
+        on_tx!(self, put_booking(row))
+    }
+
+    pub(crate) async fn place(
+        &mut self,
+        slot_key: &str,
+        booking: &str,
+    ) -> Result<Option<PlaceRow>, ServiceError> {
+        on_tx!(self, place(slot_key, booking))
+    }
+
+    pub(crate) async fn put_place(&mut self, row: &PlaceRow) -> Result<(), ServiceError> {
+        on_tx!(self, put_place(row))
+    }
+
+    pub(crate) async fn insert_audit(&mut self, row: &AuditEntry) -> Result<(), ServiceError> {
+        on_tx!(self, insert_audit(row))
+    }
+
+    pub(crate) async fn schedule(&mut self, row: &OutboxEntry) -> Result<(), ServiceError> {
+        on_tx!(self, schedule(row))
+    }
+
+    pub(crate) async fn withdraw(&mut self, key: &str) -> Result<(), ServiceError> {
+        on_tx!(self, withdraw(key))
+    }
+
+    /// Empties every read-model table (not the outbox, notices or documents).
+    pub(crate) async fn clear_read_models(&mut self) -> Result<(), ServiceError> {
+        on_tx!(self, clear_read_models())
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), ServiceError> {
+        match self {
+            SideTx::Sqlite(tx) => tx.commit().await,
+            SideTx::Postgres(tx) => tx.commit().await,
+        }
+        .map_err(service_error)
+    }
+}
+
+// ------------------------------------------------------------------ rows
+
+/// An instant as stored: RFC 3339, UTC, microseconds, so that stored
+/// instants compare as text.
+pub(crate) fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_ts(text: &str) -> Result<DateTime<Utc>, ServiceError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| ServiceError::Corrupt(Box::new(e)))
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, ServiceError> {
+    serde_json::to_string(value).map_err(|e| ServiceError::Corrupt(Box::new(e)))
+}
+
+pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, ServiceError> {
+    serde_json::from_str(text).map_err(|e| ServiceError::Corrupt(Box::new(e)))
+}
+
+/// One delegation as projected, with the position of the last event applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct DelegationRow {
+    pub delegation: Delegation,
+    pub position: i64,
+}
+
+impl DelegationRow {
+    pub(crate) fn stage_name(&self) -> &'static str {
+        match self.delegation.stage {
+            Stage::Pending => "pending",
+            Stage::AwaitingConfirmation => "awaiting_confirmation",
+            Stage::Active => "active",
+            Stage::Revoked { .. } => "revoked",
+            Stage::Rejected { .. } => "rejected",
+            Stage::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// One booking as projected, with its web meeting (the meeting aggregate's
+/// own state, by the same events), and the position of the last event applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct BookingRow {
+    pub booking: Booking,
+    pub meeting: Meeting,
+    pub position: i64,
+}
+
+impl BookingRow {
+    pub(crate) fn stage_name(&self) -> &'static str {
+        match self.booking.stage {
+            BookingStage::Pending => "pending",
+            BookingStage::Confirmed => "confirmed",
+            BookingStage::Cancelled { .. } => "cancelled",
+            BookingStage::Refused { .. } => "refused",
+            BookingStage::Served { .. } => "served",
+            BookingStage::Missed { .. } => "missed",
+        }
+    }
+}
+
+/// B4: one booking's place in one slot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct PlaceRow {
+    pub slot_key: String,
+    pub booking: String,
+    pub counter: String,
+    pub slot_start: String,
+    pub held: bool,
+    pub position: i64,
+}
+
+/// D9: one event stored on behalf of a grantor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    /// The event's position in the log.
+    pub position: i64,
+    /// Whom the action was taken for.
+    pub grantor: String,
+    /// Who took it (`citizen:CF`, `operator:ID`).
+    pub actor: String,
+    /// What: the event's type, e.g. `BookingRequested`.
+    pub action: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    /// When, as the event says (RFC 3339, UTC).
+    pub at: Option<String>,
+    /// Through which channel the command came (`web`, `counter`...).
+    pub channel: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+/// A calendar notice as stored (N3).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct NoticeRow {
+    pub id: String,
+    pub citizen: String,
+    pub title: String,
+    pub body: String,
+    pub posted_at: String,
+    pub is_read: bool,
+    pub deleted: bool,
+}
+
+/// One outbox row (N1–N6), as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct OutboxEntry {
+    /// The idempotency key (N6): one row, one delivery, per key.
+    pub key: String,
+    /// `sms`, `calendar` or `io`.
+    pub channel: String,
+    /// A phone number (`sms`) or a fiscal code (`calendar`, `io`).
+    pub recipient: String,
+    pub title: String,
+    pub body: String,
+    /// When it is to be sent (RFC 3339, UTC).
+    pub due_at: String,
+    /// `pending`, `sent`, `withdrawn` or `failed`.
+    pub status: String,
+    /// Failed sending attempts so far.
+    pub attempts: i64,
+    /// Not before this instant (the due time, then the retry backoff).
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub sent_at: Option<String>,
+    /// The log position of the event that scheduled it.
+    pub position: i64,
+}
+
+impl OutboxEntry {
+    /// The row a scheduled notification starts as.
+    pub(crate) fn scheduled(n: &Notification, position: i64) -> Self {
+        let recipient = match &n.channel {
+            Channel::Sms { to } => to.to_string(),
+            Channel::CalendarNotice { citizen } => citizen.to_string(),
+            Channel::Io { fiscal_code } => fiscal_code.to_string(),
+        };
+        Self {
+            key: n.key.clone(),
+            channel: n.channel.as_str().to_owned(),
+            recipient,
+            title: n.title.clone(),
+            body: n.body.clone(),
+            due_at: ts(n.due_at),
+            status: "pending".to_owned(),
+            attempts: 0,
+            next_attempt_at: ts(n.due_at),
+            last_error: None,
+            sent_at: None,
+            position,
+        }
+    }
+}
+
+/// What a failed sending attempt records.
+pub(crate) struct Attempt<'a> {
+    pub key: &'a str,
+    pub attempts: i64,
+    pub next_attempt_at: &'a str,
+    pub error: &'a str,
+    /// `pending` to retry, `failed` to give up.
+    pub status: &'a str,
+}
+
+// Raw rows, decoded the same way from both dialects.
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawDelegation {
+    data: String,
+    position: i64,
+}
+
+impl RawDelegation {
+    pub(crate) fn into_row(self) -> Result<DelegationRow, ServiceError> {
+        Ok(DelegationRow {
+            delegation: from_json(&self.data)?,
+            position: self.position,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawBooking {
+    data: String,
+    meeting: String,
+    position: i64,
+}
+
+impl RawBooking {
+    pub(crate) fn into_row(self) -> Result<BookingRow, ServiceError> {
+        Ok(BookingRow {
+            booking: from_json(&self.data)?,
+            meeting: from_json(&self.meeting)?,
+            position: self.position,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawPlace {
+    slot_key: String,
+    booking: String,
+    counter: String,
+    slot_start: String,
+    held: bool,
+    position: i64,
+}
+
+impl From<RawPlace> for PlaceRow {
+    fn from(r: RawPlace) -> Self {
+        Self {
+            slot_key: r.slot_key,
+            booking: r.booking,
+            counter: r.counter,
+            slot_start: r.slot_start,
+            held: r.held,
+            position: r.position,
+        }
+    }
+}
+
+pub(crate) fn rows<R, T>(
+    raw: Vec<R>,
+    f: fn(R) -> Result<T, ServiceError>,
+) -> Result<Vec<T>, ServiceError> {
+    raw.into_iter().map(f).collect()
+}

@@ -1,0 +1,616 @@
+//! Every statement of the read side on SQLite (`?` placeholders). The same
+//! functions, with the same meaning, are in [`super::postgres`].
+
+use sqlx::{Executor, Sqlite, SqliteConnection};
+
+use super::{
+    rows, Attempt, AuditEntry, BookingRow, DelegationRow, NoticeRow, OutboxEntry, PlaceRow,
+    RawBooking, RawDelegation, RawPlace,
+};
+use crate::error::ServiceError;
+use crate::sql::service_error;
+
+mod q {
+    pub const ENSURE_CHECKPOINT: &str =
+        "INSERT INTO read_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING";
+    pub const CHECKPOINT: &str = "SELECT position FROM read_checkpoints WHERE name = ?";
+    pub const SAVE_CHECKPOINT: &str = "UPDATE read_checkpoints SET position = ? WHERE name = ?";
+
+    pub const DELEGATION: &str = "SELECT data, position FROM read_delegations WHERE id = ?";
+    pub const PUT_DELEGATION: &str = "
+INSERT INTO read_delegations (id, grantor, delegate, stage, requested_at, data, position)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET grantor = excluded.grantor, delegate = excluded.delegate,
+       stage = excluded.stage, requested_at = excluded.requested_at, data = excluded.data,
+       position = excluded.position";
+    pub const DELEGATIONS_BY_GRANTOR: &str = "
+SELECT data, position FROM read_delegations
+ WHERE grantor = ? AND stage NOT IN ('pending', 'refused')
+ ORDER BY requested_at, id";
+    pub const DELEGATIONS_BY_DELEGATE: &str = "
+SELECT data, position FROM read_delegations
+ WHERE delegate = ? AND stage NOT IN ('pending', 'refused')
+ ORDER BY requested_at, id";
+    pub const ALL_DELEGATIONS: &str = "SELECT data, position FROM read_delegations ORDER BY id";
+
+    pub const BOOKING: &str = "SELECT data, meeting, position FROM read_bookings WHERE id = ?";
+    pub const PUT_BOOKING: &str = "
+INSERT INTO read_bookings (id, booker, counter, office, mode, slot_start, slot_date, stage,
+                           meeting_state, data, meeting, position)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET booker = excluded.booker, counter = excluded.counter,
+       office = excluded.office, mode = excluded.mode, slot_start = excluded.slot_start,
+       slot_date = excluded.slot_date, stage = excluded.stage,
+       meeting_state = excluded.meeting_state, data = excluded.data,
+       meeting = excluded.meeting, position = excluded.position";
+    pub const BOOKINGS_OF: &str = "
+SELECT data, meeting, position FROM read_bookings
+ WHERE booker = ? AND stage <> 'refused'
+ ORDER BY slot_start, id";
+    pub const BOOKINGS_BY_OFFICE_DAY: &str = "
+SELECT data, meeting, position FROM read_bookings
+ WHERE office = ? AND slot_date = ? AND stage <> 'refused'
+ ORDER BY slot_start, id";
+    pub const WAITING_ROOM: &str = "
+SELECT data, meeting, position FROM read_bookings
+ WHERE office = ? AND slot_date = ? AND mode = 'web_meeting'
+   AND stage IN ('confirmed', 'served', 'missed')
+ ORDER BY slot_start, id";
+    pub const ALL_BOOKINGS: &str = "SELECT data, meeting, position FROM read_bookings ORDER BY id";
+
+    pub const PLACE: &str = "
+SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
+ WHERE slot_key = ? AND booking = ?";
+    pub const PUT_PLACE: &str = "
+INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, position)
+VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (slot_key, booking) DO UPDATE SET counter = excluded.counter,
+       slot_start = excluded.slot_start, held = excluded.held, position = excluded.position";
+    pub const PLACES_HELD: &str = "
+SELECT slot_start, COUNT(*) AS taken FROM read_slot_places
+ WHERE counter = ? AND held = 1 AND slot_start >= ? AND slot_start <= ?
+ GROUP BY slot_start";
+    pub const ALL_PLACES: &str = "
+SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
+ ORDER BY slot_key, booking";
+
+    pub const INSERT_AUDIT: &str = "
+INSERT INTO read_audit (position, grantor, actor, action, aggregate_type, aggregate_id, at,
+                        channel, correlation_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (position) DO NOTHING";
+    pub const AUDIT_OF: &str = "
+SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
+  FROM read_audit WHERE grantor = ? ORDER BY position";
+    pub const ALL_AUDIT: &str = "
+SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
+  FROM read_audit ORDER BY position";
+
+    pub const CLEAR_READ_MODELS: [&str; 4] = [
+        "DELETE FROM read_delegations",
+        "DELETE FROM read_bookings",
+        "DELETE FROM read_slot_places",
+        "DELETE FROM read_audit",
+    ];
+
+    pub const SCHEDULE: &str = "
+INSERT INTO outbox (key, channel, recipient, title, body, due_at, status, attempts,
+                    next_attempt_at, position)
+VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+    ON CONFLICT (key) DO NOTHING";
+    pub const WITHDRAW: &str =
+        "UPDATE outbox SET status = 'withdrawn' WHERE key = ? AND status = 'pending'";
+    /// `(?1 claim, ?2 claimed until, ?3 now, ?4 limit)`. SQLite has one
+    /// writer at a time, so the select and the update are one atomic step.
+    pub const CLAIM_DUE: &str = "
+UPDATE outbox SET claim = ?1, claimed_until = ?2
+ WHERE key IN (SELECT key FROM outbox
+                WHERE status = 'pending' AND next_attempt_at <= ?3
+                  AND (claimed_until IS NULL OR claimed_until <= ?3)
+                ORDER BY next_attempt_at, key
+                LIMIT ?4)
+RETURNING key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
+          last_error, sent_at, position";
+    pub const MARK_SENT: &str = "
+UPDATE outbox SET status = 'sent', sent_at = ?, claim = NULL, claimed_until = NULL
+ WHERE key = ? AND status <> 'sent'";
+    pub const MARK_ATTEMPT: &str = "
+UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, status = ?,
+       claim = NULL, claimed_until = NULL
+ WHERE key = ? AND status = 'pending'";
+    pub const OUTBOX: &str = "
+SELECT key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
+       last_error, sent_at, position
+  FROM outbox ORDER BY position, key";
+
+    pub const INSERT_NOTICE: &str = "
+INSERT INTO notices (id, citizen, title, body, posted_at, is_read, deleted)
+VALUES (?, ?, ?, ?, ?, 0, 0)
+    ON CONFLICT (id) DO NOTHING";
+    pub const NOTICES_OF: &str = "
+SELECT id, citizen, title, body, posted_at, is_read, deleted FROM notices
+ WHERE citizen = ? AND deleted = 0
+ ORDER BY posted_at DESC, id";
+    pub const SET_NOTICE_READ: &str =
+        "UPDATE notices SET is_read = ? WHERE citizen = ? AND id = ? AND deleted = 0";
+    pub const DELETE_NOTICE: &str =
+        "UPDATE notices SET deleted = 1 WHERE citizen = ? AND id = ? AND deleted = 0";
+
+    pub const PUT_DOCUMENT: &str = "
+INSERT INTO documents (sha256, content, size) VALUES (?, ?, ?)
+    ON CONFLICT (sha256) DO NOTHING";
+    pub const DOCUMENT: &str = "SELECT content FROM documents WHERE sha256 = ?";
+}
+
+// ------------------------------------------------------------ checkpoint
+
+pub(crate) async fn checkpoint<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    name: &str,
+) -> Result<i64, ServiceError> {
+    let position: Option<i64> = sqlx::query_scalar(q::CHECKPOINT)
+        .bind(name)
+        .fetch_optional(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(position.unwrap_or(0))
+}
+
+pub(crate) async fn lock_checkpoint(
+    conn: &mut SqliteConnection,
+    name: &str,
+) -> Result<i64, ServiceError> {
+    // The transaction began IMMEDIATE: it already holds the write lock.
+    sqlx::query(q::ENSURE_CHECKPOINT)
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .map_err(service_error)?;
+    checkpoint(conn, name).await
+}
+
+pub(crate) async fn save_checkpoint(
+    conn: &mut SqliteConnection,
+    name: &str,
+    position: i64,
+) -> Result<(), ServiceError> {
+    sqlx::query(q::SAVE_CHECKPOINT)
+        .bind(position)
+        .bind(name)
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+// ------------------------------------------------------------ delegations
+
+pub(crate) async fn delegation<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    id: &str,
+) -> Result<Option<DelegationRow>, ServiceError> {
+    sqlx::query_as::<_, RawDelegation>(q::DELEGATION)
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+        .map_err(service_error)?
+        .map(RawDelegation::into_row)
+        .transpose()
+}
+
+pub(crate) async fn put_delegation(
+    conn: &mut SqliteConnection,
+    row: &DelegationRow,
+) -> Result<(), ServiceError> {
+    let d = &row.delegation;
+    sqlx::query(q::PUT_DELEGATION)
+        .bind(d.id.as_str())
+        .bind(d.grantor.as_str())
+        .bind(d.delegate.as_str())
+        .bind(row.stage_name())
+        .bind(super::ts(d.requested_at))
+        .bind(super::to_json(d)?)
+        .bind(row.position)
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+async fn delegation_list<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    sql: &'static str,
+    arg: Option<&str>,
+) -> Result<Vec<DelegationRow>, ServiceError> {
+    let mut query = sqlx::query_as::<_, RawDelegation>(sql);
+    if let Some(arg) = arg {
+        query = query.bind(arg);
+    }
+    let raw = query.fetch_all(ex).await.map_err(service_error)?;
+    rows(raw, RawDelegation::into_row)
+}
+
+pub(crate) async fn delegations_by_grantor<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    grantor: &str,
+) -> Result<Vec<DelegationRow>, ServiceError> {
+    delegation_list(ex, q::DELEGATIONS_BY_GRANTOR, Some(grantor)).await
+}
+
+pub(crate) async fn delegations_by_delegate<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    delegate: &str,
+) -> Result<Vec<DelegationRow>, ServiceError> {
+    delegation_list(ex, q::DELEGATIONS_BY_DELEGATE, Some(delegate)).await
+}
+
+pub(crate) async fn all_delegations<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+) -> Result<Vec<DelegationRow>, ServiceError> {
+    delegation_list(ex, q::ALL_DELEGATIONS, None).await
+}
+
+// ------------------------------------------------------------ bookings
+
+pub(crate) async fn booking<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    id: &str,
+) -> Result<Option<BookingRow>, ServiceError> {
+    sqlx::query_as::<_, RawBooking>(q::BOOKING)
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+        .map_err(service_error)?
+        .map(RawBooking::into_row)
+        .transpose()
+}
+
+pub(crate) async fn put_booking(
+    conn: &mut SqliteConnection,
+    row: &BookingRow,
+) -> Result<(), ServiceError> {
+    let b = &row.booking;
+    sqlx::query(q::PUT_BOOKING)
+        .bind(b.id.as_str())
+        .bind(b.booker.as_str())
+        .bind(b.counter.as_str())
+        .bind(b.office.as_str())
+        .bind(b.mode.as_str())
+        .bind(super::ts(b.slot.start))
+        .bind(b.slot.local_date().to_string())
+        .bind(row.stage_name())
+        .bind(row.meeting.state().as_str())
+        .bind(super::to_json(b)?)
+        .bind(super::to_json(&row.meeting)?)
+        .bind(row.position)
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+async fn booking_list<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    sql: &'static str,
+    args: &[&str],
+) -> Result<Vec<BookingRow>, ServiceError> {
+    let mut query = sqlx::query_as::<_, RawBooking>(sql);
+    for arg in args {
+        query = query.bind(*arg);
+    }
+    let raw = query.fetch_all(ex).await.map_err(service_error)?;
+    rows(raw, RawBooking::into_row)
+}
+
+pub(crate) async fn bookings_of<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    booker: &str,
+) -> Result<Vec<BookingRow>, ServiceError> {
+    booking_list(ex, q::BOOKINGS_OF, &[booker]).await
+}
+
+pub(crate) async fn bookings_by_office_day<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    office: &str,
+    date: &str,
+) -> Result<Vec<BookingRow>, ServiceError> {
+    booking_list(ex, q::BOOKINGS_BY_OFFICE_DAY, &[office, date]).await
+}
+
+pub(crate) async fn waiting_room<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    office: &str,
+    date: &str,
+) -> Result<Vec<BookingRow>, ServiceError> {
+    booking_list(ex, q::WAITING_ROOM, &[office, date]).await
+}
+
+pub(crate) async fn all_bookings<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+) -> Result<Vec<BookingRow>, ServiceError> {
+    booking_list(ex, q::ALL_BOOKINGS, &[]).await
+}
+
+// ------------------------------------------------------------ slot places
+
+pub(crate) async fn place<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    slot_key: &str,
+    booking: &str,
+) -> Result<Option<PlaceRow>, ServiceError> {
+    Ok(sqlx::query_as::<_, RawPlace>(q::PLACE)
+        .bind(slot_key)
+        .bind(booking)
+        .fetch_optional(ex)
+        .await
+        .map_err(service_error)?
+        .map(PlaceRow::from))
+}
+
+pub(crate) async fn put_place(
+    conn: &mut SqliteConnection,
+    row: &PlaceRow,
+) -> Result<(), ServiceError> {
+    sqlx::query(q::PUT_PLACE)
+        .bind(&row.slot_key)
+        .bind(&row.booking)
+        .bind(&row.counter)
+        .bind(&row.slot_start)
+        .bind(row.held)
+        .bind(row.position)
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn places_held<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    counter: &str,
+    first: &str,
+    last: &str,
+) -> Result<Vec<(String, i64)>, ServiceError> {
+    sqlx::query_as(q::PLACES_HELD)
+        .bind(counter)
+        .bind(first)
+        .bind(last)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn all_places<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+) -> Result<Vec<PlaceRow>, ServiceError> {
+    let raw: Vec<RawPlace> = sqlx::query_as(q::ALL_PLACES)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(raw.into_iter().map(PlaceRow::from).collect())
+}
+
+// ------------------------------------------------------------ audit
+
+pub(crate) async fn insert_audit(
+    conn: &mut SqliteConnection,
+    row: &AuditEntry,
+) -> Result<(), ServiceError> {
+    sqlx::query(q::INSERT_AUDIT)
+        .bind(row.position)
+        .bind(&row.grantor)
+        .bind(&row.actor)
+        .bind(&row.action)
+        .bind(&row.aggregate_type)
+        .bind(&row.aggregate_id)
+        .bind(&row.at)
+        .bind(&row.channel)
+        .bind(&row.correlation_id)
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn audit_of<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    grantor: &str,
+) -> Result<Vec<AuditEntry>, ServiceError> {
+    sqlx::query_as(q::AUDIT_OF)
+        .bind(grantor)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn all_audit<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+) -> Result<Vec<AuditEntry>, ServiceError> {
+    sqlx::query_as(q::ALL_AUDIT)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn clear_read_models(conn: &mut SqliteConnection) -> Result<(), ServiceError> {
+    for sql in q::CLEAR_READ_MODELS {
+        sqlx::query(sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(service_error)?;
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------ outbox
+
+pub(crate) async fn schedule(
+    conn: &mut SqliteConnection,
+    row: &OutboxEntry,
+) -> Result<(), ServiceError> {
+    sqlx::query(q::SCHEDULE)
+        .bind(&row.key)
+        .bind(&row.channel)
+        .bind(&row.recipient)
+        .bind(&row.title)
+        .bind(&row.body)
+        .bind(&row.due_at)
+        .bind(&row.next_attempt_at)
+        .bind(row.position)
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn withdraw(conn: &mut SqliteConnection, key: &str) -> Result<(), ServiceError> {
+    sqlx::query(q::WITHDRAW)
+        .bind(key)
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn claim_due<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    claim: &str,
+    now: &str,
+    until: &str,
+    limit: i64,
+) -> Result<Vec<OutboxEntry>, ServiceError> {
+    sqlx::query_as(q::CLAIM_DUE)
+        .bind(claim)
+        .bind(until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn mark_sent<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    key: &str,
+    at: &str,
+) -> Result<bool, ServiceError> {
+    let done = sqlx::query(q::MARK_SENT)
+        .bind(at)
+        .bind(key)
+        .execute(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn mark_attempt<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    a: &Attempt<'_>,
+) -> Result<bool, ServiceError> {
+    let done = sqlx::query(q::MARK_ATTEMPT)
+        .bind(a.attempts)
+        .bind(a.next_attempt_at)
+        .bind(a.error)
+        .bind(a.status)
+        .bind(a.key)
+        .execute(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn outbox<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+) -> Result<Vec<OutboxEntry>, ServiceError> {
+    sqlx::query_as(q::OUTBOX)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+// ------------------------------------------------------------ notices
+
+pub(crate) async fn insert_notice<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    n: &NoticeRow,
+) -> Result<(), ServiceError> {
+    sqlx::query(q::INSERT_NOTICE)
+        .bind(&n.id)
+        .bind(&n.citizen)
+        .bind(&n.title)
+        .bind(&n.body)
+        .bind(&n.posted_at)
+        .execute(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn notices_of<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    citizen: &str,
+) -> Result<Vec<NoticeRow>, ServiceError> {
+    sqlx::query_as(q::NOTICES_OF)
+        .bind(citizen)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn set_notice_read<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    citizen: &str,
+    id: &str,
+    read: bool,
+) -> Result<bool, ServiceError> {
+    let done = sqlx::query(q::SET_NOTICE_READ)
+        .bind(read)
+        .bind(citizen)
+        .bind(id)
+        .execute(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn delete_notice<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    citizen: &str,
+    id: &str,
+) -> Result<bool, ServiceError> {
+    let done = sqlx::query(q::DELETE_NOTICE)
+        .bind(citizen)
+        .bind(id)
+        .execute(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(done.rows_affected() > 0)
+}
+
+// ------------------------------------------------------------ documents
+
+pub(crate) async fn put_document<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    sha256: &str,
+    content: &[u8],
+) -> Result<(), ServiceError> {
+    let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
+    sqlx::query(q::PUT_DOCUMENT)
+        .bind(sha256)
+        .bind(content)
+        .bind(size)
+        .execute(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn document<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    sha256: &str,
+) -> Result<Option<Vec<u8>>, ServiceError> {
+    sqlx::query_scalar(q::DOCUMENT)
+        .bind(sha256)
+        .fetch_optional(ex)
+        .await
+        .map_err(service_error)
+}

@@ -1,0 +1,497 @@
+//! The SQL stores: SQLite through sqlite-es (the embedded default) and
+//! PostgreSQL through postgres-es.
+//!
+//! This module opens them from a URL, applies the versioned migrations of
+//! `crates/adapters/migrations/{sqlite,postgres}` on every start, and reads
+//! what cqrs-es has no notion of: the global log in commit order and the
+//! checkpoints of its readers. Every statement it runs is in [`queries`];
+//! the schema is in the migrations; `docs/STORES.md` explains both.
+//!
+//! [`sqlx`] is re-exported so that read models, tests and embedders use the
+//! very version sqlite-es and postgres-es were built with.
+
+pub mod queries;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use cqrs_es::persist::{PersistenceError, SerializedEvent};
+use serde_json::Value;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ColumnIndex, ConnectOptions, Connection, Decode, Row, Type};
+
+pub use sqlx;
+
+use crate::error::ServiceError;
+use crate::memory::Positioned;
+
+/// The environment variable an application reads the store's URL from.
+pub const DATABASE_URL_VAR: &str = "DELEGHE_DATABASE_URL";
+
+/// The store when [`DATABASE_URL_VAR`] is not set: a SQLite file in the
+/// working directory, created with its schema on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://deleghe.db";
+
+/// How long a SQLite writer waits for the one before it (SQLite lets one
+/// writer at a time in; the wait is the queue).
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a command waits for a pooled connection before the store is
+/// reported unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const SQLITE_MAX_CONNECTIONS: u32 = 8;
+const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Why a store could not be opened from its URL. The messages never carry a
+/// password: PostgreSQL servers are named by host, port and database only.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "unsupported store URL scheme {scheme:?}: expected `memory:`, `sqlite://FILE` \
+         or `postgres://USER@HOST:PORT/DATABASE`"
+    )]
+    UnsupportedScheme { scheme: String },
+    #[error("invalid {backend} store URL: {reason}")]
+    InvalidUrl {
+        backend: &'static str,
+        reason: String,
+    },
+    #[error("cannot open the SQLite database {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot connect to the PostgreSQL server at {server}: {source}")]
+    Postgres {
+        server: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot apply the {backend} schema migrations: {source}")]
+    Migrate {
+        backend: &'static str,
+        #[source]
+        source: MigrateError,
+    },
+}
+
+/// A store URL, understood.
+pub(crate) enum StoreUrl {
+    Memory,
+    Sqlite(SqliteConnectOptions),
+    Postgres {
+        options: PgConnectOptions,
+        /// From `?schema=NAME`: the schema every connection works in.
+        schema: Option<String>,
+    },
+}
+
+impl StoreUrl {
+    pub(crate) fn parse(url: &str) -> Result<Self, ConnectError> {
+        let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+        match scheme {
+            "memory" => Ok(Self::Memory),
+            "sqlite" => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| invalid("SQLite", e))?
+                    .create_if_missing(true)
+                    // WAL: readers never wait for the writer, nor it for them.
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true);
+                Ok(Self::Sqlite(options))
+            }
+            "postgres" | "postgresql" => {
+                let (url, schema) = take_schema(url);
+                let mut options =
+                    PgConnectOptions::from_str(&url).map_err(|e| invalid("PostgreSQL", e))?;
+                if let Some(schema) = &schema {
+                    if !valid_schema_name(schema) {
+                        return Err(ConnectError::InvalidUrl {
+                            backend: "PostgreSQL",
+                            reason: format!(
+                                "schema {schema:?} is not 1 to 63 of a-z, 0-9 and _, \
+                                 not starting with a digit"
+                            ),
+                        });
+                    }
+                    // Sent at the start of every pooled connection.
+                    options = options.options([("search_path", schema.as_str())]);
+                }
+                Ok(Self::Postgres { options, schema })
+            }
+            _ => Err(ConnectError::UnsupportedScheme {
+                scheme: scheme.to_owned(),
+            }),
+        }
+    }
+}
+
+fn invalid(backend: &'static str, error: sqlx::Error) -> ConnectError {
+    ConnectError::InvalidUrl {
+        backend,
+        reason: error.to_string(),
+    }
+}
+
+/// Splits `?schema=NAME` (ours, not libpq's) off a PostgreSQL URL.
+fn take_schema(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut schema = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some(("schema", name)) => {
+                schema = Some(name.to_owned());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, schema)
+}
+
+/// A PostgreSQL identifier that needs no quoting beyond the one we add.
+pub(crate) fn valid_schema_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    first_ok
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn server_name(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or(options.get_username())
+    )
+}
+
+/// Opens (creating if missing) a SQLite database and brings its schema up to date.
+pub(crate) async fn open_sqlite(options: SqliteConnectOptions) -> Result<SqlitePool, ConnectError> {
+    let path = display_path(options.get_filename());
+    let pool = SqlitePoolOptions::new()
+        .max_connections(SQLITE_MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| ConnectError::Sqlite { path, source })?;
+    migrate_sqlite(&pool).await?;
+    Ok(pool)
+}
+
+fn display_path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Connects to a PostgreSQL server, creates the `?schema=` if missing, and
+/// brings the schema up to date.
+pub(crate) async fn open_postgres(
+    options: PgConnectOptions,
+    schema: Option<&str>,
+) -> Result<PgPool, ConnectError> {
+    let server = server_name(&options);
+    let failed = |source| ConnectError::Postgres {
+        server: server.clone(),
+        source,
+    };
+    // One direct connection first: a pool retries a refused connection
+    // until its timeout and then reports only the timeout.
+    let mut probe = options.connect().await.map_err(failed)?;
+    if let Some(schema) = schema {
+        sqlx::query(&queries::postgres::create_schema(schema))
+            .execute(&mut probe)
+            .await
+            .map_err(failed)?;
+    }
+    probe.close().await.map_err(failed)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(POSTGRES_MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options);
+    migrate_postgres(&pool).await?;
+    Ok(pool)
+}
+
+/// Applies the SQLite migrations not yet applied (recorded in `_sqlx_migrations`).
+pub async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), ConnectError> {
+    SQLITE_MIGRATIONS
+        .run(pool)
+        .await
+        .map_err(|source| ConnectError::Migrate {
+            backend: "SQLite",
+            source,
+        })
+}
+
+/// Applies the PostgreSQL migrations not yet applied, in the connection's
+/// first `search_path` schema.
+pub async fn migrate_postgres(pool: &PgPool) -> Result<(), ConnectError> {
+    POSTGRES_MIGRATIONS
+        .run(pool)
+        .await
+        .map_err(|source| ConnectError::Migrate {
+            backend: "PostgreSQL",
+            source,
+        })
+}
+
+// ------------------------------------------------------------------ the log
+
+pub(crate) async fn read_log_sqlite(
+    pool: &SqlitePool,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Positioned>, ServiceError> {
+    let rows = sqlx::query(queries::sqlite::READ_LOG)
+        .bind(after)
+        .bind(as_limit(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(service_error)?;
+    rows.iter()
+        .map(positioned)
+        .collect::<Result<_, _>>()
+        .map_err(service_error)
+}
+
+pub(crate) async fn read_log_postgres(
+    pool: &PgPool,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Positioned>, ServiceError> {
+    let rows = sqlx::query(queries::postgres::READ_LOG)
+        .bind(after)
+        .bind(as_limit(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(service_error)?;
+    rows.iter()
+        .map(positioned)
+        .collect::<Result<_, _>>()
+        .map_err(service_error)
+}
+
+pub(crate) async fn events_of_type_sqlite(
+    pool: &SqlitePool,
+    aggregate_type: &str,
+) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    let rows = sqlx::query(queries::sqlite::EVENTS_OF_TYPE)
+        .bind(aggregate_type)
+        .fetch_all(pool)
+        .await
+        .map_err(persistence_error)?;
+    rows.iter()
+        .map(|row| positioned(row).map(|p| p.event))
+        .collect::<Result<_, _>>()
+        .map_err(persistence_error)
+}
+
+pub(crate) async fn events_of_type_postgres(
+    pool: &PgPool,
+    aggregate_type: &str,
+) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    let rows = sqlx::query(queries::postgres::EVENTS_OF_TYPE)
+        .bind(aggregate_type)
+        .fetch_all(pool)
+        .await
+        .map_err(persistence_error)?;
+    rows.iter()
+        .map(|row| positioned(row).map(|p| p.event))
+        .collect::<Result<_, _>>()
+        .map_err(persistence_error)
+}
+
+pub(crate) async fn checkpoint_sqlite(pool: &SqlitePool, name: &str) -> Result<i64, ServiceError> {
+    let position: Option<i64> = sqlx::query_scalar(queries::sqlite::CHECKPOINT)
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .map_err(service_error)?;
+    Ok(position.unwrap_or(0))
+}
+
+pub(crate) async fn checkpoint_postgres(pool: &PgPool, name: &str) -> Result<i64, ServiceError> {
+    let position: Option<i64> = sqlx::query_scalar(queries::postgres::CHECKPOINT)
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .map_err(service_error)?;
+    Ok(position.unwrap_or(0))
+}
+
+pub(crate) async fn save_checkpoint_sqlite(
+    pool: &SqlitePool,
+    name: &str,
+    position: i64,
+) -> Result<(), ServiceError> {
+    sqlx::query(queries::sqlite::SAVE_CHECKPOINT)
+        .bind(name)
+        .bind(position)
+        .execute(pool)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn save_checkpoint_postgres(
+    pool: &PgPool,
+    name: &str,
+    position: i64,
+) -> Result<(), ServiceError> {
+    sqlx::query(queries::postgres::SAVE_CHECKPOINT)
+        .bind(name)
+        .bind(position)
+        .execute(pool)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+fn as_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// One row of [`queries`]' `READ_LOG` or `EVENTS_OF_TYPE`, in either dialect.
+fn positioned<R>(row: &R) -> Result<Positioned, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Value: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let sequence: i64 = row.try_get("sequence")?;
+    let sequence = usize::try_from(sequence).map_err(|e| sqlx::Error::ColumnDecode {
+        index: "sequence".to_owned(),
+        source: Box::new(e),
+    })?;
+    Ok(Positioned {
+        position: row.try_get("position")?,
+        event: SerializedEvent::new(
+            row.try_get("aggregate_id")?,
+            sequence,
+            row.try_get("aggregate_type")?,
+            row.try_get("event_type")?,
+            row.try_get("event_version")?,
+            row.try_get("payload")?,
+            row.try_get("metadata")?,
+        ),
+    })
+}
+
+/// Storage errors sorted into the service's kinds, the source kept.
+pub(crate) fn service_error(error: sqlx::Error) -> ServiceError {
+    match error {
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. } => ServiceError::Corrupt(Box::new(error)),
+        other => ServiceError::Unavailable(Box::new(other)),
+    }
+}
+
+fn persistence_error(error: sqlx::Error) -> PersistenceError {
+    match error {
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. } => {
+            PersistenceError::DeserializationError(Box::new(error))
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed => PersistenceError::ConnectionError(Box::new(error)),
+        other => PersistenceError::UnknownError(Box::new(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_parameter_is_taken_off_the_url() {
+        assert_eq!(
+            take_schema("postgres://u@h/db?schema=t_1&sslmode=disable"),
+            (
+                "postgres://u@h/db?sslmode=disable".to_owned(),
+                Some("t_1".to_owned())
+            )
+        );
+        assert_eq!(
+            take_schema("postgres://u@h/db?schema=t_1"),
+            ("postgres://u@h/db".to_owned(), Some("t_1".to_owned()))
+        );
+        assert_eq!(
+            take_schema("postgres://u@h/db"),
+            ("postgres://u@h/db".to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(valid_schema_name("t_0af3"));
+        assert!(valid_schema_name("_x"));
+        assert!(!valid_schema_name(""));
+        assert!(!valid_schema_name("1abc"));
+        assert!(!valid_schema_name("a\"; DROP TABLE events; --"));
+        assert!(!valid_schema_name("Upper"));
+        assert!(!valid_schema_name(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn urls_choose_the_store() {
+        assert!(matches!(StoreUrl::parse("memory:"), Ok(StoreUrl::Memory)));
+        assert!(matches!(
+            StoreUrl::parse("sqlite://deleghe.db"),
+            Ok(StoreUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            StoreUrl::parse("postgres://postgres@127.0.0.1:5432/test?schema=t_1"),
+            Ok(StoreUrl::Postgres { schema: Some(s), .. }) if s == "t_1"
+        ));
+        let Err(error) = StoreUrl::parse("mysql://root@localhost/db") else {
+            panic!("mysql is not a store");
+        };
+        assert!(matches!(&error, ConnectError::UnsupportedScheme { scheme } if scheme == "mysql"));
+        assert!(error.to_string().contains("sqlite://FILE"));
+        assert!(matches!(
+            StoreUrl::parse("postgres://u@h/db?schema=Bad-Name"),
+            Err(ConnectError::InvalidUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn connect_errors_do_not_show_passwords() {
+        let Ok(StoreUrl::Postgres { options, .. }) =
+            StoreUrl::parse("postgres://deleghe:s3cret@db.example:6543/deleghe")
+        else {
+            panic!("a valid URL");
+        };
+        let name = server_name(&options);
+        assert_eq!(name, "db.example:6543/deleghe");
+        assert!(!name.contains("s3cret"));
+    }
+}
