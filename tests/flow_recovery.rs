@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use deleghe::adapters::runner::FlowRunner;
-use deleghe::adapters::{Deleghe, Repository, SettableClock};
+use deleghe::adapters::{Deleghe, Metadata, Repository, SettableClock};
 use deleghe::domain::booking::{BookerCommand, BookingStage};
-use deleghe::domain::delegation::{DelegationId, RevocationChannel, Stage};
+use deleghe::domain::delegation::{DelegationId, GrantorCommand, RevocationChannel, Stage};
 use deleghe::domain::meeting::{MeetingCommand, MeetingState};
+use deleghe::domain::process::{self, Command};
 use deleghe::domain::Policy;
 use support::*;
 
@@ -241,16 +242,66 @@ async fn meeting_scenario(store: Store) {
     }
 }
 
+async fn racing_the_runner_scenario(store: Store) {
+    // The runner works the log while the requests drive their own flows:
+    // whoever takes a step first, each request still answers its outcome.
+    let repository = fresh(&store).await;
+    let clock = SettableClock::fixed(t0());
+    let service = restarted(repository.clone(), &clock);
+    let runner = FlowRunner::new(service.clone(), deleghe::adapters::upcast::upcasters());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let background = tokio::spawn(runner.run(std::time::Duration::from_millis(1), stopped));
+    for n in 1..8 {
+        let d = service
+            .register_delegation(request(&format!("race-{n}"), n, 0), &meta(n))
+            .await;
+        if n <= 3 {
+            assert_eq!(d.expect("registered").stage, Stage::Active, "request {n}");
+        } else {
+            assert_eq!(d.unwrap_err().code(), "delegate_cap_reached", "request {n}");
+        }
+    }
+    stop.send(true).unwrap();
+    background.await.unwrap();
+    recover(&repository, &clock).await;
+    assert_settled(&restarted(repository, &clock)).await;
+}
+
+async fn overtaken_by_the_runner_scenario(store: Store) {
+    // Deterministically: the request stores its first step, the runner
+    // takes the second (the seat) before the request does, then the request
+    // drives on. Its repeat of the seat step stores nothing, and it must
+    // still complete the registration rather than stop halfway.
+    let repository = fresh(&store).await;
+    let clock = SettableClock::fixed(t0());
+    let service = restarted(repository.clone(), &clock);
+    let first = Command::Grantor {
+        id: person(1),
+        command: GrantorCommand::Request(request("overtaken", 1, 0)),
+    };
+    let events = service.execute(&first, &meta(1)).await.unwrap();
+    let next: Vec<Command> = events
+        .iter()
+        .flat_map(|e| process::react(e, t0()))
+        .collect();
+    for step in &next {
+        service.execute(step, &Metadata::system()).await.unwrap();
+    }
+    service.drive(next, "overtaken").await.unwrap();
+    let g = service.grantor(&person(1)).await.unwrap();
+    assert_eq!(g.delegations()[0].stage, Stage::Active);
+}
+
 macro_rules! on_every_store {
     ($($name:ident),*) => {
         mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::Store::Memory).await; })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Memory).await; })*
         }
         mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Store::Sqlite).await; })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Sqlite).await; })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
                 if let Some(store) = super::postgres_store() {
                     super::$name(store).await;
                 }
@@ -263,5 +314,7 @@ on_every_store!(
     registration_scenario,
     refusal_and_revocation_scenario,
     booking_scenario,
-    meeting_scenario
+    meeting_scenario,
+    racing_the_runner_scenario,
+    overtaken_by_the_runner_scenario
 );

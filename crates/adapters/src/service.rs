@@ -181,7 +181,11 @@ impl Deleghe {
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
         let events = self.execute(&first, meta).await?;
         let now = self.now();
-        let next: Vec<Command> = events.iter().flat_map(|e| process::react(e, now)).collect();
+        let next: Vec<Command> = if events.is_empty() {
+            process::after_repeat(&first, now)
+        } else {
+            events.iter().flat_map(|e| process::react(e, now)).collect()
+        };
         let mut report = FlowReport {
             events,
             ..FlowReport::default()
@@ -225,6 +229,11 @@ impl Deleghe {
             match self.execute(&command, &meta).await {
                 Ok(events) => {
                     let now = self.now();
+                    if events.is_empty() {
+                        // Another driver took this step first: carry on as
+                        // its event would have.
+                        queue.extend(process::after_repeat(&command, now));
+                    }
                     for e in &events {
                         queue.extend(process::react(e, now));
                     }

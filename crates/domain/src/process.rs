@@ -202,6 +202,69 @@ pub fn react(event: &Event, now: DateTime<Utc>) -> Vec<Command> {
     next
 }
 
+/// What follows a flow step that had already taken effect, so that repeating
+/// it stored nothing: the same commands its event called for. A driver that
+/// races another (the request's own against the runner, or a client's retry)
+/// then still carries the flow to its end instead of stopping halfway.
+pub fn after_repeat(command: &Command, now: DateTime<Utc>) -> Vec<Command> {
+    match command {
+        Command::Grantor {
+            command: GrantorCommand::Request(r),
+            ..
+        } => vec![Command::Delegate {
+            id: r.delegate.clone(),
+            command: DelegateCommand::ReserveSeat {
+                id: r.id.clone(),
+                grantor: r.grantor.clone(),
+                delegate: r.delegate.clone(),
+                role: r.role,
+                ends_on: r.ends_on,
+                at: now,
+            },
+        }],
+        Command::Delegate {
+            command: DelegateCommand::ReserveSeat { id, grantor, .. },
+            ..
+        } => vec![Command::Grantor {
+            id: grantor.clone(),
+            command: GrantorCommand::CompleteRegistration {
+                id: id.clone(),
+                at: now,
+            },
+        }],
+        Command::Booker {
+            command: BookerCommand::Request(r),
+            ..
+        } => r
+            .counter
+            .offers(r.start)
+            .map(|slot| Command::Slot {
+                id: crate::booking::slot_key(&r.counter.id, &slot),
+                command: SlotCommand::ReservePlace {
+                    booking: r.id.clone(),
+                    booker: r.booker.clone(),
+                    capacity: r.counter.capacity(),
+                    at: now,
+                },
+            })
+            .into_iter()
+            .collect(),
+        Command::Slot {
+            command: SlotCommand::ReservePlace {
+                booking, booker, ..
+            },
+            ..
+        } => vec![Command::Booker {
+            id: booker.clone(),
+            command: BookerCommand::Confirm {
+                id: booking.clone(),
+                at: now,
+            },
+        }],
+        _ => vec![],
+    }
+}
+
 /// What follows a command that a rule refused.
 pub fn after_refusal(command: &Command, refusal: &Refusal, now: DateTime<Utc>) -> Option<Command> {
     match (command, refusal) {
@@ -262,5 +325,61 @@ pub fn after_refusal(command: &Command, refusal: &Refusal, now: DateTime<Utc>) -
         )
         .map(Into::into),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::delegation::{DelegationId, Role};
+
+    fn cf(s: &str) -> FiscalCode {
+        FiscalCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn d10_a_repeated_step_continues_the_flow_like_its_event() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let request = RequestDelegation {
+            id: DelegationId::parse("d-1").unwrap(),
+            grantor: cf("RSSMRA85T10A562S"),
+            delegate: cf("VRDLGU70A01H501O"),
+            role: Role::Ordinary,
+            channel: Channel::Online,
+            ends_on: None,
+            meeting: None,
+            at: now,
+        };
+        let first = Command::Grantor {
+            id: request.grantor.clone(),
+            command: GrantorCommand::Request(request.clone()),
+        };
+        let requested = Event::Grantor(GrantorEvent::DelegationRequested {
+            id: request.id.clone(),
+            grantor: request.grantor.clone(),
+            delegate: request.delegate.clone(),
+            role: request.role,
+            channel: request.channel,
+            ends_on: None,
+            meeting: None,
+            at: now,
+        });
+        // The repeat of the request calls for what its event called for.
+        assert_eq!(after_repeat(&first, now), react(&requested, now));
+        let reserve = after_repeat(&first, now).remove(0);
+        let reserved = Event::Delegate(DelegateEvent::SeatReserved {
+            id: request.id.clone(),
+            grantor: request.grantor.clone(),
+            delegate: request.delegate.clone(),
+            role: Role::Ordinary,
+            ends_on: None,
+            at: now,
+        });
+        assert_eq!(after_repeat(&reserve, now), react(&reserved, now));
+        // Completing twice calls for nothing more.
+        let complete = after_repeat(&reserve, now).remove(0);
+        assert!(after_repeat(&complete, now).is_empty());
     }
 }
