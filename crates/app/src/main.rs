@@ -1,1 +1,25 @@
-fn main() {}
+//! `deleghe`: the command-line entry of the HTTP app (see [`deleghe_app::cli`]).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = deleghe_app::cli::Cli::parse();
+    match deleghe_app::cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("deleghe: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

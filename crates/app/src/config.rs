@@ -1,0 +1,354 @@
+//! Typed configuration, read once at start (STYLE 11): each value comes from
+//! its command-line flag, else its environment variable (API.md, "Running
+//! it"), else its default, and is validated here, with a message that names
+//! the variable and says what is expected. Secrets are kept in [`Secret`],
+//! whose `Debug` and `Display` never show them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Default store: an SQLite file in the working folder.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://deleghe.sqlite";
+/// Default address to bind.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Shortest accepted HS256 key, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+pub const ENV_DATABASE_URL: &str = "DELEGHE_DATABASE_URL";
+pub const ENV_LISTEN: &str = "DELEGHE_LISTEN";
+pub const ENV_JWT_SECRET: &str = "DELEGHE_JWT_SECRET";
+pub const ENV_DEV_CLOCK: &str = "DELEGHE_DEV_CLOCK";
+pub const ENV_SMS_OUTBOX: &str = "DELEGHE_SMS_OUTBOX";
+pub const ENV_COUNTERS: &str = "DELEGHE_COUNTERS";
+
+/// A value that must never reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A configuration value that is wrong, with what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where the JWT key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtKey {
+    /// `DELEGHE_JWT_SECRET`.
+    Given(Secret),
+    /// `--dev` without a secret: one is generated at start.
+    Generate,
+}
+
+/// What `serve` runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub jwt: JwtKey,
+    /// `--dev`: development conveniences, announced on start.
+    pub dev: bool,
+    /// `PUT /dev/clock` and the rest of `/dev/*` (otherwise 404).
+    pub dev_clock: bool,
+    /// The development SMS gateway's file (one JSON line per SMS).
+    pub sms_outbox: Option<PathBuf>,
+    /// Offices and counters; none: the built-in default.
+    pub counters: Option<PathBuf>,
+}
+
+/// What the command line gave (each `None` falls back to the environment).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub dev: bool,
+    pub dev_clock: bool,
+    pub sms_outbox: Option<PathBuf>,
+    pub counters: Option<PathBuf>,
+}
+
+/// Reads one environment variable; empty counts as unset.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// From the process's flags and environment.
+    pub fn load(flags: Flags) -> Result<Self, ConfigError> {
+        Self::from_sources(flags, env_var)
+    }
+
+    /// From `flags` and an environment lookup (tests pass their own).
+    pub fn from_sources(
+        flags: Flags,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let database_url = database_url(flags.database_url.or_else(|| env(ENV_DATABASE_URL)))?;
+        let listen_text = flags
+            .listen
+            .or_else(|| env(ENV_LISTEN))
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.trim().parse().map_err(|_| {
+            ConfigError(format!(
+                "{ENV_LISTEN} (or --listen) is {listen_text:?}: expected an address and port such as 127.0.0.1:8080"
+            ))
+        })?;
+        let dev_clock = flags.dev
+            || flags.dev_clock
+            || match env(ENV_DEV_CLOCK) {
+                None => false,
+                Some(v) => parse_bool(&v).ok_or_else(|| {
+                    ConfigError(format!("{ENV_DEV_CLOCK} is {v:?}: expected 1 or 0"))
+                })?,
+            };
+        let jwt = match env(ENV_JWT_SECRET) {
+            Some(secret) => JwtKey::Given(jwt_secret(secret)?),
+            None if flags.dev => JwtKey::Generate,
+            None => {
+                return Err(ConfigError(format!(
+                    "{ENV_JWT_SECRET} is not set: the app needs an HS256 key of at least {MIN_SECRET_BYTES} bytes \
+                     (e.g. `export {ENV_JWT_SECRET}=$(openssl rand -hex 32)`), or run `serve --dev`, which generates one"
+                )))
+            }
+        };
+        let sms_outbox = flags
+            .sms_outbox
+            .or_else(|| env(ENV_SMS_OUTBOX).map(PathBuf::from))
+            .or_else(|| flags.dev.then(dev_sms_outbox));
+        let counters = flags
+            .counters
+            .or_else(|| env(ENV_COUNTERS).map(PathBuf::from));
+        if let Some(path) = &counters {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "{ENV_COUNTERS} (or --counters) is {}: no such file (expected a JSON list of counters)",
+                    path.display()
+                )));
+            }
+        }
+        Ok(Self {
+            database_url,
+            listen,
+            jwt,
+            dev: flags.dev,
+            dev_clock,
+            sms_outbox,
+            counters,
+        })
+    }
+}
+
+/// The store URL of `migrate` and `rebuild-read-models`.
+pub fn database_url(given: Option<String>) -> Result<String, ConfigError> {
+    let url = given
+        .map(|u| u.trim().to_owned())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let known = ["memory:", "sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|p| url.starts_with(p)) {
+        Ok(url)
+    } else {
+        // The URL may hold a password: show only its scheme.
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(ConfigError(format!(
+            "{ENV_DATABASE_URL} (or --database-url) has scheme {scheme:?}: expected sqlite://FILE, postgres://... or memory:"
+        )))
+    }
+}
+
+fn jwt_secret(secret: String) -> Result<Secret, ConfigError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError(format!(
+            "{ENV_JWT_SECRET} is {} bytes long: an HS256 key needs at least {MIN_SECRET_BYTES}",
+            secret.len()
+        )));
+    }
+    Ok(Secret(secret))
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Where development files live: outside the work tree, shared by `serve
+/// --dev` and the `token` subcommand.
+pub fn dev_dir() -> PathBuf {
+    std::env::temp_dir().join("deleghe-dev")
+}
+
+/// The generated development JWT key (`serve --dev` writes it, `token` reads it).
+pub fn dev_secret_file() -> PathBuf {
+    dev_dir().join("jwt-secret")
+}
+
+/// The development SMS gateway's default file under `--dev`.
+pub fn dev_sms_outbox() -> PathBuf {
+    dev_dir().join("sms.jsonl")
+}
+
+/// Generates a random HS256 key and stores it where `token` finds it
+/// (readable by the owner only).
+pub fn generate_dev_secret() -> std::io::Result<Secret> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let path = dev_secret_file();
+    std::fs::create_dir_all(dev_dir())?;
+    write_private(&path, secret.as_bytes())?;
+    Ok(Secret(secret))
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
+/// The key the `token` subcommand signs with: `DELEGHE_JWT_SECRET`, else the
+/// one the running `serve --dev` generated.
+pub fn token_secret() -> Result<Secret, ConfigError> {
+    if let Some(secret) = env_var(ENV_JWT_SECRET) {
+        return jwt_secret(secret);
+    }
+    let path = dev_secret_file();
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => Ok(Secret(s.trim().to_owned())),
+        _ => Err(ConfigError(format!(
+            "{ENV_JWT_SECRET} is not set and no development key is at {} (start `serve --dev` first)",
+            path.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_need_a_secret_unless_dev() {
+        let e = Config::from_sources(Flags::default(), env(&[])).unwrap_err();
+        assert!(e.0.contains("DELEGHE_JWT_SECRET"), "{e}");
+        let dev = Config::from_sources(
+            Flags {
+                dev: true,
+                ..Flags::default()
+            },
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(dev.jwt, JwtKey::Generate);
+        assert!(dev.dev_clock);
+        assert_eq!(dev.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(dev.listen.to_string(), DEFAULT_LISTEN);
+        assert!(dev.sms_outbox.is_some());
+    }
+
+    #[test]
+    fn the_dev_clock_is_off_by_default() {
+        let c = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, KEY)])).unwrap();
+        assert!(!c.dev_clock);
+        assert!(c.sms_outbox.is_none());
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        let c = Config::from_sources(
+            Flags {
+                listen: Some("0.0.0.0:9000".into()),
+                ..Flags::default()
+            },
+            env(&[(ENV_JWT_SECRET, KEY), (ENV_LISTEN, "127.0.0.1:1")]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn bad_values_are_named_with_what_is_expected() {
+        let bad_listen = Config::from_sources(
+            Flags::default(),
+            env(&[(ENV_JWT_SECRET, KEY), (ENV_LISTEN, "localhost")]),
+        )
+        .unwrap_err();
+        assert!(bad_listen.0.contains("DELEGHE_LISTEN"), "{bad_listen}");
+        let short =
+            Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, "short")])).unwrap_err();
+        assert!(short.0.contains("at least 32"), "{short}");
+        assert!(
+            !short.0.contains("short\""),
+            "the secret is not echoed: {short}"
+        );
+        let clock = Config::from_sources(
+            Flags::default(),
+            env(&[(ENV_JWT_SECRET, KEY), (ENV_DEV_CLOCK, "maybe")]),
+        )
+        .unwrap_err();
+        assert!(clock.0.contains("DELEGHE_DEV_CLOCK"), "{clock}");
+        let url = Config::from_sources(
+            Flags::default(),
+            env(&[
+                (ENV_JWT_SECRET, KEY),
+                (ENV_DATABASE_URL, "mysql://u:pw@h/db"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            url.0.contains("\"mysql\"") && !url.0.contains("pw"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let s = Secret::new("top-secret-value");
+        assert!(!format!("{s:?} {s}").contains("top-secret"));
+    }
+}

@@ -1,0 +1,625 @@
+//! The JSON shapes of API.md, as the app sends and accepts them, with their
+//! OpenAPI schemas. Domain values are validated by the handlers (fiscal
+//! codes, phones, ids), not by serde, so that each failure gets its own code.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
+use deleghe_adapters::projection::{BookingView, DelegationView, NoticeView, SlotAvailability};
+use deleghe_adapters::readside::AuditEntry;
+use deleghe_domain::delegation::Role;
+use deleghe_domain::document::DocumentRef;
+use deleghe_domain::meeting::{Meeting, Outcome};
+use deleghe_domain::schedule::{Counter, Mode};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+// ------------------------------------------------------------------ delegations
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleDto {
+    Ordinary,
+    Tutor,
+    Curator,
+    SupportAdministrator,
+    Parent,
+}
+
+impl From<RoleDto> for Role {
+    fn from(r: RoleDto) -> Self {
+        match r {
+            RoleDto::Ordinary => Role::Ordinary,
+            RoleDto::Tutor => Role::Tutor,
+            RoleDto::Curator => Role::Curator,
+            RoleDto::SupportAdministrator => Role::SupportAdministrator,
+            RoleDto::Parent => Role::Parent,
+        }
+    }
+}
+
+/// The registration channels an operator may use (D5).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterChannelDto {
+    Counter,
+    Pec,
+}
+
+/// `POST /v1/delegations`: the grantor (the caller) names a delegate.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDelegation {
+    /// The delegate's fiscal code.
+    #[schema(example = "VRDLGU70A01H501O")]
+    pub delegate: String,
+    /// D7: last day in force; none: no end. Online, at least 30 days ahead.
+    pub ends_on: Option<NaiveDate>,
+}
+
+/// `POST /v1/counter/delegations`: an operator registers a delegation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CounterDelegation {
+    #[schema(example = "RSSMRA85T10A562S")]
+    pub grantor: String,
+    #[schema(example = "VRDLGU70A01H501O")]
+    pub delegate: String,
+    /// Default `ordinary`; legal roles wait for confirmation (D6).
+    pub role: Option<RoleDto>,
+    /// Default `counter`.
+    pub channel: Option<CounterChannelDto>,
+    pub ends_on: Option<NaiveDate>,
+}
+
+/// A delegation as returned.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct DelegationDto {
+    pub id: String,
+    pub grantor: String,
+    pub delegate: String,
+    /// `ordinary | tutor | curator | support_administrator | parent`.
+    pub role: String,
+    /// `online | counter | web_meeting | pec`.
+    pub channel: String,
+    /// `awaiting_confirmation | active | revoked | expired | rejected`.
+    pub status: String,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub ends_on: Option<NaiveDate>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// D8: first day the grantor may revoke online, while that is possible
+    /// at all (an active ordinary delegation); null otherwise.
+    pub revocable_online_from: Option<NaiveDate>,
+}
+
+impl From<&DelegationView> for DelegationDto {
+    fn from(d: &DelegationView) -> Self {
+        Self {
+            id: d.id.to_string(),
+            grantor: d.grantor.to_string(),
+            delegate: d.delegate.to_string(),
+            role: d.role.as_str().to_owned(),
+            channel: d.channel.as_str().to_owned(),
+            status: d.status.as_str().to_owned(),
+            registered_at: d.registered_at,
+            ends_on: d.ends_on,
+            revoked_at: d.revoked_at,
+            revocable_online_from: d.revocable_online_from,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DelegationList {
+    pub items: Vec<DelegationDto>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DelegationQuery {
+    /// The grantor's fiscal code.
+    pub grantor: Option<String>,
+    /// The delegate's fiscal code.
+    pub delegate: Option<String>,
+}
+
+/// `POST /v1/sessions/act-as` (D9).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActAs {
+    #[schema(example = "RSSMRA85T10A562S")]
+    pub grantor: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenDto {
+    /// A bearer token whose claims add `act_for`.
+    pub token: String,
+}
+
+// ------------------------------------------------------------------ counters
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeDto {
+    InPerson,
+    PhoneCallback,
+    WebMeeting,
+}
+
+impl From<ModeDto> for Mode {
+    fn from(m: ModeDto) -> Self {
+        match m {
+            ModeDto::InPerson => Mode::InPerson,
+            ModeDto::PhoneCallback => Mode::PhoneCallback,
+            ModeDto::WebMeeting => Mode::WebMeeting,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CounterDto {
+    #[schema(example = "deleghe-web-meeting")]
+    pub id: String,
+    pub name: String,
+    pub office: String,
+    /// `in_person | phone_callback | web_meeting`.
+    pub modes: Vec<String>,
+}
+
+impl From<&Counter> for CounterDto {
+    fn from(c: &Counter) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            office: c.office.to_string(),
+            modes: c.modes.iter().map(|m| m.as_str().to_owned()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CounterList {
+    pub items: Vec<CounterDto>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotQuery {
+    /// First local date, `YYYY-MM-DD`.
+    pub from: NaiveDate,
+    /// Last local date, included.
+    pub to: NaiveDate,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SlotDto {
+    /// RFC 3339 with the Europe/Rome offset.
+    #[schema(example = "2026-12-01T09:00:00+01:00")]
+    pub start: String,
+    pub end: String,
+    /// Places still free (B4).
+    pub free: u32,
+}
+
+impl From<&SlotAvailability> for SlotDto {
+    fn from(s: &SlotAvailability) -> Self {
+        Self {
+            start: s.start.to_rfc3339_opts(SecondsFormat::Secs, false),
+            end: s.end.to_rfc3339_opts(SecondsFormat::Secs, false),
+            free: s.free,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SlotList {
+    pub items: Vec<SlotDto>,
+}
+
+// ------------------------------------------------------------------ bookings
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GrantorDto {
+    pub fiscal_code: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// `POST /v1/bookings`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBooking {
+    #[schema(example = "deleghe-web-meeting")]
+    pub counter: String,
+    /// The slot's start, RFC 3339 with an offset.
+    #[schema(value_type = String, example = "2026-12-01T09:00:00+01:00")]
+    pub start: DateTime<FixedOffset>,
+    pub mode: ModeDto,
+    pub reason: String,
+    /// An Italian mobile number for the SMS (N1).
+    #[schema(example = "+39 333 123 4567")]
+    pub phone: String,
+    /// B5: required for a web meeting at the delegations counter.
+    pub grantor: Option<GrantorDto>,
+}
+
+/// A booking as "Le mie prenotazioni" and the operator's day list show it
+/// (B7, M9). The access code is never shown: it travels by SMS (M2).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BookingDto {
+    pub id: String,
+    /// `confirmed | cancelled | served | missed | ended | pending`.
+    pub status: String,
+    pub booker: String,
+    pub counter: String,
+    pub counter_name: String,
+    pub office: String,
+    /// `in_person | phone_callback | web_meeting`.
+    pub mode: String,
+    /// RFC 3339 with the Europe/Rome offset.
+    pub start: String,
+    pub end: String,
+    /// Local date, `DD/MM/YYYY`, as on the ticket.
+    pub date: String,
+    /// Local time, `HH:MM`.
+    pub time: String,
+    pub reason: String,
+    pub phone: String,
+    pub grantor: Option<GrantorDto>,
+    /// B7: `detail`, `ticket`, `cancel`, `join_meeting`, as they apply now.
+    pub actions: Vec<String>,
+    /// M9, web meetings only: `scheduled | waiting_room | in_call | registering | ended`.
+    pub meeting_state: Option<String>,
+}
+
+impl From<&BookingView> for BookingDto {
+    fn from(b: &BookingView) -> Self {
+        Self {
+            id: b.id.to_string(),
+            status: b.status.as_str().to_owned(),
+            booker: b.booker.to_string(),
+            counter: b.counter.to_string(),
+            counter_name: b.counter_name.clone(),
+            office: b.office.to_string(),
+            mode: b.mode.as_str().to_owned(),
+            start: b.start.to_rfc3339_opts(SecondsFormat::Secs, false),
+            end: b.end.to_rfc3339_opts(SecondsFormat::Secs, false),
+            date: b.date.clone(),
+            time: b.time.clone(),
+            reason: b.reason.clone(),
+            phone: b.phone.to_string(),
+            grantor: b.grantor.as_ref().map(|g| GrantorDto {
+                fiscal_code: g.fiscal_code.to_string(),
+                first_name: g.first_name.clone(),
+                last_name: g.last_name.clone(),
+            }),
+            actions: b.actions.clone(),
+            meeting_state: b.meeting_state.map(|s| s.as_str().to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BookingList {
+    pub items: Vec<BookingDto>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BookingQuery {
+    /// Operators: the office.
+    pub office: Option<String>,
+    /// Operators: the local date.
+    pub date: Option<NaiveDate>,
+}
+
+// ------------------------------------------------------------------ meetings
+
+/// `POST .../meeting/join` (M2).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Join {
+    /// The access code sent by SMS.
+    pub code: String,
+}
+
+impl fmt::Debug for Join {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Join { code: [redacted] }")
+    }
+}
+
+/// `POST .../meeting/consent` (M4).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    pub recording: bool,
+}
+
+/// `POST .../meeting/attendance` (M5).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attendance {
+    pub grantor_present: bool,
+    pub delegate_present: bool,
+    pub grantor_able_to_consent: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AbandonOutcome {
+    GrantorAbsent,
+    NoShow,
+    TechnicalFailure,
+    DocumentsInvalid,
+}
+
+/// `POST .../meeting/abandon` (M8).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Abandon {
+    pub outcome: AbandonOutcome,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PresenceDto {
+    pub grantor: bool,
+    pub delegate: bool,
+    pub grantor_able_to_consent: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DocumentDto {
+    /// Present on upload answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `aa08 | identity_document`.
+    pub kind: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl DocumentDto {
+    pub fn of(d: &DocumentRef, id: Option<String>) -> Self {
+        Self {
+            id,
+            kind: d.kind.as_str().to_owned(),
+            bytes: d.bytes,
+            sha256: d.sha256.clone(),
+        }
+    }
+}
+
+/// How a meeting ended: `kind` names it; `code` for a refused
+/// registration, `delegation_id` for a registered one.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutcomeDto {
+    /// `delegation_registered | registration_refused | consent_denied |
+    /// grantor_absent | no_show | technical_failure | documents_invalid`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegation_id: Option<String>,
+}
+
+impl From<&Outcome> for OutcomeDto {
+    fn from(o: &Outcome) -> Self {
+        Self {
+            kind: o.code().to_owned(),
+            code: match o {
+                Outcome::RegistrationRefused { code } => Some(code.clone()),
+                _ => None,
+            },
+            delegation_id: match o {
+                Outcome::DelegationRegistered { delegation_id } => Some(delegation_id.to_string()),
+                _ => None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeetingDto {
+    /// `scheduled | waiting_room | in_call | registering | ended`.
+    pub state: String,
+    /// M4: null until asked.
+    pub consent: Option<bool>,
+    pub present: PresenceDto,
+    pub documents: Vec<DocumentDto>,
+    pub outcome: Option<OutcomeDto>,
+}
+
+impl From<&Meeting> for MeetingDto {
+    fn from(m: &Meeting) -> Self {
+        let v = m.view();
+        Self {
+            state: v.state.as_str().to_owned(),
+            consent: v.consent,
+            present: PresenceDto {
+                grantor: v.present.grantor,
+                delegate: v.present.delegate,
+                grantor_able_to_consent: v.present.grantor_able_to_consent,
+            },
+            documents: v
+                .documents
+                .iter()
+                .map(|d| DocumentDto::of(d, None))
+                .collect(),
+            outcome: v.outcome.as_ref().map(OutcomeDto::from),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentQuery {
+    /// `aa08 | identity_document`.
+    pub kind: String,
+}
+
+/// `POST .../meeting/complete`, success.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Completed {
+    /// `delegation_registered`.
+    pub outcome: String,
+    pub delegation: DelegationDto,
+}
+
+// ------------------------------------------------------------------ personal area
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NoticeDto {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    /// When the notice was posted (RFC 3339, Europe/Rome offset).
+    pub date: String,
+    pub read: bool,
+}
+
+impl From<&NoticeView> for NoticeDto {
+    fn from(n: &NoticeView) -> Self {
+        Self {
+            id: n.id.clone(),
+            title: n.title.clone(),
+            body: n.body.clone(),
+            date: n.date.to_rfc3339_opts(SecondsFormat::Secs, false),
+            read: n.read,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NoticeList {
+    pub items: Vec<NoticeDto>,
+}
+
+// ------------------------------------------------------------------ audit
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// The grantor whose trail is wanted.
+    pub grantor: String,
+}
+
+/// D9: one action taken on behalf of a grantor.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditDto {
+    /// The event's position in the log.
+    pub position: i64,
+    /// For whom.
+    pub grantor: String,
+    /// Who: `citizen:CF`.
+    pub actor: String,
+    /// What: the event, e.g. `BookingRequested`.
+    pub action: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    /// When (RFC 3339, UTC).
+    pub at: Option<String>,
+    pub channel: Option<String>,
+    /// The request that did it (its `x-request-id`).
+    pub correlation_id: Option<String>,
+}
+
+impl From<AuditEntry> for AuditDto {
+    fn from(a: AuditEntry) -> Self {
+        Self {
+            position: a.position,
+            grantor: a.grantor,
+            actor: a.actor,
+            action: a.action,
+            aggregate_type: a.aggregate_type,
+            aggregate_id: a.aggregate_id,
+            at: a.at,
+            channel: a.channel,
+            correlation_id: a.correlation_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditList {
+    pub items: Vec<AuditDto>,
+}
+
+// ------------------------------------------------------------------ PIN
+
+/// `POST /v1/me/pin` (P1).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPin {
+    /// `1d | 1w | 1m | 3m`.
+    #[schema(example = "1w")]
+    pub validity: String,
+}
+
+/// Shown once (P3).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PinIssued {
+    pub pin: String,
+    pub valid_until: DateTime<Utc>,
+}
+
+impl fmt::Debug for PinIssued {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinIssued")
+            .field("pin", &"[redacted]")
+            .field("valid_until", &self.valid_until)
+            .finish()
+    }
+}
+
+/// `POST /v1/pin/verify` (P3).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinCheckRequest {
+    pub fiscal_code: String,
+    pub pin: String,
+}
+
+impl fmt::Debug for PinCheckRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinCheckRequest")
+            .field("fiscal_code", &self.fiscal_code)
+            .field("pin", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PinValid {
+    pub valid: bool,
+}
+
+// ------------------------------------------------------------------ the rest
+
+/// `PUT /dev/clock`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockDto {
+    #[schema(example = "2026-12-01T08:00:00Z")]
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// Every 4xx/5xx body (`application/problem+json`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable, snake_case.
+    pub code: String,
+}

@@ -1,0 +1,339 @@
+//! The one place where errors become HTTP answers (STYLE 8): every 4xx/5xx
+//! body is `application/problem+json` with a stable `code` (API.md,
+//! "Errors"), plus the fields the refusing rule carries (`cap`,
+//! `revocable_online_from`, `opens_at`...). Nothing else in the app knows a
+//! status code of an error.
+//!
+//! Faults of the store or of the app answer 5xx with a generic `detail`: the
+//! cause is logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use deleghe_adapters::ServiceError;
+use deleghe_domain::booking::BookingError;
+use deleghe_domain::delegation::DelegationError;
+use deleghe_domain::document::DocumentError;
+use deleghe_domain::meeting::MeetingError;
+use deleghe_domain::process::Refusal;
+use deleghe_domain::time::ROME;
+use deleghe_domain::FiscalCodeError;
+use serde_json::{json, Map, Value};
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed JSON, a missing or mistyped field, a bad query (400 `invalid_request`).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// I1 (400 `invalid_fiscal_code`).
+    #[error("invalid fiscal code {field}: {error}")]
+    InvalidFiscalCode {
+        field: &'static str,
+        error: FiscalCodeError,
+    },
+    /// No valid bearer token (401).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Signed in, not allowed (403 `forbidden`).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// D9: an act-as token whose delegation is not active (403).
+    #[error("you may act for {0} only while their delegation to you is active (D9)")]
+    NoActiveDelegation(String),
+    /// An unknown id, or one the caller may not see (404 `not_found`).
+    #[error("{0}")]
+    NotFound(String),
+    /// A body over the size limit (413; `document_too_large` for an upload).
+    #[error("the request body is larger than the {limit} bytes allowed here")]
+    PayloadTooLarge { limit: usize, document: bool },
+    /// M6: a document refused by size or content (413 / 415).
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// M7: the meeting ended, but a rule (D1–D3) refused its registration;
+    /// `code` is that rule's.
+    #[error("the meeting ended without registering the delegation: {}", registration_refusal(.code))]
+    RegistrationRefused { code: String },
+    /// A flow step a rule refused, known by its code only (the flow was
+    /// finished by the runner, not by this request).
+    #[error("refused by a rule: {}", registration_refusal(.code))]
+    Refused { code: String },
+    /// A rule refused the command, or the store failed.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// A fault of the app itself (500; the message is logged, not sent).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Service(ServiceError::Rule(refusal))
+    }
+}
+
+impl From<DelegationError> for AppError {
+    fn from(e: DelegationError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
+impl From<BookingError> for AppError {
+    fn from(e: BookingError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
+impl From<MeetingError> for AppError {
+    fn from(e: MeetingError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
+impl AppError {
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::InvalidRequest(detail.into())
+    }
+
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+
+    pub fn fiscal_code(field: &'static str) -> impl FnOnce(FiscalCodeError) -> Self {
+        move |error| Self::InvalidFiscalCode { field, error }
+    }
+
+    /// The stable machine-readable code of the answer.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::RegistrationRefused { code } | Self::Refused { code } => code,
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidFiscalCode { .. } => "invalid_fiscal_code",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NoActiveDelegation(_) => "no_active_delegation",
+            Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge {
+                document: false, ..
+            } => "payload_too_large",
+            Self::PayloadTooLarge { document: true, .. } => "document_too_large",
+            Self::Document(e) => e.code(),
+            Self::Service(e) => e.code(),
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The status of the answer, from the code: the only table of statuses.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Service(ServiceError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Service(ServiceError::Corrupt(_)) | Self::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => status_of(self.code()),
+        }
+    }
+}
+
+/// The status of a stable code; a rule's refusal is 422 unless listed.
+pub fn status_of(code: &str) -> StatusCode {
+    match code {
+        "invalid_request"
+        | "invalid_fiscal_code"
+        | "invalid_validity"
+        | "invalid_pin"
+        | "unknown_document_kind" => StatusCode::BAD_REQUEST,
+        "unauthorized" => StatusCode::UNAUTHORIZED,
+        "forbidden" | "no_active_delegation" => StatusCode::FORBIDDEN,
+        "not_found" => StatusCode::NOT_FOUND,
+        "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+        "conflict" => StatusCode::CONFLICT,
+        "payload_too_large" | "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "not_a_pdf" | "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "pin_locked" => StatusCode::LOCKED,
+        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "internal_error" | "corrupt" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// A problem+json answer with `code`, `detail` and extra fields.
+pub fn problem(
+    status: StatusCode,
+    code: &str,
+    detail: &str,
+    extra: Map<String, Value>,
+) -> Response {
+    let mut body = json!({
+        "type": format!("https://deleghe.example.invalid/problems/{code}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": code,
+    });
+    if let Value::Object(map) = &mut body {
+        for (k, v) in extra {
+            map.entry(k).or_insert(v);
+        }
+    }
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        if status.is_server_error() {
+            // The cause stays in the log; the body says nothing of internals.
+            tracing::error!(code, error = %self, "request failed");
+            let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
+                "the service is temporarily unavailable, please try again"
+            } else {
+                "an unexpected error occurred"
+            };
+            return problem(status, code, detail, Map::new());
+        }
+        tracing::debug!(code, status = status.as_u16(), "request refused");
+        problem(status, code, &self.to_string(), self.extra())
+    }
+}
+
+impl AppError {
+    /// The fields a rule's refusal adds to the problem body.
+    fn extra(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        match self {
+            Self::InvalidFiscalCode { field, .. } => {
+                m.insert("field".into(), json!(field));
+            }
+            Self::NoActiveDelegation(grantor) => {
+                m.insert("grantor".into(), json!(grantor));
+            }
+            Self::PayloadTooLarge { limit, .. } => {
+                m.insert("max".into(), json!(limit));
+            }
+            Self::Document(DocumentError::TooLarge { bytes, max }) => {
+                m.insert("bytes".into(), json!(bytes));
+                m.insert("max".into(), json!(max));
+            }
+            Self::Service(ServiceError::Rule(refusal)) => refusal_fields(refusal, &mut m),
+            Self::RegistrationRefused { code } => {
+                m.insert(
+                    "outcome".into(),
+                    json!({"kind": "registration_refused", "code": code}),
+                );
+            }
+            _ => {}
+        }
+        m
+    }
+}
+
+/// What a refused registration's code means, for people.
+fn registration_refusal(code: &str) -> String {
+    match code {
+        "grantor_already_has_delegate" => {
+            "the grantor already has a delegate and must revoke it first (D1)".into()
+        }
+        "delegate_cap_reached" => {
+            "the delegate already holds the most ordinary delegations allowed (D2)".into()
+        }
+        "self_delegation" => "nobody may delegate to themselves (D4)".into(),
+        "slot_full" => "the slot is full (B4)".into(),
+        other => format!("a rule refused it ({other})"),
+    }
+}
+
+fn refusal_fields(refusal: &Refusal, m: &mut Map<String, Value>) {
+    match refusal {
+        Refusal::Delegation(e) => match e {
+            DelegationError::GrantorAlreadyHasDelegate { existing } => {
+                m.insert("existing".into(), json!(existing.as_str()));
+            }
+            DelegationError::DelegateCapReached { cap } => {
+                m.insert("cap".into(), json!(cap));
+            }
+            DelegationError::EndDateTooSoon { earliest } => {
+                m.insert("earliest".into(), json!(earliest));
+            }
+            DelegationError::OnlineRevocationTooEarly {
+                revocable_online_from,
+            } => {
+                m.insert("revocable_online_from".into(), json!(revocable_online_from));
+            }
+            _ => {}
+        },
+        Refusal::Booking(e) => match e {
+            BookingError::CounterAlreadyBooked { existing } => {
+                m.insert("existing".into(), json!(existing.as_str()));
+            }
+            BookingError::BookingLimitReached { max } => {
+                m.insert("max".into(), json!(max));
+            }
+            BookingError::SlotFull { capacity } => {
+                m.insert("capacity".into(), json!(capacity));
+            }
+            _ => {}
+        },
+        Refusal::Meeting(e) => match e {
+            MeetingError::MeetingNotOpenYet { opens_at } => {
+                m.insert(
+                    "opens_at".into(),
+                    json!(opens_at.with_timezone(&ROME).to_rfc3339()),
+                );
+            }
+            MeetingError::NotWaiting { state } | MeetingError::NotInCall { state } => {
+                m.insert("state".into(), json!(state.as_str()));
+            }
+            MeetingError::DocumentsMissing { missing } => {
+                m.insert(
+                    "missing".into(),
+                    json!(missing.iter().map(|k| k.as_str()).collect::<Vec<_>>()),
+                );
+            }
+            MeetingError::PartiesMissing { present } => {
+                m.insert("present".into(), json!(present));
+            }
+            _ => {}
+        },
+        Refusal::Pin(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_codes_are_422_unless_the_contract_says_otherwise() {
+        assert_eq!(
+            status_of("delegate_cap_reached"),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(status_of("not_found"), StatusCode::NOT_FOUND);
+        assert_eq!(status_of("pin_locked"), StatusCode::LOCKED);
+        assert_eq!(
+            status_of("document_too_large"),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(status_of("not_a_pdf"), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(status_of("invalid_validity"), StatusCode::BAD_REQUEST);
+        assert_eq!(status_of("conflict"), StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn a_store_fault_says_nothing_of_its_cause() {
+        let e = AppError::Service(ServiceError::Unavailable("password=hunter2".into()));
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

@@ -1,0 +1,198 @@
+//! # deleghe-app
+//!
+//! The HTTP app over the deleghe library: what a citizen's browser, an
+//! operator's console or another INPS system talks to. It is thin: each
+//! handler checks who is calling, turns the request into one command or one
+//! query of [`deleghe_adapters::Deleghe`], and turns the answer into JSON.
+//! The contract is `API.md`; the app serves its OpenAPI document at
+//! `GET /openapi.json`, generated from the handlers below.
+//!
+//! Layout:
+//! - [`app`]: the router, with its layers (request id, trace span, body
+//!   limits, panics as 500);
+//! - [`routes`]: the handlers, one module per part of API.md;
+//! - [`auth`]: bearer tokens, who may do what, act-as (D9);
+//! - [`error`]: the one place where errors become problem+json answers;
+//! - [`config`], [`counters`]: the typed configuration read once at start;
+//! - [`server`]: `serve`, with the workers, and graceful shutdown;
+//! - [`dto`], [`extract`], [`pdf`], [`state`]: the rest.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use axum::body::Body;
+//! use axum::http::{Request, StatusCode};
+//! use deleghe_app::{app, AppState};
+//! use tower::ServiceExt;
+//!
+//! let state = AppState::for_tests(false).await;
+//! let answer = app(state)
+//!     .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(answer.status(), StatusCode::OK);
+//! # }
+//! ```
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod counters;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod pdf;
+pub mod routes;
+pub mod server;
+pub mod state;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use state::{AppState, StateConfig};
+
+/// Largest JSON body accepted.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+/// Largest document body accepted: M6's 3 MiB plus headroom, so that a file
+/// just over the limit is refused by the rule (413 `document_too_large`).
+pub const DOCUMENT_BODY_LIMIT: usize = 3 * 1024 * 1024 + 256 * 1024;
+/// The header carrying the request id, in and out.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP app on `state`.
+pub fn app(state: AppState) -> Router {
+    use routes::{bookings, delegations, meetings, personal, system};
+    let mut router = Router::new()
+        .route("/health", get(system::health))
+        .route("/openapi.json", get(system::openapi))
+        // Delegations (D1–D9).
+        .route(
+            "/v1/delegations",
+            post(delegations::create).get(delegations::list),
+        )
+        .route("/v1/delegations/{id}", get(delegations::get))
+        .route("/v1/delegations/{id}/revoke", post(delegations::revoke))
+        .route("/v1/counter/delegations", post(delegations::counter_create))
+        .route(
+            "/v1/counter/delegations/{id}/confirm",
+            post(delegations::confirm),
+        )
+        .route(
+            "/v1/counter/delegations/{id}/reject",
+            post(delegations::reject),
+        )
+        .route(
+            "/v1/counter/delegations/{id}/revoke",
+            post(delegations::counter_revoke),
+        )
+        .route("/v1/sessions/act-as", post(delegations::act_as))
+        .route("/v1/audit", get(delegations::audit))
+        // Counters and bookings (B1–B7).
+        .route("/v1/counters", get(bookings::counters))
+        .route("/v1/counters/{id}/slots", get(bookings::slots))
+        .route("/v1/bookings", post(bookings::create).get(bookings::list))
+        .route(
+            "/v1/bookings/{id}",
+            get(bookings::get).delete(bookings::cancel),
+        )
+        .route("/v1/bookings/{id}/ticket", get(bookings::ticket))
+        // Web meetings (M1–M9).
+        .route("/v1/bookings/{id}/meeting", get(meetings::get))
+        .route("/v1/bookings/{id}/meeting/join", post(meetings::join))
+        .route(
+            "/v1/bookings/{id}/meeting/take-in-charge",
+            post(meetings::take_in_charge),
+        )
+        .route("/v1/bookings/{id}/meeting/consent", post(meetings::consent))
+        .route(
+            "/v1/bookings/{id}/meeting/attendance",
+            post(meetings::attendance),
+        )
+        .route(
+            "/v1/bookings/{id}/meeting/documents",
+            post(meetings::upload).layer(DefaultBodyLimit::max(DOCUMENT_BODY_LIMIT)),
+        )
+        .route(
+            "/v1/bookings/{id}/meeting/documents/{document}",
+            get(meetings::download),
+        )
+        .route(
+            "/v1/bookings/{id}/meeting/complete",
+            post(meetings::complete),
+        )
+        .route("/v1/bookings/{id}/meeting/abandon", post(meetings::abandon))
+        // Personal area (N3) and telephone PIN (P1–P3).
+        .route("/v1/me/notices", get(personal::notices))
+        .route("/v1/me/notices/{id}/read", post(personal::mark_read))
+        .route("/v1/me/notices/{id}/unread", post(personal::mark_unread))
+        .route("/v1/me/notices/{id}", delete(personal::delete_notice))
+        .route("/v1/me/pin", post(personal::issue_pin))
+        .route("/v1/pin/verify", post(personal::verify_pin));
+    if state.dev_clock_enabled() {
+        // Off by default: then every /dev/* path falls through to 404.
+        router = router.route(
+            "/dev/clock",
+            get(system::get_clock)
+                .put(system::set_clock)
+                .delete(system::reset_clock),
+        );
+    }
+    router
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(system::panic_answer))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    // The path only: queries and bodies may hold personal data or PINs.
+                    tracing::info_span!(
+                        "request",
+                        request_id = %id,
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        caller = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Gives every request an id (the caller's `x-request-id` if it is a sane
+/// token, else a new UUID), and sends it back. It is the correlation id of
+/// every event the request stores.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let value = HeaderValue::from_str(&id).expect("a token is a valid header value");
+    req.headers_mut().insert(REQUEST_ID, value.clone());
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(REQUEST_ID, value);
+    response
+}

@@ -1,0 +1,107 @@
+//! The OpenAPI document of `GET /openapi.json`, generated from the handlers'
+//! `#[utoipa::path]` attributes and the DTOs' schemas: it cannot drift from
+//! the code.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::dto;
+use crate::routes::{bookings, delegations, meetings, personal, system};
+
+/// A PDF file, as a request or response body.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PdfBody(pub Vec<u8>);
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "HS256; claims `sub` (fiscal code), `role` (`citizen` | `operator`), \
+                         `auth` (`spid` | `cie` | `cns`, citizens), `office` (operators), `exp`, \
+                         and `act_for` on act-as tokens (D9)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "deleghe",
+        description = "INPS digital-identity delegations: registration and revocation (D1–D9), \
+                       bookings (B1–B7), web meetings (M1–M9), notices (N3), telephone PIN (P1–P3). \
+                       Every error is application/problem+json with a stable `code`."
+    ),
+    paths(
+        system::health,
+        system::openapi,
+        system::get_clock,
+        system::set_clock,
+        system::reset_clock,
+        delegations::create,
+        delegations::list,
+        delegations::get,
+        delegations::revoke,
+        delegations::counter_create,
+        delegations::confirm,
+        delegations::reject,
+        delegations::counter_revoke,
+        delegations::act_as,
+        delegations::audit,
+        bookings::counters,
+        bookings::slots,
+        bookings::create,
+        bookings::list,
+        bookings::get,
+        bookings::cancel,
+        bookings::ticket,
+        meetings::get,
+        meetings::join,
+        meetings::take_in_charge,
+        meetings::consent,
+        meetings::attendance,
+        meetings::upload,
+        meetings::download,
+        meetings::complete,
+        meetings::abandon,
+        personal::notices,
+        personal::mark_read,
+        personal::mark_unread,
+        personal::delete_notice,
+        personal::issue_pin,
+        personal::verify_pin,
+    ),
+    components(schemas(
+        dto::Problem,
+        dto::DelegationDto,
+        dto::DelegationList,
+        dto::BookingDto,
+        dto::BookingList,
+        dto::MeetingDto,
+        dto::OutcomeDto,
+        PdfBody,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "delegations", description = "D1–D9, citizens"),
+        (name = "counter", description = "D5, D6, D8 at a counter, operators"),
+        (name = "bookings", description = "B1–B7"),
+        (name = "meetings", description = "M1–M9"),
+        (name = "personal area", description = "N3"),
+        (name = "telephone PIN", description = "P1–P3"),
+        (name = "system", description = "health and this document"),
+        (name = "development", description = "only with --dev or DELEGHE_DEV_CLOCK=1; otherwise 404"),
+    )
+)]
+pub struct ApiDoc;

@@ -1,0 +1,270 @@
+//! Counters and bookings (B1–B7): the counters offered, their free slots,
+//! booking, the citizen's and the office's bookings, cancelling, the ticket.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use deleghe_adapters::projection::QueryError;
+use deleghe_domain::booking::{
+    AccessCode, BookerCommand, Booking, BookingError, BookingId, BookingStage, GrantorDetails,
+    Phone, RequestBooking, Ticket,
+};
+use deleghe_domain::schedule::{Mode, OfficeId};
+use deleghe_domain::FiscalCode;
+
+use crate::auth::Caller;
+use crate::dto::{
+    BookingDto, BookingList, BookingQuery, CounterDto, CounterList, NewBooking, Problem, SlotDto,
+    SlotList, SlotQuery,
+};
+use crate::error::AppError;
+use crate::extract::{Json, Path, Query};
+use crate::routes::{new_id, random_bytes};
+use crate::state::AppState;
+
+/// Longest range of days one slot listing may cover.
+pub const MAX_SLOT_RANGE_DAYS: i64 = 62;
+/// Longest booking reason, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// The counters offered, in configuration order.
+#[utoipa::path(get, path = "/v1/counters", tag = "bookings",
+    responses((status = 200, body = CounterList)),
+    security(("bearer" = [])))]
+pub async fn counters(State(state): State<AppState>, _caller: Caller) -> Json<CounterList> {
+    Json(CounterList {
+        items: state
+            .counters()
+            .all()
+            .iter()
+            .map(CounterDto::from)
+            .collect(),
+    })
+}
+
+/// B3, B4: the slots a counter offers on the local dates `from` to `to`
+/// (at most 62 days), with their free places.
+#[utoipa::path(get, path = "/v1/counters/{id}/slots", tag = "bookings",
+    params(("id" = String, Path, description = "counter id"), SlotQuery),
+    responses(
+        (status = 200, body = SlotList),
+        (status = 400, description = "bad or too long range", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn slots(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<SlotQuery>,
+) -> Result<Json<SlotList>, AppError> {
+    let counter = state
+        .counters()
+        .get(&id)
+        .ok_or_else(|| AppError::not_found(format!("counter {id}")))?;
+    if (q.to - q.from).num_days() >= MAX_SLOT_RANGE_DAYS {
+        return Err(AppError::invalid(format!(
+            "a listing covers at most {MAX_SLOT_RANGE_DAYS} days"
+        )));
+    }
+    let slots = state
+        .read()
+        .await?
+        .slot_availability(counter, q.from, q.to)
+        .await
+        .map_err(|e| match e {
+            QueryError::Range(e) => AppError::invalid(e.to_string()),
+            QueryError::Store(e) => AppError::Service(e),
+        })?;
+    Ok(Json(SlotList {
+        items: slots.iter().map(SlotDto::from).collect(),
+    }))
+}
+
+/// B1–B6: a citizen books a slot; for a web meeting at the delegations
+/// counter, the would-be delegate books and names the grantor (B5). The
+/// access code goes out by SMS (N1), never in this answer.
+#[utoipa::path(post, path = "/v1/bookings", tag = "bookings",
+    request_body = NewBooking,
+    responses(
+        (status = 201, description = "confirmed", body = BookingDto),
+        (status = 400, description = "`invalid_request` (e.g. a bad phone), `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`counter_already_booked`, `booking_limit_reached`, `slot_not_offered`, `mode_not_offered`, `slot_full`, `slot_started`, `grantor_details_required`, `self_delegation`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewBooking>,
+) -> Result<(StatusCode, Json<BookingDto>), AppError> {
+    let booker = caller.citizen()?.clone();
+    let counter = state
+        .counters()
+        .get(&body.counter)
+        .ok_or_else(|| AppError::not_found(format!("counter {}", body.counter)))?
+        .clone();
+    let phone = Phone::parse(&body.phone).map_err(|e| AppError::invalid(e.to_string()))?;
+    let reason = body.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(AppError::invalid(format!(
+            "the reason is required, at most {MAX_REASON_CHARS} characters"
+        )));
+    }
+    let grantor = match body.grantor {
+        None => None,
+        Some(g) => {
+            let code = FiscalCode::parse(&g.fiscal_code)
+                .map_err(AppError::fiscal_code("grantor.fiscal_code"))?;
+            Some(
+                GrantorDetails::new(code, &g.first_name, &g.last_name)
+                    .map_err(|e| AppError::invalid(e.to_string()))?,
+            )
+        }
+    };
+    let request = RequestBooking {
+        id: BookingId::parse(&new_id()).expect("a UUID is a valid booking id"),
+        booker,
+        counter,
+        start: body.start.with_timezone(&Utc),
+        mode: Mode::from(body.mode),
+        reason,
+        phone,
+        grantor,
+        access_code: AccessCode::from_random(&random_bytes::<8>()?),
+        at: state.now(),
+    };
+    let booking = state
+        .service()
+        .book(request, &caller.metadata("web"))
+        .await?;
+    let booking = state.settle_booking(booking).await?;
+    let view = state.booking_view(&booking).await?;
+    Ok((StatusCode::CREATED, Json(BookingDto::from(&view))))
+}
+
+/// A citizen's own bookings ("Le mie prenotazioni", B7); an operator's
+/// console: the bookings of an office on a day, with their meeting state (M9).
+#[utoipa::path(get, path = "/v1/bookings", tag = "bookings",
+    params(BookingQuery),
+    responses(
+        (status = 200, body = BookingList),
+        (status = 400, description = "an operator without office and date", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<BookingQuery>,
+) -> Result<Json<BookingList>, AppError> {
+    let read = state.read().await?;
+    let found = if caller.is_operator() {
+        let (Some(office), Some(date)) = (q.office, q.date) else {
+            return Err(AppError::invalid(
+                "an operator lists the bookings of an office on a day: give office and date",
+            ));
+        };
+        let office = OfficeId::parse(&office).map_err(|e| AppError::invalid(e.to_string()))?;
+        read.bookings_by_office_day(&office, date).await?
+    } else {
+        read.bookings_of(caller.citizen()?).await?
+    };
+    Ok(Json(BookingList {
+        items: found.iter().map(BookingDto::from).collect(),
+    }))
+}
+
+/// The booking, if the caller may see it: its booker, or an operator.
+async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<Booking, AppError> {
+    let b = state.booking(id).await?;
+    if caller.may_see(&b.booker) {
+        Ok(b)
+    } else {
+        Err(AppError::not_found(format!("booking {id}")))
+    }
+}
+
+/// One booking: its booker, or an operator.
+#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings",
+    params(("id" = String, Path, description = "booking id")),
+    responses(
+        (status = 200, body = BookingDto),
+        (status = 404, description = "`not_found`, also when it is someone else's", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BookingDto>, AppError> {
+    let b = visible(&state, &caller, &id).await?;
+    Ok(Json(BookingDto::from(&state.booking_view(&b).await?)))
+}
+
+/// B6: the booker cancels until the slot starts; the place is given back and
+/// the reminder withdrawn (N2).
+#[utoipa::path(delete, path = "/v1/bookings/{id}", tag = "bookings",
+    params(("id" = String, Path, description = "booking id")),
+    responses(
+        (status = 200, description = "status `cancelled`", body = BookingDto),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`slot_started`, `not_active`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BookingDto>, AppError> {
+    let me = caller.citizen()?.clone();
+    let b = state.booking(&id).await?;
+    if b.booker != me {
+        return Err(AppError::not_found(format!("booking {id}")));
+    }
+    let command = BookerCommand::Cancel {
+        id: b.id.clone(),
+        at: state.now(),
+    };
+    let after = state
+        .service()
+        .booking_command(&me, &b.id, command, &caller.metadata("web"))
+        .await?;
+    Ok(Json(BookingDto::from(&state.booking_view(&after).await?)))
+}
+
+/// B7: the ticket of a confirmed booking, as a PDF.
+#[utoipa::path(get, path = "/v1/bookings/{id}/ticket", tag = "bookings",
+    params(("id" = String, Path, description = "booking id")),
+    responses(
+        (status = 200, description = "the ticket", content_type = "application/pdf", body = crate::openapi::PdfBody),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_active`: only a confirmed booking has a ticket", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn ticket(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let me = caller.citizen()?;
+    let b = state.booking(&id).await?;
+    if &b.booker != me {
+        return Err(AppError::not_found(format!("booking {id}")));
+    }
+    if b.stage != BookingStage::Confirmed {
+        return Err(BookingError::NotActive.into());
+    }
+    let pdf = crate::pdf::one_page("INPS - Prenota accesso in sede", &Ticket::of(&b).lines());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"ticket-{}.pdf\"", b.id),
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
+}

@@ -1,0 +1,348 @@
+//! Delegations (D1–D9): registration online and at a counter, confirmation
+//! of legal representatives' (D6), revocation (D8), reading, and act-as
+//! sessions (D9).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use deleghe_domain::delegation::{
+    Channel, Delegation, DelegationId, GrantorCommand, RequestDelegation, RevocationChannel, Role,
+};
+use deleghe_domain::FiscalCode;
+
+use crate::auth::{Caller, Principal, Role as TokenRole, TokenRequest};
+use crate::dto::{
+    ActAs, AuditDto, AuditList, AuditQuery, CounterChannelDto, CounterDelegation, DelegationDto,
+    DelegationList, DelegationQuery, NewDelegation, Problem, TokenDto,
+};
+use crate::error::AppError;
+use crate::extract::{Json, Path, Query};
+use crate::routes::new_id;
+use crate::state::AppState;
+
+fn dto(state: &AppState, d: &Delegation) -> DelegationDto {
+    DelegationDto::from(&state.delegation_view(d))
+}
+
+fn fresh_id() -> DelegationId {
+    DelegationId::parse(&new_id()).expect("a UUID is a valid delegation id")
+}
+
+/// The grantor registers a delegation online (D1, D2, D4, D5, D7).
+#[utoipa::path(post, path = "/v1/delegations", tag = "delegations",
+    request_body = NewDelegation,
+    responses(
+        (status = 201, description = "registered, active", body = DelegationDto),
+        (status = 400, description = "`invalid_request`, `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewDelegation>,
+) -> Result<(StatusCode, Json<DelegationDto>), AppError> {
+    let grantor = caller.citizen()?.clone();
+    let delegate = FiscalCode::parse(&body.delegate).map_err(AppError::fiscal_code("delegate"))?;
+    let request = RequestDelegation {
+        id: fresh_id(),
+        grantor,
+        delegate,
+        role: Role::Ordinary,
+        channel: Channel::Online,
+        ends_on: body.ends_on,
+        meeting: None,
+        at: state.now(),
+    };
+    let d = state
+        .service()
+        .register_delegation(request, &caller.metadata("web"))
+        .await?;
+    let d = state.settle_delegation(d).await?;
+    Ok((StatusCode::CREATED, Json(dto(&state, &d))))
+}
+
+/// An operator registers a delegation at a counter or from a PEC (D5, D6).
+#[utoipa::path(post, path = "/v1/counter/delegations", tag = "counter",
+    request_body = CounterDelegation,
+    responses(
+        (status = 201, description = "registered: active, or awaiting confirmation for legal roles", body = DelegationDto),
+        (status = 400, description = "`invalid_request`, `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `pec_needs_legal_representative`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn counter_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CounterDelegation>,
+) -> Result<(StatusCode, Json<DelegationDto>), AppError> {
+    caller.operator()?;
+    let grantor = FiscalCode::parse(&body.grantor).map_err(AppError::fiscal_code("grantor"))?;
+    let delegate = FiscalCode::parse(&body.delegate).map_err(AppError::fiscal_code("delegate"))?;
+    let channel = match body.channel.unwrap_or(CounterChannelDto::Counter) {
+        CounterChannelDto::Counter => Channel::Counter,
+        CounterChannelDto::Pec => Channel::Pec,
+    };
+    let request = RequestDelegation {
+        id: fresh_id(),
+        grantor,
+        delegate,
+        role: body.role.map(Role::from).unwrap_or(Role::Ordinary),
+        channel,
+        ends_on: body.ends_on,
+        meeting: None,
+        at: state.now(),
+    };
+    let d = state
+        .service()
+        .register_delegation(request, &caller.metadata(channel.as_str()))
+        .await?;
+    let d = state.settle_delegation(d).await?;
+    Ok((StatusCode::CREATED, Json(dto(&state, &d))))
+}
+
+async fn operator_command(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    command: impl FnOnce(DelegationId, DateTime<Utc>) -> GrantorCommand,
+) -> Result<Json<DelegationDto>, AppError> {
+    caller.operator()?;
+    let d = state.delegation(id).await?;
+    let command = command(d.id.clone(), state.now());
+    let after = state
+        .service()
+        .delegation_command(&d.grantor, command, &caller.metadata("counter"))
+        .await?;
+    Ok(Json(dto(state, &after)))
+}
+
+/// D6: an operator confirms a legal representative's delegation.
+#[utoipa::path(post, path = "/v1/counter/delegations/{id}/confirm", tag = "counter",
+    params(("id" = String, Path, description = "delegation id")),
+    responses(
+        (status = 200, description = "active", body = DelegationDto),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_awaiting_confirmation`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DelegationDto>, AppError> {
+    operator_command(&state, &caller, &id, |id, at| GrantorCommand::Confirm {
+        id,
+        at,
+    })
+    .await
+}
+
+/// D6: an operator rejects a legal representative's delegation.
+#[utoipa::path(post, path = "/v1/counter/delegations/{id}/reject", tag = "counter",
+    params(("id" = String, Path, description = "delegation id")),
+    responses(
+        (status = 200, description = "rejected", body = DelegationDto),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_awaiting_confirmation`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DelegationDto>, AppError> {
+    operator_command(&state, &caller, &id, |id, at| GrantorCommand::Reject {
+        id,
+        at,
+    })
+    .await
+}
+
+/// D8: an operator revokes a delegation at a counter, at any time.
+#[utoipa::path(post, path = "/v1/counter/delegations/{id}/revoke", tag = "counter",
+    params(("id" = String, Path, description = "delegation id")),
+    responses(
+        (status = 200, description = "revoked", body = DelegationDto),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_active`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn counter_revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DelegationDto>, AppError> {
+    operator_command(&state, &caller, &id, |id, at| GrantorCommand::Revoke {
+        id,
+        channel: RevocationChannel::Counter,
+        at,
+    })
+    .await
+}
+
+/// D8: the grantor revokes online, once 30 days have passed.
+#[utoipa::path(post, path = "/v1/delegations/{id}/revoke", tag = "delegations",
+    params(("id" = String, Path, description = "delegation id")),
+    responses(
+        (status = 200, description = "revoked", body = DelegationDto),
+        (status = 403, description = "the delegate, or an operator (who revokes at the counter)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`online_revocation_too_early` (with `revocable_online_from`), `not_active`, `revocation_needs_counter`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DelegationDto>, AppError> {
+    let me = caller.citizen()?.clone();
+    let d = state.delegation(&id).await?;
+    if d.grantor != me {
+        return Err(if d.delegate == me {
+            AppError::Forbidden("only the grantor revokes a delegation online")
+        } else {
+            AppError::not_found(format!("delegation {id}"))
+        });
+    }
+    let after = state
+        .service()
+        .revoke_delegation(
+            &d.grantor,
+            &d.id,
+            RevocationChannel::Online,
+            state.now(),
+            &caller.metadata("web"),
+        )
+        .await?;
+    Ok(Json(dto(&state, &after)))
+}
+
+/// One delegation: its grantor, its delegate, or an operator.
+#[utoipa::path(get, path = "/v1/delegations/{id}", tag = "delegations",
+    params(("id" = String, Path, description = "delegation id")),
+    responses(
+        (status = 200, body = DelegationDto),
+        (status = 404, description = "`not_found`, also when it is someone else's", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DelegationDto>, AppError> {
+    let d = state.delegation(&id).await?;
+    if !(caller.may_see(&d.grantor) || caller.may_see(&d.delegate)) {
+        return Err(AppError::not_found(format!("delegation {id}")));
+    }
+    Ok(Json(DelegationDto::from(&d)))
+}
+
+/// The delegations a grantor gave, or a delegate received.
+#[utoipa::path(get, path = "/v1/delegations", tag = "delegations",
+    params(DelegationQuery),
+    responses(
+        (status = 200, body = DelegationList),
+        (status = 400, description = "neither or both parameters; `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "another citizen's list", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<DelegationQuery>,
+) -> Result<Json<DelegationList>, AppError> {
+    let (who, as_grantor) = match (&q.grantor, &q.delegate) {
+        (Some(g), None) => (
+            FiscalCode::parse(g).map_err(AppError::fiscal_code("grantor"))?,
+            true,
+        ),
+        (None, Some(d)) => (
+            FiscalCode::parse(d).map_err(AppError::fiscal_code("delegate"))?,
+            false,
+        ),
+        _ => {
+            return Err(AppError::invalid(
+                "give exactly one of the query parameters grantor and delegate",
+            ))
+        }
+    };
+    if !caller.may_see(&who) {
+        return Err(AppError::Forbidden(
+            "a citizen lists only their own delegations",
+        ));
+    }
+    let read = state.read().await?;
+    let found = if as_grantor {
+        read.delegations_by_grantor(&who).await?
+    } else {
+        read.delegations_by_delegate(&who).await?
+    };
+    Ok(Json(DelegationList {
+        items: found.iter().map(DelegationDto::from).collect(),
+    }))
+}
+
+/// D9: the actions taken on behalf of a grantor (who, for whom, what,
+/// when): for the grantor and for operators.
+#[utoipa::path(get, path = "/v1/audit", tag = "delegations",
+    params(AuditQuery),
+    responses(
+        (status = 200, body = AuditList),
+        (status = 400, description = "`invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "another citizen's trail", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditList>, AppError> {
+    let grantor = FiscalCode::parse(&q.grantor).map_err(AppError::fiscal_code("grantor"))?;
+    if !caller.may_see(&grantor) {
+        return Err(AppError::Forbidden(
+            "a citizen reads only their own audit trail",
+        ));
+    }
+    let items = state.read().await?.audit_trail(&grantor).await?;
+    Ok(Json(AuditList {
+        items: items.into_iter().map(AuditDto::from).collect(),
+    }))
+}
+
+/// D9: a delegate gets a token to act for a grantor whose delegation to
+/// them is active. Every request made with it is checked again and traced.
+#[utoipa::path(post, path = "/v1/sessions/act-as", tag = "delegations",
+    request_body = ActAs,
+    responses(
+        (status = 200, description = "a token whose claims add `act_for`", body = TokenDto),
+        (status = 403, description = "`no_active_delegation`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn act_as(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<ActAs>,
+) -> Result<Json<TokenDto>, AppError> {
+    let me = caller.own_citizen()?.clone();
+    let Principal::Citizen { auth, .. } = &caller.principal else {
+        unreachable!("own_citizen checked the role")
+    };
+    let grantor = FiscalCode::parse(&body.grantor).map_err(AppError::fiscal_code("grantor"))?;
+    state.check_acting_for(&me, &grantor).await?;
+    let token = state.keys().sign(
+        &TokenRequest {
+            sub: me.clone(),
+            role: TokenRole::Citizen,
+            auth: Some(*auth),
+            office: None,
+            act_for: Some(grantor.clone()),
+            // An act-as session never outlives the session it comes from.
+            expires_at: DateTime::from_timestamp(caller.expires_at, 0).unwrap_or_else(Utc::now),
+        }
+        .claims(),
+    )?;
+    tracing::info!(delegate = %me, grantor = %grantor, "act-as session opened (D9)");
+    Ok(Json(TokenDto { token }))
+}

@@ -1,0 +1,200 @@
+//! The personal area: calendar notices (N3) and the telephone PIN (P1–P3).
+
+use std::str::FromStr;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use deleghe_adapters::ServiceError;
+use deleghe_domain::pin::{
+    pin_from_random, PinCheck, PinCommand, PinError, PinEvent, PinHash, PinValidity, PIN_LENGTH,
+};
+use deleghe_domain::process::Refusal;
+use deleghe_domain::FiscalCode;
+
+use crate::auth::Caller;
+use crate::dto::{NewPin, NoticeDto, NoticeList, PinCheckRequest, PinIssued, PinValid, Problem};
+use crate::error::AppError;
+use crate::extract::{Json, Path};
+use crate::routes::random_bytes;
+use crate::state::AppState;
+
+/// N3: the citizen's calendar notices, newest first.
+#[utoipa::path(get, path = "/v1/me/notices", tag = "personal area",
+    responses(
+        (status = 200, body = NoticeList),
+        (status = 403, description = "not a citizen", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn notices(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<NoticeList>, AppError> {
+    let me = caller.citizen()?;
+    let notices = state.read().await?.notices_of(me).await?;
+    Ok(Json(NoticeList {
+        items: notices.iter().map(NoticeDto::from).collect(),
+    }))
+}
+
+async fn mark(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    read: bool,
+) -> Result<Json<NoticeDto>, AppError> {
+    let me = caller.citizen()?;
+    let models = state.read().await?;
+    let found = if read {
+        models.mark_notice_read(me, id).await?
+    } else {
+        models.mark_notice_unread(me, id).await?
+    };
+    let missing = || AppError::not_found(format!("notice {id}"));
+    if !found {
+        return Err(missing());
+    }
+    let notices = models.notices_of(me).await?;
+    let notice = notices.iter().find(|n| n.id == id).ok_or_else(missing)?;
+    Ok(Json(NoticeDto::from(notice)))
+}
+
+/// N3: marks a notice as read.
+#[utoipa::path(post, path = "/v1/me/notices/{id}/read", tag = "personal area",
+    params(("id" = String, Path, description = "notice id")),
+    responses(
+        (status = 200, body = NoticeDto),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<NoticeDto>, AppError> {
+    mark(&state, &caller, &id, true).await
+}
+
+/// N3: marks a notice as unread.
+#[utoipa::path(post, path = "/v1/me/notices/{id}/unread", tag = "personal area",
+    params(("id" = String, Path, description = "notice id")),
+    responses(
+        (status = 200, body = NoticeDto),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn mark_unread(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<NoticeDto>, AppError> {
+    mark(&state, &caller, &id, false).await
+}
+
+/// N3: deletes a notice.
+#[utoipa::path(delete, path = "/v1/me/notices/{id}", tag = "personal area",
+    params(("id" = String, Path, description = "notice id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn delete_notice(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let me = caller.citizen()?;
+    if state.read().await?.delete_notice(me, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found(format!("notice {id}")))
+    }
+}
+
+/// P1, P2: a new telephone PIN, shown once; the previous one is cancelled.
+/// Only the citizen themselves, not a delegate acting for them: the PIN
+/// identifies them to the contact center.
+#[utoipa::path(post, path = "/v1/me/pin", tag = "telephone PIN",
+    request_body = NewPin,
+    responses(
+        (status = 201, body = PinIssued),
+        (status = 400, description = "`invalid_validity`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator, or an act-as session", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn issue_pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewPin>,
+) -> Result<(StatusCode, Json<PinIssued>), AppError> {
+    let me = caller.own_citizen()?.clone();
+    let validity = PinValidity::from_str(&body.validity).map_err(Refusal::from)?;
+    let pin = pin_from_random(&random_bytes::<PIN_LENGTH>()?);
+    let salt = random_bytes::<16>()?;
+    // Argon2 is CPU work: off the async workers.
+    let hashed = pin.clone();
+    let pin_hash = tokio::task::spawn_blocking(move || PinHash::new(&hashed, &salt))
+        .await
+        .map_err(|e| AppError::Internal(format!("hashing task failed: {e}")))?
+        .map_err(Refusal::from)?;
+    let events = state
+        .service()
+        .pin_command(
+            &me,
+            PinCommand::IssuePin {
+                citizen: me.clone(),
+                pin_hash,
+                validity,
+                at: state.now(),
+            },
+            &caller.metadata("web"),
+        )
+        .await?;
+    let valid_until = events
+        .iter()
+        .find_map(|e| match e {
+            PinEvent::PinIssued { valid_until, .. } => Some(*valid_until),
+            _ => None,
+        })
+        .ok_or_else(|| AppError::Internal("no PinIssued event".into()))?;
+    Ok((StatusCode::CREATED, Json(PinIssued { pin, valid_until })))
+}
+
+/// P3: the contact center checks a PIN a citizen reads out. A wrong PIN is
+/// `{"valid": false}`; after 5 failures the PIN is locked (423).
+#[utoipa::path(post, path = "/v1/pin/verify", tag = "telephone PIN",
+    request_body = PinCheckRequest,
+    responses(
+        (status = 200, body = PinValid),
+        (status = 400, description = "`invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
+        (status = 423, description = "`pin_locked`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn verify_pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<PinCheckRequest>,
+) -> Result<Json<PinValid>, AppError> {
+    caller.operator()?;
+    let citizen =
+        FiscalCode::parse(&body.fiscal_code).map_err(AppError::fiscal_code("fiscal_code"))?;
+    let command = PinCommand::VerifyPin {
+        pin: body.pin,
+        at: state.now(),
+    };
+    match state
+        .service()
+        .pin_command(&citizen, command, &caller.metadata("contact_center"))
+        .await
+    {
+        Ok(events) => Ok(Json(PinValid {
+            valid: PinCheck::from_events(&events).is_some_and(|c| c.valid),
+        })),
+        // P1: no PIN, or an expired one, is simply not valid (and not counted).
+        Err(ServiceError::Rule(Refusal::Pin(PinError::NoValidPin))) => {
+            Ok(Json(PinValid { valid: false }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,98 @@
+//! Health, the OpenAPI document, the development clock, and the answers for
+//! unknown paths, wrong methods and panics.
+
+use std::any::Any;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Map;
+use utoipa::OpenApi;
+
+use crate::dto::{ClockDto, Health, Problem};
+use crate::error::{problem, AppError};
+use crate::extract::Json;
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+/// 200 once the store answers.
+#[utoipa::path(get, path = "/health", tag = "system",
+    responses(
+        (status = 200, body = Health),
+        (status = 503, description = "the store is unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
+    state
+        .repository()
+        .checkpoint(deleghe_adapters::runner::CHECKPOINT)
+        .await?;
+    Ok(Json(Health {
+        status: "ok".to_owned(),
+    }))
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "system",
+    responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
+pub async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+/// Development only: the app's clock.
+#[utoipa::path(get, path = "/dev/clock", tag = "development",
+    responses(
+        (status = 200, body = ClockDto),
+        (status = 404, description = "the development clock is off", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_clock(State(state): State<AppState>) -> Json<ClockDto> {
+    Json(ClockDto { now: state.now() })
+}
+
+/// Development only: from now on the clock reads `now` (it does not advance).
+#[utoipa::path(put, path = "/dev/clock", tag = "development",
+    request_body = ClockDto,
+    responses(
+        (status = 204, description = "set"),
+        (status = 404, description = "the development clock is off", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn set_clock(State(state): State<AppState>, Json(body): Json<ClockDto>) -> StatusCode {
+    state.clock().set(Some(body.now));
+    tracing::info!(now = %body.now, "development clock set");
+    StatusCode::NO_CONTENT
+}
+
+/// Development only: back to real time.
+#[utoipa::path(delete, path = "/dev/clock", tag = "development",
+    responses(
+        (status = 204, description = "real time again"),
+        (status = 404, description = "the development clock is off", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reset_clock(State(state): State<AppState>) -> StatusCode {
+    state.clock().set(None);
+    tracing::info!("development clock back to real time");
+    StatusCode::NO_CONTENT
+}
+
+/// Any path the app does not serve (and `/dev/*` when the dev clock is off).
+pub async fn not_found() -> AppError {
+    AppError::NotFound("no such resource".to_owned())
+}
+
+pub async fn method_not_allowed() -> Response {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this resource does not answer that method",
+        Map::new(),
+    )
+}
+
+/// A panic in a handler: 500, nothing of it in the body.
+pub fn panic_answer(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    AppError::Internal(format!("handler panicked: {what}")).into_response()
+}

@@ -1,0 +1,332 @@
+//! What every handler shares: the rules on their store, the read side (read
+//! models, documents, outbox gateways), the clock, the JWT key, the counters.
+//!
+//! Commands go to [`Deleghe`]; queries go to the [`ReadModels`], which the
+//! projector writes from the event log. Before answering a query the app
+//! brings the read models up to the end of the log ([`AppState::read`]), so
+//! a client reads what it has just written; the projector worker does the
+//! same in the background for the outbox.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use deleghe_adapters::documents::{DatabaseDocuments, DocumentStore};
+use deleghe_adapters::gateway::{
+    async_trait, DisabledIo, FileSmsGateway, GatewayError, Gateways, HttpIoGateway, IoGateway,
+    NoticeCalendar, SmsGateway,
+};
+use deleghe_adapters::outbox::{DispatchReport, Dispatcher};
+use deleghe_adapters::projection::{BookingView, DelegationView, Projector, ReadModels};
+use deleghe_adapters::readside::ReadSide;
+use deleghe_adapters::{upcast, Deleghe, Repository, ServiceError, SettableClock};
+use deleghe_domain::booking::{Booking, BookingId, BookingStage, BookingStatus, Phone};
+use deleghe_domain::delegation::{Delegation, DelegationId, Stage, Status};
+use deleghe_domain::meeting::{Meeting, MeetingState};
+use deleghe_domain::schedule::Mode;
+use deleghe_domain::{FiscalCode, Policy};
+
+use crate::auth::JwtKeys;
+use crate::config::Secret;
+use crate::counters::Counters;
+use crate::error::AppError;
+
+/// The app's shared state; cloning shares it.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    service: Arc<Deleghe>,
+    clock: SettableClock,
+    side: ReadSide,
+    read: ReadModels,
+    projector: Projector,
+    documents: Arc<dyn DocumentStore>,
+    gateways: Gateways,
+    keys: JwtKeys,
+    counters: Counters,
+    dev_clock: bool,
+}
+
+/// How to build an [`AppState`].
+pub struct StateConfig {
+    pub repository: Repository,
+    pub policy: Policy,
+    pub keys: JwtKeys,
+    pub counters: Counters,
+    /// Enables `/dev/*` (the settable clock).
+    pub dev_clock: bool,
+    /// The development SMS gateway's file; none: SMS are not sent.
+    pub sms_outbox: Option<PathBuf>,
+}
+
+/// No SMS gateway configured: each SMS is refused, and so recorded as
+/// failed with the reason, instead of waiting for ever.
+struct NoSms;
+
+#[async_trait]
+impl SmsGateway for NoSms {
+    async fn send(&self, _: &Phone, _: &str, key: &str) -> Result<(), GatewayError> {
+        tracing::warn!(
+            key,
+            "no SMS gateway is configured (DELEGHE_SMS_OUTBOX): SMS not sent"
+        );
+        Err(GatewayError::Permanent(
+            "no SMS gateway is configured".to_owned(),
+        ))
+    }
+}
+
+impl AppState {
+    /// The rules on `repository` and its read side, reading time from a
+    /// [`SettableClock`] that reads real time until `PUT /dev/clock` sets it.
+    pub async fn open(config: StateConfig) -> Result<Self, ServiceError> {
+        let clock = SettableClock::new();
+        let repository = config.repository;
+        let policy = config.policy;
+        let service =
+            Arc::new(Deleghe::new(repository.clone(), policy.clone()).with_clock(clock.as_clock()));
+        // Opened once and shared (in memory, it is the only copy).
+        let side = ReadSide::open(&repository).await?;
+        let read = ReadModels::new(side.clone(), policy.clone()).with_clock(clock.as_clock());
+        let projector = Projector::new(repository, side.clone(), upcast::upcasters(), policy);
+        let sms: Arc<dyn SmsGateway> = match &config.sms_outbox {
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| ServiceError::Unavailable(Box::new(e)))?;
+                }
+                Arc::new(
+                    FileSmsGateway::open(path)
+                        .map_err(|e| ServiceError::Unavailable(Box::new(e)))?,
+                )
+            }
+            None => Arc::new(NoSms),
+        };
+        let io: Arc<dyn IoGateway> = match HttpIoGateway::from_env() {
+            Ok(Some(gateway)) => Arc::new(gateway),
+            Ok(None) => Arc::new(DisabledIo),
+            Err(e) => {
+                tracing::warn!(error = %e, "the IO gateway is misconfigured: IO messages are not sent");
+                Arc::new(DisabledIo)
+            }
+        };
+        let gateways = Gateways {
+            sms,
+            io,
+            calendar: Arc::new(NoticeCalendar::new(side.clone())),
+        };
+        Ok(Self(Arc::new(Inner {
+            service,
+            clock,
+            documents: Arc::new(DatabaseDocuments::new(side.clone())),
+            side,
+            read,
+            projector,
+            gateways,
+            keys: config.keys,
+            counters: config.counters,
+            dev_clock: config.dev_clock,
+        })))
+    }
+
+    pub fn service(&self) -> &Arc<Deleghe> {
+        &self.0.service
+    }
+
+    pub fn repository(&self) -> &Repository {
+        self.0.service.repository()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        self.0.service.policy()
+    }
+
+    pub fn clock(&self) -> &SettableClock {
+        &self.0.clock
+    }
+
+    /// The instant every command of a request carries.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.clock.now()
+    }
+
+    pub fn keys(&self) -> &JwtKeys {
+        &self.0.keys
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.0.counters
+    }
+
+    pub fn side(&self) -> &ReadSide {
+        &self.0.side
+    }
+
+    pub fn documents(&self) -> &Arc<dyn DocumentStore> {
+        &self.0.documents
+    }
+
+    pub fn gateways(&self) -> &Gateways {
+        &self.0.gateways
+    }
+
+    pub fn dev_clock_enabled(&self) -> bool {
+        self.0.dev_clock
+    }
+
+    /// The read models, brought up to the end of the log first, so that a
+    /// query sees every command answered before it.
+    pub async fn read(&self) -> Result<&ReadModels, ServiceError> {
+        self.0.projector.catch_up().await?;
+        Ok(&self.0.read)
+    }
+
+    /// What the dispatcher worker does, once: projects the log, then sends
+    /// every notification due now (SMS, IO, calendar notices).
+    pub async fn deliver_due(&self) -> Result<DispatchReport, ServiceError> {
+        self.0.projector.catch_up().await?;
+        Dispatcher::new(self.0.side.clone(), self.0.gateways.clone())
+            .with_clock(self.0.clock.as_clock())
+            .drain()
+            .await
+    }
+
+    /// D9: `delegate` may act for `grantor` only while the grantor's current
+    /// delegation is to them and active (read from the grantor's stream,
+    /// the authority, not from a read model).
+    pub async fn check_acting_for(
+        &self,
+        delegate: &FiscalCode,
+        grantor: &FiscalCode,
+    ) -> Result<Delegation, AppError> {
+        let now = self.now();
+        let state = self.0.service.grantor(grantor).await?;
+        match state.current(now) {
+            Some(d) if &d.delegate == delegate && d.is_active(now) => Ok(d.clone()),
+            _ => Err(AppError::NoActiveDelegation(grantor.to_string())),
+        }
+    }
+
+    /// The view of a delegation as clients see it.
+    pub fn delegation_view(&self, d: &Delegation) -> DelegationView {
+        DelegationView::of(d, self.now(), self.policy())
+    }
+
+    /// A registered delegation by id (one still in its registration flow,
+    /// or refused by a rule, was never registered: 404).
+    pub async fn delegation(&self, id: &str) -> Result<DelegationView, AppError> {
+        let missing = || AppError::not_found(format!("delegation {id}"));
+        let id = DelegationId::parse(id).map_err(|_| missing())?;
+        match self.read().await?.delegation(&id).await? {
+            Some(d) if !matches!(d.status, Status::Pending | Status::Refused) => Ok(d),
+            _ => Err(missing()),
+        }
+    }
+
+    /// A booking by id, from its booker's stream (a refused request was
+    /// never a booking: 404).
+    pub async fn booking(&self, id: &str) -> Result<Booking, AppError> {
+        let missing = || AppError::not_found(format!("booking {id}"));
+        let id = BookingId::parse(id).map_err(|_| missing())?;
+        let view = self.read().await?.booking(&id).await?.ok_or_else(missing)?;
+        if view.status == BookingStatus::Refused {
+            return Err(missing());
+        }
+        self.0
+            .service
+            .booker(&view.booker)
+            .await?
+            .booking(&id)
+            .cloned()
+            .ok_or_else(missing)
+    }
+
+    /// The view of a booking as clients see it, with its meeting's state.
+    pub async fn booking_view(&self, b: &Booking) -> Result<BookingView, AppError> {
+        let meeting = if b.mode == Mode::WebMeeting {
+            self.0.service.meeting(&b.id).await?
+        } else {
+            Meeting::default()
+        };
+        Ok(BookingView::of(b, &meeting, self.now()))
+    }
+}
+
+/// How long a request waits for a flow that the flow runner, racing it, is
+/// finishing (each step is idempotent, so the request's own drive may stop
+/// at a step the runner already took).
+const SETTLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl AppState {
+    /// A registration answered while its flow is still in progress (the
+    /// runner took a step first): waits for its end, as the request would
+    /// have seen it.
+    pub async fn settle_delegation(&self, d: Delegation) -> Result<Delegation, AppError> {
+        let deadline = tokio::time::Instant::now() + SETTLE_FOR;
+        let mut d = d;
+        while d.stage == Stage::Pending && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(SETTLE_EVERY).await;
+            if let Some(now) = self.0.service.grantor(&d.grantor).await?.delegation(&d.id) {
+                d = now.clone();
+            }
+        }
+        match &d.stage {
+            Stage::Refused { reason, .. } => Err(AppError::Refused {
+                code: reason.clone(),
+            }),
+            _ => Ok(d),
+        }
+    }
+
+    /// As [`AppState::settle_delegation`], for a booking.
+    pub async fn settle_booking(&self, b: Booking) -> Result<Booking, AppError> {
+        let deadline = tokio::time::Instant::now() + SETTLE_FOR;
+        let mut b = b;
+        while b.stage == BookingStage::Pending && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(SETTLE_EVERY).await;
+            if let Some(now) = self.0.service.booker(&b.booker).await?.booking(&b.id) {
+                b = now.clone();
+            }
+        }
+        match &b.stage {
+            BookingStage::Refused { reason, .. } => Err(AppError::Refused {
+                code: reason.clone(),
+            }),
+            _ => Ok(b),
+        }
+    }
+
+    /// As [`AppState::settle_delegation`], for a meeting registering its
+    /// delegation (M7).
+    pub async fn settle_meeting(&self, id: &BookingId, m: Meeting) -> Result<Meeting, AppError> {
+        let deadline = tokio::time::Instant::now() + SETTLE_FOR;
+        let mut m = m;
+        while m.state() == MeetingState::Registering && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(SETTLE_EVERY).await;
+            m = self.0.service.meeting(id).await?;
+        }
+        Ok(m)
+    }
+}
+
+/// The JWT key of [`AppState::for_tests`].
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret!";
+
+impl AppState {
+    /// An app in memory with the built-in counters and [`TEST_SECRET`]:
+    /// for tests and examples.
+    pub async fn for_tests(dev_clock: bool) -> Self {
+        Self::open(StateConfig {
+            repository: Repository::memory(),
+            policy: Policy::default(),
+            keys: JwtKeys::new(&Secret::new(TEST_SECRET)),
+            counters: Counters::builtin(),
+            dev_clock,
+            sms_outbox: None,
+        })
+        .await
+        .expect("an in-memory app")
+    }
+}

@@ -1,0 +1,73 @@
+//! The HTTP contract of API.md, through the router in-process (`oneshot`),
+//! on the in-memory store and, when `DELEGHE_TEST_POSTGRES_URL` is set, on
+//! a fresh schema of that PostgreSQL server; plus one test over a real
+//! socket (`socket.rs`).
+
+mod bookings;
+mod delegations;
+mod meetings;
+mod personal;
+mod socket;
+mod support;
+mod system;
+
+/// Each scenario once per store: `memory::NAME` and `postgres::NAME`.
+macro_rules! scenarios {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let api = crate::support::Api::on(crate::support::Store::Memory, false).await;
+                    crate::$module::$name(api).await;
+                }
+            )*
+
+            #[tokio::test]
+            async fn dev_clock_when_enabled() {
+                crate::system::dev_clock_when_enabled(crate::support::Store::Memory).await;
+            }
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(store) = crate::support::postgres() else { return };
+                    let api = crate::support::Api::on(store, false).await;
+                    crate::$module::$name(api).await;
+                }
+            )*
+
+            #[tokio::test]
+            async fn dev_clock_when_enabled() {
+                let Some(store) = crate::support::postgres() else { return };
+                crate::system::dev_clock_when_enabled(store).await;
+            }
+        }
+    };
+}
+
+scenarios!(
+    delegations::d1_d4_d7_online_registration,
+    delegations::d2_cap_and_d3_legal_representatives,
+    delegations::d6_counter_registration_confirmation_and_rejection,
+    delegations::d8_revocation_online_and_at_the_counter,
+    delegations::delegations_are_seen_only_by_their_parties,
+    delegations::bad_json_and_invalid_fiscal_codes_store_nothing,
+    delegations::tokens_are_checked,
+    delegations::d9_act_as_only_while_the_delegation_is_active_and_traced,
+    bookings::b3_counters_and_their_free_slots,
+    bookings::b1_b2_b3_b5_booking_rules,
+    bookings::b4_b6_full_slots_started_slots_and_cancelling,
+    bookings::b7_tickets_and_the_operators_day,
+    meetings::m1_to_m7_a_web_meeting_registers_the_delegation,
+    meetings::m6_documents_are_pdfs_of_at_most_3_mib,
+    meetings::m4_m8_meetings_that_end_without_a_delegation,
+    meetings::m7_a_rule_refusing_the_registration_ends_the_meeting,
+    personal::p1_p3_telephone_pin,
+    personal::n3_notices_in_the_personal_area,
+    system::health_and_openapi,
+    system::unknown_paths_and_methods_answer_problems,
+    system::dev_clock_is_off_by_default,
+);

@@ -1,0 +1,368 @@
+//! The harness: the app in-process, driven with `oneshot`, on a fresh store
+//! (in memory, or a new schema of the PostgreSQL server named by
+//! `DELEGHE_TEST_POSTGRES_URL`), with tokens signed by the test key.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use deleghe_adapters::Repository;
+use deleghe_app::auth::{AuthMethod, Role, TokenRequest};
+use deleghe_app::counters::Counters;
+use deleghe_app::{app, AppState, StateConfig};
+use deleghe_domain::booking::BookingId;
+use deleghe_domain::{FiscalCode, Policy};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// Monday 30 November 2026, 10:00 in Rome.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap()
+}
+
+/// Tuesday 1 December 2026, 09:00 in Rome: a web-meeting slot.
+pub fn tuesday_9() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap()
+}
+
+pub const TUESDAY_9: &str = "2026-12-01T09:00:00+01:00";
+
+/// `n`-th distinct valid fiscal code (check character computed).
+pub fn cf(n: usize) -> String {
+    let months = b"ABCDEHLMPRST";
+    let body = format!(
+        "BNCLRA{:02}{}{:02}F205",
+        50 + (n / 336) % 50,
+        months[(n / 28) % 12] as char,
+        1 + n % 28
+    );
+    let check = FiscalCode::check_character(&body).expect("valid body");
+    format!("{body}{check}")
+}
+
+/// The kind of store a scenario runs on.
+pub enum Store {
+    Memory,
+    Postgres(String),
+}
+
+/// The PostgreSQL store, if `DELEGHE_TEST_POSTGRES_URL` is set; otherwise
+/// the variant says clearly that it is skipped.
+pub fn postgres() -> Option<Store> {
+    match std::env::var("DELEGHE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(Store::Postgres(url)),
+        _ => {
+            eprintln!(
+                "skipping the PostgreSQL variant: DELEGHE_TEST_POSTGRES_URL is not set \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test)"
+            );
+            None
+        }
+    }
+}
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The app under test.
+pub struct Api {
+    pub state: AppState,
+    router: Router,
+    /// The development SMS gateway's file.
+    pub sms: std::path::PathBuf,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.sms);
+    }
+}
+
+/// One answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The problem's `code`, checking the problem+json shape on the way.
+    pub fn code(&self) -> String {
+        assert_eq!(
+            self.headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap()),
+            Some("application/problem+json"),
+            "{} {:?}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        let v = self.json();
+        for field in ["type", "title", "status", "detail", "code"] {
+            assert!(v.get(field).is_some(), "problem without {field}: {v}");
+        }
+        assert_eq!(v["status"], self.status.as_u16(), "{v}");
+        v["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Asserts the status and the problem code.
+    #[track_caller]
+    pub fn refused(&self, status: u16, code: &str) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{:?}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.code(), code);
+        self.json()
+    }
+
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{:?}",
+            String::from_utf8_lossy(&self.body)
+        );
+        if self.body.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+}
+
+impl Api {
+    pub async fn on(store: Store, dev_clock: bool) -> Self {
+        let repository = match store {
+            Store::Memory => Repository::memory(),
+            Store::Postgres(url) => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                Repository::connect(&format!("{url}{separator}schema=t_{}", unique()))
+                    .await
+                    .expect("a PostgreSQL store")
+            }
+        };
+        let sms = std::env::temp_dir().join(format!("deleghe-app-sms-{}.jsonl", unique()));
+        let state = AppState::open(StateConfig {
+            repository,
+            policy: Policy::default(),
+            keys: deleghe_app::auth::JwtKeys::new(&deleghe_app::config::Secret::new(
+                deleghe_app::state::TEST_SECRET,
+            )),
+            counters: Counters::builtin(),
+            dev_clock,
+            sms_outbox: Some(sms.clone()),
+        })
+        .await
+        .expect("the app's state");
+        state.clock().set(Some(t0()));
+        Self {
+            router: app(state.clone()),
+            state,
+            sms,
+        }
+    }
+
+    pub fn set_now(&self, at: DateTime<Utc>) {
+        self.state.clock().set(Some(at));
+    }
+
+    pub fn token(&self, request: TokenRequest) -> String {
+        self.state.keys().sign(&request.claims()).unwrap()
+    }
+
+    pub fn citizen(&self, code: &str) -> String {
+        self.token(TokenRequest {
+            sub: FiscalCode::parse(code).unwrap(),
+            role: Role::Citizen,
+            auth: Some(AuthMethod::Spid),
+            office: None,
+            act_for: None,
+            expires_at: Utc::now() + Duration::hours(1),
+        })
+    }
+
+    pub fn operator(&self) -> String {
+        self.token(TokenRequest {
+            sub: FiscalCode::parse(&cf(900)).unwrap(),
+            role: Role::Operator,
+            auth: None,
+            office: Some("DCM NAPOLI".into()),
+            act_for: None,
+            expires_at: Utc::now() + Duration::hours(1),
+        })
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn request(method: Method, path: &str, token: Option<&str>) -> axum::http::request::Builder {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        b
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(
+            Self::request(Method::GET, path, Some(token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.send(
+            Self::request(Method::DELETE, path, Some(token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(
+            Self::request(Method::POST, path, Some(token))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A POST without a body (commands that take none).
+    pub async fn post_empty(&self, path: &str, token: &str) -> Answer {
+        self.send(
+            Self::request(Method::POST, path, Some(token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
+        self.send(
+            Self::request(Method::POST, path, token)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// How many events the store holds (to check that nothing was stored).
+    pub async fn events(&self) -> usize {
+        self.state
+            .repository()
+            .read_log(0, 100_000)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    // ------------------------------------------------------------ shortcuts
+
+    /// Registers an online delegation; returns it.
+    pub async fn delegate_online(&self, grantor: &str, delegate: &str) -> Value {
+        self.post(
+            "/v1/delegations",
+            &self.citizen(grantor),
+            json!({ "delegate": delegate }),
+        )
+        .await
+        .ok(201)
+    }
+
+    /// Books the web-meeting counter on Tuesday 1 December at 09:00.
+    pub async fn book_meeting(&self, delegate: &str, grantor: &str) -> Value {
+        self.post(
+            "/v1/bookings",
+            &self.citizen(delegate),
+            json!({
+                "counter": "deleghe-web-meeting",
+                "start": TUESDAY_9,
+                "mode": "web_meeting",
+                "reason": "Registrazione delega",
+                "phone": "333 123 4567",
+                "grantor": {"fiscal_code": grantor, "first_name": "Mario", "last_name": "Rossi"},
+            }),
+        )
+        .await
+        .ok(201)
+    }
+
+    /// The access code the SMS carries (N1), read from the library.
+    pub async fn access_code(&self, booker: &str, booking: &str) -> String {
+        let booker = self
+            .state
+            .service()
+            .booker(&FiscalCode::parse(booker).unwrap())
+            .await
+            .unwrap();
+        booker
+            .booking(&BookingId::parse(booking).unwrap())
+            .unwrap()
+            .access_code
+            .to_string()
+    }
+}
+
+impl Api {
+    /// N1: the access code in the confirmation SMS of `booking`, as the
+    /// development gateway wrote it, once the due notifications are sent.
+    pub async fn sms_code(&self, booking: &str) -> String {
+        self.state.deliver_due().await.unwrap();
+        let lines = deleghe_adapters::gateway::FileSmsGateway::read_lines(&self.sms).unwrap();
+        let line = lines
+            .iter()
+            .find(|l| l.key.contains(booking) && l.key.contains("confirmation"))
+            .unwrap_or_else(|| panic!("no confirmation SMS for {booking}: {lines:?}"));
+        let marker = "Codice di accesso al web meeting: ";
+        let at = line.text.find(marker).expect("the SMS carries the code") + marker.len();
+        line.text[at..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect()
+    }
+}
+
+/// A PDF of exactly `size` bytes.
+pub fn pdf(size: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.resize(size.saturating_sub(6), b' ');
+    bytes.extend_from_slice(b"%%EOF\n");
+    bytes
+}

@@ -1,0 +1,148 @@
+//! Health, the OpenAPI document, the development clock, unknown paths.
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+use crate::support::{cf, Api, Store};
+
+pub async fn health_and_openapi(api: Api) {
+    let health = api
+        .send(Request::get("/health").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(health.ok(200), json!({"status": "ok"}));
+    let doc = api
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await
+        .ok(200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/health", "get"),
+        ("/v1/delegations", "post"),
+        ("/v1/delegations", "get"),
+        ("/v1/delegations/{id}", "get"),
+        ("/v1/delegations/{id}/revoke", "post"),
+        ("/v1/counter/delegations", "post"),
+        ("/v1/counter/delegations/{id}/confirm", "post"),
+        ("/v1/counter/delegations/{id}/reject", "post"),
+        ("/v1/counter/delegations/{id}/revoke", "post"),
+        ("/v1/sessions/act-as", "post"),
+        ("/v1/audit", "get"),
+        ("/v1/counters", "get"),
+        ("/v1/counters/{id}/slots", "get"),
+        ("/v1/bookings", "post"),
+        ("/v1/bookings", "get"),
+        ("/v1/bookings/{id}", "delete"),
+        ("/v1/bookings/{id}/ticket", "get"),
+        ("/v1/bookings/{id}/meeting", "get"),
+        ("/v1/bookings/{id}/meeting/join", "post"),
+        ("/v1/bookings/{id}/meeting/take-in-charge", "post"),
+        ("/v1/bookings/{id}/meeting/consent", "post"),
+        ("/v1/bookings/{id}/meeting/attendance", "post"),
+        ("/v1/bookings/{id}/meeting/documents", "post"),
+        ("/v1/bookings/{id}/meeting/complete", "post"),
+        ("/v1/bookings/{id}/meeting/abandon", "post"),
+        ("/v1/me/notices", "get"),
+        ("/v1/me/notices/{id}/unread", "post"),
+        ("/v1/me/notices/{id}", "delete"),
+        ("/v1/me/pin", "post"),
+        ("/v1/pin/verify", "post"),
+        ("/dev/clock", "put"),
+        ("/dev/clock", "delete"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not in the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["DelegationDto"].is_object());
+}
+
+pub async fn unknown_paths_and_methods_answer_problems(api: Api) {
+    let t = api.citizen(&cf(400));
+    api.get("/v2/nothing", &t).await.refused(404, "not_found");
+    let answer = api
+        .send(
+            Request::put("/v1/delegations")
+                .header("authorization", format!("Bearer {t}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    answer.refused(405, "method_not_allowed");
+    // Every answer carries a request id; a sane one given is kept.
+    let given = api
+        .send(
+            Request::get("/health")
+                .header("x-request-id", "req-123")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(given.headers.get("x-request-id").unwrap(), "req-123");
+    let weird = api
+        .send(
+            Request::get("/health")
+                .header("x-request-id", "a b\tc")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let id = weird.headers.get("x-request-id").unwrap().to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+}
+
+/// The development clock is off by default: every /dev/* path is 404.
+pub async fn dev_clock_is_off_by_default(api: Api) {
+    assert!(!api.state.dev_clock_enabled());
+    let put = api
+        .send(
+            Request::put("/dev/clock")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"now": "2026-12-01T08:00:00Z"}"#))
+                .unwrap(),
+        )
+        .await;
+    put.refused(404, "not_found");
+    for path in ["/dev/clock", "/dev/anything"] {
+        api.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .refused(404, "not_found");
+        api.send(Request::delete(path).body(Body::empty()).unwrap())
+            .await
+            .refused(404, "not_found");
+    }
+}
+
+pub async fn dev_clock_when_enabled(store: Store) {
+    let api = Api::on(store, true).await;
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+    let put = |body: &'static str| {
+        Request::put("/dev/clock")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    api.send(put(r#"{"now": "2026-12-01T08:00:00Z"}"#))
+        .await
+        .ok(204);
+    assert_eq!(api.state.now(), at);
+    let read = api
+        .send(Request::get("/dev/clock").body(Body::empty()).unwrap())
+        .await
+        .ok(200);
+    assert_eq!(read, json!({"now": "2026-12-01T08:00:00Z"}));
+    api.send(put(r#"{"now": "soon"}"#))
+        .await
+        .refused(400, "invalid_request");
+    // The clock does not advance by itself, and commands read it.
+    let d = api.delegate_online(&cf(410), &cf(411)).await;
+    assert_eq!(d["registered_at"], "2026-12-01T08:00:00Z");
+    api.send(Request::delete("/dev/clock").body(Body::empty()).unwrap())
+        .await
+        .ok(204);
+    assert!((api.state.now() - Utc::now()).num_seconds().abs() < 5);
+}

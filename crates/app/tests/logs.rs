@@ -1,0 +1,95 @@
+//! Secrets never reach the logs: not the bearer tokens, not the PINs, not
+//! the access codes, even at the most verbose level. A test binary of its
+//! own: the capturing subscriber must be the only one in the process.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tracing_subscriber::fmt::MakeWriter;
+
+#[path = "api/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use support::{cf, Api, Store};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn secrets_and_pins_are_never_logged() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let api = Api::on(Store::Memory, false).await;
+    let (me, grantor) = (cf(600), cf(601));
+    let t = api.citizen(&me);
+    let op = api.operator();
+    let pin = api
+        .post("/v1/me/pin", &t, json!({"validity": "1d"}))
+        .await
+        .ok(201)["pin"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.post(
+        "/v1/pin/verify",
+        &op,
+        json!({"fiscal_code": me, "pin": pin}),
+    )
+    .await
+    .ok(200);
+    let booked = api.book_meeting(&me, &grantor).await;
+    let code = api.access_code(&me, booked["id"].as_str().unwrap()).await;
+    api.post(
+        &format!(
+            "/v1/bookings/{}/meeting/join",
+            booked["id"].as_str().unwrap()
+        ),
+        &t,
+        json!({"code": code}),
+    )
+    .await
+    .refused(422, "meeting_not_open_yet");
+    api.get("/v1/me/notices", "not-a-token")
+        .await
+        .refused(401, "unauthorized");
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("finished processing request"),
+        "the requests were logged"
+    );
+    for secret in [
+        pin.as_str(),
+        code.as_str(),
+        t.as_str(),
+        op.as_str(),
+        deleghe_app::state::TEST_SECRET,
+    ] {
+        assert!(!logs.contains(secret), "a secret is in the logs: {secret}");
+    }
+}
