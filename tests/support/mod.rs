@@ -179,10 +179,17 @@ pub fn postgres_store() -> Option<Store> {
     match std::env::var("DELEGHE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(Store::Postgres(url)),
         _ => {
-            eprintln!(
-                "skipping the PostgreSQL variant: DELEGHE_TEST_POSTGRES_URL is not set \
-                 (scripts/test sets it when the server is up)"
-            );
+            // Straight to stderr, once, so that the test harness does not
+            // swallow it: a skipped store must be visible.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping the PostgreSQL variants: DELEGHE_TEST_POSTGRES_URL is not set \
+                     (scripts/test sets it when the server is up)"
+                );
+            });
             None
         }
     }

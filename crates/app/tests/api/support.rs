@@ -53,10 +53,16 @@ pub fn postgres() -> Option<Store> {
     match std::env::var("DELEGHE_TEST_POSTGRES_URL") {
         Ok(url) if !url.trim().is_empty() => Some(Store::Postgres(url)),
         _ => {
-            eprintln!(
-                "skipping the PostgreSQL variant: DELEGHE_TEST_POSTGRES_URL is not set \
-                 (e.g. postgres://postgres@127.0.0.1:5432/test)"
-            );
+            // Straight to stderr, once: the harness would swallow eprintln!.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping the PostgreSQL variants of the app tests: DELEGHE_TEST_POSTGRES_URL \
+                     is not set (e.g. postgres://postgres@127.0.0.1:5432/test)"
+                );
+            });
             None
         }
     }
