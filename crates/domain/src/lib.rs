@@ -45,6 +45,7 @@ pub mod booking;
 pub mod delegation;
 pub mod document;
 pub mod fiscal_code;
+mod ids;
 pub mod meeting;
 pub mod notification;
 pub mod pin;

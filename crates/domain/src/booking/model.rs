@@ -1,42 +1,8 @@
 //! Validated values of bookings (B5, B7, M2).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::FiscalCode;
-
-macro_rules! string_value {
-    ($name:ident, $error:ident) => {
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-        impl TryFrom<String> for $name {
-            type Error = $error;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
-            }
-        }
-        impl From<$name> for String {
-            fn from(value: $name) -> Self {
-                value.0
-            }
-        }
-        impl std::str::FromStr for $name {
-            type Err = $error;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::parse(s)
-            }
-        }
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
 
 /// The id of one booking, chosen by the caller so that a retry is recognised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,19 +15,12 @@ pub struct BookingIdError(pub String);
 
 impl BookingId {
     pub fn parse(input: &str) -> Result<Self, BookingIdError> {
-        let ok = !input.is_empty()
-            && input.len() <= 64
-            && input
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if ok {
-            Ok(Self(input.to_owned()))
-        } else {
-            Err(BookingIdError(input.to_owned()))
-        }
+        crate::ids::check_id(input)
+            .map(Self)
+            .ok_or_else(|| BookingIdError(input.to_owned()))
     }
 }
-string_value!(BookingId, BookingIdError);
+crate::ids::string_value!(BookingId, BookingIdError);
 
 /// An Italian mobile number for SMS (B5, N1), normalised to `+39` and digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,7 +53,7 @@ impl Phone {
         }
     }
 }
-string_value!(Phone, PhoneError);
+crate::ids::string_value!(Phone, PhoneError);
 
 /// The web-meeting access code sent by SMS (M2): 6 to 12 letters or digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -133,7 +92,7 @@ impl AccessCode {
         self.0.len() == typed.len() && bool::from(self.0.as_bytes().ct_eq(typed.as_bytes()))
     }
 }
-string_value!(AccessCode, AccessCodeError);
+crate::ids::string_value!(AccessCode, AccessCodeError);
 
 /// B5: who the web-meeting booking for the delegations counter is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -175,6 +175,7 @@ impl Grantor {
         command: GrantorCommand,
         policy: &Policy,
     ) -> Result<Vec<GrantorEvent>, DelegationError> {
+        let confirms = matches!(command, GrantorCommand::Confirm { .. });
         match command {
             GrantorCommand::Request(request) => self.decide_request(request, policy),
             GrantorCommand::CompleteRegistration { id, at } => {
@@ -209,28 +210,27 @@ impl Grantor {
                     at,
                 }])
             }
-            GrantorCommand::Confirm { id, at } => {
+            GrantorCommand::Confirm { id, at } | GrantorCommand::Reject { id, at } => {
+                // D6: the authority's answer, recorded by an operator.
                 let d = self.find(&id)?;
                 if d.stage != Stage::AwaitingConfirmation || is_past_end(d.ends_on, at) {
                     return Err(DelegationError::NotAwaitingConfirmation);
                 }
-                Ok(vec![GrantorEvent::DelegationConfirmed {
-                    id,
-                    grantor: d.grantor.clone(),
-                    delegate: d.delegate.clone(),
-                    at,
-                }])
-            }
-            GrantorCommand::Reject { id, at } => {
-                let d = self.find(&id)?;
-                if d.stage != Stage::AwaitingConfirmation || is_past_end(d.ends_on, at) {
-                    return Err(DelegationError::NotAwaitingConfirmation);
-                }
-                Ok(vec![GrantorEvent::DelegationRejected {
-                    id,
-                    grantor: d.grantor.clone(),
-                    delegate: d.delegate.clone(),
-                    at,
+                let (grantor, delegate) = (d.grantor.clone(), d.delegate.clone());
+                Ok(vec![if confirms {
+                    GrantorEvent::DelegationConfirmed {
+                        id,
+                        grantor,
+                        delegate,
+                        at,
+                    }
+                } else {
+                    GrantorEvent::DelegationRejected {
+                        id,
+                        grantor,
+                        delegate,
+                        at,
+                    }
                 }])
             }
             GrantorCommand::Revoke { id, channel, at } => {

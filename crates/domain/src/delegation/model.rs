@@ -1,7 +1,5 @@
 //! Values shared by the delegation aggregates.
 
-use std::fmt;
-
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -21,41 +19,13 @@ pub struct DelegationIdError(pub String);
 
 impl DelegationId {
     pub fn parse(input: &str) -> Result<Self, DelegationIdError> {
-        let ok = !input.is_empty()
-            && input.len() <= 64
-            && input
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if ok {
-            Ok(Self(input.to_owned()))
-        } else {
-            Err(DelegationIdError(input.to_owned()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+        crate::ids::check_id(input)
+            .map(Self)
+            .ok_or_else(|| DelegationIdError(input.to_owned()))
     }
 }
 
-impl fmt::Display for DelegationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for DelegationId {
-    type Error = DelegationIdError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<DelegationId> for String {
-    fn from(value: DelegationId) -> Self {
-        value.0
-    }
-}
+crate::ids::string_value!(DelegationId, DelegationIdError);
 
 /// In which capacity the delegate acts (D3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
