@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The HTTP part of docs/PERFORMANCE.md: the app (crates/app) under wrk on
+# loopback, for a write endpoint (POST /v1/counter/delegations: a whole
+# registration) and a read endpoint (GET /v1/delegations?grantor=...: the read
+# model), with requests per second, p50/p99 latency and the server's peak
+# memory (VmHWM, the peak resident set).
+#
+#   bash bench/http.sh [sqlite|postgres]      (default: sqlite)
+#
+# Environment: DELEGHE_BENCH_HTTP_SECONDS (10), DELEGHE_BENCH_HTTP_CONNECTIONS
+# (16), DELEGHE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/deleghe_bench,
+# schema bench_http, dropped at the end). The server runs on a free port of
+# 127.0.0.1 with its files in a temporary folder; both go when the script ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+store=${1:-sqlite}
+seconds=${DELEGHE_BENCH_HTTP_SECONDS:-10}
+connections=${DELEGHE_BENCH_HTTP_CONNECTIONS:-16}
+postgres=${DELEGHE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/deleghe_bench}
+
+if ! command -v wrk >/dev/null; then
+  echo "bench/http.sh: wrk is missing (Debian: apt-get install -y wrk)" >&2
+  exit 1
+fi
+cargo build --release -q -p deleghe-app
+app=target/release/deleghe
+
+work=$(mktemp -d -t deleghe-http-XXXXXX)
+server=
+cleanup() {
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  if [ "$store" = postgres ]; then
+    PGOPTIONS='-c client_min_messages=warning' psql "$postgres" -q \
+      -c 'DROP SCHEMA IF EXISTS bench_http CASCADE' >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+case "$store" in
+  sqlite) url="sqlite://$work/http.db" ;;
+  postgres)
+    PGOPTIONS='-c client_min_messages=warning' psql "$postgres" -q \
+      -c 'DROP SCHEMA IF EXISTS bench_http CASCADE' >/dev/null
+    url="$postgres?schema=bench_http" ;;
+  *) echo "bench/http.sh: store is sqlite or postgres, not $store" >&2; exit 2 ;;
+esac
+
+# A key of our own (never printed), and the dev files in the temporary folder.
+DELEGHE_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+export DELEGHE_JWT_SECRET
+# The app's own log level (info: a line per request) into a file, as deployed.
+export TMPDIR="$work"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$app" serve --dev --listen "127.0.0.1:$port" --database-url "$url" \
+  --sms-outbox "$work/sms.jsonl" >"$work/server.log" 2>&1 &
+server=$!
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do
+  curl -fs "$base/health" >/dev/null 2>&1 && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+reader=RSSMRA85T10A562S
+operator_token=$("$app" token VRDLGU70A01H501O --role operator)
+reader_token=$("$app" token "$reader")
+# The reader's delegation, so that the list the read endpoint returns is not empty.
+curl -fs -X POST "$base/v1/counter/delegations" -H "Authorization: Bearer $operator_token" \
+  -H 'Content-Type: application/json' -d "{\"grantor\":\"$reader\",\"delegate\":\"BNCGNN80A01F205W\"}" >/dev/null
+sleep 0.5
+
+summary() { # name, wrk output
+  local rps p50 p99 non2xx errors
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$2")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$2")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$2")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$2")
+  errors=$(awk '/Socket errors/ {sub(/.*Socket errors: /, ""); print}' <<<"$2")
+  printf '%-8s %-40s %10s req/s  p50 %9s  p99 %9s  non-2xx %s%s\n' \
+    "$store" "$1" "$rps" "$p50" "$p99" "${non2xx:-0}" "${errors:+  socket errors: $errors}"
+}
+
+echo "wrk: $connections connections, 2 threads, ${seconds}s per endpoint, on 127.0.0.1 ($store store)"
+write=$(DELEGHE_BENCH_TOKEN=$operator_token DELEGHE_BENCH_RUN=0 \
+  wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/http/register.lua \
+  "$base/v1/counter/delegations")
+summary "write: POST /v1/counter/delegations" "$write"
+# Let the workers (projector, flow runner, outbox) catch up with the writes.
+sleep 5
+read=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
+  -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader")
+summary "read:  GET /v1/delegations?grantor=..." "$read"
+peak=$(awk '/^VmHWM:/ {print $2, $3}' "/proc/$server/status")
+printf '%-8s %-40s %s\n' "$store" "server peak memory (VmHWM)" "$peak"
+if [ -n "${DELEGHE_BENCH_HTTP_VERBOSE:-}" ]; then
+  printf '%s\n\n%s\n' "$write" "$read"
+fi

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Every figure of docs/PERFORMANCE.md, in one run:
+#   1. the pure decisions (criterion): cargo bench -p deleghe-bench --bench decisions
+#   2. the load tool on SQLite and PostgreSQL, with its baselines (bare
+#      cqrs-es, pgbench): cargo run --release -p deleghe-bench --bin deleghe-load
+#   3. the HTTP app under wrk, on SQLite and PostgreSQL: bench/http.sh
+#
+#   bash bench/run.sh            the full run (about half an hour on 2 cores)
+#   bash bench/run.sh --quick    a smoke test of the tools (a few minutes; not figures to record)
+#
+# Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust; started here if
+# it is installed but down, as scripts/test does), pgbench and wrk (installed
+# with apt-get when missing and we are root). The database deleghe_bench is
+# created and dropped at the end. Everything printed is also kept in
+# target/bench/run.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=
+if [ "${1:-}" = "--quick" ]; then quick=--quick; fi
+postgres=${DELEGHE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/deleghe_bench}
+export DELEGHE_BENCH_POSTGRES_URL="$postgres"
+
+# ------------------------------------------------------------ what it needs
+if ! command -v wrk >/dev/null || ! command -v pgbench >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    command -v wrk >/dev/null || apt-get install -y -qq wrk
+    command -v pgbench >/dev/null || apt-get install -y -qq postgresql-contrib
+  else
+    echo "bench/run.sh: needs wrk and pgbench (Debian: apt-get install wrk postgresql-contrib)" >&2
+    exit 1
+  fi
+fi
+if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+  if command -v pg_ctlcluster >/dev/null; then
+    echo "bench/run.sh: starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+  fi
+fi
+db=${postgres##*/}
+db=${db%%\?*}
+server=${postgres%/*}
+createdb -h 127.0.0.1 -U postgres "$db" 2>/dev/null || true
+trap 'dropdb -h 127.0.0.1 -U postgres --if-exists "$db" 2>/dev/null || true' EXIT
+
+mkdir -p target/bench
+out=target/bench/run.txt
+: >"$out"
+say() { echo "$*" | tee -a "$out"; }
+
+say "# bash bench/run.sh $quick — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+say "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
+  "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) memory, $(uname -sr)"
+say "rustc: $(rustc --version); PostgreSQL: $(psql "$server/postgres" -Atc 'SHOW server_version' 2>/dev/null || echo unreachable)"
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ------------------------------------------------------------ 1. pure decisions
+say ""
+say "## 1. pure decisions (criterion, one core): cargo bench -p deleghe-bench --bench decisions"
+criterion_args=()
+if [ -n "$quick" ]; then criterion_args=(-- --quick); fi
+cargo bench -q -p deleghe-bench --bench decisions "${criterion_args[@]}" 2>/dev/null \
+  | awk '/^[a-z_]+\/[a-z_]+/ {name=$1}
+         /thrpt:/ && !seen[name]++ {u=$5; sub(/elem\/s/, "", u); printf "%-44s %10s %s decisions/s (median)\n", name, $4, u}' \
+  | tee -a "$out"
+
+# ------------------------------------------------------------ 2. the load tool
+say ""
+say "## 2. the library on SQLite and PostgreSQL: deleghe-load $quick"
+cargo build -q --release -p deleghe-bench
+target/release/deleghe-load $quick --postgres "$postgres" 2>&1 | tee -a "$out"
+
+# ------------------------------------------------------------ 3. HTTP
+say ""
+say "## 3. the app under wrk: bench/http.sh"
+seconds=10
+if [ -n "$quick" ]; then seconds=3; fi
+for store in sqlite postgres; do
+  DELEGHE_BENCH_HTTP_SECONDS=$seconds bash bench/http.sh "$store" 2>&1 | tee -a "$out"
+done
+say ""
+say "load average after: $(cut -d' ' -f1-3 /proc/loadavg); all of the above is in $out"

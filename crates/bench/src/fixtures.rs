@@ -1,0 +1,132 @@
+//! What the scenarios feed the library: any number of distinct valid fiscal
+//! codes, ids, a counter open every day, and the requests built from them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc, Weekday};
+use deleghe_adapters::{Actor, Metadata};
+use deleghe_domain::booking::{AccessCode, BookingId, Phone, RequestBooking};
+use deleghe_domain::delegation::{Channel, DelegationId, RequestDelegation, Role};
+use deleghe_domain::schedule::{
+    Counter, CounterId, Mode, OfficeId, OpeningInterval, Slot, WeeklySchedule,
+};
+use deleghe_domain::FiscalCode;
+
+const MONTHS: [char; 12] = ['A', 'B', 'C', 'D', 'E', 'H', 'L', 'M', 'P', 'R', 'S', 'T'];
+
+/// The `i`-th of 26⁶ × 50 distinct valid fiscal codes: the six letters spell
+/// `i` in base 26, the year takes what is left, the check character is
+/// computed (as `tests/support` does for its few).
+pub fn code(i: u64) -> FiscalCode {
+    let mut letters = [b'A'; 6];
+    let mut n = i;
+    for letter in letters.iter_mut().rev() {
+        *letter = b'A' + (n % 26) as u8;
+        n /= 26;
+    }
+    let body = format!(
+        "{}{:02}{}{:02}H501",
+        std::str::from_utf8(&letters).expect("ASCII letters"),
+        50 + n % 50,
+        MONTHS[(i % 12) as usize],
+        1 + i % 28
+    );
+    let check = FiscalCode::check_character(&body).expect("a valid body");
+    FiscalCode::parse(&format!("{body}{check}")).expect("a valid code")
+}
+
+/// Numbers never handed out twice in one run: every scenario draws its
+/// citizens and ids from here, so no two commands meet on one stream unless
+/// a scenario wants them to.
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+pub fn next() -> u64 {
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+pub fn citizen(code: &FiscalCode) -> Metadata {
+    Metadata::new(Actor::Citizen(code.clone()), "web")
+}
+
+/// An ordinary online registration (D5) without end date.
+pub fn registration(
+    id: u64,
+    grantor: FiscalCode,
+    delegate: FiscalCode,
+    at: DateTime<Utc>,
+) -> RequestDelegation {
+    RequestDelegation {
+        id: DelegationId::parse(&format!("d-{id}")).expect("a valid id"),
+        grantor,
+        delegate,
+        role: Role::Ordinary,
+        channel: Channel::Online,
+        ends_on: None,
+        meeting: None,
+        at,
+    }
+}
+
+/// An in-person counter open every day 08:00–20:00 Europe/Rome in 5-minute
+/// slots of two places: many slots, so that each booking can have its own
+/// and no two concurrent bookings race for one slot's stream.
+pub fn counter() -> Counter {
+    let hm = |h| NaiveTime::from_hms_opt(h, 0, 0).expect("a valid time");
+    Counter {
+        id: CounterId::parse("bench-counter").expect("a valid id"),
+        name: "SPORTELLO DI PROVA".into(),
+        office: OfficeId::parse("BENCH").expect("a valid office"),
+        counter_type: "bench".into(),
+        modes: vec![Mode::InPerson],
+        schedule: WeeklySchedule::uniform(
+            [
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+                Weekday::Sat,
+                Weekday::Sun,
+            ],
+            &[OpeningInterval::new(hm(8), hm(20))],
+            5,
+            2,
+        )
+        .expect("a valid schedule"),
+    }
+}
+
+/// The counter's slots for `days` days from 1 January 2031 (144 a day).
+pub fn slots(counter: &Counter, days: u64) -> Vec<Slot> {
+    let first = NaiveDate::from_ymd_opt(2031, 1, 1).expect("a valid date");
+    let mut out = Vec::new();
+    let mut from = first;
+    let end = first + Days::new(days);
+    while from < end {
+        let to = (from + Days::new(365)).min(end) - Days::new(1);
+        out.extend(counter.slots_between(from, to).expect("a valid range"));
+        from = to + Days::new(1);
+    }
+    out
+}
+
+pub fn booking(
+    id: u64,
+    booker: FiscalCode,
+    counter: &Counter,
+    slot: &Slot,
+    at: DateTime<Utc>,
+) -> RequestBooking {
+    RequestBooking {
+        id: BookingId::parse(&format!("b-{id}")).expect("a valid id"),
+        booker,
+        counter: counter.clone(),
+        start: slot.start,
+        mode: Mode::InPerson,
+        reason: "Prova di carico".into(),
+        phone: Phone::parse("3331234567").expect("a valid phone"),
+        grantor: None,
+        access_code: AccessCode::parse("ABC234").expect("a valid code"),
+        at,
+    }
+}

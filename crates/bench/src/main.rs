@@ -1,0 +1,953 @@
+//! `deleghe-load`: drives the library on SQLite and on PostgreSQL at several
+//! concurrencies and prints, per scenario, operations per second and p50/p99
+//! latency, each beside its baselines, measured in the same run:
+//! (a) a trivial aggregate on bare cqrs-es + postgres-es / sqlite-es
+//! ([`bare`]); (b) the database's own limit for the same transaction shape,
+//! through `pgbench` and `bench/pgbench/command.sql` ([`pgbench`]).
+//!
+//! Then, over a log of a million events made by the domain and bulk-loaded
+//! ([`log`]): the time to load one aggregate with 10,000 and with 1,000,000
+//! events stored, the projector's catch-up and a full read-model rebuild.
+//!
+//! `docs/PERFORMANCE.md` says how to run it (`bash bench/run.sh`), what each
+//! figure means, and records one run. It prints figures; it passes or fails
+//! nothing (its exit status says only whether it could run).
+
+mod bare;
+mod fixtures;
+mod log;
+mod pgbench;
+mod scenarios;
+mod stats;
+
+use std::error::Error;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use clap::{Parser, ValueEnum};
+use deleghe_adapters::projection::Projector;
+use deleghe_adapters::readside::ReadSide;
+use deleghe_adapters::{Deleghe, Repository};
+use deleghe_domain::{FiscalCode, Policy};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection, Executor};
+
+use crate::log::{Generator, Target};
+use crate::scenarios::OpFuture;
+use crate::stats::Sample;
+
+type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
+
+/// Measures the deleghe library against bare cqrs-es and pgbench.
+///
+/// Every figure is printed with its ratio to the baselines measured in the
+/// same run. Targets and method: docs/PERFORMANCE.md. The default run takes
+/// about a quarter of an hour on two cores; --quick takes about two minutes
+/// and is a smoke test, not a run to record.
+#[derive(Parser, Debug)]
+#[command(name = "deleghe-load", version)]
+struct Args {
+    /// Short run: one slice of 1 s per measurement and a log of 50,000 events.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds per slice of a measurement [default: 2, or 1 with --quick].
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Slices per measurement, taken in turn across the scenarios of one
+    /// concurrency [default: 3, or 1 with --quick].
+    #[arg(long)]
+    rounds: Option<u32>,
+    /// Events in the log for load time, catch-up and rebuild
+    /// [default: 1000000, or 50000 with --quick].
+    #[arg(long)]
+    log_events: Option<u64>,
+    /// Concurrency levels: how many tasks issue commands at once.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    concurrency: Vec<usize>,
+    /// The PostgreSQL database to measure in (created if missing); the
+    /// schemas bench_commands, bench_bare and bench_log are dropped and made
+    /// anew, and dropped at the end.
+    #[arg(
+        long,
+        env = "DELEGHE_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/deleghe_bench"
+    )]
+    postgres: String,
+    /// Which stores to measure.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    stores: Vec<Store>,
+    /// Which parts to run: the commands at each concurrency, and the log
+    /// (aggregate load time, projector catch-up, rebuild).
+    #[arg(long, value_delimiter = ',', default_value = "commands,log")]
+    parts: Vec<Part>,
+    /// Which command scenarios to run (all by default).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "bare,bare-ours,proposed,pgbench,single,single-no-ping,registration,booking,revocation"
+    )]
+    scenarios: Vec<Only>,
+    /// The pgbench program (baseline b); skipped with a note if it cannot run.
+    #[arg(long, default_value = "pgbench")]
+    pgbench: String,
+    /// The pgbench script of baseline (b).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/pgbench/command.sql"))]
+    pgbench_script: PathBuf,
+    /// Folder for the SQLite files and pgbench's logs [default: a new
+    /// temporary folder, removed at the end].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Store::Sqlite => "sqlite",
+            Store::Postgres => "postgres",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Commands,
+    Log,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Only {
+    Bare,
+    /// The bare aggregate through our repository and schema (a').
+    BareOurs,
+    /// The bare aggregate (and pgbench) on the tables proposed in
+    /// docs/PERFORMANCE.md (a'', b'').
+    Proposed,
+    Pgbench,
+    Single,
+    /// The single command on pools that do not ping a connection before
+    /// lending it (a proposal of docs/PERFORMANCE.md).
+    SingleNoPing,
+    Registration,
+    Booking,
+    Revocation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    Bare,
+    BareOurs,
+    BareProposed,
+    PgbenchBare,
+    PgbenchOurs,
+    PgbenchProposed,
+    Single,
+    SingleNoPing,
+    Registration,
+    Booking,
+    Revocation,
+    LoadSmall,
+    LoadLarge,
+    CatchUp,
+    Rebuild,
+}
+
+impl Scenario {
+    fn label(self) -> &'static str {
+        match self {
+            Scenario::Bare => "(a) bare cqrs-es command",
+            Scenario::BareOurs => "(a') bare, on our store",
+            Scenario::BareProposed => "(a'') bare, proposed table",
+            Scenario::PgbenchProposed => "(b'') pgbench, proposed",
+            Scenario::SingleNoPing => "single command, no pool ping",
+            Scenario::PgbenchBare => "(b) pgbench, bare table",
+            Scenario::PgbenchOurs => "(b') pgbench, our table",
+            Scenario::Single => "single-aggregate command",
+            Scenario::Registration => "online registration (flow)",
+            Scenario::Booking => "booking (flow)",
+            Scenario::Revocation => "revocation (flow)",
+            Scenario::LoadSmall => "aggregate load, 10k stored",
+            Scenario::LoadLarge => "aggregate load, full log",
+            Scenario::CatchUp => "projector catch-up",
+            Scenario::Rebuild => "read-model rebuild",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Scenario::LoadSmall | Scenario::LoadLarge => "loads/s",
+            Scenario::CatchUp | Scenario::Rebuild => "events/s",
+            _ => "ops/s",
+        }
+    }
+}
+
+struct Line {
+    store: Store,
+    scenario: Scenario,
+    concurrency: usize,
+    sample: Sample,
+}
+
+#[derive(Default)]
+struct Report {
+    lines: Vec<Line>,
+    notes: Vec<String>,
+}
+
+impl Report {
+    fn find(&self, store: Store, scenario: Scenario, concurrency: usize) -> Option<&Sample> {
+        self.lines
+            .iter()
+            .find(|l| l.store == store && l.scenario == scenario && l.concurrency == concurrency)
+            .map(|l| &l.sample)
+    }
+
+    fn best(&self, store: Store, scenario: Scenario) -> Option<&Sample> {
+        self.lines
+            .iter()
+            .filter(|l| l.store == store && l.scenario == scenario)
+            .map(|l| &l.sample)
+            .max_by(|a, b| a.rate().total_cmp(&b.rate()))
+    }
+
+    /// Prints a line as soon as it is measured, and keeps it.
+    fn add(&mut self, store: Store, scenario: Scenario, concurrency: usize, sample: Sample) {
+        let line = Line {
+            store,
+            scenario,
+            concurrency,
+            sample,
+        };
+        println!("{}", self.format(&line));
+        self.lines.push(line);
+    }
+
+    fn format(&self, l: &Line) -> String {
+        let s = &l.sample;
+        let latency = match l.scenario {
+            Scenario::CatchUp | Scenario::Rebuild => {
+                format!("{:>22}", format!("{:.1} s in all", s.elapsed.as_secs_f64()))
+            }
+            _ => format!("{:>9} {:>9}", ms(s.quantile(0.5)), ms(s.quantile(0.99))),
+        };
+        let conc = match l.scenario {
+            Scenario::LoadSmall | Scenario::LoadLarge | Scenario::CatchUp | Scenario::Rebuild => {
+                "-".to_owned()
+            }
+            _ => l.concurrency.to_string(),
+        };
+        let mut text = format!(
+            "{:<8} {:<28} {:>4} {:>10.0} {:<8} {}",
+            l.store,
+            l.scenario.label(),
+            conc,
+            s.rate(),
+            l.scenario.unit(),
+            latency
+        );
+        let ratios = self.ratios(l);
+        if !ratios.is_empty() {
+            text.push_str("  ");
+            text.push_str(&ratios.join(", "));
+        }
+        if s.errors > 0 {
+            text.push_str(&format!(
+                "  [{} errors, first: {}]",
+                s.errors,
+                s.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+        text
+    }
+
+    /// The line's figure over each baseline measured at its concurrency.
+    fn ratios(&self, l: &Line) -> Vec<String> {
+        let mut out = Vec::new();
+        let rate = l.sample.rate();
+        let over = |base: Option<&Sample>, name: &str| {
+            base.filter(|b| b.rate() > 0.0)
+                .map(|b| format!("{:.2}x {name}", rate / b.rate()))
+        };
+        match l.scenario {
+            Scenario::Single
+            | Scenario::SingleNoPing
+            | Scenario::Registration
+            | Scenario::Booking
+            | Scenario::Revocation => {
+                out.extend(over(
+                    self.find(l.store, Scenario::Bare, l.concurrency),
+                    "bare",
+                ));
+                if l.store == Store::Postgres {
+                    out.extend(over(
+                        self.find(l.store, Scenario::PgbenchBare, l.concurrency),
+                        "pgbench",
+                    ));
+                    out.extend(over(
+                        self.find(l.store, Scenario::PgbenchOurs, l.concurrency),
+                        "pgbench(our table)",
+                    ));
+                }
+            }
+            Scenario::BareOurs | Scenario::BareProposed => {
+                out.extend(over(
+                    self.find(l.store, Scenario::Bare, l.concurrency),
+                    "bare",
+                ));
+            }
+            Scenario::PgbenchOurs | Scenario::PgbenchProposed => {
+                out.extend(over(
+                    self.find(l.store, Scenario::PgbenchBare, l.concurrency),
+                    "pgbench(bare table)",
+                ));
+            }
+            Scenario::CatchUp | Scenario::Rebuild => {
+                out.extend(over(
+                    self.best(l.store, Scenario::Single),
+                    "best single command",
+                ));
+                out.extend(over(
+                    self.best(l.store, Scenario::Bare),
+                    "best bare command",
+                ));
+            }
+            Scenario::LoadLarge => {
+                if let Some(small) = self.find(l.store, Scenario::LoadSmall, 0) {
+                    let p50 = l.sample.quantile(0.5).as_secs_f64()
+                        / small.quantile(0.5).as_secs_f64().max(1e-9);
+                    let mean = l.sample.mean().as_secs_f64() / small.mean().as_secs_f64().max(1e-9);
+                    out.push(format!(
+                        "time {p50:.2}x (p50), {mean:.2}x (mean) the 10k figure"
+                    ));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn print(&self, plan: &Plan) {
+        println!();
+        println!(
+            "== all figures ({} s per measurement; latencies in ms) ==",
+            plan.seconds
+        );
+        println!(
+            "{:<8} {:<28} {:>4} {:>10} {:<8} {:>9} {:>9}  ratios",
+            "store", "scenario", "conc", "rate", "unit", "p50", "p99"
+        );
+        for l in &self.lines {
+            println!("{}", self.format(l));
+        }
+        println!();
+        println!("== targets (ratios of this run) ==");
+        for store in [Store::Postgres, Store::Sqlite] {
+            for &c in &plan.concurrency {
+                let single = self.find(store, Scenario::Single, c);
+                if let (Some(s), Some(b)) = (single, self.find(store, Scenario::Bare, c)) {
+                    target(
+                        &format!("{store}: single command >= 1.0x bare cqrs-es, c={c}"),
+                        s.rate() / b.rate(),
+                        1.0,
+                    );
+                }
+                if let (Some(s), Some(b)) = (
+                    self.find(store, Scenario::SingleNoPing, c),
+                    self.find(store, Scenario::Bare, c),
+                ) {
+                    target(
+                        &format!("{store}: (proposal) single command, no ping >= 1.0x bare, c={c}"),
+                        s.rate() / b.rate(),
+                        1.0,
+                    );
+                }
+                if let (Some(s), Some(p)) = (single, self.find(store, Scenario::PgbenchBare, c)) {
+                    target(
+                        &format!("{store}: single command >= 0.8x pgbench, c={c}"),
+                        s.rate() / p.rate(),
+                        0.8,
+                    );
+                }
+                if let (Some(r), Some(b)) = (
+                    self.find(store, Scenario::Registration, c),
+                    self.find(store, Scenario::Bare, c),
+                ) {
+                    target(
+                        &format!("{store}: online registration >= 0.5x bare command, c={c}"),
+                        r.rate() / b.rate(),
+                        0.5,
+                    );
+                }
+            }
+            if let (Some(p), Some(s)) = (
+                self.find(store, Scenario::CatchUp, 0),
+                self.best(store, Scenario::Single),
+            ) {
+                target(
+                    &format!("{store}: projector catch-up >= 20x the (best) single-command rate"),
+                    p.rate() / s.rate(),
+                    20.0,
+                );
+            }
+            if let (Some(large), Some(small)) = (
+                self.find(store, Scenario::LoadLarge, 0),
+                self.find(store, Scenario::LoadSmall, 0),
+            ) {
+                let ratio =
+                    large.quantile(0.5).as_secs_f64() / small.quantile(0.5).as_secs_f64().max(1e-9);
+                println!(
+                    "  {:<72} {:>6.2}x  {}",
+                    format!("{store}: aggregate load, full log <= 1.5x 10k (p50)"),
+                    ratio,
+                    if ratio <= 1.5 { "met" } else { "missed" }
+                );
+            }
+        }
+        println!("  (pure decisions: cargo bench -p deleghe-bench --bench decisions; HTTP: bench/http.sh)");
+        for note in &self.notes {
+            println!("note: {note}");
+        }
+    }
+}
+
+fn target(name: &str, ratio: f64, at_least: f64) {
+    println!(
+        "  {name:<72} {ratio:>6.2}x  {}",
+        if ratio >= at_least { "met" } else { "missed" }
+    );
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// What the arguments ask for, defaults filled in.
+struct Plan {
+    seconds: f64,
+    rounds: u32,
+    warmup: Duration,
+    log_events: u64,
+    load_samples: usize,
+    concurrency: Vec<usize>,
+    postgres: String,
+    pgbench: String,
+    pgbench_script: PathBuf,
+    work: PathBuf,
+    only: Vec<Only>,
+}
+
+impl Plan {
+    fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.seconds)
+    }
+}
+
+fn with_schema(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}schema={schema}")
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let work = match &args.work_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("deleghe-load-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&work)?;
+    let plan = Plan {
+        seconds: args.seconds.unwrap_or(if args.quick { 1.0 } else { 2.0 }),
+        rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 3 }),
+        warmup: Duration::from_secs_f64(if args.quick { 0.3 } else { 1.0 }),
+        log_events: args
+            .log_events
+            .unwrap_or(if args.quick { 50_000 } else { 1_000_000 }),
+        load_samples: if args.quick { 500 } else { 3000 },
+        concurrency: args.concurrency.clone(),
+        postgres: args.postgres.clone(),
+        pgbench: args.pgbench.clone(),
+        pgbench_script: args.pgbench_script.clone(),
+        work: work.clone(),
+        only: args.scenarios.clone(),
+    };
+    let mut report = Report::default();
+
+    print_machine(&plan, &args).await;
+    println!(
+        "{:<8} {:<28} {:>4} {:>10} {:<8} {:>9} {:>9}  ratios",
+        "store", "scenario", "conc", "rate", "unit", "p50 ms", "p99 ms"
+    );
+    for store in [Store::Sqlite, Store::Postgres] {
+        if !args.stores.contains(&store) {
+            continue;
+        }
+        if store == Store::Postgres {
+            ensure_database(&plan.postgres).await?;
+            drop_schemas(&plan.postgres).await?;
+        }
+        if args.parts.contains(&Part::Commands) {
+            commands(store, &plan, &mut report).await?;
+        }
+        if args.parts.contains(&Part::Log) {
+            event_log(store, &plan, &mut report).await?;
+        }
+        if store == Store::Postgres {
+            drop_schemas(&plan.postgres).await?;
+        }
+    }
+    report.print(&plan);
+    if args.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(())
+}
+
+async fn print_machine(plan: &Plan, args: &Args) {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "?".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .map(|l| l.trim().to_owned())
+        .unwrap_or_else(|| "?".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("deleghe-load: {cores} cores, {model}, {memory}");
+    if args.stores.contains(&Store::Postgres) {
+        let version = async {
+            let mut conn = PgConnection::connect(&server_url(&plan.postgres)?).await?;
+            let v: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(&mut conn)
+                .await?;
+            let s: String = sqlx::query_scalar("SHOW synchronous_commit")
+                .fetch_one(&mut conn)
+                .await?;
+            Ok::<_, sqlx::Error>(format!("PostgreSQL {v}, synchronous_commit={s}"))
+        }
+        .await
+        .unwrap_or_else(|e| format!("PostgreSQL unreachable: {e}"));
+        println!("{version}");
+    }
+    println!(
+        "{} x {} s per measurement after {:.1} s of warm-up; concurrency {:?}; log of {} events",
+        plan.rounds,
+        plan.seconds,
+        plan.warmup.as_secs_f64(),
+        plan.concurrency,
+        plan.log_events
+    );
+    println!();
+}
+
+/// The URL of the server's `postgres` database (to create ours).
+fn server_url(url: &str) -> Result<String, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    Ok(format!(
+        "postgres://{}@{}:{}/postgres",
+        options.get_username(),
+        options.get_host(),
+        options.get_port()
+    ))
+}
+
+async fn ensure_database(url: &str) -> Result<()> {
+    let options = PgConnectOptions::from_str(url)?;
+    let name = options
+        .get_database()
+        .unwrap_or(options.get_username())
+        .to_owned();
+    let mut conn = PgConnectOptions::from_str(url)?
+        .database("postgres")
+        .connect()
+        .await?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await?;
+    if exists.is_none() {
+        conn.execute(format!("CREATE DATABASE \"{}\"", name.replace('"', "")).as_str())
+            .await?;
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+async fn drop_schemas(url: &str) -> Result<()> {
+    let mut conn = PgConnection::connect(url).await?;
+    conn.execute(
+        "DROP SCHEMA IF EXISTS bench_commands CASCADE; DROP SCHEMA IF EXISTS bench_bare CASCADE; \
+         DROP SCHEMA IF EXISTS bench_proposed CASCADE; DROP SCHEMA IF EXISTS bench_log CASCADE",
+    )
+    .await?;
+    conn.close().await?;
+    Ok(())
+}
+
+type SharedOp = Arc<dyn Fn() -> OpFuture + Send + Sync>;
+
+/// The commands store again, with the pool settings of `sql::open_*` except
+/// `test_before_acquire(false)`: sqlx then lends a pooled connection without
+/// a round trip to check it first (a proposal of docs/PERFORMANCE.md).
+async fn without_ping(store: Store, plan: &Plan) -> Result<Repository> {
+    use sqlx::postgres::PgPoolOptions;
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    Ok(match store {
+        Store::Sqlite => {
+            let options = SqliteConnectOptions::new()
+                .filename(plan.work.join("commands.db"))
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await?;
+            Repository::from_sqlite_pool(pool)
+        }
+        Store::Postgres => {
+            let options = PgConnectOptions::from_str(&plan.postgres)?
+                .options([("search_path", "bench_commands")]);
+            let pool = PgPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .connect_lazy_with(options);
+            Repository::from_postgres_pool(pool)
+        }
+    })
+}
+
+enum Job {
+    Op(SharedOp),
+    /// pgbench's script in this schema.
+    Pgbench(&'static str),
+}
+
+/// The command scenarios and their baselines, at each concurrency.
+async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> {
+    let repository = match store {
+        Store::Sqlite => {
+            let file = plan.work.join("commands.db");
+            Repository::connect(&format!("sqlite://{}", file.display())).await?
+        }
+        Store::Postgres => {
+            Repository::connect(&with_schema(&plan.postgres, "bench_commands")).await?
+        }
+    };
+    let service = Arc::new(Deleghe::new(repository.clone(), Policy::default()));
+
+    // Delegations registered two months ago, for the revocations: written by
+    // the fast path (3,000 a second of measuring: more than any store here revokes).
+    let levels = plan.concurrency.len() as f64;
+    let seconds = plan.seconds * plan.rounds as f64 + plan.warmup.as_secs_f64();
+    let wanted = (3000.0 * seconds * levels) as u64;
+    let pool: scenarios::RevocationPool = Arc::new(Mutex::new(Vec::new()));
+    if plan.only.contains(&Only::Revocation) {
+        let target = match store {
+            Store::Sqlite => Target::Sqlite(repository.sqlite_pool().expect("a SQLite store")),
+            Store::Postgres => Target::Postgres {
+                url: &plan.postgres,
+                schema: "bench_commands",
+            },
+        };
+        let after = log::last_position(&target).await?;
+        let mut generator = Generator::new(after, Utc::now() - chrono::Duration::days(60));
+        let at = Utc::now() - chrono::Duration::days(60);
+        let mut entries = Vec::new();
+        let started = Instant::now();
+        log::bulk_load(&target, wanted * 3, |out| {
+            entries.push(generator.registration(at, false, out));
+        })
+        .await?;
+        eprintln!(
+            "{store}: {} active delegations for the revocations written in {:.1} s",
+            entries.len(),
+            started.elapsed().as_secs_f64()
+        );
+        // Revoked from the newest: each stream is hit once.
+        *pool.lock().expect("not poisoned") = entries;
+    }
+
+    let counter = Arc::new(fixtures::counter());
+    let slots = Arc::new(fixtures::slots(&counter, 3000));
+    let next_slot = Arc::new(AtomicUsize::new(0));
+
+    let bare: SharedOp = match store {
+        Store::Sqlite => {
+            let cqrs = bare::sqlite(&plan.work.join("bare.db"), bare::Tables::Bare).await?;
+            Arc::new(scenarios::bare(Arc::new(cqrs)))
+        }
+        Store::Postgres => {
+            let cqrs = bare::postgres(&plan.postgres, "bench_bare", bare::Tables::Bare).await?;
+            Arc::new(scenarios::bare(Arc::new(cqrs)))
+        }
+    };
+
+    // The same trivial aggregate through our repository, on our schema: what
+    // the schema and repository cost, apart from the service.
+    let bare_ours = Arc::new(cqrs_es::CqrsFramework::new(
+        cqrs_es::persist::PersistedEventStore::new_event_store(repository.clone()),
+        vec![],
+        (),
+    ));
+
+    // Every scenario of one concurrency is measured in `rounds` slices,
+    // taken in turn (bare, ours, pgbench, ...), so that a slow spell of a
+    // shared machine weighs on all of them alike rather than on one.
+    let mut jobs: Vec<(Scenario, Job)> = Vec::new();
+    let wants = |only: Only| plan.only.contains(&only);
+    if wants(Only::Bare) {
+        jobs.push((Scenario::Bare, Job::Op(bare)));
+    }
+    if wants(Only::BareOurs) {
+        jobs.push((
+            Scenario::BareOurs,
+            Job::Op(Arc::new(scenarios::bare(bare_ours.clone()))),
+        ));
+    }
+    if wants(Only::Proposed) {
+        let op: SharedOp = match store {
+            Store::Sqlite => {
+                let file = plan.work.join("proposed.db");
+                let cqrs = bare::sqlite(&file, bare::Tables::Proposed).await?;
+                Arc::new(scenarios::bare(Arc::new(cqrs)))
+            }
+            Store::Postgres => {
+                let cqrs = bare::postgres(&plan.postgres, "bench_proposed", bare::Tables::Proposed)
+                    .await?;
+                Arc::new(scenarios::bare(Arc::new(cqrs)))
+            }
+        };
+        jobs.push((Scenario::BareProposed, Job::Op(op)));
+    }
+    if store == Store::Postgres && wants(Only::Pgbench) {
+        jobs.push((Scenario::PgbenchBare, Job::Pgbench("bench_bare")));
+        jobs.push((Scenario::PgbenchOurs, Job::Pgbench("bench_commands")));
+        if wants(Only::Proposed) {
+            jobs.push((Scenario::PgbenchProposed, Job::Pgbench("bench_proposed")));
+        }
+    }
+    if wants(Only::Single) {
+        let op = scenarios::single_command(service.clone());
+        jobs.push((Scenario::Single, Job::Op(Arc::new(op))));
+    }
+    if wants(Only::SingleNoPing) {
+        let repository = without_ping(store, plan).await?;
+        let service = Arc::new(Deleghe::new(repository, Policy::default()));
+        let op = scenarios::single_command(service);
+        jobs.push((Scenario::SingleNoPing, Job::Op(Arc::new(op))));
+    }
+    if wants(Only::Registration) {
+        let op = scenarios::registration(service.clone());
+        jobs.push((Scenario::Registration, Job::Op(Arc::new(op))));
+    }
+    if wants(Only::Booking) {
+        let op = scenarios::booking(service.clone(), counter, slots, next_slot);
+        jobs.push((Scenario::Booking, Job::Op(Arc::new(op))));
+    }
+    if wants(Only::Revocation) {
+        let op = scenarios::revocation(service.clone(), pool.clone());
+        jobs.push((Scenario::Revocation, Job::Op(Arc::new(op))));
+    }
+
+    for &c in &plan.concurrency {
+        let mut samples: Vec<Option<Sample>> = vec![Some(Sample::default()); jobs.len()];
+        for round in 0..plan.rounds {
+            for (i, (scenario, job)) in jobs.iter().enumerate() {
+                let slice = match job {
+                    Job::Op(op) => {
+                        let op = op.clone();
+                        let call = move || op();
+                        if round == 0 {
+                            stats::run(c, plan.warmup, call.clone()).await;
+                        }
+                        Ok(stats::run(c, plan.duration(), call).await)
+                    }
+                    Job::Pgbench(schema) => {
+                        let (program, script, url, work, schema) = (
+                            plan.pgbench.clone(),
+                            plan.pgbench_script.clone(),
+                            plan.postgres.clone(),
+                            plan.work.clone(),
+                            *schema,
+                        );
+                        let seconds = plan.seconds.ceil().max(1.0) as u64;
+                        tokio::task::spawn_blocking(move || {
+                            pgbench::run(&program, &script, &url, schema, c, seconds, &work)
+                        })
+                        .await?
+                    }
+                };
+                match (slice, &mut samples[i]) {
+                    (Ok(slice), Some(sample)) => sample.merge(slice),
+                    (Ok(_), None) => {}
+                    (Err(e), sample) => {
+                        *sample = None;
+                        let note = format!("{} skipped: {e}", scenario.label());
+                        eprintln!("{note}");
+                        if !report.notes.contains(&note) {
+                            report.notes.push(note);
+                        }
+                    }
+                }
+            }
+        }
+        for ((scenario, _), sample) in jobs.iter().zip(samples) {
+            if let Some(sample) = sample {
+                report.add(store, *scenario, c, sample);
+            }
+        }
+    }
+    if let Some(pool) = repository.sqlite_pool() {
+        pool.close().await;
+    }
+    Ok(())
+}
+
+/// Aggregate load time with 10,000 and with all the log's events stored,
+/// then the projector's catch-up over the log and a full rebuild.
+async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()> {
+    let repository = match store {
+        Store::Sqlite => {
+            let file = plan.work.join("log.db");
+            Repository::connect(&format!("sqlite://{}", file.display())).await?
+        }
+        Store::Postgres => Repository::connect(&with_schema(&plan.postgres, "bench_log")).await?,
+    };
+    let target = match store {
+        Store::Sqlite => Target::Sqlite(repository.sqlite_pool().expect("a SQLite store")),
+        Store::Postgres => Target::Postgres {
+            url: &plan.postgres,
+            schema: "bench_log",
+        },
+    };
+    let service = Deleghe::new(repository.clone(), Policy::default());
+    let start = Utc.with_ymd_and_hms(2029, 6, 1, 8, 0, 0).unwrap();
+    let mut generator = Generator::new(0, start);
+
+    let first = plan.log_events.min(10_000);
+    let started = Instant::now();
+    let mut written = log::bulk_load(&target, first, |out| generator.next_story(out)).await?;
+    eprintln!(
+        "{store}: {written} events written by the fast path in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let sample = load_times(&service, &generator.grantors, plan.load_samples).await?;
+    report.add(store, Scenario::LoadSmall, 0, sample);
+
+    let started = Instant::now();
+    written += log::bulk_load(&target, plan.log_events.saturating_sub(written), |out| {
+        generator.next_story(out)
+    })
+    .await?;
+    eprintln!(
+        "{store}: {written} events in the log (last position {}), the rest written in {:.1} s",
+        generator.last_position(),
+        started.elapsed().as_secs_f64()
+    );
+    let sample = load_times(&service, &generator.grantors, plan.load_samples).await?;
+    report.add(store, Scenario::LoadLarge, 0, sample);
+
+    // The PostgreSQL server here runs with autovacuum off (a test server).
+    // Without it the read tables are never analysed, and the plans sqlx's
+    // prepared statements get while the tables are empty stay for good (see
+    // docs/PERFORMANCE.md, "The outbox's withdrawal"). Do what autovacuum
+    // would: vacuum and analyse them every 30 s while the projector works.
+    let maintenance = (store == Store::Postgres).then(|| {
+        let url = plan.postgres.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                if let Ok(mut conn) = PgConnection::connect(&url).await {
+                    let _ = conn.execute(AUTOVACUUM).await;
+                    let _ = conn.close().await;
+                }
+            }
+        })
+    });
+    let side = ReadSide::open(&repository).await?;
+    let projector = Projector::new(
+        repository.clone(),
+        side,
+        deleghe_adapters::upcast::upcasters(),
+        Policy::default(),
+    );
+    let started = Instant::now();
+    let applied = projector.catch_up().await?;
+    report.add(
+        store,
+        Scenario::CatchUp,
+        0,
+        Sample::single(applied as u64, started.elapsed()),
+    );
+    let started = Instant::now();
+    let replayed = projector.rebuild().await?;
+    report.add(
+        store,
+        Scenario::Rebuild,
+        0,
+        Sample::single(replayed as u64, started.elapsed()),
+    );
+    if let Some(task) = maintenance {
+        task.abort();
+    }
+    if let Some(pool) = repository.sqlite_pool() {
+        pool.close().await;
+    }
+    Ok(())
+}
+
+/// What autovacuum would do to the log schema's read side.
+const AUTOVACUUM: &str =
+    "VACUUM (ANALYZE) bench_log.read_checkpoints, bench_log.read_delegations, \
+     bench_log.read_bookings, bench_log.read_slot_places, bench_log.read_audit, bench_log.outbox";
+
+/// Loads `n` grantors picked at random among `grantors`, one at a time
+/// (after a tenth as many to warm up), and checks each has its delegation.
+async fn load_times(service: &Deleghe, grantors: &[FiscalCode], n: usize) -> Result<Sample> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut latencies = Vec::with_capacity(n);
+    for i in 0..n + n / 10 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let grantor = &grantors[(state >> 33) as usize % grantors.len()];
+        let began = Instant::now();
+        let loaded = service.grantor(grantor).await?;
+        let took = began.elapsed();
+        if loaded.delegations().is_empty() {
+            return Err(format!("grantor {grantor} loaded without its delegation").into());
+        }
+        if i >= n / 10 {
+            latencies.push(took);
+        }
+    }
+    let elapsed = latencies.iter().sum();
+    latencies.sort_unstable();
+    Ok(Sample {
+        ops: latencies.len() as u64,
+        elapsed,
+        latencies,
+        ..Sample::default()
+    })
+}
