@@ -55,11 +55,13 @@ struct Args {
     /// Short run: one slice of 1 s per measurement and a log of 50,000 events.
     #[arg(long)]
     quick: bool,
-    /// Seconds per slice of a measurement [default: 2, or 1 with --quick].
+    /// Seconds per slice of a measurement (pgbench: rounded up) [default:
+    /// 1.5, or 1 with --quick].
     #[arg(long)]
     seconds: Option<f64>,
     /// Slices per measurement, taken in turn across the scenarios of one
-    /// concurrency [default: 3, or 1 with --quick].
+    /// concurrency; the rate printed is the median of the slices' rates
+    /// [default: 5, or 1 with --quick].
     #[arg(long)]
     rounds: Option<u32>,
     /// Events in the log for load time, catch-up and rebuild
@@ -467,8 +469,8 @@ async fn main() -> Result<()> {
     };
     std::fs::create_dir_all(&work)?;
     let plan = Plan {
-        seconds: args.seconds.unwrap_or(if args.quick { 1.0 } else { 2.0 }),
-        rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 3 }),
+        seconds: args.seconds.unwrap_or(if args.quick { 1.0 } else { 1.5 }),
+        rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 5 }),
         warmup: Duration::from_secs_f64(if args.quick { 0.3 } else { 1.0 }),
         log_events: args
             .log_events

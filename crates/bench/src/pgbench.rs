@@ -104,5 +104,6 @@ pub fn run(
         first_error: None,
         elapsed,
         latencies,
+        slice_rates: Vec::new(),
     })
 }

@@ -29,11 +29,30 @@ pub struct Sample {
     pub elapsed: Duration,
     /// Latency of every successful operation, sorted.
     pub latencies: Vec<Duration>,
+    /// The rate of each slice merged into this sample (see [`Sample::rate`]).
+    pub slice_rates: Vec<f64>,
 }
 
 impl Sample {
-    /// Successful operations per second of wall time.
+    /// Successful operations per second of wall time; for a measurement
+    /// taken in slices, the median of the slices' rates, so that a slice that
+    /// fell on a busy spell of the shared machine does not move it.
     pub fn rate(&self) -> f64 {
+        if self.slice_rates.len() > 1 {
+            let mut rates = self.slice_rates.clone();
+            rates.sort_by(f64::total_cmp);
+            let mid = rates.len() / 2;
+            return if rates.len() % 2 == 1 {
+                rates[mid]
+            } else {
+                (rates[mid - 1] + rates[mid]) / 2.0
+            };
+        }
+        self.overall_rate()
+    }
+
+    /// Successful operations over the whole wall time.
+    pub fn overall_rate(&self) -> f64 {
         if self.elapsed.is_zero() {
             return 0.0;
         }
@@ -54,6 +73,7 @@ impl Sample {
 
     /// Adds another slice of the same measurement.
     pub fn merge(&mut self, other: Sample) {
+        self.slice_rates.push(other.overall_rate());
         self.ops += other.ops;
         self.errors += other.errors;
         if self.first_error.is_none() {
