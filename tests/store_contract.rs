@@ -992,8 +992,8 @@ mod postgres_log {
     /// guarded by `pg_snapshot_xmin`: A writes, B writes, A writes again and
     /// commits while B is open. A's second event would carry a position after
     /// B's, with a transaction id older than B's, so a reader would take it
-    /// and move past B's position for good. Numbered at commit, A's events
-    /// come first and B's after, whenever B commits.
+    /// and move past B's position for good. Numbered once committed, A's
+    /// events come first and B's after, whenever B commits.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn interleaved_transactions_are_read_in_commit_order() {
         let Some(store) = Store::postgres() else {
@@ -1017,6 +1017,72 @@ mod postgres_log {
         assert_eq!(ids(&next), ["b/1"]);
         let positions: Vec<i64> = first.iter().chain(&next).map(|p| p.position).collect();
         assert_eq!(positions, [1, 2, 3]);
+        drop((repository, pool));
+        store.remove().await;
+    }
+
+    /// Writers commit while several readers poll the log, each from its own
+    /// checkpoint: every reader numbers what it finds committed, and every
+    /// reader still gets each event exactly once, in one gapless order that
+    /// keeps each stream's sequence.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readers_polling_during_writes_get_every_event_once() {
+        const WRITERS: usize = 4;
+        const EVENTS: usize = 40;
+        let Some(store) = Store::postgres() else {
+            return;
+        };
+        let repository = store.connect().await;
+        let pool = pool(&repository).await;
+        let mut writers = Vec::new();
+        for w in 0..WRITERS {
+            let pool = pool.clone();
+            writers.push(tokio::spawn(async move {
+                for sequence in 1..=EVENTS as i64 {
+                    let mut tx = pool.begin().await.unwrap();
+                    insert(&mut tx, &format!("w{w}"), sequence).await;
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        let mut readers = Vec::new();
+        for page in [1, 3, 16] {
+            let repository = repository.clone();
+            readers.push(tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut after = 0;
+                while seen.len() < WRITERS * EVENTS {
+                    let batch = repository.read_log(after, page).await.unwrap();
+                    if let Some(last) = batch.last() {
+                        after = last.position;
+                    } else {
+                        tokio::task::yield_now().await;
+                    }
+                    seen.extend(batch);
+                }
+                seen
+            }));
+        }
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let whole = repository.read_log(0, 10_000).await.unwrap();
+        let positions: Vec<i64> = whole.iter().map(|p| p.position).collect();
+        assert_eq!(
+            positions,
+            (1..=(WRITERS * EVENTS) as i64).collect::<Vec<_>>()
+        );
+        for w in 0..WRITERS {
+            let sequences: Vec<usize> = whole
+                .iter()
+                .filter(|p| p.event.aggregate_id == format!("w{w}"))
+                .map(|p| p.event.sequence)
+                .collect();
+            assert_eq!(sequences, (1..=EVENTS).collect::<Vec<_>>());
+        }
+        for reader in readers {
+            assert_eq!(reader.await.unwrap(), whole);
+        }
         drop((repository, pool));
         store.remove().await;
     }

@@ -44,6 +44,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// reported unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
+/// A pooled PostgreSQL connection idle this long is pinged before it is lent.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -193,6 +195,10 @@ pub(crate) async fn open_sqlite(options: SqliteConnectOptions) -> Result<SqliteP
     let pool = SqlitePoolOptions::new()
         .max_connections(SQLITE_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A SQLite connection is a file handle in this process: nothing can
+        // close it behind the pool's back, so the ping before each loan
+        // (sqlx's default) is a round trip to its worker thread for nothing.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|source| ConnectError::Sqlite { path, source })?;
@@ -228,6 +234,19 @@ pub(crate) async fn open_postgres(
     let pool = PgPoolOptions::new()
         .max_connections(POSTGRES_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx pings every connection before lending it: two of a command's
+        // six round trips. A connection back in the pool for less than
+        // `PING_AFTER_IDLE` was just working; one idle longer (the server
+        // may have dropped it since) is still pinged, and replaced if dead.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options);
     migrate_postgres(&pool).await?;
     Ok(pool)
@@ -280,6 +299,7 @@ pub(crate) async fn read_log_postgres(
     after: i64,
     limit: usize,
 ) -> Result<Vec<Positioned>, ServiceError> {
+    number_events(pool).await.map_err(service_error)?;
     let rows = sqlx::query(queries::postgres::READ_LOG)
         .bind(after)
         .bind(as_limit(limit))
@@ -311,6 +331,7 @@ pub(crate) async fn events_of_type_postgres(
     pool: &PgPool,
     aggregate_type: &str,
 ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    number_events(pool).await.map_err(persistence_error)?;
     let rows = sqlx::query(queries::postgres::EVENTS_OF_TYPE)
         .bind(aggregate_type)
         .fetch_all(pool)
@@ -320,6 +341,14 @@ pub(crate) async fn events_of_type_postgres(
         .map(|row| positioned(row).map(|p| p.event))
         .collect::<Result<_, _>>()
         .map_err(persistence_error)
+}
+
+/// Gives the events committed since the last call their positions, so that
+/// the read that follows sees them (PostgreSQL writers leave `position` NULL).
+async fn number_events(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(queries::postgres::NUMBER_EVENTS)
+        .fetch_one(pool)
+        .await
 }
 
 pub(crate) async fn checkpoint_sqlite(pool: &SqlitePool, name: &str) -> Result<i64, ServiceError> {

@@ -30,11 +30,15 @@ INSERT INTO checkpoints (name, position) VALUES (?, ?)
 
 /// Statements for PostgreSQL (`$n` placeholders).
 pub mod postgres {
-    /// The log after a position, in commit order: `($1 after, $2 limit)`.
-    /// Positions are handed out at commit, under the log's commit lock (see
-    /// the migration), so every position a reader can see belongs to a
-    /// transaction that committed before any later one: no gap can fill in
+    /// Numbers the events committed since the last call (see the migration
+    /// `number_on_read`); run before [`READ_LOG`] and [`EVENTS_OF_TYPE`].
+    /// Positions are handed out only to committed rows, one numberer at a
+    /// time, above every position handed out before: no gap can fill in
     /// behind a reader.
+    pub const NUMBER_EVENTS: &str = "SELECT number_events()";
+
+    /// The log after a position, in the order it was numbered: `($1 after,
+    /// $2 limit)`.
     pub const READ_LOG: &str = "
 SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
   FROM events
