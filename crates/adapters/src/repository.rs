@@ -232,7 +232,7 @@ impl PersistedEventRepository for Repository {
         }
         match self.backend() {
             Backend::Memory(m) => m.append(events),
-            Backend::Sqlite(r) => r.persist::<A>(events, None).await,
+            Backend::Sqlite(r) => r.persist::<A>(events, None).await.map_err(sqlite_conflict),
             Backend::Postgres(r) => r.persist::<A>(events, None).await,
         }
     }
@@ -255,6 +255,27 @@ impl PersistedEventRepository for Repository {
             Log::Postgres(pool) => sql::events_of_type_postgres(pool, A::TYPE).await?,
         };
         replay(events).await
+    }
+}
+
+/// The stream key of SQLite's `events` is a UNIQUE constraint (the primary
+/// key is `position`, see the migration `position_is_the_rowid`): its
+/// violation, extended code 2067, is a second writer of the same sequence.
+/// sqlite-es knows only a primary key's (1555) and reports this one as
+/// unknown.
+fn sqlite_conflict(error: PersistenceError) -> PersistenceError {
+    const SQLITE_CONSTRAINT_UNIQUE: &str = "2067";
+    let PersistenceError::UnknownError(source) = &error else {
+        return error;
+    };
+    match source.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(db))
+            if db.code().as_deref() == Some(SQLITE_CONSTRAINT_UNIQUE)
+                && db.message().contains("events.") =>
+        {
+            PersistenceError::OptimisticLockError
+        }
+        _ => error,
     }
 }
 
