@@ -3,8 +3,6 @@
 //! `CqrsFramework::execute` on postgres-es and sqlite-es exactly as their
 //! READMEs set them up (`postgres_cqrs`, `sqlite_cqrs`, their default pools),
 //! on the tables of their own `init.sql` (copied in `sql/`, test rows left out).
-//! The same, on the tables `docs/PERFORMANCE.md` proposes for ours, measures
-//! what writers would pay with them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,31 +14,6 @@ use sqlite_es::{sqlite_cqrs, SqliteCqrs};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Executor;
-
-/// The tables a bare store is made with.
-#[derive(Debug, Clone, Copy)]
-pub enum Tables {
-    /// postgres-es's and sqlite-es's own.
-    Bare,
-    /// Ours as docs/PERFORMANCE.md proposes them (no numbering at commit).
-    Proposed,
-}
-
-impl Tables {
-    fn postgres(self) -> &'static str {
-        match self {
-            Tables::Bare => include_str!("../sql/bare_postgres.sql"),
-            Tables::Proposed => include_str!("../sql/proposed_postgres.sql"),
-        }
-    }
-
-    fn sqlite(self) -> &'static str {
-        match self {
-            Tables::Bare => include_str!("../sql/bare_sqlite.sql"),
-            Tables::Proposed => include_str!("../sql/proposed_sqlite.sql"),
-        }
-    }
-}
 
 /// Counts what it is told to add: the least a command can do.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -105,11 +78,7 @@ impl Aggregate for Tally {
 
 /// postgres-es in schema `schema` (dropped and created afresh), with the
 /// pool `default_postgress_pool` would make (10 connections).
-pub async fn postgres(
-    url: &str,
-    schema: &str,
-    tables: Tables,
-) -> Result<PostgresCqrs<Tally>, sqlx::Error> {
+pub async fn postgres(url: &str, schema: &str) -> Result<PostgresCqrs<Tally>, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
     let pool = PgPoolOptions::new()
         .max_connections(10)
@@ -119,16 +88,14 @@ pub async fn postgres(
         format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}").as_str(),
     )
     .await?;
-    pool.execute(tables.postgres()).await?;
+    pool.execute(include_str!("../sql/bare_postgres.sql"))
+        .await?;
     Ok(postgres_cqrs(pool, vec![], ()))
 }
 
 /// sqlite-es on a new file, with the pool `default_sqlite_pool` makes (WAL,
 /// synchronous NORMAL, 10 connections; sqlx's default busy timeout, 5 s).
-pub async fn sqlite(
-    file: &std::path::Path,
-    tables: Tables,
-) -> Result<SqliteCqrs<Tally>, sqlx::Error> {
+pub async fn sqlite(file: &std::path::Path) -> Result<SqliteCqrs<Tally>, sqlx::Error> {
     let options = SqliteConnectOptions::new()
         .filename(file)
         .create_if_missing(true)
@@ -139,6 +106,6 @@ pub async fn sqlite(
         .max_connections(10)
         .connect_with(options)
         .await?;
-    pool.execute(tables.sqlite()).await?;
+    pool.execute(include_str!("../sql/bare_sqlite.sql")).await?;
     Ok(sqlite_cqrs(pool, vec![], ()))
 }

@@ -10,12 +10,11 @@
 //! The fast path writes the rows straight into the `events` table the
 //! migrations created, instead of through the service (which would take
 //! hours for a million events):
-//! - PostgreSQL: one `COPY ... FROM STDIN` on a connection with
-//!   `session_replication_role = replica`, so that the commit-time numbering
-//!   trigger does not run (the rows carry their positions), then `log_head`
-//!   is moved to the last position and the table analysed;
-//! - SQLite: multi-row `INSERT`s, 500 rows each, one transaction per chunk;
-//!   the numbering trigger only numbers rows without a position.
+//! - PostgreSQL: one `COPY ... FROM STDIN`, the rows carrying their
+//!   positions (so `number_events()` finds nothing to number), then
+//!   `log_head` is moved to the last position and the table analysed;
+//! - SQLite: multi-row `INSERT`s, 500 rows each, one transaction per chunk,
+//!   the rows carrying their positions (the rowid alias).
 
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -358,9 +357,6 @@ pub async fn bulk_load(
     match target {
         Target::Postgres { url, schema } => {
             let mut conn = connect(url, schema).await?;
-            sqlx::query("SET session_replication_role = replica")
-                .execute(&mut conn)
-                .await?;
             let mut copy = conn
                 .copy_in_raw(
                     "COPY events (aggregate_type, aggregate_id, sequence, event_type, \
@@ -391,9 +387,6 @@ pub async fn bulk_load(
                 copy.send(text.into_bytes()).await?;
             }
             copy.finish().await?;
-            sqlx::query("RESET session_replication_role")
-                .execute(&mut conn)
-                .await?;
             sqlx::query("UPDATE log_head SET position = (SELECT max(position) FROM events)")
                 .execute(&mut conn)
                 .await?;

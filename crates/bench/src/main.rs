@@ -91,7 +91,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "bare,bare-ours,proposed,pgbench,single,single-no-ping,registration,booking,revocation"
+        default_value = "bare,bare-ours,pgbench,single,registration,booking,revocation"
     )]
     scenarios: Vec<Only>,
     /// The pgbench program (baseline b); skipped with a note if it cannot run.
@@ -132,14 +132,8 @@ enum Only {
     Bare,
     /// The bare aggregate through our repository and schema (a').
     BareOurs,
-    /// The bare aggregate (and pgbench) on the tables proposed in
-    /// docs/PERFORMANCE.md (a'', b'').
-    Proposed,
     Pgbench,
     Single,
-    /// The single command on pools that do not ping a connection before
-    /// lending it (a proposal of docs/PERFORMANCE.md).
-    SingleNoPing,
     Registration,
     Booking,
     Revocation,
@@ -149,12 +143,9 @@ enum Only {
 enum Scenario {
     Bare,
     BareOurs,
-    BareProposed,
     PgbenchBare,
     PgbenchOurs,
-    PgbenchProposed,
     Single,
-    SingleNoPing,
     Registration,
     Booking,
     Revocation,
@@ -169,9 +160,6 @@ impl Scenario {
         match self {
             Scenario::Bare => "(a) bare cqrs-es command",
             Scenario::BareOurs => "(a') bare, on our store",
-            Scenario::BareProposed => "(a'') bare, proposed table",
-            Scenario::PgbenchProposed => "(b'') pgbench, proposed",
-            Scenario::SingleNoPing => "single command, no pool ping",
             Scenario::PgbenchBare => "(b) pgbench, bare table",
             Scenario::PgbenchOurs => "(b') pgbench, our table",
             Scenario::Single => "single-aggregate command",
@@ -283,7 +271,6 @@ impl Report {
         };
         match l.scenario {
             Scenario::Single
-            | Scenario::SingleNoPing
             | Scenario::Registration
             | Scenario::Booking
             | Scenario::Revocation => {
@@ -302,13 +289,13 @@ impl Report {
                     ));
                 }
             }
-            Scenario::BareOurs | Scenario::BareProposed => {
+            Scenario::BareOurs => {
                 out.extend(over(
                     self.find(l.store, Scenario::Bare, l.concurrency),
                     "bare",
                 ));
             }
-            Scenario::PgbenchOurs | Scenario::PgbenchProposed => {
+            Scenario::PgbenchOurs => {
                 out.extend(over(
                     self.find(l.store, Scenario::PgbenchBare, l.concurrency),
                     "pgbench(bare table)",
@@ -360,16 +347,6 @@ impl Report {
                 if let (Some(s), Some(b)) = (single, self.find(store, Scenario::Bare, c)) {
                     target(
                         &format!("{store}: single command >= 1.0x bare cqrs-es, c={c}"),
-                        s.rate() / b.rate(),
-                        1.0,
-                    );
-                }
-                if let (Some(s), Some(b)) = (
-                    self.find(store, Scenario::SingleNoPing, c),
-                    self.find(store, Scenario::Bare, c),
-                ) {
-                    target(
-                        &format!("{store}: (proposal) single command, no ping >= 1.0x bare, c={c}"),
                         s.rate() / b.rate(),
                         1.0,
                     );
@@ -593,7 +570,7 @@ async fn drop_schemas(url: &str) -> Result<()> {
     let mut conn = PgConnection::connect(url).await?;
     conn.execute(
         "DROP SCHEMA IF EXISTS bench_commands CASCADE; DROP SCHEMA IF EXISTS bench_bare CASCADE; \
-         DROP SCHEMA IF EXISTS bench_proposed CASCADE; DROP SCHEMA IF EXISTS bench_log CASCADE",
+         DROP SCHEMA IF EXISTS bench_log CASCADE",
     )
     .await?;
     conn.close().await?;
@@ -601,43 +578,6 @@ async fn drop_schemas(url: &str) -> Result<()> {
 }
 
 type SharedOp = Arc<dyn Fn() -> OpFuture + Send + Sync>;
-
-/// The commands store again, with the pool settings of `sql::open_*` except
-/// `test_before_acquire(false)`: sqlx then lends a pooled connection without
-/// a round trip to check it first (a proposal of docs/PERFORMANCE.md).
-async fn without_ping(store: Store, plan: &Plan) -> Result<Repository> {
-    use sqlx::postgres::PgPoolOptions;
-    use sqlx::sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-    };
-    Ok(match store {
-        Store::Sqlite => {
-            let options = SqliteConnectOptions::new()
-                .filename(plan.work.join("commands.db"))
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
-                .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .test_before_acquire(false)
-                .connect_with(options)
-                .await?;
-            Repository::from_sqlite_pool(pool)
-        }
-        Store::Postgres => {
-            let options = PgConnectOptions::from_str(&plan.postgres)?
-                .options([("search_path", "bench_commands")]);
-            let pool = PgPoolOptions::new()
-                .max_connections(10)
-                .acquire_timeout(Duration::from_secs(10))
-                .test_before_acquire(false)
-                .connect_lazy_with(options);
-            Repository::from_postgres_pool(pool)
-        }
-    })
-}
 
 enum Job {
     Op(SharedOp),
@@ -696,11 +636,11 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
 
     let bare: SharedOp = match store {
         Store::Sqlite => {
-            let cqrs = bare::sqlite(&plan.work.join("bare.db"), bare::Tables::Bare).await?;
+            let cqrs = bare::sqlite(&plan.work.join("bare.db")).await?;
             Arc::new(scenarios::bare(Arc::new(cqrs)))
         }
         Store::Postgres => {
-            let cqrs = bare::postgres(&plan.postgres, "bench_bare", bare::Tables::Bare).await?;
+            let cqrs = bare::postgres(&plan.postgres, "bench_bare").await?;
             Arc::new(scenarios::bare(Arc::new(cqrs)))
         }
     };
@@ -727,37 +667,13 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
             Job::Op(Arc::new(scenarios::bare(bare_ours.clone()))),
         ));
     }
-    if wants(Only::Proposed) {
-        let op: SharedOp = match store {
-            Store::Sqlite => {
-                let file = plan.work.join("proposed.db");
-                let cqrs = bare::sqlite(&file, bare::Tables::Proposed).await?;
-                Arc::new(scenarios::bare(Arc::new(cqrs)))
-            }
-            Store::Postgres => {
-                let cqrs = bare::postgres(&plan.postgres, "bench_proposed", bare::Tables::Proposed)
-                    .await?;
-                Arc::new(scenarios::bare(Arc::new(cqrs)))
-            }
-        };
-        jobs.push((Scenario::BareProposed, Job::Op(op)));
-    }
     if store == Store::Postgres && wants(Only::Pgbench) {
         jobs.push((Scenario::PgbenchBare, Job::Pgbench("bench_bare")));
         jobs.push((Scenario::PgbenchOurs, Job::Pgbench("bench_commands")));
-        if wants(Only::Proposed) {
-            jobs.push((Scenario::PgbenchProposed, Job::Pgbench("bench_proposed")));
-        }
     }
     if wants(Only::Single) {
         let op = scenarios::single_command(service.clone());
         jobs.push((Scenario::Single, Job::Op(Arc::new(op))));
-    }
-    if wants(Only::SingleNoPing) {
-        let repository = without_ping(store, plan).await?;
-        let service = Arc::new(Deleghe::new(repository, Policy::default()));
-        let op = scenarios::single_command(service);
-        jobs.push((Scenario::SingleNoPing, Job::Op(Arc::new(op))));
     }
     if wants(Only::Registration) {
         let op = scenarios::registration(service.clone());
