@@ -162,6 +162,24 @@ impl Repository {
         }
     }
 
+    /// Runs `work` with its appends committed without waiting for their WAL
+    /// flush (PostgreSQL; other stores are unaffected): for the steps of a
+    /// flow that more steps follow. Such a commit is visible at once but may
+    /// be lost in a crash until a later commit's flush, which carries every
+    /// WAL record before it, or [`Repository::flush`]. A flow's caller hears
+    /// back only after one of them: nothing it was told is lost.
+    pub(crate) async fn deferring<F: std::future::Future>(work: F) -> F::Output {
+        DEFERRED.scope(true, work).await
+    }
+
+    /// Returns once every commit made before it is durable.
+    pub(crate) async fn flush(&self) -> Result<(), ServiceError> {
+        match &self.log {
+            Log::Postgres(pool) => sql::flush_postgres(pool).await,
+            Log::Memory(_) | Log::Sqlite(_) => Ok(()),
+        }
+    }
+
     /// The position a named reader (runner, projector, dispatcher) has handled.
     pub async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
         match &self.log {
@@ -181,6 +199,12 @@ impl Repository {
             Log::Postgres(pool) => sql::save_checkpoint_postgres(pool, name, position).await,
         }
     }
+}
+
+tokio::task_local! {
+    /// Set by [`Repository::deferring`]: appends made in its scope commit
+    /// without waiting for the WAL flush.
+    static DEFERRED: bool;
 }
 
 fn not_supported() -> PersistenceError {
@@ -230,10 +254,16 @@ impl PersistedEventRepository for Repository {
         if snapshot_update.is_some() {
             return Err(not_supported());
         }
-        match self.backend() {
-            Backend::Memory(m) => m.append(events),
-            Backend::Sqlite(r) => r.persist::<A>(events, None).await.map_err(sqlite_conflict),
-            Backend::Postgres(r) => r.persist::<A>(events, None).await,
+        // Appended by our own statement rather than sqlite-es's and
+        // postgres-es's `persist`: one round trip instead of three, and on
+        // PostgreSQL a commit that may skip its flush (see `Repository::deferring`).
+        match &self.log {
+            Log::Memory(m) => m.append(events),
+            Log::Sqlite(pool) => sql::append_sqlite(pool, A::TYPE, events).await,
+            Log::Postgres(pool) => {
+                let durable = !DEFERRED.try_with(|deferred| *deferred).unwrap_or(false);
+                sql::append_postgres(pool, A::TYPE, events, durable).await
+            }
         }
     }
 
@@ -255,27 +285,6 @@ impl PersistedEventRepository for Repository {
             Log::Postgres(pool) => sql::events_of_type_postgres(pool, A::TYPE).await?,
         };
         replay(events).await
-    }
-}
-
-/// The stream key of SQLite's `events` is a UNIQUE constraint (the primary
-/// key is `position`, see the migration `position_is_the_rowid`): its
-/// violation, extended code 2067, is a second writer of the same sequence.
-/// sqlite-es knows only a primary key's (1555) and reports this one as
-/// unknown.
-fn sqlite_conflict(error: PersistenceError) -> PersistenceError {
-    const SQLITE_CONSTRAINT_UNIQUE: &str = "2067";
-    let PersistenceError::UnknownError(source) = &error else {
-        return error;
-    };
-    match source.downcast_ref::<sqlx::Error>() {
-        Some(sqlx::Error::Database(db))
-            if db.code().as_deref() == Some(SQLITE_CONSTRAINT_UNIQUE)
-                && db.message().contains("events.") =>
-        {
-            PersistenceError::OptimisticLockError
-        }
-        _ => error,
     }
 }
 

@@ -122,38 +122,77 @@ impl Deleghe {
     // ------------------------------------------------------------ commands
 
     /// Executes one command on its aggregate: load, decide, append; a lost
-    /// optimistic-concurrency race is retried on the reloaded state.
+    /// optimistic-concurrency race is retried on the reloaded state. The
+    /// events are durable when it returns.
     pub async fn execute(
         &self,
         command: &Command,
         meta: &Metadata,
     ) -> Result<Vec<Event>, ServiceError> {
+        Ok(self.execute_step(command, meta, false).await?.0)
+    }
+
+    /// [`Deleghe::execute`] as a step of a flow. With `in_flow`, a step whose
+    /// events have steps to follow (`process::react`) is committed without
+    /// waiting for its WAL flush ([`Repository::deferring`]): the flow's
+    /// last commit, or [`Repository::flush`] at its end, waits for it. The
+    /// second value says whether this step's commit still waits for that.
+    async fn execute_step(
+        &self,
+        command: &Command,
+        meta: &Metadata,
+        in_flow: bool,
+    ) -> Result<(Vec<Event>, bool), ServiceError> {
         let (kind, id) = command.target();
         let span = tracing::debug_span!("command", aggregate = kind, id = %id);
+        let now = self.now();
+        // Whether an event of this command has steps to follow.
+        fn followed<E: Clone>(
+            in_flow: bool,
+            into: fn(E) -> Event,
+            now: DateTime<Utc>,
+        ) -> impl Fn(&E) -> bool + Sync {
+            move |e: &E| in_flow && !process::react(&into(e.clone()), now).is_empty()
+        }
         async {
             let n = self.max_attempts;
             let p = &self.policy;
             match command {
-                Command::Grantor { id, command } => wrap(
-                    exec(&self.grantors, id.as_str(), command, p, meta, n).await,
-                    Event::Grantor,
-                ),
-                Command::Delegate { id, command } => wrap(
-                    exec(&self.delegates, id.as_str(), command, p, meta, n).await,
-                    Event::Delegate,
-                ),
-                Command::Booker { id, command } => wrap(
-                    exec(&self.bookers, id.as_str(), command, p, meta, n).await,
-                    Event::Booker,
-                ),
-                Command::Slot { id, command } => wrap(
-                    exec(&self.slots, id, command, p, meta, n).await,
-                    Event::Slot,
-                ),
-                Command::Meeting { id, command } => wrap(
-                    exec(&self.meetings, id.as_str(), command, p, meta, n).await,
-                    Event::Meeting,
-                ),
+                Command::Grantor { id, command } => {
+                    let follows = followed(in_flow, Event::Grantor, now);
+                    wrap(
+                        exec(&self.grantors, id.as_str(), command, p, meta, n, &follows).await,
+                        Event::Grantor,
+                    )
+                }
+                Command::Delegate { id, command } => {
+                    let follows = followed(in_flow, Event::Delegate, now);
+                    wrap(
+                        exec(&self.delegates, id.as_str(), command, p, meta, n, &follows).await,
+                        Event::Delegate,
+                    )
+                }
+                Command::Booker { id, command } => {
+                    let follows = followed(in_flow, Event::Booker, now);
+                    wrap(
+                        exec(&self.bookers, id.as_str(), command, p, meta, n, &follows).await,
+                        Event::Booker,
+                    )
+                }
+                Command::Slot { id, command } => {
+                    let follows = followed(in_flow, Event::Slot, now);
+                    wrap(
+                        exec(&self.slots, id, command, p, meta, n, &follows).await,
+                        Event::Slot,
+                    )
+                }
+                Command::Meeting { id, command } => {
+                    let follows = followed(in_flow, Event::Meeting, now);
+                    wrap(
+                        exec(&self.meetings, id.as_str(), command, p, meta, n, &follows).await,
+                        Event::Meeting,
+                    )
+                }
             }
         }
         .instrument(span)
@@ -179,7 +218,7 @@ impl Deleghe {
         first: Command,
         meta: &Metadata,
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
-        let events = self.execute(&first, meta).await?;
+        let (events, mut unflushed) = self.execute_step(&first, meta, true).await?;
         let now = self.now();
         let next: Vec<Command> = if events.is_empty() {
             process::after_repeat(&first, now)
@@ -191,9 +230,12 @@ impl Deleghe {
             ..FlowReport::default()
         };
         let interrupted = self
-            .drive_into(next, &meta.correlation_id, &mut report)
+            .drive_into(next, &meta.correlation_id, &mut report, &mut unflushed)
             .await
             .err();
+        if unflushed {
+            self.repository.flush().await?;
+        }
         if let Some(error) = &interrupted {
             tracing::debug!(%error, "flow interrupted; the runner will finish it");
         }
@@ -209,9 +251,14 @@ impl Deleghe {
         correlation_id: &str,
     ) -> Result<FlowReport, ServiceError> {
         let mut report = FlowReport::default();
-        self.drive_into(commands, correlation_id, &mut report)
-            .await?;
-        Ok(report)
+        let mut unflushed = false;
+        let driven = self
+            .drive_into(commands, correlation_id, &mut report, &mut unflushed)
+            .await;
+        if unflushed {
+            self.repository.flush().await?;
+        }
+        driven.map(|()| report)
     }
 
     async fn drive_into(
@@ -219,6 +266,7 @@ impl Deleghe {
         commands: Vec<Command>,
         correlation_id: &str,
         report: &mut FlowReport,
+        unflushed: &mut bool,
     ) -> Result<(), ServiceError> {
         let meta = Metadata::system().with_correlation_id(correlation_id);
         let mut queue = VecDeque::from(commands);
@@ -226,8 +274,11 @@ impl Deleghe {
             if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
                 return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
             }
-            match self.execute(&command, &meta).await {
-                Ok(events) => {
+            match self.execute_step(&command, &meta, true).await {
+                Ok((events, deferred)) => {
+                    if !events.is_empty() {
+                        *unflushed = deferred;
+                    }
                     let now = self.now();
                     if events.is_empty() {
                         // Another driver took this step first: carry on as
@@ -481,6 +532,7 @@ impl Deleghe {
             &self.policy,
             meta,
             self.max_attempts,
+            &|_| false,
         )
         .await?
         .1)
@@ -493,10 +545,11 @@ impl Deleghe {
 
 /// The events a command stored, as the process manager's [`Event`].
 fn wrap<A: Aggregate>(
-    result: Result<(A, Vec<A::Event>), ServiceError>,
+    result: Result<(A, Vec<A::Event>, bool), ServiceError>,
     into: fn(A::Event) -> Event,
-) -> Result<Vec<Event>, ServiceError> {
-    Ok(result?.1.into_iter().map(into).collect())
+) -> Result<(Vec<Event>, bool), ServiceError> {
+    let (_, events, deferred) = result?;
+    Ok((events.into_iter().map(into).collect(), deferred))
 }
 
 /// Loads an aggregate from its events.
@@ -513,7 +566,9 @@ where
 }
 
 /// What `CqrsFramework::execute` does, plus what a flow needs: the events
-/// stored, the state after them, and bounded retries on conflict.
+/// stored, the state after them, and bounded retries on conflict. When an
+/// event `follows` (more steps of its flow come after it), the commit is
+/// deferred ([`Repository::deferring`]); the third value says so.
 async fn exec<A>(
     store: &PersistedEventStore<Repository, A>,
     id: &str,
@@ -521,7 +576,8 @@ async fn exec<A>(
     services: &A::Services,
     meta: &Metadata,
     max_attempts: usize,
-) -> Result<(A, Vec<A::Event>), ServiceError>
+    follows: &(dyn Fn(&A::Event) -> bool + Sync),
+) -> Result<(A, Vec<A::Event>, bool), ServiceError>
 where
     A: Aggregate + Clone,
     A::Command: Clone,
@@ -541,10 +597,17 @@ where
         let state = aggregate.clone();
         let events = sink.collect().await;
         if events.is_empty() {
-            return Ok((state, events));
+            return Ok((state, events, false));
         }
-        match store.commit(events.clone(), context, meta.to_map()).await {
-            Ok(_) => return Ok((state, events)),
+        let deferred = events.iter().any(follows);
+        let commit = store.commit(events.clone(), context, meta.to_map());
+        let committed = if deferred {
+            Repository::deferring(commit).await
+        } else {
+            commit.await
+        };
+        match committed {
+            Ok(_) => return Ok((state, events, deferred)),
             Err(AggregateError::AggregateConflict) => {
                 tracing::debug!(attempt, "optimistic-concurrency conflict, retrying");
                 // Exponential backoff with full jitter spreads the racers out.

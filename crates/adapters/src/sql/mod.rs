@@ -343,6 +343,104 @@ pub(crate) async fn events_of_type_postgres(
         .map_err(persistence_error)
 }
 
+/// Appends one command's events to the SQLite log in one statement; a second
+/// writer of a taken sequence gets [`PersistenceError::OptimisticLockError`].
+pub(crate) async fn append_sqlite(
+    pool: &SqlitePool,
+    aggregate_type: &str,
+    events: &[SerializedEvent],
+) -> Result<(), PersistenceError> {
+    let rows = events
+        .iter()
+        .map(|e| {
+            Ok(serde_json::json!([
+                e.aggregate_id,
+                e.sequence,
+                e.event_type,
+                e.event_version,
+                serde_json::to_string(&e.payload)?,
+                serde_json::to_string(&e.metadata)?,
+            ]))
+        })
+        .collect::<Result<Vec<Value>, serde_json::Error>>()
+        .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+    sqlx::query(queries::sqlite::APPEND)
+        .bind(aggregate_type)
+        .bind(Value::Array(rows).to_string())
+        .execute(pool)
+        .await
+        .map_err(append_error)?;
+    Ok(())
+}
+
+/// Appends one command's events to the PostgreSQL log in one statement.
+/// `durable: false` commits without waiting for the WAL flush (see
+/// [`queries::postgres::APPEND_DEFERRED`]).
+pub(crate) async fn append_postgres(
+    pool: &PgPool,
+    aggregate_type: &str,
+    events: &[SerializedEvent],
+    durable: bool,
+) -> Result<(), PersistenceError> {
+    let n = events.len();
+    let (mut ids, mut sequences, mut types, mut versions, mut payloads, mut metadata) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for e in events {
+        ids.push(e.aggregate_id.as_str());
+        sequences.push(
+            i64::try_from(e.sequence).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?,
+        );
+        types.push(e.event_type.as_str());
+        versions.push(e.event_version.as_str());
+        payloads.push(e.payload.to_string());
+        metadata.push(e.metadata.to_string());
+    }
+    let sql = if durable {
+        queries::postgres::APPEND
+    } else {
+        queries::postgres::APPEND_DEFERRED
+    };
+    sqlx::query(sql)
+        .bind(aggregate_type)
+        .bind(ids)
+        .bind(sequences)
+        .bind(types)
+        .bind(versions)
+        .bind(payloads)
+        .bind(metadata)
+        .execute(pool)
+        .await
+        .map_err(append_error)?;
+    Ok(())
+}
+
+/// Returns once every commit made before it is durable.
+pub(crate) async fn flush_postgres(pool: &PgPool) -> Result<(), ServiceError> {
+    sqlx::query(queries::postgres::FLUSH)
+        .execute(pool)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+/// A unique violation on the stream key is the optimistic concurrency:
+/// another writer stored this sequence first (PostgreSQL 23505; SQLite 2067,
+/// or 1555 on a database still keyed by the stream).
+fn append_error(error: sqlx::Error) -> PersistenceError {
+    if let sqlx::Error::Database(db) = &error {
+        if matches!(db.code().as_deref(), Some("23505" | "2067" | "1555")) {
+            return PersistenceError::OptimisticLockError;
+        }
+    }
+    persistence_error(error)
+}
+
 /// Gives the events committed since the last call their positions, so that
 /// the read that follows sees them (PostgreSQL writers leave `position` NULL).
 async fn number_events(pool: &PgPool) -> Result<i64, sqlx::Error> {
