@@ -5,7 +5,7 @@
 //! request that starts them. What a crash interrupts, [`crate::runner`]
 //! finishes from the log.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +59,25 @@ pub struct FlowReport {
     pub events: Vec<Event>,
     /// Every step a rule refused, in order, with the refusal.
     pub refusals: Vec<(Command, Refusal)>,
+    /// Grantors and bookers as this flow's own commits left them, by id:
+    /// what `register_delegation` and `book` answer from without loading
+    /// them again, once the outcome is settled.
+    kept: HashMap<String, Kept>,
+}
+
+/// An aggregate's state after a step of a flow.
+#[derive(Debug)]
+enum Kept {
+    Grantor(Box<Grantor>),
+    Booker(Box<Booker>),
+}
+
+impl FlowReport {
+    fn keep(&mut self, command: &Command, kept: Option<Kept>) {
+        if let Some(kept) = kept {
+            self.kept.insert(command.target().1.to_string(), kept);
+        }
+    }
 }
 
 impl Deleghe {
@@ -129,7 +148,7 @@ impl Deleghe {
         command: &Command,
         meta: &Metadata,
     ) -> Result<Vec<Event>, ServiceError> {
-        Ok(self.execute_step(command, meta, false).await?.0)
+        Ok(self.execute_step(command, meta, false).await?.events)
     }
 
     /// [`Deleghe::execute`] as a step of a flow. With `in_flow`, a step whose
@@ -142,7 +161,7 @@ impl Deleghe {
         command: &Command,
         meta: &Metadata,
         in_flow: bool,
-    ) -> Result<(Vec<Event>, bool), ServiceError> {
+    ) -> Result<Step, ServiceError> {
         let (kind, id) = command.target();
         let span = tracing::debug_span!("command", aggregate = kind, id = %id);
         let now = self.now();
@@ -160,10 +179,10 @@ impl Deleghe {
             match command {
                 Command::Grantor { id, command } => {
                     let follows = followed(in_flow, Event::Grantor, now);
-                    wrap(
-                        exec(&self.grantors, id.as_str(), command, p, meta, n, &follows).await,
-                        Event::Grantor,
-                    )
+                    let (state, events, deferred) =
+                        exec(&self.grantors, id.as_str(), command, p, meta, n, &follows).await?;
+                    Ok(Step::new(events, Event::Grantor, deferred)
+                        .keeping(Kept::Grantor(Box::new(state))))
                 }
                 Command::Delegate { id, command } => {
                     let follows = followed(in_flow, Event::Delegate, now);
@@ -174,10 +193,10 @@ impl Deleghe {
                 }
                 Command::Booker { id, command } => {
                     let follows = followed(in_flow, Event::Booker, now);
-                    wrap(
-                        exec(&self.bookers, id.as_str(), command, p, meta, n, &follows).await,
-                        Event::Booker,
-                    )
+                    let (state, events, deferred) =
+                        exec(&self.bookers, id.as_str(), command, p, meta, n, &follows).await?;
+                    Ok(Step::new(events, Event::Booker, deferred)
+                        .keeping(Kept::Booker(Box::new(state))))
                 }
                 Command::Slot { id, command } => {
                     let follows = followed(in_flow, Event::Slot, now);
@@ -218,7 +237,8 @@ impl Deleghe {
         first: Command,
         meta: &Metadata,
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
-        let (events, mut unflushed) = self.execute_step(&first, meta, true).await?;
+        let step = self.execute_step(&first, meta, true).await?;
+        let (events, mut unflushed) = (step.events, step.deferred);
         let now = self.now();
         let next: Vec<Command> = if events.is_empty() {
             process::after_repeat(&first, now)
@@ -229,6 +249,7 @@ impl Deleghe {
             events,
             ..FlowReport::default()
         };
+        report.keep(&first, step.kept);
         let interrupted = self
             .drive_into(next, &meta.correlation_id, &mut report, &mut unflushed)
             .await
@@ -275,10 +296,15 @@ impl Deleghe {
                 return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
             }
             match self.execute_step(&command, &meta, true).await {
-                Ok((events, deferred)) => {
+                Ok(Step {
+                    events,
+                    deferred,
+                    kept,
+                }) => {
                     if !events.is_empty() {
                         *unflushed = deferred;
                     }
+                    report.keep(&command, kept);
                     let now = self.now();
                     if events.is_empty() {
                         // Another driver took this step first: carry on as
@@ -320,11 +346,26 @@ impl Deleghe {
                 meta,
             )
             .await?;
-        let state = self.grantor(&grantor).await?;
-        let delegation = state
-            .delegation(&id)
-            .cloned()
-            .ok_or_else(|| Refusal::from(DelegationError::NotFound(id.clone())))?;
+        let settled = |state: &Grantor| {
+            state
+                .delegation(&id)
+                .filter(|d| d.stage != Stage::Pending)
+                .cloned()
+        };
+        let kept = match report.kept.get(grantor.as_str()) {
+            Some(Kept::Grantor(state)) => settled(state),
+            _ => None,
+        };
+        // Unsettled as this flow left it (another driver took a step): load.
+        let delegation = match kept {
+            Some(delegation) => delegation,
+            None => self
+                .grantor(&grantor)
+                .await?
+                .delegation(&id)
+                .cloned()
+                .ok_or_else(|| Refusal::from(DelegationError::NotFound(id.clone())))?,
+        };
         // The answer is the stored outcome: once it is settled, steps left
         // undone by an interruption (a seat's release) are the runner's.
         match &delegation.stage {
@@ -427,12 +468,25 @@ impl Deleghe {
                 meta,
             )
             .await?;
-        let booking = self
-            .booker(&booker)
-            .await?
-            .booking(&id)
-            .cloned()
-            .ok_or_else(|| Refusal::from(deleghe_domain::booking::BookingError::NotFound(id)))?;
+        let kept = match report.kept.get(booker.as_str()) {
+            Some(Kept::Booker(state)) => state
+                .booking(&id)
+                .filter(|b| b.stage != deleghe_domain::booking::BookingStage::Pending)
+                .cloned(),
+            _ => None,
+        };
+        // Unsettled as this flow left it (another driver took a step): load.
+        let booking = match kept {
+            Some(booking) => booking,
+            None => self
+                .booker(&booker)
+                .await?
+                .booking(&id)
+                .cloned()
+                .ok_or_else(|| {
+                    Refusal::from(deleghe_domain::booking::BookingError::NotFound(id))
+                })?,
+        };
         // As for delegations, the answer is the stored outcome.
         match &booking.stage {
             deleghe_domain::booking::BookingStage::Pending => {
@@ -543,13 +597,40 @@ impl Deleghe {
     }
 }
 
-/// The events a command stored, as the process manager's [`Event`].
+/// What one step of a flow did.
+struct Step {
+    /// The events it stored, as the process manager's [`Event`].
+    events: Vec<Event>,
+    /// Whether its commit still waits for a later flush.
+    deferred: bool,
+    /// The grantor's or booker's state after it.
+    kept: Option<Kept>,
+}
+
+impl Step {
+    fn new<E>(events: Vec<E>, into: fn(E) -> Event, deferred: bool) -> Self {
+        Self {
+            events: events.into_iter().map(into).collect(),
+            deferred,
+            kept: None,
+        }
+    }
+
+    fn keeping(mut self, kept: Kept) -> Self {
+        if !self.events.is_empty() {
+            self.kept = Some(kept);
+        }
+        self
+    }
+}
+
+/// A step whose aggregate's state is not kept.
 fn wrap<A: Aggregate>(
     result: Result<(A, Vec<A::Event>, bool), ServiceError>,
     into: fn(A::Event) -> Event,
-) -> Result<(Vec<Event>, bool), ServiceError> {
+) -> Result<Step, ServiceError> {
     let (_, events, deferred) = result?;
-    Ok((events.into_iter().map(into).collect(), deferred))
+    Ok(Step::new(events, into, deferred))
 }
 
 /// Loads an aggregate from its events.

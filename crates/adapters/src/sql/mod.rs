@@ -350,26 +350,23 @@ pub(crate) async fn append_sqlite(
     aggregate_type: &str,
     events: &[SerializedEvent],
 ) -> Result<(), PersistenceError> {
-    let rows = events
-        .iter()
-        .map(|e| {
-            Ok(serde_json::json!([
-                e.aggregate_id,
-                e.sequence,
-                e.event_type,
-                e.event_version,
-                serde_json::to_string(&e.payload)?,
-                serde_json::to_string(&e.metadata)?,
-            ]))
-        })
-        .collect::<Result<Vec<Value>, serde_json::Error>>()
-        .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
-    sqlx::query(queries::sqlite::APPEND)
-        .bind(aggregate_type)
-        .bind(Value::Array(rows).to_string())
-        .execute(pool)
-        .await
-        .map_err(append_error)?;
+    // One statement text per batch size, so sqlx prepares each once per
+    // connection; a command stores one or two events.
+    let sql = queries::sqlite::append(events.len());
+    let mut query = sqlx::query(&sql);
+    for e in events {
+        let sequence =
+            i64::try_from(e.sequence).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
+        query = query
+            .bind(aggregate_type)
+            .bind(e.aggregate_id.as_str())
+            .bind(sequence)
+            .bind(e.event_type.as_str())
+            .bind(e.event_version.as_str())
+            .bind(e.payload.to_string())
+            .bind(e.metadata.to_string());
+    }
+    query.execute(pool).await.map_err(append_error)?;
     Ok(())
 }
 

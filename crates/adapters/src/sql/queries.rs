@@ -19,15 +19,19 @@ SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_versi
  WHERE aggregate_type = ?
  ORDER BY position";
 
-    /// Appends a command's events in one statement (an implicit transaction:
-    /// all or none): `(aggregate_type, events)`, `events` a JSON array of
-    /// `[aggregate_id, sequence, event_type, event_version, payload, metadata]`.
-    /// The position is the rowid alias, handed out by SQLite.
-    pub const APPEND: &str = "
-INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-SELECT ?1, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5
-  FROM json_each(?2) AS e
- ORDER BY e.key";
+    /// Appends `n` events of one stream in one statement (an implicit
+    /// transaction: all or none), seven values per event: aggregate_type,
+    /// aggregate_id, sequence, event_type, event_version, payload, metadata.
+    /// The position is the rowid alias, handed out by SQLite in row order.
+    pub fn append(n: usize) -> String {
+        let row = "(?, ?, ?, ?, ?, ?, ?)";
+        let mut sql = String::from(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) VALUES ",
+        );
+        sql.push_str(&vec![row; n.max(1)].join(", "));
+        sql
+    }
 
     /// `(name)`.
     pub const CHECKPOINT: &str = "SELECT position FROM checkpoints WHERE name = ?";
