@@ -152,6 +152,7 @@ impl Projector {
                 contacts: &*self.contacts,
                 outbox: true,
             };
+            tx.prefetch(apply::row_keys(&events)).await?;
             for event in &events {
                 apply::apply(&mut tx, event, &cx).await?;
                 if self
@@ -162,6 +163,7 @@ impl Projector {
                     return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
                 }
             }
+            tx.flush().await?;
             tx.save_checkpoint(CHECKPOINT, last).await?;
             tx.commit().await?;
             return Ok(events.len());
@@ -212,8 +214,14 @@ impl Projector {
                 contacts: &*self.contacts,
                 outbox: false,
             };
-            for event in &events {
-                apply::apply(&mut tx, event, &cx).await?;
+            // Batch by batch, as live: the rows of one batch in memory at a
+            // time, written before the next batch reads them.
+            for batch in events.chunks(self.batch) {
+                tx.prefetch(apply::row_keys(batch)).await?;
+                for event in batch {
+                    apply::apply(&mut tx, event, &cx).await?;
+                }
+                tx.flush().await?;
             }
             tx.commit().await?;
             break events.len();
