@@ -150,11 +150,11 @@ RETURNING key, channel, recipient, title, body, due_at, status, attempts, next_a
           last_error, sent_at, position";
     pub const MARK_SENT: &str = "
 UPDATE outbox SET status = 'sent', sent_at = $1, claim = NULL, claimed_until = NULL
- WHERE key = $2 AND status <> 'sent'";
+ WHERE key = $2 AND (status <> 'sent') IS TRUE";
     pub const MARK_ATTEMPT: &str = "
 UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3, status = $4,
        claim = NULL, claimed_until = NULL
- WHERE key = $5 AND status = 'pending'";
+ WHERE key = $5 AND (status = 'pending') IS TRUE";
     pub const OUTBOX: &str = "
 SELECT key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
        last_error, sent_at, position

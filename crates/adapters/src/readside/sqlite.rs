@@ -146,11 +146,11 @@ RETURNING key, channel, recipient, title, body, due_at, status, attempts, next_a
           last_error, sent_at, position";
     pub const MARK_SENT: &str = "
 UPDATE outbox SET status = 'sent', sent_at = ?, claim = NULL, claimed_until = NULL
- WHERE key = ? AND status <> 'sent'";
+ WHERE key = ? AND (status <> 'sent') IS TRUE";
     pub const MARK_ATTEMPT: &str = "
 UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, status = ?,
        claim = NULL, claimed_until = NULL
- WHERE key = ? AND status = 'pending'";
+ WHERE key = ? AND (status = 'pending') IS TRUE";
     pub const OUTBOX: &str = "
 SELECT key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
        last_error, sent_at, position
