@@ -489,6 +489,132 @@ async fn read_models_answer_in_the_shapes_of_the_api(store: Store) {
     w.dispose().await;
 }
 
+/// The projector keeps a batch's rows in memory and writes them at the
+/// batch's end: a batch in which the same rows change several times, and a
+/// notification is scheduled then withdrawn, leaves what its events applied
+/// one per batch leave.
+async fn a_batch_leaves_what_its_events_one_by_one_leave(store: Store) {
+    use deleghe::domain::notification::keys;
+
+    let w = World::new(&store).await;
+    // A delegation requested, registered and revoked.
+    w.service
+        .register_delegation(request("d-1", 1, 2), &meta(1))
+        .await
+        .unwrap();
+    w.service
+        .revoke_delegation(
+            &person(1),
+            &id("d-1"),
+            RevocationChannel::Counter,
+            t0(),
+            &operator(),
+        )
+        .await
+        .unwrap();
+    // A booking requested and confirmed (on behalf of a grantor: audited),
+    // then its meeting joined.
+    let joined = w
+        .service
+        .book(booking_at("b-1", 2, 0), &on_behalf())
+        .await
+        .unwrap();
+    join(&w, &joined).await;
+    // A booking confirmed, then cancelled: its reminder is scheduled and
+    // withdrawn by the same batch.
+    let cancelled = w
+        .service
+        .book(booking_at("b-2", 4, 1), &meta(4))
+        .await
+        .unwrap();
+    w.service
+        .booking_command(
+            &person(4),
+            &cancelled.id,
+            BookerCommand::Cancel {
+                id: cancelled.id.clone(),
+                at: t0(),
+            },
+            &meta(4),
+        )
+        .await
+        .unwrap();
+    let head = w.head().await;
+    let state = || async { (w.read.dump().await.unwrap(), w.read.outbox().await.unwrap()) };
+
+    assert_eq!(
+        w.projector().with_batch(1).catch_up().await.unwrap() as i64,
+        head
+    );
+    let one_by_one = state().await;
+
+    // What the comparison is about, so that it cannot pass on empty rows.
+    let (dump, outbox) = &one_by_one;
+    assert_eq!(dump.audit.len(), 1);
+    let status = |key: String| {
+        outbox
+            .iter()
+            .find(|e| e.key == key)
+            .unwrap_or_else(|| panic!("{key} is in the outbox"))
+            .status
+            .clone()
+    };
+    assert_eq!(
+        status(keys::booking_reminder_sms(&cancelled.id)),
+        "withdrawn"
+    );
+    assert_eq!(status(keys::booking_reminder_sms(&joined.id)), "pending");
+    let d1 = w.read.delegation(&id("d-1")).await.unwrap().unwrap();
+    assert_eq!(d1.status.as_str(), "revoked");
+    let room = w
+        .read
+        .waiting_room(&joined.office, joined.slot.local_date())
+        .await
+        .unwrap();
+    assert_eq!(room[0].state.as_str(), "in_call");
+
+    // The whole log in one batch.
+    forget_the_projection(&w, true).await;
+    assert!(head < 256);
+    assert_eq!(w.projector().step().await.unwrap() as i64, head);
+    assert_eq!(state().await, one_by_one, "one batch");
+
+    // Batches of three: a batch reads the rows the one before it wrote.
+    forget_the_projection(&w, true).await;
+    w.projector().with_batch(3).catch_up().await.unwrap();
+    assert_eq!(state().await, one_by_one, "batches of three");
+
+    // The whole log again, in one batch, on top of its own effect.
+    forget_the_projection(&w, false).await;
+    w.projector().catch_up().await.unwrap();
+    assert_eq!(state().await, one_by_one, "applied twice");
+    w.dispose().await;
+}
+
+/// Moves the projector's checkpoint back to the start, and with `rows`
+/// empties the read models and the outbox, as if nothing had been projected.
+async fn forget_the_projection(w: &World, rows: bool) {
+    use deleghe::adapters::sql::sqlx;
+    let mut statements = vec!["UPDATE read_checkpoints SET position = 0"];
+    if rows {
+        statements.extend([
+            "DELETE FROM read_delegations",
+            "DELETE FROM read_bookings",
+            "DELETE FROM read_slot_places",
+            "DELETE FROM read_audit",
+            "DELETE FROM outbox",
+        ]);
+    }
+    for sql in statements {
+        if let Some(pool) = w.repository.sqlite_pool() {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        } else {
+            let pool = w.repository.postgres_pool().expect("an SQL store");
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+    }
+}
+
 /// PostgreSQL only: a transaction that wrote an event and stays open while
 /// later events commit is waited for, never skipped.
 async fn projector_waits_for_a_slow_writer(store: Store) {
@@ -613,6 +739,21 @@ on_every_store!(
     rebuild_equals_a_projection_made_in_small_batches,
     read_models_answer_in_the_shapes_of_the_api
 );
+
+/// The stores whose read side a test can reach with SQL.
+mod sqlite_and_postgres {
+    #[tokio::test]
+    async fn a_batch_leaves_what_its_events_one_by_one_leave() {
+        super::a_batch_leaves_what_its_events_one_by_one_leave(super::Store::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_leaves_what_its_events_one_by_one_leave_on_postgres() {
+        if let Some(store) = super::postgres_store() {
+            super::a_batch_leaves_what_its_events_one_by_one_leave(store).await;
+        }
+    }
+}
 
 mod postgres_only {
     #[tokio::test]

@@ -5,13 +5,15 @@
 //!
 //! Every change is guarded by the row's position: an event at or below the
 //! position a row has applied is skipped, so applying an event twice is
-//! applying it once (STYLE 9). Nothing here reads the clock: the instant an
+//! applying it once (STYLE 9). The rows are read and written through the
+//! batch's cache ([`SideTx`]): an event sees what the events before it in
+//! the batch did, as if each had been written at once. Nothing here reads the clock: the instant an
 //! event is handled at is the instant it carries, so a replay computes the
 //! same rows and the same notifications as the live run.
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use deleghe_domain::booking::{BookerEvent, BookingStage, SlotEvent};
+use deleghe_domain::booking::{BookerEvent, BookingId, BookingStage, SlotEvent};
 use deleghe_domain::delegation::{Delegation, GrantorEvent, Stage};
 use deleghe_domain::meeting::{Meeting, MeetingEvent};
 use deleghe_domain::notification::{on_booking_event, on_delegation_event, OutboxOp};
@@ -22,7 +24,9 @@ use deleghe_domain::Policy;
 use super::Contacts;
 use crate::error::ServiceError;
 use crate::events::{LoggedEvent, Payload};
-use crate::readside::{ts, AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow, SideTx};
+use crate::readside::{
+    ts, AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow, RowKeys, SideTx,
+};
 
 /// What the projector applies events with.
 pub(crate) struct Context<'a> {
@@ -33,6 +37,28 @@ pub(crate) struct Context<'a> {
     pub outbox: bool,
 }
 
+/// The rows `events` are about, to read in one query per table before
+/// applying them.
+pub(crate) fn row_keys(events: &[LoggedEvent]) -> RowKeys {
+    let mut keys = RowKeys::default();
+    for event in events {
+        match &event.payload {
+            Payload::Process(Event::Grantor(e)) => {
+                keys.delegations.push(e.delegation_id().as_str().to_owned())
+            }
+            Payload::Process(Event::Booker(e)) => {
+                keys.bookings.push(booking_id(e).as_str().to_owned())
+            }
+            Payload::Process(Event::Meeting(_)) => keys.bookings.push(event.aggregate_id.clone()),
+            Payload::Process(Event::Slot(e)) => keys
+                .places
+                .push((event.aggregate_id.clone(), place_booking(e).0.to_string())),
+            Payload::Process(Event::Delegate(_)) | Payload::Pin(_) => {}
+        }
+    }
+    keys
+}
+
 /// Applies `event` to every read model it concerns, and writes its
 /// notifications to the outbox.
 pub(crate) async fn apply(
@@ -41,7 +67,7 @@ pub(crate) async fn apply(
     cx: &Context<'_>,
 ) -> Result<(), ServiceError> {
     if let Some(grantor) = event.metadata.get("on_behalf_of") {
-        tx.insert_audit(&audit_row(event, grantor)).await?;
+        tx.insert_audit(audit_row(event, grantor));
     }
     let position = event.position;
     let ops = match &event.payload {
@@ -60,8 +86,8 @@ pub(crate) async fn apply(
     if cx.outbox {
         for op in ops {
             match op {
-                OutboxOp::Schedule(n) => tx.schedule(&OutboxEntry::scheduled(&n, position)).await?,
-                OutboxOp::Withdraw { key } => tx.withdraw(&key).await?,
+                OutboxOp::Schedule(n) => tx.schedule(OutboxEntry::scheduled(&n, position)),
+                OutboxOp::Withdraw { key } => tx.withdraw(key),
             }
         }
     }
@@ -196,11 +222,10 @@ async fn delegation(
         }
         (event, Some(row)) => evolve_delegation(row.delegation, event),
     };
-    tx.put_delegation(&DelegationRow {
+    tx.put_delegation(DelegationRow {
         delegation,
         position,
-    })
-    .await?;
+    });
     let contacts = |cf: &_| cx.contacts.contact(cf);
     Ok(on_delegation_event(
         event,
@@ -251,14 +276,7 @@ async fn booking(
     position: i64,
     cx: &Context<'_>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
-    let id = match event {
-        BookerEvent::BookingRequested(b) => &b.id,
-        BookerEvent::BookingConfirmed { id, .. }
-        | BookerEvent::BookingRefused { id, .. }
-        | BookerEvent::BookingCancelled { id, .. }
-        | BookerEvent::BookingServed { id, .. }
-        | BookerEvent::BookingMissed { id, .. } => id,
-    };
+    let id = booking_id(event);
     let existing = tx.booking(id.as_str()).await?;
     if existing
         .as_ref()
@@ -294,13 +312,20 @@ async fn booking(
             row
         }
     };
-    tx.put_booking(&row).await?;
-    Ok(on_booking_event(
-        event,
-        &row.booking,
-        cx.policy,
-        booker_event_at(event),
-    ))
+    let ops = on_booking_event(event, &row.booking, cx.policy, booker_event_at(event));
+    tx.put_booking(row);
+    Ok(ops)
+}
+
+fn booking_id(event: &BookerEvent) -> &BookingId {
+    match event {
+        BookerEvent::BookingRequested(b) => &b.id,
+        BookerEvent::BookingConfirmed { id, .. }
+        | BookerEvent::BookingRefused { id, .. }
+        | BookerEvent::BookingCancelled { id, .. }
+        | BookerEvent::BookingServed { id, .. }
+        | BookerEvent::BookingMissed { id, .. } => id,
+    }
 }
 
 // ------------------------------------------------------------ slot places
@@ -311,10 +336,7 @@ async fn place(
     event: &SlotEvent,
     position: i64,
 ) -> Result<(), ServiceError> {
-    let (booking, held) = match event {
-        SlotEvent::PlaceReserved { booking, .. } => (booking, true),
-        SlotEvent::PlaceReleased { booking, .. } => (booking, false),
-    };
+    let (booking, held) = place_booking(event);
     let existing = tx.place(slot_key, booking.as_str()).await?;
     if existing
         .as_ref()
@@ -330,15 +352,23 @@ async fn place(
         ));
     };
     let start = crate::readside::parse_ts(start)?;
-    tx.put_place(&PlaceRow {
+    tx.put_place(PlaceRow {
         slot_key: slot_key.to_owned(),
         booking: booking.to_string(),
         counter: counter.to_owned(),
         slot_start: ts(start),
         held,
         position,
-    })
-    .await
+    });
+    Ok(())
+}
+
+/// The booking whose place a slot event is about, and whether it holds it.
+fn place_booking(event: &SlotEvent) -> (&BookingId, bool) {
+    match event {
+        SlotEvent::PlaceReserved { booking, .. } => (booking, true),
+        SlotEvent::PlaceReleased { booking, .. } => (booking, false),
+    }
 }
 
 // ------------------------------------------------------------ meetings
@@ -365,5 +395,6 @@ async fn meeting(
     meeting.apply(event.clone());
     row.meeting = meeting;
     row.position = position;
-    tx.put_booking(&row).await
+    tx.put_booking(row);
+    Ok(())
 }

@@ -6,12 +6,18 @@
 //! ([`Repository::read_log`]: every event with its global position, in commit
 //! order) from its checkpoint, and for each batch, in one transaction of the
 //! database that holds the events:
-//! 1. applies each event to the read models (`apply.rs`); each row keeps the
-//!    position of the last event applied to it and ignores events at or
-//!    below it, so an event applied twice changes nothing;
-//! 2. writes the event's notifications (N1–N6, the domain's policy) to the
+//! 1. reads the rows the batch's events name, one query per table;
+//! 2. applies each event to those rows in memory (`apply.rs`); each row
+//!    keeps the position of the last event applied to it and ignores events
+//!    at or below it, so an event applied twice changes nothing;
+//! 3. gathers the events' notifications (N1–N6, the domain's policy) for the
 //!    outbox, one row per idempotency key (`ON CONFLICT DO NOTHING`);
-//! 3. saves the checkpoint.
+//! 4. writes the changed rows, the audit rows and the outbox back, one
+//!    multi-row statement per table (the outbox's schedules and withdrawals
+//!    in rounds that keep each key's order), then saves the checkpoint.
+//!
+//! So a batch costs a handful of statements, not a few per event: see
+//! `SideTx` in `crate::readside`.
 //!
 //! A crash anywhere before the commit loses the whole batch, checkpoint
 //! included, and the next run applies it again: the read models are exact,
@@ -152,6 +158,7 @@ impl Projector {
                 contacts: &*self.contacts,
                 outbox: true,
             };
+            tx.prefetch(apply::row_keys(&events)).await?;
             for event in &events {
                 apply::apply(&mut tx, event, &cx).await?;
                 if self
@@ -162,6 +169,7 @@ impl Projector {
                     return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
                 }
             }
+            tx.flush().await?;
             tx.save_checkpoint(CHECKPOINT, last).await?;
             tx.commit().await?;
             return Ok(events.len());
@@ -212,8 +220,14 @@ impl Projector {
                 contacts: &*self.contacts,
                 outbox: false,
             };
-            for event in &events {
-                apply::apply(&mut tx, event, &cx).await?;
+            // Batch by batch, as live: the rows of one batch in memory at a
+            // time, written before the next batch reads them.
+            for batch in events.chunks(self.batch) {
+                tx.prefetch(apply::row_keys(batch)).await?;
+                for event in batch {
+                    apply::apply(&mut tx, event, &cx).await?;
+                }
+                tx.flush().await?;
             }
             tx.commit().await?;
             break events.len();

@@ -14,8 +14,10 @@
 //!
 //! Layout: this file holds the row types and the dispatch to one queries
 //! module per dialect (`sqlite.rs`, `postgres.rs`), which hold every statement;
-//! the schema is in `crates/adapters/migrations/{sqlite,postgres}`.
+//! `batch.rs` holds the projector's write-behind cache; the schema is in
+//! `crates/adapters/migrations/{sqlite,postgres}`.
 
+mod batch;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
@@ -34,6 +36,9 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use crate::error::ServiceError;
 use crate::repository::Repository;
 use crate::sql::service_error;
+
+pub(crate) use batch::RowKeys;
+use batch::{Cache, OutboxWrite};
 
 /// The read side of one store. Cloning shares the pool.
 #[derive(Clone)]
@@ -58,9 +63,9 @@ macro_rules! on_pool {
 
 macro_rules! on_tx {
     ($self:expr, $f:ident ( $($arg:expr),* )) => {
-        match $self {
-            SideTx::Sqlite(tx) => sqlite::$f(&mut **tx, $($arg),*).await,
-            SideTx::Postgres(tx) => postgres::$f(&mut **tx, $($arg),*).await,
+        match &mut $self.conn {
+            Conn::Sqlite(tx) => sqlite::$f(&mut **tx, $($arg),*).await,
+            Conn::Postgres(tx) => postgres::$f(&mut **tx, $($arg),*).await,
         }
     };
 }
@@ -105,13 +110,17 @@ impl ReadSide {
     /// SQLite `BEGIN IMMEDIATE`: one writer at a time, so no upgrade can fail
     /// half-way).
     pub(crate) async fn begin(&self) -> Result<SideTx, ServiceError> {
-        Ok(match &self.0 {
-            Pool::Sqlite(pool) => SideTx::Sqlite(
+        let conn = match &self.0 {
+            Pool::Sqlite(pool) => Conn::Sqlite(
                 pool.begin_with("BEGIN IMMEDIATE")
                     .await
                     .map_err(service_error)?,
             ),
-            Pool::Postgres(pool) => SideTx::Postgres(pool.begin().await.map_err(service_error)?),
+            Pool::Postgres(pool) => Conn::Postgres(pool.begin().await.map_err(service_error)?),
+        };
+        Ok(SideTx {
+            conn,
+            cache: Cache::default(),
         })
     }
 
@@ -262,7 +271,18 @@ impl ReadSide {
 
 /// A transaction on the read side: what the projector writes with, batch by
 /// batch, rows and checkpoint together.
-pub(crate) enum SideTx {
+///
+/// Rows, audit and outbox writes are kept in memory ([`batch`]) and written
+/// by [`SideTx::flush`], a few multi-row statements per table, so a batch
+/// costs about as many round trips as one event. The rows a batch will touch
+/// are read up front ([`SideTx::prefetch`], one query per table); a row it
+/// did not announce is read when first asked for.
+pub(crate) struct SideTx {
+    conn: Conn,
+    cache: Cache,
+}
+
+enum Conn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -282,58 +302,150 @@ impl SideTx {
         on_tx!(self, save_checkpoint(name, position))
     }
 
+    /// Reads the rows of `keys` not read yet, one query per table.
+    pub(crate) async fn prefetch(&mut self, keys: RowKeys) -> Result<(), ServiceError> {
+        let ids = self.cache.delegations.unread(keys.delegations);
+        if !ids.is_empty() {
+            let found = on_tx!(self, delegations(&ids))?;
+            self.cache
+                .delegations
+                .read(ids, found, |r| r.delegation.id.as_str().to_owned());
+        }
+        let ids = self.cache.bookings.unread(keys.bookings);
+        if !ids.is_empty() {
+            let found = on_tx!(self, bookings(&ids))?;
+            self.cache
+                .bookings
+                .read(ids, found, |r| r.booking.id.as_str().to_owned());
+        }
+        let places = self.cache.places.unread(keys.places);
+        if !places.is_empty() {
+            let found = on_tx!(self, places(&places))?;
+            self.cache
+                .places
+                .read(places, found, |r| (r.slot_key.clone(), r.booking.clone()));
+        }
+        Ok(())
+    }
+
+    /// The delegation as this batch left it.
     pub(crate) async fn delegation(
         &mut self,
         id: &str,
     ) -> Result<Option<DelegationRow>, ServiceError> {
-        on_tx!(self, delegation(id))
+        let key = id.to_owned();
+        if self.cache.delegations.get(&key).is_none() {
+            self.prefetch(RowKeys {
+                delegations: vec![key.clone()],
+                ..RowKeys::default()
+            })
+            .await?;
+        }
+        Ok(self.cache.delegations.get(&key).flatten())
     }
 
-    pub(crate) async fn put_delegation(&mut self, row: &DelegationRow) -> Result<(), ServiceError> {
-        on_tx!(self, put_delegation(row))
+    pub(crate) fn put_delegation(&mut self, row: DelegationRow) {
+        self.cache
+            .delegations
+            .put(row.delegation.id.as_str().to_owned(), row);
     }
 
+    /// The booking as this batch left it.
     pub(crate) async fn booking(&mut self, id: &str) -> Result<Option<BookingRow>, ServiceError> {
-        on_tx!(self, booking(id))
+        let key = id.to_owned();
+        if self.cache.bookings.get(&key).is_none() {
+            self.prefetch(RowKeys {
+                bookings: vec![key.clone()],
+                ..RowKeys::default()
+            })
+            .await?;
+        }
+        Ok(self.cache.bookings.get(&key).flatten())
     }
 
-    pub(crate) async fn put_booking(&mut self, row: &BookingRow) -> Result<(), ServiceError> {
-        on_tx!(self, put_booking(row))
+    pub(crate) fn put_booking(&mut self, row: BookingRow) {
+        self.cache
+            .bookings
+            .put(row.booking.id.as_str().to_owned(), row);
     }
 
+    /// The place as this batch left it.
     pub(crate) async fn place(
         &mut self,
         slot_key: &str,
         booking: &str,
     ) -> Result<Option<PlaceRow>, ServiceError> {
-        on_tx!(self, place(slot_key, booking))
+        let key = (slot_key.to_owned(), booking.to_owned());
+        if self.cache.places.get(&key).is_none() {
+            self.prefetch(RowKeys {
+                places: vec![key.clone()],
+                ..RowKeys::default()
+            })
+            .await?;
+        }
+        Ok(self.cache.places.get(&key).flatten())
     }
 
-    pub(crate) async fn put_place(&mut self, row: &PlaceRow) -> Result<(), ServiceError> {
-        on_tx!(self, put_place(row))
+    pub(crate) fn put_place(&mut self, row: PlaceRow) {
+        self.cache
+            .places
+            .put((row.slot_key.clone(), row.booking.clone()), row);
     }
 
-    pub(crate) async fn insert_audit(&mut self, row: &AuditEntry) -> Result<(), ServiceError> {
-        on_tx!(self, insert_audit(row))
+    pub(crate) fn insert_audit(&mut self, row: AuditEntry) {
+        self.cache.audit.push(row);
     }
 
-    pub(crate) async fn schedule(&mut self, row: &OutboxEntry) -> Result<(), ServiceError> {
-        on_tx!(self, schedule(row))
+    pub(crate) fn schedule(&mut self, row: OutboxEntry) {
+        self.cache.outbox.push(OutboxWrite::Schedule(Box::new(row)));
     }
 
-    pub(crate) async fn withdraw(&mut self, key: &str) -> Result<(), ServiceError> {
-        on_tx!(self, withdraw(key))
+    pub(crate) fn withdraw(&mut self, key: String) {
+        self.cache.outbox.push(OutboxWrite::Withdraw(key));
+    }
+
+    /// Writes what the batch changed, then forgets it (a rebuild flushes
+    /// every batch, so memory holds one batch's rows at most).
+    pub(crate) async fn flush(&mut self) -> Result<(), ServiceError> {
+        let mut cache = std::mem::take(&mut self.cache);
+        let rows = cache.delegations.dirty();
+        if !rows.is_empty() {
+            on_tx!(self, put_delegations(&rows))?;
+        }
+        let rows = cache.bookings.dirty();
+        if !rows.is_empty() {
+            on_tx!(self, put_bookings(&rows))?;
+        }
+        let rows = cache.places.dirty();
+        if !rows.is_empty() {
+            on_tx!(self, put_places(&rows))?;
+        }
+        if !cache.audit.is_empty() {
+            on_tx!(self, insert_audit(&cache.audit))?;
+        }
+        for round in batch::rounds(std::mem::take(&mut cache.outbox)) {
+            if !round.schedule.is_empty() {
+                on_tx!(self, schedule(&round.schedule))?;
+            }
+            if !round.withdraw.is_empty() {
+                on_tx!(self, withdraw(&round.withdraw))?;
+            }
+        }
+        Ok(())
     }
 
     /// Empties every read-model table (not the outbox, notices or documents).
     pub(crate) async fn clear_read_models(&mut self) -> Result<(), ServiceError> {
+        self.cache.clear_read_models();
         on_tx!(self, clear_read_models())
     }
 
-    pub(crate) async fn commit(self) -> Result<(), ServiceError> {
-        match self {
-            SideTx::Sqlite(tx) => tx.commit().await,
-            SideTx::Postgres(tx) => tx.commit().await,
+    /// Flushes, then commits.
+    pub(crate) async fn commit(mut self) -> Result<(), ServiceError> {
+        self.flush().await?;
+        match self.conn {
+            Conn::Sqlite(tx) => tx.commit().await,
+            Conn::Postgres(tx) => tx.commit().await,
         }
         .map_err(service_error)
     }

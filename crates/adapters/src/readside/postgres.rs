@@ -1,5 +1,9 @@
 //! Every statement of the read side on PostgreSQL (`$n` placeholders). The
 //! same functions, with the same meaning, are in [`super::sqlite`].
+//!
+//! The projector's statements take many rows at once as one array per
+//! column (`= ANY($1)`, `unnest(...)`): one prepared statement whatever the
+//! number of rows.
 
 use sqlx::{Executor, PgConnection, Postgres};
 
@@ -22,9 +26,13 @@ INSERT INTO read_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) 
 
     pub const DELEGATION: &str =
         "SELECT data::text AS data, position FROM read_delegations WHERE id = $1";
-    pub const PUT_DELEGATION: &str = "
+    pub const DELEGATIONS: &str =
+        "SELECT data::text AS data, position FROM read_delegations WHERE id = ANY($1)";
+    pub const PUT_DELEGATIONS: &str = "
 INSERT INTO read_delegations (id, grantor, delegate, stage, requested_at, data, position)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+SELECT id, grantor, delegate, stage, requested_at, data::jsonb, position
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::bigint[]) AS t (id, grantor, delegate, stage, requested_at, data, position)
     ON CONFLICT (id) DO UPDATE SET grantor = excluded.grantor, delegate = excluded.delegate,
        stage = excluded.stage, requested_at = excluded.requested_at, data = excluded.data,
        position = excluded.position";
@@ -41,10 +49,18 @@ SELECT data::text AS data, position FROM read_delegations
 
     pub const BOOKING: &str = "
 SELECT data::text AS data, meeting::text AS meeting, position FROM read_bookings WHERE id = $1";
-    pub const PUT_BOOKING: &str = "
+    pub const BOOKINGS: &str = "
+SELECT data::text AS data, meeting::text AS meeting, position FROM read_bookings
+ WHERE id = ANY($1)";
+    pub const PUT_BOOKINGS: &str = "
 INSERT INTO read_bookings (id, booker, counter, office, mode, slot_start, slot_date, stage,
                            meeting_state, data, meeting, position)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12)
+SELECT id, booker, counter, office, mode, slot_start, slot_date, stage, meeting_state,
+       data::jsonb, meeting::jsonb, position
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[])
+       AS t (id, booker, counter, office, mode, slot_start, slot_date, stage, meeting_state,
+             data, meeting, position)
     ON CONFLICT (id) DO UPDATE SET booker = excluded.booker, counter = excluded.counter,
        office = excluded.office, mode = excluded.mode, slot_start = excluded.slot_start,
        slot_date = excluded.slot_date, stage = excluded.stage,
@@ -66,12 +82,13 @@ SELECT data::text AS data, meeting::text AS meeting, position FROM read_bookings
     pub const ALL_BOOKINGS: &str = "
 SELECT data::text AS data, meeting::text AS meeting, position FROM read_bookings ORDER BY id";
 
-    pub const PLACE: &str = "
+    pub const PLACES: &str = "
 SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
- WHERE slot_key = $1 AND booking = $2";
-    pub const PUT_PLACE: &str = "
+ WHERE (slot_key, booking) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+    pub const PUT_PLACES: &str = "
 INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, position)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[],
+                     $6::bigint[])
     ON CONFLICT (slot_key, booking) DO UPDATE SET counter = excluded.counter,
        slot_start = excluded.slot_start, held = excluded.held, position = excluded.position";
     pub const PLACES_HELD: &str = "
@@ -85,7 +102,8 @@ SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_pla
     pub const INSERT_AUDIT: &str = "
 INSERT INTO read_audit (position, grantor, actor, action, aggregate_type, aggregate_id, at,
                         channel, correlation_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::text[], $9::text[])
     ON CONFLICT (position) DO NOTHING";
     pub const AUDIT_OF: &str = "
 SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
@@ -106,10 +124,18 @@ SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, chann
     pub const SCHEDULE: &str = "
 INSERT INTO outbox (key, channel, recipient, title, body, due_at, status, attempts,
                     next_attempt_at, position)
-VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8)
+SELECT key, channel, recipient, title, body, due_at, 'pending', 0, next_attempt_at, position
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::bigint[])
+       AS t (key, channel, recipient, title, body, due_at, next_attempt_at, position)
     ON CONFLICT (key) DO NOTHING";
-    pub const WITHDRAW: &str =
-        "UPDATE outbox SET status = 'withdrawn' WHERE key = $1 AND status = 'pending'";
+    // The statements by key test `status` with `IS TRUE`, which no index
+    // serves: only the primary key can. With `status = 'pending'` a generic
+    // plan (kept after five executions) may pick `outbox_due (status,
+    // next_attempt_at)` and filter on key, reading every pending row each
+    // time.
+    pub const WITHDRAW: &str = "
+UPDATE outbox SET status = 'withdrawn' WHERE key = ANY($1) AND (status = 'pending') IS TRUE";
     /// `($1 claim, $2 claimed until, $3 now, $4 limit)`. SKIP LOCKED: a
     /// concurrent dispatcher takes other rows instead of waiting for these.
     pub const CLAIM_DUE: &str = "
@@ -124,11 +150,11 @@ RETURNING key, channel, recipient, title, body, due_at, status, attempts, next_a
           last_error, sent_at, position";
     pub const MARK_SENT: &str = "
 UPDATE outbox SET status = 'sent', sent_at = $1, claim = NULL, claimed_until = NULL
- WHERE key = $2 AND status <> 'sent'";
+ WHERE key = $2 AND (status <> 'sent') IS TRUE";
     pub const MARK_ATTEMPT: &str = "
 UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3, status = $4,
        claim = NULL, claimed_until = NULL
- WHERE key = $5 AND status = 'pending'";
+ WHERE key = $5 AND (status = 'pending') IS TRUE";
     pub const OUTBOX: &str = "
 SELECT key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
        last_error, sent_at, position
@@ -212,19 +238,43 @@ pub(crate) async fn delegation<'e>(
         .transpose()
 }
 
-pub(crate) async fn put_delegation(
+pub(crate) async fn delegations(
     conn: &mut PgConnection,
-    row: &DelegationRow,
+    ids: &[String],
+) -> Result<Vec<DelegationRow>, ServiceError> {
+    let raw = sqlx::query_as::<_, RawDelegation>(q::DELEGATIONS)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+        .map_err(service_error)?;
+    rows(raw, RawDelegation::into_row)
+}
+
+pub(crate) async fn put_delegations(
+    conn: &mut PgConnection,
+    batch: &[&DelegationRow],
 ) -> Result<(), ServiceError> {
-    let d = &row.delegation;
-    sqlx::query(q::PUT_DELEGATION)
-        .bind(d.id.as_str())
-        .bind(d.grantor.as_str())
-        .bind(d.delegate.as_str())
-        .bind(row.stage_name())
-        .bind(super::ts(d.requested_at))
-        .bind(super::to_json(d)?)
-        .bind(row.position)
+    let mut text: [Vec<String>; 6] = Default::default();
+    for row in batch {
+        let d = &row.delegation;
+        let columns = [
+            d.id.as_str().to_owned(),
+            d.grantor.as_str().to_owned(),
+            d.delegate.as_str().to_owned(),
+            row.stage_name().to_owned(),
+            super::ts(d.requested_at),
+            super::to_json(d)?,
+        ];
+        for (column, value) in text.iter_mut().zip(columns) {
+            column.push(value);
+        }
+    }
+    let mut query = sqlx::query(q::PUT_DELEGATIONS);
+    for column in text {
+        query = query.bind(column);
+    }
+    query
+        .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
         .execute(conn)
         .await
         .map_err(service_error)?;
@@ -279,24 +329,48 @@ pub(crate) async fn booking<'e>(
         .transpose()
 }
 
-pub(crate) async fn put_booking(
+pub(crate) async fn bookings(
     conn: &mut PgConnection,
-    row: &BookingRow,
+    ids: &[String],
+) -> Result<Vec<BookingRow>, ServiceError> {
+    let raw = sqlx::query_as::<_, RawBooking>(q::BOOKINGS)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+        .map_err(service_error)?;
+    rows(raw, RawBooking::into_row)
+}
+
+pub(crate) async fn put_bookings(
+    conn: &mut PgConnection,
+    batch: &[&BookingRow],
 ) -> Result<(), ServiceError> {
-    let b = &row.booking;
-    sqlx::query(q::PUT_BOOKING)
-        .bind(b.id.as_str())
-        .bind(b.booker.as_str())
-        .bind(b.counter.as_str())
-        .bind(b.office.as_str())
-        .bind(b.mode.as_str())
-        .bind(super::ts(b.slot.start))
-        .bind(b.slot.local_date().to_string())
-        .bind(row.stage_name())
-        .bind(row.meeting.state().as_str())
-        .bind(super::to_json(b)?)
-        .bind(super::to_json(&row.meeting)?)
-        .bind(row.position)
+    let mut text: [Vec<String>; 11] = Default::default();
+    for row in batch {
+        let b = &row.booking;
+        let columns = [
+            b.id.as_str().to_owned(),
+            b.booker.as_str().to_owned(),
+            b.counter.as_str().to_owned(),
+            b.office.as_str().to_owned(),
+            b.mode.as_str().to_owned(),
+            super::ts(b.slot.start),
+            b.slot.local_date().to_string(),
+            row.stage_name().to_owned(),
+            row.meeting.state().as_str().to_owned(),
+            super::to_json(b)?,
+            super::to_json(&row.meeting)?,
+        ];
+        for (column, value) in text.iter_mut().zip(columns) {
+            column.push(value);
+        }
+    }
+    let mut query = sqlx::query(q::PUT_BOOKINGS);
+    for column in text {
+        query = query.bind(column);
+    }
+    query
+        .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
         .execute(conn)
         .await
         .map_err(service_error)?;
@@ -347,28 +421,35 @@ pub(crate) async fn all_bookings<'e>(
 
 // ------------------------------------------------------------ slot places
 
-pub(crate) async fn place<'e>(
-    ex: impl Executor<'e, Database = Postgres>,
-    slot_key: &str,
-    booking: &str,
-) -> Result<Option<PlaceRow>, ServiceError> {
-    Ok(sqlx::query_as::<_, RawPlace>(q::PLACE)
-        .bind(slot_key)
-        .bind(booking)
-        .fetch_optional(ex)
+pub(crate) async fn places(
+    conn: &mut PgConnection,
+    keys: &[(String, String)],
+) -> Result<Vec<PlaceRow>, ServiceError> {
+    let (slot_keys, bookings): (Vec<&str>, Vec<&str>) = keys
+        .iter()
+        .map(|(slot_key, booking)| (slot_key.as_str(), booking.as_str()))
+        .unzip();
+    let raw: Vec<RawPlace> = sqlx::query_as(q::PLACES)
+        .bind(slot_keys)
+        .bind(bookings)
+        .fetch_all(conn)
         .await
-        .map_err(service_error)?
-        .map(PlaceRow::from))
+        .map_err(service_error)?;
+    Ok(raw.into_iter().map(PlaceRow::from).collect())
 }
 
-pub(crate) async fn put_place(conn: &mut PgConnection, row: &PlaceRow) -> Result<(), ServiceError> {
-    sqlx::query(q::PUT_PLACE)
-        .bind(&row.slot_key)
-        .bind(&row.booking)
-        .bind(&row.counter)
-        .bind(&row.slot_start)
-        .bind(row.held)
-        .bind(row.position)
+pub(crate) async fn put_places(
+    conn: &mut PgConnection,
+    batch: &[&PlaceRow],
+) -> Result<(), ServiceError> {
+    let column = |f: fn(&PlaceRow) -> &str| batch.iter().map(|r| f(r)).collect::<Vec<_>>();
+    sqlx::query(q::PUT_PLACES)
+        .bind(column(|r| &r.slot_key))
+        .bind(column(|r| &r.booking))
+        .bind(column(|r| &r.counter))
+        .bind(column(|r| &r.slot_start))
+        .bind(batch.iter().map(|r| r.held).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
         .execute(conn)
         .await
         .map_err(service_error)?;
@@ -404,18 +485,20 @@ pub(crate) async fn all_places<'e>(
 
 pub(crate) async fn insert_audit(
     conn: &mut PgConnection,
-    row: &AuditEntry,
+    batch: &[AuditEntry],
 ) -> Result<(), ServiceError> {
+    let text = |f: fn(&AuditEntry) -> &str| batch.iter().map(f).collect::<Vec<_>>();
+    let optional = |f: fn(&AuditEntry) -> Option<&str>| batch.iter().map(f).collect::<Vec<_>>();
     sqlx::query(q::INSERT_AUDIT)
-        .bind(row.position)
-        .bind(&row.grantor)
-        .bind(&row.actor)
-        .bind(&row.action)
-        .bind(&row.aggregate_type)
-        .bind(&row.aggregate_id)
-        .bind(&row.at)
-        .bind(&row.channel)
-        .bind(&row.correlation_id)
+        .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
+        .bind(text(|r| &r.grantor))
+        .bind(text(|r| &r.actor))
+        .bind(text(|r| &r.action))
+        .bind(text(|r| &r.aggregate_type))
+        .bind(text(|r| &r.aggregate_id))
+        .bind(optional(|r| r.at.as_deref()))
+        .bind(optional(|r| r.channel.as_deref()))
+        .bind(optional(|r| r.correlation_id.as_deref()))
         .execute(conn)
         .await
         .map_err(service_error)?;
@@ -456,26 +539,27 @@ pub(crate) async fn clear_read_models(conn: &mut PgConnection) -> Result<(), Ser
 
 pub(crate) async fn schedule(
     conn: &mut PgConnection,
-    row: &OutboxEntry,
+    batch: &[OutboxEntry],
 ) -> Result<(), ServiceError> {
+    let text = |f: fn(&OutboxEntry) -> &str| batch.iter().map(f).collect::<Vec<_>>();
     sqlx::query(q::SCHEDULE)
-        .bind(&row.key)
-        .bind(&row.channel)
-        .bind(&row.recipient)
-        .bind(&row.title)
-        .bind(&row.body)
-        .bind(&row.due_at)
-        .bind(&row.next_attempt_at)
-        .bind(row.position)
+        .bind(text(|r| &r.key))
+        .bind(text(|r| &r.channel))
+        .bind(text(|r| &r.recipient))
+        .bind(text(|r| &r.title))
+        .bind(text(|r| &r.body))
+        .bind(text(|r| &r.due_at))
+        .bind(text(|r| &r.next_attempt_at))
+        .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
         .execute(conn)
         .await
         .map_err(service_error)?;
     Ok(())
 }
 
-pub(crate) async fn withdraw(conn: &mut PgConnection, key: &str) -> Result<(), ServiceError> {
+pub(crate) async fn withdraw(conn: &mut PgConnection, keys: &[String]) -> Result<(), ServiceError> {
     sqlx::query(q::WITHDRAW)
-        .bind(key)
+        .bind(keys)
         .execute(conn)
         .await
         .map_err(service_error)?;

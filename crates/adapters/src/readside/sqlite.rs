@@ -1,6 +1,11 @@
 //! Every statement of the read side on SQLite (`?` placeholders). The same
 //! functions, with the same meaning, are in [`super::postgres`].
+//!
+//! The projector's statements take many rows at once as one JSON array bound
+//! to one parameter, read with `json_each`: no bound-parameter limit, and
+//! one prepared statement whatever the number of rows.
 
+use serde_json::json;
 use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use super::{
@@ -17,9 +22,15 @@ mod q {
     pub const SAVE_CHECKPOINT: &str = "UPDATE read_checkpoints SET position = ? WHERE name = ?";
 
     pub const DELEGATION: &str = "SELECT data, position FROM read_delegations WHERE id = ?";
-    pub const PUT_DELEGATION: &str = "
+    /// `?`: a JSON array of ids.
+    pub const DELEGATIONS: &str = "
+SELECT data, position FROM read_delegations WHERE id IN (SELECT value FROM json_each(?))";
+    /// `?`: a JSON array of `[id, grantor, delegate, stage, requested_at,
+    /// data, position]`. `WHERE true` tells the upsert's `ON` from a join's.
+    pub const PUT_DELEGATIONS: &str = "
 INSERT INTO read_delegations (id, grantor, delegate, stage, requested_at, data, position)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+  FROM json_each(?) WHERE true
     ON CONFLICT (id) DO UPDATE SET grantor = excluded.grantor, delegate = excluded.delegate,
        stage = excluded.stage, requested_at = excluded.requested_at, data = excluded.data,
        position = excluded.position";
@@ -34,10 +45,16 @@ SELECT data, position FROM read_delegations
     pub const ALL_DELEGATIONS: &str = "SELECT data, position FROM read_delegations ORDER BY id";
 
     pub const BOOKING: &str = "SELECT data, meeting, position FROM read_bookings WHERE id = ?";
-    pub const PUT_BOOKING: &str = "
+    /// `?`: a JSON array of ids.
+    pub const BOOKINGS: &str = "
+SELECT data, meeting, position FROM read_bookings WHERE id IN (SELECT value FROM json_each(?))";
+    /// `?`: a JSON array of rows, the columns in the insert's order.
+    pub const PUT_BOOKINGS: &str = "
 INSERT INTO read_bookings (id, booker, counter, office, mode, slot_start, slot_date, stage,
                            meeting_state, data, meeting, position)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+       value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
+  FROM json_each(?) WHERE true
     ON CONFLICT (id) DO UPDATE SET booker = excluded.booker, counter = excluded.counter,
        office = excluded.office, mode = excluded.mode, slot_start = excluded.slot_start,
        slot_date = excluded.slot_date, stage = excluded.stage,
@@ -58,12 +75,15 @@ SELECT data, meeting, position FROM read_bookings
  ORDER BY slot_start, id";
     pub const ALL_BOOKINGS: &str = "SELECT data, meeting, position FROM read_bookings ORDER BY id";
 
-    pub const PLACE: &str = "
+    /// `?`: a JSON array of `[slot_key, booking]`.
+    pub const PLACES: &str = "
 SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
- WHERE slot_key = ? AND booking = ?";
-    pub const PUT_PLACE: &str = "
+ WHERE (slot_key, booking) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))";
+    /// `?`: a JSON array of rows, the columns in the insert's order.
+    pub const PUT_PLACES: &str = "
 INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, position)
-VALUES (?, ?, ?, ?, ?, ?)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+  FROM json_each(?) WHERE true
     ON CONFLICT (slot_key, booking) DO UPDATE SET counter = excluded.counter,
        slot_start = excluded.slot_start, held = excluded.held, position = excluded.position";
     pub const PLACES_HELD: &str = "
@@ -74,10 +94,13 @@ SELECT slot_start, COUNT(*) AS taken FROM read_slot_places
 SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
  ORDER BY slot_key, booking";
 
+    /// `?`: a JSON array of rows, the columns in the insert's order.
     pub const INSERT_AUDIT: &str = "
 INSERT INTO read_audit (position, grantor, actor, action, aggregate_type, aggregate_id, at,
                         channel, correlation_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+       value ->> 6, value ->> 7, value ->> 8
+  FROM json_each(?) WHERE true
     ON CONFLICT (position) DO NOTHING";
     pub const AUDIT_OF: &str = "
 SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
@@ -93,13 +116,23 @@ SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, chann
         "DELETE FROM read_audit",
     ];
 
+    /// `?`: a JSON array of `[key, channel, recipient, title, body, due_at,
+    /// next_attempt_at, position]`.
     pub const SCHEDULE: &str = "
 INSERT INTO outbox (key, channel, recipient, title, body, due_at, status, attempts,
                     next_attempt_at, position)
-VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+       'pending', 0, value ->> 6, value ->> 7
+  FROM json_each(?) WHERE true
     ON CONFLICT (key) DO NOTHING";
-    pub const WITHDRAW: &str =
-        "UPDATE outbox SET status = 'withdrawn' WHERE key = ? AND status = 'pending'";
+    // The statements by key test `status` with `IS TRUE`, which no index
+    // serves: only the primary key can, whatever the planner guesses (on
+    // PostgreSQL a generic plan once read every pending row through
+    // `outbox_due`); written alike on both stores.
+    /// `?`: a JSON array of keys.
+    pub const WITHDRAW: &str = "
+UPDATE outbox SET status = 'withdrawn'
+ WHERE key IN (SELECT value FROM json_each(?)) AND (status = 'pending') IS TRUE";
     /// `(?1 claim, ?2 claimed until, ?3 now, ?4 limit)`. SQLite has one
     /// writer at a time, so the select and the update are one atomic step.
     pub const CLAIM_DUE: &str = "
@@ -113,11 +146,11 @@ RETURNING key, channel, recipient, title, body, due_at, status, attempts, next_a
           last_error, sent_at, position";
     pub const MARK_SENT: &str = "
 UPDATE outbox SET status = 'sent', sent_at = ?, claim = NULL, claimed_until = NULL
- WHERE key = ? AND status <> 'sent'";
+ WHERE key = ? AND (status <> 'sent') IS TRUE";
     pub const MARK_ATTEMPT: &str = "
 UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, status = ?,
        claim = NULL, claimed_until = NULL
- WHERE key = ? AND status = 'pending'";
+ WHERE key = ? AND (status = 'pending') IS TRUE";
     pub const OUTBOX: &str = "
 SELECT key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
        last_error, sent_at, position
@@ -198,19 +231,48 @@ pub(crate) async fn delegation<'e>(
         .transpose()
 }
 
-pub(crate) async fn put_delegation(
+pub(crate) async fn delegations(
     conn: &mut SqliteConnection,
-    row: &DelegationRow,
+    ids: &[String],
+) -> Result<Vec<DelegationRow>, ServiceError> {
+    let raw = sqlx::query_as::<_, RawDelegation>(q::DELEGATIONS)
+        .bind(super::to_json(&ids)?)
+        .fetch_all(conn)
+        .await
+        .map_err(service_error)?;
+    rows(raw, RawDelegation::into_row)
+}
+
+pub(crate) async fn put_delegations(
+    conn: &mut SqliteConnection,
+    batch: &[&DelegationRow],
 ) -> Result<(), ServiceError> {
-    let d = &row.delegation;
-    sqlx::query(q::PUT_DELEGATION)
-        .bind(d.id.as_str())
-        .bind(d.grantor.as_str())
-        .bind(d.delegate.as_str())
-        .bind(row.stage_name())
-        .bind(super::ts(d.requested_at))
-        .bind(super::to_json(d)?)
-        .bind(row.position)
+    let values = batch
+        .iter()
+        .map(|row| {
+            let d = &row.delegation;
+            Ok(json!([
+                d.id.as_str(),
+                d.grantor.as_str(),
+                d.delegate.as_str(),
+                row.stage_name(),
+                super::ts(d.requested_at),
+                super::to_json(d)?,
+                row.position,
+            ]))
+        })
+        .collect::<Result<Vec<_>, ServiceError>>()?;
+    execute_json(conn, q::PUT_DELEGATIONS, &values).await
+}
+
+/// Runs `sql` with `values` as its one JSON parameter.
+async fn execute_json<T: serde::Serialize>(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    values: &T,
+) -> Result<(), ServiceError> {
+    sqlx::query(sql)
+        .bind(super::to_json(values)?)
         .execute(conn)
         .await
         .map_err(service_error)?;
@@ -265,28 +327,43 @@ pub(crate) async fn booking<'e>(
         .transpose()
 }
 
-pub(crate) async fn put_booking(
+pub(crate) async fn bookings(
     conn: &mut SqliteConnection,
-    row: &BookingRow,
-) -> Result<(), ServiceError> {
-    let b = &row.booking;
-    sqlx::query(q::PUT_BOOKING)
-        .bind(b.id.as_str())
-        .bind(b.booker.as_str())
-        .bind(b.counter.as_str())
-        .bind(b.office.as_str())
-        .bind(b.mode.as_str())
-        .bind(super::ts(b.slot.start))
-        .bind(b.slot.local_date().to_string())
-        .bind(row.stage_name())
-        .bind(row.meeting.state().as_str())
-        .bind(super::to_json(b)?)
-        .bind(super::to_json(&row.meeting)?)
-        .bind(row.position)
-        .execute(conn)
+    ids: &[String],
+) -> Result<Vec<BookingRow>, ServiceError> {
+    let raw = sqlx::query_as::<_, RawBooking>(q::BOOKINGS)
+        .bind(super::to_json(&ids)?)
+        .fetch_all(conn)
         .await
         .map_err(service_error)?;
-    Ok(())
+    rows(raw, RawBooking::into_row)
+}
+
+pub(crate) async fn put_bookings(
+    conn: &mut SqliteConnection,
+    batch: &[&BookingRow],
+) -> Result<(), ServiceError> {
+    let values = batch
+        .iter()
+        .map(|row| {
+            let b = &row.booking;
+            Ok(json!([
+                b.id.as_str(),
+                b.booker.as_str(),
+                b.counter.as_str(),
+                b.office.as_str(),
+                b.mode.as_str(),
+                super::ts(b.slot.start),
+                b.slot.local_date().to_string(),
+                row.stage_name(),
+                row.meeting.state().as_str(),
+                super::to_json(b)?,
+                super::to_json(&row.meeting)?,
+                row.position,
+            ]))
+        })
+        .collect::<Result<Vec<_>, ServiceError>>()?;
+    execute_json(conn, q::PUT_BOOKINGS, &values).await
 }
 
 async fn booking_list<'e>(
@@ -333,35 +410,36 @@ pub(crate) async fn all_bookings<'e>(
 
 // ------------------------------------------------------------ slot places
 
-pub(crate) async fn place<'e>(
-    ex: impl Executor<'e, Database = Sqlite>,
-    slot_key: &str,
-    booking: &str,
-) -> Result<Option<PlaceRow>, ServiceError> {
-    Ok(sqlx::query_as::<_, RawPlace>(q::PLACE)
-        .bind(slot_key)
-        .bind(booking)
-        .fetch_optional(ex)
-        .await
-        .map_err(service_error)?
-        .map(PlaceRow::from))
-}
-
-pub(crate) async fn put_place(
+pub(crate) async fn places(
     conn: &mut SqliteConnection,
-    row: &PlaceRow,
-) -> Result<(), ServiceError> {
-    sqlx::query(q::PUT_PLACE)
-        .bind(&row.slot_key)
-        .bind(&row.booking)
-        .bind(&row.counter)
-        .bind(&row.slot_start)
-        .bind(row.held)
-        .bind(row.position)
-        .execute(conn)
+    keys: &[(String, String)],
+) -> Result<Vec<PlaceRow>, ServiceError> {
+    let raw: Vec<RawPlace> = sqlx::query_as(q::PLACES)
+        .bind(super::to_json(&keys)?)
+        .fetch_all(conn)
         .await
         .map_err(service_error)?;
-    Ok(())
+    Ok(raw.into_iter().map(PlaceRow::from).collect())
+}
+
+pub(crate) async fn put_places(
+    conn: &mut SqliteConnection,
+    batch: &[&PlaceRow],
+) -> Result<(), ServiceError> {
+    let values: Vec<_> = batch
+        .iter()
+        .map(|row| {
+            json!([
+                row.slot_key,
+                row.booking,
+                row.counter,
+                row.slot_start,
+                row.held,
+                row.position,
+            ])
+        })
+        .collect();
+    execute_json(conn, q::PUT_PLACES, &values).await
 }
 
 pub(crate) async fn places_held<'e>(
@@ -393,22 +471,25 @@ pub(crate) async fn all_places<'e>(
 
 pub(crate) async fn insert_audit(
     conn: &mut SqliteConnection,
-    row: &AuditEntry,
+    batch: &[AuditEntry],
 ) -> Result<(), ServiceError> {
-    sqlx::query(q::INSERT_AUDIT)
-        .bind(row.position)
-        .bind(&row.grantor)
-        .bind(&row.actor)
-        .bind(&row.action)
-        .bind(&row.aggregate_type)
-        .bind(&row.aggregate_id)
-        .bind(&row.at)
-        .bind(&row.channel)
-        .bind(&row.correlation_id)
-        .execute(conn)
-        .await
-        .map_err(service_error)?;
-    Ok(())
+    let values: Vec<_> = batch
+        .iter()
+        .map(|row| {
+            json!([
+                row.position,
+                row.grantor,
+                row.actor,
+                row.action,
+                row.aggregate_type,
+                row.aggregate_id,
+                row.at,
+                row.channel,
+                row.correlation_id,
+            ])
+        })
+        .collect();
+    execute_json(conn, q::INSERT_AUDIT, &values).await
 }
 
 pub(crate) async fn audit_of<'e>(
@@ -445,30 +526,31 @@ pub(crate) async fn clear_read_models(conn: &mut SqliteConnection) -> Result<(),
 
 pub(crate) async fn schedule(
     conn: &mut SqliteConnection,
-    row: &OutboxEntry,
+    batch: &[OutboxEntry],
 ) -> Result<(), ServiceError> {
-    sqlx::query(q::SCHEDULE)
-        .bind(&row.key)
-        .bind(&row.channel)
-        .bind(&row.recipient)
-        .bind(&row.title)
-        .bind(&row.body)
-        .bind(&row.due_at)
-        .bind(&row.next_attempt_at)
-        .bind(row.position)
-        .execute(conn)
-        .await
-        .map_err(service_error)?;
-    Ok(())
+    let values: Vec<_> = batch
+        .iter()
+        .map(|row| {
+            json!([
+                row.key,
+                row.channel,
+                row.recipient,
+                row.title,
+                row.body,
+                row.due_at,
+                row.next_attempt_at,
+                row.position,
+            ])
+        })
+        .collect();
+    execute_json(conn, q::SCHEDULE, &values).await
 }
 
-pub(crate) async fn withdraw(conn: &mut SqliteConnection, key: &str) -> Result<(), ServiceError> {
-    sqlx::query(q::WITHDRAW)
-        .bind(key)
-        .execute(conn)
-        .await
-        .map_err(service_error)?;
-    Ok(())
+pub(crate) async fn withdraw(
+    conn: &mut SqliteConnection,
+    keys: &[String],
+) -> Result<(), ServiceError> {
+    execute_json(conn, q::WITHDRAW, &keys).await
 }
 
 pub(crate) async fn claim_due<'e>(
