@@ -21,10 +21,11 @@
 //!
 //! A crash anywhere before the commit loses the whole batch, checkpoint
 //! included, and the next run applies it again: the read models are exact,
-//! whatever fails between commit and projection. On PostgreSQL the log
-//! numbers events at commit, under one lock, so a reader never sees a
-//! position before every lower one is visible: no event is skipped, however
-//! slow the transaction that wrote it (see `docs/READ-MODELS.md`).
+//! whatever fails between commit and projection. On PostgreSQL only
+//! committed events get positions, one numberer at a time, each above every
+//! earlier one, so a reader never sees a position before every lower one is
+//! visible: no event is skipped, however slow the transaction that wrote it
+//! (see `docs/READ-MODELS.md`).
 //!
 //! [`Projector::rebuild`] empties every read model and replays the log from
 //! the start into them; its result equals the live one. The outbox, the
