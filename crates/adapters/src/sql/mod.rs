@@ -427,11 +427,11 @@ pub(crate) async fn flush_postgres(pool: &PgPool) -> Result<(), ServiceError> {
 }
 
 /// A unique violation on the stream key is the optimistic concurrency:
-/// another writer stored this sequence first (PostgreSQL 23505; SQLite 2067,
-/// or 1555 on a database still keyed by the stream).
+/// another writer stored this sequence first (PostgreSQL 23505, SQLite
+/// 2067; the migrations run on connect, so no store is keyed otherwise).
 fn append_error(error: sqlx::Error) -> PersistenceError {
     if let sqlx::Error::Database(db) = &error {
-        if matches!(db.code().as_deref(), Some("23505" | "2067" | "1555")) {
+        if matches!(db.code().as_deref(), Some("23505" | "2067")) {
             return PersistenceError::OptimisticLockError;
         }
     }

@@ -67,28 +67,36 @@ SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_versi
  WHERE aggregate_type = $1 AND position IS NOT NULL
  ORDER BY position";
 
+    /// The append, with `$extra` joined to its rows (see [`APPEND_DEFERRED`]).
+    macro_rules! append {
+        ($extra:literal) => {
+            concat!(
+                "
+INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+SELECT $1, e.id, e.sequence, e.event_type, e.event_version, e.payload::json, e.metadata::json
+  FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+       WITH ORDINALITY AS e (id, sequence, event_type, event_version, payload, metadata, n)",
+                $extra,
+                "
+ ORDER BY e.n"
+            )
+        };
+    }
+
     /// Appends a command's events in one statement (an implicit transaction:
     /// all or none), one round trip where postgres-es makes three (`BEGIN`,
     /// an `INSERT` per event, `COMMIT`): `($1 aggregate_type, $2 ids,
     /// $3 sequences, $4 event types, $5 versions, $6 payloads, $7 metadata)`,
     /// arrays of equal length, in sequence order.
-    pub const APPEND: &str = "
-INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-SELECT $1, e.id, e.sequence, e.event_type, e.event_version, e.payload::json, e.metadata::json
-  FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-       WITH ORDINALITY AS e (id, sequence, event_type, event_version, payload, metadata, n)
- ORDER BY e.n";
+    pub const APPEND: &str = append!("");
 
     /// [`APPEND`], committed without waiting for the WAL flush: for a step of
     /// a flow that more steps follow, the last of which waits for it (a
     /// flush covers every WAL record before it).
-    pub const APPEND_DEFERRED: &str = "
-INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-SELECT $1, e.id, e.sequence, e.event_type, e.event_version, e.payload::json, e.metadata::json
-  FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-       WITH ORDINALITY AS e (id, sequence, event_type, event_version, payload, metadata, n),
-       (SELECT set_config('synchronous_commit', 'off', true)) AS deferred
- ORDER BY e.n";
+    pub const APPEND_DEFERRED: &str = append!(
+        ",
+       (SELECT set_config('synchronous_commit', 'off', true)) AS deferred"
+    );
 
     /// Waits until every commit before it is durable: a transactional WAL
     /// record of no meaning, whose commit is flushed (and with it everything
