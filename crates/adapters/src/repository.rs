@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use cqrs_es::persist::{
-    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+    EventUpcaster, PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent,
+    SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
 use postgres_es::PostgresEventRepository;
@@ -21,6 +22,7 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use crate::error::ServiceError;
+use crate::events::{self, LoggedEvent, StoredText};
 use crate::memory::{MemoryRepository, Positioned};
 use crate::sql::{self, StoreUrl};
 
@@ -155,11 +157,38 @@ impl Repository {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Positioned>, ServiceError> {
-        match &self.log {
-            Log::Memory(m) => Ok(m.read_log(after, limit)),
-            Log::Sqlite(pool) => sql::read_log_sqlite(pool, after, limit).await,
-            Log::Postgres(pool) => sql::read_log_postgres(pool, after, limit).await,
-        }
+        let stored = match &self.log {
+            Log::Memory(m) => return Ok(m.read_log(after, limit)),
+            Log::Sqlite(pool) => sql::read_log_sqlite(pool, after, limit).await?,
+            Log::Postgres(pool) => sql::read_log_postgres(pool, after, limit).await?,
+        };
+        stored.into_iter().map(positioned).collect()
+    }
+
+    /// [`Repository::read_log`], decoded into the domain's types through
+    /// `upcasters`: what the projector and the runner read. The SQL stores'
+    /// payloads go from their text straight into the domain's types.
+    pub async fn read_events(
+        &self,
+        after: i64,
+        limit: usize,
+        upcasters: &[Box<dyn EventUpcaster>],
+    ) -> Result<Vec<LoggedEvent>, ServiceError> {
+        let stored = match &self.log {
+            Log::Memory(m) => {
+                return m
+                    .read_log(after, limit)
+                    .into_iter()
+                    .map(|e| events::decode(e, upcasters))
+                    .collect()
+            }
+            Log::Sqlite(pool) => sql::read_log_sqlite(pool, after, limit).await?,
+            Log::Postgres(pool) => sql::read_log_postgres(pool, after, limit).await?,
+        };
+        stored
+            .into_iter()
+            .map(|e| events::decode_text(e, upcasters))
+            .collect()
     }
 
     /// Runs `work` with its appends committed without waiting for their WAL
@@ -205,6 +234,23 @@ tokio::task_local! {
     /// Set by [`Repository::deferring`]: appends made in its scope commit
     /// without waiting for the WAL flush.
     static DEFERRED: bool;
+}
+
+/// A stored event with its payload and metadata parsed, as cqrs-es holds it.
+fn positioned(stored: StoredText) -> Result<Positioned, ServiceError> {
+    let corrupt = |e: serde_json::Error| ServiceError::Corrupt(Box::new(e));
+    Ok(Positioned {
+        position: stored.position,
+        event: SerializedEvent::new(
+            stored.aggregate_id,
+            stored.sequence,
+            stored.aggregate_type,
+            stored.event_type,
+            stored.event_version,
+            serde_json::from_str(&stored.payload).map_err(corrupt)?,
+            serde_json::from_str(&stored.metadata).map_err(corrupt)?,
+        ),
+    })
 }
 
 fn not_supported() -> PersistenceError {

@@ -28,6 +28,7 @@ use sqlx::{ColumnIndex, ConnectOptions, Connection, Decode, Row, Type};
 pub use sqlx;
 
 use crate::error::ServiceError;
+use crate::events::StoredText;
 use crate::memory::Positioned;
 
 /// The environment variable an application reads the store's URL from.
@@ -44,6 +45,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// reported unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
+/// Prepared statements kept per SQLite connection (sqlx's default is 100).
+const SQLITE_STATEMENT_CACHE: usize = 256;
 /// A pooled PostgreSQL connection idle this long is pinged before it is lent.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
@@ -109,7 +112,10 @@ impl StoreUrl {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    .foreign_keys(true);
+                    .foreign_keys(true)
+                    // The read side's statements over many rows have a few
+                    // texts each (`readside::sqlite::Rows`): room for all.
+                    .statement_cache_capacity(SQLITE_STATEMENT_CACHE);
                 Ok(Self::Sqlite(options))
             }
             "postgres" | "postgresql" => {
@@ -281,7 +287,7 @@ pub(crate) async fn read_log_sqlite(
     pool: &SqlitePool,
     after: i64,
     limit: usize,
-) -> Result<Vec<Positioned>, ServiceError> {
+) -> Result<Vec<StoredText>, ServiceError> {
     let rows = sqlx::query(queries::sqlite::READ_LOG)
         .bind(after)
         .bind(as_limit(limit))
@@ -289,7 +295,7 @@ pub(crate) async fn read_log_sqlite(
         .await
         .map_err(service_error)?;
     rows.iter()
-        .map(positioned)
+        .map(stored_text)
         .collect::<Result<_, _>>()
         .map_err(service_error)
 }
@@ -298,7 +304,7 @@ pub(crate) async fn read_log_postgres(
     pool: &PgPool,
     after: i64,
     limit: usize,
-) -> Result<Vec<Positioned>, ServiceError> {
+) -> Result<Vec<StoredText>, ServiceError> {
     number_events(pool).await.map_err(service_error)?;
     let rows = sqlx::query(queries::postgres::READ_LOG)
         .bind(after)
@@ -307,7 +313,7 @@ pub(crate) async fn read_log_postgres(
         .await
         .map_err(service_error)?;
     rows.iter()
-        .map(positioned)
+        .map(stored_text)
         .collect::<Result<_, _>>()
         .map_err(service_error)
 }
@@ -496,7 +502,7 @@ fn as_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// One row of [`queries`]' `READ_LOG` or `EVENTS_OF_TYPE`, in either dialect.
+/// One row of [`queries`]' `EVENTS_OF_TYPE`, in either dialect.
 fn positioned<R>(row: &R) -> Result<Positioned, sqlx::Error>
 where
     R: Row,
@@ -506,21 +512,45 @@ where
     for<'r> Value: Decode<'r, R::Database> + Type<R::Database>,
 {
     let sequence: i64 = row.try_get("sequence")?;
-    let sequence = usize::try_from(sequence).map_err(|e| sqlx::Error::ColumnDecode {
-        index: "sequence".to_owned(),
-        source: Box::new(e),
-    })?;
     Ok(Positioned {
         position: row.try_get("position")?,
         event: SerializedEvent::new(
             row.try_get("aggregate_id")?,
-            sequence,
+            as_sequence(sequence)?,
             row.try_get("aggregate_type")?,
             row.try_get("event_type")?,
             row.try_get("event_version")?,
             row.try_get("payload")?,
             row.try_get("metadata")?,
         ),
+    })
+}
+
+/// One row of [`queries`]' `READ_LOG`, in either dialect: its columns in
+/// the query's order, payload and metadata as text.
+fn stored_text<R>(row: &R) -> Result<StoredText, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(StoredText {
+        position: row.try_get(0)?,
+        aggregate_type: row.try_get(1)?,
+        aggregate_id: row.try_get(2)?,
+        sequence: as_sequence(row.try_get(3)?)?,
+        event_type: row.try_get(4)?,
+        event_version: row.try_get(5)?,
+        payload: row.try_get(6)?,
+        metadata: row.try_get(7)?,
+    })
+}
+
+fn as_sequence(sequence: i64) -> Result<usize, sqlx::Error> {
+    usize::try_from(sequence).map_err(|e| sqlx::Error::ColumnDecode {
+        index: "sequence".to_owned(),
+        source: Box::new(e),
     })
 }
 

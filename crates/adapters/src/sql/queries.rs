@@ -4,7 +4,8 @@
 
 /// Statements for SQLite (`?` placeholders).
 pub mod sqlite {
-    /// The log after a position, in commit order: `(after, limit)`.
+    /// The log after a position, in commit order: `(after, limit)`. The
+    /// columns in this order are what the reader takes them by.
     pub const READ_LOG: &str = "
 SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
   FROM events
@@ -52,9 +53,10 @@ pub mod postgres {
     pub const NUMBER_EVENTS: &str = "SELECT number_events()";
 
     /// The log after a position, in the order it was numbered: `($1 after,
-    /// $2 limit)`.
+    /// $2 limit)`. Payload and metadata as text, decoded by the reader.
     pub const READ_LOG: &str = "
-SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version,
+       payload::text AS payload, metadata::text AS metadata
   FROM events
  WHERE position > $1
  ORDER BY position
