@@ -82,9 +82,17 @@ SELECT data::text AS data, meeting::text AS meeting, position FROM read_bookings
     pub const ALL_BOOKINGS: &str = "
 SELECT data::text AS data, meeting::text AS meeting, position FROM read_bookings ORDER BY id";
 
+    /// One index probe per key, whatever the planner knows of the table: as
+    /// `(slot_key, booking) IN (SELECT * FROM unnest(...))` the plan made
+    /// while the table was small (a hash join over a sequential scan) stayed
+    /// with the prepared statement as the table grew, and each batch read
+    /// the whole table.
     pub const PLACES: &str = "
-SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
- WHERE (slot_key, booking) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+SELECT p.slot_key, p.booking, p.counter, p.slot_start, p.held, p.position
+  FROM unnest($1::text[], $2::text[]) AS k (slot_key, booking)
+ CROSS JOIN LATERAL (SELECT * FROM read_slot_places p
+                      WHERE p.slot_key = k.slot_key AND p.booking = k.booking
+                      LIMIT 1) p";
     pub const PUT_PLACES: &str = "
 INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, position)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[],

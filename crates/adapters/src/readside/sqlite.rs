@@ -1,11 +1,13 @@
 //! Every statement of the read side on SQLite (`?` placeholders). The same
 //! functions, with the same meaning, are in [`super::postgres`].
 //!
-//! The projector's statements take many rows at once as one JSON array bound
-//! to one parameter, read with `json_each`: no bound-parameter limit, and
-//! one prepared statement whatever the number of rows.
+//! The projector's statements take many rows at once: `VALUES (?, …), …`
+//! with one bound parameter per column, in chunks whose sizes are powers of
+//! two up to [`CHUNK`] rows, so that each statement has a few texts, each
+//! prepared once per connection ([`Rows`]).
 
-use serde_json::json;
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
 use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use super::{
@@ -16,24 +18,30 @@ use crate::error::ServiceError;
 use crate::sql::service_error;
 
 mod q {
+    use super::Rows;
+
     pub const ENSURE_CHECKPOINT: &str =
         "INSERT INTO read_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING";
     pub const CHECKPOINT: &str = "SELECT position FROM read_checkpoints WHERE name = ?";
     pub const SAVE_CHECKPOINT: &str = "UPDATE read_checkpoints SET position = ? WHERE name = ?";
 
     pub const DELEGATION: &str = "SELECT data, position FROM read_delegations WHERE id = ?";
-    /// `?`: a JSON array of ids.
-    pub const DELEGATIONS: &str = "
-SELECT data, position FROM read_delegations WHERE id IN (SELECT value FROM json_each(?))";
-    /// `?`: a JSON array of `[id, grantor, delegate, stage, requested_at,
-    /// data, position]`. `WHERE true` tells the upsert's `ON` from a join's.
-    pub const PUT_DELEGATIONS: &str = "
-INSERT INTO read_delegations (id, grantor, delegate, stage, requested_at, data, position)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
-  FROM json_each(?) WHERE true
+    /// `VALUES (id), …`.
+    pub const DELEGATIONS: Rows = Rows {
+        head: "SELECT data, position FROM read_delegations WHERE id IN (",
+        width: 1,
+        tail: ")",
+    };
+    /// `VALUES (id, grantor, delegate, stage, requested_at, data, position), …`.
+    pub const PUT_DELEGATIONS: Rows = Rows {
+        head: "
+INSERT INTO read_delegations (id, grantor, delegate, stage, requested_at, data, position) ",
+        width: 7,
+        tail: "
     ON CONFLICT (id) DO UPDATE SET grantor = excluded.grantor, delegate = excluded.delegate,
        stage = excluded.stage, requested_at = excluded.requested_at, data = excluded.data,
-       position = excluded.position";
+       position = excluded.position",
+    };
     pub const DELEGATIONS_BY_GRANTOR: &str = "
 SELECT data, position FROM read_delegations
  WHERE grantor = ? AND stage NOT IN ('pending', 'refused')
@@ -45,21 +53,25 @@ SELECT data, position FROM read_delegations
     pub const ALL_DELEGATIONS: &str = "SELECT data, position FROM read_delegations ORDER BY id";
 
     pub const BOOKING: &str = "SELECT data, meeting, position FROM read_bookings WHERE id = ?";
-    /// `?`: a JSON array of ids.
-    pub const BOOKINGS: &str = "
-SELECT data, meeting, position FROM read_bookings WHERE id IN (SELECT value FROM json_each(?))";
-    /// `?`: a JSON array of rows, the columns in the insert's order.
-    pub const PUT_BOOKINGS: &str = "
+    /// `VALUES (id), …`.
+    pub const BOOKINGS: Rows = Rows {
+        head: "SELECT data, meeting, position FROM read_bookings WHERE id IN (",
+        width: 1,
+        tail: ")",
+    };
+    /// `VALUES (…), …`, the columns in the insert's order.
+    pub const PUT_BOOKINGS: Rows = Rows {
+        head: "
 INSERT INTO read_bookings (id, booker, counter, office, mode, slot_start, slot_date, stage,
-                           meeting_state, data, meeting, position)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-       value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11
-  FROM json_each(?) WHERE true
+                           meeting_state, data, meeting, position) ",
+        width: 12,
+        tail: "
     ON CONFLICT (id) DO UPDATE SET booker = excluded.booker, counter = excluded.counter,
        office = excluded.office, mode = excluded.mode, slot_start = excluded.slot_start,
        slot_date = excluded.slot_date, stage = excluded.stage,
        meeting_state = excluded.meeting_state, data = excluded.data,
-       meeting = excluded.meeting, position = excluded.position";
+       meeting = excluded.meeting, position = excluded.position",
+    };
     pub const BOOKINGS_OF: &str = "
 SELECT data, meeting, position FROM read_bookings
  WHERE booker = ? AND stage <> 'refused'
@@ -75,17 +87,24 @@ SELECT data, meeting, position FROM read_bookings
  ORDER BY slot_start, id";
     pub const ALL_BOOKINGS: &str = "SELECT data, meeting, position FROM read_bookings ORDER BY id";
 
-    /// `?`: a JSON array of `[slot_key, booking]`.
-    pub const PLACES: &str = "
-SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
- WHERE (slot_key, booking) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))";
-    /// `?`: a JSON array of rows, the columns in the insert's order.
-    pub const PUT_PLACES: &str = "
-INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, position)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
-  FROM json_each(?) WHERE true
+    /// `VALUES (slot_key, booking), …`. A join, not `(slot_key, booking) IN
+    /// (VALUES …)`, which SQLite answers by scanning the table.
+    pub const PLACES: Rows = Rows {
+        head: "
+SELECT p.slot_key, p.booking, p.counter, p.slot_start, p.held, p.position FROM (",
+        width: 2,
+        tail: ") AS k
+  JOIN read_slot_places p ON p.slot_key = k.column1 AND p.booking = k.column2",
+    };
+    /// `VALUES (…), …`, the columns in the insert's order.
+    pub const PUT_PLACES: Rows = Rows {
+        head: "
+INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, position) ",
+        width: 6,
+        tail: "
     ON CONFLICT (slot_key, booking) DO UPDATE SET counter = excluded.counter,
-       slot_start = excluded.slot_start, held = excluded.held, position = excluded.position";
+       slot_start = excluded.slot_start, held = excluded.held, position = excluded.position",
+    };
     pub const PLACES_HELD: &str = "
 SELECT slot_start, COUNT(*) AS taken FROM read_slot_places
  WHERE counter = ? AND held = 1 AND slot_start >= ? AND slot_start <= ?
@@ -94,14 +113,15 @@ SELECT slot_start, COUNT(*) AS taken FROM read_slot_places
 SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
  ORDER BY slot_key, booking";
 
-    /// `?`: a JSON array of rows, the columns in the insert's order.
-    pub const INSERT_AUDIT: &str = "
+    /// `VALUES (…), …`, the columns in the insert's order.
+    pub const INSERT_AUDIT: Rows = Rows {
+        head: "
 INSERT INTO read_audit (position, grantor, actor, action, aggregate_type, aggregate_id, at,
-                        channel, correlation_id)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-       value ->> 6, value ->> 7, value ->> 8
-  FROM json_each(?) WHERE true
-    ON CONFLICT (position) DO NOTHING";
+                        channel, correlation_id) ",
+        width: 9,
+        tail: "
+    ON CONFLICT (position) DO NOTHING",
+    };
     pub const AUDIT_OF: &str = "
 SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
   FROM read_audit WHERE grantor = ? ORDER BY position";
@@ -116,23 +136,27 @@ SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, chann
         "DELETE FROM read_audit",
     ];
 
-    /// `?`: a JSON array of `[key, channel, recipient, title, body, due_at,
-    /// next_attempt_at, position]`.
-    pub const SCHEDULE: &str = "
-INSERT INTO outbox (key, channel, recipient, title, body, due_at, status, attempts,
-                    next_attempt_at, position)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-       'pending', 0, value ->> 6, value ->> 7
-  FROM json_each(?) WHERE true
-    ON CONFLICT (key) DO NOTHING";
+    /// `VALUES (key, channel, recipient, title, body, due_at,
+    /// next_attempt_at, position), …`; status and attempts take their defaults.
+    pub const SCHEDULE: Rows = Rows {
+        head: "
+INSERT INTO outbox (key, channel, recipient, title, body, due_at, next_attempt_at, position) ",
+        width: 8,
+        tail: "
+    ON CONFLICT (key) DO NOTHING",
+    };
     // The statements by key test `status` with `IS TRUE`, which no index
     // serves: only the primary key can, whatever the planner guesses (on
     // PostgreSQL a generic plan once read every pending row through
     // `outbox_due`); written alike on both stores.
-    /// `?`: a JSON array of keys.
-    pub const WITHDRAW: &str = "
+    /// `VALUES (key), …`.
+    pub const WITHDRAW: Rows = Rows {
+        head: "
 UPDATE outbox SET status = 'withdrawn'
- WHERE key IN (SELECT value FROM json_each(?)) AND (status = 'pending') IS TRUE";
+ WHERE key IN (",
+        width: 1,
+        tail: ") AND (status = 'pending') IS TRUE",
+    };
     /// `(?1 claim, ?2 claimed until, ?3 now, ?4 limit)`. SQLite has one
     /// writer at a time, so the select and the update are one atomic step.
     pub const CLAIM_DUE: &str = "
@@ -235,11 +259,7 @@ pub(crate) async fn delegations(
     conn: &mut SqliteConnection,
     ids: &[String],
 ) -> Result<Vec<DelegationRow>, ServiceError> {
-    let raw = sqlx::query_as::<_, RawDelegation>(q::DELEGATIONS)
-        .bind(super::to_json(&ids)?)
-        .fetch_all(conn)
-        .await
-        .map_err(service_error)?;
+    let raw: Vec<RawDelegation> = fetch_rows(conn, q::DELEGATIONS, ids, |q, id| q.bind(id)).await?;
     rows(raw, RawDelegation::into_row)
 }
 
@@ -251,32 +271,25 @@ pub(crate) async fn put_delegations(
         .iter()
         .map(|row| {
             let d = &row.delegation;
-            Ok(json!([
-                d.id.as_str(),
-                d.grantor.as_str(),
-                d.delegate.as_str(),
-                row.stage_name(),
-                super::ts(d.requested_at),
-                super::to_json(d)?,
-                row.position,
-            ]))
+            Ok((*row, super::ts(d.requested_at), super::to_json(d)?))
         })
         .collect::<Result<Vec<_>, ServiceError>>()?;
-    execute_json(conn, q::PUT_DELEGATIONS, &values).await
-}
-
-/// Runs `sql` with `values` as its one JSON parameter.
-async fn execute_json<T: serde::Serialize>(
-    conn: &mut SqliteConnection,
-    sql: &'static str,
-    values: &T,
-) -> Result<(), ServiceError> {
-    sqlx::query(sql)
-        .bind(super::to_json(values)?)
-        .execute(conn)
-        .await
-        .map_err(service_error)?;
-    Ok(())
+    execute_rows(
+        conn,
+        q::PUT_DELEGATIONS,
+        &values,
+        |q, (row, requested_at, data)| {
+            let d = &row.delegation;
+            q.bind(d.id.as_str())
+                .bind(d.grantor.as_str())
+                .bind(d.delegate.as_str())
+                .bind(row.stage_name())
+                .bind(requested_at.as_str())
+                .bind(data.as_str())
+                .bind(row.position)
+        },
+    )
+    .await
 }
 
 async fn delegation_list<'e>(
@@ -331,11 +344,7 @@ pub(crate) async fn bookings(
     conn: &mut SqliteConnection,
     ids: &[String],
 ) -> Result<Vec<BookingRow>, ServiceError> {
-    let raw = sqlx::query_as::<_, RawBooking>(q::BOOKINGS)
-        .bind(super::to_json(&ids)?)
-        .fetch_all(conn)
-        .await
-        .map_err(service_error)?;
+    let raw: Vec<RawBooking> = fetch_rows(conn, q::BOOKINGS, ids, |q, id| q.bind(id)).await?;
     rows(raw, RawBooking::into_row)
 }
 
@@ -347,23 +356,38 @@ pub(crate) async fn put_bookings(
         .iter()
         .map(|row| {
             let b = &row.booking;
-            Ok(json!([
-                b.id.as_str(),
-                b.booker.as_str(),
-                b.counter.as_str(),
-                b.office.as_str(),
-                b.mode.as_str(),
-                super::ts(b.slot.start),
-                b.slot.local_date().to_string(),
-                row.stage_name(),
-                row.meeting.state().as_str(),
-                super::to_json(b)?,
-                super::to_json(&row.meeting)?,
-                row.position,
-            ]))
+            Ok((
+                *row,
+                [
+                    super::ts(b.slot.start),
+                    b.slot.local_date().to_string(),
+                    super::to_json(b)?,
+                    super::to_json(&row.meeting)?,
+                ],
+            ))
         })
         .collect::<Result<Vec<_>, ServiceError>>()?;
-    execute_json(conn, q::PUT_BOOKINGS, &values).await
+    execute_rows(
+        conn,
+        q::PUT_BOOKINGS,
+        &values,
+        |q, (row, [start, date, data, meeting])| {
+            let b = &row.booking;
+            q.bind(b.id.as_str())
+                .bind(b.booker.as_str())
+                .bind(b.counter.as_str())
+                .bind(b.office.as_str())
+                .bind(b.mode.as_str())
+                .bind(start.as_str())
+                .bind(date.as_str())
+                .bind(row.stage_name())
+                .bind(row.meeting.state().as_str())
+                .bind(data.as_str())
+                .bind(meeting.as_str())
+                .bind(row.position)
+        },
+    )
+    .await
 }
 
 async fn booking_list<'e>(
@@ -414,11 +438,10 @@ pub(crate) async fn places(
     conn: &mut SqliteConnection,
     keys: &[(String, String)],
 ) -> Result<Vec<PlaceRow>, ServiceError> {
-    let raw: Vec<RawPlace> = sqlx::query_as(q::PLACES)
-        .bind(super::to_json(&keys)?)
-        .fetch_all(conn)
-        .await
-        .map_err(service_error)?;
+    let raw: Vec<RawPlace> = fetch_rows(conn, q::PLACES, keys, |q, (slot_key, booking)| {
+        q.bind(slot_key.as_str()).bind(booking.as_str())
+    })
+    .await?;
     Ok(raw.into_iter().map(PlaceRow::from).collect())
 }
 
@@ -426,20 +449,15 @@ pub(crate) async fn put_places(
     conn: &mut SqliteConnection,
     batch: &[&PlaceRow],
 ) -> Result<(), ServiceError> {
-    let values: Vec<_> = batch
-        .iter()
-        .map(|row| {
-            json!([
-                row.slot_key,
-                row.booking,
-                row.counter,
-                row.slot_start,
-                row.held,
-                row.position,
-            ])
-        })
-        .collect();
-    execute_json(conn, q::PUT_PLACES, &values).await
+    execute_rows(conn, q::PUT_PLACES, batch, |q, row| {
+        q.bind(row.slot_key.as_str())
+            .bind(row.booking.as_str())
+            .bind(row.counter.as_str())
+            .bind(row.slot_start.as_str())
+            .bind(row.held)
+            .bind(row.position)
+    })
+    .await
 }
 
 pub(crate) async fn places_held<'e>(
@@ -473,23 +491,18 @@ pub(crate) async fn insert_audit(
     conn: &mut SqliteConnection,
     batch: &[AuditEntry],
 ) -> Result<(), ServiceError> {
-    let values: Vec<_> = batch
-        .iter()
-        .map(|row| {
-            json!([
-                row.position,
-                row.grantor,
-                row.actor,
-                row.action,
-                row.aggregate_type,
-                row.aggregate_id,
-                row.at,
-                row.channel,
-                row.correlation_id,
-            ])
-        })
-        .collect();
-    execute_json(conn, q::INSERT_AUDIT, &values).await
+    execute_rows(conn, q::INSERT_AUDIT, batch, |q, row| {
+        q.bind(row.position)
+            .bind(row.grantor.as_str())
+            .bind(row.actor.as_str())
+            .bind(row.action.as_str())
+            .bind(row.aggregate_type.as_str())
+            .bind(row.aggregate_id.as_str())
+            .bind(row.at.as_deref())
+            .bind(row.channel.as_deref())
+            .bind(row.correlation_id.as_deref())
+    })
+    .await
 }
 
 pub(crate) async fn audit_of<'e>(
@@ -528,29 +541,24 @@ pub(crate) async fn schedule(
     conn: &mut SqliteConnection,
     batch: &[OutboxEntry],
 ) -> Result<(), ServiceError> {
-    let values: Vec<_> = batch
-        .iter()
-        .map(|row| {
-            json!([
-                row.key,
-                row.channel,
-                row.recipient,
-                row.title,
-                row.body,
-                row.due_at,
-                row.next_attempt_at,
-                row.position,
-            ])
-        })
-        .collect();
-    execute_json(conn, q::SCHEDULE, &values).await
+    execute_rows(conn, q::SCHEDULE, batch, |q, row| {
+        q.bind(row.key.as_str())
+            .bind(row.channel.as_str())
+            .bind(row.recipient.as_str())
+            .bind(row.title.as_str())
+            .bind(row.body.as_str())
+            .bind(row.due_at.as_str())
+            .bind(row.next_attempt_at.as_str())
+            .bind(row.position)
+    })
+    .await
 }
 
 pub(crate) async fn withdraw(
     conn: &mut SqliteConnection,
     keys: &[String],
 ) -> Result<(), ServiceError> {
-    execute_json(conn, q::WITHDRAW, &keys).await
+    execute_rows(conn, q::WITHDRAW, keys, |q, key| q.bind(key.as_str())).await
 }
 
 pub(crate) async fn claim_due<'e>(
@@ -695,4 +703,110 @@ pub(crate) async fn document<'e>(
         .fetch_optional(ex)
         .await
         .map_err(service_error)
+}
+
+// ------------------------------------------------------------ many rows
+
+/// A statement over many rows: `head`, then `VALUES` and one `(?, …)` of
+/// `width` parameters per row, then `tail`.
+pub(crate) struct Rows {
+    head: &'static str,
+    width: usize,
+    tail: &'static str,
+}
+
+/// The most rows one statement takes: at most 12 columns a row, well under
+/// SQLite's 32,766 bound parameters.
+const CHUNK: usize = 256;
+
+type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments<'q>>;
+
+impl Rows {
+    fn sql(&self, rows: usize) -> String {
+        let tuple = format!("({})", vec!["?"; self.width].join(", "));
+        let mut sql =
+            String::with_capacity(self.head.len() + self.tail.len() + 8 + rows * (tuple.len() + 2));
+        sql.push_str(self.head);
+        sql.push_str("VALUES ");
+        sql.push_str(&vec![tuple.as_str(); rows].join(", "));
+        sql.push_str(self.tail);
+        sql
+    }
+}
+
+/// `rows` cut into chunks of [`CHUNK`] rows, then the powers of two that
+/// make up the rest: at most nine statement texts per statement.
+fn chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let n = if rows.len() >= CHUNK {
+            CHUNK
+        } else {
+            1 << rows.len().ilog2()
+        };
+        let (chunk, rest) = rows.split_at(n);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
+/// Runs `statement` over `rows`, each bound by `bind`.
+async fn execute_rows<R>(
+    conn: &mut SqliteConnection,
+    statement: Rows,
+    rows: &[R],
+    bind: for<'q> fn(SqliteQuery<'q>, &'q R) -> SqliteQuery<'q>,
+) -> Result<(), ServiceError> {
+    for chunk in chunks(rows) {
+        let sql = statement.sql(chunk.len());
+        let query = chunk.iter().fold(sqlx::query(&sql), bind);
+        query.execute(&mut *conn).await.map_err(service_error)?;
+    }
+    Ok(())
+}
+
+/// Runs the query `statement` over `keys`, each bound by `bind`: every row
+/// it finds.
+async fn fetch_rows<K, T>(
+    conn: &mut SqliteConnection,
+    statement: Rows,
+    keys: &[K],
+    bind: for<'q> fn(SqliteQuery<'q>, &'q K) -> SqliteQuery<'q>,
+) -> Result<Vec<T>, ServiceError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in chunks(keys) {
+        let sql = statement.sql(chunk.len());
+        let query = chunk.iter().fold(sqlx::query(&sql), bind);
+        let rows = query.fetch_all(&mut *conn).await.map_err(service_error)?;
+        for row in &rows {
+            found.push(T::from_row(row).map_err(service_error)?);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_cut_into_few_sizes() {
+        let rows: Vec<usize> = (0..700).collect();
+        let sizes: Vec<usize> = chunks(&rows).map(<[usize]>::len).collect();
+        assert_eq!(sizes, vec![256, 256, 128, 32, 16, 8, 4]);
+        let back: Vec<usize> = chunks(&rows).flatten().copied().collect();
+        assert_eq!(back, rows);
+        assert_eq!(chunks::<usize>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn a_statement_has_a_tuple_per_row() {
+        let sql = q::PLACES.sql(2);
+        assert!(sql.contains("FROM (VALUES (?, ?), (?, ?)) AS k"), "{sql}");
+    }
 }
