@@ -305,6 +305,36 @@ async fn rebuild_equals_a_projection_made_in_small_batches(store: Store) {
     w.dispose().await;
 }
 
+/// Projectors reading ahead while others write: every event is applied by
+/// exactly one of them, once, and the result is the rebuild's.
+async fn racing_projectors_apply_each_event_once(store: Store) {
+    let w = World::new(&store).await;
+    for n in 0..3 {
+        w.service
+            .register_delegation(request(&format!("r-{n}"), n + 5, 0), &meta(n + 5))
+            .await
+            .unwrap();
+    }
+    let booking = some_history(&w, "").await;
+    join(&w, &booking).await;
+    let head = w.head().await;
+    let (one, two, three) = (
+        w.projector().with_batch(1),
+        w.projector().with_batch(2),
+        w.projector().with_batch(3),
+    );
+    let (a, b, c) = tokio::join!(one.catch_up(), two.catch_up(), three.catch_up());
+    let applied = a.unwrap() + b.unwrap() + c.unwrap();
+    assert_eq!(applied as i64, head, "each event applied by one projector");
+    let live = w.read.dump().await.unwrap();
+    assert_eq!(live.checkpoint, head);
+    let outbox = w.read.outbox().await.unwrap();
+    w.projector().rebuild().await.unwrap();
+    assert_eq!(w.read.dump().await.unwrap(), live);
+    assert_eq!(w.read.outbox().await.unwrap(), outbox);
+    w.dispose().await;
+}
+
 async fn read_models_answer_in_the_shapes_of_the_api(store: Store) {
     let w = World::new(&store).await;
     let ends_on = NaiveDate::from_ymd_opt(2027, 1, 15).unwrap();
@@ -716,16 +746,20 @@ fn uuid() -> String {
     )
 }
 
+// On two worker threads, so that racing projectors run at the same time.
 macro_rules! on_every_store {
     ($($name:ident),*) => {
         mod memory {
-            $(#[tokio::test] async fn $name() { super::$name(super::Store::Memory).await; })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Store::Memory).await; })*
         }
         mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Store::Sqlite).await; })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Store::Sqlite).await; })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() {
                 if let Some(store) = super::postgres_store() {
                     super::$name(store).await;
                 }
@@ -736,6 +770,7 @@ macro_rules! on_every_store {
 
 on_every_store!(
     projector_catches_up_after_a_crash_to_exactly_the_rebuild,
+    racing_projectors_apply_each_event_once,
     rebuild_equals_a_projection_made_in_small_batches,
     read_models_answer_in_the_shapes_of_the_api
 );

@@ -3,9 +3,9 @@
 //! cqrs-es runs its queries in-process right after a commit: a crash in
 //! between loses the update for good, and there is no order across
 //! aggregates. Here, instead, the [`Projector`] reads the log
-//! ([`Repository::read_log`]: every event with its global position, in commit
-//! order) from its checkpoint, and for each batch, in one transaction of the
-//! database that holds the events:
+//! ([`Repository::read_events`]: every event with its global position, in
+//! commit order) from its checkpoint, and for each batch, in one transaction
+//! of the database that holds the events:
 //! 1. reads the rows the batch's events name, one query per table;
 //! 2. applies each event to those rows in memory (`apply.rs`); each row
 //!    keeps the position of the last event applied to it and ignores events
@@ -17,7 +17,8 @@
 //!    in rounds that keep each key's order), then saves the checkpoint.
 //!
 //! So a batch costs a handful of statements, not a few per event: see
-//! `SideTx` in `crate::readside`.
+//! `SideTx` in `crate::readside`. While one batch is written, a task of its
+//! own reads and decodes the next ones ([`Projector::catch_up`]).
 //!
 //! A crash anywhere before the commit loses the whole batch, checkpoint
 //! included, and the next run applies it again: the read models are exact,
@@ -45,6 +46,7 @@ use std::time::Duration;
 use cqrs_es::persist::EventUpcaster;
 use deleghe_domain::notification::Contact;
 use deleghe_domain::{FiscalCode, Policy};
+use tokio::sync::mpsc;
 
 pub use read_models::{QueryError, ReadModelDump, ReadModels};
 pub use views::{BookingView, DelegationView, NoticeView, SlotAvailability, WaitingRoomEntry};
@@ -52,7 +54,7 @@ pub use views::{BookingView, DelegationView, NoticeView, SlotAvailability, Waiti
 pub use crate::readside::{AuditEntry, OutboxEntry};
 
 use crate::error::ServiceError;
-use crate::events::{decode, LoggedEvent};
+use crate::events::LoggedEvent;
 use crate::readside::ReadSide;
 use crate::repository::Repository;
 
@@ -89,7 +91,7 @@ pub type ProjectorFailpoint = Arc<dyn Fn(i64) -> bool + Send + Sync>;
 pub struct Projector {
     repository: Repository,
     side: ReadSide,
-    upcasters: Vec<Box<dyn EventUpcaster>>,
+    upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
     policy: Policy,
     contacts: Arc<dyn Contacts>,
     batch: usize,
@@ -108,10 +110,10 @@ impl Projector {
         Self {
             repository,
             side,
-            upcasters,
+            upcasters: Arc::new(upcasters),
             policy,
             contacts: Arc::new(NoContacts),
-            batch: 256,
+            batch: 1024,
             failpoint: None,
         }
     }
@@ -122,7 +124,7 @@ impl Projector {
         self
     }
 
-    /// Events per transaction (at least 1).
+    /// Events per transaction at most (at least 1; 1,024 by default).
     pub fn with_batch(mut self, batch: usize) -> Self {
         self.batch = batch.max(1);
         self
@@ -144,49 +146,73 @@ impl Projector {
     pub async fn step(&self) -> Result<usize, ServiceError> {
         loop {
             let from = self.side.checkpoint(CHECKPOINT).await?;
-            let events = self.read(from, self.batch).await?;
-            let Some(last) = events.last().map(|e| e.position) else {
+            let events = read(&self.repository, &self.upcasters, from, self.batch).await?;
+            if events.is_empty() {
                 return Ok(0);
-            };
-            let mut tx = self.side.begin().await?;
-            if tx.lock_checkpoint(CHECKPOINT).await? != from {
-                // Another projector applied this batch meanwhile: read on
-                // from where it got (the dropped transaction rolls back).
-                continue;
             }
-            let cx = apply::Context {
-                policy: &self.policy,
-                contacts: &*self.contacts,
-                outbox: true,
-            };
-            tx.prefetch(apply::row_keys(&events)).await?;
-            for event in &events {
-                apply::apply(&mut tx, event, &cx).await?;
-                if self
-                    .failpoint
-                    .as_ref()
-                    .is_some_and(|stop| stop(event.position))
-                {
-                    return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
-                }
+            if self.write(from, &events).await? {
+                return Ok(events.len());
             }
-            tx.flush().await?;
-            tx.save_checkpoint(CHECKPOINT, last).await?;
-            tx.commit().await?;
-            return Ok(events.len());
+            // Another projector applied this batch meanwhile: read on from
+            // where it got.
         }
     }
 
     /// Applies every event stored so far; returns how many.
+    ///
+    /// The log is read ahead ([`READ_AHEAD`] batches, read and decoded by a
+    /// task of their own) while each batch is applied and written, so the
+    /// reading of the log and the writing of the read models overlap.
     pub async fn catch_up(&self) -> Result<usize, ServiceError> {
         let mut total = 0;
-        loop {
-            let n = self.step().await?;
-            total += n;
-            if n == 0 {
-                return Ok(total);
+        'from_checkpoint: loop {
+            let mut from = self.side.checkpoint(CHECKPOINT).await?;
+            let mut batches = self.read_ahead(from, None);
+            while let Some(events) = batches.recv().await {
+                let events = events?;
+                if !self.write(from, &events).await? {
+                    // Another projector got further: start again from
+                    // where it got (dropping `batches` ends the reader).
+                    continue 'from_checkpoint;
+                }
+                from = events.last().map_or(from, |e| e.position);
+                total += events.len();
+            }
+            return Ok(total);
+        }
+    }
+
+    /// Applies `events`, the batch after `from`, and the checkpoint after
+    /// them, in one transaction; `false` (and nothing written) if the
+    /// checkpoint is no longer `from`.
+    async fn write(&self, from: i64, events: &[LoggedEvent]) -> Result<bool, ServiceError> {
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(true);
+        };
+        let mut tx = self.side.begin().await?;
+        if tx.lock_checkpoint(CHECKPOINT).await? != from {
+            // The dropped transaction rolls back.
+            return Ok(false);
+        }
+        let cx = apply::Context {
+            policy: &self.policy,
+            contacts: &*self.contacts,
+            outbox: true,
+        };
+        tx.prefetch(apply::row_keys(events)).await?;
+        for event in events {
+            apply::apply(&mut tx, event, &cx).await?;
+            if self
+                .failpoint
+                .as_ref()
+                .is_some_and(|stop| stop(event.position))
+            {
+                return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
             }
         }
+        tx.save_checkpoint(CHECKPOINT, last).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Drops every read model and replays the log into them from the start,
@@ -197,42 +223,30 @@ impl Projector {
     /// the outbox left alone: their notifications were written when they
     /// were first projected, and some were sent. The events after the
     /// checkpoint are then projected as usual, notifications included.
+    /// Memory holds a few batches at a time, whatever the log's length.
     pub async fn rebuild(&self) -> Result<usize, ServiceError> {
-        let replayed = loop {
-            let upto = self.side.checkpoint(CHECKPOINT).await?;
-            let mut events = Vec::new();
-            let mut after = 0;
-            while after < upto {
-                let limit = usize::try_from(upto - after).map_or(self.batch, |n| n.min(self.batch));
-                let batch = self.read(after, limit).await?;
-                let Some(last) = batch.last().map(|e| e.position) else {
-                    break;
-                };
-                after = last;
-                events.extend(batch.into_iter().filter(|e| e.position <= upto));
-            }
-            let mut tx = self.side.begin().await?;
-            if tx.lock_checkpoint(CHECKPOINT).await? != upto {
-                continue;
-            }
-            tx.clear_read_models().await?;
-            let cx = apply::Context {
-                policy: &self.policy,
-                contacts: &*self.contacts,
-                outbox: false,
-            };
-            // Batch by batch, as live: the rows of one batch in memory at a
-            // time, written before the next batch reads them.
-            for batch in events.chunks(self.batch) {
-                tx.prefetch(apply::row_keys(batch)).await?;
-                for event in batch {
-                    apply::apply(&mut tx, event, &cx).await?;
-                }
-                tx.flush().await?;
-            }
-            tx.commit().await?;
-            break events.len();
+        let mut tx = self.side.begin().await?;
+        let upto = tx.lock_checkpoint(CHECKPOINT).await?;
+        tx.clear_read_models().await?;
+        let cx = apply::Context {
+            policy: &self.policy,
+            contacts: &*self.contacts,
+            outbox: false,
         };
+        let mut replayed = 0;
+        let mut batches = self.read_ahead(0, Some(upto));
+        // Batch by batch, as live: the rows of one batch in memory at a
+        // time, written before the next batch reads them.
+        while let Some(events) = batches.recv().await {
+            let events = events?;
+            tx.prefetch(apply::row_keys(&events)).await?;
+            for event in &events {
+                apply::apply(&mut tx, event, &cx).await?;
+            }
+            tx.flush().await?;
+            replayed += events.len();
+        }
+        tx.commit().await?;
         Ok(replayed + self.catch_up().await?)
     }
 
@@ -255,12 +269,58 @@ impl Projector {
         }
     }
 
-    async fn read(&self, after: i64, limit: usize) -> Result<Vec<LoggedEvent>, ServiceError> {
-        self.repository
-            .read_log(after, limit)
-            .await?
-            .into_iter()
-            .map(|stored| decode(stored, &self.upcasters))
-            .collect()
+    /// Reads the log after `from` (up to `upto`, if given) in batches, by
+    /// a task of its own that keeps [`READ_AHEAD`] batches ready. It stops
+    /// at the end of the log, at the first error (sent as the last item), or
+    /// when the receiver is dropped.
+    fn read_ahead(
+        &self,
+        from: i64,
+        upto: Option<i64>,
+    ) -> mpsc::Receiver<Result<Vec<LoggedEvent>, ServiceError>> {
+        let (sender, receiver) = mpsc::channel(READ_AHEAD);
+        let repository = self.repository.clone();
+        let upcasters = Arc::clone(&self.upcasters);
+        let batch = self.batch;
+        tokio::spawn(async move {
+            let mut after = from;
+            loop {
+                let limit = match upto {
+                    Some(upto) if after >= upto => return,
+                    Some(upto) => usize::try_from(upto - after).map_or(batch, |n| n.min(batch)),
+                    None => batch,
+                };
+                let read = read(&repository, &upcasters, after, limit).await;
+                let last = match &read {
+                    Ok(events) => events.last().map(|e| e.position),
+                    Err(_) => None,
+                };
+                let end = last.is_none();
+                let read = read.map(|events| match upto {
+                    Some(upto) => events.into_iter().filter(|e| e.position <= upto).collect(),
+                    None => events,
+                });
+                if matches!(&read, Ok(events) if events.is_empty()) {
+                    return;
+                }
+                if sender.send(read).await.is_err() || end {
+                    return;
+                }
+                after = last.unwrap_or(after);
+            }
+        });
+        receiver
     }
+}
+
+/// How many batches the projector reads ahead of the one it writes.
+const READ_AHEAD: usize = 2;
+
+async fn read(
+    repository: &Repository,
+    upcasters: &[Box<dyn EventUpcaster>],
+    after: i64,
+    limit: usize,
+) -> Result<Vec<LoggedEvent>, ServiceError> {
+    repository.read_events(after, limit, upcasters).await
 }
