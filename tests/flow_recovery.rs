@@ -292,6 +292,68 @@ async fn overtaken_by_the_runner_scenario(store: Store) {
     assert_eq!(g.delegations()[0].stage, Stage::Active);
 }
 
+async fn kept_state_overtaken_scenario(store: Store) {
+    // A registration's last step starts from the grantor as its own first
+    // step left it, without loading it. Here another writer changes the
+    // grantor in between (refuses the pending delegation): the append of
+    // the stale decision conflicts, and the step is decided again on what
+    // is stored, so the registration ends refused, not registered.
+    let repository = fresh(&store).await;
+    let clock = SettableClock::fixed(t0());
+    let other = restarted(repository.clone(), &clock);
+    let id = DelegationId::parse("overtaken").unwrap();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let seen = refused.clone();
+    let refuse = Command::Grantor {
+        id: person(1),
+        command: GrantorCommand::RefuseRegistration {
+            id: id.clone(),
+            reason: "delegate_cap_reached".into(),
+            at: t0(),
+        },
+    };
+    let service = Deleghe::new(repository.clone(), Policy::default())
+        .with_clock(clock.as_clock())
+        .with_failpoint(Arc::new(move |command| {
+            if matches!(
+                command,
+                Command::Grantor {
+                    command: GrantorCommand::CompleteRegistration { .. },
+                    ..
+                }
+            ) && seen.fetch_add(1, Ordering::SeqCst) == 0
+            {
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::block_in_place(|| {
+                    handle
+                        .block_on(other.execute(&refuse, &Metadata::system()))
+                        .expect("the other writer refuses it")
+                });
+            }
+            false
+        }));
+    let outcome = service
+        .register_delegation(request("overtaken", 1, 0), &meta(1))
+        .await;
+    assert_eq!(refused.load(Ordering::SeqCst), 1, "the other writer ran");
+    assert_eq!(outcome.unwrap_err().code(), "delegate_cap_reached");
+    // Decided again within the flow, not left to the runner: the seat the
+    // flow reserved is already given back.
+    let delegate = service.delegate(&person(0)).await.unwrap();
+    assert!(delegate.seats().is_empty(), "{:?}", delegate.seats());
+    let grantor = service.grantor(&person(1)).await.unwrap();
+    assert!(
+        matches!(
+            grantor.delegation(&id).unwrap().stage,
+            Stage::Refused { .. }
+        ),
+        "{:?}",
+        grantor.delegation(&id)
+    );
+    recover(&repository, &clock).await;
+    assert_settled(&restarted(repository, &clock)).await;
+}
+
 macro_rules! on_every_store {
     ($($name:ident),*) => {
         mod memory {
@@ -316,5 +378,6 @@ on_every_store!(
     booking_scenario,
     meeting_scenario,
     racing_the_runner_scenario,
-    overtaken_by_the_runner_scenario
+    overtaken_by_the_runner_scenario,
+    kept_state_overtaken_scenario
 );

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
 use deleghe_domain::booking::{
     Booker, BookerCommand, Booking, BookingId, RequestBooking, SlotLedger,
@@ -59,24 +59,34 @@ pub struct FlowReport {
     pub events: Vec<Event>,
     /// Every step a rule refused, in order, with the refusal.
     pub refusals: Vec<(Command, Refusal)>,
-    /// Grantors and bookers as this flow's own commits left them, by id:
-    /// what `register_delegation` and `book` answer from without loading
-    /// them again, once the outcome is settled.
-    kept: HashMap<String, Kept>,
+    /// Grantors and bookers as this flow's own commits left them, by
+    /// aggregate type and id: the state a later step on the same aggregate
+    /// starts from instead of loading it again (a registration's completion
+    /// after its request, a booking's confirmation after its request), and
+    /// what `register_delegation` and `book` answer from once the outcome is
+    /// settled.
+    kept: HashMap<(&'static str, String), Kept>,
 }
 
-/// An aggregate's state after a step of a flow.
+/// An aggregate's state after a step of a flow, with the sequence of the
+/// last event that step stored.
 #[derive(Debug)]
 enum Kept {
-    Grantor(Box<Grantor>),
-    Booker(Box<Booker>),
+    Grantor(Box<Grantor>, usize),
+    Booker(Box<Booker>, usize),
 }
 
 impl FlowReport {
     fn keep(&mut self, command: &Command, kept: Option<Kept>) {
         if let Some(kept) = kept {
-            self.kept.insert(command.target().1.to_string(), kept);
+            let (kind, id) = command.target();
+            self.kept.insert((kind, id.to_owned()), kept);
         }
+    }
+
+    fn kept(&self, command: &Command) -> Option<&Kept> {
+        let (kind, id) = command.target();
+        self.kept.get(&(kind, id.to_owned()))
     }
 }
 
@@ -148,7 +158,7 @@ impl Deleghe {
         command: &Command,
         meta: &Metadata,
     ) -> Result<Vec<Event>, ServiceError> {
-        Ok(self.execute_step(command, meta, false).await?.events)
+        Ok(self.execute_step(command, meta, false, None).await?.events)
     }
 
     /// [`Deleghe::execute`] as a step of a flow. With `in_flow`, a step whose
@@ -156,11 +166,15 @@ impl Deleghe {
     /// waiting for its WAL flush ([`Repository::deferring`]): the flow's
     /// last commit, or [`Repository::flush`] at its end, waits for it. The
     /// second value says whether this step's commit still waits for that.
+    /// `kept`, the aggregate as an earlier step of the flow left it, is
+    /// decided on without loading it; if another writer got there first,
+    /// the append conflicts and the aggregate is loaded and decided again.
     async fn execute_step(
         &self,
         command: &Command,
         meta: &Metadata,
         in_flow: bool,
+        kept: Option<&Kept>,
     ) -> Result<Step, ServiceError> {
         let (kind, id) = command.target();
         let span = tracing::debug_span!("command", aggregate = kind, id = %id);
@@ -179,38 +193,40 @@ impl Deleghe {
             match command {
                 Command::Grantor { id, command } => {
                     let follows = followed(in_flow, Event::Grantor, now);
-                    let (state, events, deferred) =
-                        exec(&self.grantors, id.as_str(), command, p, meta, n, &follows).await?;
-                    Ok(Step::new(events, Event::Grantor, deferred)
-                        .keeping(Kept::Grantor(Box::new(state))))
+                    let start = match kept {
+                        Some(Kept::Grantor(state, sequence)) => Some((&**state, *sequence)),
+                        _ => None,
+                    };
+                    let run = Exec::new(id.as_str(), command, p, meta, n, &follows).from(start);
+                    let done = run.on(&self.grantors).await?;
+                    Ok(Step::new(done.events, Event::Grantor, done.deferred)
+                        .keeping(Kept::Grantor(Box::new(done.state), done.sequence)))
                 }
                 Command::Delegate { id, command } => {
                     let follows = followed(in_flow, Event::Delegate, now);
-                    wrap(
-                        exec(&self.delegates, id.as_str(), command, p, meta, n, &follows).await,
-                        Event::Delegate,
-                    )
+                    let run = Exec::new(id.as_str(), command, p, meta, n, &follows);
+                    wrap(run.on(&self.delegates).await, Event::Delegate)
                 }
                 Command::Booker { id, command } => {
                     let follows = followed(in_flow, Event::Booker, now);
-                    let (state, events, deferred) =
-                        exec(&self.bookers, id.as_str(), command, p, meta, n, &follows).await?;
-                    Ok(Step::new(events, Event::Booker, deferred)
-                        .keeping(Kept::Booker(Box::new(state))))
+                    let start = match kept {
+                        Some(Kept::Booker(state, sequence)) => Some((&**state, *sequence)),
+                        _ => None,
+                    };
+                    let run = Exec::new(id.as_str(), command, p, meta, n, &follows).from(start);
+                    let done = run.on(&self.bookers).await?;
+                    Ok(Step::new(done.events, Event::Booker, done.deferred)
+                        .keeping(Kept::Booker(Box::new(done.state), done.sequence)))
                 }
                 Command::Slot { id, command } => {
                     let follows = followed(in_flow, Event::Slot, now);
-                    wrap(
-                        exec(&self.slots, id, command, p, meta, n, &follows).await,
-                        Event::Slot,
-                    )
+                    let run = Exec::new(id, command, p, meta, n, &follows);
+                    wrap(run.on(&self.slots).await, Event::Slot)
                 }
                 Command::Meeting { id, command } => {
                     let follows = followed(in_flow, Event::Meeting, now);
-                    wrap(
-                        exec(&self.meetings, id.as_str(), command, p, meta, n, &follows).await,
-                        Event::Meeting,
-                    )
+                    let run = Exec::new(id.as_str(), command, p, meta, n, &follows);
+                    wrap(run.on(&self.meetings).await, Event::Meeting)
                 }
             }
         }
@@ -237,7 +253,7 @@ impl Deleghe {
         first: Command,
         meta: &Metadata,
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
-        let step = self.execute_step(&first, meta, true).await?;
+        let step = self.execute_step(&first, meta, true, None).await?;
         let (events, mut unflushed) = (step.events, step.deferred);
         let now = self.now();
         let next: Vec<Command> = if events.is_empty() {
@@ -295,7 +311,8 @@ impl Deleghe {
             if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
                 return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
             }
-            match self.execute_step(&command, &meta, true).await {
+            let kept = report.kept(&command);
+            match self.execute_step(&command, &meta, true, kept).await {
                 Ok(Step {
                     events,
                     deferred,
@@ -352,8 +369,8 @@ impl Deleghe {
                 .filter(|d| d.stage != Stage::Pending)
                 .cloned()
         };
-        let kept = match report.kept.get(grantor.as_str()) {
-            Some(Kept::Grantor(state)) => settled(state),
+        let kept = match report.kept.get(&(Grantor::TYPE, grantor.to_string())) {
+            Some(Kept::Grantor(state, _)) => settled(state),
             _ => None,
         };
         // Unsettled as this flow left it (another driver took a step): load.
@@ -468,8 +485,8 @@ impl Deleghe {
                 meta,
             )
             .await?;
-        let kept = match report.kept.get(booker.as_str()) {
-            Some(Kept::Booker(state)) => state
+        let kept = match report.kept.get(&(Booker::TYPE, booker.to_string())) {
+            Some(Kept::Booker(state, _)) => state
                 .booking(&id)
                 .filter(|b| b.stage != deleghe_domain::booking::BookingStage::Pending)
                 .cloned(),
@@ -579,17 +596,15 @@ impl Deleghe {
         command: PinCommand,
         meta: &Metadata,
     ) -> Result<Vec<PinEvent>, ServiceError> {
-        Ok(exec(
-            &self.pins,
+        let run = Exec::new(
             citizen.as_str(),
             &command,
             &self.policy,
             meta,
             self.max_attempts,
             &|_| false,
-        )
-        .await?
-        .1)
+        );
+        Ok(run.on(&self.pins).await?.events)
     }
 
     pub async fn pin_account(&self, citizen: &FiscalCode) -> Result<PinAccount, ServiceError> {
@@ -626,11 +641,11 @@ impl Step {
 
 /// A step whose aggregate's state is not kept.
 fn wrap<A: Aggregate>(
-    result: Result<(A, Vec<A::Event>, bool), ServiceError>,
+    result: Result<Done<A>, ServiceError>,
     into: fn(A::Event) -> Event,
 ) -> Result<Step, ServiceError> {
-    let (_, events, deferred) = result?;
-    Ok(Step::new(events, into, deferred))
+    let done = result?;
+    Ok(Step::new(done.events, into, done.deferred))
 }
 
 /// Loads an aggregate from its events.
@@ -646,59 +661,132 @@ where
     Ok(context.aggregate().clone())
 }
 
-/// What `CqrsFramework::execute` does, plus what a flow needs: the events
-/// stored, the state after them, and bounded retries on conflict. When an
-/// event `follows` (more steps of its flow come after it), the commit is
-/// deferred ([`Repository::deferring`]); the third value says so.
-async fn exec<A>(
-    store: &PersistedEventStore<Repository, A>,
-    id: &str,
-    command: &A::Command,
-    services: &A::Services,
-    meta: &Metadata,
+/// What [`Exec::on`] did.
+struct Done<A: Aggregate> {
+    /// The aggregate after the command.
+    state: A,
+    /// The events stored (none if the command changed nothing).
+    events: Vec<A::Event>,
+    /// Whether their commit was deferred: an event `follows` (more steps of
+    /// its flow come after it; see [`Repository::deferring`]).
+    deferred: bool,
+    /// The aggregate's last sequence after them.
+    sequence: usize,
+}
+
+/// One command to run on one aggregate: what `CqrsFramework::execute`
+/// does, plus what a flow needs.
+struct Exec<'a, A: Aggregate> {
+    id: &'a str,
+    command: &'a A::Command,
+    services: &'a A::Services,
+    meta: &'a Metadata,
     max_attempts: usize,
-    follows: &(dyn Fn(&A::Event) -> bool + Sync),
-) -> Result<(A, Vec<A::Event>, bool), ServiceError>
+    follows: &'a (dyn Fn(&A::Event) -> bool + Sync),
+    /// The aggregate and its last sequence, if a step of the same flow just
+    /// stored them: decided on without loading, for the first attempt.
+    start: Option<(&'a A, usize)>,
+}
+
+impl<'a, A> Exec<'a, A>
 where
     A: Aggregate + Clone,
     A::Command: Clone,
     A::Error: Into<Refusal>,
 {
-    for attempt in 0..max_attempts {
-        let mut context = store
-            .load_aggregate(id)
-            .await
-            .map_err(ServiceError::from_aggregate)?;
-        let aggregate = context.aggregate();
-        let sink = EventSink::default();
-        aggregate
-            .handle(command.clone(), services, &sink)
-            .await
-            .map_err(|e| ServiceError::Rule(e.into()))?;
-        let state = aggregate.clone();
-        let events = sink.collect().await;
-        if events.is_empty() {
-            return Ok((state, events, false));
-        }
-        let deferred = events.iter().any(follows);
-        let commit = store.commit(events.clone(), context, meta.to_map());
-        let committed = if deferred {
-            Repository::deferring(commit).await
-        } else {
-            commit.await
-        };
-        match committed {
-            Ok(_) => return Ok((state, events, deferred)),
-            Err(AggregateError::AggregateConflict) => {
-                tracing::debug!(attempt, "optimistic-concurrency conflict, retrying");
-                // Exponential backoff with full jitter spreads the racers out.
-                let ceiling_us = 1_000u64 << attempt.min(6);
-                let random =
-                    u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap());
-                tokio::time::sleep(Duration::from_micros(random % ceiling_us)).await;
-            }
-            Err(other) => return Err(ServiceError::from_aggregate(other)),
+    fn new(
+        id: &'a str,
+        command: &'a A::Command,
+        services: &'a A::Services,
+        meta: &'a Metadata,
+        max_attempts: usize,
+        follows: &'a (dyn Fn(&A::Event) -> bool + Sync),
+    ) -> Self {
+        Self {
+            id,
+            command,
+            services,
+            meta,
+            max_attempts,
+            follows,
+            start: None,
         }
     }
-    Err(ServiceError::Conflict)
+
+    fn from(mut self, start: Option<(&'a A, usize)>) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Loads (or starts from the kept state), decides, appends; retries
+    /// bounded times on conflict, each time on the reloaded aggregate.
+    async fn on(self, store: &PersistedEventStore<Repository, A>) -> Result<Done<A>, ServiceError> {
+        let mut start = self.start;
+        for attempt in 0..self.max_attempts {
+            let from_kept = start.is_some();
+            let mut context = match start.take() {
+                Some((aggregate, sequence)) => EventStoreAggregateContext {
+                    aggregate_id: self.id.to_owned(),
+                    aggregate: aggregate.clone(),
+                    current_sequence: sequence,
+                    current_snapshot: None,
+                },
+                None => store
+                    .load_aggregate(self.id)
+                    .await
+                    .map_err(ServiceError::from_aggregate)?,
+            };
+            let sequence = context.current_sequence;
+            let aggregate = context.aggregate();
+            let sink = EventSink::default();
+            aggregate
+                .handle(self.command.clone(), self.services, &sink)
+                .await
+                .map_err(|e| ServiceError::Rule(e.into()))?;
+            let state = aggregate.clone();
+            let events = sink.collect().await;
+            if events.is_empty() {
+                return Ok(Done {
+                    state,
+                    events,
+                    deferred: false,
+                    sequence,
+                });
+            }
+            let deferred = events.iter().any(self.follows);
+            let after = sequence + events.len();
+            let commit = store.commit(events.clone(), context, self.meta.to_map());
+            let committed = if deferred {
+                Repository::deferring(commit).await
+            } else {
+                commit.await
+            };
+            match committed {
+                Ok(_) => {
+                    return Ok(Done {
+                        state,
+                        events,
+                        deferred,
+                        sequence: after,
+                    })
+                }
+                Err(AggregateError::AggregateConflict) if from_kept => {
+                    // Another writer appended after the flow's own step:
+                    // load what it stored and decide again, at once.
+                    tracing::debug!("kept state overtaken, reloading");
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    tracing::debug!(attempt, "optimistic-concurrency conflict, retrying");
+                    // Exponential backoff with full jitter spreads the racers out.
+                    let ceiling_us = 1_000u64 << attempt.min(6);
+                    let random = u64::from_le_bytes(
+                        uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap(),
+                    );
+                    tokio::time::sleep(Duration::from_micros(random % ceiling_us)).await;
+                }
+                Err(other) => return Err(ServiceError::from_aggregate(other)),
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
 }
