@@ -173,6 +173,7 @@ contract!(
     the_log_is_every_event_in_commit_order,
     checkpoints_survive_a_reconnect,
     an_old_event_version_loads_through_the_upcasters,
+    the_frameworks_repositories_read_what_the_library_stores,
 );
 
 // ------------------------------------------------------------------ people and times
@@ -253,6 +254,73 @@ fn the_slot() -> Slot {
 
 fn the_slot_key() -> String {
     slot_key(&web_counter().id, &the_slot())
+}
+
+/// The library runs its own statements on the tables of sqlite-es and
+/// postgres-es (ADR 0005): their repositories read back what it stored,
+/// event for event, and the library reads back what they store.
+async fn the_frameworks_repositories_read_what_the_library_stores(store: &Store) {
+    let repository = store.connect().await;
+    let rules = rules(repository.clone());
+    let (grantor, delegate) = (person(0), person(1));
+    rules
+        .register_delegation(
+            delegation(1, &grantor, &delegate),
+            &citizen(&grantor, "c-framework"),
+        )
+        .await
+        .unwrap();
+    let ours = stored::<Grantor>(&repository, grantor.as_str()).await;
+    assert_eq!(count(&ours, "DelegationRegistered"), 1);
+    let extra = raw_event(
+        PinAccount::TYPE,
+        "PINFRAMEWORK",
+        1,
+        json!({"PinLocked": {"at": "2026-01-10T09:00:00Z"}}),
+    );
+    let (theirs, written) = match (repository.sqlite_pool(), repository.postgres_pool()) {
+        (Some(pool), _) => {
+            let framework = sqlite_es::SqliteEventRepository::new(pool.clone());
+            framework
+                .persist::<PinAccount>(std::slice::from_ref(&extra), None)
+                .await
+                .unwrap();
+            (
+                framework
+                    .get_events::<Grantor>(grantor.as_str())
+                    .await
+                    .unwrap(),
+                framework
+                    .get_events::<PinAccount>("PINFRAMEWORK")
+                    .await
+                    .unwrap(),
+            )
+        }
+        (None, Some(pool)) => {
+            let framework = postgres_es::PostgresEventRepository::new(pool.clone());
+            framework
+                .persist::<PinAccount>(std::slice::from_ref(&extra), None)
+                .await
+                .unwrap();
+            (
+                framework
+                    .get_events::<Grantor>(grantor.as_str())
+                    .await
+                    .unwrap(),
+                framework
+                    .get_events::<PinAccount>("PINFRAMEWORK")
+                    .await
+                    .unwrap(),
+            )
+        }
+        (None, None) => unreachable!("a SQL store"),
+    };
+    assert_eq!(theirs, ours);
+    assert_eq!(written, vec![extra.clone()]);
+    assert_eq!(
+        stored::<PinAccount>(&repository, "PINFRAMEWORK").await,
+        vec![extra]
+    );
 }
 
 async fn stored<A: Aggregate>(repository: &Repository, id: &str) -> Vec<SerializedEvent> {

@@ -18,8 +18,11 @@ use cqrs_es::Aggregate;
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
+use sqlx::{Postgres, Sqlite};
+use tokio::sync::Mutex;
 
 use crate::error::ServiceError;
 use crate::events::{self, LoggedEvent, StoredText};
@@ -203,10 +206,39 @@ impl Repository {
 
     /// Returns once every commit made before it is durable.
     pub(crate) async fn flush(&self) -> Result<(), ServiceError> {
-        match &self.log {
-            Log::Postgres(pool) => sql::flush_postgres(pool).await,
-            Log::Memory(_) | Log::Sqlite(_) => Ok(()),
+        match (&self.log, Held::current()) {
+            (Log::Postgres(_), Some(Held::Postgres(conn))) => {
+                sql::flush_postgres(&mut **conn.lock().await).await
+            }
+            (Log::Postgres(pool), _) => sql::flush_postgres(pool).await,
+            (Log::Memory(_) | Log::Sqlite(_), _) => Ok(()),
         }
+    }
+
+    /// Runs `work` with every load, append and flush it makes through this
+    /// repository on one pooled connection, taken once (or the one a scope
+    /// around it already holds): for a command or a flow, whose statements
+    /// run one after another. sqlx tests a connection with a round trip each
+    /// time one goes back to its pool; a flow's five statements then cost
+    /// one such test instead of five. Nothing else may take a connection of
+    /// the same pool inside `work`, which could wait for one forever.
+    pub(crate) async fn holding<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> Result<F::Output, ServiceError> {
+        if Held::current().is_some() {
+            return Ok(work.await);
+        }
+        let held = match &self.log {
+            Log::Memory(_) => return Ok(work.await),
+            Log::Sqlite(pool) => Held::Sqlite(Arc::new(Mutex::new(
+                pool.acquire().await.map_err(sql::service_error)?,
+            ))),
+            Log::Postgres(pool) => Held::Postgres(Arc::new(Mutex::new(
+                pool.acquire().await.map_err(sql::service_error)?,
+            ))),
+        };
+        Ok(HELD.scope(held, work).await)
     }
 
     /// The position a named reader (runner, projector, dispatcher) has handled.
@@ -234,6 +266,21 @@ tokio::task_local! {
     /// Set by [`Repository::deferring`]: appends made in its scope commit
     /// without waiting for the WAL flush.
     static DEFERRED: bool;
+    /// Set by [`Repository::holding`]: the connection its scope runs on.
+    static HELD: Held;
+}
+
+/// A pooled connection a scope of [`Repository::holding`] runs on.
+#[derive(Clone)]
+enum Held {
+    Sqlite(Arc<Mutex<PoolConnection<Sqlite>>>),
+    Postgres(Arc<Mutex<PoolConnection<Postgres>>>),
+}
+
+impl Held {
+    fn current() -> Option<Held> {
+        HELD.try_with(Held::clone).ok()
+    }
 }
 
 /// A stored event with its payload and metadata parsed, as cqrs-es holds it.
@@ -262,10 +309,18 @@ impl PersistedEventRepository for Repository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match self.backend() {
-            Backend::Memory(m) => Ok(m.stream(A::TYPE, aggregate_id)),
-            Backend::Sqlite(r) => r.get_events::<A>(aggregate_id).await,
-            Backend::Postgres(r) => r.get_events::<A>(aggregate_id).await,
+        // Read by our own statement, the same as sqlite-es's and
+        // postgres-es's, so that it can run on a held connection.
+        match (&self.log, Held::current()) {
+            (Log::Memory(m), _) => Ok(m.stream(A::TYPE, aggregate_id)),
+            (Log::Sqlite(_), Some(Held::Sqlite(conn))) => {
+                sql::stream_sqlite(&mut **conn.lock().await, A::TYPE, aggregate_id).await
+            }
+            (Log::Sqlite(pool), _) => sql::stream_sqlite(pool, A::TYPE, aggregate_id).await,
+            (Log::Postgres(_), Some(Held::Postgres(conn))) => {
+                sql::stream_postgres(&mut **conn.lock().await, A::TYPE, aggregate_id).await
+            }
+            (Log::Postgres(pool), _) => sql::stream_postgres(pool, A::TYPE, aggregate_id).await,
         }
     }
 
@@ -303,13 +358,17 @@ impl PersistedEventRepository for Repository {
         // Appended by our own statement rather than sqlite-es's and
         // postgres-es's `persist`: one round trip instead of three, and on
         // PostgreSQL a commit that may skip its flush (see `Repository::deferring`).
-        match &self.log {
-            Log::Memory(m) => m.append(events),
-            Log::Sqlite(pool) => sql::append_sqlite(pool, A::TYPE, events).await,
-            Log::Postgres(pool) => {
-                let durable = !DEFERRED.try_with(|deferred| *deferred).unwrap_or(false);
-                sql::append_postgres(pool, A::TYPE, events, durable).await
+        let durable = !DEFERRED.try_with(|deferred| *deferred).unwrap_or(false);
+        match (&self.log, Held::current()) {
+            (Log::Memory(m), _) => m.append(events),
+            (Log::Sqlite(_), Some(Held::Sqlite(conn))) => {
+                sql::append_sqlite(&mut **conn.lock().await, A::TYPE, events).await
             }
+            (Log::Sqlite(pool), _) => sql::append_sqlite(pool, A::TYPE, events).await,
+            (Log::Postgres(_), Some(Held::Postgres(conn))) => {
+                sql::append_postgres(&mut **conn.lock().await, A::TYPE, events, durable).await
+            }
+            (Log::Postgres(pool), _) => sql::append_postgres(pool, A::TYPE, events, durable).await,
         }
     }
 

@@ -158,7 +158,8 @@ impl Deleghe {
         command: &Command,
         meta: &Metadata,
     ) -> Result<Vec<Event>, ServiceError> {
-        Ok(self.execute_step(command, meta, false, None).await?.events)
+        let step = self.execute_step(command, meta, false, None);
+        Ok(self.repository.holding(step).await??.events)
     }
 
     /// [`Deleghe::execute`] as a step of a flow. With `in_flow`, a step whose
@@ -253,6 +254,17 @@ impl Deleghe {
         first: Command,
         meta: &Metadata,
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
+        // One connection for the whole flow (`Repository::holding`).
+        self.repository
+            .holding(self.run_partial_held(first, meta))
+            .await?
+    }
+
+    async fn run_partial_held(
+        &self,
+        first: Command,
+        meta: &Metadata,
+    ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
         let step = self.execute_step(&first, meta, true, None).await?;
         let (events, mut unflushed) = (step.events, step.deferred);
         let now = self.now();
@@ -287,15 +299,18 @@ impl Deleghe {
         commands: Vec<Command>,
         correlation_id: &str,
     ) -> Result<FlowReport, ServiceError> {
-        let mut report = FlowReport::default();
-        let mut unflushed = false;
-        let driven = self
-            .drive_into(commands, correlation_id, &mut report, &mut unflushed)
-            .await;
-        if unflushed {
-            self.repository.flush().await?;
-        }
-        driven.map(|()| report)
+        let drive = async {
+            let mut report = FlowReport::default();
+            let mut unflushed = false;
+            let driven = self
+                .drive_into(commands, correlation_id, &mut report, &mut unflushed)
+                .await;
+            if unflushed {
+                self.repository.flush().await?;
+            }
+            driven.map(|()| report)
+        };
+        self.repository.holding(drive).await?
     }
 
     async fn drive_into(
@@ -604,7 +619,7 @@ impl Deleghe {
             self.max_attempts,
             &|_| false,
         );
-        Ok(run.on(&self.pins).await?.events)
+        Ok(self.repository.holding(run.on(&self.pins)).await??.events)
     }
 
     pub async fn pin_account(&self, citizen: &FiscalCode) -> Result<PinAccount, ServiceError> {

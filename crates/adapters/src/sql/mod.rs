@@ -23,7 +23,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ColumnIndex, ConnectOptions, Connection, Decode, Row, Type};
+use sqlx::{
+    ColumnIndex, ConnectOptions, Connection, Decode, Executor, Postgres, Row, Sqlite, Type,
+};
 
 pub use sqlx;
 
@@ -349,10 +351,65 @@ pub(crate) async fn events_of_type_postgres(
         .map_err(persistence_error)
 }
 
+/// One stream of the SQLite log, in sequence order.
+pub(crate) async fn stream_sqlite<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    let rows = sqlx::query(queries::sqlite::STREAM)
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .fetch_all(ex)
+        .await
+        .map_err(persistence_error)?;
+    rows.iter().map(serialized).collect()
+}
+
+/// One stream of the PostgreSQL log, in sequence order.
+pub(crate) async fn stream_postgres<'e>(
+    ex: impl Executor<'e, Database = Postgres>,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    let rows = sqlx::query(queries::postgres::STREAM)
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .fetch_all(ex)
+        .await
+        .map_err(persistence_error)?;
+    rows.iter().map(serialized).collect()
+}
+
+/// A row of a `STREAM` query as cqrs-es takes it.
+fn serialized<R>(row: &R) -> Result<SerializedEvent, PersistenceError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let text = |i: usize| row.try_get::<String, _>(i);
+    let json = |i: usize| -> Result<Value, PersistenceError> {
+        serde_json::from_str(&text(i).map_err(persistence_error)?)
+            .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))
+    };
+    let sequence: i64 = row.try_get(3).map_err(persistence_error)?;
+    Ok(SerializedEvent::new(
+        text(2).map_err(persistence_error)?,
+        as_sequence(sequence).map_err(persistence_error)?,
+        text(1).map_err(persistence_error)?,
+        text(4).map_err(persistence_error)?,
+        text(5).map_err(persistence_error)?,
+        json(6)?,
+        json(7)?,
+    ))
+}
+
 /// Appends one command's events to the SQLite log in one statement; a second
 /// writer of a taken sequence gets [`PersistenceError::OptimisticLockError`].
-pub(crate) async fn append_sqlite(
-    pool: &SqlitePool,
+pub(crate) async fn append_sqlite<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
     aggregate_type: &str,
     events: &[SerializedEvent],
 ) -> Result<(), PersistenceError> {
@@ -372,15 +429,15 @@ pub(crate) async fn append_sqlite(
             .bind(e.payload.to_string())
             .bind(e.metadata.to_string());
     }
-    query.execute(pool).await.map_err(append_error)?;
+    query.execute(ex).await.map_err(append_error)?;
     Ok(())
 }
 
 /// Appends one command's events to the PostgreSQL log in one statement.
 /// `durable: false` commits without waiting for the WAL flush (see
 /// [`queries::postgres::APPEND_DEFERRED`]).
-pub(crate) async fn append_postgres(
-    pool: &PgPool,
+pub(crate) async fn append_postgres<'e>(
+    ex: impl Executor<'e, Database = Postgres>,
     aggregate_type: &str,
     events: &[SerializedEvent],
     durable: bool,
@@ -417,16 +474,18 @@ pub(crate) async fn append_postgres(
         .bind(versions)
         .bind(payloads)
         .bind(metadata)
-        .execute(pool)
+        .execute(ex)
         .await
         .map_err(append_error)?;
     Ok(())
 }
 
 /// Returns once every commit made before it is durable.
-pub(crate) async fn flush_postgres(pool: &PgPool) -> Result<(), ServiceError> {
+pub(crate) async fn flush_postgres<'e>(
+    ex: impl Executor<'e, Database = Postgres>,
+) -> Result<(), ServiceError> {
     sqlx::query(queries::postgres::FLUSH)
-        .execute(pool)
+        .execute(ex)
         .await
         .map_err(service_error)?;
     Ok(())

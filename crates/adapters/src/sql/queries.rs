@@ -20,6 +20,13 @@ SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_versi
  WHERE aggregate_type = ?
  ORDER BY position";
 
+    /// One stream, as sqlite-es reads it: `(aggregate_type, aggregate_id)`.
+    pub const STREAM: &str = "
+SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+  FROM events
+ WHERE aggregate_type = ? AND aggregate_id = ?
+ ORDER BY sequence";
+
     /// Appends `n` events of one stream in one statement (an implicit
     /// transaction: all or none), seven values per event: aggregate_type,
     /// aggregate_id, sequence, event_type, event_version, payload, metadata.
@@ -61,6 +68,15 @@ SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_versi
  WHERE position > $1
  ORDER BY position
  LIMIT $2";
+
+    /// One stream, as postgres-es reads it (unnumbered events included):
+    /// `($1 aggregate_type, $2 aggregate_id)`.
+    pub const STREAM: &str = "
+SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version,
+       payload::text AS payload, metadata::text AS metadata
+  FROM events
+ WHERE aggregate_type = $1 AND aggregate_id = $2
+ ORDER BY sequence";
 
     /// Every event of one aggregate type, in commit order: `($1 aggregate_type)`.
     pub const EVENTS_OF_TYPE: &str = "
