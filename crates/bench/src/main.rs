@@ -72,7 +72,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
     concurrency: Vec<usize>,
     /// The PostgreSQL database to measure in (created if missing); the
-    /// schemas bench_commands, bench_bare and bench_log are dropped and made
+    /// schemas bench_commands, bench_bare, bench_log and bench_log_small are dropped and made
     /// anew, and dropped at the end.
     #[arg(
         long,
@@ -570,7 +570,7 @@ async fn drop_schemas(url: &str) -> Result<()> {
     let mut conn = PgConnection::connect(url).await?;
     conn.execute(
         "DROP SCHEMA IF EXISTS bench_commands CASCADE; DROP SCHEMA IF EXISTS bench_bare CASCADE; \
-         DROP SCHEMA IF EXISTS bench_log CASCADE",
+         DROP SCHEMA IF EXISTS bench_log CASCADE; DROP SCHEMA IF EXISTS bench_log_small CASCADE",
     )
     .await?;
     conn.close().await?;
@@ -744,47 +744,67 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
 
 /// Aggregate load time with 10,000 and with all the log's events stored,
 /// then the projector's catch-up over the log and a full rebuild.
+///
+/// The two sizes are two stores: one with the log's first 10,000 events,
+/// one with all of them (the same first 10,000, then the rest). Their loads
+/// are measured in turn, a slice of each per round, so that a busy spell of
+/// the shared machine falls on both alike.
 async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()> {
-    let repository = match store {
-        Store::Sqlite => {
-            let file = plan.work.join("log.db");
-            Repository::connect(&format!("sqlite://{}", file.display())).await?
+    let open = |name: &'static str| async move {
+        match store {
+            Store::Sqlite => {
+                let file = plan.work.join(format!("{name}.db"));
+                Repository::connect(&format!("sqlite://{}", file.display())).await
+            }
+            Store::Postgres => {
+                Repository::connect(&with_schema(&plan.postgres, &format!("bench_{name}"))).await
+            }
         }
-        Store::Postgres => Repository::connect(&with_schema(&plan.postgres, "bench_log")).await?,
     };
-    let target = match store {
-        Store::Sqlite => Target::Sqlite(repository.sqlite_pool().expect("a SQLite store")),
-        Store::Postgres => Target::Postgres {
-            url: &plan.postgres,
-            schema: "bench_log",
-        },
-    };
-    let service = Deleghe::new(repository.clone(), Policy::default());
+    let target = |repository, schema| log_target(store, repository, &plan.postgres, schema);
     let start = Utc.with_ymd_and_hms(2029, 6, 1, 8, 0, 0).unwrap();
+
+    let small = open("log_small").await?;
+    let mut small_log = Generator::new(0, start);
+    let small_events = plan.log_events.min(10_000);
+    log::bulk_load(&target(&small, "bench_log_small"), small_events, |out| {
+        small_log.next_story(out)
+    })
+    .await?;
+
+    let repository = open("log").await?;
     let mut generator = Generator::new(0, start);
-
-    let first = plan.log_events.min(10_000);
     let started = Instant::now();
-    let mut written = log::bulk_load(&target, first, |out| generator.next_story(out)).await?;
-    eprintln!(
-        "{store}: {written} events written by the fast path in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let sample = load_times(&service, &generator.grantors, plan.load_samples).await?;
-    report.add(store, Scenario::LoadSmall, 0, sample);
-
-    let started = Instant::now();
-    written += log::bulk_load(&target, plan.log_events.saturating_sub(written), |out| {
+    let written = log::bulk_load(&target(&repository, "bench_log"), plan.log_events, |out| {
         generator.next_story(out)
     })
     .await?;
     eprintln!(
-        "{store}: {written} events in the log (last position {}), the rest written in {:.1} s",
+        "{store}: {written} events in the log (last position {}), written by the fast path in \
+         {:.1} s; {small_events} in the small store",
         generator.last_position(),
         started.elapsed().as_secs_f64()
     );
-    let sample = load_times(&service, &generator.grantors, plan.load_samples).await?;
-    report.add(store, Scenario::LoadLarge, 0, sample);
+    let (small_sample, large_sample) = load_times(
+        [
+            (
+                &Deleghe::new(small.clone(), Policy::default()),
+                &small_log.grantors,
+            ),
+            (
+                &Deleghe::new(repository.clone(), Policy::default()),
+                &generator.grantors,
+            ),
+        ],
+        plan.load_samples,
+        plan.rounds as usize,
+    )
+    .await?;
+    report.add(store, Scenario::LoadSmall, 0, small_sample);
+    report.add(store, Scenario::LoadLarge, 0, large_sample);
+    if let Some(pool) = small.sqlite_pool() {
+        pool.close().await;
+    }
 
     // The PostgreSQL server here runs with autovacuum off (a test server).
     // Without it the read tables are never analysed, and the plans sqlx's
@@ -835,37 +855,68 @@ async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()>
     Ok(())
 }
 
+/// Where the fast path writes the log of `repository`.
+fn log_target<'a>(
+    store: Store,
+    repository: &'a Repository,
+    url: &'a str,
+    schema: &'a str,
+) -> Target<'a> {
+    match store {
+        Store::Sqlite => Target::Sqlite(repository.sqlite_pool().expect("a SQLite store")),
+        Store::Postgres => Target::Postgres { url, schema },
+    }
+}
+
 /// What autovacuum would do to the log schema's read side.
 const AUTOVACUUM: &str =
     "VACUUM (ANALYZE) bench_log.read_checkpoints, bench_log.read_delegations, \
      bench_log.read_bookings, bench_log.read_slot_places, bench_log.read_audit, bench_log.outbox";
 
-/// Loads `n` grantors picked at random among `grantors`, one at a time
-/// (after a tenth as many to warm up), and checks each has its delegation.
-async fn load_times(service: &Deleghe, grantors: &[FiscalCode], n: usize) -> Result<Sample> {
+/// Loads `n` grantors of each store, picked at random among its
+/// `grantors`, one at a time: `rounds` slices of `n / rounds` loads, the
+/// stores in turn (after a tenth as many to warm each up). Checks that each
+/// grantor has its delegation.
+async fn load_times(
+    stores: [(&Deleghe, &Vec<FiscalCode>); 2],
+    n: usize,
+    rounds: usize,
+) -> Result<(Sample, Sample)> {
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut latencies = Vec::with_capacity(n);
-    for i in 0..n + n / 10 {
+    let mut pick = |grantors: &[FiscalCode]| {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        let grantor = &grantors[(state >> 33) as usize % grantors.len()];
-        let began = Instant::now();
-        let loaded = service.grantor(grantor).await?;
-        let took = began.elapsed();
-        if loaded.delegations().is_empty() {
-            return Err(format!("grantor {grantor} loaded without its delegation").into());
-        }
-        if i >= n / 10 {
-            latencies.push(took);
+        grantors[(state >> 33) as usize % grantors.len()].clone()
+    };
+    let mut latencies = [Vec::with_capacity(n), Vec::with_capacity(n)];
+    let rounds = rounds.max(1);
+    for (service, grantors) in stores {
+        for _ in 0..n / 10 {
+            service.grantor(&pick(grantors)).await?;
         }
     }
-    let elapsed = latencies.iter().sum();
-    latencies.sort_unstable();
-    Ok(Sample {
-        ops: latencies.len() as u64,
-        elapsed,
-        latencies,
-        ..Sample::default()
-    })
+    for _ in 0..rounds {
+        for (k, (service, grantors)) in stores.iter().enumerate() {
+            for _ in 0..n / rounds {
+                let grantor = pick(grantors);
+                let began = Instant::now();
+                let loaded = service.grantor(&grantor).await?;
+                latencies[k].push(began.elapsed());
+                if loaded.delegations().is_empty() {
+                    return Err(format!("grantor {grantor} loaded without its delegation").into());
+                }
+            }
+        }
+    }
+    let [small, large] = latencies.map(|mut latencies| {
+        latencies.sort_unstable();
+        Sample {
+            ops: latencies.len() as u64,
+            elapsed: latencies.iter().sum(),
+            latencies,
+            ..Sample::default()
+        }
+    });
+    Ok((small, large))
 }
