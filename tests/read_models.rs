@@ -326,6 +326,13 @@ async fn racing_projectors_apply_each_event_once(store: Store) {
     let (a, b, c) = tokio::join!(one.catch_up(), two.catch_up(), three.catch_up());
     let applied = a.unwrap() + b.unwrap() + c.unwrap();
     assert_eq!(applied as i64, head, "each event applied by one projector");
+    // Their timings count the batches they wrote, and only those.
+    let times = [one.times(), two.times(), three.times()];
+    assert_eq!(times.iter().map(|t| t.events).sum::<u64>() as i64, head);
+    for (t, size) in times.iter().zip([1, 2, 3]) {
+        assert!(t.events <= t.batches * size, "{t:?}");
+        assert!(t.total() >= t.write, "{t:?}");
+    }
     let live = w.read.dump().await.unwrap();
     assert_eq!(live.checkpoint, head);
     let outbox = w.read.outbox().await.unwrap();

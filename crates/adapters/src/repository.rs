@@ -177,21 +177,24 @@ impl Repository {
         limit: usize,
         upcasters: &[Box<dyn EventUpcaster>],
     ) -> Result<Vec<LoggedEvent>, ServiceError> {
-        let stored = match &self.log {
-            Log::Memory(m) => {
-                return m
-                    .read_log(after, limit)
-                    .into_iter()
-                    .map(|e| events::decode(e, upcasters))
-                    .collect()
+        self.read_stored(after, limit).await?.decode(upcasters)
+    }
+
+    /// [`Repository::read_log`] as stored, not decoded yet.
+    pub(crate) async fn read_stored(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<StoredEvents, ServiceError> {
+        Ok(match &self.log {
+            Log::Memory(m) => StoredEvents::Parsed(m.read_log(after, limit)),
+            Log::Sqlite(pool) => {
+                StoredEvents::Text(sql::read_log_sqlite(pool, after, limit).await?)
             }
-            Log::Sqlite(pool) => sql::read_log_sqlite(pool, after, limit).await?,
-            Log::Postgres(pool) => sql::read_log_postgres(pool, after, limit).await?,
-        };
-        stored
-            .into_iter()
-            .map(|e| events::decode_text(e, upcasters))
-            .collect()
+            Log::Postgres(pool) => {
+                StoredEvents::Text(sql::read_log_postgres(pool, after, limit).await?)
+            }
+        })
     }
 
     /// Runs `work` with its appends committed without waiting for their WAL
@@ -280,6 +283,33 @@ enum Held {
 impl Held {
     fn current() -> Option<Held> {
         HELD.try_with(Held::clone).ok()
+    }
+}
+
+/// Events of the log as a store gave them.
+pub(crate) enum StoredEvents {
+    /// From the memory store, already parsed.
+    Parsed(Vec<Positioned>),
+    /// From a SQL store, payload and metadata as text.
+    Text(Vec<StoredText>),
+}
+
+impl StoredEvents {
+    /// Decodes them through `upcasters` (CPU work: no I/O, no await).
+    pub(crate) fn decode(
+        self,
+        upcasters: &[Box<dyn EventUpcaster>],
+    ) -> Result<Vec<LoggedEvent>, ServiceError> {
+        match self {
+            StoredEvents::Parsed(events) => events
+                .into_iter()
+                .map(|e| events::decode(e, upcasters))
+                .collect(),
+            StoredEvents::Text(events) => events
+                .into_iter()
+                .map(|e| events::decode_text(e, upcasters))
+                .collect(),
+        }
     }
 }
 

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use clap::{Parser, ValueEnum};
-use deleghe_adapters::projection::Projector;
+use deleghe_adapters::projection::{Projector, ProjectorTimes};
 use deleghe_adapters::readside::ReadSide;
 use deleghe_adapters::{Deleghe, Repository};
 use deleghe_domain::{FiscalCode, Policy};
@@ -209,6 +209,12 @@ impl Report {
             .filter(|l| l.store == store && l.scenario == scenario)
             .map(|l| &l.sample)
             .max_by(|a, b| a.rate().total_cmp(&b.rate()))
+    }
+
+    /// Prints a note at once (on stderr) and again at the end.
+    fn note(&mut self, note: String) {
+        eprintln!("{note}");
+        self.notes.push(note);
     }
 
     /// Prints a line as soon as it is measured, and keeps it.
@@ -841,28 +847,40 @@ async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()>
         })
     });
     let side = ReadSide::open(&repository).await?;
-    let projector = Projector::new(
-        repository.clone(),
-        side,
-        deleghe_adapters::upcast::upcasters(),
-        Policy::default(),
-    );
+    let projector = || {
+        Projector::new(
+            repository.clone(),
+            side.clone(),
+            deleghe_adapters::upcast::upcasters(),
+            Policy::default(),
+        )
+    };
+    let catching_up = projector();
     let started = Instant::now();
-    let applied = projector.catch_up().await?;
+    let applied = catching_up.catch_up().await?;
     report.add(
         store,
         Scenario::CatchUp,
         0,
         Sample::single(applied as u64, started.elapsed()),
     );
+    report.note(format!(
+        "{store} catch-up, {}",
+        where_the_time_went(&catching_up.times())
+    ));
+    let rebuilding = projector();
     let started = Instant::now();
-    let replayed = projector.rebuild().await?;
+    let replayed = rebuilding.rebuild().await?;
     report.add(
         store,
         Scenario::Rebuild,
         0,
         Sample::single(replayed as u64, started.elapsed()),
     );
+    report.note(format!(
+        "{store} rebuild, {}",
+        where_the_time_went(&rebuilding.times())
+    ));
     if let Some(task) = maintenance {
         task.abort();
     }
@@ -870,6 +888,32 @@ async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()>
         pool.close().await;
     }
     Ok(())
+}
+
+/// The projector's time by phase, as shares of the whole and per batch.
+fn where_the_time_went(t: &ProjectorTimes) -> String {
+    let total = t.total().as_secs_f64().max(1e-9);
+    let part = |name: &str, d: Duration| {
+        format!(
+            "{name} {:.0}% ({:.2} ms)",
+            100.0 * d.as_secs_f64() / total,
+            d.as_secs_f64() * 1000.0 / t.batches.max(1) as f64
+        )
+    };
+    format!(
+        "{} batches of {:.0} events, time by phase (per batch): {}",
+        t.batches,
+        t.events as f64 / t.batches.max(1) as f64,
+        [
+            part("waiting for the log", t.waiting_for_log),
+            part("begin", t.begin),
+            part("prefetch", t.prefetch),
+            part("apply", t.apply),
+            part("write", t.write),
+            part("commit", t.commit),
+        ]
+        .join(", ")
+    )
 }
 
 /// Where the fast path writes the log of `repository`.

@@ -40,8 +40,8 @@ mod read_models;
 mod views;
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use cqrs_es::persist::EventUpcaster;
 use deleghe_domain::notification::Contact;
@@ -96,6 +96,37 @@ pub struct Projector {
     contacts: Arc<dyn Contacts>,
     batch: usize,
     failpoint: Option<ProjectorFailpoint>,
+    times: Mutex<ProjectorTimes>,
+}
+
+/// Where a projector's time went, summed over the batches it wrote (live
+/// and replayed): what `deleghe-load` prints after a catch-up, and what an
+/// embedder can export as metrics ([`Projector::times`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProjectorTimes {
+    /// Batches written.
+    pub batches: u64,
+    /// Events applied.
+    pub events: u64,
+    /// Waiting for the log to be read and decoded (by the read-ahead).
+    pub waiting_for_log: Duration,
+    /// Beginning the transaction and taking the checkpoint.
+    pub begin: Duration,
+    /// Reading the rows the batch names.
+    pub prefetch: Duration,
+    /// Applying the events to the rows in memory, notifications included.
+    pub apply: Duration,
+    /// Writing rows, audit and outbox back.
+    pub write: Duration,
+    /// Saving the checkpoint and committing.
+    pub commit: Duration,
+}
+
+impl ProjectorTimes {
+    /// The sum of the parts.
+    pub fn total(&self) -> Duration {
+        self.waiting_for_log + self.begin + self.prefetch + self.apply + self.write + self.commit
+    }
 }
 
 impl Projector {
@@ -115,6 +146,7 @@ impl Projector {
             contacts: Arc::new(NoContacts),
             batch: 1024,
             failpoint: None,
+            times: Mutex::new(ProjectorTimes::default()),
         }
     }
 
@@ -134,6 +166,23 @@ impl Projector {
     pub fn with_failpoint(mut self, failpoint: ProjectorFailpoint) -> Self {
         self.failpoint = Some(failpoint);
         self
+    }
+
+    /// Where this projector's time went so far.
+    pub fn times(&self) -> ProjectorTimes {
+        *self.times.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn add_times(&self, batch: ProjectorTimes) {
+        let mut times = self.times.lock().unwrap_or_else(PoisonError::into_inner);
+        times.batches += batch.batches;
+        times.events += batch.events;
+        times.waiting_for_log += batch.waiting_for_log;
+        times.begin += batch.begin;
+        times.prefetch += batch.prefetch;
+        times.apply += batch.apply;
+        times.write += batch.write;
+        times.commit += batch.commit;
     }
 
     /// The position the read models have applied.
@@ -168,7 +217,15 @@ impl Projector {
         'from_checkpoint: loop {
             let mut from = self.side.checkpoint(CHECKPOINT).await?;
             let mut batches = self.read_ahead(from, None);
-            while let Some(events) = batches.recv().await {
+            loop {
+                let waiting = Instant::now();
+                let Some(events) = batches.recv().await else {
+                    break;
+                };
+                self.add_times(ProjectorTimes {
+                    waiting_for_log: waiting.elapsed(),
+                    ..ProjectorTimes::default()
+                });
                 let events = events?;
                 if !self.write(from, &events).await? {
                     // Another projector got further: start again from
@@ -189,17 +246,25 @@ impl Projector {
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(true);
         };
+        let mut clock = Lap::start();
+        let mut times = ProjectorTimes {
+            batches: 1,
+            events: events.len() as u64,
+            ..ProjectorTimes::default()
+        };
         let mut tx = self.side.begin().await?;
         if tx.lock_checkpoint(CHECKPOINT).await? != from {
             // The dropped transaction rolls back.
             return Ok(false);
         }
+        times.begin = clock.lap();
         let cx = apply::Context {
             policy: &self.policy,
             contacts: &*self.contacts,
             outbox: true,
         };
         tx.prefetch(apply::row_keys(events)).await?;
+        times.prefetch = clock.lap();
         for event in events {
             apply::apply(&mut tx, event, &cx).await?;
             if self
@@ -210,8 +275,13 @@ impl Projector {
                 return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
             }
         }
+        times.apply = clock.lap();
+        tx.flush().await?;
+        times.write = clock.lap();
         tx.save_checkpoint(CHECKPOINT, last).await?;
         tx.commit().await?;
+        times.commit = clock.lap();
+        self.add_times(times);
         Ok(true)
     }
 
@@ -237,16 +307,31 @@ impl Projector {
         let mut batches = self.read_ahead(0, Some(upto));
         // Batch by batch, as live: the rows of one batch in memory at a
         // time, written before the next batch reads them.
+        let mut clock = Lap::start();
         while let Some(events) = batches.recv().await {
             let events = events?;
+            let mut times = ProjectorTimes {
+                batches: 1,
+                events: events.len() as u64,
+                waiting_for_log: clock.lap(),
+                ..ProjectorTimes::default()
+            };
             tx.prefetch(apply::row_keys(&events)).await?;
+            times.prefetch = clock.lap();
             for event in &events {
                 apply::apply(&mut tx, event, &cx).await?;
             }
+            times.apply = clock.lap();
             tx.flush().await?;
+            times.write = clock.lap();
+            self.add_times(times);
             replayed += events.len();
         }
         tx.commit().await?;
+        self.add_times(ProjectorTimes {
+            commit: clock.lap(),
+            ..ProjectorTimes::default()
+        });
         Ok(replayed + self.catch_up().await?)
     }
 
@@ -290,7 +375,16 @@ impl Projector {
                     Some(upto) => usize::try_from(upto - after).map_or(batch, |n| n.min(batch)),
                     None => batch,
                 };
-                let read = read(&repository, &upcasters, after, limit).await;
+                // Decoded on a blocking thread: a batch is milliseconds of
+                // CPU with no await, which on an async worker would hold up
+                // the tasks queued behind it there (the writer's among them).
+                let upcasters = Arc::clone(&upcasters);
+                let read = match repository.read_stored(after, limit).await {
+                    Ok(stored) => tokio::task::spawn_blocking(move || stored.decode(&upcasters))
+                        .await
+                        .unwrap_or_else(|e| Err(ServiceError::Unavailable(Box::new(e)))),
+                    Err(e) => Err(e),
+                };
                 let last = match &read {
                     Ok(events) => events.last().map(|e| e.position),
                     Err(_) => None,
@@ -310,6 +404,20 @@ impl Projector {
             }
         });
         receiver
+    }
+}
+
+/// Time since the last lap.
+struct Lap(Instant);
+
+impl Lap {
+    fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    fn lap(&mut self) -> Duration {
+        let now = Instant::now();
+        now - std::mem::replace(&mut self.0, now)
     }
 }
 
