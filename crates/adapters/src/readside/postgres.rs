@@ -205,6 +205,15 @@ pub(crate) async fn lock_checkpoint(
     conn: &mut PgConnection,
     name: &str,
 ) -> Result<i64, ServiceError> {
+    // The row is created the first time only: one statement a batch.
+    let position: Option<i64> = sqlx::query_scalar(q::LOCK_CHECKPOINT)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(service_error)?;
+    if let Some(position) = position {
+        return Ok(position);
+    }
     sqlx::query(q::ENSURE_CHECKPOINT)
         .bind(name)
         .execute(&mut *conn)

@@ -218,6 +218,15 @@ pub(crate) async fn lock_checkpoint(
     name: &str,
 ) -> Result<i64, ServiceError> {
     // The transaction began IMMEDIATE: it already holds the write lock.
+    // The row is created the first time only: one statement a batch.
+    let position: Option<i64> = sqlx::query_scalar(q::CHECKPOINT)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(service_error)?;
+    if let Some(position) = position {
+        return Ok(position);
+    }
     sqlx::query(q::ENSURE_CHECKPOINT)
         .bind(name)
         .execute(&mut *conn)
