@@ -278,40 +278,36 @@ async fn the_frameworks_repositories_read_what_the_library_stores(store: &Store)
         1,
         json!({"PinLocked": {"at": "2026-01-10T09:00:00Z"}}),
     );
+    /// What the framework's repository reads of the grantor, and of the
+    /// event it stores itself.
+    async fn through<R: PersistedEventRepository>(
+        framework: R,
+        grantor: &FiscalCode,
+        extra: &SerializedEvent,
+    ) -> (Vec<SerializedEvent>, Vec<SerializedEvent>) {
+        framework
+            .persist::<PinAccount>(std::slice::from_ref(extra), None)
+            .await
+            .unwrap();
+        (
+            framework
+                .get_events::<Grantor>(grantor.as_str())
+                .await
+                .unwrap(),
+            framework
+                .get_events::<PinAccount>("PINFRAMEWORK")
+                .await
+                .unwrap(),
+        )
+    }
     let (theirs, written) = match (repository.sqlite_pool(), repository.postgres_pool()) {
         (Some(pool), _) => {
             let framework = sqlite_es::SqliteEventRepository::new(pool.clone());
-            framework
-                .persist::<PinAccount>(std::slice::from_ref(&extra), None)
-                .await
-                .unwrap();
-            (
-                framework
-                    .get_events::<Grantor>(grantor.as_str())
-                    .await
-                    .unwrap(),
-                framework
-                    .get_events::<PinAccount>("PINFRAMEWORK")
-                    .await
-                    .unwrap(),
-            )
+            through(framework, &grantor, &extra).await
         }
         (None, Some(pool)) => {
             let framework = postgres_es::PostgresEventRepository::new(pool.clone());
-            framework
-                .persist::<PinAccount>(std::slice::from_ref(&extra), None)
-                .await
-                .unwrap();
-            (
-                framework
-                    .get_events::<Grantor>(grantor.as_str())
-                    .await
-                    .unwrap(),
-                framework
-                    .get_events::<PinAccount>("PINFRAMEWORK")
-                    .await
-                    .unwrap(),
-            )
+            through(framework, &grantor, &extra).await
         }
         (None, None) => unreachable!("a SQL store"),
     };

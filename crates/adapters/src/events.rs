@@ -75,6 +75,25 @@ pub(crate) struct StoredText {
     pub metadata: String,
 }
 
+impl StoredText {
+    /// The event with its payload and metadata parsed, as cqrs-es holds it.
+    pub(crate) fn parsed(self) -> Result<Positioned, ServiceError> {
+        let corrupt = |e: serde_json::Error| ServiceError::Corrupt(Box::new(e));
+        Ok(Positioned {
+            position: self.position,
+            event: SerializedEvent::new(
+                self.aggregate_id,
+                self.sequence,
+                self.aggregate_type,
+                self.event_type,
+                self.event_version,
+                serde_json::from_str(&self.payload).map_err(corrupt)?,
+                serde_json::from_str(&self.metadata).map_err(corrupt)?,
+            ),
+        })
+    }
+}
+
 /// [`decode`] of an event read as text: straight from the text into the
 /// domain's types when no upcaster applies to it (the common case), through
 /// a [`serde_json::Value`] and the upcasters otherwise. Same result as
@@ -83,22 +102,11 @@ pub(crate) fn decode_text(
     stored: StoredText,
     upcasters: &[Box<dyn EventUpcaster>],
 ) -> Result<LoggedEvent, ServiceError> {
-    let corrupt = |e: serde_json::Error| ServiceError::Corrupt(Box::new(e));
     if upcasters
         .iter()
         .any(|u| u.can_upcast(&stored.event_type, &stored.event_version))
     {
-        let event = SerializedEvent::new(
-            stored.aggregate_id,
-            stored.sequence,
-            stored.aggregate_type,
-            stored.event_type,
-            stored.event_version,
-            serde_json::from_str(&stored.payload).map_err(corrupt)?,
-            serde_json::from_str(&stored.metadata).map_err(corrupt)?,
-        );
-        let position = stored.position;
-        return decode(Positioned { position, event }, upcasters);
+        return decode(stored.parsed()?, upcasters);
     }
     let payload = payload(
         &stored.aggregate_type,

@@ -165,7 +165,7 @@ impl Repository {
             Log::Sqlite(pool) => sql::read_log_sqlite(pool, after, limit).await?,
             Log::Postgres(pool) => sql::read_log_postgres(pool, after, limit).await?,
         };
-        stored.into_iter().map(positioned).collect()
+        stored.into_iter().map(StoredText::parsed).collect()
     }
 
     /// [`Repository::read_log`], decoded into the domain's types through
@@ -311,23 +311,6 @@ impl StoredEvents {
                 .collect(),
         }
     }
-}
-
-/// A stored event with its payload and metadata parsed, as cqrs-es holds it.
-fn positioned(stored: StoredText) -> Result<Positioned, ServiceError> {
-    let corrupt = |e: serde_json::Error| ServiceError::Corrupt(Box::new(e));
-    Ok(Positioned {
-        position: stored.position,
-        event: SerializedEvent::new(
-            stored.aggregate_id,
-            stored.sequence,
-            stored.aggregate_type,
-            stored.event_type,
-            stored.event_version,
-            serde_json::from_str(&stored.payload).map_err(corrupt)?,
-            serde_json::from_str(&stored.metadata).map_err(corrupt)?,
-        ),
-    })
 }
 
 fn not_supported() -> PersistenceError {
