@@ -160,12 +160,10 @@ impl Repository {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Positioned>, ServiceError> {
-        let stored = match &self.log {
-            Log::Memory(m) => return Ok(m.read_log(after, limit)),
-            Log::Sqlite(pool) => sql::read_log_sqlite(pool, after, limit).await?,
-            Log::Postgres(pool) => sql::read_log_postgres(pool, after, limit).await?,
-        };
-        stored.into_iter().map(StoredText::parsed).collect()
+        match self.read_stored(after, limit).await? {
+            StoredEvents::Parsed(events) => Ok(events),
+            StoredEvents::Text(events) => events.into_iter().map(StoredText::parsed).collect(),
+        }
     }
 
     /// [`Repository::read_log`], decoded into the domain's types through

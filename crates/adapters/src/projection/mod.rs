@@ -122,6 +122,19 @@ pub struct ProjectorTimes {
     pub commit: Duration,
 }
 
+impl std::ops::AddAssign for ProjectorTimes {
+    fn add_assign(&mut self, other: Self) {
+        self.batches += other.batches;
+        self.events += other.events;
+        self.waiting_for_log += other.waiting_for_log;
+        self.begin += other.begin;
+        self.prefetch += other.prefetch;
+        self.apply += other.apply;
+        self.write += other.write;
+        self.commit += other.commit;
+    }
+}
+
 impl ProjectorTimes {
     /// The sum of the parts.
     pub fn total(&self) -> Duration {
@@ -174,15 +187,7 @@ impl Projector {
     }
 
     fn add_times(&self, batch: ProjectorTimes) {
-        let mut times = self.times.lock().unwrap_or_else(PoisonError::into_inner);
-        times.batches += batch.batches;
-        times.events += batch.events;
-        times.waiting_for_log += batch.waiting_for_log;
-        times.begin += batch.begin;
-        times.prefetch += batch.prefetch;
-        times.apply += batch.apply;
-        times.write += batch.write;
-        times.commit += batch.commit;
+        *self.times.lock().unwrap_or_else(PoisonError::into_inner) += batch;
     }
 
     /// The position the read models have applied.
@@ -385,22 +390,23 @@ impl Projector {
                         .unwrap_or_else(|e| Err(ServiceError::Unavailable(Box::new(e)))),
                     Err(e) => Err(e),
                 };
-                let last = match &read {
-                    Ok(events) => events.last().map(|e| e.position),
-                    Err(_) => None,
+                let mut events = match read {
+                    Ok(events) => events,
+                    Err(error) => {
+                        let _ = sender.send(Err(error)).await;
+                        return;
+                    }
                 };
-                let end = last.is_none();
-                let read = read.map(|events| match upto {
-                    Some(upto) => events.into_iter().filter(|e| e.position <= upto).collect(),
-                    None => events,
-                });
-                if matches!(&read, Ok(events) if events.is_empty()) {
+                let Some(last) = events.last().map(|e| e.position) else {
+                    return;
+                };
+                if let Some(upto) = upto {
+                    events.retain(|e| e.position <= upto);
+                }
+                if events.is_empty() || sender.send(Ok(events)).await.is_err() {
                     return;
                 }
-                if sender.send(read).await.is_err() || end {
-                    return;
-                }
-                after = last.unwrap_or(after);
+                after = last;
             }
         });
         receiver
