@@ -20,8 +20,14 @@ INSERT INTO read_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) 
     pub const CHECKPOINT: &str = "SELECT position FROM read_checkpoints WHERE name = $1";
     /// Held until the transaction ends: a second projector waits here, then
     /// reads the position the first one saved.
-    pub const LOCK_CHECKPOINT: &str =
-        "SELECT position FROM read_checkpoints WHERE name = $1 FOR UPDATE";
+    /// Also defers the transaction's commit (`synchronous_commit` off for
+    /// it alone): the read models and the checkpoint commit together, so a
+    /// crash can lose only the last batches whole, which the projector then
+    /// projects again from the log; their outbox rows come back under the
+    /// same keys. A later durable commit (the dispatcher's) flushes them.
+    pub const LOCK_CHECKPOINT: &str = "
+SELECT position, set_config('synchronous_commit', 'off', true) AS deferred
+  FROM read_checkpoints WHERE name = $1 FOR UPDATE";
     pub const SAVE_CHECKPOINT: &str = "UPDATE read_checkpoints SET position = $1 WHERE name = $2";
 
     pub const DELEGATION: &str =
