@@ -20,11 +20,10 @@ INSERT INTO read_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) 
     pub const CHECKPOINT: &str = "SELECT position FROM read_checkpoints WHERE name = $1";
     /// Held until the transaction ends: a second projector waits here, then
     /// reads the position the first one saved.
-    /// Also defers the transaction's commit (`synchronous_commit` off for
-    /// it alone): the read models and the checkpoint commit together, so a
-    /// crash can lose only the last batches whole, which the projector then
-    /// projects again from the log; their outbox rows come back under the
-    /// same keys. A later durable commit (the dispatcher's) flushes them.
+    ///
+    /// Also turns `synchronous_commit` off for this transaction alone: a
+    /// crash loses only whole last batches, which are projected again from
+    /// the log (docs/READ-MODELS.md, step 5).
     pub const LOCK_CHECKPOINT: &str = "
 SELECT position, set_config('synchronous_commit', 'off', true) AS deferred
   FROM read_checkpoints WHERE name = $1 FOR UPDATE";
