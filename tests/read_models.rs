@@ -625,6 +625,17 @@ async fn a_batch_leaves_what_its_events_one_by_one_leave(store: Store) {
     forget_the_projection(&w, false).await;
     w.projector().catch_up().await.unwrap();
     assert_eq!(state().await, one_by_one, "applied twice");
+
+    // The log's first events again, on top of rows that applied more: a
+    // batch that starts a row (here d-1, requested) does not read it, so
+    // only the write-back's position guard keeps the revoked row from
+    // going back to pending.
+    forget_the_projection(&w, false).await;
+    assert_eq!(w.projector().with_batch(2).step().await.unwrap(), 2);
+    let d1 = w.read.delegation(&id("d-1")).await.unwrap().unwrap();
+    assert_eq!(d1.status.as_str(), "revoked", "a newer row is kept");
+    w.projector().catch_up().await.unwrap();
+    assert_eq!(state().await, one_by_one, "the start applied again");
     w.dispose().await;
 }
 

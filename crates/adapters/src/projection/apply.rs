@@ -38,21 +38,28 @@ pub(crate) struct Context<'a> {
 }
 
 /// The rows `events` are about, to read in one query per table before
-/// applying them.
+/// applying them, and those they start (a row started by the batch is built
+/// from its first event alone: see [`crate::readside::RowKeys`]).
 pub(crate) fn row_keys(events: &[LoggedEvent]) -> RowKeys {
     let mut keys = RowKeys::default();
     for event in events {
         match &event.payload {
-            Payload::Process(Event::Grantor(e)) => {
-                keys.delegations.push(e.delegation_id().as_str().to_owned())
+            Payload::Process(Event::Grantor(e)) => keys.delegations.add(
+                e.delegation_id().as_str().to_owned(),
+                matches!(e, GrantorEvent::DelegationRequested { .. }),
+            ),
+            Payload::Process(Event::Booker(e)) => keys.bookings.add(
+                booking_id(e).as_str().to_owned(),
+                matches!(e, BookerEvent::BookingRequested(_)),
+            ),
+            Payload::Process(Event::Meeting(_)) => {
+                keys.bookings.add(event.aggregate_id.clone(), false)
             }
-            Payload::Process(Event::Booker(e)) => {
-                keys.bookings.push(booking_id(e).as_str().to_owned())
+            Payload::Process(Event::Slot(e)) => {
+                let (booking, held) = place_booking(e);
+                keys.places
+                    .add((event.aggregate_id.clone(), booking.to_string()), held)
             }
-            Payload::Process(Event::Meeting(_)) => keys.bookings.push(event.aggregate_id.clone()),
-            Payload::Process(Event::Slot(e)) => keys
-                .places
-                .push((event.aggregate_id.clone(), place_booking(e).0.to_string())),
             Payload::Process(Event::Delegate(_)) | Payload::Pin(_) => {}
         }
     }
@@ -285,11 +292,12 @@ async fn booking(
         return Ok(vec![]);
     }
     let row = match (event, existing) {
-        (BookerEvent::BookingRequested(b), existing) => BookingRow {
+        // A request starts the row from the event alone (a meeting event
+        // cannot precede its booking's request in the log), as `row_keys`
+        // expects of every event that starts a row.
+        (BookerEvent::BookingRequested(b), _) => BookingRow {
             booking: (**b).clone(),
-            // A meeting event cannot precede its booking's request in the
-            // log; keep what is there all the same.
-            meeting: existing.map(|r| r.meeting).unwrap_or_default(),
+            meeting: Meeting::default(),
             position,
         },
         (_, None) => {

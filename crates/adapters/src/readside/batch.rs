@@ -8,13 +8,60 @@ use std::hash::Hash;
 
 use super::{AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow};
 
-/// The rows a batch's events are about, to read with one query per table.
+/// The rows a batch's events are about, per table: those to read with one
+/// query, and those the batch starts.
 #[derive(Debug, Default)]
 pub(crate) struct RowKeys {
-    pub delegations: Vec<String>,
-    pub bookings: Vec<String>,
+    pub delegations: Keys<String>,
+    pub bookings: Keys<String>,
     /// `(slot_key, booking)`.
-    pub places: Vec<(String, String)>,
+    pub places: Keys<(String, String)>,
+}
+
+/// One table's keys, each once, in the order the batch first names them.
+#[derive(Debug)]
+pub(crate) struct Keys<K> {
+    /// Rows an earlier event may have written: read before applying.
+    pub read: Vec<K>,
+    /// Rows whose first event in the batch starts them (a request, a
+    /// reservation), built from that event alone. A row stored under such a
+    /// key holds only events at or below the checkpoint, which the batch
+    /// follows, so it is not read: the batch takes it as absent, and the
+    /// write-back's position guard keeps it should it be newer.
+    pub started: Vec<K>,
+    seen: HashSet<K>,
+}
+
+impl<K> Default for Keys<K> {
+    fn default() -> Self {
+        Self {
+            read: Vec::new(),
+            started: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Keys<K> {
+    /// Notes `key`, named by an event that `starts` its row or not; only
+    /// the first event naming a key counts.
+    pub fn add(&mut self, key: K, starts: bool) {
+        if self.seen.insert(key.clone()) {
+            if starts {
+                self.started.push(key);
+            } else {
+                self.read.push(key);
+            }
+        }
+    }
+
+    /// Keys to read.
+    pub fn to_read(keys: Vec<K>) -> Self {
+        Self {
+            read: keys,
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Default)]
@@ -63,6 +110,17 @@ impl<K: Hash + Eq + Clone, R: Clone> Table<K, R> {
         keys.into_iter()
             .filter(|k| !self.rows.contains_key(k) && seen.insert(k.clone()))
             .collect()
+    }
+
+    /// Takes the rows of `keys` not known yet as absent, without reading
+    /// them: rows the batch starts ([`Keys::started`]).
+    pub fn start(&mut self, keys: Vec<K>) {
+        for key in keys {
+            self.rows.entry(key).or_insert(Entry {
+                row: None,
+                dirty: false,
+            });
+        }
     }
 
     /// Records a read of `keys` that found `found`: the others are absent.

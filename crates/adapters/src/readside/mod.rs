@@ -37,6 +37,7 @@ use crate::error::ServiceError;
 use crate::repository::Repository;
 use crate::sql::service_error;
 
+use batch::Keys;
 pub(crate) use batch::RowKeys;
 use batch::{Cache, OutboxWrite};
 
@@ -302,23 +303,27 @@ impl SideTx {
         on_tx!(self, save_checkpoint(name, position))
     }
 
-    /// Reads the rows of `keys` not read yet, one query per table.
+    /// Reads the rows of `keys` not read yet, one query per table, and
+    /// takes those the batch starts as absent.
     pub(crate) async fn prefetch(&mut self, keys: RowKeys) -> Result<(), ServiceError> {
-        let ids = self.cache.delegations.unread(keys.delegations);
+        self.cache.delegations.start(keys.delegations.started);
+        self.cache.bookings.start(keys.bookings.started);
+        self.cache.places.start(keys.places.started);
+        let ids = self.cache.delegations.unread(keys.delegations.read);
         if !ids.is_empty() {
             let found = on_tx!(self, delegations(&ids))?;
             self.cache
                 .delegations
                 .read(ids, found, |r| r.delegation.id.as_str().to_owned());
         }
-        let ids = self.cache.bookings.unread(keys.bookings);
+        let ids = self.cache.bookings.unread(keys.bookings.read);
         if !ids.is_empty() {
             let found = on_tx!(self, bookings(&ids))?;
             self.cache
                 .bookings
                 .read(ids, found, |r| r.booking.id.as_str().to_owned());
         }
-        let places = self.cache.places.unread(keys.places);
+        let places = self.cache.places.unread(keys.places.read);
         if !places.is_empty() {
             let found = on_tx!(self, places(&places))?;
             self.cache
@@ -336,7 +341,7 @@ impl SideTx {
         let key = id.to_owned();
         if self.cache.delegations.get(&key).is_none() {
             self.prefetch(RowKeys {
-                delegations: vec![key.clone()],
+                delegations: Keys::to_read(vec![key.clone()]),
                 ..RowKeys::default()
             })
             .await?;
@@ -355,7 +360,7 @@ impl SideTx {
         let key = id.to_owned();
         if self.cache.bookings.get(&key).is_none() {
             self.prefetch(RowKeys {
-                bookings: vec![key.clone()],
+                bookings: Keys::to_read(vec![key.clone()]),
                 ..RowKeys::default()
             })
             .await?;
@@ -378,7 +383,7 @@ impl SideTx {
         let key = (slot_key.to_owned(), booking.to_owned());
         if self.cache.places.get(&key).is_none() {
             self.prefetch(RowKeys {
-                places: vec![key.clone()],
+                places: Keys::to_read(vec![key.clone()]),
                 ..RowKeys::default()
             })
             .await?;

@@ -40,7 +40,8 @@ SELECT id, grantor, delegate, stage, requested_at, data::jsonb, position
               $7::bigint[]) AS t (id, grantor, delegate, stage, requested_at, data, position)
     ON CONFLICT (id) DO UPDATE SET grantor = excluded.grantor, delegate = excluded.delegate,
        stage = excluded.stage, requested_at = excluded.requested_at, data = excluded.data,
-       position = excluded.position";
+       position = excluded.position
+     WHERE read_delegations.position < excluded.position";
     pub const DELEGATIONS_BY_GRANTOR: &str = "
 SELECT data::text AS data, position FROM read_delegations
  WHERE grantor = $1 AND stage NOT IN ('pending', 'refused')
@@ -70,7 +71,8 @@ SELECT id, booker, counter, office, mode, slot_start, slot_date, stage, meeting_
        office = excluded.office, mode = excluded.mode, slot_start = excluded.slot_start,
        slot_date = excluded.slot_date, stage = excluded.stage,
        meeting_state = excluded.meeting_state, data = excluded.data,
-       meeting = excluded.meeting, position = excluded.position";
+       meeting = excluded.meeting, position = excluded.position
+     WHERE read_bookings.position < excluded.position";
     pub const BOOKINGS_OF: &str = "
 SELECT data::text AS data, meeting::text AS meeting, position FROM read_bookings
  WHERE booker = $1 AND stage <> 'refused'
@@ -103,7 +105,8 @@ INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, posi
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[],
                      $6::bigint[])
     ON CONFLICT (slot_key, booking) DO UPDATE SET counter = excluded.counter,
-       slot_start = excluded.slot_start, held = excluded.held, position = excluded.position";
+       slot_start = excluded.slot_start, held = excluded.held, position = excluded.position
+     WHERE read_slot_places.position < excluded.position";
     pub const PLACES_HELD: &str = "
 SELECT slot_start, COUNT(*) AS taken FROM read_slot_places
  WHERE counter = $1 AND held AND slot_start >= $2 AND slot_start <= $3
