@@ -69,7 +69,7 @@ pub(crate) fn row_keys(events: &[LoggedEvent]) -> RowKeys {
 /// Applies `event` to every read model it concerns, and writes its
 /// notifications to the outbox.
 pub(crate) async fn apply(
-    tx: &mut SideTx,
+    tx: &mut SideTx<'_>,
     event: &LoggedEvent,
     cx: &Context<'_>,
 ) -> Result<(), ServiceError> {
@@ -185,54 +185,50 @@ fn booker_event_at(e: &BookerEvent) -> DateTime<Utc> {
 // ------------------------------------------------------------ delegations
 
 async fn delegation(
-    tx: &mut SideTx,
+    tx: &mut SideTx<'_>,
     event: &GrantorEvent,
     position: i64,
     cx: &Context<'_>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
     let id = event.delegation_id();
-    let existing = tx.delegation(id.as_str()).await?;
-    if existing
-        .as_ref()
-        .is_some_and(|row| row.position >= position)
-    {
+    let stored = tx.delegation(id.as_str()).await?.map(|row| row.position);
+    if stored.is_some_and(|applied| applied >= position) {
         return Ok(vec![]);
     }
-    let delegation = match (event, existing) {
-        (
-            GrantorEvent::DelegationRequested {
-                id,
-                grantor,
-                delegate,
-                role,
-                channel,
-                ends_on,
-                meeting,
-                at,
+    match event {
+        GrantorEvent::DelegationRequested {
+            id,
+            grantor,
+            delegate,
+            role,
+            channel,
+            ends_on,
+            meeting,
+            at,
+        } => tx.put_delegation(DelegationRow {
+            delegation: Delegation {
+                id: id.clone(),
+                grantor: grantor.clone(),
+                delegate: delegate.clone(),
+                role: *role,
+                channel: *channel,
+                ends_on: *ends_on,
+                meeting: meeting.clone(),
+                requested_at: *at,
+                registered_at: None,
+                stage: Stage::Pending,
             },
-            _,
-        ) => Delegation {
-            id: id.clone(),
-            grantor: grantor.clone(),
-            delegate: delegate.clone(),
-            role: *role,
-            channel: *channel,
-            ends_on: *ends_on,
-            meeting: meeting.clone(),
-            requested_at: *at,
-            registered_at: None,
-            stage: Stage::Pending,
-        },
-        (_, None) => {
-            tracing::warn!(%id, position, "delegation event without its request: skipped");
-            return Ok(vec![]);
+            position,
+        }),
+        event => {
+            let Some(row) = tx.delegation_mut(id.as_str()) else {
+                tracing::warn!(%id, position, "delegation event without its request: skipped");
+                return Ok(vec![]);
+            };
+            evolve_delegation(&mut row.delegation, event);
+            row.position = position;
         }
-        (event, Some(row)) => evolve_delegation(row.delegation, event),
-    };
-    tx.put_delegation(DelegationRow {
-        delegation,
-        position,
-    });
+    }
     let contacts = |cf: &_| cx.contacts.contact(cf);
     Ok(on_delegation_event(
         event,
@@ -242,7 +238,7 @@ async fn delegation(
 }
 
 /// The grantor aggregate's transitions, on one delegation.
-fn evolve_delegation(mut d: Delegation, event: &GrantorEvent) -> Delegation {
+fn evolve_delegation(d: &mut Delegation, event: &GrantorEvent) {
     match event {
         GrantorEvent::DelegationRequested { .. } => {}
         GrantorEvent::DelegationRegistered {
@@ -272,57 +268,52 @@ fn evolve_delegation(mut d: Delegation, event: &GrantorEvent) -> Delegation {
             }
         }
     }
-    d
 }
 
 // ------------------------------------------------------------ bookings
 
 async fn booking(
-    tx: &mut SideTx,
+    tx: &mut SideTx<'_>,
     event: &BookerEvent,
     position: i64,
     cx: &Context<'_>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
     let id = booking_id(event);
-    let existing = tx.booking(id.as_str()).await?;
-    if existing
-        .as_ref()
-        .is_some_and(|row| row.position >= position)
-    {
+    let stored = tx.booking(id.as_str()).await?.map(|row| row.position);
+    if stored.is_some_and(|applied| applied >= position) {
         return Ok(vec![]);
     }
-    let row = match (event, existing) {
+    let at = booker_event_at(event);
+    if let BookerEvent::BookingRequested(b) = event {
         // A request starts the row from the event alone (a meeting event
         // cannot precede its booking's request in the log), as `row_keys`
         // expects of every event that starts a row.
-        (BookerEvent::BookingRequested(b), _) => BookingRow {
+        let row = BookingRow {
             booking: (**b).clone(),
             meeting: Meeting::default(),
             position,
-        },
-        (_, None) => {
-            tracing::warn!(%id, position, "booking event without its request: skipped");
-            return Ok(vec![]);
-        }
-        (event, Some(mut row)) => {
-            row.booking.stage = match event {
-                BookerEvent::BookingConfirmed { .. } => BookingStage::Confirmed,
-                BookerEvent::BookingRefused { reason, at, .. } => BookingStage::Refused {
-                    at: *at,
-                    reason: reason.clone(),
-                },
-                BookerEvent::BookingCancelled { at, .. } => BookingStage::Cancelled { at: *at },
-                BookerEvent::BookingServed { at, .. } => BookingStage::Served { at: *at },
-                BookerEvent::BookingMissed { at, .. } => BookingStage::Missed { at: *at },
-                BookerEvent::BookingRequested(_) => row.booking.stage,
-            };
-            row.position = position;
-            row
-        }
+        };
+        let ops = on_booking_event(event, &row.booking, cx.policy, at);
+        tx.put_booking(row);
+        return Ok(ops);
+    }
+    let Some(row) = tx.booking_mut(id.as_str()) else {
+        tracing::warn!(%id, position, "booking event without its request: skipped");
+        return Ok(vec![]);
     };
-    let ops = on_booking_event(event, &row.booking, cx.policy, booker_event_at(event));
-    tx.put_booking(row);
-    Ok(ops)
+    row.booking.stage = match event {
+        BookerEvent::BookingConfirmed { .. } => BookingStage::Confirmed,
+        BookerEvent::BookingRefused { reason, at, .. } => BookingStage::Refused {
+            at: *at,
+            reason: reason.clone(),
+        },
+        BookerEvent::BookingCancelled { at, .. } => BookingStage::Cancelled { at: *at },
+        BookerEvent::BookingServed { at, .. } => BookingStage::Served { at: *at },
+        BookerEvent::BookingMissed { at, .. } => BookingStage::Missed { at: *at },
+        BookerEvent::BookingRequested(_) => row.booking.stage.clone(),
+    };
+    row.position = position;
+    Ok(on_booking_event(event, &row.booking, cx.policy, at))
 }
 
 fn booking_id(event: &BookerEvent) -> &BookingId {
@@ -339,17 +330,14 @@ fn booking_id(event: &BookerEvent) -> &BookingId {
 // ------------------------------------------------------------ slot places
 
 async fn place(
-    tx: &mut SideTx,
+    tx: &mut SideTx<'_>,
     slot_key: &str,
     event: &SlotEvent,
     position: i64,
 ) -> Result<(), ServiceError> {
     let (booking, held) = place_booking(event);
-    let existing = tx.place(slot_key, booking.as_str()).await?;
-    if existing
-        .as_ref()
-        .is_some_and(|row| row.position >= position)
-    {
+    let stored = tx.place_position(slot_key, booking.as_str()).await?;
+    if stored.is_some_and(|applied| applied >= position) {
         return Ok(());
     }
     // The slot ledger's stream id is `counter@start` (booking::slot_key);
@@ -382,12 +370,16 @@ fn place_booking(event: &SlotEvent) -> (&BookingId, bool) {
 // ------------------------------------------------------------ meetings
 
 async fn meeting(
-    tx: &mut SideTx,
+    tx: &mut SideTx<'_>,
     booking_id: &str,
     event: &MeetingEvent,
     position: i64,
 ) -> Result<(), ServiceError> {
-    let Some(mut row) = tx.booking(booking_id).await? else {
+    let stored = tx.booking(booking_id).await?.map(|row| row.position);
+    if stored.is_some_and(|applied| applied >= position) {
+        return Ok(());
+    }
+    let Some(row) = tx.booking_mut(booking_id) else {
         tracing::warn!(
             booking_id,
             position,
@@ -395,14 +387,8 @@ async fn meeting(
         );
         return Ok(());
     };
-    if row.position >= position {
-        return Ok(());
-    }
     // The meeting aggregate's own `apply`: no rules, only state.
-    let mut meeting: Meeting = row.meeting;
-    meeting.apply(event.clone());
-    row.meeting = meeting;
+    row.meeting.apply(event.clone());
     row.position = position;
-    tx.put_booking(row);
     Ok(())
 }

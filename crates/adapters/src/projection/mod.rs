@@ -13,8 +13,8 @@
 //! 3. gathers the events' notifications (N1–N6, the domain's policy) for the
 //!    outbox, one row per idempotency key (`ON CONFLICT DO NOTHING`);
 //! 4. writes the changed rows, the audit rows and the outbox back, one
-//!    multi-row statement per table (the outbox's schedules and withdrawals
-//!    in rounds that keep each key's order), then saves the checkpoint.
+//!    multi-row statement per table (the outbox's writes folded into one
+//!    per key first), then saves the checkpoint.
 //!
 //! So a batch costs a handful of statements, not a few per event: see
 //! `SideTx` in `crate::readside`. While one batch is written, a task of its
@@ -55,7 +55,7 @@ pub use crate::readside::{AuditEntry, OutboxEntry};
 
 use crate::error::ServiceError;
 use crate::events::LoggedEvent;
-use crate::readside::ReadSide;
+use crate::readside::{HeldSide, ReadSide};
 use crate::repository::Repository;
 
 /// The checkpoint name of the projector (in the read side's own table).
@@ -204,7 +204,10 @@ impl Projector {
             if events.is_empty() {
                 return Ok(0);
             }
-            if self.write(from, &events).await? {
+            if self
+                .write(&mut self.side.hold().await?, from, &events)
+                .await?
+            {
                 return Ok(events.len());
             }
             // Another projector applied this batch meanwhile: read on from
@@ -219,8 +222,11 @@ impl Projector {
     /// reading of the log and the writing of the read models overlap.
     pub async fn catch_up(&self) -> Result<usize, ServiceError> {
         let mut total = 0;
+        // One connection for every batch (`ReadSide::hold`); the in-memory
+        // read side has no other.
+        let mut held = self.side.hold().await?;
         'from_checkpoint: loop {
-            let mut from = self.side.checkpoint(CHECKPOINT).await?;
+            let mut from = held.checkpoint(CHECKPOINT).await?;
             let mut batches = self.read_ahead(from, None);
             loop {
                 let waiting = Instant::now();
@@ -232,7 +238,7 @@ impl Projector {
                     ..ProjectorTimes::default()
                 });
                 let events = events?;
-                if !self.write(from, &events).await? {
+                if !self.write(&mut held, from, &events).await? {
                     // Another projector got further: start again from
                     // where it got (dropping `batches` ends the reader).
                     continue 'from_checkpoint;
@@ -247,7 +253,12 @@ impl Projector {
     /// Applies `events`, the batch after `from`, and the checkpoint after
     /// them, in one transaction; `false` (and nothing written) if the
     /// checkpoint is no longer `from`.
-    async fn write(&self, from: i64, events: &[LoggedEvent]) -> Result<bool, ServiceError> {
+    async fn write(
+        &self,
+        held: &mut HeldSide,
+        from: i64,
+        events: &[LoggedEvent],
+    ) -> Result<bool, ServiceError> {
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(true);
         };
@@ -257,7 +268,7 @@ impl Projector {
             events: events.len() as u64,
             ..ProjectorTimes::default()
         };
-        let mut tx = self.side.begin().await?;
+        let mut tx = held.begin().await?;
         if tx.lock_checkpoint(CHECKPOINT).await? != from {
             // The dropped transaction rolls back.
             return Ok(false);
@@ -300,7 +311,8 @@ impl Projector {
     /// checkpoint are then projected as usual, notifications included.
     /// Memory holds a few batches at a time, whatever the log's length.
     pub async fn rebuild(&self) -> Result<usize, ServiceError> {
-        let mut tx = self.side.begin().await?;
+        let mut held = self.side.hold().await?;
+        let mut tx = held.begin().await?;
         let upto = tx.lock_checkpoint(CHECKPOINT).await?;
         tx.clear_read_models().await?;
         let cx = apply::Context {
@@ -337,6 +349,7 @@ impl Projector {
             commit: clock.lap(),
             ..ProjectorTimes::default()
         });
+        drop(held);
         Ok(replayed + self.catch_up().await?)
     }
 

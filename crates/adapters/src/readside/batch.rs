@@ -3,7 +3,8 @@
 //! until [`super::SideTx::flush`] writes them with a handful of multi-row
 //! statements per table instead of a few statements per event.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Borrow;
+use std::collections::HashMap;
 use std::hash::Hash;
 
 use super::{AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow};
@@ -18,49 +19,47 @@ pub(crate) struct RowKeys {
     pub places: Keys<(String, String)>,
 }
 
-/// One table's keys, each once, in the order the batch first names them.
+/// One table's keys, each once, with whether the first event naming it
+/// in the batch starts its row.
 #[derive(Debug)]
 pub(crate) struct Keys<K> {
-    /// Rows an earlier event may have written: read before applying.
-    pub read: Vec<K>,
-    /// Rows whose first event in the batch starts them (a request, a
-    /// reservation), built from that event alone. A row stored under such a
-    /// key holds only events at or below the checkpoint, which the batch
-    /// follows, so it is not read: the batch takes it as absent, and the
-    /// write-back's position guard keeps it should it be newer.
-    pub started: Vec<K>,
-    seen: HashSet<K>,
+    first: HashMap<K, bool>,
 }
 
 impl<K> Default for Keys<K> {
     fn default() -> Self {
         Self {
-            read: Vec::new(),
-            started: Vec::new(),
-            seen: HashSet::new(),
+            first: HashMap::new(),
         }
     }
 }
 
-impl<K: Hash + Eq + Clone> Keys<K> {
+impl<K: Hash + Eq> Keys<K> {
     /// Notes `key`, named by an event that `starts` its row or not; only
     /// the first event naming a key counts.
     pub fn add(&mut self, key: K, starts: bool) {
-        if self.seen.insert(key.clone()) {
-            if starts {
-                self.started.push(key);
-            } else {
-                self.read.push(key);
-            }
-        }
+        self.first.entry(key).or_insert(starts);
     }
 
-    /// Keys to read.
-    pub fn to_read(keys: Vec<K>) -> Self {
-        Self {
-            read: keys,
-            ..Self::default()
-        }
+    /// One key to read.
+    pub fn to_read(key: K) -> Self {
+        let mut keys = Self::default();
+        keys.add(key, false);
+        keys
+    }
+
+    /// The keys to read, and those of the rows the batch starts. A row
+    /// whose first event in the batch starts it (a request, a reservation)
+    /// is built from that event alone; a row stored under its key holds
+    /// only events at or below the checkpoint, which the batch follows. So
+    /// it is not read: the batch takes it as absent, and the write-back's
+    /// position guard keeps a stored row should it be newer.
+    pub fn split(self) -> (Vec<K>, Vec<K>) {
+        let (started, read): (Vec<_>, Vec<_>) = self.first.into_iter().partition(|(_, s)| *s);
+        (
+            read.into_iter().map(|(k, _)| k).collect(),
+            started.into_iter().map(|(k, _)| k).collect(),
+        )
     }
 }
 
@@ -103,17 +102,22 @@ impl<K, R> Default for Table<K, R> {
     }
 }
 
-impl<K: Hash + Eq + Clone, R: Clone> Table<K, R> {
-    /// The keys among `keys` not read yet, each once.
-    pub fn unread(&self, keys: impl IntoIterator<Item = K>) -> Vec<K> {
-        let mut seen = HashSet::new();
-        keys.into_iter()
-            .filter(|k| !self.rows.contains_key(k) && seen.insert(k.clone()))
-            .collect()
+impl<K: Hash + Eq, R> Table<K, R> {
+    /// Whether the batch knows the row of `key` (read, or known absent).
+    pub fn knows<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.rows.contains_key(key)
+    }
+
+    /// The keys among `keys` (each once) not known yet.
+    pub fn unread(&self, keys: Vec<K>) -> Vec<K> {
+        keys.into_iter().filter(|k| !self.knows(k)).collect()
     }
 
     /// Takes the rows of `keys` not known yet as absent, without reading
-    /// them: rows the batch starts ([`Keys::started`]).
+    /// them: rows the batch starts ([`Keys::split`]).
     pub fn start(&mut self, keys: Vec<K>) {
         for key in keys {
             self.rows.entry(key).or_insert(Entry {
@@ -132,9 +136,23 @@ impl<K: Hash + Eq + Clone, R: Clone> Table<K, R> {
         }
     }
 
-    /// The row as the batch left it; `None` if not read yet.
-    pub fn get(&self, key: &K) -> Option<Option<R>> {
-        self.rows.get(key).map(|e| e.row.clone())
+    /// The row as the batch left it (`None` if absent or not read yet).
+    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&R>
+    where
+        K: Borrow<Q>,
+    {
+        self.rows.get(key).and_then(|e| e.row.as_ref())
+    }
+
+    /// The row, to change in place: it is written back at the flush.
+    pub fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut R>
+    where
+        K: Borrow<Q>,
+    {
+        let Entry { row, dirty } = self.rows.get_mut(key)?;
+        let row = row.as_mut()?;
+        *dirty = true;
+        Some(row)
     }
 
     pub fn put(&mut self, key: K, row: R) {
@@ -169,49 +187,101 @@ pub(crate) enum OutboxWrite {
     Withdraw(String),
 }
 
-impl OutboxWrite {
-    fn key(&self) -> &str {
-        match self {
-            OutboxWrite::Schedule(e) => &e.key,
-            OutboxWrite::Withdraw(key) => key,
-        }
-    }
-}
-
-/// Writes on distinct keys, each round one multi-row insert and one
-/// multi-row withdrawal.
+/// A batch's outbox writes as one statement per kind, each key once, that
+/// leave the outbox as the writes run one by one would.
 #[derive(Default)]
-pub(crate) struct Round {
+pub(crate) struct OutboxPlan {
+    /// Rows to insert if their key is free (as `pending`, or as `withdrawn`
+    /// when the batch withdraws them after scheduling them).
     pub schedule: Vec<OutboxEntry>,
+    /// The same, but a row already there under the key is withdrawn if
+    /// pending: the batch withdraws the key as well.
+    pub schedule_or_withdraw: Vec<OutboxEntry>,
+    /// Keys whose pending row is withdrawn, the batch scheduling none.
     pub withdraw: Vec<String>,
 }
 
-/// Groups `writes` into rounds that, run in order, leave the outbox as the
-/// writes run one by one would. Writes on different keys commute, so only
-/// each key's own order matters: its n-th change of kind goes to round n. A
-/// write repeating the key's previous kind is dropped: a second schedule
-/// finds the row there, a second withdrawal finds it no longer pending.
-pub(crate) fn rounds(writes: Vec<OutboxWrite>) -> Vec<Round> {
-    let mut rounds: Vec<Round> = Vec::new();
-    // Per key: its last round and whether that write was a schedule.
-    let mut last: HashMap<String, (usize, bool)> = HashMap::new();
+/// What a key's writes come to, in order.
+enum KeyWrites {
+    /// Withdrawals only.
+    Withdraw,
+    /// A first schedule (the later ones find its row there): whether a
+    /// withdrawal came before it (for a row already stored), and whether one
+    /// came after it (for the row it inserts, or the one stored).
+    Schedule {
+        entry: Box<OutboxEntry>,
+        withdrawn_before: bool,
+        withdrawn_after: bool,
+    },
+}
+
+/// Folds `writes` into one write per key. For a key, only its own writes'
+/// order matters: a schedule inserts the row if the key is free and does
+/// nothing otherwise; a withdrawal turns a pending row withdrawn. So after
+/// its first schedule, a key's row is the one stored or the one inserted,
+/// and a withdrawal anywhere in its writes withdraws whichever it is if
+/// pending — except a withdrawal before the first schedule, which cannot
+/// reach the row that schedule inserts.
+pub(crate) fn plan(writes: Vec<OutboxWrite>) -> OutboxPlan {
+    let mut keys: HashMap<String, KeyWrites> = HashMap::new();
+    let mut order = Vec::new();
     for write in writes {
-        let schedule = matches!(write, OutboxWrite::Schedule(_));
-        let round = match last.get(write.key()) {
-            Some(&(_, was)) if was == schedule => continue,
-            Some(&(round, _)) => round + 1,
-            None => 0,
-        };
-        last.insert(write.key().to_owned(), (round, schedule));
-        if rounds.len() == round {
-            rounds.push(Round::default());
-        }
         match write {
-            OutboxWrite::Schedule(entry) => rounds[round].schedule.push(*entry),
-            OutboxWrite::Withdraw(key) => rounds[round].withdraw.push(key),
+            OutboxWrite::Schedule(entry) => match keys.get_mut(&entry.key) {
+                None => {
+                    order.push(entry.key.clone());
+                    keys.insert(
+                        entry.key.clone(),
+                        KeyWrites::Schedule {
+                            entry,
+                            withdrawn_before: false,
+                            withdrawn_after: false,
+                        },
+                    );
+                }
+                Some(slot @ KeyWrites::Withdraw) => {
+                    *slot = KeyWrites::Schedule {
+                        entry,
+                        withdrawn_before: true,
+                        withdrawn_after: false,
+                    }
+                }
+                Some(KeyWrites::Schedule { .. }) => {}
+            },
+            OutboxWrite::Withdraw(key) => match keys.get_mut(&key) {
+                None => {
+                    order.push(key.clone());
+                    keys.insert(key, KeyWrites::Withdraw);
+                }
+                Some(KeyWrites::Withdraw) => {}
+                Some(KeyWrites::Schedule {
+                    withdrawn_after, ..
+                }) => *withdrawn_after = true,
+            },
         }
     }
-    rounds
+    let mut plan = OutboxPlan::default();
+    for key in order {
+        match keys.remove(&key) {
+            Some(KeyWrites::Withdraw) => plan.withdraw.push(key),
+            Some(KeyWrites::Schedule {
+                mut entry,
+                withdrawn_before,
+                withdrawn_after,
+            }) => {
+                if withdrawn_after {
+                    entry.status = "withdrawn".to_owned();
+                }
+                if withdrawn_before || withdrawn_after {
+                    plan.schedule_or_withdraw.push(*entry);
+                } else {
+                    plan.schedule.push(*entry);
+                }
+            }
+            None => {}
+        }
+    }
+    plan
 }
 
 #[cfg(test)]
@@ -239,77 +309,52 @@ mod tests {
         OutboxWrite::Withdraw(key.to_owned())
     }
 
-    /// Per round: the keys scheduled, with their positions, and withdrawn.
-    type Shape = (Vec<(String, i64)>, Vec<String>);
-
-    fn shape(rounds: &[Round]) -> Vec<Shape> {
-        rounds
+    /// `(key, position, status)` of each entry.
+    fn entries(entries: &[OutboxEntry]) -> Vec<(&str, i64, &str)> {
+        entries
             .iter()
-            .map(|r| {
-                (
-                    r.schedule
-                        .iter()
-                        .map(|e| (e.key.clone(), e.position))
-                        .collect(),
-                    r.withdraw.clone(),
-                )
-            })
+            .map(|e| (e.key.as_str(), e.position, e.status.as_str()))
             .collect()
     }
 
-    fn keyed(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
-        pairs.iter().map(|(k, p)| ((*k).to_owned(), *p)).collect()
-    }
-
-    fn keys(ks: &[&str]) -> Vec<String> {
-        ks.iter().map(|k| (*k).to_owned()).collect()
-    }
-
     #[test]
-    fn a_withdrawal_after_its_schedule_runs_after_it() {
-        let r = rounds(vec![
+    fn a_withdrawal_after_its_schedule_inserts_the_row_withdrawn() {
+        let p = plan(vec![
             schedule("a", 1),
             schedule("b", 1),
             withdraw("c"),
             withdraw("a"),
         ]);
+        assert_eq!(entries(&p.schedule), vec![("b", 1, "pending")]);
         assert_eq!(
-            shape(&r),
-            vec![
-                (keyed(&[("a", 1), ("b", 1)]), keys(&["c"])),
-                (vec![], keys(&["a"])),
-            ]
+            entries(&p.schedule_or_withdraw),
+            vec![("a", 1, "withdrawn")]
         );
+        assert_eq!(p.withdraw, vec!["c".to_owned()]);
     }
 
     #[test]
-    fn a_schedule_after_its_withdrawal_runs_after_it() {
-        let r = rounds(vec![withdraw("a"), schedule("a", 2), schedule("b", 2)]);
-        assert_eq!(
-            shape(&r),
-            vec![
-                (keyed(&[("b", 2)]), keys(&["a"])),
-                (keyed(&[("a", 2)]), vec![]),
-            ]
-        );
+    fn a_withdrawal_before_its_schedule_reaches_only_a_stored_row() {
+        let p = plan(vec![withdraw("a"), schedule("a", 2), schedule("b", 2)]);
+        assert_eq!(entries(&p.schedule), vec![("b", 2, "pending")]);
+        assert_eq!(entries(&p.schedule_or_withdraw), vec![("a", 2, "pending")]);
+        assert!(p.withdraw.is_empty());
     }
 
     #[test]
-    fn repeats_keep_the_first_write() {
-        let r = rounds(vec![
+    fn the_first_schedule_of_a_key_is_the_one_kept() {
+        let p = plan(vec![
             schedule("a", 1),
             schedule("a", 2),
             withdraw("a"),
             withdraw("a"),
             schedule("a", 3),
         ]);
+        assert!(p.schedule.is_empty());
         assert_eq!(
-            shape(&r),
-            vec![
-                (keyed(&[("a", 1)]), vec![]),
-                (vec![], keys(&["a"])),
-                (keyed(&[("a", 3)]), vec![]),
-            ]
+            entries(&p.schedule_or_withdraw),
+            vec![("a", 1, "withdrawn")]
         );
+        assert!(p.withdraw.is_empty());
     }
 }

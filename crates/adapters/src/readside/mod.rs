@@ -29,9 +29,10 @@ use deleghe_domain::delegation::{Delegation, Stage};
 use deleghe_domain::meeting::Meeting;
 use deleghe_domain::notification::{Channel, Notification};
 use serde::{Deserialize, Serialize};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
 use crate::error::ServiceError;
 use crate::repository::Repository;
@@ -107,21 +108,16 @@ impl ReadSide {
         Ok(Self(Pool::Sqlite(pool)))
     }
 
-    /// A transaction that holds the store's write lock from its start (on
-    /// SQLite `BEGIN IMMEDIATE`: one writer at a time, so no upgrade can fail
-    /// half-way).
-    pub(crate) async fn begin(&self) -> Result<SideTx, ServiceError> {
-        let conn = match &self.0 {
-            Pool::Sqlite(pool) => Conn::Sqlite(
-                pool.begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(service_error)?,
-            ),
-            Pool::Postgres(pool) => Conn::Postgres(pool.begin().await.map_err(service_error)?),
-        };
-        Ok(SideTx {
-            conn,
-            cache: Cache::default(),
+    /// A pooled connection of the read side, to run the projector's
+    /// transactions on one after the other ([`HeldSide::begin`]): sqlx
+    /// pings a connection each time it goes back to its pool (ADR 0005), so
+    /// a catch-up takes one for all its batches.
+    pub(crate) async fn hold(&self) -> Result<HeldSide, ServiceError> {
+        Ok(match &self.0 {
+            Pool::Sqlite(pool) => HeldSide::Sqlite(pool.acquire().await.map_err(service_error)?),
+            Pool::Postgres(pool) => {
+                HeldSide::Postgres(pool.acquire().await.map_err(service_error)?)
+            }
         })
     }
 
@@ -270,6 +266,39 @@ impl ReadSide {
     }
 }
 
+/// A connection of the read side, held across transactions.
+pub(crate) enum HeldSide {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl HeldSide {
+    pub(crate) async fn checkpoint(&mut self, name: &str) -> Result<i64, ServiceError> {
+        match self {
+            HeldSide::Sqlite(conn) => sqlite::checkpoint(&mut **conn, name).await,
+            HeldSide::Postgres(conn) => postgres::checkpoint(&mut **conn, name).await,
+        }
+    }
+
+    /// A transaction that holds the store's write lock from its start (on
+    /// SQLite `BEGIN IMMEDIATE`: one writer at a time, so no upgrade can fail
+    /// half-way).
+    pub(crate) async fn begin(&mut self) -> Result<SideTx<'_>, ServiceError> {
+        let conn = match self {
+            HeldSide::Sqlite(conn) => Conn::Sqlite(
+                conn.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(service_error)?,
+            ),
+            HeldSide::Postgres(conn) => Conn::Postgres(conn.begin().await.map_err(service_error)?),
+        };
+        Ok(SideTx {
+            conn,
+            cache: Cache::default(),
+        })
+    }
+}
+
 /// A transaction on the read side: what the projector writes with, batch by
 /// batch, rows and checkpoint together.
 ///
@@ -278,17 +307,17 @@ impl ReadSide {
 /// costs about as many round trips as one event. The rows a batch will touch
 /// are read up front ([`SideTx::prefetch`], one query per table); a row it
 /// did not announce is read when first asked for.
-pub(crate) struct SideTx {
-    conn: Conn,
+pub(crate) struct SideTx<'c> {
+    conn: Conn<'c>,
     cache: Cache,
 }
 
-enum Conn {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+enum Conn<'c> {
+    Sqlite(Transaction<'c, Sqlite>),
+    Postgres(Transaction<'c, Postgres>),
 }
 
-impl SideTx {
+impl SideTx<'_> {
     /// The checkpoint `name`, locked until the transaction ends (created at
     /// 0 if missing).
     pub(crate) async fn lock_checkpoint(&mut self, name: &str) -> Result<i64, ServiceError> {
@@ -303,27 +332,30 @@ impl SideTx {
         on_tx!(self, save_checkpoint(name, position))
     }
 
-    /// Reads the rows of `keys` not read yet, one query per table, and
-    /// takes those the batch starts as absent.
+    /// Reads the rows of `keys` not known yet, one query per table, and
+    /// takes those the batch starts as absent ([`Keys::split`]).
     pub(crate) async fn prefetch(&mut self, keys: RowKeys) -> Result<(), ServiceError> {
-        self.cache.delegations.start(keys.delegations.started);
-        self.cache.bookings.start(keys.bookings.started);
-        self.cache.places.start(keys.places.started);
-        let ids = self.cache.delegations.unread(keys.delegations.read);
+        let (read, started) = keys.delegations.split();
+        self.cache.delegations.start(started);
+        let ids = self.cache.delegations.unread(read);
         if !ids.is_empty() {
             let found = on_tx!(self, delegations(&ids))?;
             self.cache
                 .delegations
                 .read(ids, found, |r| r.delegation.id.as_str().to_owned());
         }
-        let ids = self.cache.bookings.unread(keys.bookings.read);
+        let (read, started) = keys.bookings.split();
+        self.cache.bookings.start(started);
+        let ids = self.cache.bookings.unread(read);
         if !ids.is_empty() {
             let found = on_tx!(self, bookings(&ids))?;
             self.cache
                 .bookings
                 .read(ids, found, |r| r.booking.id.as_str().to_owned());
         }
-        let places = self.cache.places.unread(keys.places.read);
+        let (read, started) = keys.places.split();
+        self.cache.places.start(started);
+        let places = self.cache.places.unread(read);
         if !places.is_empty() {
             let found = on_tx!(self, places(&places))?;
             self.cache
@@ -337,16 +369,20 @@ impl SideTx {
     pub(crate) async fn delegation(
         &mut self,
         id: &str,
-    ) -> Result<Option<DelegationRow>, ServiceError> {
-        let key = id.to_owned();
-        if self.cache.delegations.get(&key).is_none() {
+    ) -> Result<Option<&DelegationRow>, ServiceError> {
+        if !self.cache.delegations.knows(id) {
             self.prefetch(RowKeys {
-                delegations: Keys::to_read(vec![key.clone()]),
+                delegations: Keys::to_read(id.to_owned()),
                 ..RowKeys::default()
             })
             .await?;
         }
-        Ok(self.cache.delegations.get(&key).flatten())
+        Ok(self.cache.delegations.get(id))
+    }
+
+    /// The delegation, read by [`Self::delegation`], to change in place.
+    pub(crate) fn delegation_mut(&mut self, id: &str) -> Option<&mut DelegationRow> {
+        self.cache.delegations.get_mut(id)
     }
 
     pub(crate) fn put_delegation(&mut self, row: DelegationRow) {
@@ -356,16 +392,20 @@ impl SideTx {
     }
 
     /// The booking as this batch left it.
-    pub(crate) async fn booking(&mut self, id: &str) -> Result<Option<BookingRow>, ServiceError> {
-        let key = id.to_owned();
-        if self.cache.bookings.get(&key).is_none() {
+    pub(crate) async fn booking(&mut self, id: &str) -> Result<Option<&BookingRow>, ServiceError> {
+        if !self.cache.bookings.knows(id) {
             self.prefetch(RowKeys {
-                bookings: Keys::to_read(vec![key.clone()]),
+                bookings: Keys::to_read(id.to_owned()),
                 ..RowKeys::default()
             })
             .await?;
         }
-        Ok(self.cache.bookings.get(&key).flatten())
+        Ok(self.cache.bookings.get(id))
+    }
+
+    /// The booking, read by [`Self::booking`], to change in place.
+    pub(crate) fn booking_mut(&mut self, id: &str) -> Option<&mut BookingRow> {
+        self.cache.bookings.get_mut(id)
     }
 
     pub(crate) fn put_booking(&mut self, row: BookingRow) {
@@ -374,21 +414,21 @@ impl SideTx {
             .put(row.booking.id.as_str().to_owned(), row);
     }
 
-    /// The place as this batch left it.
-    pub(crate) async fn place(
+    /// The position the place as this batch left it has applied, if any.
+    pub(crate) async fn place_position(
         &mut self,
         slot_key: &str,
         booking: &str,
-    ) -> Result<Option<PlaceRow>, ServiceError> {
+    ) -> Result<Option<i64>, ServiceError> {
         let key = (slot_key.to_owned(), booking.to_owned());
-        if self.cache.places.get(&key).is_none() {
+        if !self.cache.places.knows(&key) {
             self.prefetch(RowKeys {
-                places: Keys::to_read(vec![key.clone()]),
+                places: Keys::to_read(key.clone()),
                 ..RowKeys::default()
             })
             .await?;
         }
-        Ok(self.cache.places.get(&key).flatten())
+        Ok(self.cache.places.get(&key).map(|p| p.position))
     }
 
     pub(crate) fn put_place(&mut self, row: PlaceRow) {
@@ -428,13 +468,15 @@ impl SideTx {
         if !cache.audit.is_empty() {
             on_tx!(self, insert_audit(&cache.audit))?;
         }
-        for round in batch::rounds(std::mem::take(&mut cache.outbox)) {
-            if !round.schedule.is_empty() {
-                on_tx!(self, schedule(&round.schedule))?;
-            }
-            if !round.withdraw.is_empty() {
-                on_tx!(self, withdraw(&round.withdraw))?;
-            }
+        let outbox = batch::plan(std::mem::take(&mut cache.outbox));
+        if !outbox.schedule.is_empty() {
+            on_tx!(self, schedule(&outbox.schedule, false))?;
+        }
+        if !outbox.schedule_or_withdraw.is_empty() {
+            on_tx!(self, schedule(&outbox.schedule_or_withdraw, true))?;
+        }
+        if !outbox.withdraw.is_empty() {
+            on_tx!(self, withdraw(&outbox.withdraw))?;
         }
         Ok(())
     }

@@ -140,11 +140,20 @@ SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, chann
     pub const SCHEDULE: &str = "
 INSERT INTO outbox (key, channel, recipient, title, body, due_at, status, attempts,
                     next_attempt_at, position)
-SELECT key, channel, recipient, title, body, due_at, 'pending', 0, next_attempt_at, position
+SELECT key, channel, recipient, title, body, due_at, status, 0, next_attempt_at, position
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-              $7::text[], $8::bigint[])
-       AS t (key, channel, recipient, title, body, due_at, next_attempt_at, position)
+              $7::text[], $8::text[], $9::bigint[])
+       AS t (key, channel, recipient, title, body, due_at, status, next_attempt_at, position)
     ON CONFLICT (key) DO NOTHING";
+    /// [`SCHEDULE`], but a row already there is withdrawn if pending.
+    pub const SCHEDULE_OR_WITHDRAW: &str = "
+INSERT INTO outbox (key, channel, recipient, title, body, due_at, status, attempts,
+                    next_attempt_at, position)
+SELECT key, channel, recipient, title, body, due_at, status, 0, next_attempt_at, position
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::text[], $9::bigint[])
+       AS t (key, channel, recipient, title, body, due_at, status, next_attempt_at, position)
+    ON CONFLICT (key) DO UPDATE SET status = 'withdrawn' WHERE outbox.status = 'pending'";
     // The statements by key test `status` with `IS TRUE`, which no index
     // serves: only the primary key can. With `status = 'pending'` a generic
     // plan (kept after five executions) may pick `outbox_due (status,
@@ -565,15 +574,22 @@ pub(crate) async fn clear_read_models(conn: &mut PgConnection) -> Result<(), Ser
 pub(crate) async fn schedule(
     conn: &mut PgConnection,
     batch: &[OutboxEntry],
+    withdraw_on_conflict: bool,
 ) -> Result<(), ServiceError> {
+    let statement = if withdraw_on_conflict {
+        q::SCHEDULE_OR_WITHDRAW
+    } else {
+        q::SCHEDULE
+    };
     let text = |f: fn(&OutboxEntry) -> &str| batch.iter().map(f).collect::<Vec<_>>();
-    sqlx::query(q::SCHEDULE)
+    sqlx::query(statement)
         .bind(text(|r| &r.key))
         .bind(text(|r| &r.channel))
         .bind(text(|r| &r.recipient))
         .bind(text(|r| &r.title))
         .bind(text(|r| &r.body))
         .bind(text(|r| &r.due_at))
+        .bind(text(|r| &r.status))
         .bind(text(|r| &r.next_attempt_at))
         .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
         .execute(conn)

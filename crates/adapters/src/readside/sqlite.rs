@@ -139,14 +139,22 @@ SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, chann
         "DELETE FROM read_audit",
     ];
 
-    /// `VALUES (key, channel, recipient, title, body, due_at,
-    /// next_attempt_at, position), …`; status and attempts take their defaults.
+    /// `VALUES (key, channel, recipient, title, body, due_at, status,
+    /// next_attempt_at, position), …`; attempts take their default.
     pub const SCHEDULE: Rows = Rows {
         head: "
-INSERT INTO outbox (key, channel, recipient, title, body, due_at, next_attempt_at, position) ",
-        width: 8,
+INSERT INTO outbox (key, channel, recipient, title, body, due_at, status, next_attempt_at,
+                    position) ",
+        width: 9,
         tail: "
     ON CONFLICT (key) DO NOTHING",
+    };
+    /// [`SCHEDULE`], but a row already there is withdrawn if pending.
+    pub const SCHEDULE_OR_WITHDRAW: Rows = Rows {
+        head: SCHEDULE.head,
+        width: SCHEDULE.width,
+        tail: "
+    ON CONFLICT (key) DO UPDATE SET status = 'withdrawn' WHERE outbox.status = 'pending'",
     };
     // The statements by key test `status` with `IS TRUE`, which no index
     // serves: only the primary key can, whatever the planner guesses (on
@@ -552,14 +560,21 @@ pub(crate) async fn clear_read_models(conn: &mut SqliteConnection) -> Result<(),
 pub(crate) async fn schedule(
     conn: &mut SqliteConnection,
     batch: &[OutboxEntry],
+    withdraw_on_conflict: bool,
 ) -> Result<(), ServiceError> {
-    execute_rows(conn, q::SCHEDULE, batch, |q, row| {
+    let statement = if withdraw_on_conflict {
+        q::SCHEDULE_OR_WITHDRAW
+    } else {
+        q::SCHEDULE
+    };
+    execute_rows(conn, statement, batch, |q, row| {
         q.bind(row.key.as_str())
             .bind(row.channel.as_str())
             .bind(row.recipient.as_str())
             .bind(row.title.as_str())
             .bind(row.body.as_str())
             .bind(row.due_at.as_str())
+            .bind(row.status.as_str())
             .bind(row.next_attempt_at.as_str())
             .bind(row.position)
     })
