@@ -857,32 +857,42 @@ async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()>
     };
     let catching_up = projector();
     settle(&repository, &plan.postgres).await?;
+    let wal = WalStats::read(store, &plan.postgres).await;
     let started = Instant::now();
     let applied = catching_up.catch_up().await?;
+    let elapsed = started.elapsed();
     report.add(
         store,
         Scenario::CatchUp,
         0,
-        Sample::single(applied as u64, started.elapsed()),
+        Sample::single(applied as u64, elapsed),
     );
     report.note(format!(
         "{store} catch-up, {}",
-        where_the_time_went(&catching_up.times())
+        where_the_time_went(&catching_up.times(), elapsed)
     ));
+    if let Some(note) = WalStats::since(wal, store, &plan.postgres, applied).await {
+        report.note(format!("{store} catch-up, {note}"));
+    }
     let rebuilding = projector();
     settle(&repository, &plan.postgres).await?;
+    let wal = WalStats::read(store, &plan.postgres).await;
     let started = Instant::now();
     let replayed = rebuilding.rebuild().await?;
+    let elapsed = started.elapsed();
     report.add(
         store,
         Scenario::Rebuild,
         0,
-        Sample::single(replayed as u64, started.elapsed()),
+        Sample::single(replayed as u64, elapsed),
     );
     report.note(format!(
         "{store} rebuild, {}",
-        where_the_time_went(&rebuilding.times())
+        where_the_time_went(&rebuilding.times(), elapsed)
     ));
+    if let Some(note) = WalStats::since(wal, store, &plan.postgres, replayed).await {
+        report.note(format!("{store} rebuild, {note}"));
+    }
     if let Some(task) = maintenance {
         task.abort();
     }
@@ -892,29 +902,27 @@ async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()>
     Ok(())
 }
 
-/// The projector's time by phase, as shares of the whole and per batch.
-fn where_the_time_went(t: &ProjectorTimes) -> String {
-    let total = t.total().as_secs_f64().max(1e-9);
-    let part = |name: &str, d: Duration| {
-        format!(
-            "{name} {:.0}% ({:.2} ms)",
-            100.0 * d.as_secs_f64() / total,
-            d.as_secs_f64() * 1000.0 / t.batches.max(1) as f64
-        )
-    };
+/// The projector's time by phase, per batch: the applying side (log,
+/// prefetch, apply, waiting for the write before) and the writing side
+/// (begin, write, commit), which overlap in a pipelined catch-up, against
+/// the wall time of a batch.
+fn where_the_time_went(t: &ProjectorTimes, elapsed: Duration) -> String {
+    let batches = t.batches.max(1) as f64;
+    let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1000.0 / batches);
     format!(
-        "{} batches of {:.0} events, time by phase (per batch): {}",
+        "{} batches of {:.0} events, {} ms a batch; per batch, applying: waiting for the log \
+         {}, prefetch {}, apply {}, waiting for the write before {}; writing: begin {}, \
+         write {}, commit {} (ms)",
         t.batches,
-        t.events as f64 / t.batches.max(1) as f64,
-        [
-            part("waiting for the log", t.waiting_for_log),
-            part("begin", t.begin),
-            part("prefetch", t.prefetch),
-            part("apply", t.apply),
-            part("write", t.write),
-            part("commit", t.commit),
-        ]
-        .join(", ")
+        t.events as f64 / batches,
+        ms(elapsed),
+        ms(t.waiting_for_log),
+        ms(t.prefetch),
+        ms(t.apply),
+        ms(t.waiting_for_write),
+        ms(t.begin),
+        ms(t.write),
+        ms(t.commit),
     )
 }
 
@@ -948,6 +956,56 @@ async fn settle(repository: &Repository, postgres: &str) -> Result<()> {
         conn.close().await?;
     }
     Ok(())
+}
+
+/// What the PostgreSQL server wrote, server-wide (`pg_stat_wal`,
+/// `pg_stat_bgwriter`): to say how much of a part of the log was the
+/// server's own writing.
+#[derive(Clone, Copy)]
+struct WalStats {
+    bytes: f64,
+    full_page_images: i64,
+    backend_buffer_writes: i64,
+}
+
+impl WalStats {
+    async fn read(store: Store, postgres: &str) -> Option<Self> {
+        if store != Store::Postgres {
+            return None;
+        }
+        let mut conn = PgConnection::connect(postgres).await.ok()?;
+        let (bytes, full_page_images, backend_buffer_writes): (f64, i64, i64) = sqlx::query_as(
+            "SELECT w.wal_bytes::float8, w.wal_fpi, b.buffers_backend \
+               FROM pg_stat_wal w, pg_stat_bgwriter b",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .ok()?;
+        let _ = conn.close().await;
+        Some(Self {
+            bytes,
+            full_page_images,
+            backend_buffer_writes,
+        })
+    }
+
+    /// What was written since `before`, per event of `events`.
+    async fn since(
+        before: Option<Self>,
+        store: Store,
+        postgres: &str,
+        events: usize,
+    ) -> Option<String> {
+        let (before, after) = (before?, Self::read(store, postgres).await?);
+        let events = events.max(1) as f64;
+        Some(format!(
+            "server-wide during it, per event: {:.0} bytes of WAL, {:.2} full-page images, \
+             {:.2} buffers written out by backends (shared_buffers full)",
+            (after.bytes - before.bytes) / events,
+            (after.full_page_images - before.full_page_images) as f64 / events,
+            (after.backend_buffer_writes - before.backend_buffer_writes) as f64 / events,
+        ))
+    }
 }
 
 /// What autovacuum would do to the log schema's read side.

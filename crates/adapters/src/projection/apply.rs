@@ -6,10 +6,10 @@
 //! Every change is guarded by the row's position: an event at or below the
 //! position a row has applied is skipped, so applying an event twice is
 //! applying it once (STYLE 9). The rows are read and written through the
-//! batch's cache ([`SideTx`]): an event sees what the events before it in
-//! the batch did, as if each had been written at once. Nothing here reads the clock: the instant an
-//! event is handled at is the instant it carries, so a replay computes the
-//! same rows and the same notifications as the live run.
+//! batch's cache ([`Batch`]): an event sees what the events before it did,
+//! as if each had been written at once. Nothing here reads the clock: the
+//! instant an event is handled at is the instant it carries, so a replay
+//! computes the same rows and the same notifications as the live run.
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -25,7 +25,7 @@ use super::Contacts;
 use crate::error::ServiceError;
 use crate::events::{LoggedEvent, Payload};
 use crate::readside::{
-    ts, AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow, RowKeys, SideTx,
+    ts, AuditEntry, Batch, BookingRow, DelegationRow, OutboxEntry, PlaceRow, RowKeys,
 };
 
 /// What the projector applies events with.
@@ -69,23 +69,23 @@ pub(crate) fn row_keys(events: &[LoggedEvent]) -> RowKeys {
 /// Applies `event` to every read model it concerns, and writes its
 /// notifications to the outbox.
 pub(crate) async fn apply(
-    tx: &mut SideTx<'_>,
+    batch: &mut Batch<'_>,
     event: &LoggedEvent,
     cx: &Context<'_>,
 ) -> Result<(), ServiceError> {
     if let Some(grantor) = event.metadata.get("on_behalf_of") {
-        tx.insert_audit(audit_row(event, grantor));
+        batch.insert_audit(audit_row(event, grantor));
     }
     let position = event.position;
     let ops = match &event.payload {
-        Payload::Process(Event::Grantor(e)) => delegation(tx, e, position, cx).await?,
-        Payload::Process(Event::Booker(e)) => booking(tx, e, position, cx).await?,
+        Payload::Process(Event::Grantor(e)) => delegation(batch, e, position, cx).await?,
+        Payload::Process(Event::Booker(e)) => booking(batch, e, position, cx).await?,
         Payload::Process(Event::Slot(e)) => {
-            place(tx, &event.aggregate_id, e, position).await?;
+            place(batch, &event.aggregate_id, e, position).await?;
             vec![]
         }
         Payload::Process(Event::Meeting(e)) => {
-            meeting(tx, &event.aggregate_id, e, position).await?;
+            meeting(batch, &event.aggregate_id, e, position).await?;
             vec![]
         }
         Payload::Process(Event::Delegate(_)) | Payload::Pin(_) => vec![],
@@ -93,8 +93,8 @@ pub(crate) async fn apply(
     if cx.outbox {
         for op in ops {
             match op {
-                OutboxOp::Schedule(n) => tx.schedule(OutboxEntry::scheduled(&n, position)),
-                OutboxOp::Withdraw { key } => tx.withdraw(key),
+                OutboxOp::Schedule(n) => batch.schedule(OutboxEntry::scheduled(&n, position)),
+                OutboxOp::Withdraw { key } => batch.withdraw(key),
             }
         }
     }
@@ -185,13 +185,13 @@ fn booker_event_at(e: &BookerEvent) -> DateTime<Utc> {
 // ------------------------------------------------------------ delegations
 
 async fn delegation(
-    tx: &mut SideTx<'_>,
+    batch: &mut Batch<'_>,
     event: &GrantorEvent,
     position: i64,
     cx: &Context<'_>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
     let id = event.delegation_id();
-    let stored = tx.delegation(id.as_str()).await?.map(|row| row.position);
+    let stored = batch.delegation(id.as_str()).await?.map(|row| row.position);
     if stored.is_some_and(|applied| applied >= position) {
         return Ok(vec![]);
     }
@@ -205,7 +205,7 @@ async fn delegation(
             ends_on,
             meeting,
             at,
-        } => tx.put_delegation(DelegationRow {
+        } => batch.put_delegation(DelegationRow {
             delegation: Delegation {
                 id: id.clone(),
                 grantor: grantor.clone(),
@@ -221,7 +221,7 @@ async fn delegation(
             position,
         }),
         event => {
-            let Some(row) = tx.delegation_mut(id.as_str()) else {
+            let Some(row) = batch.delegation_mut(id.as_str()) else {
                 tracing::warn!(%id, position, "delegation event without its request: skipped");
                 return Ok(vec![]);
             };
@@ -273,13 +273,13 @@ fn evolve_delegation(d: &mut Delegation, event: &GrantorEvent) {
 // ------------------------------------------------------------ bookings
 
 async fn booking(
-    tx: &mut SideTx<'_>,
+    batch: &mut Batch<'_>,
     event: &BookerEvent,
     position: i64,
     cx: &Context<'_>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
     let id = booking_id(event);
-    let stored = tx.booking(id.as_str()).await?.map(|row| row.position);
+    let stored = batch.booking(id.as_str()).await?.map(|row| row.position);
     if stored.is_some_and(|applied| applied >= position) {
         return Ok(vec![]);
     }
@@ -294,10 +294,10 @@ async fn booking(
             position,
         };
         let ops = on_booking_event(event, &row.booking, cx.policy, at);
-        tx.put_booking(row);
+        batch.put_booking(row);
         return Ok(ops);
     }
-    let Some(row) = tx.booking_mut(id.as_str()) else {
+    let Some(row) = batch.booking_mut(id.as_str()) else {
         tracing::warn!(%id, position, "booking event without its request: skipped");
         return Ok(vec![]);
     };
@@ -330,13 +330,13 @@ fn booking_id(event: &BookerEvent) -> &BookingId {
 // ------------------------------------------------------------ slot places
 
 async fn place(
-    tx: &mut SideTx<'_>,
+    batch: &mut Batch<'_>,
     slot_key: &str,
     event: &SlotEvent,
     position: i64,
 ) -> Result<(), ServiceError> {
     let (booking, held) = place_booking(event);
-    let stored = tx.place_position(slot_key, booking.as_str()).await?;
+    let stored = batch.place_position(slot_key, booking.as_str()).await?;
     if stored.is_some_and(|applied| applied >= position) {
         return Ok(());
     }
@@ -348,7 +348,7 @@ async fn place(
         ));
     };
     let start = crate::readside::parse_ts(start)?;
-    tx.put_place(PlaceRow {
+    batch.put_place(PlaceRow {
         slot_key: slot_key.to_owned(),
         booking: booking.to_string(),
         counter: counter.to_owned(),
@@ -370,16 +370,16 @@ fn place_booking(event: &SlotEvent) -> (&BookingId, bool) {
 // ------------------------------------------------------------ meetings
 
 async fn meeting(
-    tx: &mut SideTx<'_>,
+    batch: &mut Batch<'_>,
     booking_id: &str,
     event: &MeetingEvent,
     position: i64,
 ) -> Result<(), ServiceError> {
-    let stored = tx.booking(booking_id).await?.map(|row| row.position);
+    let stored = batch.booking(booking_id).await?.map(|row| row.position);
     if stored.is_some_and(|applied| applied >= position) {
         return Ok(());
     }
-    let Some(row) = tx.booking_mut(booking_id) else {
+    let Some(row) = batch.booking_mut(booking_id) else {
         tracing::warn!(
             booking_id,
             position,

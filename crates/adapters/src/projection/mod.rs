@@ -55,7 +55,7 @@ pub use crate::readside::{AuditEntry, OutboxEntry};
 
 use crate::error::ServiceError;
 use crate::events::LoggedEvent;
-use crate::readside::{HeldSide, ReadSide};
+use crate::readside::{Cache, Checkpoint, HeldSide, ReadSide, WriteSet};
 use crate::repository::Repository;
 
 /// The checkpoint name of the projector (in the read side's own table).
@@ -102,6 +102,10 @@ pub struct Projector {
 /// Where a projector's time went, summed over the batches it wrote (live
 /// and replayed): what `deleghe-load` prints after a catch-up, and what an
 /// embedder can export as metrics ([`Projector::times`]).
+///
+/// A pipelined catch-up ([`Projector::catch_up`]) reads and applies a batch
+/// while the one before it is written: the phases of consecutive batches
+/// overlap, and their sum exceeds the time the catch-up took.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProjectorTimes {
     /// Batches written.
@@ -114,8 +118,11 @@ pub struct ProjectorTimes {
     pub begin: Duration,
     /// Reading the rows the batch names.
     pub prefetch: Duration,
-    /// Applying the events to the rows in memory, notifications included.
+    /// Applying the events to the rows in memory, notifications included,
+    /// and encoding what changed.
     pub apply: Duration,
+    /// Waiting for the batch before to be written (pipelined only).
+    pub waiting_for_write: Duration,
     /// Writing rows, audit and outbox back.
     pub write: Duration,
     /// Saving the checkpoint and committing.
@@ -130,6 +137,7 @@ impl std::ops::AddAssign for ProjectorTimes {
         self.begin += other.begin;
         self.prefetch += other.prefetch;
         self.apply += other.apply;
+        self.waiting_for_write += other.waiting_for_write;
         self.write += other.write;
         self.commit += other.commit;
     }
@@ -138,7 +146,13 @@ impl std::ops::AddAssign for ProjectorTimes {
 impl ProjectorTimes {
     /// The sum of the parts.
     pub fn total(&self) -> Duration {
-        self.waiting_for_log + self.begin + self.prefetch + self.apply + self.write + self.commit
+        self.waiting_for_log
+            + self.begin
+            + self.prefetch
+            + self.apply
+            + self.waiting_for_write
+            + self.write
+            + self.commit
     }
 }
 
@@ -205,7 +219,7 @@ impl Projector {
                 return Ok(0);
             }
             if self
-                .write(&mut self.side.hold().await?, from, &events)
+                .write_in_turn(&mut self.side.hold().await?, from, &events)
                 .await?
             {
                 return Ok(events.len());
@@ -217,16 +231,91 @@ impl Projector {
 
     /// Applies every event stored so far; returns how many.
     ///
-    /// The log is read ahead ([`READ_AHEAD`] batches, read and decoded by a
-    /// task of their own) while each batch is applied and written, so the
-    /// reading of the log and the writing of the read models overlap.
+    /// Three things overlap: the log is read ahead ([`READ_AHEAD`] batches,
+    /// read and decoded by a task of their own); each batch is applied in
+    /// memory, its missing rows read on a connection of its own as
+    /// committed, while the batch before it is written, by another task on
+    /// another connection, in one transaction with its checkpoint. The rows
+    /// a batch wrote are carried to the next one, which cannot read them
+    /// before they commit. Each transaction first checks that the
+    /// checkpoint, and the generation of the rows (bumped by
+    /// [`Projector::rebuild`]), are still those the batch was applied on;
+    /// if another projector moved either, everything applied ahead is
+    /// dropped and the catch-up starts again from the stored rows. On the
+    /// in-memory read side, which has one connection, batches are applied
+    /// and written in turn, in their transaction.
     pub async fn catch_up(&self) -> Result<usize, ServiceError> {
+        if !self.side.pipelines() {
+            return self.catch_up_in_turn().await;
+        }
         let mut total = 0;
-        // One connection for every batch (`ReadSide::hold`); the in-memory
-        // read side has no other.
+        // Held for every batch: sqlx pings a connection each time it goes
+        // back to its pool (ADR 0005).
+        let mut reader = self.side.hold().await?;
+        let mut writer = Some(self.side.hold().await?);
+        'from_checkpoint: loop {
+            let start = reader.checkpoint(CHECKPOINT).await?;
+            let mut from = start.position;
+            let mut batches = self.read_ahead(from, None);
+            let mut cache = Cache::default();
+            // The batch being written: its events and its task.
+            let mut writing: Option<(usize, Writing)> = None;
+            loop {
+                let waiting = Instant::now();
+                let received = batches.recv().await;
+                self.add_times(ProjectorTimes {
+                    waiting_for_log: waiting.elapsed(),
+                    ..ProjectorTimes::default()
+                });
+                let prepared = match received {
+                    Some(Ok(events)) => self
+                        .prepare(&mut reader, &mut cache, &events)
+                        .await
+                        .map(|set| Some((set, events.len(), events.last().map(|e| e.position)))),
+                    Some(Err(error)) => Err(error),
+                    None => Ok(None),
+                };
+                // The batch before must be written before this one is.
+                if let Some((events, task)) = writing.take() {
+                    let waiting = Instant::now();
+                    let (conn, written) = task.finish().await?;
+                    writer = Some(conn);
+                    self.add_times(ProjectorTimes {
+                        waiting_for_write: waiting.elapsed(),
+                        ..ProjectorTimes::default()
+                    });
+                    match written? {
+                        Some(times) => {
+                            self.add_times(times);
+                            total += events;
+                        }
+                        // Another projector got further, or rebuilt the
+                        // rows: start again from where it left them
+                        // (dropping `batches` ends the reader).
+                        None => continue 'from_checkpoint,
+                    }
+                }
+                let Some((set, events, Some(last))) = prepared? else {
+                    return Ok(total);
+                };
+                let conn = writer.take().ok_or_else(|| {
+                    ServiceError::Unavailable("the projector's writer was lost".into())
+                })?;
+                writing = Some((events, Writing::start(conn, start, from, last, set, events)));
+                from = last;
+            }
+        }
+    }
+
+    /// [`Projector::catch_up`] one batch at a time, each read, applied and
+    /// written in its transaction.
+    async fn catch_up_in_turn(&self) -> Result<usize, ServiceError> {
+        let mut total = 0;
+        // One connection for every batch; the in-memory read side has no
+        // other.
         let mut held = self.side.hold().await?;
         'from_checkpoint: loop {
-            let mut from = held.checkpoint(CHECKPOINT).await?;
+            let mut from = held.checkpoint(CHECKPOINT).await?.position;
             let mut batches = self.read_ahead(from, None);
             loop {
                 let waiting = Instant::now();
@@ -238,7 +327,7 @@ impl Projector {
                     ..ProjectorTimes::default()
                 });
                 let events = events?;
-                if !self.write(&mut held, from, &events).await? {
+                if !self.write_in_turn(&mut held, from, &events).await? {
                     // Another projector got further: start again from
                     // where it got (dropping `batches` ends the reader).
                     continue 'from_checkpoint;
@@ -250,10 +339,51 @@ impl Projector {
         }
     }
 
+    /// Applies `events` in memory on the rows `cache` carries from the batch
+    /// before, reading those it lacks on `reader` as committed, and returns
+    /// what to write. The rows it named stay in `cache` for the next batch.
+    async fn prepare(
+        &self,
+        reader: &mut HeldSide,
+        cache: &mut Cache,
+        events: &[LoggedEvent],
+    ) -> Result<WriteSet, ServiceError> {
+        let mut clock = Lap::start();
+        let mut times = ProjectorTimes::default();
+        let cx = apply::Context {
+            policy: &self.policy,
+            contacts: &*self.contacts,
+            outbox: true,
+        };
+        let mut batch = reader.batch(cache);
+        batch.prefetch(apply::row_keys(events)).await?;
+        times.prefetch = clock.lap();
+        for event in events {
+            apply::apply(&mut batch, event, &cx).await?;
+            self.stop_at_failpoint(event)?;
+        }
+        let set = cache.write_set()?;
+        cache.next_batch();
+        times.apply = clock.lap();
+        self.add_times(times);
+        Ok(set)
+    }
+
+    fn stop_at_failpoint(&self, event: &LoggedEvent) -> Result<(), ServiceError> {
+        if self
+            .failpoint
+            .as_ref()
+            .is_some_and(|stop| stop(event.position))
+        {
+            return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
+        }
+        Ok(())
+    }
+
     /// Applies `events`, the batch after `from`, and the checkpoint after
     /// them, in one transaction; `false` (and nothing written) if the
     /// checkpoint is no longer `from`.
-    async fn write(
+    async fn write_in_turn(
         &self,
         held: &mut HeldSide,
         from: i64,
@@ -269,7 +399,7 @@ impl Projector {
             ..ProjectorTimes::default()
         };
         let mut tx = held.begin().await?;
-        if tx.lock_checkpoint(CHECKPOINT).await? != from {
+        if tx.lock_checkpoint(CHECKPOINT).await?.position != from {
             // The dropped transaction rolls back.
             return Ok(false);
         }
@@ -279,17 +409,12 @@ impl Projector {
             contacts: &*self.contacts,
             outbox: true,
         };
-        tx.prefetch(apply::row_keys(events)).await?;
+        let mut batch = tx.batch();
+        batch.prefetch(apply::row_keys(events)).await?;
         times.prefetch = clock.lap();
         for event in events {
-            apply::apply(&mut tx, event, &cx).await?;
-            if self
-                .failpoint
-                .as_ref()
-                .is_some_and(|stop| stop(event.position))
-            {
-                return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
-            }
+            apply::apply(&mut batch, event, &cx).await?;
+            self.stop_at_failpoint(event)?;
         }
         times.apply = clock.lap();
         tx.flush().await?;
@@ -309,11 +434,14 @@ impl Projector {
     /// the outbox left alone: their notifications were written when they
     /// were first projected, and some were sent. The events after the
     /// checkpoint are then projected as usual, notifications included.
-    /// Memory holds a few batches at a time, whatever the log's length.
+    /// Memory holds a few batches at a time, whatever the log's length. The
+    /// rebuild counts itself in the checkpoint's generation, so that a
+    /// projector catching up meanwhile drops the rows it carries.
     pub async fn rebuild(&self) -> Result<usize, ServiceError> {
         let mut held = self.side.hold().await?;
         let mut tx = held.begin().await?;
-        let upto = tx.lock_checkpoint(CHECKPOINT).await?;
+        let upto = tx.lock_checkpoint(CHECKPOINT).await?.position;
+        tx.next_generation(CHECKPOINT).await?;
         tx.clear_read_models().await?;
         let cx = apply::Context {
             policy: &self.policy,
@@ -333,10 +461,11 @@ impl Projector {
                 waiting_for_log: clock.lap(),
                 ..ProjectorTimes::default()
             };
-            tx.prefetch(apply::row_keys(&events)).await?;
+            let mut batch = tx.batch();
+            batch.prefetch(apply::row_keys(&events)).await?;
             times.prefetch = clock.lap();
             for event in &events {
-                apply::apply(&mut tx, event, &cx).await?;
+                apply::apply(&mut batch, event, &cx).await?;
             }
             times.apply = clock.lap();
             tx.flush().await?;
@@ -440,6 +569,69 @@ impl Lap {
     }
 }
 
+/// A batch being written by a task of its own, on the connection it took.
+struct Writing(tokio::task::JoinHandle<(HeldSide, WriteResult)>);
+
+/// A batch's timing once written; `None` if the checkpoint had moved.
+type WriteResult = Result<Option<ProjectorTimes>, ServiceError>;
+
+impl Writing {
+    /// Writes `set`, the batch after `from` up to `last` (`events` events),
+    /// in one transaction with the checkpoint, if the checkpoint is still
+    /// `from` and the rows' generation `start`'s.
+    fn start(
+        mut conn: HeldSide,
+        start: Checkpoint,
+        from: i64,
+        last: i64,
+        set: WriteSet,
+        events: usize,
+    ) -> Self {
+        Self(tokio::spawn(async move {
+            let written = write_set(&mut conn, start.generation, from, last, &set).await;
+            let written = written.map(|times| {
+                times.map(|times| ProjectorTimes {
+                    batches: 1,
+                    events: events as u64,
+                    ..times
+                })
+            });
+            (conn, written)
+        }))
+    }
+
+    /// The connection back, and how the write went.
+    async fn finish(self) -> Result<(HeldSide, WriteResult), ServiceError> {
+        self.0
+            .await
+            .map_err(|e| ServiceError::Unavailable(Box::new(e)))
+    }
+}
+
+async fn write_set(
+    conn: &mut HeldSide,
+    generation: i64,
+    from: i64,
+    last: i64,
+    set: &WriteSet,
+) -> Result<Option<ProjectorTimes>, ServiceError> {
+    let mut clock = Lap::start();
+    let mut times = ProjectorTimes::default();
+    let mut tx = conn.begin().await?;
+    let now = tx.lock_checkpoint(CHECKPOINT).await?;
+    if now.position != from || now.generation != generation {
+        // The dropped transaction rolls back.
+        return Ok(None);
+    }
+    times.begin = clock.lap();
+    tx.write(set).await?;
+    times.write = clock.lap();
+    tx.save_checkpoint(CHECKPOINT, last).await?;
+    tx.commit().await?;
+    times.commit = clock.lap();
+    Ok(Some(times))
+}
+
 /// How many batches the projector reads ahead of the one it writes.
 const READ_AHEAD: usize = 2;
 
@@ -450,4 +642,55 @@ async fn read(
     limit: usize,
 ) -> Result<Vec<LoggedEvent>, ServiceError> {
     repository.read_events(after, limit, upcasters).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch applied on rows of one generation is not written over rows
+    /// of another: a rebuild between its reads and its write makes it start
+    /// again, even though the position has not moved.
+    #[tokio::test]
+    async fn a_batch_is_written_only_over_the_generation_it_read() {
+        let side = ReadSide::in_memory().await.unwrap();
+        let mut conn = side.hold().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        let before = tx.lock_checkpoint(CHECKPOINT).await.unwrap();
+        tx.next_generation(CHECKPOINT).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(before.position, 0);
+
+        let empty = WriteSet::default();
+        let stale = write_set(&mut conn, before.generation, 0, 7, &empty).await;
+        assert!(matches!(stale, Ok(None)), "written over a rebuild");
+        assert_eq!(conn.checkpoint(CHECKPOINT).await.unwrap().position, 0);
+
+        let now = conn.checkpoint(CHECKPOINT).await.unwrap();
+        assert_eq!(now.generation, before.generation + 1);
+        let fresh = write_set(&mut conn, now.generation, 0, 7, &empty).await;
+        assert!(matches!(fresh, Ok(Some(_))));
+        assert_eq!(conn.checkpoint(CHECKPOINT).await.unwrap().position, 7);
+
+        // A position moved by another projector is refused as well.
+        let behind = write_set(&mut conn, now.generation, 0, 9, &empty).await;
+        assert!(matches!(behind, Ok(None)));
+    }
+
+    /// Each rebuild moves the generation on.
+    #[tokio::test]
+    async fn a_rebuild_counts_itself() {
+        let repository = Repository::memory();
+        let side = ReadSide::open(&repository).await.unwrap();
+        let projector = Projector::new(repository, side.clone(), vec![], Policy::default());
+        let generation = || async {
+            let mut conn = side.hold().await.unwrap();
+            conn.checkpoint(CHECKPOINT).await.unwrap().generation
+        };
+        projector.catch_up().await.unwrap();
+        let before = generation().await;
+        projector.rebuild().await.unwrap();
+        projector.rebuild().await.unwrap();
+        assert_eq!(generation().await, before + 2);
+    }
 }

@@ -1,13 +1,14 @@
-//! The write-behind cache of one projector batch: the rows the batch reads
+//! The write-behind cache of the projector's batches: the rows a batch reads
 //! and writes, the audit rows and outbox writes it adds, held in memory
-//! until [`super::SideTx::flush`] writes them with a handful of multi-row
-//! statements per table instead of a few statements per event.
+//! until its [`WriteSet`] is written with a handful of multi-row statements
+//! per table instead of a few statements per event.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use super::{AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow};
+use super::{to_json, ts, AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow};
+use crate::error::ServiceError;
 
 /// The rows a batch's events are about, per table: those to read with one
 /// query, and those the batch starts.
@@ -63,6 +64,12 @@ impl<K: Hash + Eq> Keys<K> {
     }
 }
 
+/// The rows of the batches being projected, and the audit rows and outbox
+/// writes of the one being applied. Each row remembers the last batch that
+/// named it: [`Cache::next_batch`] forgets the others, so the rows a batch
+/// wrote stay known to the next one (which the pipelined catch-up needs, as
+/// they are not committed yet when it reads), and memory holds one batch's
+/// rows.
 #[derive(Default)]
 pub(crate) struct Cache {
     pub delegations: Table<String, DelegationRow>,
@@ -81,29 +88,135 @@ impl Cache {
         self.places.clear();
         self.audit.clear();
     }
+
+    /// What the batch changed, ready to write: the changed rows encoded
+    /// (and from now on taken as written), the audit rows, the outbox writes
+    /// folded one per key.
+    pub fn write_set(&mut self) -> Result<WriteSet, ServiceError> {
+        Ok(WriteSet {
+            delegations: self
+                .delegations
+                .take_dirty()
+                .map(DelegationRecord::of)
+                .collect::<Result<_, _>>()?,
+            bookings: self
+                .bookings
+                .take_dirty()
+                .map(BookingRecord::of)
+                .collect::<Result<_, _>>()?,
+            places: self.places.take_dirty().cloned().collect(),
+            audit: std::mem::take(&mut self.audit),
+            outbox: plan(std::mem::take(&mut self.outbox)),
+        })
+    }
+
+    /// Forgets the rows the current batch did not name, and starts the next.
+    pub fn next_batch(&mut self) {
+        self.delegations.next_batch();
+        self.bookings.next_batch();
+        self.places.next_batch();
+    }
 }
 
-/// One table's rows as this batch knows them. `None` is a row known to be
+/// What one batch writes back, owned, so that it can be written while the
+/// next batch is applied.
+#[derive(Default)]
+pub(crate) struct WriteSet {
+    pub delegations: Vec<DelegationRecord>,
+    pub bookings: Vec<BookingRecord>,
+    pub places: Vec<PlaceRow>,
+    pub audit: Vec<AuditEntry>,
+    pub outbox: OutboxPlan,
+}
+
+/// A delegation row as written: its columns.
+pub(crate) struct DelegationRecord {
+    pub id: String,
+    pub grantor: String,
+    pub delegate: String,
+    pub stage: &'static str,
+    pub requested_at: String,
+    pub data: String,
+    pub position: i64,
+}
+
+impl DelegationRecord {
+    fn of(row: &DelegationRow) -> Result<Self, ServiceError> {
+        let d = &row.delegation;
+        Ok(Self {
+            id: d.id.as_str().to_owned(),
+            grantor: d.grantor.as_str().to_owned(),
+            delegate: d.delegate.as_str().to_owned(),
+            stage: row.stage_name(),
+            requested_at: ts(d.requested_at),
+            data: to_json(d)?,
+            position: row.position,
+        })
+    }
+}
+
+/// A booking row as written: its columns.
+pub(crate) struct BookingRecord {
+    pub id: String,
+    pub booker: String,
+    pub counter: String,
+    pub office: String,
+    pub mode: &'static str,
+    pub slot_start: String,
+    pub slot_date: String,
+    pub stage: &'static str,
+    pub meeting_state: &'static str,
+    pub data: String,
+    pub meeting: String,
+    pub position: i64,
+}
+
+impl BookingRecord {
+    fn of(row: &BookingRow) -> Result<Self, ServiceError> {
+        let b = &row.booking;
+        Ok(Self {
+            id: b.id.as_str().to_owned(),
+            booker: b.booker.as_str().to_owned(),
+            counter: b.counter.as_str().to_owned(),
+            office: b.office.as_str().to_owned(),
+            mode: b.mode.as_str(),
+            slot_start: ts(b.slot.start),
+            slot_date: b.slot.local_date().to_string(),
+            stage: row.stage_name(),
+            meeting_state: row.meeting.state().as_str(),
+            data: to_json(b)?,
+            meeting: to_json(&row.meeting)?,
+            position: row.position,
+        })
+    }
+}
+
+/// One table's rows as the batches know them. `None` is a row known to be
 /// absent, so a miss is read once, like a hit.
 pub(crate) struct Table<K, R> {
     rows: HashMap<K, Entry<R>>,
+    /// The current batch's number.
+    batch: u64,
 }
 
 struct Entry<R> {
     row: Option<R>,
     dirty: bool,
+    /// The last batch that named the row.
+    batch: u64,
 }
 
 impl<K, R> Default for Table<K, R> {
     fn default() -> Self {
         Self {
             rows: HashMap::new(),
+            batch: 0,
         }
     }
 }
 
 impl<K: Hash + Eq, R> Table<K, R> {
-    /// Whether the batch knows the row of `key` (read, or known absent).
+    /// Whether the batches know the row of `key` (read, or known absent).
     pub fn knows<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -111,19 +224,34 @@ impl<K: Hash + Eq, R> Table<K, R> {
         self.rows.contains_key(key)
     }
 
-    /// The keys among `keys` (each once) not known yet.
-    pub fn unread(&self, keys: Vec<K>) -> Vec<K> {
-        keys.into_iter().filter(|k| !self.knows(k)).collect()
+    /// The keys among `keys` (each once) not known yet; those known are
+    /// now named by the current batch.
+    pub fn unread(&mut self, keys: Vec<K>) -> Vec<K> {
+        let batch = self.batch;
+        keys.into_iter()
+            .filter(|k| match self.rows.get_mut(k) {
+                Some(entry) => {
+                    entry.batch = batch;
+                    false
+                }
+                None => true,
+            })
+            .collect()
     }
 
     /// Takes the rows of `keys` not known yet as absent, without reading
     /// them: rows the batch starts ([`Keys::split`]).
     pub fn start(&mut self, keys: Vec<K>) {
+        let batch = self.batch;
         for key in keys {
-            self.rows.entry(key).or_insert(Entry {
-                row: None,
-                dirty: false,
-            });
+            self.rows
+                .entry(key)
+                .and_modify(|e| e.batch = batch)
+                .or_insert(Entry {
+                    row: None,
+                    dirty: false,
+                    batch,
+                });
         }
     }
 
@@ -132,11 +260,18 @@ impl<K: Hash + Eq, R> Table<K, R> {
         let mut found: HashMap<K, R> = found.into_iter().map(|r| (key_of(&r), r)).collect();
         for key in keys {
             let row = found.remove(&key);
-            self.rows.insert(key, Entry { row, dirty: false });
+            self.rows.insert(
+                key,
+                Entry {
+                    row,
+                    dirty: false,
+                    batch: self.batch,
+                },
+            );
         }
     }
 
-    /// The row as the batch left it (`None` if absent or not read yet).
+    /// The row as the batches left it (`None` if absent or not read yet).
     pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&R>
     where
         K: Borrow<Q>,
@@ -144,14 +279,16 @@ impl<K: Hash + Eq, R> Table<K, R> {
         self.rows.get(key).and_then(|e| e.row.as_ref())
     }
 
-    /// The row, to change in place: it is written back at the flush.
+    /// The row, to change in place: it is written back with the batch.
     pub fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut R>
     where
         K: Borrow<Q>,
     {
-        let Entry { row, dirty } = self.rows.get_mut(key)?;
-        let row = row.as_mut()?;
-        *dirty = true;
+        let batch = self.batch;
+        let entry = self.rows.get_mut(key)?;
+        let row = entry.row.as_mut()?;
+        entry.dirty = true;
+        entry.batch = batch;
         Some(row)
     }
 
@@ -161,17 +298,28 @@ impl<K: Hash + Eq, R> Table<K, R> {
             Entry {
                 row: Some(row),
                 dirty: true,
+                batch: self.batch,
             },
         );
     }
 
-    /// The rows changed since the last flush.
-    pub fn dirty(&self) -> Vec<&R> {
-        self.rows
-            .values()
-            .filter(|e| e.dirty)
-            .filter_map(|e| e.row.as_ref())
-            .collect()
+    /// The rows changed since the last write set, from now on taken as
+    /// written.
+    fn take_dirty(&mut self) -> impl Iterator<Item = &R> {
+        self.rows.values_mut().filter_map(|e| {
+            if !std::mem::take(&mut e.dirty) {
+                return None;
+            }
+            e.row.as_ref()
+        })
+    }
+
+    /// Forgets the rows the current batch did not name (a changed row is
+    /// kept until written), and starts the next batch.
+    fn next_batch(&mut self) {
+        let batch = self.batch;
+        self.rows.retain(|_, e| e.batch == batch || e.dirty);
+        self.batch += 1;
     }
 
     pub fn clear(&mut self) {

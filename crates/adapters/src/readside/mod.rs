@@ -30,17 +30,16 @@ use deleghe_domain::meeting::Meeting;
 use deleghe_domain::notification::{Channel, Notification};
 use serde::{Deserialize, Serialize};
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgPool;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
 use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
 use crate::error::ServiceError;
 use crate::repository::Repository;
 use crate::sql::service_error;
 
-use batch::Keys;
-pub(crate) use batch::RowKeys;
-use batch::{Cache, OutboxWrite};
+use batch::{BookingRecord, DelegationRecord, Keys, OutboxWrite};
+pub(crate) use batch::{Cache, RowKeys, WriteSet};
 
 /// The read side of one store. Cloning shares the pool.
 #[derive(Clone)]
@@ -59,15 +58,6 @@ macro_rules! on_pool {
         match &$self.0 {
             Pool::Sqlite(pool) => sqlite::$f(pool, $($arg),*).await,
             Pool::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
-        }
-    };
-}
-
-macro_rules! on_tx {
-    ($self:expr, $f:ident ( $($arg:expr),* )) => {
-        match &mut $self.conn {
-            Conn::Sqlite(tx) => sqlite::$f(&mut **tx, $($arg),*).await,
-            Conn::Postgres(tx) => postgres::$f(&mut **tx, $($arg),*).await,
         }
     };
 }
@@ -108,6 +98,16 @@ impl ReadSide {
         Ok(Self(Pool::Sqlite(pool)))
     }
 
+    /// Whether the pool lends two connections at once, as the pipelined
+    /// catch-up needs (one reads the next batch's rows while the other
+    /// writes the last one); the in-memory read side has one.
+    pub(crate) fn pipelines(&self) -> bool {
+        match &self.0 {
+            Pool::Sqlite(pool) => pool.options().get_max_connections() > 1,
+            Pool::Postgres(pool) => pool.options().get_max_connections() > 1,
+        }
+    }
+
     /// A pooled connection of the read side, to run the projector's
     /// transactions on one after the other ([`HeldSide::begin`]): sqlx
     /// pings a connection each time it goes back to its pool (ADR 0005), so
@@ -124,7 +124,7 @@ impl ReadSide {
     // -------------------------------------------------------- read models
 
     pub(crate) async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
-        on_pool!(self, checkpoint(name))
+        on_pool!(self, checkpoint(name)).map(|c| c.position)
     }
 
     pub(crate) async fn delegation(&self, id: &str) -> Result<Option<DelegationRow>, ServiceError> {
@@ -272,12 +272,58 @@ pub(crate) enum HeldSide {
     Postgres(PoolConnection<Postgres>),
 }
 
+/// How far a projector got, and how many rebuilds its rows have been
+/// through: a rebuild rewrites rows without moving the position, so a
+/// projector that carries rows from one batch to the next
+/// (`Projector::catch_up`) checks both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    pub position: i64,
+    pub generation: i64,
+}
+
+/// A connection to run a batch's reads on: a held one, or a transaction's.
+enum ConnMut<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+impl ConnMut<'_> {
+    fn reborrow(&mut self) -> ConnMut<'_> {
+        match self {
+            ConnMut::Sqlite(conn) => ConnMut::Sqlite(conn),
+            ConnMut::Postgres(conn) => ConnMut::Postgres(conn),
+        }
+    }
+}
+
+/// Runs `$f` of the dialect's queries module on a [`ConnMut`].
+macro_rules! on_conn {
+    ($conn:expr, $f:ident ( $($arg:expr),* )) => {
+        match $conn {
+            ConnMut::Sqlite(conn) => sqlite::$f(conn, $($arg),*).await,
+            ConnMut::Postgres(conn) => postgres::$f(conn, $($arg),*).await,
+        }
+    };
+}
+
 impl HeldSide {
-    pub(crate) async fn checkpoint(&mut self, name: &str) -> Result<i64, ServiceError> {
+    /// The checkpoint `name` as committed (zero if missing).
+    pub(crate) async fn checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError> {
         match self {
             HeldSide::Sqlite(conn) => sqlite::checkpoint(&mut **conn, name).await,
             HeldSide::Postgres(conn) => postgres::checkpoint(&mut **conn, name).await,
         }
+    }
+
+    /// A batch applied outside any transaction: the rows it does not know
+    /// are read on this connection, as committed.
+    pub(crate) fn batch<'a>(&'a mut self, cache: &'a mut Cache) -> Batch<'a> {
+        let conn = match self {
+            HeldSide::Sqlite(conn) => ConnMut::Sqlite(conn),
+            HeldSide::Postgres(conn) => ConnMut::Postgres(conn),
+        };
+        Batch { conn, cache }
     }
 
     /// A transaction that holds the store's write lock from its start (on
@@ -302,11 +348,9 @@ impl HeldSide {
 /// A transaction on the read side: what the projector writes with, batch by
 /// batch, rows and checkpoint together.
 ///
-/// Rows, audit and outbox writes are kept in memory ([`batch`]) and written
-/// by [`SideTx::flush`], a few multi-row statements per table, so a batch
-/// costs about as many round trips as one event. The rows a batch will touch
-/// are read up front ([`SideTx::prefetch`], one query per table); a row it
-/// did not announce is read when first asked for.
+/// Its [`Batch`] keeps rows, audit and outbox writes in memory ([`batch`]);
+/// [`SideTx::flush`] writes them, a few multi-row statements per table, so a
+/// batch costs about as many round trips as one event.
 pub(crate) struct SideTx<'c> {
     conn: Conn<'c>,
     cache: Cache,
@@ -318,10 +362,17 @@ enum Conn<'c> {
 }
 
 impl SideTx<'_> {
+    fn conn(&mut self) -> ConnMut<'_> {
+        match &mut self.conn {
+            Conn::Sqlite(tx) => ConnMut::Sqlite(tx),
+            Conn::Postgres(tx) => ConnMut::Postgres(tx),
+        }
+    }
+
     /// The checkpoint `name`, locked until the transaction ends (created at
     /// 0 if missing).
-    pub(crate) async fn lock_checkpoint(&mut self, name: &str) -> Result<i64, ServiceError> {
-        on_tx!(self, lock_checkpoint(name))
+    pub(crate) async fn lock_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError> {
+        on_conn!(self.conn(), lock_checkpoint(name))
     }
 
     pub(crate) async fn save_checkpoint(
@@ -329,9 +380,89 @@ impl SideTx<'_> {
         name: &str,
         position: i64,
     ) -> Result<(), ServiceError> {
-        on_tx!(self, save_checkpoint(name, position))
+        on_conn!(self.conn(), save_checkpoint(name, position))
     }
 
+    /// Counts a rebuild of the rows of checkpoint `name`.
+    pub(crate) async fn next_generation(&mut self, name: &str) -> Result<(), ServiceError> {
+        on_conn!(self.conn(), next_generation(name))
+    }
+
+    /// The batch being applied in this transaction: the rows it does not
+    /// know are read in it.
+    pub(crate) fn batch(&mut self) -> Batch<'_> {
+        let conn = match &mut self.conn {
+            Conn::Sqlite(tx) => ConnMut::Sqlite(tx),
+            Conn::Postgres(tx) => ConnMut::Postgres(tx),
+        };
+        Batch {
+            conn,
+            cache: &mut self.cache,
+        }
+    }
+
+    /// Writes what the batch changed, then forgets its rows (a rebuild
+    /// flushes every batch, so memory holds one batch's rows at most).
+    pub(crate) async fn flush(&mut self) -> Result<(), ServiceError> {
+        let set = std::mem::take(&mut self.cache).write_set()?;
+        self.write(&set).await
+    }
+
+    /// Writes `set`: the rows, the audit rows, the outbox.
+    pub(crate) async fn write(&mut self, set: &WriteSet) -> Result<(), ServiceError> {
+        if !set.delegations.is_empty() {
+            on_conn!(self.conn(), put_delegations(&set.delegations))?;
+        }
+        if !set.bookings.is_empty() {
+            on_conn!(self.conn(), put_bookings(&set.bookings))?;
+        }
+        if !set.places.is_empty() {
+            on_conn!(self.conn(), put_places(&set.places))?;
+        }
+        if !set.audit.is_empty() {
+            on_conn!(self.conn(), insert_audit(&set.audit))?;
+        }
+        let outbox = &set.outbox;
+        if !outbox.schedule.is_empty() {
+            on_conn!(self.conn(), schedule(&outbox.schedule, false))?;
+        }
+        if !outbox.schedule_or_withdraw.is_empty() {
+            on_conn!(self.conn(), schedule(&outbox.schedule_or_withdraw, true))?;
+        }
+        if !outbox.withdraw.is_empty() {
+            on_conn!(self.conn(), withdraw(&outbox.withdraw))?;
+        }
+        Ok(())
+    }
+
+    /// Empties every read-model table (not the outbox, notices or documents).
+    pub(crate) async fn clear_read_models(&mut self) -> Result<(), ServiceError> {
+        self.cache.clear_read_models();
+        on_conn!(self.conn(), clear_read_models())
+    }
+
+    /// Flushes, then commits.
+    pub(crate) async fn commit(mut self) -> Result<(), ServiceError> {
+        self.flush().await?;
+        match self.conn {
+            Conn::Sqlite(tx) => tx.commit().await,
+            Conn::Postgres(tx) => tx.commit().await,
+        }
+        .map_err(service_error)
+    }
+}
+
+/// The rows of a batch being applied, in memory ([`Cache`]), and the
+/// connection to read those it does not know yet.
+///
+/// The rows a batch will touch are read up front ([`Batch::prefetch`], one
+/// query per table); a row it did not announce is read when first asked for.
+pub(crate) struct Batch<'a> {
+    conn: ConnMut<'a>,
+    cache: &'a mut Cache,
+}
+
+impl Batch<'_> {
     /// Reads the rows of `keys` not known yet, one query per table, and
     /// takes those the batch starts as absent ([`Keys::split`]).
     pub(crate) async fn prefetch(&mut self, keys: RowKeys) -> Result<(), ServiceError> {
@@ -339,7 +470,7 @@ impl SideTx<'_> {
         self.cache.delegations.start(started);
         let ids = self.cache.delegations.unread(read);
         if !ids.is_empty() {
-            let found = on_tx!(self, delegations(&ids))?;
+            let found = on_conn!(self.conn.reborrow(), delegations(&ids))?;
             self.cache
                 .delegations
                 .read(ids, found, |r| r.delegation.id.as_str().to_owned());
@@ -348,7 +479,7 @@ impl SideTx<'_> {
         self.cache.bookings.start(started);
         let ids = self.cache.bookings.unread(read);
         if !ids.is_empty() {
-            let found = on_tx!(self, bookings(&ids))?;
+            let found = on_conn!(self.conn.reborrow(), bookings(&ids))?;
             self.cache
                 .bookings
                 .read(ids, found, |r| r.booking.id.as_str().to_owned());
@@ -357,7 +488,7 @@ impl SideTx<'_> {
         self.cache.places.start(started);
         let places = self.cache.places.unread(read);
         if !places.is_empty() {
-            let found = on_tx!(self, places(&places))?;
+            let found = on_conn!(self.conn.reborrow(), places(&places))?;
             self.cache
                 .places
                 .read(places, found, |r| (r.slot_key.clone(), r.booking.clone()));
@@ -365,7 +496,7 @@ impl SideTx<'_> {
         Ok(())
     }
 
-    /// The delegation as this batch left it.
+    /// The delegation as the batch left it.
     pub(crate) async fn delegation(
         &mut self,
         id: &str,
@@ -391,7 +522,7 @@ impl SideTx<'_> {
             .put(row.delegation.id.as_str().to_owned(), row);
     }
 
-    /// The booking as this batch left it.
+    /// The booking as the batch left it.
     pub(crate) async fn booking(&mut self, id: &str) -> Result<Option<&BookingRow>, ServiceError> {
         if !self.cache.bookings.knows(id) {
             self.prefetch(RowKeys {
@@ -414,7 +545,7 @@ impl SideTx<'_> {
             .put(row.booking.id.as_str().to_owned(), row);
     }
 
-    /// The position the place as this batch left it has applied, if any.
+    /// The position the place as the batch left it has applied, if any.
     pub(crate) async fn place_position(
         &mut self,
         slot_key: &str,
@@ -447,54 +578,6 @@ impl SideTx<'_> {
 
     pub(crate) fn withdraw(&mut self, key: String) {
         self.cache.outbox.push(OutboxWrite::Withdraw(key));
-    }
-
-    /// Writes what the batch changed, then forgets it (a rebuild flushes
-    /// every batch, so memory holds one batch's rows at most).
-    pub(crate) async fn flush(&mut self) -> Result<(), ServiceError> {
-        let mut cache = std::mem::take(&mut self.cache);
-        let rows = cache.delegations.dirty();
-        if !rows.is_empty() {
-            on_tx!(self, put_delegations(&rows))?;
-        }
-        let rows = cache.bookings.dirty();
-        if !rows.is_empty() {
-            on_tx!(self, put_bookings(&rows))?;
-        }
-        let rows = cache.places.dirty();
-        if !rows.is_empty() {
-            on_tx!(self, put_places(&rows))?;
-        }
-        if !cache.audit.is_empty() {
-            on_tx!(self, insert_audit(&cache.audit))?;
-        }
-        let outbox = batch::plan(std::mem::take(&mut cache.outbox));
-        if !outbox.schedule.is_empty() {
-            on_tx!(self, schedule(&outbox.schedule, false))?;
-        }
-        if !outbox.schedule_or_withdraw.is_empty() {
-            on_tx!(self, schedule(&outbox.schedule_or_withdraw, true))?;
-        }
-        if !outbox.withdraw.is_empty() {
-            on_tx!(self, withdraw(&outbox.withdraw))?;
-        }
-        Ok(())
-    }
-
-    /// Empties every read-model table (not the outbox, notices or documents).
-    pub(crate) async fn clear_read_models(&mut self) -> Result<(), ServiceError> {
-        self.cache.clear_read_models();
-        on_tx!(self, clear_read_models())
-    }
-
-    /// Flushes, then commits.
-    pub(crate) async fn commit(mut self) -> Result<(), ServiceError> {
-        self.flush().await?;
-        match self.conn {
-            Conn::Sqlite(tx) => tx.commit().await,
-            Conn::Postgres(tx) => tx.commit().await,
-        }
-        .map_err(service_error)
     }
 }
 

@@ -8,8 +8,8 @@
 use sqlx::{Executor, PgConnection, Postgres};
 
 use super::{
-    rows, Attempt, AuditEntry, BookingRow, DelegationRow, NoticeRow, OutboxEntry, PlaceRow,
-    RawBooking, RawDelegation, RawPlace,
+    rows, Attempt, AuditEntry, BookingRecord, BookingRow, Checkpoint, DelegationRecord,
+    DelegationRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation, RawPlace,
 };
 use crate::error::ServiceError;
 use crate::sql::service_error;
@@ -17,7 +17,8 @@ use crate::sql::service_error;
 mod q {
     pub const ENSURE_CHECKPOINT: &str = "
 INSERT INTO read_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING";
-    pub const CHECKPOINT: &str = "SELECT position FROM read_checkpoints WHERE name = $1";
+    pub const CHECKPOINT: &str =
+        "SELECT position, generation FROM read_checkpoints WHERE name = $1";
     /// Held until the transaction ends: a second projector waits here, then
     /// reads the position the first one saved.
     ///
@@ -25,9 +26,11 @@ INSERT INTO read_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) 
     /// crash loses only whole last batches, which are projected again from
     /// the log (docs/READ-MODELS.md, step 5).
     pub const LOCK_CHECKPOINT: &str = "
-SELECT position, set_config('synchronous_commit', 'off', true) AS deferred
+SELECT position, generation, set_config('synchronous_commit', 'off', true) AS deferred
   FROM read_checkpoints WHERE name = $1 FOR UPDATE";
     pub const SAVE_CHECKPOINT: &str = "UPDATE read_checkpoints SET position = $1 WHERE name = $2";
+    pub const NEXT_GENERATION: &str =
+        "UPDATE read_checkpoints SET generation = generation + 1 WHERE name = $1";
 
     pub const DELEGATION: &str =
         "SELECT data::text AS data, position FROM read_delegations WHERE id = $1";
@@ -209,38 +212,57 @@ INSERT INTO documents (sha256, content, size) VALUES ($1, $2, $3)
 pub(crate) async fn checkpoint<'e>(
     ex: impl Executor<'e, Database = Postgres>,
     name: &str,
-) -> Result<i64, ServiceError> {
-    let position: Option<i64> = sqlx::query_scalar(q::CHECKPOINT)
+) -> Result<Checkpoint, ServiceError> {
+    let found: Option<(i64, i64)> = sqlx::query_as(q::CHECKPOINT)
         .bind(name)
         .fetch_optional(ex)
         .await
         .map_err(service_error)?;
-    Ok(position.unwrap_or(0))
+    let (position, generation) = found.unwrap_or((0, 0));
+    Ok(Checkpoint {
+        position,
+        generation,
+    })
 }
 
 pub(crate) async fn lock_checkpoint(
     conn: &mut PgConnection,
     name: &str,
-) -> Result<i64, ServiceError> {
+) -> Result<Checkpoint, ServiceError> {
     // The row is created the first time only: one statement a batch.
-    let position: Option<i64> = sqlx::query_scalar(q::LOCK_CHECKPOINT)
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(service_error)?;
-    if let Some(position) = position {
-        return Ok(position);
+    for _ in 0..2 {
+        let found: Option<(i64, i64, String)> = sqlx::query_as(q::LOCK_CHECKPOINT)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(service_error)?;
+        if let Some((position, generation, _)) = found {
+            return Ok(Checkpoint {
+                position,
+                generation,
+            });
+        }
+        sqlx::query(q::ENSURE_CHECKPOINT)
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .map_err(service_error)?;
     }
-    sqlx::query(q::ENSURE_CHECKPOINT)
+    Err(ServiceError::Corrupt(
+        format!("checkpoint {name:?} is missing after it was created").into(),
+    ))
+}
+
+pub(crate) async fn next_generation(
+    conn: &mut PgConnection,
+    name: &str,
+) -> Result<(), ServiceError> {
+    sqlx::query(q::NEXT_GENERATION)
         .bind(name)
-        .execute(&mut *conn)
+        .execute(conn)
         .await
         .map_err(service_error)?;
-    sqlx::query_scalar(q::LOCK_CHECKPOINT)
-        .bind(name)
-        .fetch_one(conn)
-        .await
-        .map_err(service_error)
+    Ok(())
 }
 
 pub(crate) async fn save_checkpoint(
@@ -286,28 +308,16 @@ pub(crate) async fn delegations(
 
 pub(crate) async fn put_delegations(
     conn: &mut PgConnection,
-    batch: &[&DelegationRow],
+    batch: &[DelegationRecord],
 ) -> Result<(), ServiceError> {
-    let mut text: [Vec<String>; 6] = Default::default();
-    for row in batch {
-        let d = &row.delegation;
-        let columns = [
-            d.id.as_str().to_owned(),
-            d.grantor.as_str().to_owned(),
-            d.delegate.as_str().to_owned(),
-            row.stage_name().to_owned(),
-            super::ts(d.requested_at),
-            super::to_json(d)?,
-        ];
-        for (column, value) in text.iter_mut().zip(columns) {
-            column.push(value);
-        }
-    }
-    let mut query = sqlx::query(q::PUT_DELEGATIONS);
-    for column in text {
-        query = query.bind(column);
-    }
-    query
+    let text = |f: fn(&DelegationRecord) -> &str| batch.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(q::PUT_DELEGATIONS)
+        .bind(text(|r| &r.id))
+        .bind(text(|r| &r.grantor))
+        .bind(text(|r| &r.delegate))
+        .bind(text(|r| r.stage))
+        .bind(text(|r| &r.requested_at))
+        .bind(text(|r| &r.data))
         .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
         .execute(conn)
         .await
@@ -377,33 +387,21 @@ pub(crate) async fn bookings(
 
 pub(crate) async fn put_bookings(
     conn: &mut PgConnection,
-    batch: &[&BookingRow],
+    batch: &[BookingRecord],
 ) -> Result<(), ServiceError> {
-    let mut text: [Vec<String>; 11] = Default::default();
-    for row in batch {
-        let b = &row.booking;
-        let columns = [
-            b.id.as_str().to_owned(),
-            b.booker.as_str().to_owned(),
-            b.counter.as_str().to_owned(),
-            b.office.as_str().to_owned(),
-            b.mode.as_str().to_owned(),
-            super::ts(b.slot.start),
-            b.slot.local_date().to_string(),
-            row.stage_name().to_owned(),
-            row.meeting.state().as_str().to_owned(),
-            super::to_json(b)?,
-            super::to_json(&row.meeting)?,
-        ];
-        for (column, value) in text.iter_mut().zip(columns) {
-            column.push(value);
-        }
-    }
-    let mut query = sqlx::query(q::PUT_BOOKINGS);
-    for column in text {
-        query = query.bind(column);
-    }
-    query
+    let text = |f: fn(&BookingRecord) -> &str| batch.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(q::PUT_BOOKINGS)
+        .bind(text(|r| &r.id))
+        .bind(text(|r| &r.booker))
+        .bind(text(|r| &r.counter))
+        .bind(text(|r| &r.office))
+        .bind(text(|r| r.mode))
+        .bind(text(|r| &r.slot_start))
+        .bind(text(|r| &r.slot_date))
+        .bind(text(|r| r.stage))
+        .bind(text(|r| r.meeting_state))
+        .bind(text(|r| &r.data))
+        .bind(text(|r| &r.meeting))
         .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
         .execute(conn)
         .await
@@ -474,9 +472,9 @@ pub(crate) async fn places(
 
 pub(crate) async fn put_places(
     conn: &mut PgConnection,
-    batch: &[&PlaceRow],
+    batch: &[PlaceRow],
 ) -> Result<(), ServiceError> {
-    let column = |f: fn(&PlaceRow) -> &str| batch.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let column = |f: fn(&PlaceRow) -> &str| batch.iter().map(f).collect::<Vec<_>>();
     sqlx::query(q::PUT_PLACES)
         .bind(column(|r| &r.slot_key))
         .bind(column(|r| &r.booking))

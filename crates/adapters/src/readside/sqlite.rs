@@ -11,8 +11,8 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use super::{
-    rows, Attempt, AuditEntry, BookingRow, DelegationRow, NoticeRow, OutboxEntry, PlaceRow,
-    RawBooking, RawDelegation, RawPlace,
+    rows, Attempt, AuditEntry, BookingRecord, BookingRow, Checkpoint, DelegationRecord,
+    DelegationRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation, RawPlace,
 };
 use crate::error::ServiceError;
 use crate::sql::service_error;
@@ -22,8 +22,10 @@ mod q {
 
     pub const ENSURE_CHECKPOINT: &str =
         "INSERT INTO read_checkpoints (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING";
-    pub const CHECKPOINT: &str = "SELECT position FROM read_checkpoints WHERE name = ?";
+    pub const CHECKPOINT: &str = "SELECT position, generation FROM read_checkpoints WHERE name = ?";
     pub const SAVE_CHECKPOINT: &str = "UPDATE read_checkpoints SET position = ? WHERE name = ?";
+    pub const NEXT_GENERATION: &str =
+        "UPDATE read_checkpoints SET generation = generation + 1 WHERE name = ?";
 
     pub const DELEGATION: &str = "SELECT data, position FROM read_delegations WHERE id = ?";
     /// `VALUES (id), …`.
@@ -215,28 +217,35 @@ INSERT INTO documents (sha256, content, size) VALUES (?, ?, ?)
 pub(crate) async fn checkpoint<'e>(
     ex: impl Executor<'e, Database = Sqlite>,
     name: &str,
-) -> Result<i64, ServiceError> {
-    let position: Option<i64> = sqlx::query_scalar(q::CHECKPOINT)
+) -> Result<Checkpoint, ServiceError> {
+    let found: Option<(i64, i64)> = sqlx::query_as(q::CHECKPOINT)
         .bind(name)
         .fetch_optional(ex)
         .await
         .map_err(service_error)?;
-    Ok(position.unwrap_or(0))
+    let (position, generation) = found.unwrap_or((0, 0));
+    Ok(Checkpoint {
+        position,
+        generation,
+    })
 }
 
 pub(crate) async fn lock_checkpoint(
     conn: &mut SqliteConnection,
     name: &str,
-) -> Result<i64, ServiceError> {
+) -> Result<Checkpoint, ServiceError> {
     // The transaction began IMMEDIATE: it already holds the write lock.
     // The row is created the first time only: one statement a batch.
-    let position: Option<i64> = sqlx::query_scalar(q::CHECKPOINT)
+    let found: Option<(i64, i64)> = sqlx::query_as(q::CHECKPOINT)
         .bind(name)
         .fetch_optional(&mut *conn)
         .await
         .map_err(service_error)?;
-    if let Some(position) = position {
-        return Ok(position);
+    if let Some((position, generation)) = found {
+        return Ok(Checkpoint {
+            position,
+            generation,
+        });
     }
     sqlx::query(q::ENSURE_CHECKPOINT)
         .bind(name)
@@ -253,6 +262,18 @@ pub(crate) async fn save_checkpoint(
 ) -> Result<(), ServiceError> {
     sqlx::query(q::SAVE_CHECKPOINT)
         .bind(position)
+        .bind(name)
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn next_generation(
+    conn: &mut SqliteConnection,
+    name: &str,
+) -> Result<(), ServiceError> {
+    sqlx::query(q::NEXT_GENERATION)
         .bind(name)
         .execute(conn)
         .await
@@ -285,30 +306,17 @@ pub(crate) async fn delegations(
 
 pub(crate) async fn put_delegations(
     conn: &mut SqliteConnection,
-    batch: &[&DelegationRow],
+    batch: &[DelegationRecord],
 ) -> Result<(), ServiceError> {
-    let values = batch
-        .iter()
-        .map(|row| {
-            let d = &row.delegation;
-            Ok((*row, super::ts(d.requested_at), super::to_json(d)?))
-        })
-        .collect::<Result<Vec<_>, ServiceError>>()?;
-    execute_rows(
-        conn,
-        q::PUT_DELEGATIONS,
-        &values,
-        |q, (row, requested_at, data)| {
-            let d = &row.delegation;
-            q.bind(d.id.as_str())
-                .bind(d.grantor.as_str())
-                .bind(d.delegate.as_str())
-                .bind(row.stage_name())
-                .bind(requested_at.as_str())
-                .bind(data.as_str())
-                .bind(row.position)
-        },
-    )
+    execute_rows(conn, q::PUT_DELEGATIONS, batch, |q, r| {
+        q.bind(r.id.as_str())
+            .bind(r.grantor.as_str())
+            .bind(r.delegate.as_str())
+            .bind(r.stage)
+            .bind(r.requested_at.as_str())
+            .bind(r.data.as_str())
+            .bind(r.position)
+    })
     .await
 }
 
@@ -370,43 +378,22 @@ pub(crate) async fn bookings(
 
 pub(crate) async fn put_bookings(
     conn: &mut SqliteConnection,
-    batch: &[&BookingRow],
+    batch: &[BookingRecord],
 ) -> Result<(), ServiceError> {
-    let values = batch
-        .iter()
-        .map(|row| {
-            let b = &row.booking;
-            Ok((
-                *row,
-                [
-                    super::ts(b.slot.start),
-                    b.slot.local_date().to_string(),
-                    super::to_json(b)?,
-                    super::to_json(&row.meeting)?,
-                ],
-            ))
-        })
-        .collect::<Result<Vec<_>, ServiceError>>()?;
-    execute_rows(
-        conn,
-        q::PUT_BOOKINGS,
-        &values,
-        |q, (row, [start, date, data, meeting])| {
-            let b = &row.booking;
-            q.bind(b.id.as_str())
-                .bind(b.booker.as_str())
-                .bind(b.counter.as_str())
-                .bind(b.office.as_str())
-                .bind(b.mode.as_str())
-                .bind(start.as_str())
-                .bind(date.as_str())
-                .bind(row.stage_name())
-                .bind(row.meeting.state().as_str())
-                .bind(data.as_str())
-                .bind(meeting.as_str())
-                .bind(row.position)
-        },
-    )
+    execute_rows(conn, q::PUT_BOOKINGS, batch, |q, r| {
+        q.bind(r.id.as_str())
+            .bind(r.booker.as_str())
+            .bind(r.counter.as_str())
+            .bind(r.office.as_str())
+            .bind(r.mode)
+            .bind(r.slot_start.as_str())
+            .bind(r.slot_date.as_str())
+            .bind(r.stage)
+            .bind(r.meeting_state)
+            .bind(r.data.as_str())
+            .bind(r.meeting.as_str())
+            .bind(r.position)
+    })
     .await
 }
 
@@ -467,7 +454,7 @@ pub(crate) async fn places(
 
 pub(crate) async fn put_places(
     conn: &mut SqliteConnection,
-    batch: &[&PlaceRow],
+    batch: &[PlaceRow],
 ) -> Result<(), ServiceError> {
     execute_rows(conn, q::PUT_PLACES, batch, |q, row| {
         q.bind(row.slot_key.as_str())
