@@ -6,6 +6,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc, for Rust's allocations and SQLite's alike: with the
+/// system's allocator, memory that one thread allocates and another frees
+/// (the projector's read-ahead, sqlx's SQLite threads) cost the catch-up
+/// 15–30 % (docs/PERFORMANCE.md, docs/DEPENDENCIES.md).
+#[cfg(all(unix, not(target_env = "msvc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

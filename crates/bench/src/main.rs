@@ -460,6 +460,14 @@ fn with_schema(url: &str, schema: &str) -> String {
     format!("{url}{separator}schema={schema}")
 }
 
+/// jemalloc, for Rust's allocations and SQLite's alike: with the
+/// system's allocator, memory that one thread allocates and another frees
+/// (the projector's read-ahead, sqlx's SQLite threads) cost the catch-up
+/// 15–30 % (docs/PERFORMANCE.md, docs/DEPENDENCIES.md).
+#[cfg(all(unix, not(target_env = "msvc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
