@@ -67,6 +67,27 @@ impl World {
         )
     }
 
+    /// A projector as another process would have it: on a read side of its
+    /// own over the same store, so that it takes no turns with this one's
+    /// (the in-memory store has one read side, its only copy).
+    async fn projector_elsewhere(&self) -> Projector {
+        let in_memory =
+            self.repository.sqlite_pool().is_none() && self.repository.postgres_pool().is_none();
+        let side = if in_memory {
+            self.side.clone()
+        } else {
+            ReadSide::open(&self.repository)
+                .await
+                .expect("the read side opens")
+        };
+        Projector::new(
+            self.repository.clone(),
+            side,
+            upcast::upcasters(),
+            Policy::default(),
+        )
+    }
+
     /// Drops the test's PostgreSQL schema (a scenario that passed leaves
     /// nothing behind; one that failed leaves its schema to look at).
     async fn dispose(self) {
@@ -319,9 +340,9 @@ async fn racing_projectors_apply_each_event_once(store: Store) {
     join(&w, &booking).await;
     let head = w.head().await;
     let (one, two, three) = (
-        w.projector().with_batch(1),
-        w.projector().with_batch(2),
-        w.projector().with_batch(3),
+        w.projector_elsewhere().await.with_batch(1),
+        w.projector_elsewhere().await.with_batch(2),
+        w.projector_elsewhere().await.with_batch(3),
     );
     let (a, b, c) = tokio::join!(one.catch_up(), two.catch_up(), three.catch_up());
     let applied = a.unwrap() + b.unwrap() + c.unwrap();
@@ -339,6 +360,65 @@ async fn racing_projectors_apply_each_event_once(store: Store) {
     w.projector().rebuild().await.unwrap();
     assert_eq!(w.read.dump().await.unwrap(), live);
     assert_eq!(w.read.outbox().await.unwrap(), outbox);
+    w.dispose().await;
+}
+
+/// Readers asking for the read models at once, more of them than the pool
+/// has connections, while registrations are written (the app catches up
+/// before every read): no catch-up waits on another for a connection until
+/// the pool gives up, and each returns with every event stored before its
+/// call applied.
+async fn readers_beyond_the_pool_each_see_what_was_stored_before(store: Store) {
+    let w = Arc::new(World::new(&store).await);
+    let projector = Arc::new(w.projector());
+    let people = codes(32);
+    let writer = {
+        let (w, people) = (Arc::clone(&w), people.clone());
+        tokio::spawn(async move {
+            for k in 0..16 {
+                let mut registration = request(&format!("many-{k}"), 0, 1);
+                registration.grantor = people[k].clone();
+                registration.delegate = people[16 + k].clone();
+                let by = Metadata::new(Actor::Citizen(people[k].clone()), "web");
+                w.service
+                    .register_delegation(registration, &by)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..24 {
+        let (w, projector) = (Arc::clone(&w), Arc::clone(&projector));
+        readers.spawn(async move {
+            for _ in 0..4 {
+                let before = w.head().await;
+                projector
+                    .catch_up()
+                    .await
+                    .expect("a reader's catch-up ends well");
+                let at = projector.checkpoint().await.unwrap();
+                assert!(
+                    at >= before,
+                    "checkpoint {at} after a call made at {before}"
+                );
+            }
+        });
+    }
+    while let Some(reader) = readers.join_next().await {
+        reader.unwrap();
+    }
+    writer.await.unwrap();
+    projector.catch_up().await.unwrap();
+    assert_eq!(w.read.dump().await.unwrap().checkpoint, w.head().await);
+    for grantor in &people[..16] {
+        let listed = w.read.delegations_by_grantor(grantor).await.unwrap();
+        assert_eq!(listed.len(), 1, "{grantor}");
+    }
+    drop(projector);
+    let Ok(w) = Arc::try_unwrap(w) else {
+        panic!("every task has ended")
+    };
     w.dispose().await;
 }
 
@@ -789,6 +869,7 @@ macro_rules! on_every_store {
 on_every_store!(
     projector_catches_up_after_a_crash_to_exactly_the_rebuild,
     racing_projectors_apply_each_event_once,
+    readers_beyond_the_pool_each_see_what_was_stored_before,
     rebuild_equals_a_projection_made_in_small_batches,
     read_models_answer_in_the_shapes_of_the_api
 );

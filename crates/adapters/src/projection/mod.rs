@@ -244,10 +244,32 @@ impl Projector {
     /// dropped and the catch-up starts again from the stored rows. On the
     /// in-memory read side, which has one connection, batches are applied
     /// and written in turn, in their transaction.
+    ///
+    /// Catch-ups through one [`ReadSide`] (and its clones) take turns, so
+    /// that callers beyond the pool's size never wait on one another for
+    /// connections. A caller that waited while a catch-up that started
+    /// after its call ran to its end returns 0 at once: that one applied
+    /// every event stored before the call.
     pub async fn catch_up(&self) -> Result<usize, ServiceError> {
-        if !self.side.pipelines() {
-            return self.catch_up_in_turn().await;
+        let turns = self.side.catch_up_turns();
+        let arrival = turns.arrive();
+        let _turn = turns.turn().await;
+        if turns.covered(&arrival) {
+            return Ok(0);
         }
+        let number = turns.start();
+        let applied = if self.side.pipelines() {
+            self.catch_up_pipelined().await
+        } else {
+            self.catch_up_in_turn().await
+        }?;
+        turns.end(number);
+        Ok(applied)
+    }
+
+    /// [`Projector::catch_up`] with the applying of each batch overlapping
+    /// the writing of the one before it.
+    async fn catch_up_pipelined(&self) -> Result<usize, ServiceError> {
         let mut total = 0;
         // Held for every batch: sqlx pings a connection each time it goes
         // back to its pool (ADR 0005).

@@ -22,6 +22,8 @@ pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use deleghe_domain::booking::{Booking, BookingStage};
@@ -41,9 +43,60 @@ use crate::sql::service_error;
 use batch::{BookingRecord, DelegationRecord, Keys, OutboxWrite};
 pub(crate) use batch::{Cache, RowKeys, WriteSet};
 
-/// The read side of one store. Cloning shares the pool.
+/// The read side of one store. Cloning shares the pool, and the turns its
+/// projectors take to catch up ([`CatchUpTurns`]).
 #[derive(Clone)]
-pub struct ReadSide(Pool);
+pub struct ReadSide(Pool, Arc<CatchUpTurns>);
+
+/// Catch-ups through one read side (and its clones) take turns. A catch-up
+/// holds two connections of the pool and reads the log on a third: callers
+/// beyond the pool's size, each holding one connection and waiting for the
+/// next, would wait on one another until the pool's timeout. One at a time
+/// also spares them applying the same events in a race.
+///
+/// A caller that waited for its turn while a catch-up that started after it
+/// arrived ran to its end needs no catch-up of its own: every event stored
+/// before it arrived is applied ([`CatchUpTurns::covered`]). Many readers
+/// asking for the read models at once so cost one catch-up, not one each.
+#[derive(Default)]
+pub(crate) struct CatchUpTurns {
+    turn: tokio::sync::Mutex<()>,
+    /// Catch-ups started so far; the number of the latest one.
+    started: AtomicU64,
+    /// The number of the latest catch-up that ended without an error.
+    ended: AtomicU64,
+}
+
+/// A caller's place: the catch-ups started before it arrived.
+pub(crate) struct Arrival(u64);
+
+impl CatchUpTurns {
+    pub(crate) fn arrive(&self) -> Arrival {
+        Arrival(self.started.load(Ordering::SeqCst))
+    }
+
+    /// Waits for the turn.
+    pub(crate) async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.turn.lock().await
+    }
+
+    /// Whether a catch-up that started after `arrival` has ended well: it
+    /// read the log after everything stored before the caller arrived.
+    /// Asked while holding the turn.
+    pub(crate) fn covered(&self, arrival: &Arrival) -> bool {
+        self.ended.load(Ordering::SeqCst) > arrival.0
+    }
+
+    /// Numbers a catch-up about to start (while holding the turn).
+    pub(crate) fn start(&self) -> u64 {
+        self.started.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Records that catch-up `number` ended without an error.
+    pub(crate) fn end(&self, number: u64) {
+        self.ended.fetch_max(number, Ordering::SeqCst);
+    }
+}
 
 #[derive(Clone)]
 enum Pool {
@@ -69,10 +122,10 @@ impl ReadSide {
     /// created and migrated: open it once and share the handle.
     pub async fn open(repository: &Repository) -> Result<Self, ServiceError> {
         if let Some(pool) = repository.sqlite_pool() {
-            return Ok(Self(Pool::Sqlite(pool.clone())));
+            return Ok(Self(Pool::Sqlite(pool.clone()), Arc::default()));
         }
         if let Some(pool) = repository.postgres_pool() {
-            return Ok(Self(Pool::Postgres(pool.clone())));
+            return Ok(Self(Pool::Postgres(pool.clone()), Arc::default()));
         }
         Self::in_memory().await
     }
@@ -95,7 +148,7 @@ impl ReadSide {
         crate::sql::migrate_sqlite(&pool)
             .await
             .map_err(|e| ServiceError::Unavailable(Box::new(e)))?;
-        Ok(Self(Pool::Sqlite(pool)))
+        Ok(Self(Pool::Sqlite(pool), Arc::default()))
     }
 
     /// Whether the pool lends two connections at once, as the pipelined
@@ -106,6 +159,11 @@ impl ReadSide {
             Pool::Sqlite(pool) => pool.options().get_max_connections() > 1,
             Pool::Postgres(pool) => pool.options().get_max_connections() > 1,
         }
+    }
+
+    /// The turns of the catch-ups through this read side and its clones.
+    pub(crate) fn catch_up_turns(&self) -> &CatchUpTurns {
+        &self.1
     }
 
     /// A pooled connection of the read side, to run the projector's
