@@ -84,6 +84,13 @@ summary() { # name, wrk output
   errors=$(awk '/Socket errors/ {sub(/.*Socket errors: /, ""); print}' <<<"$2")
   printf '%-8s %-40s %10s req/s  p50 %9s  p99 %9s  non-2xx %s%s\n' \
     "$store" "$1" "$rps" "$p50" "$p99" "${non2xx:-0}" "${errors:+  socket errors: $errors}"
+  # Failed requests make the line above no figure of the app: say so where
+  # nobody can miss it, with what the server logged.
+  if [ "${non2xx:-0}" != 0 ] || [ -n "$errors" ]; then
+    echo "bench/http.sh: WARNING: requests to $1 failed; the line above is not a figure to record." \
+      "The server's last warnings and errors:"
+    grep -E ' (WARN|ERROR) ' "$work/server.log" | tail -n 5 || true
+  fi
 }
 
 echo "wrk: $connections connections, 2 threads, ${seconds}s per endpoint, on 127.0.0.1 ($store store)"

@@ -309,6 +309,29 @@ pub async fn delegations_are_seen_only_by_their_parties(api: Api) {
     assert_eq!(none, json!({"items": []}));
 }
 
+/// Clients at once, more of them than the store's pool has connections,
+/// each registering a delegation and listing it back: the app projects the
+/// log before every read, and each client reads its own write.
+pub async fn clients_at_once_read_their_own_writes(api: Api) {
+    let api = std::sync::Arc::new(api);
+    let mut clients = tokio::task::JoinSet::new();
+    for k in 0..24 {
+        let api = std::sync::Arc::clone(&api);
+        clients.spawn(async move {
+            let (g, d) = (cf(600 + k), cf(700 + k));
+            let created = api.delegate_online(&g, &d).await;
+            let listed = api
+                .get(&format!("/v1/delegations?grantor={g}"), &api.citizen(&g))
+                .await
+                .ok(200);
+            assert_eq!(listed, json!({ "items": [created] }), "{g}");
+        });
+    }
+    while let Some(client) = clients.join_next().await {
+        client.unwrap();
+    }
+}
+
 pub async fn bad_json_and_invalid_fiscal_codes_store_nothing(api: Api) {
     let t = api.citizen(&cf(60));
     let raw = |body: &'static str| body.as_bytes().to_vec();
