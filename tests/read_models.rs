@@ -20,6 +20,7 @@ use deleghe::adapters::gateway::{DisabledIo, FileSmsGateway, Gateways, NoticeCal
 use deleghe::adapters::outbox::Dispatcher;
 use deleghe::adapters::projection::{Projector, ReadModels};
 use deleghe::adapters::readside::ReadSide;
+use deleghe::adapters::repository::Backend;
 use deleghe::adapters::{upcast, Actor, Deleghe, Metadata, Repository, SettableClock};
 use deleghe::domain::booking::{BookerCommand, Booking, BookingId, RequestBooking};
 use deleghe::domain::delegation::{DelegationId, RevocationChannel};
@@ -71,9 +72,7 @@ impl World {
     /// own over the same store, so that it takes no turns with this one's
     /// (the in-memory store has one read side, its only copy).
     async fn projector_elsewhere(&self) -> Projector {
-        let in_memory =
-            self.repository.sqlite_pool().is_none() && self.repository.postgres_pool().is_none();
-        let side = if in_memory {
+        let side = if matches!(self.repository.backend(), Backend::Memory(_)) {
             self.side.clone()
         } else {
             ReadSide::open(&self.repository)

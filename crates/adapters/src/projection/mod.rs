@@ -252,19 +252,11 @@ impl Projector {
     /// every event stored before the call.
     pub async fn catch_up(&self) -> Result<usize, ServiceError> {
         let turns = self.side.catch_up_turns();
-        let arrival = turns.arrive();
-        let _turn = turns.turn().await;
-        if turns.covered(&arrival) {
-            return Ok(0);
-        }
-        let number = turns.start();
-        let applied = if self.side.pipelines() {
-            self.catch_up_pipelined().await
+        if self.side.pipelines() {
+            turns.take(self.catch_up_pipelined()).await
         } else {
-            self.catch_up_in_turn().await
-        }?;
-        turns.end(number);
-        Ok(applied)
+            turns.take(self.catch_up_in_turn()).await
+        }
     }
 
     /// [`Projector::catch_up`] with the applying of each batch overlapping

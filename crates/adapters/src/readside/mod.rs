@@ -53,48 +53,33 @@ pub struct ReadSide(Pool, Arc<CatchUpTurns>);
 /// beyond the pool's size, each holding one connection and waiting for the
 /// next, would wait on one another until the pool's timeout. One at a time
 /// also spares them applying the same events in a race.
-///
-/// A caller that waited for its turn while a catch-up that started after it
-/// arrived ran to its end needs no catch-up of its own: every event stored
-/// before it arrived is applied ([`CatchUpTurns::covered`]). Many readers
-/// asking for the read models at once so cost one catch-up, not one each.
 #[derive(Default)]
 pub(crate) struct CatchUpTurns {
     turn: tokio::sync::Mutex<()>,
-    /// Catch-ups started so far; the number of the latest one.
+    /// Catch-ups started so far: the number of the latest one.
     started: AtomicU64,
     /// The number of the latest catch-up that ended without an error.
     ended: AtomicU64,
 }
 
-/// A caller's place: the catch-ups started before it arrived.
-pub(crate) struct Arrival(u64);
-
 impl CatchUpTurns {
-    pub(crate) fn arrive(&self) -> Arrival {
-        Arrival(self.started.load(Ordering::SeqCst))
-    }
-
-    /// Waits for the turn.
-    pub(crate) async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.turn.lock().await
-    }
-
-    /// Whether a catch-up that started after `arrival` has ended well: it
-    /// read the log after everything stored before the caller arrived.
-    /// Asked while holding the turn.
-    pub(crate) fn covered(&self, arrival: &Arrival) -> bool {
-        self.ended.load(Ordering::SeqCst) > arrival.0
-    }
-
-    /// Numbers a catch-up about to start (while holding the turn).
-    pub(crate) fn start(&self) -> u64 {
-        self.started.fetch_add(1, Ordering::SeqCst) + 1
-    }
-
-    /// Records that catch-up `number` ended without an error.
-    pub(crate) fn end(&self, number: u64) {
-        self.ended.fetch_max(number, Ordering::SeqCst);
+    /// Runs `catch_up` when its turn comes, unless a catch-up that started
+    /// after the call ran to its end meanwhile: that one read the log after
+    /// everything stored before the call, so the call returns 0 at once, and
+    /// many readers at once cost one catch-up, not one each.
+    pub(crate) async fn take<F>(&self, catch_up: F) -> Result<usize, ServiceError>
+    where
+        F: std::future::Future<Output = Result<usize, ServiceError>>,
+    {
+        let arrived = self.started.load(Ordering::SeqCst);
+        let _turn = self.turn.lock().await;
+        if self.ended.load(Ordering::SeqCst) > arrived {
+            return Ok(0);
+        }
+        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let applied = catch_up.await?;
+        self.ended.store(number, Ordering::SeqCst);
+        Ok(applied)
     }
 }
 
