@@ -26,7 +26,7 @@ use deleghe::domain::delegation::{
     GrantorEvent, RequestDelegation, RevocationChannel, Role, Stage, Status,
 };
 use deleghe::domain::time::local_date;
-use deleghe::domain::{FiscalCode, Policy};
+use deleghe::domain::{FiscalCode, Issuer, Policy};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
@@ -482,9 +482,15 @@ impl StateMachineTest for Sut {
                     meeting: None,
                     at: now,
                 };
+                // Online, the grantor asks in person; at a counter or by
+                // PEC, an operator (D5, D12).
+                let by = match channel {
+                    Channel::Online => Issuer::citizen(person(grantor)),
+                    _ => Issuer::operator("op-test"),
+                };
                 let command = FlowCommand::Grantor {
                     grantor: person(grantor),
-                    command: GrantorCommand::Request(request),
+                    command: request.issued_by(by),
                 };
                 let result = sut.world.run_to_end(command, now);
                 // A request the grantor accepted may still end refused by the
@@ -509,10 +515,16 @@ impl StateMachineTest for Sut {
                 } else {
                     RevocationChannel::Counter
                 };
+                let by = if online {
+                    Issuer::citizen(person(grantor))
+                } else {
+                    Issuer::operator("op-test")
+                };
                 sut.on_latest(grantor, |id| GrantorCommand::Revoke {
                     id,
                     channel,
                     at: now,
+                    by,
                 })
             }
             Transition::Confirm { grantor, reject } => sut.on_latest(grantor, |id| {
@@ -757,7 +769,7 @@ proptest! {
                     };
                     workers.push(vec![FlowCommand::Grantor {
                         grantor: person(g),
-                        command: GrantorCommand::Request(request),
+                        command: request.issued_by(Issuer::operator("op-test")),
                     }]);
                 }
                 Action::Step(i) if !workers.is_empty() => {
@@ -781,6 +793,7 @@ proptest! {
                                 id: d.id.clone(),
                                 channel: RevocationChannel::Counter,
                                 at: now,
+                                by: Issuer::operator("op-test"),
                             },
                         }]);
                     }

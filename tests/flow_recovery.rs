@@ -277,7 +277,7 @@ async fn overtaken_by_the_runner_scenario(store: Store) {
     let service = restarted(repository.clone(), &clock);
     let first = Command::Grantor {
         id: person(1),
-        command: GrantorCommand::Request(request("overtaken", 1, 0)),
+        command: request("overtaken", 1, 0).issued_by(meta(1).issuer()),
     };
     let events = service.execute(&first, &meta(1)).await.unwrap();
     let next: Vec<Command> = events

@@ -613,11 +613,20 @@ async fn a_batch_leaves_what_its_events_one_by_one_leave(store: Store) {
     use deleghe::domain::notification::keys;
 
     let w = World::new(&store).await;
-    // A delegation requested, registered and revoked.
+    // A delegation requested and registered.
     w.service
         .register_delegation(request("d-1", 1, 2), &meta(1))
         .await
         .unwrap();
+    // A booking requested and confirmed (on behalf of the grantor, while the
+    // delegation is active: audited), then its meeting joined.
+    let joined = w
+        .service
+        .book(booking_at("b-1", 2, 0), &on_behalf())
+        .await
+        .unwrap();
+    join(&w, &joined).await;
+    // The delegation revoked.
     w.service
         .revoke_delegation(
             &person(1),
@@ -628,14 +637,6 @@ async fn a_batch_leaves_what_its_events_one_by_one_leave(store: Store) {
         )
         .await
         .unwrap();
-    // A booking requested and confirmed (on behalf of a grantor: audited),
-    // then its meeting joined.
-    let joined = w
-        .service
-        .book(booking_at("b-1", 2, 0), &on_behalf())
-        .await
-        .unwrap();
-    join(&w, &joined).await;
     // A booking confirmed, then cancelled: its reminder is scheduled and
     // withdrawn by the same batch.
     let cancelled = w

@@ -166,6 +166,7 @@ contract!(
     meeting_round_trip,
     pin_account_round_trip,
     appends_at_a_taken_sequence_are_conflicts,
+    an_append_across_streams_is_all_or_nothing,
     conflicts_beyond_the_retries_are_reported_as_conflict,
     d2_32_grantors_to_one_delegate_with_cap_3,
     d1_16_delegates_for_one_grantor,
@@ -518,16 +519,15 @@ async fn pin_account_round_trip(store: &Store) {
     let scenario = |rules: Arc<Deleghe>| {
         let (who, hash) = (who.clone(), hash.clone());
         async move {
+            let meta = citizen(&who, "c-pin");
             let issue = PinCommand::IssuePin {
                 citizen: who.clone(),
                 pin_hash: hash,
                 validity: PinValidity::OneWeek,
                 at: t0(),
+                by: meta.issuer(),
             };
-            rules
-                .pin_command(&who, issue, &operator("c-pin"))
-                .await
-                .unwrap();
+            rules.pin_command(&who, issue, &meta).await.unwrap();
             let wrong = PinCommand::VerifyPin {
                 pin: "WRONG2WRNG".into(),
                 at: t0() + Duration::minutes(5),
@@ -563,12 +563,12 @@ fn raw_event(aggregate_type: &str, id: &str, sequence: usize, payload: Value) ->
 
 async fn appends_at_a_taken_sequence_are_conflicts(store: &Store) {
     let repository = store.connect().await;
-    let first = [raw_event("pin", "X", 1, json!({"n": 1}))];
+    let first = [raw_event(PinAccount::TYPE, "X", 1, json!({"n": 1}))];
     repository
         .persist::<PinAccount>(&first, None)
         .await
         .unwrap();
-    let second = [raw_event("pin", "X", 1, json!({"n": 2}))];
+    let second = [raw_event(PinAccount::TYPE, "X", 1, json!({"n": 2}))];
     let error = repository
         .persist::<PinAccount>(&second, None)
         .await
@@ -579,8 +579,8 @@ async fn appends_at_a_taken_sequence_are_conflicts(store: &Store) {
     );
     // All or nothing: a batch with one taken sequence stores none of it.
     let batch = [
-        raw_event("pin", "X", 2, json!({"n": 3})),
-        raw_event("pin", "X", 1, json!({"n": 4})),
+        raw_event(PinAccount::TYPE, "X", 2, json!({"n": 3})),
+        raw_event(PinAccount::TYPE, "X", 1, json!({"n": 4})),
     ];
     let error = repository
         .persist::<PinAccount>(&batch, None)
@@ -593,6 +593,48 @@ async fn appends_at_a_taken_sequence_are_conflicts(store: &Store) {
     let events = stored::<PinAccount>(&repository, "X").await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].payload, json!({"n": 1}));
+}
+
+/// An append may span streams (D12: an action on a grantor's behalf and its
+/// guard on the grantor's stream): one taken sequence in any of them stores
+/// none of it, and both stay as they were.
+async fn an_append_across_streams_is_all_or_nothing(store: &Store) {
+    let repository = store.connect().await;
+    repository
+        .persist::<PinAccount>(&[raw_event(Grantor::TYPE, "G", 1, json!({"n": 1}))], None)
+        .await
+        .unwrap();
+    let taken = [
+        raw_event(Booker::TYPE, "B", 1, json!({"n": 2})),
+        raw_event(Grantor::TYPE, "G", 1, json!({"n": 3})),
+    ];
+    let error = repository
+        .persist::<Booker>(&taken, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, PersistenceError::OptimisticLockError),
+        "{error:?}"
+    );
+    assert!(stored::<Booker>(&repository, "B").await.is_empty());
+    assert_eq!(stored::<Grantor>(&repository, "G").await.len(), 1);
+    let free = [
+        raw_event(Booker::TYPE, "B", 1, json!({"n": 2})),
+        raw_event(Grantor::TYPE, "G", 2, json!({"n": 3})),
+    ];
+    repository.persist::<Booker>(&free, None).await.unwrap();
+    assert_eq!(stored::<Booker>(&repository, "B").await.len(), 1);
+    assert_eq!(stored::<Grantor>(&repository, "G").await.len(), 2);
+    // One position each, in the order given.
+    let log = repository.read_log(0, 10).await.unwrap();
+    let order: Vec<_> = log
+        .iter()
+        .map(|p| (p.event.aggregate_type.as_str(), p.event.sequence))
+        .collect();
+    assert_eq!(
+        order,
+        [(Grantor::TYPE, 1), (Booker::TYPE, 1), (Grantor::TYPE, 2)]
+    );
 }
 
 async fn conflicts_beyond_the_retries_are_reported_as_conflict(store: &Store) {
@@ -608,13 +650,15 @@ async fn conflicts_beyond_the_retries_are_reported_as_conflict(store: &Store) {
             .map(|n| {
                 let (rules, who, hash) = (rules.clone(), who.clone(), hash.clone());
                 tokio::spawn(async move {
+                    let meta = citizen(&who, "c-race");
                     let issue = PinCommand::IssuePin {
                         citizen: who.clone(),
                         pin_hash: hash,
                         validity: PinValidity::OneWeek,
                         at: t0() + Duration::seconds(n),
+                        by: meta.issuer(),
                     };
-                    rules.pin_command(&who, issue, &operator("c-race")).await
+                    rules.pin_command(&who, issue, &meta).await
                 })
             })
             .collect();
@@ -1158,7 +1202,7 @@ mod postgres_log {
             return;
         };
         let (r1, r2) = (one.connect().await, two.connect().await);
-        r1.persist::<PinAccount>(&[raw_event("pin", "X", 1, json!({}))], None)
+        r1.persist::<PinAccount>(&[raw_event(PinAccount::TYPE, "X", 1, json!({}))], None)
             .await
             .unwrap();
         assert_eq!(r1.read_log(0, 10).await.unwrap().len(), 1);

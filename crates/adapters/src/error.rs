@@ -19,6 +19,10 @@ pub enum ServiceError {
     /// Stored data could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The library was called in a way it does not support (a command whose
+    /// issuer is not the metadata's, say): a bug of the caller, not a rule.
+    #[error("the library was misused: {0}")]
+    Misuse(&'static str),
 }
 
 impl ServiceError {
@@ -29,6 +33,7 @@ impl ServiceError {
             Self::Conflict => "conflict",
             Self::Unavailable(_) => "unavailable",
             Self::Corrupt(_) => "corrupt",
+            Self::Misuse(_) => "misuse",
         }
     }
 

@@ -2,30 +2,11 @@
 //! channel, and the correlation id that ties a flow's events together.
 
 use std::collections::HashMap;
-use std::fmt;
 
-use deleghe_domain::FiscalCode;
+use deleghe_domain::{FiscalCode, Issuer};
 
-/// Who issued a command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    /// A citizen signed in with their own identity (I2).
-    Citizen(FiscalCode),
-    /// An INPS operator, by staff id.
-    Operator(String),
-    /// The library itself: a flow step run by the runner.
-    System,
-}
-
-impl fmt::Display for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Actor::Citizen(cf) => write!(f, "citizen:{cf}"),
-            Actor::Operator(id) => write!(f, "operator:{id}"),
-            Actor::System => f.write_str("system"),
-        }
-    }
-}
+/// Who issued a command: the domain's (D12 judges it there too).
+pub use deleghe_domain::Actor;
 
 /// The metadata of one command and of the flow it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +43,14 @@ impl Metadata {
     pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
         self.correlation_id = id.into();
         self
+    }
+
+    /// Who issued the command and for whom, as the rules judge it (D12).
+    pub fn issuer(&self) -> Issuer {
+        Issuer {
+            actor: self.actor.clone(),
+            on_behalf_of: self.on_behalf_of.clone(),
+        }
     }
 
     pub fn to_map(&self) -> HashMap<String, String> {

@@ -369,17 +369,20 @@ impl PersistedEventRepository for Repository {
         // Appended by our own statement rather than sqlite-es's and
         // postgres-es's `persist`: one round trip instead of three, and on
         // PostgreSQL a commit that may skip its flush (see `Repository::deferring`).
+        // The events may belong to several streams (each row names its own):
+        // they are stored all or none, each at the sequence it was decided
+        // at, so a stream another writer moved makes the whole append conflict.
         let durable = !DEFERRED.try_with(|deferred| *deferred).unwrap_or(false);
         match (&self.log, Held::current()) {
             (Log::Memory(m), _) => m.append(events),
             (Log::Sqlite(_), Some(Held::Sqlite(conn))) => {
-                sql::append_sqlite(&mut **conn.lock().await, A::TYPE, events).await
+                sql::append_sqlite(&mut **conn.lock().await, events).await
             }
-            (Log::Sqlite(pool), _) => sql::append_sqlite(pool, A::TYPE, events).await,
+            (Log::Sqlite(pool), _) => sql::append_sqlite(pool, events).await,
             (Log::Postgres(_), Some(Held::Postgres(conn))) => {
-                sql::append_postgres(&mut **conn.lock().await, A::TYPE, events, durable).await
+                sql::append_postgres(&mut **conn.lock().await, events, durable).await
             }
-            (Log::Postgres(pool), _) => sql::append_postgres(pool, A::TYPE, events, durable).await,
+            (Log::Postgres(pool), _) => sql::append_postgres(pool, events, durable).await,
         }
     }
 

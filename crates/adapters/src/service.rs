@@ -11,19 +11,21 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, SerializedEvent,
+};
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
 use deleghe_domain::booking::{
     Booker, BookerCommand, Booking, BookingId, RequestBooking, SlotLedger,
 };
 use deleghe_domain::delegation::{
-    Delegate, Delegation, DelegationError, DelegationId, Grantor, GrantorCommand,
+    Delegate, Delegation, DelegationError, DelegationId, Grantor, GrantorCommand, GrantorEvent,
     RequestDelegation, RevocationChannel, Stage,
 };
 use deleghe_domain::meeting::{Meeting, MeetingCommand};
 use deleghe_domain::pin::{PinAccount, PinCommand, PinEvent};
 use deleghe_domain::process::{self, Command, Event, Refusal};
-use deleghe_domain::{FiscalCode, Policy};
+use deleghe_domain::{Actor, FiscalCode, Policy};
 use tracing::Instrument;
 
 use crate::error::ServiceError;
@@ -158,6 +160,7 @@ impl Deleghe {
         command: &Command,
         meta: &Metadata,
     ) -> Result<Vec<Event>, ServiceError> {
+        check_issuer(command, meta)?;
         let step = self.execute_step(command, meta, false, None);
         Ok(self.repository.holding(step).await??.events)
     }
@@ -177,9 +180,11 @@ impl Deleghe {
         in_flow: bool,
         kept: Option<&Kept>,
     ) -> Result<Step, ServiceError> {
-        let (kind, id) = command.target();
-        let span = tracing::debug_span!("command", aggregate = kind, id = %id);
+        let (kind, _) = command.target();
+        let span = tracing::debug_span!("command", aggregate = kind, action = command.action());
         let now = self.now();
+        let guard = self.guard(command, meta, now)?;
+        let guard = guard.as_ref();
         // Whether an event of this command has steps to follow.
         fn followed<E: Clone>(
             in_flow: bool,
@@ -199,14 +204,17 @@ impl Deleghe {
                         _ => None,
                     };
                     let run = Exec::new(id.as_str(), command, p, meta, n, &follows).from(start);
-                    let done = run.on(&self.grantors).await?;
+                    let done = run.guarded(guard).on(&self.grantors).await?;
                     Ok(Step::new(done.events, Event::Grantor, done.deferred)
                         .keeping(Kept::Grantor(Box::new(done.state), done.sequence)))
                 }
                 Command::Delegate { id, command } => {
                     let follows = followed(in_flow, Event::Delegate, now);
                     let run = Exec::new(id.as_str(), command, p, meta, n, &follows);
-                    wrap(run.on(&self.delegates).await, Event::Delegate)
+                    wrap(
+                        run.guarded(guard).on(&self.delegates).await,
+                        Event::Delegate,
+                    )
                 }
                 Command::Booker { id, command } => {
                     let follows = followed(in_flow, Event::Booker, now);
@@ -215,24 +223,67 @@ impl Deleghe {
                         _ => None,
                     };
                     let run = Exec::new(id.as_str(), command, p, meta, n, &follows).from(start);
-                    let done = run.on(&self.bookers).await?;
+                    let done = run.guarded(guard).on(&self.bookers).await?;
                     Ok(Step::new(done.events, Event::Booker, done.deferred)
                         .keeping(Kept::Booker(Box::new(done.state), done.sequence)))
                 }
                 Command::Slot { id, command } => {
                     let follows = followed(in_flow, Event::Slot, now);
                     let run = Exec::new(id, command, p, meta, n, &follows);
-                    wrap(run.on(&self.slots).await, Event::Slot)
+                    wrap(run.guarded(guard).on(&self.slots).await, Event::Slot)
                 }
                 Command::Meeting { id, command } => {
                     let follows = followed(in_flow, Event::Meeting, now);
                     let run = Exec::new(id.as_str(), command, p, meta, n, &follows);
-                    wrap(run.on(&self.meetings).await, Event::Meeting)
+                    wrap(run.guarded(guard).on(&self.meetings).await, Event::Meeting)
                 }
             }
         }
         .instrument(span)
         .await
+    }
+
+    /// D9, D12: for a command a delegate issues on a grantor's behalf, the
+    /// check that the grantor's delegation to them is active, decided again
+    /// on every attempt and appended with the command's own events (see
+    /// [`Guard`]). Commands on the grantor's own aggregate judge D12
+    /// themselves where they carry their issuer; the others (confirmation,
+    /// rejection, flow steps) are never a delegate's.
+    fn guard<'a>(
+        &'a self,
+        command: &Command,
+        meta: &Metadata,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Guard<'a>>, ServiceError> {
+        let Some(grantor) = &meta.on_behalf_of else {
+            return Ok(None);
+        };
+        let Actor::Citizen(delegate) = &meta.actor else {
+            return Err(ServiceError::Misuse(
+                "only a citizen acts on behalf of a grantor (D9)",
+            ));
+        };
+        if let Command::Grantor { command: c, .. } = command {
+            return match command.issuer() {
+                Some(_) => Ok(None),
+                None => Err(Refusal::from(match c {
+                    GrantorCommand::ActFor { .. } => DelegationError::NoActiveDelegation,
+                    _ => DelegationError::NotAllowedWhenActing,
+                })
+                .into()),
+            };
+        }
+        Ok(Some(Guard {
+            grantors: &self.grantors,
+            repository: &self.repository,
+            policy: &self.policy,
+            grantor: grantor.clone(),
+            command: GrantorCommand::ActFor {
+                delegate: delegate.clone(),
+                action: command.action().to_owned(),
+                at: now,
+            },
+        }))
     }
 
     /// Runs `first` and every step that follows from it, to the flow's end.
@@ -265,6 +316,7 @@ impl Deleghe {
         first: Command,
         meta: &Metadata,
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
+        check_issuer(&first, meta)?;
         let step = self.execute_step(&first, meta, true, None).await?;
         let (events, mut unflushed) = (step.events, step.deferred);
         let now = self.now();
@@ -373,7 +425,7 @@ impl Deleghe {
             .run_partial(
                 Command::Grantor {
                     id: grantor.clone(),
-                    command: GrantorCommand::Request(request),
+                    command: request.issued_by(meta.issuer()),
                 },
                 meta,
             )
@@ -432,14 +484,12 @@ impl Deleghe {
         command: GrantorCommand,
         meta: &Metadata,
     ) -> Result<Delegation, ServiceError> {
-        let id = match &command {
-            GrantorCommand::Request(r) => r.id.clone(),
-            GrantorCommand::CompleteRegistration { id, .. }
-            | GrantorCommand::RefuseRegistration { id, .. }
-            | GrantorCommand::Confirm { id, .. }
-            | GrantorCommand::Reject { id, .. }
-            | GrantorCommand::Revoke { id, .. } => id.clone(),
-        };
+        let id = command
+            .delegation_id()
+            .cloned()
+            .ok_or(ServiceError::Misuse(
+                "delegation_command is for a command on one delegation",
+            ))?;
         // What follows (a seat's release) may be left to the runner.
         self.run_partial(
             Command::Grantor {
@@ -469,6 +519,7 @@ impl Deleghe {
             id: id.clone(),
             channel,
             at,
+            by: meta.issuer(),
         };
         self.delegation_command(grantor, command, meta).await
     }
@@ -611,6 +662,13 @@ impl Deleghe {
         command: PinCommand,
         meta: &Metadata,
     ) -> Result<Vec<PinEvent>, ServiceError> {
+        if let PinCommand::IssuePin { by, .. } = &command {
+            if *by != meta.issuer() {
+                return Err(ServiceError::Misuse(
+                    "the command's issuer is not the metadata's actor",
+                ));
+            }
+        }
         let run = Exec::new(
             citizen.as_str(),
             &command,
@@ -701,6 +759,8 @@ struct Exec<'a, A: Aggregate> {
     /// The aggregate and its last sequence, if a step of the same flow just
     /// stored them: decided on without loading, for the first attempt.
     start: Option<(&'a A, usize)>,
+    /// D12: the grantor's say, when a delegate issues the command for them.
+    guard: Option<&'a Guard<'a>>,
 }
 
 impl<'a, A> Exec<'a, A>
@@ -725,11 +785,17 @@ where
             max_attempts,
             follows,
             start: None,
+            guard: None,
         }
     }
 
     fn from(mut self, start: Option<(&'a A, usize)>) -> Self {
         self.start = start;
+        self
+    }
+
+    fn guarded(mut self, guard: Option<&'a Guard<'a>>) -> Self {
+        self.guard = guard;
         self
     }
 
@@ -751,6 +817,11 @@ where
                     .await
                     .map_err(ServiceError::from_aggregate)?,
             };
+            // D12: decided again on every attempt, on the grantor as stored.
+            let granted = match self.guard {
+                Some(guard) => Some(guard.decide().await?),
+                None => None,
+            };
             let sequence = context.current_sequence;
             let aggregate = context.aggregate();
             let sink = EventSink::default();
@@ -770,14 +841,37 @@ where
             }
             let deferred = events.iter().any(self.follows);
             let after = sequence + events.len();
-            let commit = store.commit(events.clone(), context, self.meta.to_map());
-            let committed = if deferred {
-                Repository::deferring(commit).await
-            } else {
-                commit.await
+            let committed = match (self.guard, granted) {
+                (Some(guard), Some((grantor_sequence, granted))) => {
+                    // One append for both streams: a revocation stored since
+                    // the grantor was loaded makes it conflict.
+                    let mut rows = serialize::<A>(self.id, sequence, &events, self.meta)?;
+                    rows.extend(serialize::<Grantor>(
+                        guard.grantor.as_str(),
+                        grantor_sequence,
+                        &granted,
+                        self.meta,
+                    )?);
+                    let append = guard.repository.persist::<A>(&rows, None);
+                    let appended = if deferred {
+                        Repository::deferring(append).await
+                    } else {
+                        append.await
+                    };
+                    appended.map_err(AggregateError::<A::Error>::from)
+                }
+                _ => {
+                    let commit = store.commit(events.clone(), context, self.meta.to_map());
+                    let committed = if deferred {
+                        Repository::deferring(commit).await
+                    } else {
+                        commit.await
+                    };
+                    committed.map(|_| ())
+                }
             };
             match committed {
-                Ok(_) => {
+                Ok(()) => {
                     return Ok(Done {
                         state,
                         events,
@@ -803,5 +897,75 @@ where
             }
         }
         Err(ServiceError::Conflict)
+    }
+}
+
+/// D9, D12: the check, for a command a delegate issues on a grantor's behalf,
+/// that the grantor's delegation to them is active. It is decided on the
+/// grantor's stream as stored at each attempt ([`GrantorCommand::ActFor`]),
+/// and its event is appended with the command's own events, at the next
+/// sequence of the grantor's stream: if a revocation (or anything else) was
+/// stored on that stream meanwhile, the append conflicts and the command is
+/// decided again, on the revoked delegation, and refused. A revocation
+/// committed first always stops the command; one committed after it is
+/// ordered after it in the grantor's stream.
+struct Guard<'a> {
+    grantors: &'a PersistedEventStore<Repository, Grantor>,
+    repository: &'a Repository,
+    policy: &'a Policy,
+    grantor: FiscalCode,
+    /// [`GrantorCommand::ActFor`].
+    command: GrantorCommand,
+}
+
+impl Guard<'_> {
+    /// The grantor's last sequence and the event granting the action, or
+    /// the refusal ([`DelegationError::NoActiveDelegation`]).
+    async fn decide(&self) -> Result<(usize, Vec<GrantorEvent>), ServiceError> {
+        let context = self
+            .grantors
+            .load_aggregate(self.grantor.as_str())
+            .await
+            .map_err(ServiceError::from_aggregate)?;
+        let events = context
+            .aggregate
+            .decide(self.command.clone(), self.policy)
+            .map_err(|e| ServiceError::Rule(e.into()))?;
+        Ok((context.current_sequence, events))
+    }
+}
+
+/// `events` of aggregate `id`, numbered after `sequence`, as a repository
+/// stores them (what `PersistedEventStore::commit` does, for an append that
+/// spans two streams).
+fn serialize<A: Aggregate>(
+    id: &str,
+    sequence: usize,
+    events: &[A::Event],
+    meta: &Metadata,
+) -> Result<Vec<SerializedEvent>, ServiceError> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let envelope = EventEnvelope::<A> {
+                aggregate_id: id.to_owned(),
+                sequence: sequence + i + 1,
+                payload: event.clone(),
+                metadata: meta.to_map(),
+            };
+            SerializedEvent::try_from(&envelope).map_err(ServiceError::from)
+        })
+        .collect()
+}
+
+/// A command that says who issues it must say what the metadata says: the
+/// rules judge the one, the audit trail records the other (D9, D12).
+fn check_issuer(command: &Command, meta: &Metadata) -> Result<(), ServiceError> {
+    match command.issuer() {
+        Some(by) if *by != meta.issuer() => Err(ServiceError::Misuse(
+            "the command's issuer is not the metadata's actor",
+        )),
+        _ => Ok(()),
     }
 }

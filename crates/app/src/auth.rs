@@ -16,6 +16,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use deleghe_adapters::{Actor, Metadata};
+use deleghe_domain::delegation::DelegationError;
 use deleghe_domain::FiscalCode;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -172,9 +173,8 @@ impl Caller {
                 acting_for: None,
                 ..
             } => Ok(me),
-            Principal::Citizen { .. } => Err(AppError::Forbidden(
-                "this call is not available while acting for someone else",
-            )),
+            // D12: what a delegate may not do for the grantor.
+            Principal::Citizen { .. } => Err(DelegationError::NotAllowedWhenActing.into()),
             Principal::Operator { .. } => Err(AppError::Forbidden("this call is for citizens")),
         }
     }

@@ -126,9 +126,8 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Service(ServiceError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Service(ServiceError::Corrupt(_)) | Self::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::Service(ServiceError::Corrupt(_) | ServiceError::Misuse(_))
+            | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => status_of(self.code()),
         }
     }
@@ -143,15 +142,21 @@ pub fn status_of(code: &str) -> StatusCode {
         | "invalid_pin"
         | "unknown_document_kind" => StatusCode::BAD_REQUEST,
         "unauthorized" => StatusCode::UNAUTHORIZED,
-        "forbidden" | "no_active_delegation" => StatusCode::FORBIDDEN,
+        "forbidden"
+        | "no_active_delegation"
+        | "not_allowed_when_acting"
+        | "not_the_grantor"
+        | "not_the_citizen"
+        | "other_office" => StatusCode::FORBIDDEN,
         "not_found" => StatusCode::NOT_FOUND,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "conflict" => StatusCode::CONFLICT,
         "payload_too_large" | "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "not_a_pdf" | "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "pin_locked" => StatusCode::LOCKED,
+        "pin_locked" | "access_code_locked" => StatusCode::LOCKED,
+        "request_timeout" => StatusCode::REQUEST_TIMEOUT,
         "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        "internal_error" | "corrupt" => StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error" | "corrupt" | "misuse" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
@@ -328,6 +333,9 @@ mod tests {
         assert_eq!(status_of("not_a_pdf"), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(status_of("invalid_validity"), StatusCode::BAD_REQUEST);
         assert_eq!(status_of("conflict"), StatusCode::CONFLICT);
+        // D12: what a delegate acting for a grantor may not do is forbidden.
+        assert_eq!(status_of("not_allowed_when_acting"), StatusCode::FORBIDDEN);
+        assert_eq!(status_of("no_active_delegation"), StatusCode::FORBIDDEN);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use deleghe_domain::meeting::{Meeting, MeetingBooking, MeetingCommand};
 use deleghe_domain::schedule::{
     Counter, CounterId, Mode, OfficeId, OpeningInterval, WeeklySchedule,
 };
-use deleghe_domain::{FiscalCode, Policy};
+use deleghe_domain::{FiscalCode, Issuer, Policy};
 
 /// The `i`-th of many distinct valid fiscal codes (letters from `i` in base
 /// 26, check character computed), as the load tool makes them.
@@ -84,12 +84,18 @@ fn step<A: Aggregate, E: std::fmt::Debug>(
     }
 }
 
+/// The command asking for `r`, issued online by its grantor in person.
+fn asked(r: RequestDelegation) -> GrantorCommand {
+    let by = Issuer::citizen(r.grantor.clone());
+    r.issued_by(by)
+}
+
 /// A grantor whose earlier delegation was registered, then revoked: the
 /// request has to look at it (D1) before deciding.
 fn grantor_with_history(policy: &Policy) -> Grantor {
     let mut g = Grantor::default();
     let first = request("d-old", code(1), code(2), t0() - Duration::days(90));
-    step(&mut g, |s| s.decide(GrantorCommand::Request(first), policy));
+    step(&mut g, |s| s.decide(asked(first), policy));
     let id = DelegationId::parse("d-old").unwrap();
     let done = GrantorCommand::CompleteRegistration {
         id: id.clone(),
@@ -100,6 +106,7 @@ fn grantor_with_history(policy: &Policy) -> Grantor {
         id,
         channel: RevocationChannel::Counter,
         at: t0() - Duration::days(10),
+        by: Issuer::operator("op-bench"),
     };
     step(&mut g, |s| s.decide(revoke, policy));
     g
@@ -188,7 +195,7 @@ fn delegations(c: &mut Criterion) {
 
     // D1, D4, D5, D7 on a grantor with one earlier, revoked delegation.
     let grantor = grantor_with_history(&policy);
-    let command = GrantorCommand::Request(request("d-new", code(1), code(3), t0()));
+    let command = asked(request("d-new", code(1), code(3), t0()));
     group.bench_function("registration_request", |b| {
         b.iter_batched(
             || command.clone(),
@@ -229,7 +236,7 @@ fn delegations(c: &mut Criterion) {
                 let id = r.id.clone();
                 let delegate = r.delegate.clone();
                 let grantor = r.grantor.clone();
-                step(&mut g, |s| s.decide(GrantorCommand::Request(r), &policy));
+                step(&mut g, |s| s.decide(asked(r), &policy));
                 let seat = DelegateCommand::ReserveSeat {
                     id: id.clone(),
                     grantor,

@@ -27,7 +27,7 @@ use deleghe_domain::delegation::{
     Delegate, DelegateCommand, DelegationId, Grantor, GrantorCommand, RevocationChannel,
 };
 use deleghe_domain::schedule::{Counter, Slot};
-use deleghe_domain::{FiscalCode, Policy};
+use deleghe_domain::{FiscalCode, Issuer, Policy};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::SqlitePool;
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
@@ -129,7 +129,10 @@ impl Generator {
         let (mut grantor, mut g_seq) = (Grantor::default(), 0);
         let (mut delegate, mut d_seq) = (Delegate::default(), 0);
         let events = grantor
-            .decide(GrantorCommand::Request(request), &self.policy)
+            .decide(
+                request.issued_by(Issuer::citizen(grantor_code.clone())),
+                &self.policy,
+            )
             .expect("a valid request");
         self.emit(
             &mut grantor,
@@ -172,6 +175,7 @@ impl Generator {
                 id: id.clone(),
                 channel: RevocationChannel::Online,
                 at: later,
+                by: Issuer::citizen(grantor_code.clone()),
             };
             let events = grantor.decide(revoke, &self.policy).expect("revocable");
             self.emit(

@@ -13,7 +13,7 @@ use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
 use cqrs_es::CqrsFramework;
 use deleghe_adapters::Deleghe;
 use deleghe_domain::booking::BookingStage;
-use deleghe_domain::delegation::{DelegationId, GrantorCommand, RevocationChannel, Stage};
+use deleghe_domain::delegation::{DelegationId, RevocationChannel, Stage};
 use deleghe_domain::process::Command;
 use deleghe_domain::schedule::{Counter, Slot};
 use deleghe_domain::FiscalCode;
@@ -42,7 +42,7 @@ pub fn single_command(
                 fixtures::registration(fixtures::next(), grantor.clone(), delegate, Utc::now());
             let command = Command::Grantor {
                 id: grantor,
-                command: GrantorCommand::Request(request),
+                command: request.issued_by(meta.issuer()),
             };
             let events = service.execute(&command, &meta).await?;
             if events.len() != 1 {

@@ -9,7 +9,8 @@
 //! Layout, one module per concept:
 //! - [`fiscal_code`]: I1, the validated person id;
 //! - [`policy`]: every number the rules use;
-//! - [`delegation`]: the grantor and delegate aggregates (D1–D9) and the
+//! - [`issuer`]: who issues a command, and for whom (D9, D12);
+//! - [`delegation`]: the grantor and delegate aggregates (D1–D9, D12) and the
 //!   registration flow that keeps D10 across them;
 //! - [`schedule`]: counters, weekly schedules and slots in Europe/Rome (B3);
 //! - [`booking`]: a citizen's bookings and a slot's places (B1–B7);
@@ -21,22 +22,24 @@
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
-//! use deleghe_domain::delegation::{Channel, DelegationId, Grantor, GrantorCommand, RequestDelegation, Role};
-//! use deleghe_domain::{FiscalCode, Policy};
+//! use deleghe_domain::delegation::{Channel, DelegationId, Grantor, RequestDelegation, Role};
+//! use deleghe_domain::{FiscalCode, Issuer, Policy};
 //!
 //! // A pure decision: state, command and policy in, events (or the broken rule) out.
 //! let grantor = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
 //! let request = RequestDelegation {
 //!     id: DelegationId::parse("d-1").unwrap(),
 //!     grantor: grantor.clone(),
-//!     delegate: grantor,
+//!     delegate: grantor.clone(),
 //!     role: Role::Ordinary,
 //!     channel: Channel::Online,
 //!     ends_on: None,
 //!     meeting: None,
 //!     at: Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
 //! };
-//! let refused = Grantor::default().decide(GrantorCommand::Request(request), &Policy::default());
+//! // Online, the grantor asks in person (D5, D12).
+//! let command = request.issued_by(Issuer::citizen(grantor));
+//! let refused = Grantor::default().decide(command, &Policy::default());
 //! assert_eq!(refused.unwrap_err().code(), "self_delegation"); // D4
 //! ```
 
@@ -46,6 +49,7 @@ pub mod delegation;
 pub mod document;
 pub mod fiscal_code;
 mod ids;
+pub mod issuer;
 pub mod meeting;
 pub mod notification;
 pub mod pin;
@@ -54,5 +58,6 @@ pub mod process;
 pub mod time;
 
 pub use fiscal_code::{FiscalCode, FiscalCodeError};
+pub use issuer::{Actor, Issuer};
 pub use policy::Policy;
 pub mod schedule;

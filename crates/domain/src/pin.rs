@@ -37,6 +37,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::fiscal_code::FiscalCode;
+use crate::issuer::Issuer;
 use crate::policy::Policy;
 use crate::time::ROME;
 
@@ -295,6 +296,12 @@ pub enum PinError {
     /// P3: a stored hash that is not an Argon2id PHC string.
     #[error("not an Argon2id PHC string (P3)")]
     InvalidPinHash,
+    /// D12: a delegate acting for a citizen never issues that citizen's PIN.
+    #[error("a delegate acting for a citizen cannot issue the citizen's PIN (D12)")]
+    NotAllowedWhenActing,
+    /// P1: a citizen issues their own PIN, in person.
+    #[error("a PIN is issued by its citizen in person (P1)")]
+    NotTheCitizen,
     /// The command names a citizen other than the account's owner.
     #[error("this PIN account belongs to {owner}, not to {requested}")]
     CitizenMismatch {
@@ -314,6 +321,8 @@ impl PinError {
             Self::InvalidSalt { .. } => "invalid_salt",
             Self::InvalidPinHash => "invalid_pin_hash",
             Self::CitizenMismatch { .. } => "citizen_mismatch",
+            Self::NotAllowedWhenActing => "not_allowed_when_acting",
+            Self::NotTheCitizen => "not_the_citizen",
         }
     }
 }
@@ -322,12 +331,13 @@ impl PinError {
 #[derive(Clone, PartialEq, Eq)]
 pub enum PinCommand {
     /// P1, P2: a new PIN for `citizen`, replacing any previous one. Carries
-    /// the hash only (P3).
+    /// the hash only (P3). D12: `by` must be the citizen in person.
     IssuePin {
         citizen: FiscalCode,
         pin_hash: PinHash,
         validity: PinValidity,
         at: DateTime<Utc>,
+        by: Issuer,
     },
     /// P3: checks a candidate PIN. The candidate is in the command only; it is
     /// redacted from `Debug` and never reaches an event.
@@ -342,12 +352,14 @@ impl fmt::Debug for PinCommand {
                 pin_hash,
                 validity,
                 at,
+                by,
             } => f
                 .debug_struct("IssuePin")
                 .field("citizen", citizen)
                 .field("pin_hash", pin_hash)
                 .field("validity", validity)
                 .field("at", at)
+                .field("by", by)
                 .finish(),
             PinCommand::VerifyPin { pin: _, at } => f
                 .debug_struct("VerifyPin")
@@ -505,7 +517,10 @@ impl PinAccount {
     /// The pure decision: the events `command` produces on this state under
     /// `policy`, or why it is refused. [`Aggregate::handle`] writes them.
     ///
-    /// - `IssuePin` (P1, P2): always a `PinIssued` with `valid_until` from
+    /// - `IssuePin` (P1, P2): refused with [`PinError::NotAllowedWhenActing`]
+    ///   when issued by a delegate acting for the citizen (D12), and with
+    ///   [`PinError::NotTheCitizen`] by anyone but the citizen; otherwise
+    ///   always a `PinIssued` with `valid_until` from
     ///   [`PinValidity::valid_until`]; it replaces the previous PIN, its
     ///   failures and its lock. Refused with [`PinError::CitizenMismatch`] if
     ///   the account belongs to someone else.
@@ -522,7 +537,14 @@ impl PinAccount {
                 pin_hash,
                 validity,
                 at,
+                by,
             } => {
+                if by.acting_for().is_some() {
+                    return Err(PinError::NotAllowedWhenActing);
+                }
+                if !by.is_in_person(&citizen) {
+                    return Err(PinError::NotTheCitizen);
+                }
                 if let Some(owner) = &self.citizen {
                     if *owner != citizen {
                         return Err(PinError::CitizenMismatch {
@@ -637,6 +659,7 @@ mod tests {
             pin_hash: PinHash::new(pin, salt).unwrap(),
             validity,
             at,
+            by: Issuer::citizen(citizen()),
         }
     }
 
@@ -854,6 +877,41 @@ mod tests {
     }
 
     #[test]
+    fn d12_a_delegate_acting_for_the_citizen_cannot_issue_the_pin() {
+        let delegate = FiscalCode::parse("VRDGPP80A01H501U").unwrap();
+        let command = |by: Issuer| PinCommand::IssuePin {
+            citizen: citizen(),
+            pin_hash: PinHash::new(PIN, SALT).unwrap(),
+            validity: PinValidity::OneDay,
+            at: t0(),
+            by,
+        };
+        let policy = Policy::default();
+        let acting = Issuer::delegate_for(delegate.clone(), citizen());
+        for account in [PinAccount::default(), account_with(PIN)] {
+            assert_eq!(
+                account.decide(command(acting.clone()), &policy),
+                Err(PinError::NotAllowedWhenActing)
+            );
+            assert_eq!(
+                account.decide(command(Issuer::citizen(delegate.clone())), &policy),
+                Err(PinError::NotTheCitizen)
+            );
+            assert_eq!(
+                account.decide(command(Issuer::operator("op-1@DCM NAPOLI")), &policy),
+                Err(PinError::NotTheCitizen)
+            );
+            assert!(account
+                .decide(command(Issuer::citizen(citizen())), &policy)
+                .is_ok());
+        }
+        assert_eq!(
+            PinError::NotAllowedWhenActing.code(),
+            "not_allowed_when_acting"
+        );
+    }
+
+    #[test]
     fn p1_account_belongs_to_one_citizen() {
         let a = account_with(PIN);
         let other = FiscalCode::parse("VRDGPP80A01H501U").unwrap();
@@ -864,6 +922,7 @@ mod tests {
                     pin_hash: PinHash::new(PIN, SALT).unwrap(),
                     validity: PinValidity::OneDay,
                     at: t0(),
+                    by: Issuer::citizen(other.clone()),
                 },
                 &Policy::default(),
             )

@@ -21,7 +21,7 @@ use crate::delegation::{
     RequestDelegation, Role,
 };
 use crate::meeting::{MeetingCommand, MeetingError, MeetingEvent, RegistrationResult};
-use crate::FiscalCode;
+use crate::{FiscalCode, Issuer};
 
 /// A command addressed to one aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +93,55 @@ impl Command {
             Self::Booker { id, .. } => (crate::booking::Booker::TYPE, id.as_str()),
             Self::Slot { id, .. } => (crate::booking::SlotLedger::TYPE, id.as_str()),
             Self::Meeting { id, .. } => (crate::meeting::Meeting::TYPE, id.as_str()),
+        }
+    }
+}
+
+impl Command {
+    /// D9: what the command does, as the audit trail and a
+    /// [`GrantorEvent::DelegateActed`] name it (`booking.request`, ...).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Grantor { command, .. } => match command {
+                GrantorCommand::Request { .. } => "delegation.request",
+                GrantorCommand::CompleteRegistration { .. } => "delegation.complete_registration",
+                GrantorCommand::RefuseRegistration { .. } => "delegation.refuse_registration",
+                GrantorCommand::Confirm { .. } => "delegation.confirm",
+                GrantorCommand::Reject { .. } => "delegation.reject",
+                GrantorCommand::Revoke { .. } => "delegation.revoke",
+                GrantorCommand::ActFor { .. } => "delegation.act_for",
+            },
+            Self::Delegate { .. } => "delegation.seat",
+            Self::Booker { command, .. } => match command {
+                BookerCommand::Request(_) => "booking.request",
+                BookerCommand::Confirm { .. } => "booking.confirm",
+                BookerCommand::Refuse { .. } => "booking.refuse",
+                BookerCommand::Cancel { .. } => "booking.cancel",
+                BookerCommand::MarkServed { .. } => "booking.mark_served",
+                BookerCommand::MarkMissed { .. } => "booking.mark_missed",
+            },
+            Self::Slot { .. } => "booking.place",
+            Self::Meeting { command, .. } => match command {
+                MeetingCommand::Join { .. } => "meeting.join",
+                MeetingCommand::TakeInCharge { .. } => "meeting.take_in_charge",
+                MeetingCommand::Consent { .. } => "meeting.consent",
+                MeetingCommand::RecordAttendance { .. } => "meeting.attendance",
+                MeetingCommand::AttachDocument { .. } => "meeting.document",
+                MeetingCommand::Complete { .. } => "meeting.complete",
+                MeetingCommand::RecordOutcome { .. } => "meeting.outcome",
+                MeetingCommand::Abandon { .. } => "meeting.abandon",
+            },
+        }
+    }
+
+    /// D12: who the command says issues it, for the commands that carry it.
+    pub fn issuer(&self) -> Option<&Issuer> {
+        match self {
+            Self::Grantor {
+                command: GrantorCommand::Request { by, .. } | GrantorCommand::Revoke { by, .. },
+                ..
+            } => Some(by),
+            _ => None,
         }
     }
 }
@@ -185,16 +234,19 @@ pub fn react(event: &Event, now: DateTime<Utc>) -> Vec<Command> {
             {
                 next.push(Command::Grantor {
                     id: grantor.clone(),
-                    command: GrantorCommand::Request(RequestDelegation {
-                        id: delegation_id,
-                        grantor,
-                        delegate,
-                        role: Role::Ordinary,
-                        channel: Channel::WebMeeting,
-                        ends_on: None,
-                        meeting: Some(booking_id.clone()),
-                        at: now,
-                    }),
+                    command: GrantorCommand::Request {
+                        request: RequestDelegation {
+                            id: delegation_id,
+                            grantor,
+                            delegate,
+                            role: Role::Ordinary,
+                            channel: Channel::WebMeeting,
+                            ends_on: None,
+                            meeting: Some(booking_id.clone()),
+                            at: now,
+                        },
+                        by: Issuer::system(),
+                    },
                 });
             }
         }
@@ -209,7 +261,7 @@ pub fn react(event: &Event, now: DateTime<Utc>) -> Vec<Command> {
 pub fn after_repeat(command: &Command, now: DateTime<Utc>) -> Vec<Command> {
     match command {
         Command::Grantor {
-            command: GrantorCommand::Request(r),
+            command: GrantorCommand::Request { request: r, .. },
             ..
         } => vec![Command::Delegate {
             id: r.delegate.clone(),
@@ -271,7 +323,7 @@ pub fn after_refusal(command: &Command, refusal: &Refusal, now: DateTime<Utc>) -
         // M7: the registration asked by a meeting was refused at once (D1, D4...).
         (
             Command::Grantor {
-                command: GrantorCommand::Request(request),
+                command: GrantorCommand::Request { request, .. },
                 ..
             },
             Refusal::Delegation(error),
@@ -354,7 +406,10 @@ mod tests {
         };
         let first = Command::Grantor {
             id: request.grantor.clone(),
-            command: GrantorCommand::Request(request.clone()),
+            command: GrantorCommand::Request {
+                request: request.clone(),
+                by: Issuer::citizen(request.grantor.clone()),
+            },
         };
         let requested = Event::Grantor(GrantorEvent::DelegationRequested {
             id: request.id.clone(),

@@ -44,6 +44,7 @@ pub(crate) fn row_keys(events: &[LoggedEvent]) -> RowKeys {
     let mut keys = RowKeys::default();
     for event in events {
         match &event.payload {
+            Payload::Process(Event::Grantor(GrantorEvent::DelegateActed { .. })) => {}
             Payload::Process(Event::Grantor(e)) => keys.delegations.add(
                 e.delegation_id().as_str().to_owned(),
                 matches!(e, GrantorEvent::DelegationRequested { .. }),
@@ -73,7 +74,13 @@ pub(crate) async fn apply(
     event: &LoggedEvent,
     cx: &Context<'_>,
 ) -> Result<(), ServiceError> {
-    if let Some(grantor) = event.metadata.get("on_behalf_of") {
+    // The guard of an action on a grantor's behalf (D12) is not an action of
+    // its own: the events it was appended with are in the trail.
+    let guard = matches!(
+        event.payload,
+        Payload::Process(Event::Grantor(GrantorEvent::DelegateActed { .. }))
+    );
+    if let Some(grantor) = event.metadata.get("on_behalf_of").filter(|_| !guard) {
         batch.insert_audit(audit_row(event, grantor));
     }
     let position = event.position;
@@ -167,7 +174,8 @@ fn grantor_event_at(e: &GrantorEvent) -> DateTime<Utc> {
         | GrantorEvent::DelegationRefused { at, .. }
         | GrantorEvent::DelegationConfirmed { at, .. }
         | GrantorEvent::DelegationRejected { at, .. }
-        | GrantorEvent::DelegationRevoked { at, .. } => *at,
+        | GrantorEvent::DelegationRevoked { at, .. }
+        | GrantorEvent::DelegateActed { at, .. } => *at,
     }
 }
 
@@ -190,6 +198,10 @@ async fn delegation(
     position: i64,
     cx: &Context<'_>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
+    if let GrantorEvent::DelegateActed { .. } = event {
+        // D12's guard changes no delegation.
+        return Ok(vec![]);
+    }
     let id = event.delegation_id();
     let stored = batch.delegation(id.as_str()).await?.map(|row| row.position);
     if stored.is_some_and(|applied| applied >= position) {
@@ -267,6 +279,7 @@ fn evolve_delegation(d: &mut Delegation, event: &GrantorEvent) {
                 channel: *channel,
             }
         }
+        GrantorEvent::DelegateActed { .. } => {}
     }
 }
 

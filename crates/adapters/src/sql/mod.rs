@@ -410,7 +410,6 @@ where
 /// writer of a taken sequence gets [`PersistenceError::OptimisticLockError`].
 pub(crate) async fn append_sqlite<'e>(
     ex: impl Executor<'e, Database = Sqlite>,
-    aggregate_type: &str,
     events: &[SerializedEvent],
 ) -> Result<(), PersistenceError> {
     // One statement text per batch size, so sqlx prepares each once per
@@ -421,7 +420,7 @@ pub(crate) async fn append_sqlite<'e>(
         let sequence =
             i64::try_from(e.sequence).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
         query = query
-            .bind(aggregate_type)
+            .bind(e.aggregate_type.as_str())
             .bind(e.aggregate_id.as_str())
             .bind(sequence)
             .bind(e.event_type.as_str())
@@ -438,11 +437,11 @@ pub(crate) async fn append_sqlite<'e>(
 /// [`queries::postgres::APPEND_DEFERRED`]).
 pub(crate) async fn append_postgres<'e>(
     ex: impl Executor<'e, Database = Postgres>,
-    aggregate_type: &str,
     events: &[SerializedEvent],
     durable: bool,
 ) -> Result<(), PersistenceError> {
     let n = events.len();
+    let mut aggregate_types = Vec::with_capacity(n);
     let (mut ids, mut sequences, mut types, mut versions, mut payloads, mut metadata) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -452,6 +451,7 @@ pub(crate) async fn append_postgres<'e>(
         Vec::with_capacity(n),
     );
     for e in events {
+        aggregate_types.push(e.aggregate_type.as_str());
         ids.push(e.aggregate_id.as_str());
         sequences.push(
             i64::try_from(e.sequence).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?,
@@ -467,7 +467,7 @@ pub(crate) async fn append_postgres<'e>(
         queries::postgres::APPEND_DEFERRED
     };
     sqlx::query(sql)
-        .bind(aggregate_type)
+        .bind(aggregate_types)
         .bind(ids)
         .bind(sequences)
         .bind(types)

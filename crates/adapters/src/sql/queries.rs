@@ -27,7 +27,7 @@ SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_versi
  WHERE aggregate_type = ? AND aggregate_id = ?
  ORDER BY sequence";
 
-    /// Appends `n` events of one stream in one statement (an implicit
+    /// Appends `n` events, of one stream or several, in one statement (an implicit
     /// transaction: all or none), seven values per event: aggregate_type,
     /// aggregate_id, sequence, event_type, event_version, payload, metadata.
     /// The position is the rowid alias, handed out by SQLite in row order.
@@ -91,9 +91,9 @@ SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_versi
             concat!(
                 "
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-SELECT $1, e.id, e.sequence, e.event_type, e.event_version, e.payload::json, e.metadata::json
-  FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-       WITH ORDINALITY AS e (id, sequence, event_type, event_version, payload, metadata, n)",
+SELECT e.aggregate_type, e.id, e.sequence, e.event_type, e.event_version, e.payload::json, e.metadata::json
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+       WITH ORDINALITY AS e (aggregate_type, id, sequence, event_type, event_version, payload, metadata, n)",
                 $extra,
                 "
  ORDER BY e.n"
@@ -103,9 +103,11 @@ SELECT $1, e.id, e.sequence, e.event_type, e.event_version, e.payload::json, e.m
 
     /// Appends a command's events in one statement (an implicit transaction:
     /// all or none), one round trip where postgres-es makes three (`BEGIN`,
-    /// an `INSERT` per event, `COMMIT`): `($1 aggregate_type, $2 ids,
+    /// an `INSERT` per event, `COMMIT`): `($1 aggregate types, $2 ids,
     /// $3 sequences, $4 event types, $5 versions, $6 payloads, $7 metadata)`,
-    /// arrays of equal length, in sequence order.
+    /// arrays of equal length, each stream's in sequence order. The events
+    /// may belong to several streams: a unique violation on any one of them
+    /// stores none.
     pub const APPEND: &str = append!("");
 
     /// [`APPEND`], committed without waiting for the WAL flush: for a step of

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use deleghe_domain::delegation::{
     Channel, Delegation, DelegationId, GrantorCommand, RequestDelegation, RevocationChannel, Role,
 };
-use deleghe_domain::FiscalCode;
+use deleghe_domain::{FiscalCode, Issuer};
 
 use crate::auth::{Caller, Principal, Role as TokenRole, TokenRequest};
 use crate::dto::{
@@ -106,14 +106,15 @@ async fn operator_command(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    command: impl FnOnce(DelegationId, DateTime<Utc>) -> GrantorCommand,
+    command: impl FnOnce(DelegationId, DateTime<Utc>, Issuer) -> GrantorCommand,
 ) -> Result<Json<DelegationDto>, AppError> {
     caller.operator()?;
     let d = state.delegation(id).await?;
-    let command = command(d.id.clone(), state.now());
+    let meta = caller.metadata("counter");
+    let command = command(d.id.clone(), state.now(), meta.issuer());
     let after = state
         .service()
-        .delegation_command(&d.grantor, command, &caller.metadata("counter"))
+        .delegation_command(&d.grantor, command, &meta)
         .await?;
     Ok(Json(dto(state, &after)))
 }
@@ -132,7 +133,7 @@ pub async fn confirm(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DelegationDto>, AppError> {
-    operator_command(&state, &caller, &id, |id, at| GrantorCommand::Confirm {
+    operator_command(&state, &caller, &id, |id, at, _| GrantorCommand::Confirm {
         id,
         at,
     })
@@ -153,7 +154,7 @@ pub async fn reject(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DelegationDto>, AppError> {
-    operator_command(&state, &caller, &id, |id, at| GrantorCommand::Reject {
+    operator_command(&state, &caller, &id, |id, at, _| GrantorCommand::Reject {
         id,
         at,
     })
@@ -174,10 +175,11 @@ pub async fn counter_revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DelegationDto>, AppError> {
-    operator_command(&state, &caller, &id, |id, at| GrantorCommand::Revoke {
+    operator_command(&state, &caller, &id, |id, at, by| GrantorCommand::Revoke {
         id,
         channel: RevocationChannel::Counter,
         at,
+        by,
     })
     .await
 }

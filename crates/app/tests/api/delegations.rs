@@ -550,13 +550,13 @@ pub async fn d9_act_as_only_while_the_delegation_is_active_and_traced(api: Api) 
         .await
         .ok(201);
     assert_eq!(booking["booker"], g.as_str());
-    // No act-as within act-as, and no PIN for someone else.
+    // No act-as within act-as, and no PIN for someone else (D12).
     api.post("/v1/sessions/act-as", &token, json!({"grantor": g}))
         .await
-        .refused(403, "forbidden");
+        .refused(403, "not_allowed_when_acting");
     api.post("/v1/me/pin", &token, json!({"validity": "1d"}))
         .await
-        .refused(403, "forbidden");
+        .refused(403, "not_allowed_when_acting");
 
     // D9: the audit trail says who acted for whom.
     let log = api.state.repository().read_log(0, 10_000).await.unwrap();

@@ -7,6 +7,7 @@ mod bookings;
 mod delegations;
 mod meetings;
 mod personal;
+mod security_acting;
 mod socket;
 mod support;
 mod system;
@@ -71,4 +72,9 @@ scenarios!(
     system::health_and_openapi,
     system::unknown_paths_and_methods_answer_problems,
     system::dev_clock_is_off_by_default,
+    security_acting::d12_an_act_as_token_cannot_register_a_delegation,
+    security_acting::d12_a_registration_held_past_a_counter_revocation_is_refused,
+    security_acting::d12_an_act_as_token_cannot_revoke_the_grantors_delegation,
+    security_acting::d12_a_booking_held_past_a_counter_revocation_is_refused,
+    security_acting::d12_an_act_as_token_cannot_issue_the_grantors_pin,
 );

@@ -40,6 +40,17 @@ pub enum DelegationError {
     /// D8: a legal representative's delegation is revoked at a counter.
     #[error("this delegation is revoked by the legal representative at a counter (D8)")]
     RevocationNeedsCounter,
+    /// D12: a delegate acting for a grantor never registers or revokes the
+    /// grantor's delegations.
+    #[error("a delegate acting for a grantor cannot register or revoke delegations (D12)")]
+    NotAllowedWhenActing,
+    /// D9, D12: the delegate acts for the grantor only while the grantor's
+    /// delegation to them is active, judged when the command is decided.
+    #[error("the grantor has no active delegation to this delegate (D9)")]
+    NoActiveDelegation,
+    /// D5, D8: online, only the grantor in person registers or revokes.
+    #[error("online, only the grantor in person registers or revokes a delegation (D5, D8)")]
+    NotTheGrantor,
     #[error("no delegation {0} for this grantor")]
     NotFound(DelegationId),
     /// The same id was used for a different request.
@@ -71,6 +82,9 @@ impl DelegationError {
             Self::OnlineRevocationTooEarly { .. } => "online_revocation_too_early",
             Self::NotActive => "not_active",
             Self::RevocationNeedsCounter => "revocation_needs_counter",
+            Self::NotAllowedWhenActing => "not_allowed_when_acting",
+            Self::NoActiveDelegation => "no_active_delegation",
+            Self::NotTheGrantor => "not_the_grantor",
             Self::NotFound(_) => "not_found",
             Self::IdAlreadyUsed(_) => "conflict",
             Self::NoLongerPending { .. } | Self::SeatReleased(_) => "no_longer_pending",

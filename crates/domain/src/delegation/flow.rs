@@ -82,9 +82,9 @@ pub fn after_grantor_event(event: &GrantorEvent, now: DateTime<Utc>) -> Option<F
             delegate,
             ..
         } => Some(release(id, grantor, delegate, now)),
-        GrantorEvent::DelegationRegistered { .. } | GrantorEvent::DelegationConfirmed { .. } => {
-            None
-        }
+        GrantorEvent::DelegationRegistered { .. }
+        | GrantorEvent::DelegationConfirmed { .. }
+        | GrantorEvent::DelegateActed { .. } => None,
     }
 }
 

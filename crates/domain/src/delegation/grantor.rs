@@ -9,7 +9,7 @@ use super::model::is_past_end;
 use super::{Channel, Delegation, DelegationError, DelegationId, RevocationChannel, Role, Stage};
 use crate::booking::BookingId;
 use crate::time::local_date;
-use crate::{FiscalCode, Policy};
+use crate::{FiscalCode, Issuer, Policy};
 
 /// All the delegations one grantor has given, in order. Stream id: the
 /// grantor's fiscal code.
@@ -32,10 +32,38 @@ pub struct RequestDelegation {
     pub at: DateTime<Utc>,
 }
 
+impl GrantorCommand {
+    /// The delegation the command is about; `None` for [`GrantorCommand::ActFor`],
+    /// which is about whichever delegation is active.
+    pub fn delegation_id(&self) -> Option<&DelegationId> {
+        match self {
+            Self::Request { request, .. } => Some(&request.id),
+            Self::CompleteRegistration { id, .. }
+            | Self::RefuseRegistration { id, .. }
+            | Self::Confirm { id, .. }
+            | Self::Reject { id, .. }
+            | Self::Revoke { id, .. } => Some(id),
+            Self::ActFor { .. } => None,
+        }
+    }
+}
+
+impl RequestDelegation {
+    /// The command that asks for this delegation, issued by `by` (D12).
+    pub fn issued_by(self, by: Issuer) -> GrantorCommand {
+        GrantorCommand::Request { request: self, by }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GrantorCommand {
     /// D1, D4, D5, D7: request a delegation; the flow then reserves a seat.
-    Request(RequestDelegation),
+    /// D12: refused when `by` acts for someone; online, `by` must be the
+    /// grantor in person.
+    Request {
+        request: RequestDelegation,
+        by: Issuer,
+    },
     /// Flow step: the seat is held, so the delegation is registered (D6).
     CompleteRegistration { id: DelegationId, at: DateTime<Utc> },
     /// Flow step: the delegate refused the seat; `reason` is the rule's code.
@@ -49,9 +77,22 @@ pub enum GrantorCommand {
     /// D6: an operator rejects it.
     Reject { id: DelegationId, at: DateTime<Utc> },
     /// D8: revocation, online by the grantor or at a counter by an operator.
+    /// D12: refused when `by` acts for someone; online, `by` must be the
+    /// grantor in person.
     Revoke {
         id: DelegationId,
         channel: RevocationChannel,
+        at: DateTime<Utc>,
+        by: Issuer,
+    },
+    /// D9, D12: `delegate` is about to do `action` for this grantor. Allowed
+    /// only while the grantor's delegation to them is active at `at`; the
+    /// event it stores goes into the same append as the action's own events,
+    /// so a revocation committed first makes the append conflict, and the
+    /// action is decided again, and refused.
+    ActFor {
+        delegate: FiscalCode,
+        action: String,
         at: DateTime<Utc>,
     },
 }
@@ -107,6 +148,16 @@ pub enum GrantorEvent {
         channel: RevocationChannel,
         at: DateTime<Utc>,
     },
+    /// D9, D12: the delegate of delegation `id` acted for the grantor
+    /// (`action`, e.g. `booking.request`), the delegation being active. It
+    /// changes no state: it orders the action before any later revocation.
+    DelegateActed {
+        id: DelegationId,
+        grantor: FiscalCode,
+        delegate: FiscalCode,
+        action: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl GrantorEvent {
@@ -117,7 +168,8 @@ impl GrantorEvent {
             | Self::DelegationRefused { id, .. }
             | Self::DelegationConfirmed { id, .. }
             | Self::DelegationRejected { id, .. }
-            | Self::DelegationRevoked { id, .. } => id,
+            | Self::DelegationRevoked { id, .. }
+            | Self::DelegateActed { id, .. } => id,
         }
     }
 }
@@ -131,6 +183,7 @@ impl DomainEvent for GrantorEvent {
             Self::DelegationConfirmed { .. } => "DelegationConfirmed",
             Self::DelegationRejected { .. } => "DelegationRejected",
             Self::DelegationRevoked { .. } => "DelegationRevoked",
+            Self::DelegateActed { .. } => "DelegateActed",
         }
         .to_owned()
     }
@@ -177,7 +230,12 @@ impl Grantor {
     ) -> Result<Vec<GrantorEvent>, DelegationError> {
         let confirms = matches!(command, GrantorCommand::Confirm { .. });
         match command {
-            GrantorCommand::Request(request) => self.decide_request(request, policy),
+            GrantorCommand::Request { request, by } => self.decide_request(request, &by, policy),
+            GrantorCommand::ActFor {
+                delegate,
+                action,
+                at,
+            } => self.decide_act_for(delegate, action, at),
             GrantorCommand::CompleteRegistration { id, at } => {
                 let d = self.find(&id)?;
                 match d.stage {
@@ -233,10 +291,21 @@ impl Grantor {
                     }
                 }])
             }
-            GrantorCommand::Revoke { id, channel, at } => {
+            GrantorCommand::Revoke {
+                id,
+                channel,
+                at,
+                by,
+            } => {
+                if by.acting_for().is_some() {
+                    return Err(DelegationError::NotAllowedWhenActing);
+                }
                 let d = self.find(&id)?;
                 match channel {
                     RevocationChannel::Online => {
+                        if !by.is_in_person(&d.grantor) {
+                            return Err(DelegationError::NotTheGrantor);
+                        }
                         if d.role.is_legal_representative() {
                             return Err(DelegationError::RevocationNeedsCounter);
                         }
@@ -271,11 +340,40 @@ impl Grantor {
         }
     }
 
+    /// D9, D12: whether `delegate` may act for this grantor at `at`.
+    fn decide_act_for(
+        &self,
+        delegate: FiscalCode,
+        action: String,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<GrantorEvent>, DelegationError> {
+        match self.current(at) {
+            Some(d) if d.delegate == delegate && d.is_active(at) => {
+                Ok(vec![GrantorEvent::DelegateActed {
+                    id: d.id.clone(),
+                    grantor: d.grantor.clone(),
+                    delegate,
+                    action,
+                    at,
+                }])
+            }
+            _ => Err(DelegationError::NoActiveDelegation),
+        }
+    }
+
     fn decide_request(
         &self,
         r: RequestDelegation,
+        by: &Issuer,
         policy: &Policy,
     ) -> Result<Vec<GrantorEvent>, DelegationError> {
+        // D12, before anything else: not even a retry is answered.
+        if by.acting_for().is_some() {
+            return Err(DelegationError::NotAllowedWhenActing);
+        }
+        if r.channel == Channel::Online && !by.is_in_person(&r.grantor) {
+            return Err(DelegationError::NotTheGrantor);
+        }
         if let Some(existing) = self.delegation(&r.id) {
             // A retried request is recognised by its id.
             let same = existing.grantor == r.grantor
@@ -405,6 +503,7 @@ impl Grantor {
                     d.stage = Stage::Revoked { at, channel };
                 }
             }
+            GrantorEvent::DelegateActed { .. } => {}
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Given/when/then tests of D1–D9, one or more per rule, named after its id.
+//! Given/when/then tests of D1–D9 and D12, one or more per rule, named after its id.
 //! D10 (the same rules under interleavings and crashes) is property-tested in
 //! the workspace's `tests/delegation_properties.rs`.
 
@@ -7,7 +7,7 @@ use cqrs_es::test::TestFramework;
 
 use super::flow::{after_delegate_event, after_grantor_event, after_refusal, FlowCommand};
 use super::*;
-use crate::{FiscalCode, Policy};
+use crate::{FiscalCode, Issuer, Policy};
 
 const GRANTOR: &str = "RSSMRA85T10A562S";
 const DELEGATE: &str = "VRDLGU70A01H501O";
@@ -58,6 +58,18 @@ fn request(
         meeting: None,
         at: t0(),
     }
+}
+
+/// The command asking for `r`, issued as its channel has it: online by the
+/// grantor in person, at a counter or by PEC by an operator, after a web
+/// meeting by the flow.
+fn asked(r: RequestDelegation) -> GrantorCommand {
+    let by = match r.channel {
+        Channel::Online => Issuer::citizen(r.grantor.clone()),
+        Channel::Counter | Channel::Pec => Issuer::operator("op-1@DCM NAPOLI"),
+        Channel::WebMeeting => Issuer::system(),
+    };
+    r.issued_by(by)
 }
 
 fn requested(r: &RequestDelegation) -> GrantorEvent {
@@ -136,7 +148,7 @@ async fn d1_grantor_with_active_delegate_cannot_register_another() {
     let second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Online);
     TestFramework::<Grantor>::with(Policy::default())
         .given(given)
-        .when_async(GrantorCommand::Request(second))
+        .when_async(asked(second))
         .await
         .then_expect_error(DelegationError::GrantorAlreadyHasDelegate {
             existing: id("d-1"),
@@ -148,9 +160,7 @@ fn d1_a_pending_request_also_occupies_the_grantor() {
     let first = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
     let g = grantor_with(vec![requested(&first)]);
     let second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Counter);
-    let err = g
-        .decide(GrantorCommand::Request(second), &Policy::default())
-        .unwrap_err();
+    let err = g.decide(asked(second), &Policy::default()).unwrap_err();
     assert_eq!(err.code(), "grantor_already_has_delegate");
 }
 
@@ -167,9 +177,7 @@ fn d1_after_revocation_the_grantor_may_register_a_new_delegate() {
     let g = grantor_with(given);
     let mut second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Online);
     second.at = days(2);
-    let events = g
-        .decide(GrantorCommand::Request(second.clone()), &Policy::default())
-        .unwrap();
+    let events = g.decide(asked(second.clone()), &Policy::default()).unwrap();
     assert_eq!(events, vec![requested(&second)]);
 }
 
@@ -188,9 +196,7 @@ fn d1_a_refused_request_frees_the_grantor() {
         },
     ]);
     let second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Online);
-    assert!(g
-        .decide(GrantorCommand::Request(second), &Policy::default())
-        .is_ok());
+    assert!(g.decide(asked(second), &Policy::default()).is_ok());
 }
 
 #[test]
@@ -198,16 +204,11 @@ fn d1_retrying_the_same_request_is_recognised_by_its_id() {
     let first = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
     let g = grantor_with(vec![requested(&first)]);
     let policy = Policy::default();
-    assert_eq!(
-        g.decide(GrantorCommand::Request(first.clone()), &policy),
-        Ok(vec![])
-    );
+    assert_eq!(g.decide(asked(first.clone()), &policy), Ok(vec![]));
     let mut other = first;
     other.delegate = cf(OTHERS[1]);
     assert_eq!(
-        g.decide(GrantorCommand::Request(other), &policy)
-            .unwrap_err()
-            .code(),
+        g.decide(asked(other), &policy).unwrap_err().code(),
         "conflict"
     );
 }
@@ -397,7 +398,7 @@ async fn d4_nobody_delegates_to_themselves() {
     let r = request("d-1", GRANTOR, GRANTOR, Role::Ordinary, Channel::Counter);
     TestFramework::<Grantor>::with(Policy::default())
         .given_no_previous_events()
-        .when_async(GrantorCommand::Request(r))
+        .when_async(asked(r))
         .await
         .then_expect_error(DelegationError::SelfDelegation);
 }
@@ -409,7 +410,7 @@ fn d5_online_registration_is_for_ordinary_delegations_only() {
     let policy = Policy::default();
     let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Online);
     assert_eq!(
-        Grantor::default().decide(GrantorCommand::Request(r), &policy),
+        Grantor::default().decide(asked(r), &policy),
         Err(DelegationError::LegalRepresentativeNeedsCounter)
     );
 }
@@ -419,13 +420,11 @@ fn d5_pec_is_for_legal_representatives() {
     let policy = Policy::default();
     let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Pec);
     assert_eq!(
-        Grantor::default().decide(GrantorCommand::Request(r), &policy),
+        Grantor::default().decide(asked(r), &policy),
         Err(DelegationError::PecNeedsLegalRepresentative)
     );
     let r = request("d-1", GRANTOR, DELEGATE, Role::Curator, Channel::Pec);
-    assert!(Grantor::default()
-        .decide(GrantorCommand::Request(r), &policy)
-        .is_ok());
+    assert!(Grantor::default().decide(asked(r), &policy).is_ok());
 }
 
 #[test]
@@ -434,9 +433,7 @@ fn d5_counter_and_web_meeting_take_every_role() {
     for channel in [Channel::Counter, Channel::WebMeeting] {
         for role in [Role::Ordinary, Role::Tutor, Role::Parent] {
             let r = request("d-1", GRANTOR, DELEGATE, role, channel);
-            assert!(Grantor::default()
-                .decide(GrantorCommand::Request(r), &policy)
-                .is_ok());
+            assert!(Grantor::default().decide(asked(r), &policy).is_ok());
         }
     }
 }
@@ -543,15 +540,13 @@ fn d7_online_delegation_lasts_at_least_thirty_days() {
     let mut r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
     r.ends_on = Some(date(2026, 12, 30));
     assert_eq!(
-        Grantor::default().decide(GrantorCommand::Request(r.clone()), &policy),
+        Grantor::default().decide(asked(r.clone()), &policy),
         Err(DelegationError::EndDateTooSoon {
             earliest: date(2026, 12, 31)
         })
     );
     r.ends_on = Some(date(2026, 12, 31));
-    assert!(Grantor::default()
-        .decide(GrantorCommand::Request(r), &policy)
-        .is_ok());
+    assert!(Grantor::default().decide(asked(r), &policy).is_ok());
 }
 
 #[test]
@@ -560,15 +555,13 @@ fn d7_counter_delegation_needs_an_end_date_after_today() {
     let mut r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
     r.ends_on = Some(date(2026, 12, 1));
     assert_eq!(
-        Grantor::default().decide(GrantorCommand::Request(r.clone()), &policy),
+        Grantor::default().decide(asked(r.clone()), &policy),
         Err(DelegationError::EndDateTooSoon {
             earliest: date(2026, 12, 2)
         })
     );
     r.ends_on = Some(date(2026, 12, 2));
-    assert!(Grantor::default()
-        .decide(GrantorCommand::Request(r), &policy)
-        .is_ok());
+    assert!(Grantor::default().decide(asked(r), &policy).is_ok());
 }
 
 #[test]
@@ -585,22 +578,25 @@ fn d7_past_its_end_date_a_delegation_is_expired_and_frees_the_grantor() {
     assert!(g.current(next_morning).is_none());
     let mut second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Online);
     second.at = next_morning;
-    assert!(g
-        .decide(GrantorCommand::Request(second.clone()), &Policy::default())
-        .is_ok());
+    assert!(g.decide(asked(second.clone()), &Policy::default()).is_ok());
     second.at = last_evening;
-    assert!(g
-        .decide(GrantorCommand::Request(second), &Policy::default())
-        .is_err());
+    assert!(g.decide(asked(second), &Policy::default()).is_err());
 }
 
 // ---------------------------------------------------------------- D8
 
+/// Revocation of `d-1` as its channel has it: online by the grantor in
+/// person, at a counter by an operator.
 fn revoke(channel: RevocationChannel, at: DateTime<Utc>) -> GrantorCommand {
+    let by = match channel {
+        RevocationChannel::Online => Issuer::citizen(cf(GRANTOR)),
+        RevocationChannel::Counter => Issuer::operator("op-1@DCM NAPOLI"),
+    };
     GrantorCommand::Revoke {
         id: id("d-1"),
         channel,
         at,
+        by,
     }
 }
 
@@ -717,6 +713,173 @@ fn d9_delegate_acts_only_while_the_delegation_is_active() {
     });
     let revoked = grantor_with(revoked);
     assert!(!revoked.delegation(&r.id).unwrap().is_active(days(1)));
+}
+
+// ---------------------------------------------------------------- D12
+
+fn acting() -> Issuer {
+    Issuer::delegate_for(cf(DELEGATE), cf(GRANTOR))
+}
+
+fn act_for(delegate: &str, at: DateTime<Utc>) -> GrantorCommand {
+    GrantorCommand::ActFor {
+        delegate: cf(delegate),
+        action: "booking.request".into(),
+        at,
+    }
+}
+
+#[test]
+fn d12_a_delegate_acting_for_the_grantor_cannot_register_a_delegation() {
+    let policy = Policy::default();
+    for channel in [Channel::Online, Channel::Counter, Channel::Pec] {
+        let role = if channel == Channel::Pec {
+            Role::Tutor
+        } else {
+            Role::Ordinary
+        };
+        let r = request("d-1", GRANTOR, OTHERS[0], role, channel);
+        assert_eq!(
+            Grantor::default().decide(r.issued_by(acting()), &policy),
+            Err(DelegationError::NotAllowedWhenActing),
+            "{channel:?}"
+        );
+    }
+    // Not even a retry of a request already stored is answered.
+    let (r, given) = active_online();
+    assert_eq!(
+        grantor_with(given).decide(r.issued_by(acting()), &policy),
+        Err(DelegationError::NotAllowedWhenActing)
+    );
+    assert_eq!(
+        DelegationError::NotAllowedWhenActing.code(),
+        "not_allowed_when_acting"
+    );
+}
+
+#[test]
+fn d12_a_delegate_acting_for_the_grantor_cannot_revoke_on_any_channel() {
+    let (_, given) = active_online();
+    let g = grantor_with(given);
+    for channel in [RevocationChannel::Online, RevocationChannel::Counter] {
+        let command = GrantorCommand::Revoke {
+            id: id("d-1"),
+            channel,
+            at: days(40),
+            by: acting(),
+        };
+        assert_eq!(
+            g.decide(command, &Policy::default()),
+            Err(DelegationError::NotAllowedWhenActing),
+            "{channel:?}"
+        );
+    }
+}
+
+#[test]
+fn d12_online_only_the_grantor_in_person_registers_or_revokes() {
+    let policy = Policy::default();
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    for by in [
+        Issuer::citizen(cf(OTHERS[0])),
+        Issuer::operator("op-1@DCM NAPOLI"),
+        Issuer::system(),
+    ] {
+        assert_eq!(
+            Grantor::default().decide(r.clone().issued_by(by.clone()), &policy),
+            Err(DelegationError::NotTheGrantor),
+            "{by}"
+        );
+    }
+    let (_, given) = active_online();
+    let g = grantor_with(given);
+    let by_other = GrantorCommand::Revoke {
+        id: id("d-1"),
+        channel: RevocationChannel::Online,
+        at: days(40),
+        by: Issuer::citizen(cf(DELEGATE)),
+    };
+    assert_eq!(
+        g.decide(by_other, &policy),
+        Err(DelegationError::NotTheGrantor)
+    );
+    assert!(g
+        .decide(revoke(RevocationChannel::Online, days(40)), &policy)
+        .is_ok());
+}
+
+#[test]
+fn d12_acting_for_the_grantor_is_decided_on_the_delegation_as_it_stands() {
+    let policy = Policy::default();
+    let (r, given) = active_online();
+    let active = grantor_with(given.clone());
+    assert_eq!(
+        active.decide(act_for(DELEGATE, days(1)), &policy),
+        Ok(vec![GrantorEvent::DelegateActed {
+            id: r.id.clone(),
+            grantor: r.grantor.clone(),
+            delegate: r.delegate.clone(),
+            action: "booking.request".into(),
+            at: days(1),
+        }])
+    );
+    // Someone else is not the delegate.
+    assert_eq!(
+        active.decide(act_for(OTHERS[0], days(1)), &policy),
+        Err(DelegationError::NoActiveDelegation)
+    );
+    // Not yet registered, revoked, or past its end date: no longer.
+    let pending = grantor_with(vec![requested(&r)]);
+    assert_eq!(
+        pending.decide(act_for(DELEGATE, t0()), &policy),
+        Err(DelegationError::NoActiveDelegation)
+    );
+    let mut revoked = given.clone();
+    revoked.push(GrantorEvent::DelegationRevoked {
+        id: r.id.clone(),
+        grantor: r.grantor.clone(),
+        delegate: r.delegate.clone(),
+        channel: RevocationChannel::Counter,
+        at: days(1),
+    });
+    assert_eq!(
+        grantor_with(revoked).decide(act_for(DELEGATE, days(2)), &policy),
+        Err(DelegationError::NoActiveDelegation)
+    );
+    let mut ending = r.clone();
+    ending.ends_on = Some(date(2027, 1, 31));
+    let ends = grantor_with(vec![requested(&ending), registered(&ending, t0())]);
+    assert!(ends.decide(act_for(DELEGATE, days(30)), &policy).is_ok());
+    assert_eq!(
+        ends.decide(act_for(DELEGATE, days(70)), &policy),
+        Err(DelegationError::NoActiveDelegation)
+    );
+    // A legal representative's delegation awaiting confirmation is not active.
+    let tutor = request("d-9", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let awaiting = grantor_with(vec![requested(&tutor), registered(&tutor, t0())]);
+    assert_eq!(
+        awaiting.decide(act_for(DELEGATE, t0()), &policy),
+        Err(DelegationError::NoActiveDelegation)
+    );
+    assert_eq!(
+        DelegationError::NoActiveDelegation.code(),
+        "no_active_delegation"
+    );
+}
+
+#[test]
+fn d12_acting_for_the_grantor_changes_no_delegation() {
+    let (r, given) = active_online();
+    let before = grantor_with(given.clone());
+    let mut after = given;
+    after.extend(
+        before
+            .decide(act_for(DELEGATE, days(1)), &Policy::default())
+            .unwrap(),
+    );
+    let after = grantor_with(after);
+    assert_eq!(after.delegations(), before.delegations());
+    assert_eq!(after.current(days(1)).map(|d| &d.id), Some(&r.id));
 }
 
 // ---------------------------------------------------------------- the flow

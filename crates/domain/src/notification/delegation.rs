@@ -111,9 +111,9 @@ pub fn on_delegation_event(
             at,
             ..
         } => (DelegationNotice::Revoked, id, grantor, delegate, at, false),
-        GrantorEvent::DelegationRequested { .. } | GrantorEvent::DelegationRefused { .. } => {
-            return vec![]
-        }
+        GrantorEvent::DelegationRequested { .. }
+        | GrantorEvent::DelegationRefused { .. }
+        | GrantorEvent::DelegateActed { .. } => return vec![],
     };
     let date = text::date(*at);
     let mut ops = Vec::new();

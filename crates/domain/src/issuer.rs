@@ -1,0 +1,111 @@
+//! Who issues a command, as far as the rules need to know (D9, D12).
+//!
+//! A delegate signs in with their own identity (I2) and may then act for a
+//! grantor whose delegation to them is active (D9). What they may do so is
+//! bounded by D12: services on the grantor's behalf, never the delegation
+//! relationship itself or the grantor's credentials. The commands D12 governs
+//! carry an [`Issuer`], so that the aggregates themselves refuse them when
+//! they are issued on someone's behalf, whatever app or embedder sends them.
+//!
+//! ```
+//! use deleghe_domain::{FiscalCode, Issuer};
+//!
+//! let delegate = FiscalCode::parse("VRDLGU70A01H501O").unwrap();
+//! let grantor = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
+//! let acting = Issuer::delegate_for(delegate.clone(), grantor.clone());
+//! assert_eq!(acting.acting_for(), Some(&grantor));
+//! assert!(Issuer::citizen(delegate.clone()).is_in_person(&delegate));
+//! assert!(!acting.is_in_person(&grantor));
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::FiscalCode;
+
+/// Who issued a command.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// A citizen signed in with their own identity (I2).
+    Citizen(FiscalCode),
+    /// An INPS operator, by staff id.
+    Operator(String),
+    /// The library itself: a step of a flow.
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Citizen(cf) => write!(f, "citizen:{cf}"),
+            Actor::Operator(id) => write!(f, "operator:{id}"),
+            Actor::System => f.write_str("system"),
+        }
+    }
+}
+
+/// Who issues a command and for whom (D9): the actor, and the grantor a
+/// delegate acts for, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Issuer {
+    pub actor: Actor,
+    /// D9: the grantor the actor acts for; `None` when acting in person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<FiscalCode>,
+}
+
+impl Issuer {
+    /// A citizen acting for themselves.
+    pub fn citizen(me: FiscalCode) -> Self {
+        Self {
+            actor: Actor::Citizen(me),
+            on_behalf_of: None,
+        }
+    }
+
+    /// D9: a delegate acting for a grantor.
+    pub fn delegate_for(delegate: FiscalCode, grantor: FiscalCode) -> Self {
+        Self {
+            actor: Actor::Citizen(delegate),
+            on_behalf_of: Some(grantor),
+        }
+    }
+
+    /// An operator, by staff id.
+    pub fn operator(id: impl Into<String>) -> Self {
+        Self {
+            actor: Actor::Operator(id.into()),
+            on_behalf_of: None,
+        }
+    }
+
+    /// The library, for a step of a flow.
+    pub fn system() -> Self {
+        Self {
+            actor: Actor::System,
+            on_behalf_of: None,
+        }
+    }
+
+    /// D12: the grantor this command is issued for by someone else, if any.
+    pub fn acting_for(&self) -> Option<&FiscalCode> {
+        self.on_behalf_of.as_ref()
+    }
+
+    /// Whether `citizen` issues this command in person: signed in as
+    /// themselves, not acting for anyone.
+    pub fn is_in_person(&self, citizen: &FiscalCode) -> bool {
+        self.on_behalf_of.is_none() && self.actor == Actor::Citizen(citizen.clone())
+    }
+}
+
+impl fmt::Display for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.on_behalf_of {
+            Some(grantor) => write!(f, "{} for {grantor}", self.actor),
+            None => write!(f, "{}", self.actor),
+        }
+    }
+}
