@@ -8,10 +8,9 @@
 //! Run with `cargo run --example web_meeting`.
 
 use chrono::{Duration, TimeZone, Utc};
+use deleghe::adapters::codes::AccessCodes;
 use deleghe::adapters::{Actor, Deleghe, Metadata, SettableClock};
-use deleghe::domain::booking::{
-    AccessCode, BookerEvent, BookingId, GrantorDetails, Phone, RequestBooking,
-};
+use deleghe::domain::booking::{BookerEvent, BookingId, GrantorDetails, Phone, RequestBooking};
 use deleghe::domain::delegation::{DelegationId, GrantorEvent};
 use deleghe::domain::document::{DocumentKind, PdfDocument};
 use deleghe::domain::meeting::{MeetingBooking, MeetingCommand};
@@ -19,6 +18,13 @@ use deleghe::domain::notification::{on_booking_event, on_delegation_event, Conta
 use deleghe::domain::schedule::{Counter, Mode, OfficeId};
 use deleghe::domain::{FiscalCode, Policy};
 
+/// The deployment's access codes (M2, M10): derived from its secret, so
+/// that the stores keep only digests and the SMS carries the code.
+fn codes() -> AccessCodes {
+    AccessCodes::new(b"the example's secret, never a deployment's")
+}
+
+/// The messages as sent: the access codes filled in by the dispatcher.
 fn print_ops(ops: &[OutboxOp]) {
     for op in ops {
         match op {
@@ -29,7 +35,10 @@ fn print_ops(ops: &[OutboxOp]) {
                     .with_timezone(&deleghe::domain::time::ROME)
                     .format("%d/%m/%Y %H:%M"),
                 n.title,
-                n.body.replace('\n', "\n    ")
+                codes()
+                    .fill(&n.body)
+                    .expect("well-formed placeholders")
+                    .replace('\n', "\n    ")
             ),
             OutboxOp::Withdraw { key } => println!("  [withdraw] {key}"),
         }
@@ -58,10 +67,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
 
     println!("1. {delegate} books the web-meeting delegations counter for {grantor}\n");
+    let id = BookingId::parse("wm-0001")?;
+    let (code, digest) = codes().issue(&id, 0);
     let booking = rules
         .book(
             RequestBooking {
-                id: BookingId::parse("wm-0001")?,
+                id,
                 booker: delegate.clone(),
                 counter: counter.clone(),
                 start,
@@ -69,7 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 reason: "Registrazione delega".into(),
                 phone: Phone::parse("333 123 4567")?,
                 grantor: Some(GrantorDetails::new(grantor.clone(), "Mario", "Rossi")?),
-                access_code: AccessCode::from_random(&[7, 1, 9, 3, 12, 30, 5, 22]),
+                access_code: digest,
                 at: clock.now(),
             },
             &Metadata::new(Actor::Citizen(delegate.clone()), "web"),
@@ -91,7 +102,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let operator = Metadata::new(Actor::Operator("op-dcm-napoli-07".into()), "web_meeting");
     let join = |at| MeetingCommand::Join {
         booking: MeetingBooking::of(&booking, at).expect("a web meeting"),
-        code: booking.access_code.to_string(),
+        code: codes().digest(&booking.id, code.as_str()),
         at,
     };
 

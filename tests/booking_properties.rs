@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use deleghe::adapters::{Actor, Deleghe, Metadata, SettableClock};
 use deleghe::domain::booking::{
-    slot_key, AccessCode, BookerCommand, BookingId, BookingStage, GrantorDetails, Phone,
+    slot_key, AccessCodeDigest, BookerCommand, BookingId, BookingStage, GrantorDetails, Phone,
     RequestBooking,
 };
 use deleghe::domain::schedule::{
@@ -178,7 +178,7 @@ proptest! {
                             reason: "Prova".into(),
                             phone: Phone::parse("3331234567").unwrap(),
                             grantor: Some(GrantorDetails::new(FiscalCode::parse(GRANTOR).unwrap(), "Mario", "Rossi").unwrap()),
-                            access_code: AccessCode::parse("ABC234").unwrap(),
+                            access_code: AccessCodeDigest::from_bytes(&[7; 32]),
                             at: now,
                         };
                         let meta = Metadata::new(Actor::Citizen(citizen(c)), "web");

@@ -33,7 +33,7 @@ use deleghe::adapters::outbox::{Dispatcher, OutboxEntry, RetryPolicy};
 use deleghe::adapters::projection::{Projector, ReadModels};
 use deleghe::adapters::readside::ReadSide;
 use deleghe::adapters::{upcast, Deleghe, Repository, SettableClock};
-use deleghe::domain::booking::{BookerCommand, Booking, Phone, RequestBooking};
+use deleghe::domain::booking::{BookerCommand, Booking, BookingId, Phone, RequestBooking};
 use deleghe::domain::notification::IoMessage;
 use deleghe::domain::{FiscalCode, Policy};
 use serde_json::{json, Value};
@@ -132,7 +132,9 @@ impl Process {
     }
 
     fn dispatcher(&self, sms: &Path, clock: &SettableClock) -> Dispatcher {
-        Dispatcher::new(self.side.clone(), self.gateways(sms)).with_clock(clock.as_clock())
+        Dispatcher::new(self.side.clone(), self.gateways(sms))
+            .with_access_codes(access_codes())
+            .with_clock(clock.as_clock())
     }
 
     async fn book(&self, id: &str, booker: usize, k: i64) -> Booking {
@@ -274,10 +276,16 @@ async fn dispatcher_killed_mid_batch_sends_every_message_once_per_key(store: Sto
         .filter(|l| l.key == "booking:b-0:sms:confirmation")
         .collect();
     assert_eq!(line[0].to, "+393331234567");
+    // N1 carries the access code, derived as the meeting expects it (M10),
+    // and no placeholder.
+    let b0 = BookingId::parse("b-0").unwrap();
+    let code = access_codes().issue(&b0, 0).0;
     assert!(
-        line[0].text.contains("ABC234"),
-        "N1 carries the access code"
+        line[0].text.contains(&format!("web meeting: {code}.")),
+        "N1 carries the access code: {}",
+        line[0].text
     );
+    assert!(!line[0].text.contains("{{"), "{}", line[0].text);
     let _ = std::fs::remove_file(&sms);
     second.dispose(&url).await;
 }
@@ -376,6 +384,7 @@ async fn failures_are_retried_with_backoff_then_given_up(store: Store) {
             calendar: Arc::new(NoticeCalendar::new(p.side.clone())),
         },
     )
+    .with_access_codes(access_codes())
     .with_clock(clock.as_clock())
     .with_retry(RetryPolicy {
         max_attempts: 4,
@@ -664,6 +673,7 @@ async fn n5_booking_confirmations_reach_the_io_app_through_the_outbox() {
         ..p.gateways(&sms)
     };
     Dispatcher::new(p.side.clone(), gateways)
+        .with_access_codes(access_codes())
         .with_clock(clock.as_clock())
         .drain()
         .await

@@ -549,6 +549,7 @@ async fn read_models_answer_in_the_shapes_of_the_api(store: Store) {
         calendar: Arc::new(NoticeCalendar::new(w.side.clone())),
     };
     Dispatcher::new(w.side.clone(), gateways)
+        .with_access_codes(access_codes())
         .with_clock(w.clock.as_clock())
         .drain()
         .await
@@ -596,6 +597,7 @@ async fn read_models_answer_in_the_shapes_of_the_api(store: Store) {
             calendar: Arc::new(NoticeCalendar::new(w.side.clone())),
         },
     )
+    .with_access_codes(access_codes())
     .with_clock(w.clock.as_clock())
     .drain()
     .await

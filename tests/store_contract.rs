@@ -27,8 +27,8 @@ use deleghe::adapters::runner::FlowRunner;
 use deleghe::adapters::sql::sqlx;
 use deleghe::adapters::{Actor, Deleghe, Metadata, Repository, ServiceError};
 use deleghe::domain::booking::{
-    slot_key, AccessCode, Booker, BookingId, BookingStage, GrantorDetails, Phone, RequestBooking,
-    SlotLedger,
+    slot_key, AccessCodeDigest, Booker, BookingId, BookingStage, GrantorDetails, Phone,
+    RequestBooking, SlotLedger,
 };
 use deleghe::domain::delegation::{
     Channel, Delegate, DelegationId, Grantor, RequestDelegation, RevocationChannel, Role, Stage,
@@ -242,7 +242,7 @@ fn booking(n: usize, booker: &FiscalCode) -> RequestBooking {
         reason: "Delega".into(),
         phone: Phone::parse("3331234567").unwrap(),
         grantor: Some(meeting_grantor()),
-        access_code: AccessCode::parse("ABC234").unwrap(),
+        access_code: AccessCodeDigest::from_bytes(&[7; 32]),
         at: t0(),
     }
 }
@@ -484,10 +484,10 @@ async fn meeting_round_trip(store: &Store) {
                     booker: booker.clone(),
                     grantor: meeting_grantor(),
                     slot: the_slot(),
-                    access_code: AccessCode::parse("ABC234").unwrap(),
+                    access_code: Some(AccessCodeDigest::from_bytes(&[7; 32])),
                     active: true,
                 },
-                code: "ABC234".into(),
+                code: AccessCodeDigest::from_bytes(&[7; 32]),
                 at: slot_start(),
             };
             rules

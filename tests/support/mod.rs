@@ -3,9 +3,10 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use deleghe::adapters::codes::AccessCodes;
 use deleghe::adapters::{Actor, Metadata, Repository};
 use deleghe::domain::booking::{
-    slot_key, AccessCode, Booking, BookingId, GrantorDetails, Phone, RequestBooking,
+    slot_key, Booking, BookingId, GrantorDetails, Phone, RequestBooking,
 };
 use deleghe::domain::delegation::{Channel, DelegationId, RequestDelegation, Role};
 use deleghe::domain::document::{DocumentKind, DocumentRef};
@@ -75,10 +76,17 @@ pub fn tuesday_9() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap()
 }
 
+/// The access codes of the tests' deployment (M2, M10).
+pub fn access_codes() -> AccessCodes {
+    AccessCodes::new(b"the tests' secret, not a deployment's")
+}
+
 /// Person `booker` books the web meeting of Tuesday 09:00 for person 0.
 pub fn web_booking(id: &str, booker: usize) -> RequestBooking {
+    let id = BookingId::parse(id).unwrap();
+    let (_, access_code) = access_codes().issue(&id, 0);
     RequestBooking {
-        id: BookingId::parse(id).unwrap(),
+        id,
         booker: person(booker),
         counter: web_counter(),
         start: tuesday_9(),
@@ -86,7 +94,7 @@ pub fn web_booking(id: &str, booker: usize) -> RequestBooking {
         reason: "Delega".into(),
         phone: Phone::parse("3331234567").unwrap(),
         grantor: Some(GrantorDetails::new(person(0), "Mario", "Rossi").unwrap()),
-        access_code: AccessCode::parse("ABC234").unwrap(),
+        access_code,
         at: t0(),
     }
 }
@@ -105,7 +113,8 @@ pub fn meeting_ready(booking: &Booking, at: DateTime<Utc>) -> Vec<MeetingCommand
     vec![
         MeetingCommand::Join {
             booking: MeetingBooking::of(booking, at - Duration::minutes(5)).unwrap(),
-            code: booking.access_code.to_string(),
+            code: access_codes()
+                .digest(&booking.id, access_codes().issue(&booking.id, 0).0.as_str()),
             at: at - Duration::minutes(5),
         },
         MeetingCommand::TakeInCharge {

@@ -12,9 +12,12 @@
 //!   [`projection::ReadModels`] the app queries (tables in [`readside`]);
 //! - [`outbox`]: the dispatcher that sends due notifications (N1–N6) through
 //!   the [`gateway`]s (SMS, the IO app, calendar notices), with retries;
-//! - [`documents`]: the documents of web meetings, stored by SHA-256 (M6).
+//! - [`documents`]: the documents of web meetings, stored by SHA-256 (M6);
+//! - [`codes`]: the web meetings' access codes, derived from the
+//!   deployment's key so that no store holds one (M2, M10).
 
 pub mod clock;
+pub mod codes;
 pub mod documents;
 pub mod error;
 pub mod events;

@@ -632,20 +632,32 @@ impl Deleghe {
 
     /// A command on a web meeting, with what follows it (M7: completion runs
     /// the registration and records its outcome); returns the meeting after.
+    ///
+    /// A command refused by a rule whose refusal is recorded (M10: a wrong
+    /// access code, counted toward the lock) stores its events and then
+    /// answers that refusal.
     pub async fn meeting_command(
         &self,
         booking: &BookingId,
         command: MeetingCommand,
         meta: &Metadata,
     ) -> Result<Meeting, ServiceError> {
-        self.run(
-            Command::Meeting {
-                id: booking.clone(),
-                command,
-            },
-            meta,
-        )
-        .await?;
+        let report = self
+            .run(
+                Command::Meeting {
+                    id: booking.clone(),
+                    command,
+                },
+                meta,
+            )
+            .await?;
+        let recorded = report.events.iter().find_map(|e| match e {
+            Event::Meeting(e) => e.refusal(),
+            _ => None,
+        });
+        if let Some(refusal) = recorded {
+            return Err(Refusal::from(refusal).into());
+        }
         self.meeting(booking).await
     }
 

@@ -15,6 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
+use deleghe_adapters::codes::AccessCodes;
 use deleghe_adapters::{Actor, Metadata};
 use deleghe_domain::delegation::DelegationError;
 use deleghe_domain::FiscalCode;
@@ -56,11 +57,13 @@ pub struct Claims {
     pub act_for: Option<String>,
 }
 
-/// The HS256 key, for signing and checking.
+/// The HS256 key, for signing and checking, and what else is derived from
+/// the deployment's one secret: the access codes of web meetings (M10).
 #[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    codes: AccessCodes,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -75,7 +78,13 @@ impl JwtKeys {
         Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
+            codes: AccessCodes::new(bytes),
         }
+    }
+
+    /// M2, M10: the keys the access codes are derived and digested with.
+    pub fn access_codes(&self) -> &AccessCodes {
+        &self.codes
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, AppError> {

@@ -129,6 +129,10 @@ pub fn app(state: AppState) -> Router {
             post(meetings::complete),
         )
         .route("/v1/bookings/{id}/meeting/abandon", post(meetings::abandon))
+        .route(
+            "/v1/bookings/{id}/meeting/new-code",
+            post(meetings::new_code),
+        )
         // Personal area (N3) and telephone PIN (P1–P3).
         .route("/v1/me/notices", get(personal::notices))
         .route("/v1/me/notices/{id}/read", post(personal::mark_read))

@@ -75,6 +75,7 @@ impl Modify for BearerAuth {
         meetings::download,
         meetings::complete,
         meetings::abandon,
+        meetings::new_code,
         personal::notices,
         personal::mark_read,
         personal::mark_unread,

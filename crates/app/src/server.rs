@@ -8,7 +8,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use deleghe_adapters::outbox::Dispatcher;
 use deleghe_adapters::projection::Projector;
 use deleghe_adapters::readside::ReadSide;
 use deleghe_adapters::runner::FlowRunner;
@@ -54,8 +53,7 @@ impl Workers {
             upcast::upcasters(),
             state.policy().clone(),
         );
-        let dispatcher = Dispatcher::new(state.side().clone(), state.gateways().clone())
-            .with_clock(state.clock().as_clock());
+        let dispatcher = state.dispatcher();
         let handles = vec![
             (
                 "flow runner",

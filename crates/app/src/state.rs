@@ -182,14 +182,19 @@ impl AppState {
         Ok(&self.0.read)
     }
 
+    /// The outbox dispatcher of this app: its gateways, its clock, and the
+    /// keys that fill in the access codes of the messages (M10).
+    pub fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(self.0.side.clone(), self.0.gateways.clone())
+            .with_clock(self.0.clock.as_clock())
+            .with_access_codes(self.0.keys.access_codes().clone())
+    }
+
     /// What the dispatcher worker does, once: projects the log, then sends
     /// every notification due now (SMS, IO, calendar notices).
     pub async fn deliver_due(&self) -> Result<DispatchReport, ServiceError> {
         self.0.projector.catch_up().await?;
-        Dispatcher::new(self.0.side.clone(), self.0.gateways.clone())
-            .with_clock(self.0.clock.as_clock())
-            .drain()
-            .await
+        self.dispatcher().drain().await
     }
 
     /// D9: `delegate` may act for `grantor` only while the grantor's current

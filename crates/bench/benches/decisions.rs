@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use cqrs_es::Aggregate;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use deleghe_domain::booking::{
-    AccessCode, Booker, BookerCommand, BookingId, GrantorDetails, Phone, RequestBooking,
+    AccessCodeDigest, Booker, BookerCommand, BookingId, GrantorDetails, Phone, RequestBooking,
 };
 use deleghe_domain::delegation::{
     Channel, Delegate, DelegateCommand, DelegationId, Grantor, GrantorCommand, RequestDelegation,
@@ -183,7 +183,7 @@ fn booking_request(id: &str, booker: FiscalCode, mode: Mode) -> RequestBooking {
         phone: Phone::parse("3331234567").unwrap(),
         grantor: (mode == Mode::WebMeeting)
             .then(|| GrantorDetails::new(code(1), "Mario", "Rossi").unwrap()),
-        access_code: AccessCode::parse("ABC234").unwrap(),
+        access_code: AccessCodeDigest::from_bytes(&[7; 32]),
         at: t0(),
     }
 }
@@ -297,14 +297,14 @@ fn meetings(c: &mut Criterion) {
         booker: code(3),
         grantor: GrantorDetails::new(code(1), "Mario", "Rossi").unwrap(),
         slot,
-        access_code: AccessCode::parse("ABC234").unwrap(),
+        access_code: Some(AccessCodeDigest::from_bytes(&[7; 32])),
         active: true,
     };
     let meeting = Meeting::default();
     // M1, M2: a join inside the window, with the access code checked...
     let on_time = MeetingCommand::Join {
         booking: booking.clone(),
-        code: "abc234".into(),
+        code: AccessCodeDigest::from_bytes(&[7; 32]),
         at: start - Duration::minutes(5),
     };
     group.bench_function("join_window_open", |b| {
@@ -317,7 +317,7 @@ fn meetings(c: &mut Criterion) {
     // ...and one too early (refused with meeting_not_open_yet).
     let early = MeetingCommand::Join {
         booking,
-        code: "abc234".into(),
+        code: AccessCodeDigest::from_bytes(&[7; 32]),
         at: start - Duration::hours(2),
     };
     group.bench_function("join_window_too_early", |b| {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc, Weekday};
 use deleghe_adapters::{Actor, Metadata};
-use deleghe_domain::booking::{AccessCode, BookingId, Phone, RequestBooking};
+use deleghe_domain::booking::{AccessCodeDigest, BookingId, Phone, RequestBooking};
 use deleghe_domain::delegation::{Channel, DelegationId, RequestDelegation, Role};
 use deleghe_domain::schedule::{
     Counter, CounterId, Mode, OfficeId, OpeningInterval, Slot, WeeklySchedule,
@@ -126,7 +126,7 @@ pub fn booking(
         reason: "Prova di carico".into(),
         phone: Phone::parse("3331234567").expect("a valid phone"),
         grantor: None,
-        access_code: AccessCode::parse("ABC234").expect("a valid code"),
+        access_code: AccessCodeDigest::from_bytes(&[7; 32]),
         at,
     }
 }

@@ -32,6 +32,8 @@ pub struct Policy {
     pub max_failed_pin_attempts: u32,
     /// M4: whether web meetings are recorded (and so whether consent is asked).
     pub meetings_recorded: bool,
+    /// M10: wrong access codes in a row after which joining is locked.
+    pub max_access_code_attempts: u32,
 }
 
 impl Default for Policy {
@@ -46,6 +48,7 @@ impl Default for Policy {
             max_document_bytes: 3_145_728,
             max_failed_pin_attempts: 5,
             meetings_recorded: true,
+            max_access_code_attempts: 10,
         }
     }
 }

@@ -130,6 +130,7 @@ impl Command {
                 MeetingCommand::Complete { .. } => "meeting.complete",
                 MeetingCommand::RecordOutcome { .. } => "meeting.outcome",
                 MeetingCommand::Abandon { .. } => "meeting.abandon",
+                MeetingCommand::IssueAccessCode { .. } => "meeting.new_code",
             },
         }
     }

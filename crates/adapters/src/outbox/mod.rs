@@ -32,6 +32,7 @@ use deleghe_domain::booking::Phone;
 use deleghe_domain::notification::IoMessage;
 use deleghe_domain::FiscalCode;
 
+use crate::codes::AccessCodes;
 use crate::error::ServiceError;
 use crate::gateway::{GatewayError, Gateways};
 use crate::readside::{parse_ts, ts, Attempt, ReadSide};
@@ -110,6 +111,8 @@ pub struct Dispatcher {
     /// Names this dispatcher's claims.
     id: String,
     failpoint: Option<DispatchFailpoint>,
+    /// M10: fills in the access codes a message carries as placeholders.
+    codes: Option<AccessCodes>,
 }
 
 impl Dispatcher {
@@ -122,6 +125,7 @@ impl Dispatcher {
             batch: 32,
             id: uuid::Uuid::new_v4().to_string(),
             failpoint: None,
+            codes: None,
         }
     }
 
@@ -138,6 +142,13 @@ impl Dispatcher {
     /// Rows claimed per step (at least 1).
     pub fn with_batch(mut self, batch: usize) -> Self {
         self.batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// M2, M10: the keys the access codes in messages are derived with. A
+    /// message carrying a code is refused (failed) by a dispatcher without.
+    pub fn with_access_codes(mut self, codes: AccessCodes) -> Self {
+        self.codes = Some(codes);
         self
     }
 
@@ -235,17 +246,31 @@ impl Dispatcher {
         }
     }
 
+    /// `text` as sent: with the access codes it names filled in (M10).
+    fn sendable(&self, text: &str) -> Result<String, GatewayError> {
+        if !text.contains("{{codice:") {
+            return Ok(text.to_owned());
+        }
+        let codes = self.codes.as_ref().ok_or_else(|| {
+            GatewayError::Permanent("no access-code key is configured".to_owned())
+        })?;
+        codes
+            .fill(text)
+            .map_err(|e| GatewayError::Permanent(e.to_string()))
+    }
+
     async fn deliver(&self, row: &OutboxEntry) -> Result<(), GatewayError> {
         let refused = |what: &str| GatewayError::Permanent(format!("invalid {what} in the outbox"));
         match row.channel.as_str() {
             "sms" => {
                 let to = Phone::parse(&row.recipient).map_err(|_| refused("phone number"))?;
-                self.gateways.sms.send(&to, &row.body, &row.key).await
+                let text = self.sendable(&row.body)?;
+                self.gateways.sms.send(&to, &text, &row.key).await
             }
             "io" => {
                 let citizen =
                     FiscalCode::parse(&row.recipient).map_err(|_| refused("fiscal code"))?;
-                let message = IoMessage::fitting(&row.title, &row.body);
+                let message = IoMessage::fitting(&row.title, &self.sendable(&row.body)?);
                 self.gateways.io.send(&citizen, &message, &row.key).await
             }
             "calendar" => {

@@ -16,7 +16,9 @@ use cqrs_es::Aggregate;
 use deleghe_domain::booking::{BookerEvent, BookingId, BookingStage, SlotEvent};
 use deleghe_domain::delegation::{Delegation, GrantorEvent, Stage};
 use deleghe_domain::meeting::{Meeting, MeetingEvent};
-use deleghe_domain::notification::{on_booking_event, on_delegation_event, OutboxOp};
+use deleghe_domain::notification::{
+    on_booking_event, on_delegation_event, on_meeting_event, OutboxOp,
+};
 use deleghe_domain::pin::PinEvent;
 use deleghe_domain::process::Event;
 use deleghe_domain::Policy;
@@ -92,8 +94,7 @@ pub(crate) async fn apply(
             vec![]
         }
         Payload::Process(Event::Meeting(e)) => {
-            meeting(batch, &event.aggregate_id, e, position).await?;
-            vec![]
+            meeting(batch, &event.aggregate_id, e, position).await?
         }
         Payload::Process(Event::Delegate(_)) | Payload::Pin(_) => vec![],
     };
@@ -156,7 +157,11 @@ fn event_at(payload: &Payload) -> Option<DateTime<Utc>> {
             | MeetingEvent::AttendanceRecorded { at, .. }
             | MeetingEvent::DocumentAttached { at, .. }
             | MeetingEvent::CompletionRequested { at, .. }
-            | MeetingEvent::MeetingEnded { at, .. } => *at,
+            | MeetingEvent::MeetingEnded { at, .. }
+            | MeetingEvent::AccessCodeRejected { at, .. }
+            | MeetingEvent::JoiningLocked { at }
+            | MeetingEvent::AccessCodeAccepted { at }
+            | MeetingEvent::AccessCodeIssued { at, .. } => *at,
         },
         Payload::Pin(e) => match e {
             PinEvent::PinIssued { issued_at, .. } => *issued_at,
@@ -387,10 +392,10 @@ async fn meeting(
     booking_id: &str,
     event: &MeetingEvent,
     position: i64,
-) -> Result<(), ServiceError> {
+) -> Result<Vec<OutboxOp>, ServiceError> {
     let stored = batch.booking(booking_id).await?.map(|row| row.position);
     if stored.is_some_and(|applied| applied >= position) {
-        return Ok(());
+        return Ok(vec![]);
     }
     let Some(row) = batch.booking_mut(booking_id) else {
         tracing::warn!(
@@ -398,10 +403,15 @@ async fn meeting(
             position,
             "meeting event without its booking: skipped"
         );
-        return Ok(());
+        return Ok(vec![]);
     };
     // The meeting aggregate's own `apply`: no rules, only state.
     row.meeting.apply(event.clone());
     row.position = position;
-    Ok(())
+    // M10: a new access code goes out by SMS.
+    Ok(on_meeting_event(event, meeting_event_at(event)))
+}
+
+fn meeting_event_at(e: &MeetingEvent) -> DateTime<Utc> {
+    event_at(&Payload::Process(Event::Meeting(e.clone()))).unwrap_or_default()
 }

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use deleghe_adapters::projection::QueryError;
 use deleghe_domain::booking::{
-    AccessCode, BookerCommand, Booking, BookingError, BookingId, BookingStage, GrantorDetails,
-    Phone, RequestBooking, Ticket,
+    BookerCommand, Booking, BookingError, BookingId, BookingStage, GrantorDetails, Phone,
+    RequestBooking, Ticket,
 };
 use deleghe_domain::schedule::{Mode, OfficeId};
 use deleghe_domain::FiscalCode;
@@ -20,7 +20,7 @@ use crate::dto::{
 };
 use crate::error::AppError;
 use crate::extract::{Json, Path, Query};
-use crate::routes::{new_id, random_bytes};
+use crate::routes::new_id;
 use crate::state::AppState;
 
 /// Longest range of days one slot listing may cover.
@@ -123,8 +123,12 @@ pub async fn create(
             )
         }
     };
+    let id = BookingId::parse(&new_id()).expect("a UUID is a valid booking id");
+    // M2, M10: the code is derived from the deployment's key; only its
+    // digest is stored, and the SMS carries the code (N1).
+    let (_, access_code) = state.keys().access_codes().issue(&id, 0);
     let request = RequestBooking {
-        id: BookingId::parse(&new_id()).expect("a UUID is a valid booking id"),
+        id,
         booker,
         counter,
         start: body.start.with_timezone(&Utc),
@@ -132,7 +136,7 @@ pub async fn create(
         reason,
         phone,
         grantor,
-        access_code: AccessCode::from_random(&random_bytes::<8>()?),
+        access_code,
         at: state.now(),
     };
     let booking = state
@@ -166,6 +170,11 @@ pub async fn list(
             ));
         };
         let office = OfficeId::parse(&office).map_err(|e| AppError::invalid(e.to_string()))?;
+        // M11: the days of the operator's own office only.
+        let (_, mine) = caller.operator()?;
+        if office.as_str() != mine {
+            return Err(BookingError::OtherOffice { office }.into());
+        }
         read.bookings_by_office_day(&office, date).await?
     } else {
         read.bookings_of(caller.citizen()?).await?

@@ -36,7 +36,8 @@ enum Who {
 }
 
 /// The web-meeting booking `id`, if the caller may act on its meeting as
-/// `who`. Someone else's booking, or one without a meeting, is 404.
+/// `who`. Someone else's booking, or one without a meeting, is 404; for an
+/// operator of another office, 403 `other_office` (M11).
 async fn booking_for(
     state: &AppState,
     caller: &Caller,
@@ -56,6 +57,9 @@ async fn booking_for(
     let b = state.booking(id).await?;
     if b.mode != Mode::WebMeeting || b.grantor.is_none() || !caller.may_see(&b.booker) {
         return Err(missing());
+    }
+    if let Ok((_, office)) = caller.operator() {
+        b.check_office(office)?;
     }
     Ok(b)
 }
@@ -81,6 +85,7 @@ async fn run(
         (status = 200, description = "state `waiting_room` or `in_call`", body = MeetingDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`meeting_not_open_yet` (its `detail` is the M1 sentence, `opens_at`), `meeting_closed`, `wrong_access_code`, `not_active`", body = Problem, content_type = "application/problem+json"),
+        (status = 423, description = "`access_code_locked` (M10): an operator issues a new code", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn join(
@@ -93,18 +98,48 @@ pub async fn join(
     let at = state.now();
     let booking = MeetingBooking::of(&b, at)
         .ok_or_else(|| AppError::not_found(format!("meeting of booking {id}")))?;
+    // M2: the rules see only the digest of what was typed.
+    let code = state.keys().access_codes().digest(&b.id, &body.code);
     let m = run(
         &state,
         &caller,
         &b,
-        MeetingCommand::Join {
-            booking,
-            code: body.code,
-            at,
-        },
+        MeetingCommand::Join { booking, code, at },
     )
     .await?;
     Ok(Json(MeetingDto::from(&m)))
+}
+
+/// M10: an operator of the office issues a new access code, sent by SMS to
+/// the booking's phone; earlier codes stop working and joining is unlocked.
+#[utoipa::path(post, path = "/v1/bookings/{id}/meeting/new-code", tag = "meetings",
+    params(("id" = String, Path, description = "booking id")),
+    responses(
+        (status = 200, description = "a new code went by SMS", body = MeetingDto),
+        (status = 403, description = "not an operator, or `other_office` (M11)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`meeting_closed`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn new_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MeetingDto>, AppError> {
+    let b = booking_for(&state, &caller, &id, Who::Operator).await?;
+    let generation = state.service().meeting(&b.id).await?.code_generation() + 1;
+    let (_, code) = state.keys().access_codes().issue(&b.id, generation);
+    let command = MeetingCommand::IssueAccessCode {
+        booking_id: b.id.clone(),
+        generation,
+        code,
+        phone: b.phone.clone(),
+        operator: caller.operator_id()?,
+        at: state.now(),
+    };
+    Ok(Json(MeetingDto::from(
+        &run(&state, &caller, &b, command).await?,
+    )))
 }
 
 /// The meeting as its booker and the operator's console see it (M9).

@@ -8,6 +8,7 @@ mod delegations;
 mod meetings;
 mod personal;
 mod security_acting;
+mod security_meetings;
 mod socket;
 mod support;
 mod system;
@@ -77,4 +78,7 @@ scenarios!(
     security_acting::d12_an_act_as_token_cannot_revoke_the_grantors_delegation,
     security_acting::d12_a_booking_held_past_a_counter_revocation_is_refused,
     security_acting::d12_an_act_as_token_cannot_issue_the_grantors_pin,
+    security_meetings::m10_the_access_code_is_stored_nowhere,
+    security_meetings::m10_ten_wrong_codes_lock_joining_until_a_new_code,
+    security_meetings::m11_operators_handle_their_own_office_only,
 );

@@ -209,6 +209,18 @@ impl Api {
         })
     }
 
+    /// An operator of `office` (M11).
+    pub fn operator_of(&self, office: &str) -> String {
+        self.token(TokenRequest {
+            sub: FiscalCode::parse(&cf(901)).unwrap(),
+            role: Role::Operator,
+            auth: None,
+            office: Some(office.into()),
+            act_for: None,
+            expires_at: Utc::now() + Duration::hours(1),
+        })
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
@@ -330,19 +342,19 @@ impl Api {
         .ok(201)
     }
 
-    /// The access code the SMS carries (N1), read from the library.
+    /// The access code the SMS carries (N1): derived from the deployment's
+    /// key, as the dispatcher derives it (the stores keep only a digest).
+    /// The booking must be `booker`'s.
     pub async fn access_code(&self, booker: &str, booking: &str) -> String {
-        let booker = self
+        let id = BookingId::parse(booking).unwrap();
+        let mine = self
             .state
             .service()
             .booker(&FiscalCode::parse(booker).unwrap())
             .await
             .unwrap();
-        booker
-            .booking(&BookingId::parse(booking).unwrap())
-            .unwrap()
-            .access_code
-            .to_string()
+        assert!(mine.booking(&id).is_some(), "{booking} is {booker}'s");
+        self.state.keys().access_codes().issue(&id, 0).0.to_string()
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{AccessCode, BookingError, BookingId, GrantorDetails, Phone};
+use super::{AccessCodeDigest, BookingError, BookingId, GrantorDetails, Phone};
 use crate::schedule::{Counter, CounterId, Mode, OfficeId, Slot, DELEGATIONS_COUNTER_TYPE};
 use crate::{FiscalCode, Policy};
 
@@ -73,7 +73,12 @@ pub struct Booking {
     pub reason: String,
     pub phone: Phone,
     pub grantor: Option<GrantorDetails>,
-    pub access_code: AccessCode,
+    /// M2, M10: the digest of the access code sent by SMS (N1), never the
+    /// code; `None` for a booking stored before codes were kept as digests
+    /// (its plain code is dropped as it is read), whose meeting needs a new
+    /// code (M10).
+    #[serde(default, deserialize_with = "digest_or_legacy")]
+    pub access_code: Option<AccessCodeDigest>,
     pub requested_at: DateTime<Utc>,
     pub stage: BookingStage,
 }
@@ -100,6 +105,18 @@ impl Booking {
             self.status(now),
             BookingStatus::Pending | BookingStatus::Confirmed
         )
+    }
+
+    /// M11: whether an operator of `office` handles this booking (its
+    /// meeting, its place in the day's list).
+    pub fn check_office(&self, office: &str) -> Result<(), BookingError> {
+        if self.office.as_str() == office {
+            Ok(())
+        } else {
+            Err(BookingError::OtherOffice {
+                office: self.office.clone(),
+            })
+        }
     }
 
     /// B7: the actions the citizen may take now ("Azioni possibili").
@@ -130,8 +147,8 @@ pub struct RequestBooking {
     pub reason: String,
     pub phone: Phone,
     pub grantor: Option<GrantorDetails>,
-    /// M2: drawn by the caller, sent by SMS (N1).
-    pub access_code: AccessCode,
+    /// M2: the digest of the code drawn by the caller and sent by SMS (N1).
+    pub access_code: AccessCodeDigest,
     pub at: DateTime<Utc>,
 }
 
@@ -215,6 +232,15 @@ impl DomainEvent for BookerEvent {
     fn event_version(&self) -> String {
         "1.0".to_owned()
     }
+}
+
+/// Reads a booking's access code: a digest, or a plain code of a booking
+/// stored before codes were kept as digests, which is dropped (`None`).
+fn digest_or_legacy<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<AccessCodeDigest>, D::Error> {
+    let stored: Option<String> = Option::deserialize(deserializer)?;
+    Ok(stored.and_then(|s| AccessCodeDigest::parse(&s).ok()))
 }
 
 /// The stream id of a slot's ledger: counter and start instant.
@@ -398,7 +424,7 @@ impl Booker {
             reason: r.reason,
             phone: r.phone,
             grantor: if needs_grantor { r.grantor } else { None },
-            access_code: r.access_code,
+            access_code: Some(r.access_code),
             requested_at: r.at,
             stage: BookingStage::Pending,
         }))])

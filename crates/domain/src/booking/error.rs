@@ -31,6 +31,10 @@ pub enum BookingError {
     GrantorIsBooker,
     #[error("the booking is not active")]
     NotActive,
+    /// M11: an operator handles the meetings and lists the days of their
+    /// own office only.
+    #[error("this is a booking of office {office}: operators of that office handle it (M11)")]
+    OtherOffice { office: crate::schedule::OfficeId },
     #[error("no booking {0} for this citizen")]
     NotFound(BookingId),
     #[error("the booking id {0} is already used for another request")]
@@ -59,6 +63,7 @@ impl BookingError {
             Self::GrantorDetailsRequired => "grantor_details_required",
             Self::GrantorIsBooker => "self_delegation",
             Self::NotActive => "not_active",
+            Self::OtherOffice { .. } => "other_office",
             Self::NotFound(_) => "not_found",
             Self::IdAlreadyUsed(_) => "conflict",
             Self::NoLongerPending { .. } | Self::PlaceReleased(_) => "no_longer_pending",

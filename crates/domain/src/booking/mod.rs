@@ -20,8 +20,8 @@ pub use booker::{
 };
 pub use error::BookingError;
 pub use model::{
-    AccessCode, AccessCodeError, BookingId, BookingIdError, GrantorDetails, GrantorDetailsError,
-    Phone, PhoneError,
+    AccessCode, AccessCodeDigest, AccessCodeDigestError, AccessCodeError, BookingId,
+    BookingIdError, GrantorDetails, GrantorDetailsError, Phone, PhoneError,
 };
 pub use slot_ledger::{SlotCommand, SlotEvent, SlotLedger};
 pub use ticket::Ticket;

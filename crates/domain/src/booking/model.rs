@@ -74,7 +74,8 @@ impl AccessCode {
         }
     }
 
-    /// A code from caller-provided random bytes (the domain draws no randomness).
+    /// A code of 8 characters from caller-provided bytes: random ones, or a
+    /// keyed derivation (the domain draws no randomness and holds no key).
     pub fn from_random(bytes: &[u8; 8]) -> Self {
         const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
         Self(
@@ -85,14 +86,76 @@ impl AccessCode {
         )
     }
 
+    /// M2: what the citizen typed, as codes are compared: trimmed and in
+    /// upper case (whatever it is: a wrong code is simply wrong).
+    pub fn normalise(typed: &str) -> String {
+        typed.trim().to_ascii_uppercase()
+    }
+
     /// M2: constant-time comparison with what the citizen typed.
     pub fn matches(&self, typed: &str) -> bool {
         use subtle::ConstantTimeEq;
-        let typed = typed.trim().to_ascii_uppercase();
+        let typed = Self::normalise(typed);
         self.0.len() == typed.len() && bool::from(self.0.as_bytes().ct_eq(typed.as_bytes()))
     }
 }
 crate::ids::string_value!(AccessCode, AccessCodeError);
+
+/// M2, M10: what the stores keep of a web meeting's access code: a keyed
+/// digest (an HMAC-SHA256 that the deployment computes with its own secret
+/// key over the booking and the code, 64 lowercase hex digits), never the
+/// code. Events and read models carry this; the code itself exists only in
+/// the SMS that delivers it. The rules only compare digests.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccessCodeDigest(String);
+
+/// Why a string is not an access code digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an access code digest is 64 lowercase hexadecimal digits")]
+pub struct AccessCodeDigestError;
+
+impl AccessCodeDigest {
+    pub fn parse(input: &str) -> Result<Self, AccessCodeDigestError> {
+        let ok = input.len() == 64
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| Self(input.to_owned()))
+            .ok_or(AccessCodeDigestError)
+    }
+
+    /// The digest of 32 bytes (an HMAC-SHA256's output).
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// M2: constant-time comparison with the digest of what was typed.
+    pub fn matches(&self, typed: &AccessCodeDigest) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.0.as_bytes().ct_eq(typed.0.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for AccessCodeDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A digest is not a secret, but it is no one's business either.
+        write!(f, "AccessCodeDigest({}…)", &self.0[..8])
+    }
+}
+
+impl TryFrom<String> for AccessCodeDigest {
+    type Error = AccessCodeDigestError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<AccessCodeDigest> for String {
+    fn from(value: AccessCodeDigest) -> Self {
+        value.0
+    }
+}
 
 /// B5: who the web-meeting booking for the delegations counter is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +233,19 @@ mod tests {
         assert!(code.matches(&code.as_str().to_lowercase()));
         assert!(!code.matches("WRONG123"));
         assert!(!code.matches(""));
+    }
+
+    #[test]
+    fn m10_access_code_digests_are_64_hex_digits_compared_whole() {
+        let a = AccessCodeDigest::from_bytes(&[0xab; 32]);
+        assert_eq!(String::from(a.clone()), "ab".repeat(32));
+        assert_eq!(AccessCodeDigest::parse(&"ab".repeat(32)), Ok(a.clone()));
+        assert!(a.matches(&a));
+        assert!(!a.matches(&AccessCodeDigest::from_bytes(&[0xac; 32])));
+        for bad in ["", "ABC234", &"AB".repeat(32), &"ab".repeat(31)] {
+            assert!(AccessCodeDigest::parse(bad).is_err(), "{bad}");
+        }
+        assert!(!format!("{a:?}").contains(&"ab".repeat(8)));
     }
 
     #[test]

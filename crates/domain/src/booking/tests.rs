@@ -66,7 +66,7 @@ fn web_request(id: &str, start: DateTime<Utc>) -> RequestBooking {
         reason: "Delega".into(),
         phone: Phone::parse("3331234567").unwrap(),
         grantor: Some(grantor()),
-        access_code: AccessCode::parse("ABC234").unwrap(),
+        access_code: AccessCodeDigest::from_bytes(&[7; 32]),
         at: a_week_before(),
     }
 }
@@ -349,6 +349,22 @@ fn b7_ticket_and_list_show_office_date_time_counter_and_actions() {
         booking.actions(tuesday_9() + Duration::minutes(5)),
         vec!["detail", "ticket", "join_meeting"]
     );
+}
+
+#[test]
+fn m11_a_booking_is_handled_by_operators_of_its_office() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let booking = &b.bookings()[0];
+    assert_eq!(booking.check_office("DCM NAPOLI"), Ok(()));
+    let other = booking.check_office("MILANO NORD").unwrap_err();
+    assert_eq!(
+        other,
+        BookingError::OtherOffice {
+            office: OfficeId::parse("DCM NAPOLI").unwrap()
+        }
+    );
+    assert_eq!(other.code(), "other_office");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::{
     AbandonReason, BookingSnapshot, MeetingBooking, MeetingError, MeetingState, MeetingView,
     Outcome, Presence, RegistrationResult,
 };
-use crate::booking::{BookingId, GrantorDetails};
+use crate::booking::{AccessCodeDigest, BookingId, GrantorDetails, Phone};
 use crate::delegation::DelegationId;
 use crate::document::{DocumentKind, DocumentRef};
 use crate::schedule::Slot;
@@ -31,15 +31,40 @@ pub struct Meeting {
     /// M7: the delegation whose registration the completion started.
     delegation_id: Option<DelegationId>,
     outcome: Option<Outcome>,
+    /// M10: the last code an operator issued, by generation (the booking's
+    /// own is generation 0), as its digest.
+    #[serde(default)]
+    reissued: Option<(u32, AccessCodeDigest)>,
+    /// M10: wrong access codes in a row.
+    #[serde(default)]
+    wrong_codes: u32,
+    /// M10: joining is locked until a new code is issued.
+    #[serde(default)]
+    locked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MeetingCommand {
-    /// M1, M2: the booker enters with the code sent by SMS. Joining again
-    /// while the meeting is on produces no event.
+    /// M1, M2: the booker enters with the code sent by SMS, given as the
+    /// digest of what they typed (the stores never see the code). Joining
+    /// again while the meeting is on produces no event. M10: a wrong code
+    /// is recorded ([`MeetingEvent::AccessCodeRejected`]) and answered
+    /// `wrong_access_code`; after `max_access_code_attempts` in a row,
+    /// joining is locked.
     Join {
         booking: MeetingBooking,
-        code: String,
+        code: AccessCodeDigest,
+        at: DateTime<Utc>,
+    },
+    /// M10: an operator of the office issues a new code (generation 1, 2...
+    /// after the booking's own), sent by SMS to `phone`; it replaces the
+    /// earlier codes and unlocks joining.
+    IssueAccessCode {
+        booking_id: BookingId,
+        generation: u32,
+        code: AccessCodeDigest,
+        phone: Phone,
+        operator: String,
         at: DateTime<Utc>,
     },
     /// M3: an operator takes the waiting citizen in charge.
@@ -117,6 +142,34 @@ pub enum MeetingEvent {
     },
     /// M4, M7, M8.
     MeetingEnded { outcome: Outcome, at: DateTime<Utc> },
+    /// M10: a wrong access code; `wrong_codes` in a row, this one included.
+    AccessCodeRejected { wrong_codes: u32, at: DateTime<Utc> },
+    /// M10: after too many wrong codes in a row, joining is locked.
+    JoiningLocked { at: DateTime<Utc> },
+    /// M10: the right code after wrong ones, by a booker already in the
+    /// meeting: the count starts again.
+    AccessCodeAccepted { at: DateTime<Utc> },
+    /// M10: an operator issued a new code (its digest; the SMS that carries
+    /// it goes to `phone`); earlier codes no longer open the meeting.
+    AccessCodeIssued {
+        booking_id: BookingId,
+        generation: u32,
+        code: AccessCodeDigest,
+        phone: Phone,
+        operator: String,
+        at: DateTime<Utc>,
+    },
+}
+
+impl MeetingEvent {
+    /// M10: the refusal an event records while being stored (a wrong code
+    /// is refused, and counted): what the command that stored it answers.
+    pub fn refusal(&self) -> Option<MeetingError> {
+        match self {
+            Self::AccessCodeRejected { .. } => Some(MeetingError::WrongAccessCode),
+            _ => None,
+        }
+    }
 }
 
 impl DomainEvent for MeetingEvent {
@@ -130,6 +183,10 @@ impl DomainEvent for MeetingEvent {
             Self::DocumentAttached { .. } => "DocumentAttached",
             Self::CompletionRequested { .. } => "CompletionRequested",
             Self::MeetingEnded { .. } => "MeetingEnded",
+            Self::AccessCodeRejected { .. } => "AccessCodeRejected",
+            Self::JoiningLocked { .. } => "JoiningLocked",
+            Self::AccessCodeAccepted { .. } => "AccessCodeAccepted",
+            Self::AccessCodeIssued { .. } => "AccessCodeIssued",
         }
         .to_owned()
     }
@@ -206,6 +263,18 @@ impl Meeting {
         self.outcome.as_ref()
     }
 
+    /// M10: the generation of the code in force (0: the booking's own).
+    pub fn code_generation(&self) -> u32 {
+        self.reissued
+            .as_ref()
+            .map_or(0, |(generation, _)| *generation)
+    }
+
+    /// M10: whether joining is locked after too many wrong codes.
+    pub fn is_locked(&self) -> bool {
+        self.locked
+    }
+
     /// M9: the read view of `GET /v1/bookings/{id}/meeting`.
     pub fn view(&self) -> MeetingView {
         MeetingView {
@@ -228,6 +297,37 @@ impl Meeting {
         match command {
             MeetingCommand::Join { booking, code, at } => {
                 self.decide_join(booking, &code, at, policy)
+            }
+            MeetingCommand::IssueAccessCode {
+                booking_id,
+                generation,
+                code,
+                phone,
+                operator,
+                at,
+            } => {
+                if self.state == MeetingState::Ended {
+                    return Err(MeetingError::MeetingClosed);
+                }
+                if let Some(known) = &self.booking {
+                    if known.booking_id != booking_id {
+                        return Err(MeetingError::BookingMismatch {
+                            expected: known.booking_id.clone(),
+                        });
+                    }
+                }
+                if generation <= self.code_generation() {
+                    // A retry of a code already issued.
+                    return Ok(vec![]);
+                }
+                Ok(vec![MeetingEvent::AccessCodeIssued {
+                    booking_id,
+                    generation,
+                    code,
+                    phone,
+                    operator,
+                    at,
+                }])
             }
             MeetingCommand::TakeInCharge { operator, at } => {
                 if self.state != MeetingState::WaitingRoom {
@@ -303,7 +403,7 @@ impl Meeting {
     fn decide_join(
         &self,
         booking: MeetingBooking,
-        code: &str,
+        code: &AccessCodeDigest,
         at: DateTime<Utc>,
         policy: &Policy,
     ) -> Result<Vec<MeetingEvent>, MeetingError> {
@@ -328,11 +428,28 @@ impl Meeting {
         if at >= booking.slot.end {
             return Err(MeetingError::MeetingClosed);
         }
-        if !booking.access_code.matches(code) {
-            return Err(MeetingError::WrongAccessCode);
+        // M10: locked, the right code included, until a new one is issued.
+        if self.locked {
+            return Err(MeetingError::AccessCodeLocked);
+        }
+        let in_force = match &self.reissued {
+            Some((_, reissued)) => Some(reissued),
+            None => booking.access_code.as_ref(),
+        };
+        if !in_force.is_some_and(|expected| expected.matches(code)) {
+            let wrong_codes = self.wrong_codes.saturating_add(1);
+            let mut events = vec![MeetingEvent::AccessCodeRejected { wrong_codes, at }];
+            if wrong_codes >= policy.max_access_code_attempts {
+                events.push(MeetingEvent::JoiningLocked { at });
+            }
+            return Ok(events);
         }
         if self.state != MeetingState::Scheduled {
-            return Ok(vec![]);
+            return Ok(if self.wrong_codes > 0 {
+                vec![MeetingEvent::AccessCodeAccepted { at }]
+            } else {
+                vec![]
+            });
         }
         Ok(vec![MeetingEvent::Joined {
             booking_id: booking.booking_id,
@@ -458,6 +575,7 @@ impl Meeting {
                     slot,
                 });
                 self.state = MeetingState::WaitingRoom;
+                self.wrong_codes = 0;
             }
             MeetingEvent::TakenInCharge { operator, .. } => {
                 self.operator = Some(operator);
@@ -490,6 +608,16 @@ impl Meeting {
             MeetingEvent::MeetingEnded { outcome, .. } => {
                 self.outcome = Some(outcome);
                 self.state = MeetingState::Ended;
+            }
+            MeetingEvent::AccessCodeRejected { wrong_codes, .. } => self.wrong_codes = wrong_codes,
+            MeetingEvent::JoiningLocked { .. } => self.locked = true,
+            MeetingEvent::AccessCodeAccepted { .. } => self.wrong_codes = 0,
+            MeetingEvent::AccessCodeIssued {
+                generation, code, ..
+            } => {
+                self.reissued = Some((generation, code));
+                self.wrong_codes = 0;
+                self.locked = false;
             }
         }
     }

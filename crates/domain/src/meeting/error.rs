@@ -29,6 +29,9 @@ pub enum MeetingError {
     /// M2.
     #[error("the access code is wrong (M2)")]
     WrongAccessCode,
+    /// M10: too many wrong codes in a row; an operator issues a new one.
+    #[error("joining is locked after too many wrong access codes: an operator of the office issues a new code (M10)")]
+    AccessCodeLocked,
     /// M3: only a citizen in the waiting room can be taken in charge.
     #[error("nobody is in the waiting room: the meeting is {state} (M3)")]
     NotWaiting { state: MeetingState },
@@ -77,6 +80,7 @@ impl MeetingError {
             Self::MeetingNotOpenYet { .. } => "meeting_not_open_yet",
             Self::MeetingClosed => "meeting_closed",
             Self::WrongAccessCode => "wrong_access_code",
+            Self::AccessCodeLocked => "access_code_locked",
             Self::NotWaiting { .. } => "not_waiting",
             Self::NotJoined => "not_joined",
             Self::NotInCall { .. } => "not_in_call",

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::booking::{AccessCode, BookingId, GrantorDetails};
+use crate::booking::{AccessCodeDigest, BookingId, GrantorDetails};
 use crate::delegation::DelegationId;
 use crate::document::{DocumentKind, DocumentRef};
 use crate::schedule::Slot;
@@ -163,8 +163,9 @@ pub struct MeetingBooking {
     pub booker: FiscalCode,
     pub grantor: GrantorDetails,
     pub slot: Slot,
-    /// M2: the code sent by SMS (N1).
-    pub access_code: AccessCode,
+    /// M2: the digest of the code sent by SMS (N1); `None` if the booking
+    /// has none (M10: an operator issues a new one).
+    pub access_code: Option<AccessCodeDigest>,
     /// `false` once the booking is cancelled.
     pub active: bool,
 }

@@ -8,7 +8,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::json;
 
 use super::*;
-use crate::booking::{AccessCode, BookingId, GrantorDetails};
+use crate::booking::{AccessCode, AccessCodeDigest, BookingId, GrantorDetails, Phone};
 use crate::delegation::DelegationId;
 use crate::document::{DocumentKind, DocumentRef};
 use crate::schedule::Slot;
@@ -29,6 +29,14 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
 
 fn booking_id() -> BookingId {
     BookingId::parse("b-42").unwrap()
+}
+
+/// What a deployment stores of a typed code: a digest. Here a plain SHA-256
+/// of the code as compared (the key is the deployment's, not the rules').
+fn digest(typed: &str) -> AccessCodeDigest {
+    use sha2::{Digest, Sha256};
+    let hash: [u8; 32] = Sha256::digest(AccessCode::normalise(typed).as_bytes()).into();
+    AccessCodeDigest::from_bytes(&hash)
 }
 
 fn delegation_id() -> DelegationId {
@@ -62,7 +70,7 @@ fn booking(slot: Slot) -> MeetingBooking {
         booker: cf(DELEGATE),
         grantor: grantor_details(),
         slot,
-        access_code: AccessCode::parse(CODE).unwrap(),
+        access_code: Some(digest(CODE)),
         active: true,
     }
 }
@@ -70,7 +78,7 @@ fn booking(slot: Slot) -> MeetingBooking {
 fn join_at(slot: Slot, at: DateTime<Utc>) -> MeetingCommand {
     MeetingCommand::Join {
         booking: booking(slot),
-        code: CODE.to_owned(),
+        code: digest(CODE),
         at,
     }
 }
@@ -270,7 +278,7 @@ fn m1_cancelled_booking_cannot_be_joined() {
         vec![],
         MeetingCommand::Join {
             booking: cancelled,
-            code: CODE.to_owned(),
+            code: digest(CODE),
             at: t(0),
         },
     )
@@ -323,7 +331,7 @@ fn m1_join_with_another_booking_is_refused() {
         waiting(),
         MeetingCommand::Join {
             booking: other,
-            code: CODE.to_owned(),
+            code: digest(CODE),
             at: t(0),
         },
     )
@@ -338,34 +346,197 @@ fn m1_join_with_another_booking_is_refused() {
 
 // ---------------------------------------------------------------- M2
 
+fn join_with(typed: &str, at: DateTime<Utc>) -> MeetingCommand {
+    MeetingCommand::Join {
+        booking: booking(summer_slot()),
+        code: digest(typed),
+        at,
+    }
+}
+
 #[tokio::test]
-async fn m2_wrong_access_code_is_refused() {
+async fn m2_wrong_access_code_is_refused_and_counted() {
+    let rejected = MeetingEvent::AccessCodeRejected {
+        wrong_codes: 1,
+        at: t(0),
+    };
     framework()
         .given_no_previous_events()
-        .when_async(MeetingCommand::Join {
-            booking: booking(summer_slot()),
-            code: "WRONG999".to_owned(),
-            at: t(0),
-        })
+        .when_async(join_with("WRONG999", t(0)))
         .await
-        .then_expect_error(MeetingError::WrongAccessCode);
+        .then_expect_events(vec![rejected.clone()]);
+    // What the command answers: the refusal its event records.
+    assert_eq!(rejected.refusal(), Some(MeetingError::WrongAccessCode));
     assert_eq!(MeetingError::WrongAccessCode.code(), "wrong_access_code");
+    assert_eq!(joined_at(summer_slot(), t(0)).refusal(), None);
 }
 
 #[test]
 fn m2_access_code_is_checked_on_every_join() {
-    let wrong = MeetingCommand::Join {
-        booking: booking(summer_slot()),
-        code: String::new(),
+    assert_eq!(
+        decide(in_call(), join_with("", t(1))),
+        Ok(vec![MeetingEvent::AccessCodeRejected {
+            wrong_codes: 1,
+            at: t(1)
+        }])
+    );
+    assert!(decide(vec![], join_with(&CODE.to_lowercase(), t(1))).is_ok());
+    // A booking without a code (stored before codes were digests) opens
+    // with none: a new one is issued (M10).
+    let mut without = booking(summer_slot());
+    without.access_code = None;
+    let join = MeetingCommand::Join {
+        booking: without,
+        code: digest(CODE),
         at: t(1),
     };
-    assert_eq!(decide(in_call(), wrong), Err(MeetingError::WrongAccessCode));
-    let lower = MeetingCommand::Join {
-        booking: booking(summer_slot()),
-        code: CODE.to_lowercase(),
-        at: t(1),
+    assert!(matches!(
+        decide(vec![], join).unwrap()[0],
+        MeetingEvent::AccessCodeRejected { .. }
+    ));
+}
+
+// ---------------------------------------------------------------- M10
+
+fn wrong(n: u32) -> Vec<MeetingEvent> {
+    (1..=n)
+        .map(|wrong_codes| MeetingEvent::AccessCodeRejected {
+            wrong_codes,
+            at: t(0),
+        })
+        .collect()
+}
+
+fn new_code(generation: u32, typed: &str) -> MeetingCommand {
+    MeetingCommand::IssueAccessCode {
+        booking_id: booking_id(),
+        generation,
+        code: digest(typed),
+        phone: Phone::parse("3331234567").unwrap(),
+        operator: OPERATOR.to_owned(),
+        at: t(2),
+    }
+}
+
+#[test]
+fn m10_the_tenth_wrong_code_in_a_row_locks_joining_the_right_code_included() {
+    let policy = Policy::default();
+    assert_eq!(policy.max_access_code_attempts, 10);
+    let nine = meeting_with(wrong(9));
+    assert_eq!(
+        nine.decide(join_with("WRONG999", t(1)), &policy),
+        Ok(vec![
+            MeetingEvent::AccessCodeRejected {
+                wrong_codes: 10,
+                at: t(1)
+            },
+            MeetingEvent::JoiningLocked { at: t(1) },
+        ])
+    );
+    let mut events = wrong(10);
+    events.push(MeetingEvent::JoiningLocked { at: t(1) });
+    let locked = meeting_with(events);
+    assert!(locked.is_locked());
+    for typed in [CODE, "WRONG999"] {
+        assert_eq!(
+            locked.decide(join_with(typed, t(2)), &policy),
+            Err(MeetingError::AccessCodeLocked)
+        );
+    }
+    assert_eq!(MeetingError::AccessCodeLocked.code(), "access_code_locked");
+    // Nine wrong, then the right one: not locked.
+    assert!(matches!(
+        nine.decide(join_with(CODE, t(1)), &policy).unwrap()[0],
+        MeetingEvent::Joined { .. }
+    ));
+}
+
+#[test]
+fn m10_a_right_code_starts_the_count_again() {
+    let policy = Policy {
+        max_access_code_attempts: 3,
+        ..Policy::default()
     };
-    assert!(decide(vec![], lower).is_ok());
+    // Not joined yet: the join itself resets the count.
+    let mut events = wrong(2);
+    events.push(joined_at(summer_slot(), t(0)));
+    let m = meeting_with(events.clone());
+    assert_eq!(
+        m.decide(join_with("WRONG999", t(1)), &policy).unwrap()[0],
+        MeetingEvent::AccessCodeRejected {
+            wrong_codes: 1,
+            at: t(1)
+        }
+    );
+    // Already joined: the right code is recorded when wrong ones came before.
+    events.extend(wrong(2));
+    let m = meeting_with(events.clone());
+    assert_eq!(
+        m.decide(join_with(CODE, t(1)), &policy),
+        Ok(vec![MeetingEvent::AccessCodeAccepted { at: t(1) }])
+    );
+    events.push(MeetingEvent::AccessCodeAccepted { at: t(1) });
+    let m = meeting_with(events);
+    assert_eq!(m.decide(join_with(CODE, t(1)), &policy), Ok(vec![]));
+    assert_eq!(
+        m.decide(join_with("WRONG999", t(1)), &policy).unwrap()[0],
+        MeetingEvent::AccessCodeRejected {
+            wrong_codes: 1,
+            at: t(1)
+        }
+    );
+}
+
+#[test]
+fn m10_a_new_code_unlocks_and_replaces_the_old_one() {
+    let policy = Policy::default();
+    let mut events = wrong(10);
+    events.push(MeetingEvent::JoiningLocked { at: t(1) });
+    let locked = meeting_with(events.clone());
+    let issued = locked.decide(new_code(1, "NEWCODE1"), &policy).unwrap();
+    assert_eq!(
+        issued,
+        vec![MeetingEvent::AccessCodeIssued {
+            booking_id: booking_id(),
+            generation: 1,
+            code: digest("NEWCODE1"),
+            phone: Phone::parse("3331234567").unwrap(),
+            operator: OPERATOR.to_owned(),
+            at: t(2),
+        }]
+    );
+    events.extend(issued);
+    let unlocked = meeting_with(events);
+    assert!(!unlocked.is_locked());
+    assert_eq!(unlocked.code_generation(), 1);
+    // The old code no longer opens the meeting; the new one does.
+    assert_eq!(
+        unlocked.decide(join_with(CODE, t(3)), &policy).unwrap()[0],
+        MeetingEvent::AccessCodeRejected {
+            wrong_codes: 1,
+            at: t(3)
+        }
+    );
+    assert!(matches!(
+        unlocked
+            .decide(join_with("NEWCODE1", t(3)), &policy)
+            .unwrap()[0],
+        MeetingEvent::Joined { .. }
+    ));
+    // The same generation again is a retry; an ended meeting takes none.
+    assert_eq!(
+        unlocked.decide(new_code(1, "NEWCODE1"), &policy),
+        Ok(vec![])
+    );
+    let mut ended = in_call();
+    ended.push(MeetingEvent::MeetingEnded {
+        outcome: Outcome::NoShow,
+        at: t(5),
+    });
+    assert_eq!(
+        meeting_with(ended).decide(new_code(1, "NEWCODE1"), &policy),
+        Err(MeetingError::MeetingClosed)
+    );
 }
 
 // ---------------------------------------------------------------- M3

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::text::{self, io_notification};
-use super::{keys, Channel, Notification, OutboxOp};
+use super::{access_code_placeholder, keys, Channel, Notification, OutboxOp};
 use crate::booking::{BookerEvent, Booking, BookingId, BookingStage};
+use crate::meeting::MeetingEvent;
 use crate::schedule::{Mode, DELEGATIONS_COUNTER_TYPE};
 use crate::Policy;
 
@@ -65,6 +66,30 @@ pub fn on_booking_event(
     }
 }
 
+/// M10: the SMS that carries a new access code, issued by an operator, to
+/// the booking's phone. Due at once.
+pub fn on_meeting_event(event: &MeetingEvent, now: DateTime<Utc>) -> Vec<OutboxOp> {
+    match event {
+        MeetingEvent::AccessCodeIssued {
+            booking_id,
+            generation,
+            phone,
+            ..
+        } => vec![OutboxOp::Schedule(Notification {
+            key: keys::meeting_access_code_sms(booking_id, *generation),
+            channel: Channel::Sms { to: phone.clone() },
+            due_at: now,
+            title: "Nuovo codice di accesso".to_owned(),
+            body: format!(
+                "INPS: il nuovo codice di accesso al suo web meeting è {}. \
+                 I codici ricevuti in precedenza non sono più validi.",
+                access_code_placeholder(booking_id, *generation)
+            ),
+        })],
+        _ => vec![],
+    }
+}
+
 fn confirmed(b: &Booking, policy: &Policy, now: DateTime<Utc>) -> Vec<OutboxOp> {
     let summary = summary(b, policy);
     let mut ops = vec![OutboxOp::Schedule(Notification {
@@ -108,7 +133,8 @@ fn summary(b: &Booking, policy: &Policy) -> String {
         Mode::WebMeeting => s.push_str(&format!(
             " Codice di accesso al web meeting: {}. Acceda da MyINPS, Prenota accesso in sede, \
              Le mie prenotazioni, da {} minuti prima dell'orario.",
-            b.access_code, policy.join_minutes_before_start
+            access_code_placeholder(&b.id, 0),
+            policy.join_minutes_before_start
         )),
         Mode::PhoneCallback => s.push_str(" Sarà ricontattato a questo numero."),
         Mode::InPerson => {

@@ -32,6 +32,12 @@ pub fn booking_confirmation_io(id: &BookingId) -> String {
     format!("booking:{id}:io:confirmation")
 }
 
+/// M10: `booking:{id}:sms:access-code-{generation}`, the SMS with the new
+/// code of that generation.
+pub fn meeting_access_code_sms(id: &BookingId, generation: u32) -> String {
+    format!("booking:{id}:sms:access-code-{generation}")
+}
+
 /// `booking:{id}:sms:cancellation`.
 pub fn booking_cancellation_sms(id: &BookingId) -> String {
     format!("booking:{id}:sms:cancellation")

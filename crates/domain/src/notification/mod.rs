@@ -14,8 +14,11 @@
 //! - [`IoMessage`]: the validated content of an IO message (N5);
 //! - [`on_booking_event`]: N1 confirmation SMS, N2 reminder SMS and its
 //!   withdrawal, N3 calendar notice, N5 IO copy of the summary;
+//! - [`on_meeting_event`]: M10 the SMS with a new access code;
 //! - [`on_delegation_event`]: N4 registration, confirmation, rejection and
-//!   revocation, told to grantor and delegate.
+//!   revocation, told to grantor and delegate;
+//! - [`access_code_placeholder`]: how a message carries an access code that
+//!   no store holds (M2, M10).
 //!
 //! # Idempotency (N6)
 //!
@@ -57,13 +60,15 @@
 //! ```
 
 mod booking;
+mod codes;
 mod delegation;
 mod io;
 pub mod keys;
 mod model;
 mod text;
 
-pub use booking::{meeting_link, on_booking_event, CALENDAR_TITLE};
+pub use booking::{meeting_link, on_booking_event, on_meeting_event, CALENDAR_TITLE};
+pub use codes::{access_code_placeholder, fill_access_codes, PlaceholderError};
 pub use delegation::{on_delegation_event, DelegationNotice, Party};
 pub use io::{
     IoMessage, IoMessageError, IO_FOOTER, IO_MARKDOWN_MAX, IO_MARKDOWN_MIN, IO_SUBJECT_MAX,

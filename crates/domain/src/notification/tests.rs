@@ -5,9 +5,10 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::booking::{
-    AccessCode, BookerEvent, Booking, BookingId, BookingStage, GrantorDetails, Phone,
+    AccessCodeDigest, BookerEvent, Booking, BookingId, BookingStage, GrantorDetails, Phone,
 };
 use crate::delegation::{DelegationId, GrantorEvent, RevocationChannel};
+use crate::meeting::MeetingEvent;
 use crate::schedule::{Counter, Mode, OfficeId};
 use crate::{FiscalCode, Policy};
 
@@ -48,7 +49,7 @@ fn booking(id: &str, start: DateTime<Utc>, mode: Mode) -> Booking {
         reason: "Delega".into(),
         phone: Phone::parse("333 1234567").unwrap(),
         grantor: Some(GrantorDetails::new(cf(GRANTOR), "Mario", "Rossi").unwrap()),
-        access_code: AccessCode::parse("ABC23456").unwrap(),
+        access_code: Some(AccessCodeDigest::from_bytes(&[7; 32])),
         requested_at: booked_at(),
         stage: BookingStage::Confirmed,
     }
@@ -114,7 +115,8 @@ fn n1_confirmation_sms_has_counter_date_time_and_access_code_due_at_the_event() 
         "31/03/2026",
         "09:00",
         "web meeting",
-        "ABC23456",
+        // M10: the code itself is filled in when the SMS is sent.
+        "Codice di accesso al web meeting: {{codice:b-1:0}}.",
     ] {
         assert!(
             sms.body.contains(part),
@@ -125,11 +127,40 @@ fn n1_confirmation_sms_has_counter_date_time_and_access_code_due_at_the_event() 
 }
 
 #[test]
+fn m10_a_new_access_code_goes_by_sms_to_the_bookings_phone() {
+    let issued = MeetingEvent::AccessCodeIssued {
+        booking_id: BookingId::parse("b-1").unwrap(),
+        generation: 2,
+        code: AccessCodeDigest::from_bytes(&[9; 32]),
+        phone: Phone::parse("3331234567").unwrap(),
+        operator: "op-1".into(),
+        at: booked_at(),
+    };
+    let ops = on_meeting_event(&issued, booked_at());
+    let sms = find(&ops, "booking:b-1:sms:access-code-2");
+    assert_eq!(
+        sms.channel,
+        Channel::Sms {
+            to: Phone::parse("+393331234567").unwrap()
+        }
+    );
+    assert_eq!(sms.due_at, booked_at());
+    assert!(sms.body.contains("{{codice:b-1:2}}"), "{}", sms.body);
+    assert!(
+        !sms.body.contains(&"09".repeat(32)),
+        "never the digest: {}",
+        sms.body
+    );
+    let joined = MeetingEvent::JoiningLocked { at: booked_at() };
+    assert!(on_meeting_event(&joined, booked_at()).is_empty());
+}
+
+#[test]
 fn n1_no_access_code_outside_web_meetings() {
     let b = booking("b-1", slot_start(), Mode::InPerson);
     let ops = on_confirmed(&b, &Policy::default(), booked_at());
     let sms = find(&ops, "booking:b-1:sms:confirmation");
-    assert!(!sms.body.contains("ABC23456"));
+    assert!(!sms.body.contains("{{codice:"));
     assert!(sms.body.contains("in sede"));
     assert!(sms.body.contains("31/03/2026"));
 }
