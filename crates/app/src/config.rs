@@ -4,6 +4,8 @@
 //! the variable and says what is expected. Secrets are kept in [`Secret`],
 //! whose `Debug` and `Display` never show them.
 
+pub mod keys;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,8 +14,8 @@ use std::path::PathBuf;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://deleghe.sqlite";
 /// Default address to bind.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// Shortest accepted HS256 key, in bytes.
-pub const MIN_SECRET_BYTES: usize = 32;
+/// Shortest accepted HS256 key, in bytes of key material ([`keys`]).
+pub const MIN_SECRET_BYTES: usize = keys::MIN_KEY_BYTES;
 
 pub const ENV_DATABASE_URL: &str = "DELEGHE_DATABASE_URL";
 pub const ENV_LISTEN: &str = "DELEGHE_LISTEN";
@@ -177,13 +179,10 @@ pub fn database_url(given: Option<String>) -> Result<String, ConfigError> {
     }
 }
 
+/// `DELEGHE_JWT_SECRET`, checked by [`keys::check`] (the message never
+/// holds the key).
 fn jwt_secret(secret: String) -> Result<Secret, ConfigError> {
-    if secret.len() < MIN_SECRET_BYTES {
-        return Err(ConfigError(format!(
-            "{ENV_JWT_SECRET} is {} bytes long: an HS256 key needs at least {MIN_SECRET_BYTES}",
-            secret.len()
-        )));
-    }
+    keys::check(&secret).map_err(|weak| ConfigError(format!("{ENV_JWT_SECRET} {weak}")))?;
     Ok(Secret(secret))
 }
 
@@ -249,7 +248,13 @@ pub fn token_secret() -> Result<Secret, ConfigError> {
     }
     let path = dev_secret_file();
     match std::fs::read_to_string(&path) {
-        Ok(s) if !s.trim().is_empty() => Ok(Secret(s.trim().to_owned())),
+        Ok(s) if !s.trim().is_empty() => {
+            let key = s.trim();
+            keys::check(key).map_err(|weak| {
+                ConfigError(format!("the development key in {} {weak}", path.display()))
+            })?;
+            Ok(Secret(key.to_owned()))
+        }
         _ => Err(ConfigError(format!(
             "{ENV_JWT_SECRET} is not set and no development key is at {} (start `serve --dev` first)",
             path.display()
@@ -269,8 +274,6 @@ mod tests {
                 .map(|(_, v)| v.to_string())
         }
     }
-
-    const KEY: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
     fn defaults_need_a_secret_unless_dev() {
@@ -293,19 +296,21 @@ mod tests {
 
     #[test]
     fn the_dev_clock_is_off_by_default() {
-        let c = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, KEY)])).unwrap();
+        let key = strong_key();
+        let c = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &key)])).unwrap();
         assert!(!c.dev_clock);
         assert!(c.sms_outbox.is_none());
     }
 
     #[test]
     fn flags_override_the_environment() {
+        let key = strong_key();
         let c = Config::from_sources(
             Flags {
                 listen: Some("0.0.0.0:9000".into()),
                 ..Flags::default()
             },
-            env(&[(ENV_JWT_SECRET, KEY), (ENV_LISTEN, "127.0.0.1:1")]),
+            env(&[(ENV_JWT_SECRET, &key), (ENV_LISTEN, "127.0.0.1:1")]),
         )
         .unwrap();
         assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
@@ -313,9 +318,10 @@ mod tests {
 
     #[test]
     fn bad_values_are_named_with_what_is_expected() {
+        let key = strong_key();
         let bad_listen = Config::from_sources(
             Flags::default(),
-            env(&[(ENV_JWT_SECRET, KEY), (ENV_LISTEN, "localhost")]),
+            env(&[(ENV_JWT_SECRET, &key), (ENV_LISTEN, "localhost")]),
         )
         .unwrap_err();
         assert!(bad_listen.0.contains("DELEGHE_LISTEN"), "{bad_listen}");
@@ -328,14 +334,14 @@ mod tests {
         );
         let clock = Config::from_sources(
             Flags::default(),
-            env(&[(ENV_JWT_SECRET, KEY), (ENV_DEV_CLOCK, "maybe")]),
+            env(&[(ENV_JWT_SECRET, &key), (ENV_DEV_CLOCK, "maybe")]),
         )
         .unwrap_err();
         assert!(clock.0.contains("DELEGHE_DEV_CLOCK"), "{clock}");
         let url = Config::from_sources(
             Flags::default(),
             env(&[
-                (ENV_JWT_SECRET, KEY),
+                (ENV_JWT_SECRET, &key),
                 (ENV_DATABASE_URL, "mysql://u:pw@h/db"),
             ]),
         )
@@ -344,6 +350,60 @@ mod tests {
             url.0.contains("\"mysql\"") && !url.0.contains("pw"),
             "{url}"
         );
+    }
+
+    fn random(n: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; n];
+        getrandom::fill(&mut bytes).unwrap();
+        bytes
+    }
+
+    /// A random key of 32 bytes, hex-encoded (`openssl rand -hex 32`).
+    fn strong_key() -> String {
+        random(32).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Standard base64, padded (`openssl rand -base64 N`).
+    fn base64(bytes: &[u8]) -> String {
+        const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn weak_keys_are_refused_naming_the_variable_never_the_key() {
+        let strong = strong_key();
+        for weak in [
+            "a".repeat(32),
+            "a".repeat(64),
+            "ab".repeat(24),
+            // 32 hex digits are 16 bytes of key.
+            strong[..32].to_owned(),
+            // 40 characters of base64 are 30 bytes.
+            base64(&random(30)),
+            // A shorter key repeated.
+            strong[..20].repeat(4),
+        ] {
+            let e = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &weak)]))
+                .expect_err(&format!("a weak key was accepted: {weak}"));
+            assert!(e.0.contains(ENV_JWT_SECRET), "{e}");
+            assert!(!e.0.contains(&weak), "the key is echoed: {e}");
+        }
+        for good in [strong.clone(), base64(&random(32))] {
+            Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &good)]))
+                .unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 
     #[test]

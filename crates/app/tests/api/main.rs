@@ -7,6 +7,7 @@ mod bookings;
 mod delegations;
 mod meetings;
 mod personal;
+mod security_tokens;
 mod socket;
 mod support;
 mod system;
