@@ -107,6 +107,7 @@ pub fn token(args: TokenArgs) -> Result<String, String> {
         auth: (args.role == Role::Citizen).then_some(args.auth),
         office: (args.role == Role::Operator).then_some(args.office),
         act_for: None,
+        issued_at: Utc::now(),
         expires_at: Utc::now() + Duration::minutes(args.minutes),
     };
     JwtKeys::new(&secret)

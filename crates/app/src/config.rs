@@ -10,6 +10,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::auth::{TokenRules, DEFAULT_TOKEN_MAX_MINUTES};
+
 /// Default store: an SQLite file in the working folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://deleghe.sqlite";
 /// Default address to bind.
@@ -23,6 +25,11 @@ pub const ENV_JWT_SECRET: &str = "DELEGHE_JWT_SECRET";
 pub const ENV_DEV_CLOCK: &str = "DELEGHE_DEV_CLOCK";
 pub const ENV_SMS_OUTBOX: &str = "DELEGHE_SMS_OUTBOX";
 pub const ENV_COUNTERS: &str = "DELEGHE_COUNTERS";
+pub const ENV_TOKEN_MAX_MINUTES: &str = "DELEGHE_TOKEN_MAX_MINUTES";
+pub const ENV_TOKEN_ISSUER: &str = "DELEGHE_TOKEN_ISSUER";
+pub const ENV_TOKEN_AUDIENCE: &str = "DELEGHE_TOKEN_AUDIENCE";
+/// The largest `DELEGHE_TOKEN_MAX_MINUTES` accepted: a week.
+pub const MAX_TOKEN_MAX_MINUTES: i64 = 7 * 24 * 60;
 
 /// A value that must never reach a log.
 #[derive(Clone, PartialEq, Eq)]
@@ -70,6 +77,8 @@ pub struct Config {
     pub database_url: String,
     pub listen: SocketAddr,
     pub jwt: JwtKey,
+    /// What tokens must satisfy, and what the app's own carry.
+    pub tokens: TokenRules,
     /// `--dev`: development conveniences, announced on start.
     pub dev: bool,
     /// `PUT /dev/clock` and the rest of `/dev/*` (otherwise 404).
@@ -135,6 +144,7 @@ impl Config {
                 )))
             }
         };
+        let tokens = token_rules(&env)?;
         let sms_outbox = flags
             .sms_outbox
             .or_else(|| env(ENV_SMS_OUTBOX).map(PathBuf::from))
@@ -154,12 +164,37 @@ impl Config {
             database_url,
             listen,
             jwt,
+            tokens,
             dev: flags.dev,
             dev_clock,
             sms_outbox,
             counters,
         })
     }
+}
+
+/// `DELEGHE_TOKEN_MAX_MINUTES`, `DELEGHE_TOKEN_ISSUER`,
+/// `DELEGHE_TOKEN_AUDIENCE`: the rules of `serve` and of the `token`
+/// subcommand.
+pub fn token_rules(env: impl Fn(&str) -> Option<String>) -> Result<TokenRules, ConfigError> {
+    let max_minutes = match env(ENV_TOKEN_MAX_MINUTES) {
+        None => DEFAULT_TOKEN_MAX_MINUTES,
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|m| (1..=MAX_TOKEN_MAX_MINUTES).contains(m))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{ENV_TOKEN_MAX_MINUTES} is {v:?}: expected a number of minutes from 1 to {MAX_TOKEN_MAX_MINUTES}"
+                ))
+            })?,
+    };
+    Ok(TokenRules {
+        max_minutes,
+        issuer: env(ENV_TOKEN_ISSUER).map(|v| v.trim().to_owned()),
+        audience: env(ENV_TOKEN_AUDIENCE).map(|v| v.trim().to_owned()),
+    })
 }
 
 /// The store URL of `migrate` and `rebuild-read-models`.
@@ -403,6 +438,40 @@ mod tests {
         for good in [strong.clone(), base64(&random(32))] {
             Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &good)]))
                 .unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+    }
+
+    #[test]
+    fn token_rules_come_from_the_environment() {
+        let key = strong_key();
+        let c = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &key)])).unwrap();
+        assert_eq!(c.tokens, TokenRules::default());
+        assert_eq!(c.tokens.max_minutes, 720);
+        let c = Config::from_sources(
+            Flags::default(),
+            env(&[
+                (ENV_JWT_SECRET, &key),
+                (ENV_TOKEN_MAX_MINUTES, "60"),
+                (ENV_TOKEN_ISSUER, "https://idp.example.invalid"),
+                (ENV_TOKEN_AUDIENCE, " deleghe "),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.tokens,
+            TokenRules {
+                max_minutes: 60,
+                issuer: Some("https://idp.example.invalid".into()),
+                audience: Some("deleghe".into()),
+            }
+        );
+        for bad in ["0", "-5", "ten", "10081", "99999999999999999999"] {
+            let e = Config::from_sources(
+                Flags::default(),
+                env(&[(ENV_JWT_SECRET, &key), (ENV_TOKEN_MAX_MINUTES, bad)]),
+            )
+            .unwrap_err();
+            assert!(e.0.contains(ENV_TOKEN_MAX_MINUTES), "{e}");
         }
     }
 

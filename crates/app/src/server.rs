@@ -143,7 +143,7 @@ pub async fn build(config: &Config) -> Result<AppState, BoxError> {
     Ok(AppState::open(StateConfig {
         repository,
         policy: Policy::default(),
-        keys: JwtKeys::new(&secret),
+        keys: JwtKeys::new(&secret).with_rules(config.tokens.clone()),
         counters,
         dev_clock: config.dev_clock,
         sms_outbox: config.sms_outbox.clone(),

@@ -1,13 +1,160 @@
 //! Regression tests of the findings of a hostile probe of the running app:
 //! token lifetimes and claims, operators' offices, the development clock,
 //! the `token` subcommand, weak keys, and the development files.
+//!
+//! Tokens are signed here from raw JSON claims with the test key, so that
+//! each test says exactly what goes over the wire.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use chrono::Utc;
 use deleghe_app::state::TEST_SECRET;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{json, Value};
 
-use crate::support::cf;
+use crate::support::{cf, Api, Store};
+
+const HOUR: i64 = 3600;
+
+fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+/// Signs `claims` as they are, with the key of the app under test.
+fn sign(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// A citizen's well-formed claims, valid for an hour from now.
+fn citizen(n: usize) -> Value {
+    json!({"sub": cf(n), "role": "citizen", "auth": "spid", "iat": now(), "exp": now() + HOUR})
+}
+
+fn with(mut claims: Value, changes: Value) -> Value {
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    claims
+}
+
+/// What the app answers to `claims` on a citizen's own list.
+async fn answer_to(api: &Api, claims: &Value) -> crate::support::Answer {
+    let sub = claims["sub"].as_str().unwrap();
+    api.get(&format!("/v1/delegations?grantor={sub}"), &sign(claims))
+        .await
+}
+
+#[tokio::test]
+async fn tokens_without_iat_are_refused() {
+    let api = Api::on(Store::Memory, false).await;
+    answer_to(&api, &citizen(1000)).await.ok(200);
+    let no_iat = with(citizen(1000), json!({"iat": null}));
+    let refused = answer_to(&api, &no_iat).await.refused(401, "unauthorized");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("iat"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn tokens_living_longer_than_the_maximum_are_refused() {
+    let api = Api::on(Store::Memory, false).await;
+    // Year 2286: the probe's token.
+    let forever = with(citizen(1001), json!({"exp": 9_999_999_999_i64}));
+    answer_to(&api, &forever).await.refused(401, "unauthorized");
+    // The default maximum is 720 minutes, from iat to exp.
+    let t = now();
+    let just_over = with(citizen(1001), json!({"iat": t, "exp": t + 720 * 60 + 1}));
+    let refused = answer_to(&api, &just_over)
+        .await
+        .refused(401, "unauthorized");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("720"),
+        "{refused}"
+    );
+    let at_most = with(citizen(1001), json!({"iat": t, "exp": t + 720 * 60}));
+    answer_to(&api, &at_most).await.ok(200);
+    // Backdating iat does not help: the lifetime is measured from it.
+    let backdated = with(
+        citizen(1001),
+        json!({"iat": t - 30 * 24 * HOUR, "exp": t + HOUR}),
+    );
+    answer_to(&api, &backdated)
+        .await
+        .refused(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn tokens_issued_in_the_future_are_refused() {
+    let api = Api::on(Store::Memory, false).await;
+    // A short lifetime far ahead would otherwise stay valid until then.
+    let ahead = with(
+        citizen(1002),
+        json!({"iat": now() + 2 * HOUR, "exp": now() + 3 * HOUR}),
+    );
+    answer_to(&api, &ahead).await.refused(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn tokens_not_yet_valid_are_refused() {
+    let api = Api::on(Store::Memory, false).await;
+    let later = with(citizen(1003), json!({"nbf": now() + 30 * 60}));
+    let refused = answer_to(&api, &later).await.refused(401, "unauthorized");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not yet valid"),
+        "{refused}"
+    );
+    let already = with(citizen(1003), json!({"nbf": now() - 60}));
+    answer_to(&api, &already).await.ok(200);
+}
+
+#[tokio::test]
+async fn act_as_tokens_carry_iat_and_never_outlive_their_parent() {
+    let api = Api::on(Store::Memory, false).await;
+    let (g, d) = (cf(1010), cf(1011));
+    api.delegate_online(&g, &d).await;
+    let parent_exp = now() + 10 * 60;
+    let parent = with(citizen(1011), json!({"exp": parent_exp}));
+    let token = api
+        .post("/v1/sessions/act-as", &sign(&parent), json!({"grantor": g}))
+        .await
+        .ok(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claims = decode(&token, TEST_SECRET.as_bytes());
+    assert_eq!(claims["act_for"], g.as_str());
+    let iat = claims["iat"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("an act-as token without iat: {claims}"));
+    assert!((iat - now()).abs() < 60, "{claims}");
+    assert!(claims["exp"].as_i64().unwrap() <= parent_exp, "{claims}");
+    api.get(&format!("/v1/delegations?grantor={g}"), &token)
+        .await
+        .ok(200);
+}
+
+/// The claims of `token`, checking only its signature with `key`.
+fn decode(token: &str, key: &[u8]) -> Value {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(key), &validation)
+        .unwrap_or_else(|e| panic!("not a token signed with the key: {e}"))
+        .claims
+}
 
 // ------------------------------------------------------------ the binary
 
