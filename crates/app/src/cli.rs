@@ -87,31 +87,45 @@ pub struct TokenArgs {
     /// The operator's office (operators).
     #[arg(long, default_value = "DCM NAPOLI")]
     pub office: String,
-    /// Minutes until the token expires.
-    #[arg(long, default_value_t = 720)]
-    pub minutes: i64,
+    /// Minutes until the token expires, at most DELEGHE_TOKEN_MAX_MINUTES
+    /// [default: that maximum, 720 unless set]
+    #[arg(long)]
+    pub minutes: Option<i64>,
 }
 
 /// The `token` subcommand: signs with DELEGHE_JWT_SECRET, else with the key
-/// a running `serve --dev` generated.
+/// a running `serve --dev` generated (checked as `serve` checks it), a token
+/// with `iat`, living at most DELEGHE_TOKEN_MAX_MINUTES, carrying the
+/// DELEGHE_TOKEN_ISSUER and DELEGHE_TOKEN_AUDIENCE when set.
 pub fn token(args: TokenArgs) -> Result<String, String> {
     let sub = FiscalCode::parse(&args.fiscal_code)
         .map_err(|e| format!("invalid fiscal code {:?}: {e}", args.fiscal_code))?;
-    if args.minutes <= 0 {
+    let rules = config::token_rules(config::env_var).map_err(|e| e.to_string())?;
+    let minutes = args.minutes.unwrap_or(rules.max_minutes);
+    if minutes <= 0 {
         return Err("--minutes must be positive".into());
     }
+    if minutes > rules.max_minutes {
+        return Err(format!(
+            "--minutes is {minutes}: a token lives at most {} minutes ({})",
+            rules.max_minutes,
+            config::ENV_TOKEN_MAX_MINUTES
+        ));
+    }
     let secret = config::token_secret().map_err(|e| e.to_string())?;
+    let now = Utc::now();
     let request = TokenRequest {
         sub,
         role: args.role,
         auth: (args.role == Role::Citizen).then_some(args.auth),
         office: (args.role == Role::Operator).then_some(args.office),
         act_for: None,
-        issued_at: Utc::now(),
-        expires_at: Utc::now() + Duration::minutes(args.minutes),
+        issued_at: now,
+        expires_at: now + Duration::minutes(minutes),
     };
     JwtKeys::new(&secret)
-        .sign(&request.claims())
+        .with_rules(rules)
+        .issue(&request)
         .map_err(|e| e.to_string())
 }
 

@@ -208,6 +208,63 @@ fn run(mut c: Command) -> (bool, String, String) {
 }
 
 #[test]
+fn the_token_command_caps_its_lifetime_and_sets_iat() {
+    let tmp = TempDir::new();
+    let key = strong_key();
+    let mut long = deleghe(&tmp.0, &["token", &cf(1040), "--minutes", "100000000"]);
+    long.env("DELEGHE_JWT_SECRET", &key);
+    let (ok, token, err) = run(long);
+    assert!(!ok, "a token of 190 years was minted: {token}");
+    assert!(err.contains("--minutes") && err.contains("720"), "{err}");
+    assert!(!err.contains(&key), "the key is not echoed: {err}");
+
+    let mut capped = deleghe(&tmp.0, &["token", &cf(1040), "--minutes", "721"]);
+    capped
+        .env("DELEGHE_JWT_SECRET", &key)
+        .env("DELEGHE_TOKEN_MAX_MINUTES", "720");
+    assert!(!run(capped).0, "721 minutes is over the maximum");
+
+    // Without --minutes: the maximum.
+    let mut default = deleghe(&tmp.0, &["token", &cf(1040)]);
+    default
+        .env("DELEGHE_JWT_SECRET", &key)
+        .env("DELEGHE_TOKEN_MAX_MINUTES", "60");
+    let (ok, token, err) = run(default);
+    assert!(ok, "{err}");
+    let claims = decode(&token, key.as_bytes());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    let mut short = deleghe(&tmp.0, &["token", &cf(1040), "--minutes", "30"]);
+    short.env("DELEGHE_JWT_SECRET", &key);
+    let (ok, token, err) = run(short);
+    assert!(ok, "{err}");
+    let claims = decode(&token, key.as_bytes());
+    let iat = claims["iat"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("a token without iat: {claims}"));
+    assert!((iat - now()).abs() < 60, "{claims}");
+    assert_eq!(claims["exp"].as_i64().unwrap() - iat, 30 * 60, "{claims}");
+}
+
+#[test]
+fn the_token_command_carries_the_configured_issuer_and_audience() {
+    let tmp = TempDir::new();
+    let key = strong_key();
+    let mut c = deleghe(&tmp.0, &["token", &cf(1041)]);
+    c.env("DELEGHE_JWT_SECRET", &key)
+        .env("DELEGHE_TOKEN_ISSUER", "https://idp.example.invalid")
+        .env("DELEGHE_TOKEN_AUDIENCE", "deleghe");
+    let (ok, token, err) = run(c);
+    assert!(ok, "{err}");
+    let claims = decode(&token, key.as_bytes());
+    assert_eq!(claims["iss"], "https://idp.example.invalid", "{claims}");
+    assert_eq!(claims["aud"], "deleghe", "{claims}");
+}
+
+#[test]
 fn the_token_command_refuses_weak_keys() {
     let tmp = TempDir::new();
     for weak in [
