@@ -7,7 +7,9 @@
 //! (D9) adds `act_for`, the grantor the delegate acts for. A token missing,
 //! malformed, expired, not yet valid, issued in the future, living longer
 //! than [`TokenRules::max_minutes`] from `iat` to `exp`, or badly signed is
-//! 401. Times are checked against real time, never the development clock.
+//! 401, and so is an operator's whose `office` is not one of the offices
+//! of the configured counters. Times are checked against real time, never
+//! the development clock.
 //! An act-as token is honoured only while the delegation is active, checked
 //! on every request (403 `no_active_delegation` otherwise); every command it
 //! issues carries [`Metadata::on_behalf_of`], so the audit trail says who
@@ -409,6 +411,11 @@ impl FromRequestParts<AppState> for Caller {
                     .office
                     .filter(|o| !o.trim().is_empty())
                     .ok_or_else(malformed)?;
+                if !state.counters().offices().contains(&office) {
+                    return Err(AppError::Unauthorized(
+                        "the token's office is not one of the configured offices",
+                    ));
+                }
                 Principal::Operator { me, office }
             }
         };

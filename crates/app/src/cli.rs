@@ -10,6 +10,7 @@ use deleghe_domain::FiscalCode;
 
 use crate::auth::{AuthMethod, JwtKeys, Role, TokenRequest};
 use crate::config::{self, Config, Flags};
+use crate::counters::Counters;
 
 /// INPS digital-identity delegations: the HTTP app and its tools.
 #[derive(Debug, Parser)]
@@ -111,6 +112,25 @@ pub fn token(args: TokenArgs) -> Result<String, String> {
             rules.max_minutes,
             config::ENV_TOKEN_MAX_MINUTES
         ));
+    }
+    if args.role == Role::Operator {
+        // The app refuses an office none of its counters is in.
+        let counters = match config::env_var(config::ENV_COUNTERS) {
+            Some(path) => Counters::from_file(std::path::Path::new(&path))?,
+            None => Counters::builtin(),
+        };
+        if !counters.offices().contains(&args.office) {
+            return Err(format!(
+                "--office is {:?}: not one of the configured offices ({})",
+                args.office,
+                counters
+                    .offices()
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
     let secret = config::token_secret().map_err(|e| e.to_string())?;
     let now = Utc::now();

@@ -147,6 +147,30 @@ async fn act_as_tokens_carry_iat_and_never_outlive_their_parent() {
         .ok(200);
 }
 
+#[tokio::test]
+async fn operators_of_an_office_not_configured_are_refused() {
+    let api = Api::on(Store::Memory, false).await;
+    let operator = |office: &str| {
+        json!({"sub": cf(1020), "role": "operator", "office": office,
+               "iat": now(), "exp": now() + HOUR})
+    };
+    let path = format!("/v1/delegations?grantor={}", cf(1021));
+    api.get(&path, &sign(&operator("DCM NAPOLI"))).await.ok(200);
+    api.get(&path, &sign(&operator("MILANO NORD")))
+        .await
+        .ok(200);
+    for office in ["NOWHERE", "dcm napoli", "DCM NAPOLI "] {
+        let refused = api
+            .get(&path, &sign(&operator(office)))
+            .await
+            .refused(401, "unauthorized");
+        assert!(
+            refused["detail"].as_str().unwrap().contains("office"),
+            "{office:?}: {refused}"
+        );
+    }
+}
+
 /// The claims of `token`, checking only its signature with `key`.
 fn decode(token: &str, key: &[u8]) -> Value {
     let mut validation = Validation::new(Algorithm::HS256);
@@ -262,6 +286,27 @@ fn the_token_command_carries_the_configured_issuer_and_audience() {
     let claims = decode(&token, key.as_bytes());
     assert_eq!(claims["iss"], "https://idp.example.invalid", "{claims}");
     assert_eq!(claims["aud"], "deleghe", "{claims}");
+}
+
+#[test]
+fn the_token_command_refuses_an_office_not_configured() {
+    let tmp = TempDir::new();
+    let key = strong_key();
+    let operator = |office: &str| {
+        let mut c = deleghe(
+            &tmp.0,
+            &["token", &cf(1043), "--role", "operator", "--office", office],
+        );
+        c.env("DELEGHE_JWT_SECRET", &key);
+        run(c)
+    };
+    let (ok, _, err) = operator("NOWHERE");
+    assert!(
+        !ok && err.contains("NOWHERE") && err.contains("DCM NAPOLI"),
+        "{err}"
+    );
+    let (ok, _, err) = operator("ROMA EUR");
+    assert!(ok, "{err}");
 }
 
 #[test]
