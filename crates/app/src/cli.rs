@@ -42,7 +42,8 @@ pub struct StoreArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Development mode: generates a JWT secret (unless DELEGHE_JWT_SECRET is
-    /// set), enables the settable clock and the SMS file gateway.
+    /// set), enables the settable clock (operators only, on a loopback
+    /// address only) and the SMS file gateway.
     #[arg(long)]
     pub dev: bool,
     /// Address to bind [env: DELEGHE_LISTEN] [default: 127.0.0.1:8080]
@@ -51,7 +52,8 @@ pub struct ServeArgs {
     /// Store URL [env: DELEGHE_DATABASE_URL] [default: sqlite://deleghe.sqlite]
     #[arg(long)]
     pub database_url: Option<String>,
-    /// Enable PUT /dev/clock [env: DELEGHE_DEV_CLOCK=1]
+    /// Enable /dev/clock for operators, on a loopback address only
+    /// [env: DELEGHE_DEV_CLOCK=1]
     #[arg(long)]
     pub dev_clock: bool,
     /// File the development SMS gateway appends to [env: DELEGHE_SMS_OUTBOX]

@@ -134,6 +134,14 @@ impl Config {
                     ConfigError(format!("{ENV_DEV_CLOCK} is {v:?}: expected 1 or 0"))
                 })?,
             };
+        if dev_clock && !listen.ip().is_loopback() {
+            // Whoever reaches the app could move every rule's deadline.
+            return Err(ConfigError(format!(
+                "the development clock ({ENV_DEV_CLOCK}=1, --dev-clock or --dev) is on, and \
+                 {ENV_LISTEN} (or --listen) is {listen}, not a loopback address: with the \
+                 development clock on, listen on 127.0.0.1 or [::1] only"
+            )));
+        }
         let jwt = match env(ENV_JWT_SECRET) {
             Some(secret) => JwtKey::Given(jwt_secret(secret)?),
             None if flags.dev => JwtKey::Generate,
@@ -439,6 +447,48 @@ mod tests {
             Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &good)]))
                 .unwrap_or_else(|e| panic!("{good}: {e}"));
         }
+    }
+
+    #[test]
+    fn the_dev_clock_is_refused_on_an_address_that_is_not_loopback() {
+        let key = strong_key();
+        let on = |listen: &str, dev: bool, dev_clock: bool, clock_env: Option<&str>| {
+            let mut pairs = vec![(ENV_JWT_SECRET, key.as_str()), (ENV_LISTEN, listen)];
+            if let Some(v) = clock_env {
+                pairs.push((ENV_DEV_CLOCK, v));
+            }
+            Config::from_sources(
+                Flags {
+                    dev,
+                    dev_clock,
+                    ..Flags::default()
+                },
+                |k| {
+                    pairs
+                        .iter()
+                        .find(|(n, _)| *n == k)
+                        .map(|(_, v)| v.to_string())
+                },
+            )
+        };
+        for (dev, dev_clock, clock_env) in [
+            (true, false, None),
+            (false, true, None),
+            (false, false, Some("1")),
+        ] {
+            for listen in ["0.0.0.0:8080", "192.168.1.10:8080", "[::]:8080"] {
+                let e = on(listen, dev, dev_clock, clock_env)
+                    .expect_err(&format!("dev clock on {listen} was accepted"));
+                for name in [ENV_DEV_CLOCK, "--dev", ENV_LISTEN, "--listen"] {
+                    assert!(e.0.contains(name), "{name}: {e}");
+                }
+            }
+            for listen in ["127.0.0.1:8080", "127.0.0.2:9000", "[::1]:8080"] {
+                on(listen, dev, dev_clock, clock_env).unwrap();
+            }
+        }
+        // Without the dev clock, any address.
+        on("0.0.0.0:8080", false, false, None).unwrap();
     }
 
     #[test]

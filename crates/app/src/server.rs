@@ -163,7 +163,9 @@ pub async fn serve(
         );
     }
     if config.dev_clock {
-        tracing::warn!("development clock enabled: PUT /dev/clock sets the app's time");
+        tracing::warn!(
+            "development clock enabled: PUT /dev/clock (operators only) sets the app's time"
+        );
     }
     if let Some(path) = &config.sms_outbox {
         tracing::info!(file = %path.display(), "SMS gateway: one JSON line per SMS in this file");

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use axum::body::Body;
+use axum::http::Request;
 use chrono::Utc;
 use deleghe_app::state::TEST_SECRET;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -169,6 +171,55 @@ async fn operators_of_an_office_not_configured_are_refused() {
             "{office:?}: {refused}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_dev_clock_needs_an_operators_token() {
+    let api = Api::on(Store::Memory, true).await;
+    let put = |token: Option<&str>| {
+        let mut b = Request::put("/dev/clock").header("content-type", "application/json");
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        b.body(Body::from(r#"{"now": "2030-01-01T00:00:00Z"}"#))
+            .unwrap()
+    };
+    let before = api.state.now();
+    // No token: 401, and the clock is untouched.
+    let refused = api.send(put(None)).await;
+    refused.refused(401, "unauthorized");
+    assert_eq!(refused.headers.get("www-authenticate").unwrap(), "Bearer");
+    for method in ["GET", "DELETE"] {
+        api.send(
+            Request::builder()
+                .method(method)
+                .uri("/dev/clock")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .refused(401, "unauthorized");
+    }
+    // A citizen: 403.
+    let citizen = api.citizen(&cf(1030));
+    api.send(put(Some(&citizen)))
+        .await
+        .refused(403, "forbidden");
+    api.get("/dev/clock", &citizen)
+        .await
+        .refused(403, "forbidden");
+    api.delete("/dev/clock", &citizen)
+        .await
+        .refused(403, "forbidden");
+    assert_eq!(api.state.now(), before, "the clock did not move");
+    // An operator: as before.
+    let operator = api.operator();
+    api.send(put(Some(&operator))).await.ok(204);
+    assert_eq!(
+        api.get("/dev/clock", &operator).await.ok(200),
+        json!({"now": "2030-01-01T00:00:00Z"})
+    );
+    api.delete("/dev/clock", &operator).await.ok(204);
 }
 
 /// The claims of `token`, checking only its signature with `key`.
