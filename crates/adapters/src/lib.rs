@@ -12,7 +12,8 @@
 //!   [`projection::ReadModels`] the app queries (tables in [`readside`]);
 //! - [`outbox`]: the dispatcher that sends due notifications (N1–N6) through
 //!   the [`gateway`]s (SMS, the IO app, calendar notices), with retries;
-//! - [`documents`]: the documents of web meetings, stored by SHA-256 (M6).
+//! - [`documents`]: the documents of web meetings, stored by SHA-256 (M6);
+//! - [`private_files`]: files and folders only their owner may touch.
 
 pub mod clock;
 pub mod documents;
@@ -22,6 +23,7 @@ pub mod gateway;
 pub mod memory;
 pub mod metadata;
 pub mod outbox;
+pub mod private_files;
 pub mod projection;
 pub mod readside;
 pub mod repository;

@@ -73,6 +73,7 @@ impl From<ServeArgs> for Flags {
             dev_clock: a.dev_clock,
             sms_outbox: a.sms_outbox,
             counters: a.counters,
+            dev_dir: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! the variable and says what is expected. Secrets are kept in [`Secret`],
 //! whose `Debug` and `Display` never show them.
 
+pub mod dev_files;
 pub mod keys;
 
 use std::fmt;
@@ -67,8 +68,9 @@ pub struct ConfigError(pub String);
 pub enum JwtKey {
     /// `DELEGHE_JWT_SECRET`.
     Given(Secret),
-    /// `--dev` without a secret: one is generated at start.
-    Generate,
+    /// `--dev` without a secret: the key file of the development folder,
+    /// generated there if missing ([`dev_files`]).
+    DevFile,
 }
 
 /// What `serve` runs with.
@@ -87,6 +89,8 @@ pub struct Config {
     pub sms_outbox: Option<PathBuf>,
     /// Offices and counters; none: the built-in default.
     pub counters: Option<PathBuf>,
+    /// The current user's development folder ([`dev_files`]).
+    pub dev_dir: PathBuf,
 }
 
 /// What the command line gave (each `None` falls back to the environment).
@@ -98,6 +102,8 @@ pub struct Flags {
     pub dev_clock: bool,
     pub sms_outbox: Option<PathBuf>,
     pub counters: Option<PathBuf>,
+    /// The development folder, instead of the current user's (tests).
+    pub dev_dir: Option<PathBuf>,
 }
 
 /// Reads one environment variable; empty counts as unset.
@@ -144,7 +150,7 @@ impl Config {
         }
         let jwt = match env(ENV_JWT_SECRET) {
             Some(secret) => JwtKey::Given(jwt_secret(secret)?),
-            None if flags.dev => JwtKey::Generate,
+            None if flags.dev => JwtKey::DevFile,
             None => {
                 return Err(ConfigError(format!(
                     "{ENV_JWT_SECRET} is not set: the app needs an HS256 key of at least {MIN_SECRET_BYTES} bytes \
@@ -153,10 +159,11 @@ impl Config {
             }
         };
         let tokens = token_rules(&env)?;
+        let dev_dir = flags.dev_dir.unwrap_or_else(|| dev_files::dev_dir(&env));
         let sms_outbox = flags
             .sms_outbox
             .or_else(|| env(ENV_SMS_OUTBOX).map(PathBuf::from))
-            .or_else(|| flags.dev.then(dev_sms_outbox));
+            .or_else(|| flags.dev.then(|| dev_dir.join(dev_files::SMS_FILE)));
         let counters = flags
             .counters
             .or_else(|| env(ENV_COUNTERS).map(PathBuf::from));
@@ -177,6 +184,7 @@ impl Config {
             dev_clock,
             sms_outbox,
             counters,
+            dev_dir,
         })
     }
 }
@@ -237,72 +245,26 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Where development files live: outside the work tree, shared by `serve
-/// --dev` and the `token` subcommand.
-pub fn dev_dir() -> PathBuf {
-    std::env::temp_dir().join("deleghe-dev")
-}
-
-/// The generated development JWT key (`serve --dev` writes it, `token` reads it).
-pub fn dev_secret_file() -> PathBuf {
-    dev_dir().join("jwt-secret")
-}
-
-/// The development SMS gateway's default file under `--dev`.
-pub fn dev_sms_outbox() -> PathBuf {
-    dev_dir().join("sms.jsonl")
-}
-
-/// Generates a random HS256 key and stores it where `token` finds it
-/// (readable by the owner only).
-pub fn generate_dev_secret() -> std::io::Result<Secret> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let path = dev_secret_file();
-    std::fs::create_dir_all(dev_dir())?;
-    write_private(&path, secret.as_bytes())?;
-    Ok(Secret(secret))
-}
-
-#[cfg(unix)]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+impl Config {
+    /// Whether `serve` keeps a file in the development folder: the key of
+    /// `--dev`, or the SMS file there.
+    pub fn uses_dev_dir(&self) -> bool {
+        self.jwt == JwtKey::DevFile
+            || self
+                .sms_outbox
+                .as_ref()
+                .is_some_and(|p| p.parent() == Some(self.dev_dir.as_path()))
+    }
 }
 
 /// The key the `token` subcommand signs with: `DELEGHE_JWT_SECRET`, else the
-/// one the running `serve --dev` generated.
+/// one `serve --dev` keeps in the current user's development folder; both
+/// checked as `serve` checks them.
 pub fn token_secret() -> Result<Secret, ConfigError> {
     if let Some(secret) = env_var(ENV_JWT_SECRET) {
         return jwt_secret(secret);
     }
-    let path = dev_secret_file();
-    match std::fs::read_to_string(&path) {
-        Ok(s) if !s.trim().is_empty() => {
-            let key = s.trim();
-            keys::check(key).map_err(|weak| {
-                ConfigError(format!("the development key in {} {weak}", path.display()))
-            })?;
-            Ok(Secret(key.to_owned()))
-        }
-        _ => Err(ConfigError(format!(
-            "{ENV_JWT_SECRET} is not set and no development key is at {} (start `serve --dev` first)",
-            path.display()
-        ))),
-    }
+    dev_files::existing_key(&dev_files::dev_dir(env_var))
 }
 
 #[cfg(test)]
@@ -330,11 +292,18 @@ mod tests {
             env(&[]),
         )
         .unwrap();
-        assert_eq!(dev.jwt, JwtKey::Generate);
+        assert_eq!(dev.jwt, JwtKey::DevFile);
         assert!(dev.dev_clock);
         assert_eq!(dev.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(dev.listen.to_string(), DEFAULT_LISTEN);
-        assert!(dev.sms_outbox.is_some());
+        // The current user's development folder, never a shared one.
+        let uid = deleghe_adapters::private_files::current_uid();
+        assert_eq!(
+            dev.dev_dir,
+            std::path::Path::new(&format!("/tmp/deleghe-dev-{uid}"))
+        );
+        assert_eq!(dev.sms_outbox, Some(dev.dev_dir.join("sms.jsonl")));
+        assert!(dev.uses_dev_dir());
     }
 
     #[test]

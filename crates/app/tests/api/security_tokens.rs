@@ -5,8 +5,10 @@
 //! Tokens are signed here from raw JSON claims with the test key, so that
 //! each test says exactly what goes over the wire.
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -242,6 +244,13 @@ impl TempDir {
         std::fs::create_dir(&path).unwrap();
         Self(path)
     }
+
+    /// The per-user development folder `serve --dev` uses when this folder
+    /// is `TMPDIR` and `XDG_RUNTIME_DIR` is unset.
+    fn dev_dir(&self) -> PathBuf {
+        let uid = std::fs::metadata(&self.0).unwrap().uid();
+        self.0.join(format!("deleghe-dev-{uid}"))
+    }
 }
 
 impl Drop for TempDir {
@@ -377,4 +386,133 @@ fn the_token_command_refuses_weak_keys() {
         assert!(err.contains("DELEGHE_JWT_SECRET"), "{err}");
         assert!(!err.contains(&weak), "the key is not echoed: {err}");
     }
+}
+
+/// The mode bits of `path` (not following a link), in octal.
+fn mode(path: &Path) -> String {
+    let meta =
+        std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:o}", meta.permissions().mode() & 0o7777)
+}
+
+/// Starts `serve --dev` on a free loopback port and an in-memory store.
+fn serve_dev(tmp: &TempDir) -> std::process::Child {
+    let log = std::fs::File::create(tmp.0.join("serve.log")).unwrap();
+    deleghe(
+        &tmp.0,
+        &[
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "memory:",
+        ],
+    )
+    .env("RUST_LOG", "info")
+    .stdout(Stdio::null())
+    .stderr(log)
+    .spawn()
+    .unwrap()
+}
+
+fn log_of(tmp: &TempDir) -> String {
+    std::fs::read_to_string(tmp.0.join("serve.log")).unwrap_or_default()
+}
+
+/// Waits until `ready` holds or the server exits (at most 20 s).
+fn wait_for(child: &mut std::process::Child, ready: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if ready() {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return ready();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn serve_dev_keeps_private_files_in_a_per_user_folder_and_reuses_its_key() {
+    let tmp = TempDir::new();
+    let dir = tmp.dev_dir();
+    let key_file = dir.join("jwt-secret");
+    let sms_file = dir.join("sms.jsonl");
+    let mut server = serve_dev(&tmp);
+    let started = wait_for(&mut server, || sms_file.exists() && key_file.exists());
+    stop(server);
+    assert!(
+        started,
+        "no key and SMS file in {}: {}",
+        dir.display(),
+        log_of(&tmp)
+    );
+    assert!(
+        !tmp.0.join("deleghe-dev").exists(),
+        "the shared folder is not used"
+    );
+    assert_eq!(mode(&dir), "700", "the folder");
+    assert_eq!(mode(&key_file), "600", "the key file");
+    assert_eq!(mode(&sms_file), "600", "the SMS file");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+
+    // A restart reuses the key: tokens minted before it still work.
+    let mut again = serve_dev(&tmp);
+    let listening = wait_for(&mut again, || log_of(&tmp).contains("listening on"));
+    stop(again);
+    assert!(listening, "{}", log_of(&tmp));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+    // ...and the token subcommand signs with it.
+    let (ok, token, err) = run(deleghe(&tmp.0, &["token", &cf(1050)]));
+    assert!(ok, "{err}");
+    decode(&token, key.trim().as_bytes());
+}
+
+#[test]
+fn serve_dev_refuses_a_development_folder_others_could_tamper_with() {
+    let elsewhere = TempDir::new();
+    type Prepare<'a> = &'a dyn Fn(&Path);
+    let cases: [(&str, Prepare); 3] = [
+        ("symbolic link", &|dir: &Path| {
+            std::os::unix::fs::symlink(&elsewhere.0, dir).unwrap()
+        }),
+        ("group or others", &|dir: &Path| {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }),
+        ("not a directory", &|dir: &Path| {
+            std::fs::write(dir, b"").unwrap()
+        }),
+    ];
+    for (what, prepare) in cases {
+        let tmp = TempDir::new();
+        let dir = tmp.dev_dir();
+        prepare(&dir);
+        let mut server = serve_dev(&tmp);
+        let _ = wait_for(&mut server, || false);
+        let status = server.try_wait().unwrap();
+        stop(server);
+        assert!(
+            matches!(status, Some(s) if !s.success()),
+            "serve --dev started on a development folder that is a {what}: {}",
+            log_of(&tmp)
+        );
+        let log = log_of(&tmp);
+        assert!(
+            log.contains(what) && log.contains(&dir.display().to_string()),
+            "{what}: {log}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(&elsewhere.0).unwrap().next().is_none(),
+        "nothing was written through the link"
+    );
 }
