@@ -10,6 +10,7 @@
 //! 401, and so is an operator's whose `office` is not one of the offices
 //! of the configured counters. Times are checked against real time, never
 //! the development clock.
+//!
 //! An act-as token is honoured only while the delegation is active, checked
 //! on every request (403 `no_active_delegation` otherwise); every command it
 //! issues carries [`Metadata::on_behalf_of`], so the audit trail says who
@@ -101,7 +102,7 @@ impl Default for TokenRules {
 
 impl TokenRules {
     pub fn max_lifetime(&self) -> Duration {
-        Duration::minutes(self.max_minutes)
+        Duration::try_minutes(self.max_minutes).unwrap_or(Duration::MAX)
     }
 
     /// `iat` present, not in the future, and at most the maximum before `exp`.
@@ -114,7 +115,7 @@ impl TokenRules {
                 "the token is issued in the future (iat)",
             ));
         }
-        if claims.exp.saturating_sub(iat) > self.max_minutes * 60 {
+        if claims.exp.saturating_sub(iat) > self.max_minutes.saturating_mul(60) {
             return Err(AppError::TokenTooLong {
                 max_minutes: self.max_minutes,
             });

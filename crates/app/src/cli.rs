@@ -41,9 +41,10 @@ pub struct StoreArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Development mode: generates a JWT secret (unless DELEGHE_JWT_SECRET is
-    /// set), enables the settable clock (operators only, on a loopback
-    /// address only) and the SMS file gateway.
+    /// Development mode: signs with the development JWT key of your private
+    /// development folder, generated on the first start (unless
+    /// DELEGHE_JWT_SECRET is set), enables the settable clock (operators
+    /// only, on a loopback address only) and the SMS file gateway.
     #[arg(long)]
     pub dev: bool,
     /// Address to bind [env: DELEGHE_LISTEN] [default: 127.0.0.1:8080]

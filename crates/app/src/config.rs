@@ -187,6 +187,16 @@ impl Config {
             dev_dir,
         })
     }
+
+    /// Whether `serve` keeps a file in the development folder: the key of
+    /// `--dev`, or the SMS file there.
+    pub fn uses_dev_dir(&self) -> bool {
+        self.jwt == JwtKey::DevFile
+            || self
+                .sms_outbox
+                .as_ref()
+                .is_some_and(|p| p.parent() == Some(self.dev_dir.as_path()))
+    }
 }
 
 /// `DELEGHE_TOKEN_MAX_MINUTES`, `DELEGHE_TOKEN_ISSUER`,
@@ -242,18 +252,6 @@ fn parse_bool(v: &str) -> Option<bool> {
         "1" | "true" | "yes" | "on" => Some(true),
         "0" | "false" | "no" | "off" => Some(false),
         _ => None,
-    }
-}
-
-impl Config {
-    /// Whether `serve` keeps a file in the development folder: the key of
-    /// `--dev`, or the SMS file there.
-    pub fn uses_dev_dir(&self) -> bool {
-        self.jwt == JwtKey::DevFile
-            || self
-                .sms_outbox
-                .as_ref()
-                .is_some_and(|p| p.parent() == Some(self.dev_dir.as_path()))
     }
 }
 
