@@ -345,6 +345,7 @@ pub async fn act_as(
         issued_at: now,
         expires_at: parent_expires.min(now + state.keys().rules().max_lifetime()),
     })?;
-    tracing::info!(delegate = %me, grantor = %grantor, "act-as session opened (D9)");
+    // No fiscal code at info: the audit trail says who acts for whom.
+    tracing::info!("act-as session opened (D9)");
     Ok(Json(TokenDto { token }))
 }
