@@ -24,14 +24,21 @@
 #   DELEGHE_URL         the app (default http://127.0.0.1:8080)
 #   DELEGHE_BIN         the `deleghe` binary that mints tokens
 #                       (default target/release/deleghe)
-#   DELEGHE_SMS_OUTBOX  the SMS file of `serve --dev`
-#                       (default $TMPDIR/deleghe-dev/sms.jsonl)
+#   DELEGHE_SMS_OUTBOX  the SMS file of `serve --dev` (default sms.jsonl in
+#                       the development folder: $XDG_RUNTIME_DIR/deleghe,
+#                       else ${TMPDIR:-/tmp}/deleghe-dev-$(id -u))
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BASE="${DELEGHE_URL:-http://127.0.0.1:8080}"
 BIN="${DELEGHE_BIN:-target/release/deleghe}"
-SMS="${DELEGHE_SMS_OUTBOX:-${TMPDIR:-/tmp}/deleghe-dev/sms.jsonl}"
+# The development folder of `serve --dev` (crates/app/src/config/dev_files.rs).
+if [[ "${XDG_RUNTIME_DIR:-}" == /* ]]; then
+  DEV_DIR="$XDG_RUNTIME_DIR/deleghe"
+else
+  DEV_DIR="${TMPDIR:-/tmp}/deleghe-dev-$(id -u)"
+fi
+SMS="${DELEGHE_SMS_OUTBOX:-$DEV_DIR/sms.jsonl}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -106,8 +113,9 @@ upload() {
   jq . "$WORK/body"
 }
 
+# The development clock answers operators only.
 set_clock() {
-  call nobody PUT /dev/clock "{\"now\": \"$1\"}"
+  call operator PUT /dev/clock "{\"now\": \"$1\"}"
   expect 204
 }
 
@@ -259,7 +267,7 @@ call delegate_for_grantor GET "/v1/delegations?grantor=$GRANTOR"
 expect 403
 
 bold "15. Back to real time"
-call nobody DELETE /dev/clock
+call operator DELETE /dev/clock
 expect 204
 
 bold "Done: booking $BOOKING, delegation $DELEGATION."

@@ -15,6 +15,7 @@
 //! - [`documents`]: the documents of web meetings, stored by SHA-256 (M6);
 //! - [`codes`]: the web meetings' access codes, derived from the
 //!   deployment's key so that no store holds one (M2, M10).
+//! - [`private_files`]: files and folders only their owner may touch.
 
 pub mod clock;
 pub mod codes;
@@ -25,6 +26,7 @@ pub mod gateway;
 pub mod memory;
 pub mod metadata;
 pub mod outbox;
+pub mod private_files;
 pub mod projection;
 pub mod readside;
 pub mod repository;

@@ -2,19 +2,26 @@
 //!
 //! `Authorization: Bearer <JWT>`, HS256, claims `sub` (fiscal code), `role`
 //! (`citizen` | `operator`), `auth` (`spid` | `cie` | `cns`, citizens, I2),
-//! `office` (operators), `exp`; an act-as token (D9) adds `act_for`, the
-//! grantor the delegate acts for. A token missing, malformed, expired or
-//! badly signed is 401. An act-as token is honoured only while the
-//! delegation is active, checked on every request (403
-//! `no_active_delegation` otherwise); every command it issues carries
-//! [`Metadata::on_behalf_of`], so the audit trail says who acted for whom.
+//! `office` (operators), `iat` and `exp`, `nbf` where present, and `iss` and
+//! `aud` when [`TokenRules`] name an issuer and an audience; an act-as token
+//! (D9) adds `act_for`, the grantor the delegate acts for. A token missing,
+//! malformed, expired, not yet valid, issued in the future, living longer
+//! than [`TokenRules::max_minutes`] from `iat` to `exp`, or badly signed is
+//! 401, and so is an operator's whose `office` is not one of the offices
+//! of the configured counters. Times are checked against real time, never
+//! the development clock.
+//!
+//! An act-as token is honoured only while the delegation is active, checked
+//! on every request (403 `no_active_delegation` otherwise); every command it
+//! issues carries [`Metadata::on_behalf_of`], so the audit trail says who
+//! acted for whom.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use deleghe_adapters::codes::AccessCodes;
 use deleghe_adapters::{Actor, Metadata};
 use deleghe_domain::delegation::DelegationError;
@@ -52,18 +59,82 @@ pub struct Claims {
     pub auth: Option<AuthMethod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub office: Option<String>,
+    /// Issued at (seconds): required, optional here only so that its
+    /// absence is answered by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Not before (seconds), honoured where present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act_for: Option<String>,
 }
 
-/// The HS256 key, for signing and checking, and what else is derived from
-/// the deployment's one secret: the access codes of web meetings (M10).
+/// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECONDS: i64 = 5;
+/// The default of [`TokenRules::max_minutes`] (`DELEGHE_TOKEN_MAX_MINUTES`).
+pub const DEFAULT_TOKEN_MAX_MINUTES: i64 = 720;
+
+/// What a token must satisfy beyond its signature, and what the tokens the
+/// app mints carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRules {
+    /// The longest life of a token, from `iat` to `exp`, in minutes.
+    pub max_minutes: i64,
+    /// When set, tokens must carry this `iss`.
+    pub issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
+    pub audience: Option<String>,
+}
+
+impl Default for TokenRules {
+    fn default() -> Self {
+        Self {
+            max_minutes: DEFAULT_TOKEN_MAX_MINUTES,
+            issuer: None,
+            audience: None,
+        }
+    }
+}
+
+impl TokenRules {
+    pub fn max_lifetime(&self) -> Duration {
+        Duration::try_minutes(self.max_minutes).unwrap_or(Duration::MAX)
+    }
+
+    /// `iat` present, not in the future, and at most the maximum before `exp`.
+    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), AppError> {
+        let iat = claims
+            .iat
+            .ok_or(AppError::Unauthorized("the token has no issue time (iat)"))?;
+        if iat > now + LEEWAY_SECONDS {
+            return Err(AppError::Unauthorized(
+                "the token is issued in the future (iat)",
+            ));
+        }
+        if claims.exp.saturating_sub(iat) > self.max_minutes.saturating_mul(60) {
+            return Err(AppError::TokenTooLong {
+                max_minutes: self.max_minutes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The HS256 key, for signing and checking, the rules of its tokens, and
+/// what else is derived from the deployment's one secret: the access codes
+/// of web meetings (M10).
 #[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     codes: AccessCodes,
+    rules: TokenRules,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -73,12 +144,14 @@ impl std::fmt::Debug for JwtKeys {
 }
 
 impl JwtKeys {
+    /// The key with the default [`TokenRules`].
     pub fn new(secret: &Secret) -> Self {
         let bytes = secret.expose().as_bytes();
         Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
             codes: AccessCodes::new(bytes),
+            rules: TokenRules::default(),
         }
     }
 
@@ -87,49 +160,103 @@ impl JwtKeys {
         &self.codes
     }
 
+    pub fn with_rules(self, rules: TokenRules) -> Self {
+        Self { rules, ..self }
+    }
+
+    pub fn rules(&self) -> &TokenRules {
+        &self.rules
+    }
+
+    /// Signs `claims` as they are (see [`JwtKeys::issue`] to mint a token).
     pub fn sign(&self, claims: &Claims) -> Result<String, AppError> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|e| AppError::Internal(format!("cannot sign a token: {e}")))
     }
 
-    /// Checks signature, algorithm and expiry (real time, not the dev clock).
+    /// Mints the token of `request`, with the issuer and audience of the
+    /// rules; one living longer than the rules allow is a fault of the caller.
+    pub fn issue(&self, request: &TokenRequest) -> Result<String, AppError> {
+        if request.expires_at - request.issued_at > self.rules.max_lifetime() {
+            return Err(AppError::Internal(format!(
+                "a token was minted living longer than {} minutes",
+                self.rules.max_minutes
+            )));
+        }
+        let claims = Claims {
+            iss: self.rules.issuer.clone(),
+            aud: self.rules.audience.clone(),
+            ..request.claims()
+        };
+        self.sign(&claims)
+    }
+
+    /// Checks signature, algorithm, `exp`, `nbf`, `iat` and the lifetime,
+    /// and `iss` and `aud` when the rules name them (real time, not the dev
+    /// clock).
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+        validation.leeway = LEEWAY_SECONDS as u64;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        if let Some(issuer) = &self.rules.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        if let Some(audience) = &self.rules.audience {
+            validation.set_audience(&[audience]);
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map(|data| data.claims)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => AppError::Unauthorized("the token has expired"),
-                    ErrorKind::InvalidSignature => {
-                        AppError::Unauthorized("the token is not signed by this service")
+                AppError::Unauthorized(match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::ImmatureSignature => "the token is not yet valid (nbf)",
+                    ErrorKind::InvalidSignature => "the token is not signed by this service",
+                    ErrorKind::InvalidIssuer => "the token is not from the expected issuer (iss)",
+                    ErrorKind::InvalidAudience => "the token is not meant for this service (aud)",
+                    ErrorKind::MissingRequiredClaim(c) if c == "iss" => {
+                        "the token has no issuer (iss)"
                     }
-                    _ => AppError::Unauthorized("the token is malformed"),
-                }
-            })
+                    ErrorKind::MissingRequiredClaim(c) if c == "aud" => {
+                        "the token has no audience (aud)"
+                    }
+                    _ => "the token is malformed",
+                })
+            })?;
+        self.rules.check_times(&claims, Utc::now().timestamp())?;
+        Ok(claims)
     }
 }
 
-/// Mints a token (the `token` subcommand, act-as sessions, tests).
+/// Mints a token (the `token` subcommand, act-as sessions, tests) with
+/// [`JwtKeys::issue`].
 pub struct TokenRequest {
     pub sub: FiscalCode,
     pub role: Role,
     pub auth: Option<AuthMethod>,
     pub office: Option<String>,
     pub act_for: Option<FiscalCode>,
+    pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
 impl TokenRequest {
+    /// The claims, without issuer and audience (those are the key's rules').
     pub fn claims(&self) -> Claims {
         Claims {
             sub: self.sub.to_string(),
             role: self.role,
             auth: self.auth,
             office: self.office.clone(),
+            iat: Some(self.issued_at.timestamp()),
+            nbf: None,
             exp: self.expires_at.timestamp(),
+            iss: None,
+            aud: None,
             act_for: self.act_for.as_ref().map(ToString::to_string),
         }
     }
@@ -295,6 +422,11 @@ impl FromRequestParts<AppState> for Caller {
                     .office
                     .filter(|o| !o.trim().is_empty())
                     .ok_or_else(malformed)?;
+                if !state.counters().offices().contains(&office) {
+                    return Err(AppError::Unauthorized(
+                        "the token's office is not one of the configured offices",
+                    ));
+                }
                 Principal::Operator { me, office }
             }
         };
@@ -335,27 +467,163 @@ mod tests {
         JwtKeys::new(&Secret::new("0123456789abcdef0123456789abcdef"))
     }
 
-    #[test]
-    fn a_signed_token_verifies_and_a_tampered_one_does_not() {
-        let k = keys();
-        let claims = Claims {
+    fn claims() -> Claims {
+        let now = Utc::now().timestamp();
+        Claims {
             sub: "RSSMRA85T10A562S".into(),
             role: Role::Citizen,
             auth: Some(AuthMethod::Spid),
             office: None,
-            exp: Utc::now().timestamp() + 60,
+            iat: Some(now),
+            nbf: None,
+            exp: now + 60,
+            iss: None,
+            aud: None,
             act_for: None,
-        };
+        }
+    }
+
+    fn refused(k: &JwtKeys, c: &Claims) -> String {
+        match k.verify(&k.sign(c).unwrap()) {
+            Err(e @ (AppError::Unauthorized(_) | AppError::TokenTooLong { .. })) => e.to_string(),
+            other => panic!("accepted or wrongly refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_a_tampered_one_does_not() {
+        let k = keys();
+        let claims = claims();
         let token = k.sign(&claims).unwrap();
         assert_eq!(k.verify(&token).unwrap(), claims);
         let other = JwtKeys::new(&Secret::new("another key of at least 32 bytes!!"));
         assert!(other.verify(&token).is_err());
-        let expired = k
-            .sign(&Claims {
-                exp: Utc::now().timestamp() - 3600,
-                ..claims
+        let expired = Claims {
+            iat: Some(claims.exp - 7200),
+            exp: claims.exp - 3600,
+            ..claims
+        };
+        assert!(refused(&k, &expired).contains("expired"));
+    }
+
+    #[test]
+    fn iat_is_required_nbf_honoured_and_the_lifetime_bounded() {
+        let k = keys();
+        let c = claims();
+        let now = c.iat.unwrap();
+        assert!(refused(
+            &k,
+            &Claims {
+                iat: None,
+                ..c.clone()
+            }
+        )
+        .contains("iat"));
+        assert!(refused(
+            &k,
+            &Claims {
+                iat: Some(now + 600),
+                exp: now + 1200,
+                ..c.clone()
+            }
+        )
+        .contains("future"));
+        assert!(refused(
+            &k,
+            &Claims {
+                nbf: Some(now + 600),
+                ..c.clone()
+            }
+        )
+        .contains("not yet valid"));
+        k.verify(
+            &k.sign(&Claims {
+                nbf: Some(now),
+                ..c.clone()
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        let long = Claims {
+            exp: now + 720 * 60 + 1,
+            ..c.clone()
+        };
+        assert!(refused(&k, &long).contains("720"));
+        let short_rules = keys().with_rules(TokenRules {
+            max_minutes: 1,
+            ..TokenRules::default()
+        });
+        assert!(refused(&short_rules, &Claims { exp: now + 61, ..c }).contains("1 minutes"));
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked_when_configured_and_minted() {
+        let k = keys().with_rules(TokenRules {
+            issuer: Some("https://idp.example.invalid".into()),
+            audience: Some("deleghe".into()),
+            ..TokenRules::default()
+        });
+        let c = claims();
+        let neither = refused(&k, &c);
+        assert!(
+            neither.contains("iss") || neither.contains("aud"),
+            "{neither}"
+        );
+        let iss = Some("https://idp.example.invalid".to_owned());
+        let aud = Some("deleghe".to_owned());
+        let only_iss = Claims {
+            iss: iss.clone(),
+            ..c.clone()
+        };
+        assert!(refused(&k, &only_iss).contains("aud"));
+        let both = Claims {
+            iss: iss.clone(),
+            aud: aud.clone(),
+            ..c.clone()
+        };
+        assert_eq!(k.verify(&k.sign(&both).unwrap()).unwrap(), both);
+        let other_iss = Claims {
+            iss: Some("someone".into()),
+            ..both.clone()
+        };
+        assert!(refused(&k, &other_iss).contains("issuer"));
+        let other_aud = Claims {
+            aud: Some("another app".into()),
+            ..both.clone()
+        };
+        assert!(refused(&k, &other_aud).contains("meant for"));
+        // What the app mints carries them.
+        let now = Utc::now();
+        let minted = k
+            .issue(&TokenRequest {
+                sub: FiscalCode::parse("RSSMRA85T10A562S").unwrap(),
+                role: Role::Citizen,
+                auth: Some(AuthMethod::Cie),
+                office: None,
+                act_for: None,
+                issued_at: now,
+                expires_at: now + Duration::minutes(5),
             })
             .unwrap();
-        assert!(matches!(k.verify(&expired), Err(AppError::Unauthorized(_))));
+        let back = k.verify(&minted).unwrap();
+        assert_eq!((back.iss, back.aud), (iss, aud));
+        assert_eq!(back.iat, Some(now.timestamp()));
+        // Without an audience configured, a token naming one is refused.
+        assert!(refused(&keys(), &both).contains("meant for"));
+    }
+
+    #[test]
+    fn the_app_never_mints_a_token_longer_than_the_maximum() {
+        let now = Utc::now();
+        let request = TokenRequest {
+            sub: FiscalCode::parse("RSSMRA85T10A562S").unwrap(),
+            role: Role::Citizen,
+            auth: Some(AuthMethod::Spid),
+            office: None,
+            act_for: None,
+            issued_at: now,
+            expires_at: now + Duration::minutes(721),
+        };
+        assert!(matches!(keys().issue(&request), Err(AppError::Internal(_))));
     }
 }

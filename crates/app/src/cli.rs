@@ -10,6 +10,7 @@ use deleghe_domain::FiscalCode;
 
 use crate::auth::{AuthMethod, JwtKeys, Role, TokenRequest};
 use crate::config::{self, Config, Flags};
+use crate::counters::Counters;
 
 /// INPS digital-identity delegations: the HTTP app and its tools.
 #[derive(Debug, Parser)]
@@ -40,8 +41,10 @@ pub struct StoreArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Development mode: generates a JWT secret (unless DELEGHE_JWT_SECRET is
-    /// set), enables the settable clock and the SMS file gateway.
+    /// Development mode: signs with the development JWT key of your private
+    /// development folder, generated on the first start (unless
+    /// DELEGHE_JWT_SECRET is set), enables the settable clock (operators
+    /// only, on a loopback address only) and the SMS file gateway.
     #[arg(long)]
     pub dev: bool,
     /// Address to bind [env: DELEGHE_LISTEN] [default: 127.0.0.1:8080]
@@ -50,7 +53,8 @@ pub struct ServeArgs {
     /// Store URL [env: DELEGHE_DATABASE_URL] [default: sqlite://deleghe.sqlite]
     #[arg(long)]
     pub database_url: Option<String>,
-    /// Enable PUT /dev/clock [env: DELEGHE_DEV_CLOCK=1]
+    /// Enable /dev/clock for operators, on a loopback address only
+    /// [env: DELEGHE_DEV_CLOCK=1]
     #[arg(long)]
     pub dev_clock: bool,
     /// File the development SMS gateway appends to [env: DELEGHE_SMS_OUTBOX]
@@ -70,6 +74,7 @@ impl From<ServeArgs> for Flags {
             dev_clock: a.dev_clock,
             sms_outbox: a.sms_outbox,
             counters: a.counters,
+            dev_dir: None,
         }
     }
 }
@@ -87,30 +92,64 @@ pub struct TokenArgs {
     /// The operator's office (operators).
     #[arg(long, default_value = "DCM NAPOLI")]
     pub office: String,
-    /// Minutes until the token expires.
-    #[arg(long, default_value_t = 720)]
-    pub minutes: i64,
+    /// Minutes until the token expires, at most DELEGHE_TOKEN_MAX_MINUTES
+    /// [default: that maximum, 720 unless set]
+    #[arg(long)]
+    pub minutes: Option<i64>,
 }
 
 /// The `token` subcommand: signs with DELEGHE_JWT_SECRET, else with the key
-/// a running `serve --dev` generated.
+/// a running `serve --dev` generated (checked as `serve` checks it), a token
+/// with `iat`, living at most DELEGHE_TOKEN_MAX_MINUTES, carrying the
+/// DELEGHE_TOKEN_ISSUER and DELEGHE_TOKEN_AUDIENCE when set.
 pub fn token(args: TokenArgs) -> Result<String, String> {
     let sub = FiscalCode::parse(&args.fiscal_code)
         .map_err(|e| format!("invalid fiscal code {:?}: {e}", args.fiscal_code))?;
-    if args.minutes <= 0 {
+    let rules = config::token_rules(config::env_var).map_err(|e| e.to_string())?;
+    let minutes = args.minutes.unwrap_or(rules.max_minutes);
+    if minutes <= 0 {
         return Err("--minutes must be positive".into());
     }
+    if minutes > rules.max_minutes {
+        return Err(format!(
+            "--minutes is {minutes}: a token lives at most {} minutes ({})",
+            rules.max_minutes,
+            config::ENV_TOKEN_MAX_MINUTES
+        ));
+    }
+    if args.role == Role::Operator {
+        // The app refuses an office none of its counters is in.
+        let counters = match config::env_var(config::ENV_COUNTERS) {
+            Some(path) => Counters::from_file(std::path::Path::new(&path))?,
+            None => Counters::builtin(),
+        };
+        if !counters.offices().contains(&args.office) {
+            return Err(format!(
+                "--office is {:?}: not one of the configured offices ({})",
+                args.office,
+                counters
+                    .offices()
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
     let secret = config::token_secret().map_err(|e| e.to_string())?;
+    let now = Utc::now();
     let request = TokenRequest {
         sub,
         role: args.role,
         auth: (args.role == Role::Citizen).then_some(args.auth),
         office: (args.role == Role::Operator).then_some(args.office),
         act_for: None,
-        expires_at: Utc::now() + Duration::minutes(args.minutes),
+        issued_at: now,
+        expires_at: now + Duration::minutes(minutes),
     };
     JwtKeys::new(&secret)
-        .sign(&request.claims())
+        .with_rules(rules)
+        .issue(&request)
         .map_err(|e| e.to_string())
 }
 

@@ -4,16 +4,21 @@
 //! the variable and says what is expected. Secrets are kept in [`Secret`],
 //! whose `Debug` and `Display` never show them.
 
+pub mod dev_files;
+pub mod keys;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use crate::auth::{TokenRules, DEFAULT_TOKEN_MAX_MINUTES};
 
 /// Default store: an SQLite file in the working folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://deleghe.sqlite";
 /// Default address to bind.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// Shortest accepted HS256 key, in bytes.
-pub const MIN_SECRET_BYTES: usize = 32;
+/// Shortest accepted HS256 key, in bytes of key material ([`keys`]).
+pub const MIN_SECRET_BYTES: usize = keys::MIN_KEY_BYTES;
 
 pub const ENV_DATABASE_URL: &str = "DELEGHE_DATABASE_URL";
 pub const ENV_LISTEN: &str = "DELEGHE_LISTEN";
@@ -21,6 +26,11 @@ pub const ENV_JWT_SECRET: &str = "DELEGHE_JWT_SECRET";
 pub const ENV_DEV_CLOCK: &str = "DELEGHE_DEV_CLOCK";
 pub const ENV_SMS_OUTBOX: &str = "DELEGHE_SMS_OUTBOX";
 pub const ENV_COUNTERS: &str = "DELEGHE_COUNTERS";
+pub const ENV_TOKEN_MAX_MINUTES: &str = "DELEGHE_TOKEN_MAX_MINUTES";
+pub const ENV_TOKEN_ISSUER: &str = "DELEGHE_TOKEN_ISSUER";
+pub const ENV_TOKEN_AUDIENCE: &str = "DELEGHE_TOKEN_AUDIENCE";
+/// The largest `DELEGHE_TOKEN_MAX_MINUTES` accepted: a week.
+pub const MAX_TOKEN_MAX_MINUTES: i64 = 7 * 24 * 60;
 
 /// A value that must never reach a log.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,8 +68,9 @@ pub struct ConfigError(pub String);
 pub enum JwtKey {
     /// `DELEGHE_JWT_SECRET`.
     Given(Secret),
-    /// `--dev` without a secret: one is generated at start.
-    Generate,
+    /// `--dev` without a secret: the key file of the development folder,
+    /// generated there if missing ([`dev_files`]).
+    DevFile,
 }
 
 /// What `serve` runs with.
@@ -68,6 +79,8 @@ pub struct Config {
     pub database_url: String,
     pub listen: SocketAddr,
     pub jwt: JwtKey,
+    /// What tokens must satisfy, and what the app's own carry.
+    pub tokens: TokenRules,
     /// `--dev`: development conveniences, announced on start.
     pub dev: bool,
     /// `PUT /dev/clock` and the rest of `/dev/*` (otherwise 404).
@@ -76,6 +89,8 @@ pub struct Config {
     pub sms_outbox: Option<PathBuf>,
     /// Offices and counters; none: the built-in default.
     pub counters: Option<PathBuf>,
+    /// The current user's development folder ([`dev_files`]).
+    pub dev_dir: PathBuf,
 }
 
 /// What the command line gave (each `None` falls back to the environment).
@@ -87,6 +102,8 @@ pub struct Flags {
     pub dev_clock: bool,
     pub sms_outbox: Option<PathBuf>,
     pub counters: Option<PathBuf>,
+    /// The development folder, instead of the current user's (tests).
+    pub dev_dir: Option<PathBuf>,
 }
 
 /// Reads one environment variable; empty counts as unset.
@@ -123,9 +140,17 @@ impl Config {
                     ConfigError(format!("{ENV_DEV_CLOCK} is {v:?}: expected 1 or 0"))
                 })?,
             };
+        if dev_clock && !listen.ip().is_loopback() {
+            // Whoever reaches the app could move every rule's deadline.
+            return Err(ConfigError(format!(
+                "the development clock ({ENV_DEV_CLOCK}=1, --dev-clock or --dev) is on, and \
+                 {ENV_LISTEN} (or --listen) is {listen}, not a loopback address: with the \
+                 development clock on, listen on 127.0.0.1 or [::1] only"
+            )));
+        }
         let jwt = match env(ENV_JWT_SECRET) {
             Some(secret) => JwtKey::Given(jwt_secret(secret)?),
-            None if flags.dev => JwtKey::Generate,
+            None if flags.dev => JwtKey::DevFile,
             None => {
                 return Err(ConfigError(format!(
                     "{ENV_JWT_SECRET} is not set: the app needs an HS256 key of at least {MIN_SECRET_BYTES} bytes \
@@ -133,10 +158,12 @@ impl Config {
                 )))
             }
         };
+        let tokens = token_rules(&env)?;
+        let dev_dir = flags.dev_dir.unwrap_or_else(|| dev_files::dev_dir(&env));
         let sms_outbox = flags
             .sms_outbox
             .or_else(|| env(ENV_SMS_OUTBOX).map(PathBuf::from))
-            .or_else(|| flags.dev.then(dev_sms_outbox));
+            .or_else(|| flags.dev.then(|| dev_dir.join(dev_files::SMS_FILE)));
         let counters = flags
             .counters
             .or_else(|| env(ENV_COUNTERS).map(PathBuf::from));
@@ -152,12 +179,48 @@ impl Config {
             database_url,
             listen,
             jwt,
+            tokens,
             dev: flags.dev,
             dev_clock,
             sms_outbox,
             counters,
+            dev_dir,
         })
     }
+
+    /// Whether `serve` keeps a file in the development folder: the key of
+    /// `--dev`, or the SMS file there.
+    pub fn uses_dev_dir(&self) -> bool {
+        self.jwt == JwtKey::DevFile
+            || self
+                .sms_outbox
+                .as_ref()
+                .is_some_and(|p| p.parent() == Some(self.dev_dir.as_path()))
+    }
+}
+
+/// `DELEGHE_TOKEN_MAX_MINUTES`, `DELEGHE_TOKEN_ISSUER`,
+/// `DELEGHE_TOKEN_AUDIENCE`: the rules of `serve` and of the `token`
+/// subcommand.
+pub fn token_rules(env: impl Fn(&str) -> Option<String>) -> Result<TokenRules, ConfigError> {
+    let max_minutes = match env(ENV_TOKEN_MAX_MINUTES) {
+        None => DEFAULT_TOKEN_MAX_MINUTES,
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|m| (1..=MAX_TOKEN_MAX_MINUTES).contains(m))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{ENV_TOKEN_MAX_MINUTES} is {v:?}: expected a number of minutes from 1 to {MAX_TOKEN_MAX_MINUTES}"
+                ))
+            })?,
+    };
+    Ok(TokenRules {
+        max_minutes,
+        issuer: env(ENV_TOKEN_ISSUER).map(|v| v.trim().to_owned()),
+        audience: env(ENV_TOKEN_AUDIENCE).map(|v| v.trim().to_owned()),
+    })
 }
 
 /// The store URL of `migrate` and `rebuild-read-models`.
@@ -177,13 +240,10 @@ pub fn database_url(given: Option<String>) -> Result<String, ConfigError> {
     }
 }
 
+/// `DELEGHE_JWT_SECRET`, checked by [`keys::check`] (the message never
+/// holds the key).
 fn jwt_secret(secret: String) -> Result<Secret, ConfigError> {
-    if secret.len() < MIN_SECRET_BYTES {
-        return Err(ConfigError(format!(
-            "{ENV_JWT_SECRET} is {} bytes long: an HS256 key needs at least {MIN_SECRET_BYTES}",
-            secret.len()
-        )));
-    }
+    keys::check(&secret).map_err(|weak| ConfigError(format!("{ENV_JWT_SECRET} {weak}")))?;
     Ok(Secret(secret))
 }
 
@@ -195,66 +255,14 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Where development files live: outside the work tree, shared by `serve
-/// --dev` and the `token` subcommand.
-pub fn dev_dir() -> PathBuf {
-    std::env::temp_dir().join("deleghe-dev")
-}
-
-/// The generated development JWT key (`serve --dev` writes it, `token` reads it).
-pub fn dev_secret_file() -> PathBuf {
-    dev_dir().join("jwt-secret")
-}
-
-/// The development SMS gateway's default file under `--dev`.
-pub fn dev_sms_outbox() -> PathBuf {
-    dev_dir().join("sms.jsonl")
-}
-
-/// Generates a random HS256 key and stores it where `token` finds it
-/// (readable by the owner only).
-pub fn generate_dev_secret() -> std::io::Result<Secret> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let path = dev_secret_file();
-    std::fs::create_dir_all(dev_dir())?;
-    write_private(&path, secret.as_bytes())?;
-    Ok(Secret(secret))
-}
-
-#[cfg(unix)]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
-}
-
 /// The key the `token` subcommand signs with: `DELEGHE_JWT_SECRET`, else the
-/// one the running `serve --dev` generated.
+/// one `serve --dev` keeps in the current user's development folder; both
+/// checked as `serve` checks them.
 pub fn token_secret() -> Result<Secret, ConfigError> {
     if let Some(secret) = env_var(ENV_JWT_SECRET) {
         return jwt_secret(secret);
     }
-    let path = dev_secret_file();
-    match std::fs::read_to_string(&path) {
-        Ok(s) if !s.trim().is_empty() => Ok(Secret(s.trim().to_owned())),
-        _ => Err(ConfigError(format!(
-            "{ENV_JWT_SECRET} is not set and no development key is at {} (start `serve --dev` first)",
-            path.display()
-        ))),
-    }
+    dev_files::existing_key(&dev_files::dev_dir(env_var))
 }
 
 #[cfg(test)]
@@ -270,8 +278,6 @@ mod tests {
         }
     }
 
-    const KEY: &str = "0123456789abcdef0123456789abcdef";
-
     #[test]
     fn defaults_need_a_secret_unless_dev() {
         let e = Config::from_sources(Flags::default(), env(&[])).unwrap_err();
@@ -284,28 +290,37 @@ mod tests {
             env(&[]),
         )
         .unwrap();
-        assert_eq!(dev.jwt, JwtKey::Generate);
+        assert_eq!(dev.jwt, JwtKey::DevFile);
         assert!(dev.dev_clock);
         assert_eq!(dev.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(dev.listen.to_string(), DEFAULT_LISTEN);
-        assert!(dev.sms_outbox.is_some());
+        // The current user's development folder, never a shared one.
+        let uid = deleghe_adapters::private_files::current_uid();
+        assert_eq!(
+            dev.dev_dir,
+            std::path::Path::new(&format!("/tmp/deleghe-dev-{uid}"))
+        );
+        assert_eq!(dev.sms_outbox, Some(dev.dev_dir.join("sms.jsonl")));
+        assert!(dev.uses_dev_dir());
     }
 
     #[test]
     fn the_dev_clock_is_off_by_default() {
-        let c = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, KEY)])).unwrap();
+        let key = strong_key();
+        let c = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &key)])).unwrap();
         assert!(!c.dev_clock);
         assert!(c.sms_outbox.is_none());
     }
 
     #[test]
     fn flags_override_the_environment() {
+        let key = strong_key();
         let c = Config::from_sources(
             Flags {
                 listen: Some("0.0.0.0:9000".into()),
                 ..Flags::default()
             },
-            env(&[(ENV_JWT_SECRET, KEY), (ENV_LISTEN, "127.0.0.1:1")]),
+            env(&[(ENV_JWT_SECRET, &key), (ENV_LISTEN, "127.0.0.1:1")]),
         )
         .unwrap();
         assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
@@ -313,9 +328,10 @@ mod tests {
 
     #[test]
     fn bad_values_are_named_with_what_is_expected() {
+        let key = strong_key();
         let bad_listen = Config::from_sources(
             Flags::default(),
-            env(&[(ENV_JWT_SECRET, KEY), (ENV_LISTEN, "localhost")]),
+            env(&[(ENV_JWT_SECRET, &key), (ENV_LISTEN, "localhost")]),
         )
         .unwrap_err();
         assert!(bad_listen.0.contains("DELEGHE_LISTEN"), "{bad_listen}");
@@ -328,14 +344,14 @@ mod tests {
         );
         let clock = Config::from_sources(
             Flags::default(),
-            env(&[(ENV_JWT_SECRET, KEY), (ENV_DEV_CLOCK, "maybe")]),
+            env(&[(ENV_JWT_SECRET, &key), (ENV_DEV_CLOCK, "maybe")]),
         )
         .unwrap_err();
         assert!(clock.0.contains("DELEGHE_DEV_CLOCK"), "{clock}");
         let url = Config::from_sources(
             Flags::default(),
             env(&[
-                (ENV_JWT_SECRET, KEY),
+                (ENV_JWT_SECRET, &key),
                 (ENV_DATABASE_URL, "mysql://u:pw@h/db"),
             ]),
         )
@@ -344,6 +360,136 @@ mod tests {
             url.0.contains("\"mysql\"") && !url.0.contains("pw"),
             "{url}"
         );
+    }
+
+    fn random(n: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; n];
+        getrandom::fill(&mut bytes).unwrap();
+        bytes
+    }
+
+    /// A random key of 32 bytes, hex-encoded (`openssl rand -hex 32`).
+    fn strong_key() -> String {
+        random(32).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Standard base64, padded (`openssl rand -base64 N`).
+    fn base64(bytes: &[u8]) -> String {
+        const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn weak_keys_are_refused_naming_the_variable_never_the_key() {
+        let strong = strong_key();
+        for weak in [
+            "a".repeat(32),
+            "a".repeat(64),
+            "ab".repeat(24),
+            // 32 hex digits are 16 bytes of key.
+            strong[..32].to_owned(),
+            // 40 characters of base64 are 30 bytes.
+            base64(&random(30)),
+            // A shorter key repeated.
+            strong[..20].repeat(4),
+        ] {
+            let e = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &weak)]))
+                .expect_err(&format!("a weak key was accepted: {weak}"));
+            assert!(e.0.contains(ENV_JWT_SECRET), "{e}");
+            assert!(!e.0.contains(&weak), "the key is echoed: {e}");
+        }
+        for good in [strong.clone(), base64(&random(32))] {
+            Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &good)]))
+                .unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+    }
+
+    #[test]
+    fn the_dev_clock_is_refused_on_an_address_that_is_not_loopback() {
+        let key = strong_key();
+        let on = |listen: &str, dev: bool, dev_clock: bool, clock_env: Option<&str>| {
+            let mut pairs = vec![(ENV_JWT_SECRET, key.as_str()), (ENV_LISTEN, listen)];
+            if let Some(v) = clock_env {
+                pairs.push((ENV_DEV_CLOCK, v));
+            }
+            Config::from_sources(
+                Flags {
+                    dev,
+                    dev_clock,
+                    ..Flags::default()
+                },
+                |k| {
+                    pairs
+                        .iter()
+                        .find(|(n, _)| *n == k)
+                        .map(|(_, v)| v.to_string())
+                },
+            )
+        };
+        for (dev, dev_clock, clock_env) in [
+            (true, false, None),
+            (false, true, None),
+            (false, false, Some("1")),
+        ] {
+            for listen in ["0.0.0.0:8080", "192.168.1.10:8080", "[::]:8080"] {
+                let e = on(listen, dev, dev_clock, clock_env)
+                    .expect_err(&format!("dev clock on {listen} was accepted"));
+                for name in [ENV_DEV_CLOCK, "--dev", ENV_LISTEN, "--listen"] {
+                    assert!(e.0.contains(name), "{name}: {e}");
+                }
+            }
+            for listen in ["127.0.0.1:8080", "127.0.0.2:9000", "[::1]:8080"] {
+                on(listen, dev, dev_clock, clock_env).unwrap();
+            }
+        }
+        // Without the dev clock, any address.
+        on("0.0.0.0:8080", false, false, None).unwrap();
+    }
+
+    #[test]
+    fn token_rules_come_from_the_environment() {
+        let key = strong_key();
+        let c = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &key)])).unwrap();
+        assert_eq!(c.tokens, TokenRules::default());
+        assert_eq!(c.tokens.max_minutes, 720);
+        let c = Config::from_sources(
+            Flags::default(),
+            env(&[
+                (ENV_JWT_SECRET, &key),
+                (ENV_TOKEN_MAX_MINUTES, "60"),
+                (ENV_TOKEN_ISSUER, "https://idp.example.invalid"),
+                (ENV_TOKEN_AUDIENCE, " deleghe "),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.tokens,
+            TokenRules {
+                max_minutes: 60,
+                issuer: Some("https://idp.example.invalid".into()),
+                audience: Some("deleghe".into()),
+            }
+        );
+        for bad in ["0", "-5", "ten", "10081", "99999999999999999999"] {
+            let e = Config::from_sources(
+                Flags::default(),
+                env(&[(ENV_JWT_SECRET, &key), (ENV_TOKEN_MAX_MINUTES, bad)]),
+            )
+            .unwrap_err();
+            assert!(e.0.contains(ENV_TOKEN_MAX_MINUTES), "{e}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! other counter types, so that every booking rule can be tried), or a JSON
 //! file of the same shape given with `--counters` / `DELEGHE_COUNTERS`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use deleghe_domain::schedule::{Counter, WEB_MEETING_COUNTER_ID};
@@ -17,6 +17,7 @@ pub const DEFAULT_COUNTERS: &str = include_str!("../config/counters.json");
 pub struct Counters {
     list: Vec<Counter>,
     by_id: HashMap<String, usize>,
+    offices: BTreeSet<String>,
 }
 
 impl Counters {
@@ -36,7 +37,12 @@ impl Counters {
                 return Err(format!("counter id {} is given twice", c.id));
             }
         }
-        Ok(Self { list, by_id })
+        let offices = list.iter().map(|c| c.office.to_string()).collect();
+        Ok(Self {
+            list,
+            by_id,
+            offices,
+        })
     }
 
     pub fn builtin() -> Self {
@@ -55,6 +61,11 @@ impl Counters {
 
     pub fn get(&self, id: &str) -> Option<&Counter> {
         self.by_id.get(id).map(|i| &self.list[*i])
+    }
+
+    /// The offices of the counters: an operator's token names one of them.
+    pub fn offices(&self) -> &BTreeSet<String> {
+        &self.offices
     }
 
     /// Whether the web-meeting delegations counter of API.md is configured.
@@ -97,6 +108,13 @@ mod tests {
         for mode in [Mode::InPerson, Mode::PhoneCallback, Mode::WebMeeting] {
             assert!(c.all().iter().any(|x| x.offers_mode(mode)), "{mode}");
         }
+    }
+
+    #[test]
+    fn the_offices_are_those_of_the_counters() {
+        let counters = Counters::builtin();
+        let offices: Vec<&str> = counters.offices().iter().map(String::as_str).collect();
+        assert_eq!(offices, ["DCM NAPOLI", "MILANO NORD", "ROMA EUR"]);
     }
 
     #[test]

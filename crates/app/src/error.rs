@@ -34,6 +34,10 @@ pub enum AppError {
     /// No valid bearer token (401).
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A token living longer than the maximum from `iat` to `exp` (401
+    /// `unauthorized`, with `max_minutes`).
+    #[error("the token lives longer than the {max_minutes} minutes allowed from iat to exp")]
+    TokenTooLong { max_minutes: i64 },
     /// Signed in, not allowed (403 `forbidden`).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -108,7 +112,7 @@ impl AppError {
             Self::RegistrationRefused { code } | Self::Refused { code } => code,
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidFiscalCode { .. } => "invalid_fiscal_code",
-            Self::Unauthorized(_) => "unauthorized",
+            Self::Unauthorized(_) | Self::TokenTooLong { .. } => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NoActiveDelegation(_) => "no_active_delegation",
             Self::NotFound(_) => "not_found",
@@ -222,6 +226,9 @@ impl AppError {
             }
             Self::NoActiveDelegation(grantor) => {
                 m.insert("grantor".into(), json!(grantor));
+            }
+            Self::TokenTooLong { max_minutes } => {
+                m.insert("max_minutes".into(), json!(max_minutes));
             }
             Self::PayloadTooLarge { limit, .. } => {
                 m.insert("max".into(), json!(limit));

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use deleghe_adapters::gateway::FileSmsGateway;
 use deleghe_adapters::projection::Projector;
 use deleghe_adapters::readside::ReadSide;
 use deleghe_adapters::runner::FlowRunner;
@@ -17,7 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::JwtKeys;
-use crate::config::{self, Config, JwtKey};
+use crate::config::{self, dev_files, Config, JwtKey};
 use crate::counters::Counters;
 use crate::state::{AppState, StateConfig};
 
@@ -117,17 +118,38 @@ pub async fn shutdown_signal() {
 
 /// Everything `serve` builds before it listens.
 pub async fn build(config: &Config) -> Result<AppState, BoxError> {
+    if config.uses_dev_dir() {
+        dev_files::ensure_dir(&config.dev_dir)?;
+    }
     let secret = match &config.jwt {
         JwtKey::Given(secret) => secret.clone(),
-        JwtKey::Generate => {
-            let secret = config::generate_dev_secret()?;
-            tracing::warn!(
-                file = %config::dev_secret_file().display(),
-                "--dev: generated a random JWT secret (not shown); `deleghe token` reads it from that file"
-            );
+        JwtKey::DevFile => {
+            let (secret, generated) = dev_files::key_or_generate(&config.dev_dir)?;
+            let file = config.dev_dir.join(dev_files::KEY_FILE);
+            if generated {
+                tracing::warn!(
+                    file = %file.display(),
+                    "--dev: generated a random JWT key (not shown) in this file, where \
+                     `deleghe token` reads it and later starts reuse it"
+                );
+            } else {
+                tracing::warn!(
+                    file = %file.display(),
+                    "--dev: signing with the development JWT key of this file (not shown)"
+                );
+            }
             secret
         }
     };
+    if let Some(path) = &config.sms_outbox {
+        // Checked here, to stop with a message that says which file.
+        FileSmsGateway::open(path).map_err(|e| {
+            format!(
+                "the SMS file ({}, --sms-outbox or --dev): {e}",
+                config::ENV_SMS_OUTBOX
+            )
+        })?;
+    }
     let counters = match &config.counters {
         Some(path) => Counters::from_file(path)?,
         None => Counters::builtin(),
@@ -141,7 +163,7 @@ pub async fn build(config: &Config) -> Result<AppState, BoxError> {
     Ok(AppState::open(StateConfig {
         repository,
         policy: Policy::default(),
-        keys: JwtKeys::new(&secret),
+        keys: JwtKeys::new(&secret).with_rules(config.tokens.clone()),
         counters,
         dev_clock: config.dev_clock,
         sms_outbox: config.sms_outbox.clone(),
@@ -156,12 +178,14 @@ pub async fn serve(
 ) -> Result<(), BoxError> {
     if config.dev {
         tracing::warn!(
-            "--dev: development mode: generated JWT secret unless DELEGHE_JWT_SECRET is set, \
+            "--dev: development mode: a development JWT key unless DELEGHE_JWT_SECRET is set, \
              settable clock at /dev/clock, SMS written to a file"
         );
     }
     if config.dev_clock {
-        tracing::warn!("development clock enabled: PUT /dev/clock sets the app's time");
+        tracing::warn!(
+            "development clock enabled: PUT /dev/clock (operators only) sets the app's time"
+        );
     }
     if let Some(path) = &config.sms_outbox {
         tracing::info!(file = %path.display(), "SMS gateway: one JSON line per SMS in this file");

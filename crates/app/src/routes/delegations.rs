@@ -333,18 +333,21 @@ pub async fn act_as(
     };
     let grantor = FiscalCode::parse(&body.grantor).map_err(AppError::fiscal_code("grantor"))?;
     state.check_acting_for(&me, &grantor).await?;
-    let token = state.keys().sign(
-        &TokenRequest {
-            sub: me.clone(),
-            role: TokenRole::Citizen,
-            auth: Some(*auth),
-            office: None,
-            act_for: Some(grantor.clone()),
-            // An act-as session never outlives the session it comes from.
-            expires_at: DateTime::from_timestamp(caller.expires_at, 0).unwrap_or_else(Utc::now),
-        }
-        .claims(),
-    )?;
-    tracing::info!(delegate = %me, grantor = %grantor, "act-as session opened (D9)");
+    // Real time, as the tokens are checked against it (not the dev clock).
+    let now = Utc::now();
+    // An act-as session never outlives the session it comes from, nor the
+    // longest life of a token.
+    let parent_expires = DateTime::from_timestamp(caller.expires_at, 0).unwrap_or(now);
+    let token = state.keys().issue(&TokenRequest {
+        sub: me.clone(),
+        role: TokenRole::Citizen,
+        auth: Some(*auth),
+        office: None,
+        act_for: Some(grantor.clone()),
+        issued_at: now,
+        expires_at: parent_expires.min(now + state.keys().rules().max_lifetime()),
+    })?;
+    // No fiscal code at info: the audit trail says who acts for whom.
+    tracing::info!("act-as session opened (D9)");
     Ok(Json(TokenDto { token }))
 }

@@ -1,5 +1,10 @@
 //! Health, the OpenAPI document, the development clock, and the answers for
 //! unknown paths, wrong methods and panics.
+//!
+//! The development clock (`/dev/clock`) exists only when it is enabled
+//! (otherwise every `/dev/*` path is 404), answers operators only, and
+//! [`crate::config`] refuses to enable it on an address that is not
+//! loopback: whoever sets the clock moves every rule's deadline.
 
 use std::any::Any;
 
@@ -9,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Map;
 use utoipa::OpenApi;
 
+use crate::auth::Caller;
 use crate::dto::{ClockDto, Health, Problem};
 use crate::error::{problem, AppError};
 use crate::extract::Json;
@@ -38,39 +44,62 @@ pub async fn openapi() -> Response {
     Json(ApiDoc::openapi()).into_response()
 }
 
-/// Development only: the app's clock.
+/// Development only: the app's clock (operators).
 #[utoipa::path(get, path = "/dev/clock", tag = "development",
     responses(
         (status = 200, body = ClockDto),
+        (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "the development clock is off", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn get_clock(State(state): State<AppState>) -> Json<ClockDto> {
-    Json(ClockDto { now: state.now() })
+    ),
+    security(("bearer" = [])))]
+pub async fn get_clock(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ClockDto>, AppError> {
+    caller.operator()?;
+    Ok(Json(ClockDto { now: state.now() }))
 }
 
-/// Development only: from now on the clock reads `now` (it does not advance).
+/// Development only: from now on the clock reads `now` (it does not
+/// advance); operators only.
 #[utoipa::path(put, path = "/dev/clock", tag = "development",
     request_body = ClockDto,
     responses(
         (status = 204, description = "set"),
+        (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "the development clock is off", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn set_clock(State(state): State<AppState>, Json(body): Json<ClockDto>) -> StatusCode {
+    ),
+    security(("bearer" = [])))]
+pub async fn set_clock(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<ClockDto>,
+) -> Result<StatusCode, AppError> {
+    caller.operator()?;
     state.clock().set(Some(body.now));
     tracing::info!(now = %body.now, "development clock set");
-    StatusCode::NO_CONTENT
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// Development only: back to real time.
+/// Development only: back to real time; operators only.
 #[utoipa::path(delete, path = "/dev/clock", tag = "development",
     responses(
         (status = 204, description = "real time again"),
+        (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "the development clock is off", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn reset_clock(State(state): State<AppState>) -> StatusCode {
+    ),
+    security(("bearer" = [])))]
+pub async fn reset_clock(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, AppError> {
+    caller.operator()?;
     state.clock().set(None);
     tracing::info!("development clock back to real time");
-    StatusCode::NO_CONTENT
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Any path the app does not serve (and `/dev/*` when the dev clock is off).

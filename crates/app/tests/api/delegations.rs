@@ -418,7 +418,11 @@ pub async fn tokens_are_checked(api: Api) {
         role: Role::Citizen,
         auth: Some(AuthMethod::Cie),
         office: None,
+        iat: Some(Utc::now().timestamp()),
+        nbf: None,
         exp: (Utc::now() + Duration::hours(1)).timestamp(),
+        iss: None,
+        aud: None,
         act_for: None,
     };
     let sign = |c: &Claims| api.state.keys().sign(c).unwrap();
@@ -452,6 +456,7 @@ pub async fn tokens_are_checked(api: Api) {
     .unwrap();
     api.get(&path, &foreign).await.refused(401, "unauthorized");
     let expired = Claims {
+        iat: Some((Utc::now() - Duration::hours(2)).timestamp()),
         exp: (Utc::now() - Duration::hours(1)).timestamp(),
         ..claims.clone()
     };

@@ -9,6 +9,7 @@ mod meetings;
 mod personal;
 mod security_acting;
 mod security_meetings;
+mod security_tokens;
 mod socket;
 mod support;
 mod system;

@@ -61,17 +61,15 @@ async fn over_a_real_socket_with_graceful_shutdown() {
 
     let token = state
         .keys()
-        .sign(
-            &deleghe_app::auth::TokenRequest {
-                sub: deleghe_domain::FiscalCode::parse(&cf(500)).unwrap(),
-                role: deleghe_app::auth::Role::Citizen,
-                auth: Some(deleghe_app::auth::AuthMethod::Cns),
-                office: None,
-                act_for: None,
-                expires_at: chrono::Utc::now() + chrono::Duration::minutes(5),
-            }
-            .claims(),
-        )
+        .issue(&deleghe_app::auth::TokenRequest {
+            sub: deleghe_domain::FiscalCode::parse(&cf(500)).unwrap(),
+            role: deleghe_app::auth::Role::Citizen,
+            auth: Some(deleghe_app::auth::AuthMethod::Cns),
+            office: None,
+            act_for: None,
+            issued_at: chrono::Utc::now(),
+            expires_at: chrono::Utc::now() + chrono::Duration::minutes(5),
+        })
         .unwrap();
     let body = format!(r#"{{"delegate": "{}"}}"#, cf(501));
     let created = exchange(

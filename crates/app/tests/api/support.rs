@@ -184,7 +184,7 @@ impl Api {
     }
 
     pub fn token(&self, request: TokenRequest) -> String {
-        self.state.keys().sign(&request.claims()).unwrap()
+        self.state.keys().issue(&request).unwrap()
     }
 
     pub fn citizen(&self, code: &str) -> String {
@@ -194,6 +194,7 @@ impl Api {
             auth: Some(AuthMethod::Spid),
             office: None,
             act_for: None,
+            issued_at: Utc::now(),
             expires_at: Utc::now() + Duration::hours(1),
         })
     }
@@ -205,6 +206,7 @@ impl Api {
             auth: None,
             office: Some("DCM NAPOLI".into()),
             act_for: None,
+            issued_at: Utc::now(),
             expires_at: Utc::now() + Duration::hours(1),
         })
     }
@@ -217,6 +219,7 @@ impl Api {
             auth: None,
             office: Some(office.into()),
             act_for: None,
+            issued_at: Utc::now(),
             expires_at: Utc::now() + Duration::hours(1),
         })
     }

@@ -117,12 +117,16 @@ pub async fn dev_clock_is_off_by_default(api: Api) {
     }
 }
 
+/// Enabled, the development clock answers operators (security_tokens.rs
+/// checks that it answers nobody else).
 pub async fn dev_clock_when_enabled(store: Store) {
     let api = Api::on(store, true).await;
+    let op = api.operator();
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
     let put = |body: &'static str| {
         Request::put("/dev/clock")
             .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {op}"))
             .body(Body::from(body))
             .unwrap()
     };
@@ -130,10 +134,7 @@ pub async fn dev_clock_when_enabled(store: Store) {
         .await
         .ok(204);
     assert_eq!(api.state.now(), at);
-    let read = api
-        .send(Request::get("/dev/clock").body(Body::empty()).unwrap())
-        .await
-        .ok(200);
+    let read = api.get("/dev/clock", &op).await.ok(200);
     assert_eq!(read, json!({"now": "2026-12-01T08:00:00Z"}));
     api.send(put(r#"{"now": "soon"}"#))
         .await
@@ -141,8 +142,6 @@ pub async fn dev_clock_when_enabled(store: Store) {
     // The clock does not advance by itself, and commands read it.
     let d = api.delegate_online(&cf(410), &cf(411)).await;
     assert_eq!(d["registered_at"], "2026-12-01T08:00:00Z");
-    api.send(Request::delete("/dev/clock").body(Body::empty()).unwrap())
-        .await
-        .ok(204);
+    api.delete("/dev/clock", &op).await.ok(204);
     assert!((api.state.now() - Utc::now()).num_seconds().abs() < 5);
 }
