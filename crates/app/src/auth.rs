@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
 use crate::error::AppError;
+use crate::privacy::Pseudonyms;
 use crate::state::AppState;
 
 /// Who a token is for.
@@ -134,6 +135,7 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     codes: AccessCodes,
+    pseudonyms: Pseudonyms,
     rules: TokenRules,
 }
 
@@ -151,6 +153,7 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
             codes: AccessCodes::new(bytes),
+            pseudonyms: Pseudonyms::new(bytes),
             rules: TokenRules::default(),
         }
     }
@@ -158,6 +161,11 @@ impl JwtKeys {
     /// M2, M10: the keys the access codes are derived and digested with.
     pub fn access_codes(&self) -> &AccessCodes {
         &self.codes
+    }
+
+    /// How logs name people.
+    pub fn pseudonyms(&self) -> &Pseudonyms {
+        &self.pseudonyms
     }
 
     pub fn with_rules(self, rules: TokenRules) -> Self {
@@ -435,23 +443,26 @@ impl FromRequestParts<AppState> for Caller {
             request_id: request_id(parts),
             expires_at: claims.exp,
         };
-        tracing::Span::current().record("caller", tracing::field::display(caller.label()));
+        let label = caller.label(state.keys().pseudonyms());
+        tracing::Span::current().record("caller", tracing::field::display(label));
         Ok(caller)
     }
 }
 
 impl Caller {
     /// How the caller appears in the request's span: role and, for an
-    /// act-as token, for whom (fiscal codes are the system's ids, not secrets).
-    fn label(&self) -> String {
+    /// act-as token, for whom; people by their pseudonym only.
+    fn label(&self, pseudonyms: &Pseudonyms) -> String {
         match &self.principal {
             Principal::Citizen {
                 me,
                 acting_for: Some(g),
                 ..
-            } => format!("citizen:{me} for {g}"),
-            Principal::Citizen { me, .. } => format!("citizen:{me}"),
-            Principal::Operator { me, office } => format!("operator:{me}@{office}"),
+            } => format!("citizen:{} for {}", pseudonyms.of(me), pseudonyms.of(g)),
+            Principal::Citizen { me, .. } => format!("citizen:{}", pseudonyms.of(me)),
+            Principal::Operator { me, office } => {
+                format!("operator:{}@{office}", pseudonyms.of(me))
+            }
         }
     }
 }

@@ -64,6 +64,9 @@ pub enum AppError {
     /// A rule refused the command, or the store failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// The request's head, body or whole took longer than allowed (408).
+    #[error("the request took too long to arrive or to answer; send it again")]
+    RequestTimeout,
     /// A fault of the app itself (500; the message is logged, not sent).
     #[error("{0}")]
     Internal(String),
@@ -122,6 +125,7 @@ impl AppError {
             Self::PayloadTooLarge { document: true, .. } => "document_too_large",
             Self::Document(e) => e.code(),
             Self::Service(e) => e.code(),
+            Self::RequestTimeout => "request_timeout",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -165,6 +169,22 @@ pub fn status_of(code: &str) -> StatusCode {
     }
 }
 
+fn problem_value(status: StatusCode, code: &str, detail: &str) -> Value {
+    json!({
+        "type": format!("https://deleghe.example.invalid/problems/{code}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": code,
+    })
+}
+
+/// The body of a problem answer, for an answer written without the router
+/// (a request whose head never arrived: [`crate::connections`]).
+pub fn problem_body(status: StatusCode, code: &str, detail: &str) -> String {
+    problem_value(status, code, detail).to_string()
+}
+
 /// A problem+json answer with `code`, `detail` and extra fields.
 pub fn problem(
     status: StatusCode,
@@ -172,13 +192,7 @@ pub fn problem(
     detail: &str,
     extra: Map<String, Value>,
 ) -> Response {
-    let mut body = json!({
-        "type": format!("https://deleghe.example.invalid/problems/{code}"),
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-        "code": code,
-    });
+    let mut body = problem_value(status, code, detail);
     if let Value::Object(map) = &mut body {
         for (k, v) in extra {
             map.entry(k).or_insert(v);

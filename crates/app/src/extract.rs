@@ -30,7 +30,23 @@ where
     }
 }
 
+/// Whether a body failed to arrive because it took too long (the
+/// [`tower_http::timeout::RequestBodyTimeoutLayer`] of [`crate::app`]).
+pub(crate) fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 fn json_rejection(rejection: JsonRejection) -> AppError {
+    if timed_out(&rejection) {
+        return AppError::RequestTimeout;
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return AppError::PayloadTooLarge {
             limit: JSON_BODY_LIMIT,
@@ -59,7 +75,9 @@ where
             .await
             .map(Self)
             .map_err(|rejection: BytesRejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                if timed_out(&rejection) {
+                    AppError::RequestTimeout
+                } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::PayloadTooLarge {
                         limit: DOCUMENT_BODY_LIMIT,
                         document: true,

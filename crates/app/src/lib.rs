@@ -37,12 +37,14 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod counters;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod pdf;
+pub mod privacy;
 pub mod routes;
 pub mod server;
 pub mod state;
@@ -53,7 +55,11 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
+use std::time::Duration;
+
+use axum::http::StatusCode;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -64,8 +70,34 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 /// Largest document body accepted: M6's 3 MiB plus headroom, so that a file
 /// just over the limit is refused by the rule (413 `document_too_large`).
 pub const DOCUMENT_BODY_LIMIT: usize = 3 * 1024 * 1024 + 256 * 1024;
-/// The header carrying the request id, in and out.
+/// The header carrying the request id: the server's, on the way in (set by
+/// [`app`]'s first layer, whatever the client sent) and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// How long a request may take (API.md, "Authentication"): its head and
+/// its body must arrive within 30 s (the body waits at most that long for
+/// each part), and no request runs longer than 60 s. Past any of them the
+/// answer is 408 `request_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From the first byte of a request to the end of its head (hyper's
+    /// header read timeout, in [`server::run`]).
+    pub head: Duration,
+    /// The longest wait for the next part of a body.
+    pub body: Duration,
+    /// From the head to the end of the answer.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            head: Duration::from_secs(30),
+            body: Duration::from_secs(30),
+            request: Duration::from_secs(60),
+        }
+    }
+}
 
 /// The whole HTTP app on `state`.
 pub fn app(state: AppState) -> Router {
@@ -149,11 +181,18 @@ pub fn app(state: AppState) -> Router {
                 .delete(system::reset_clock),
         );
     }
+    let timeouts = state.timeouts();
     router
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(CatchPanicLayer::custom(system::panic_answer))
+        .layer(RequestBodyTimeoutLayer::new(timeouts.body))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeouts.request,
+        ))
+        .layer(middleware::map_response(timeout_problem))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -162,10 +201,16 @@ pub fn app(state: AppState) -> Router {
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
+                    let client = req
+                        .extensions()
+                        .get::<ClientRequestId>()
+                        .map(|c| c.0.as_str())
+                        .unwrap_or_default();
                     // The path only: queries and bodies may hold personal data or PINs.
                     tracing::info_span!(
                         "request",
                         request_id = %id,
+                        client_request_id = %client,
                         method = %req.method(),
                         path = %req.uri().path(),
                         caller = tracing::field::Empty,
@@ -178,9 +223,15 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Gives every request an id (the caller's `x-request-id` if it is a sane
-/// token, else a new UUID), and sends it back. It is the correlation id of
-/// every event the request stores.
+/// The request id a client sent, kept beside the server's (logs only).
+#[derive(Debug, Clone)]
+pub struct ClientRequestId(pub String);
+
+/// Gives every request a new id of the server's, the correlation id of every
+/// event the request stores, and sends it back. What the client sent as
+/// `x-request-id`, if it is a sane token, is kept beside it in the logs
+/// ([`ClientRequestId`]), never in the audit trail: a client must not be
+/// able to choose, or collide with, another request's correlation id.
 async fn request_id(mut req: Request, next: Next) -> Response {
     let given = req
         .headers()
@@ -193,10 +244,27 @@ async fn request_id(mut req: Request, next: Next) -> Response {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
         .map(str::to_owned);
-    let id = given.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let value = HeaderValue::from_str(&id).expect("a token is a valid header value");
+    if let Some(given) = given {
+        req.extensions_mut().insert(ClientRequestId(given));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let value = HeaderValue::from_str(&id).expect("a UUID is a valid header value");
     req.headers_mut().insert(REQUEST_ID, value.clone());
     let mut response = next.run(req).await;
     response.headers_mut().insert(REQUEST_ID, value);
     response
+}
+
+/// The whole-request timeout answers a bare 408: give it the problem body
+/// every error has.
+async fn timeout_problem(response: Response) -> Response {
+    let bare = response.status() == StatusCode::REQUEST_TIMEOUT
+        && !response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE);
+    if bare {
+        axum::response::IntoResponse::into_response(error::AppError::RequestTimeout)
+    } else {
+        response
+    }
 }

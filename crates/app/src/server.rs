@@ -167,6 +167,7 @@ pub async fn build(config: &Config) -> Result<AppState, BoxError> {
         counters,
         dev_clock: config.dev_clock,
         sms_outbox: config.sms_outbox.clone(),
+        timeouts: crate::Timeouts::default(),
     })
     .await?)
 }
@@ -211,9 +212,8 @@ pub async fn run(
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> Result<(), BoxError> {
     let workers = Workers::start(&state);
-    let served = axum::serve(listener, crate::app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let timeouts = state.timeouts();
+    let served = crate::connections::serve(listener, crate::app(state), timeouts, shutdown).await;
     tracing::info!("no more requests in flight; stopping the workers");
     workers.stop().await;
     tracing::info!("stopped");

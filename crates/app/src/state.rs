@@ -30,6 +30,7 @@ use crate::auth::JwtKeys;
 use crate::config::Secret;
 use crate::counters::Counters;
 use crate::error::AppError;
+use crate::Timeouts;
 
 /// The app's shared state; cloning shares it.
 #[derive(Clone)]
@@ -46,6 +47,7 @@ struct Inner {
     keys: JwtKeys,
     counters: Counters,
     dev_clock: bool,
+    timeouts: Timeouts,
 }
 
 /// How to build an [`AppState`].
@@ -58,6 +60,8 @@ pub struct StateConfig {
     pub dev_clock: bool,
     /// The development SMS gateway's file; none: SMS are not sent.
     pub sms_outbox: Option<PathBuf>,
+    /// How long a request's head, body and whole may take.
+    pub timeouts: Timeouts,
 }
 
 /// No SMS gateway configured: each SMS is refused, and so recorded as
@@ -127,6 +131,7 @@ impl AppState {
             keys: config.keys,
             counters: config.counters,
             dev_clock: config.dev_clock,
+            timeouts: config.timeouts,
         })))
     }
 
@@ -173,6 +178,10 @@ impl AppState {
 
     pub fn dev_clock_enabled(&self) -> bool {
         self.0.dev_clock
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.0.timeouts
     }
 
     /// The read models, brought up to the end of the log first, so that a
@@ -330,6 +339,7 @@ impl AppState {
             counters: Counters::builtin(),
             dev_clock,
             sms_outbox: None,
+            timeouts: Timeouts::default(),
         })
         .await
         .expect("an in-memory app")

@@ -93,3 +93,69 @@ async fn secrets_and_pins_are_never_logged() {
         assert!(!logs.contains(secret), "a secret is in the logs: {secret}");
     }
 }
+
+/// Finding: fiscal codes reached the info-level logs on every request (the
+/// request span named the caller). At info and above, people appear only as
+/// keyed pseudonyms: no fiscal code, name or phone number.
+#[tokio::test]
+async fn personal_data_never_reaches_the_info_logs() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let api = Api::on(Store::Memory, false).await;
+    let (grantor, delegate, other) = (cf(610), cf(611), cf(612));
+    let registered = api.delegate_online(&grantor, &delegate).await;
+    let token = api
+        .post(
+            "/v1/sessions/act-as",
+            &api.citizen(&delegate),
+            json!({"grantor": grantor}),
+        )
+        .await
+        .ok(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.get(&format!("/v1/delegations?grantor={grantor}"), &token)
+        .await
+        .ok(200);
+    api.book_meeting(&other, &grantor).await;
+    api.post_empty(
+        &format!(
+            "/v1/counter/delegations/{}/revoke",
+            registered["id"].as_str().unwrap()
+        ),
+        &api.operator(),
+    )
+    .await
+    .ok(200);
+    api.get(&format!("/v1/delegations?grantor={grantor}"), &token)
+        .await
+        .refused(403, "no_active_delegation");
+    api.state.deliver_due().await.unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("caller=citizen:p-"),
+        "callers by pseudonym: {logs}"
+    );
+    for personal in [
+        grantor.as_str(),
+        delegate.as_str(),
+        other.as_str(),
+        &cf(900),
+        "3331234567",
+        "Mario",
+        "Rossi",
+    ] {
+        assert!(
+            !logs.contains(personal),
+            "personal data in the info logs: {personal}\n{logs}"
+        );
+    }
+}

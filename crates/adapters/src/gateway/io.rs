@@ -91,7 +91,8 @@ impl HttpIoGateway {
     fn url(&self, path: &str) -> Result<reqwest::Url, GatewayError> {
         self.base
             .join(path)
-            .map_err(|e| GatewayError::Permanent(format!("invalid IO API path {path}: {e}")))
+            // Not the path: it may hold a fiscal code, and errors are logged.
+            .map_err(|e| GatewayError::Permanent(format!("invalid IO API path: {e}")))
     }
 
     /// Whether the citizen is an IO user who accepts this service's messages.
@@ -107,11 +108,9 @@ impl HttpIoGateway {
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(false);
         }
-        let profile: Profile = check(response)
-            .await?
-            .json()
-            .await
-            .map_err(|e| GatewayError::Temporary(format!("unreadable IO profile: {e}")))?;
+        let profile: Profile = check(response).await?.json().await.map_err(|e| {
+            GatewayError::Temporary(format!("unreadable IO profile: {}", e.without_url()))
+        })?;
         Ok(profile.sender_allowed)
     }
 }

@@ -204,9 +204,11 @@ pub(crate) fn http_client() -> Result<reqwest::Client, GatewayError> {
         .map_err(|e| GatewayError::Permanent(format!("cannot build the HTTP client: {e}")))
 }
 
-/// A request that got no answer: worth a retry.
+/// A request that got no answer: worth a retry. Without its URL, which
+/// may name a person (the IO app's profiles are addressed by fiscal code)
+/// and ends up in the logs.
 pub(crate) fn transport(error: reqwest::Error) -> GatewayError {
-    GatewayError::Temporary(format!("no answer: {error}"))
+    GatewayError::Temporary(format!("no answer: {}", error.without_url()))
 }
 
 /// Sorts an answer: 2xx passes; 408, 429 and 5xx are temporary; the rest

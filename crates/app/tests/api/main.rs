@@ -8,6 +8,7 @@ mod delegations;
 mod meetings;
 mod personal;
 mod security_acting;
+mod security_http;
 mod security_meetings;
 mod security_tokens;
 mod socket;

@@ -36,6 +36,7 @@ async fn over_a_real_socket_with_graceful_shutdown() {
         counters: Counters::builtin(),
         dev_clock: false,
         sms_outbox: None,
+        timeouts: deleghe_app::Timeouts::default(),
     })
     .await
     .unwrap();

@@ -168,6 +168,7 @@ impl Api {
             counters: Counters::builtin(),
             dev_clock,
             sms_outbox: Some(sms.clone()),
+            timeouts: deleghe_app::Timeouts::default(),
         })
         .await
         .expect("the app's state");

@@ -1,0 +1,190 @@
+//! Serving connections: what `axum::serve` does, plus a deadline on each
+//! request's head (API.md: headers must arrive within 30 s, 408 otherwise).
+//!
+//! hyper enforces the deadline ([`Timeouts::head`], its header read
+//! timeout) and closes the connection; it sends no answer. So that a client
+//! whose head stalled learns why, the connection's task keeps a second
+//! handle on the socket ([`Shared`]) and writes a 408 problem itself, when
+//! the stalled head is the connection's first request (on a connection kept
+//! alive between requests, a deadline reached while idle just closes it).
+//! Graceful shutdown: stop accepting, let requests in flight finish.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+
+use crate::Timeouts;
+
+/// How long shutdown waits for requests in flight.
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(65);
+
+/// Serves `router` on `listener` until `shutdown` resolves, then waits for
+/// the requests in flight (at most a little longer than the longest one may
+/// run).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    timeouts: Timeouts,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = shutdown;
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: wait, do not spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        serve_connection(stream, router.clone(), timeouts, &graceful);
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_FOR, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight at the end of the grace period");
+    }
+    Ok(())
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    router: Router,
+    timeouts: Timeouts,
+    graceful: &GracefulShutdown,
+) {
+    let shared = Shared {
+        stream: Arc::new(stream),
+        received: Arc::new(AtomicBool::new(false)),
+    };
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    let service = router.map_request(move |req: Request<Incoming>| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        req.map(Body::new)
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.head);
+    builder.http2().timer(TokioTimer::new());
+    let connection = builder
+        .serve_connection_with_upgrades(
+            TokioIo::new(shared.clone()),
+            TowerToHyperService::new(service),
+        )
+        .into_owned();
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        let Err(error) = connection.await else { return };
+        let head_timed_out = error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout);
+        if head_timed_out
+            && requests.load(Ordering::Relaxed) == 0
+            && shared.received.load(Ordering::Relaxed)
+        {
+            shared.answer_timeout().await;
+        } else {
+            tracing::debug!(%error, "connection ended with an error");
+        }
+    });
+}
+
+/// A TCP stream that hyper reads and writes, and that the connection's task
+/// can still write to once hyper has given up on it.
+#[derive(Clone)]
+struct Shared {
+    stream: Arc<TcpStream>,
+    /// Whether any byte has been read.
+    received: Arc<AtomicBool>,
+}
+
+impl Shared {
+    async fn answer_timeout(&self) {
+        let body = crate::error::problem_body(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request's head did not arrive in time; send it again",
+        );
+        let answer = format!(
+            "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut writer = self.clone();
+        let _ = writer.write_all(answer.as_bytes()).await;
+    }
+}
+
+impl AsyncRead for Shared {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.stream.poll_read_ready(cx))?;
+            match self.stream.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    if n > 0 {
+                        self.received.store(true, Ordering::Relaxed);
+                    }
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Shared {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.stream.poll_write_ready(cx))?;
+            match self.stream.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// The socket closes when both handles are dropped.
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,72 @@
+//! Logs name people only by a keyed pseudonym (API.md, "Authentication"):
+//! at level info and above, never a fiscal code, name, phone, access code,
+//! PIN or token. The pseudonym of a fiscal code is an HMAC-SHA256 of it
+//! under a key derived from the deployment's secret: stable across
+//! requests and restarts, so that one person's requests can be followed
+//! through the logs, and useless without the key.
+
+use deleghe_domain::FiscalCode;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The key of the logs' pseudonyms.
+#[derive(Clone)]
+pub struct Pseudonyms {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Pseudonyms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pseudonyms([redacted])")
+    }
+}
+
+fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+impl Pseudonyms {
+    /// The pseudonyms under the deployment's `secret`.
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: mac(secret, b"deleghe log pseudonyms v1"),
+        }
+    }
+
+    /// `p-` and 12 hexadecimal digits.
+    ///
+    /// ```
+    /// use deleghe_app::privacy::Pseudonyms;
+    /// use deleghe_domain::FiscalCode;
+    ///
+    /// let cf = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
+    /// let p = Pseudonyms::new(b"a deployment's secret of 32 bytes!").of(&cf);
+    /// assert_eq!(p.len(), 14);
+    /// assert!(p.starts_with("p-") && !p.contains("RSSMRA"));
+    /// ```
+    pub fn of(&self, person: &FiscalCode) -> String {
+        let digest = mac(&self.key, person.as_str().as_bytes());
+        let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        format!("p-{hex}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pseudonyms_are_stable_per_person_and_key() {
+        let a = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
+        let b = FiscalCode::parse("VRDLGU70A01H501O").unwrap();
+        let one = Pseudonyms::new(b"one secret of at least thirty-two bytes");
+        let two = Pseudonyms::new(b"two secret of at least thirty-two bytes");
+        assert_eq!(one.of(&a), one.of(&a));
+        assert_ne!(one.of(&a), one.of(&b));
+        assert_ne!(one.of(&a), two.of(&a));
+    }
+}

@@ -1,0 +1,175 @@
+//! Security regressions of the HTTP layer: a request must arrive in time
+//! (head, body, whole: 408 problem+json), and the request id of the audit
+//! trail is the server's, not the client's.
+
+use std::time::Duration;
+
+use deleghe_adapters::Repository;
+use deleghe_app::auth::{AuthMethod, JwtKeys, Role, TokenRequest};
+use deleghe_app::config::Secret;
+use deleghe_app::counters::Counters;
+use deleghe_app::{AppState, StateConfig, Timeouts};
+use deleghe_domain::{FiscalCode, Policy};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{cf, Api, Store};
+
+/// Short deadlines, so that the tests wait for them.
+const SHORT: Timeouts = Timeouts {
+    head: Duration::from_millis(300),
+    body: Duration::from_millis(300),
+    request: Duration::from_millis(900),
+};
+
+/// The server of `serve` on a loopback port with `SHORT` deadlines.
+async fn server() -> (std::net::SocketAddr, String) {
+    let state = AppState::open(StateConfig {
+        repository: Repository::memory(),
+        policy: Policy::default(),
+        keys: JwtKeys::new(&Secret::new(deleghe_app::state::TEST_SECRET)),
+        counters: Counters::builtin(),
+        dev_clock: false,
+        sms_outbox: None,
+        timeouts: SHORT,
+    })
+    .await
+    .unwrap();
+    let token = state
+        .keys()
+        .issue(&TokenRequest {
+            sub: FiscalCode::parse(&cf(700)).unwrap(),
+            role: Role::Citizen,
+            auth: Some(AuthMethod::Spid),
+            office: None,
+            act_for: None,
+            issued_at: chrono::Utc::now(),
+            expires_at: chrono::Utc::now() + chrono::Duration::minutes(5),
+        })
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(deleghe_app::server::run(
+        listener,
+        state,
+        Box::pin(std::future::pending()),
+    ));
+    (address, token)
+}
+
+/// Writes `parts` with `pause` between them, then reads the answer (at most
+/// 5 s: a server without deadlines would keep the connection for ever).
+async fn slowly(address: std::net::SocketAddr, parts: &[&str], pause: Duration) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    for (n, part) in parts.iter().enumerate() {
+        if n > 0 {
+            tokio::time::sleep(pause).await;
+        }
+        if stream.write_all(part.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server kept a stalled request for 5 s");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[track_caller]
+fn assert_timeout_problem(answer: &str) {
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+}
+
+/// Finding: there was no deadline on a request's head: a client sending
+/// its headers slowly held a connection and a task for as long as it liked.
+#[tokio::test]
+async fn a_head_that_stalls_is_answered_408() {
+    let (address, _) = server().await;
+    let answer = slowly(
+        address,
+        &["GET /health HTTP/1.1\r\nHost: test\r\n", "\r\n"],
+        Duration::from_millis(1500),
+    )
+    .await;
+    assert_timeout_problem(&answer);
+}
+
+/// Finding: there was no deadline on a body: the request's check ran when
+/// its headers arrived, and the body could be held back for as long as the
+/// client liked (see also `security_acting`).
+#[tokio::test]
+async fn a_body_that_stalls_is_answered_408() {
+    let (address, token) = server().await;
+    let body = json!({"delegate": cf(701)}).to_string();
+    let head = format!(
+        "POST /v1/delegations HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let answer = slowly(
+        address,
+        &[&head, &body[..5], &body[5..]],
+        Duration::from_millis(1500),
+    )
+    .await;
+    assert_timeout_problem(&answer);
+}
+
+/// A body that trickles in, never pausing long enough for the body's
+/// deadline, still meets the whole request's.
+#[tokio::test]
+async fn a_request_that_runs_too_long_is_answered_408() {
+    let (address, token) = server().await;
+    let body = json!({"delegate": cf(702)}).to_string();
+    let head = format!(
+        "POST /v1/delegations HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut parts = vec![head.as_str()];
+    let chunks: Vec<String> = body.chars().map(String::from).collect();
+    parts.extend(chunks.iter().map(String::as_str));
+    let answer = slowly(address, &parts, Duration::from_millis(150)).await;
+    assert_timeout_problem(&answer);
+}
+
+/// Finding: the caller's `x-request-id` became the correlation id of the
+/// events the request stored, so a client could choose what the audit
+/// trail says, or make two requests look like one. The id is the server's;
+/// the client's is kept beside it in the logs only.
+#[tokio::test]
+async fn the_audit_trail_carries_the_servers_request_id() {
+    let api = Api::on(Store::Memory, false).await;
+    let request = axum::http::Request::post("/v1/delegations")
+        .header("authorization", format!("Bearer {}", api.citizen(&cf(710))))
+        .header("content-type", "application/json")
+        .header("x-request-id", "chosen-by-the-client")
+        .body(axum::body::Body::from(
+            json!({"delegate": cf(711)}).to_string(),
+        ))
+        .unwrap();
+    let answer = api.send(request).await;
+    assert_eq!(answer.status.as_u16(), 201);
+    let id = answer.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(id, "chosen-by-the-client");
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let log = api.state.repository().read_log(0, 1000).await.unwrap();
+    assert!(!log.is_empty());
+    for e in &log {
+        let correlation = e.event.metadata["correlation_id"].as_str().unwrap();
+        assert_ne!(correlation, "chosen-by-the-client");
+    }
+    assert!(
+        log.iter()
+            .any(|e| e.event.metadata["correlation_id"] == id.as_str()),
+        "the request's events carry the id it was answered with"
+    );
+}
