@@ -48,6 +48,18 @@ pub trait DocumentStore: Send + Sync {
     /// The document with digest `sha256`, if stored. Anything but 64
     /// lowercase hex digits names no document.
     async fn get(&self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError>;
+
+    /// How many documents are stored, and how many bytes they hold.
+    async fn usage(&self) -> Result<DocumentUsage, ServiceError>;
+}
+
+/// What a [`DocumentStore`] holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DocumentUsage {
+    /// Documents stored.
+    pub documents: u64,
+    /// Their bytes, in all.
+    pub bytes: u64,
 }
 
 /// Whether `text` is a SHA-256 as this module writes them. Checked before
@@ -116,6 +128,47 @@ impl DocumentStore for DiskDocuments {
             Err(e) => Err(io_error(e)),
         }
     }
+
+    async fn usage(&self) -> Result<DocumentUsage, ServiceError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut usage = DocumentUsage::default();
+            for (_, size) in stored_files(&root)? {
+                usage.documents += 1;
+                usage.bytes += size;
+            }
+            Ok(usage)
+        })
+        .await
+        .map_err(|e| ServiceError::Unavailable(Box::new(e)))?
+        .map_err(io_error)
+    }
+}
+
+/// Every document file under `root` (`ROOT/ab/abcdef…`), with its size.
+/// Temporary files, and anything not named by a digest, are not documents.
+fn stored_files(root: &Path) -> std::io::Result<Vec<(PathBuf, u64)>> {
+    let mut found = Vec::new();
+    let folders = match std::fs::read_dir(root) {
+        Ok(folders) => folders,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(e),
+    };
+    for folder in folders {
+        let folder = folder?;
+        if !folder.file_type()?.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(folder.path())? {
+            let file = file?;
+            let name = file.file_name();
+            let metadata = file.metadata()?;
+            if metadata.is_file() && name.to_str().is_some_and(is_digest) {
+                found.push((file.path(), metadata.len()));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Writes `bytes` at `path` through a temporary file in the same folder,
@@ -169,6 +222,14 @@ impl DocumentStore for DatabaseDocuments {
             None => Ok(None),
         }
     }
+
+    async fn usage(&self) -> Result<DocumentUsage, ServiceError> {
+        let (documents, bytes) = self.side.document_usage().await?;
+        Ok(DocumentUsage {
+            documents: u64::try_from(documents).unwrap_or_default(),
+            bytes: u64::try_from(bytes).unwrap_or_default(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +255,13 @@ mod tests {
             assert_eq!(store.get(&sha).await.unwrap().as_deref(), Some(&pdf[..]));
             assert_eq!(store.get(&"a".repeat(64)).await.unwrap(), None);
             assert_eq!(store.get("../../etc/passwd").await.unwrap(), None);
+            assert_eq!(
+                store.usage().await.unwrap(),
+                DocumentUsage {
+                    documents: 1,
+                    bytes: pdf.len() as u64
+                }
+            );
         }
         // A file changed on disk is reported, not served.
         let sha = disk.put(b"original").await.unwrap();

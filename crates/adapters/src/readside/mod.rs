@@ -307,6 +307,11 @@ impl ReadSide {
     pub(crate) async fn document(&self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError> {
         on_pool!(self, document(sha256))
     }
+
+    /// How many documents are stored, and their bytes in all.
+    pub(crate) async fn document_usage(&self) -> Result<(i64, i64), ServiceError> {
+        on_pool!(self, document_usage())
+    }
 }
 
 /// A connection of the read side, held across transactions.

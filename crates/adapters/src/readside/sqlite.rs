@@ -210,6 +210,7 @@ SELECT id, citizen, title, body, posted_at, is_read, deleted FROM notices
 INSERT INTO documents (sha256, content, size) VALUES (?, ?, ?)
     ON CONFLICT (sha256) DO NOTHING";
     pub const DOCUMENT: &str = "SELECT content FROM documents WHERE sha256 = ?";
+    pub const DOCUMENT_USAGE: &str = "SELECT count(*), coalesce(sum(size), 0) FROM documents";
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -715,6 +716,15 @@ pub(crate) async fn document<'e>(
     sqlx::query_scalar(q::DOCUMENT)
         .bind(sha256)
         .fetch_optional(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn document_usage<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+) -> Result<(i64, i64), ServiceError> {
+    sqlx::query_as(q::DOCUMENT_USAGE)
+        .fetch_one(ex)
         .await
         .map_err(service_error)
 }
