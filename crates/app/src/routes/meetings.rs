@@ -11,7 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use deleghe_domain::booking::Booking;
 use deleghe_domain::delegation::DelegationId;
-use deleghe_domain::document::{DocumentKind, PdfDocument};
+use deleghe_domain::document::DocumentKind;
 use deleghe_domain::meeting::{
     AbandonReason, Meeting, MeetingBooking, MeetingCommand, MeetingError, Outcome,
 };
@@ -224,7 +224,7 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<DocumentDto>), AppError> {
     let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
     let kind = DocumentKind::from_str(&q.kind)?;
-    let document = PdfDocument::parse(&bytes, state.policy().max_document_bytes)?;
+    let document = state.parse_pdf(bytes.clone()).await?;
     // Stored (by content) before any event refers to it.
     state.documents().put(&bytes).await?;
     let reference = document.to_ref(kind);

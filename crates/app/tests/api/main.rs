@@ -7,6 +7,7 @@ mod bookings;
 mod delegations;
 mod meetings;
 mod personal;
+mod security_documents;
 mod socket;
 mod support;
 mod system;
@@ -71,4 +72,5 @@ scenarios!(
     system::health_and_openapi,
     system::unknown_paths_and_methods_answer_problems,
     system::dev_clock_is_off_by_default,
+    security_documents::a_pdf_starts_with_its_header_and_parses_as_one,
 );

@@ -1,0 +1,117 @@
+//! Regression tests of the findings of a hostile probe of the documents of
+//! web meetings (M6): what is stored, what is taken for a PDF, how a
+//! download is served, and what happens to documents nothing refers to.
+
+use chrono::Duration;
+use serde_json::json;
+
+use crate::support::{cf, pdf, tuesday_9, Api};
+
+/// A booked meeting, and its booker's token.
+struct Meeting {
+    id: String,
+    base: String,
+    booker: String,
+    token: String,
+}
+
+impl Meeting {
+    async fn book(api: &Api, delegate: &str, grantor: &str) -> Self {
+        let booked = api.book_meeting(delegate, grantor).await;
+        let id = booked["id"].as_str().unwrap().to_owned();
+        Self {
+            base: format!("/v1/bookings/{id}/meeting"),
+            id,
+            booker: delegate.to_owned(),
+            token: api.citizen(delegate),
+        }
+    }
+
+    /// Joins, five minutes before the slot of Tuesday 09:00.
+    async fn join(&self, api: &Api) {
+        api.set_now(tuesday_9() - Duration::minutes(5));
+        let code = api.access_code(&self.booker, &self.id).await;
+        api.post(
+            &format!("{}/join", self.base),
+            &self.token,
+            json!({"code": code}),
+        )
+        .await
+        .ok(200);
+    }
+
+    fn upload(&self, kind: &str) -> String {
+        format!("{}/documents?kind={kind}", self.base)
+    }
+
+    async fn send(&self, api: &Api, bytes: Vec<u8>) -> crate::support::Answer {
+        api.post_raw(
+            &self.upload("aa08"),
+            Some(&self.token),
+            "application/pdf",
+            bytes,
+        )
+        .await
+    }
+}
+
+/// How many documents, and bytes, the store holds.
+async fn stored(api: &Api) -> (u64, u64) {
+    let usage = api.state.documents().usage().await.unwrap();
+    (usage.documents, usage.bytes)
+}
+
+/// An HTML page with a script, `%PDF-` in a comment within its first KiB
+/// and `%%EOF` at its end: what the old check took for a PDF.
+fn html_with_pdf_marker() -> Vec<u8> {
+    b"<!DOCTYPE html>\n<html><head><script>fetch('/v1/me/pin',{method:'POST'})</script>\n\
+<!-- %PDF-1.7 --></head><body>Modulo AA08</body></html>\n%%EOF\n"
+        .to_vec()
+}
+
+/// Finding 2: a PDF starts with `%PDF-` at byte 0 and parses as a PDF.
+pub async fn a_pdf_starts_with_its_header_and_parses_as_one(api: Api) {
+    let meeting = Meeting::book(&api, &cf(610), &cf(611)).await;
+    meeting.join(&api).await;
+    let before = stored(&api).await;
+
+    meeting
+        .send(&api, html_with_pdf_marker())
+        .await
+        .refused(415, "not_a_pdf");
+    // A real PDF behind anything but its header is not one either.
+    let mut late = b"<html>".to_vec();
+    late.extend_from_slice(&pdf(2048));
+    meeting.send(&api, late).await.refused(415, "not_a_pdf");
+    // The two markers with anything between them.
+    let mut garbage = b"%PDF-1.7\n".to_vec();
+    garbage.extend_from_slice(&[b' '; 4096]);
+    garbage.extend_from_slice(b"<script>alert(1)</script>\n%%EOF\n");
+    meeting.send(&api, garbage).await.refused(415, "not_a_pdf");
+    // A real PDF cut short.
+    let whole = pdf(8192);
+    meeting
+        .send(&api, whole[..whole.len() / 2].to_vec())
+        .await
+        .refused(415, "not_a_pdf");
+    assert_eq!(stored(&api).await, before, "nothing refused was stored");
+
+    // Real PDFs pass, up to exactly 3 MiB; one byte more is too large.
+    meeting.send(&api, pdf(2048)).await.ok(201);
+    let exactly = meeting.send(&api, pdf(3_145_728)).await.ok(201);
+    assert_eq!(exactly["bytes"], 3_145_728);
+    let over = meeting
+        .send(&api, pdf(3_145_729))
+        .await
+        .refused(413, "document_too_large");
+    assert_eq!(over["max"], 3_145_728);
+    // The ticket the app writes is a PDF by the same rules.
+    let ticket = api
+        .get(
+            &format!("/v1/bookings/{}/ticket", meeting.id),
+            &meeting.token,
+        )
+        .await;
+    assert_eq!(ticket.status, 200);
+    meeting.send(&api, ticket.body).await.ok(201);
+}
