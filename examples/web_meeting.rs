@@ -159,6 +159,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &booking.id,
                 MeetingCommand::AttachDocument {
                     document: reference,
+                    booking_active: true,
                     at: start,
                 },
                 &citizen,

@@ -6,10 +6,10 @@
 
 use std::str::FromStr;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use deleghe_domain::booking::Booking;
+use deleghe_domain::booking::{Booking, BookingStage};
 use deleghe_domain::delegation::DelegationId;
 use deleghe_domain::document::DocumentKind;
 use deleghe_domain::meeting::{
@@ -203,7 +203,9 @@ pub async fn attendance(
 }
 
 /// M6: form AA08 or the grantor's identity document, a PDF of at most 3 MiB,
-/// judged by its content.
+/// judged by its content. The meeting says whether it takes a document
+/// before the body is read: an upload it would refuse (not joined, booking
+/// cancelled, meeting closed) stores nothing.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/documents", tag = "meetings",
     params(("id" = String, Path, description = "booking id"), DocumentQuery),
     request_body(content = crate::openapi::PdfBody, content_type = "application/pdf"),
@@ -212,7 +214,7 @@ pub async fn attendance(
         (status = 400, description = "`unknown_document_kind`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`document_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`not_a_pdf`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`not_joined`, `meeting_closed`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_joined`, `not_active` (the booking is cancelled), `meeting_closed`, `registration_in_progress`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn upload(
@@ -220,16 +222,25 @@ pub async fn upload(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<DocumentQuery>,
-    Body(bytes): Body,
+    request: Request,
 ) -> Result<(StatusCode, Json<DocumentDto>), AppError> {
     let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
     let kind = DocumentKind::from_str(&q.kind)?;
+    let booking_active = b.stage == BookingStage::Confirmed;
+    state
+        .service()
+        .meeting(&b.id)
+        .await?
+        .accepts_document(booking_active)?;
+    // Only now is the body read, judged, and stored (by content) before the
+    // event that refers to it.
+    let Body(bytes) = Body::from_request(request, &state).await?;
     let document = state.parse_pdf(bytes.clone()).await?;
-    // Stored (by content) before any event refers to it.
     state.documents().put(&bytes).await?;
     let reference = document.to_ref(kind);
     let command = MeetingCommand::AttachDocument {
         document: reference.clone(),
+        booking_active,
         at: state.now(),
     };
     run(&state, &caller, &b, command).await?;

@@ -72,5 +72,6 @@ scenarios!(
     system::health_and_openapi,
     system::unknown_paths_and_methods_answer_problems,
     system::dev_clock_is_off_by_default,
+    security_documents::uploads_the_meeting_refuses_store_nothing,
     security_documents::a_pdf_starts_with_its_header_and_parses_as_one,
 );

@@ -61,6 +61,74 @@ async fn stored(api: &Api) -> (u64, u64) {
     (usage.documents, usage.bytes)
 }
 
+/// Finding 1: five 3 MiB uploads to a cancelled booking's meeting, each
+/// refused with 422, grew the store by 15 MB. An upload the meeting would
+/// refuse (not joined, cancelled, closed) stores nothing.
+pub async fn uploads_the_meeting_refuses_store_nothing(api: Api) {
+    let big = |n: usize| pdf(3_145_728 - n);
+    let before = stored(&api).await;
+
+    // Cancelled before anyone joined.
+    let cancelled = Meeting::book(&api, &cf(600), &cf(601)).await;
+    api.delete(&format!("/v1/bookings/{}", cancelled.id), &cancelled.token)
+        .await
+        .ok(200);
+    for n in 0..5 {
+        let answer = cancelled.send(&api, big(n)).await;
+        assert_eq!(answer.status, 422, "{:?}", answer.json());
+    }
+    assert_eq!(stored(&api).await, before, "refused uploads were stored");
+
+    // Not joined yet.
+    api.set_now(crate::support::t0());
+    let waiting = Meeting::book(&api, &cf(602), &cf(603)).await;
+    waiting.send(&api, big(10)).await.refused(422, "not_joined");
+    assert_eq!(stored(&api).await, before);
+
+    // Joined, then the booking cancelled before its slot started: the
+    // meeting takes no document for a cancelled booking.
+    waiting.join(&api).await;
+    api.delete(&format!("/v1/bookings/{}", waiting.id), &waiting.token)
+        .await
+        .ok(200);
+    waiting.send(&api, big(11)).await.refused(422, "not_active");
+    assert_eq!(stored(&api).await, before);
+    let meeting = api.get(&waiting.base, &waiting.token).await.ok(200);
+    assert_eq!(meeting["documents"], json!([]));
+
+    // Closed.
+    api.set_now(crate::support::t0());
+    let closed = Meeting::book(&api, &cf(604), &cf(605)).await;
+    closed.join(&api).await;
+    api.post(
+        &format!("{}/abandon", closed.base),
+        &api.operator(),
+        json!({"outcome": "technical_failure"}),
+    )
+    .await
+    .ok(200);
+    closed
+        .send(&api, big(12))
+        .await
+        .refused(422, "meeting_closed");
+    assert_eq!(stored(&api).await, before);
+
+    // The meeting's state is judged before the body is: a body far over
+    // the limit to a meeting that takes none is refused by the meeting.
+    closed
+        .send(&api, pdf(5 * 1024 * 1024))
+        .await
+        .refused(422, "meeting_closed");
+
+    // An upload the meeting takes is stored, once.
+    api.set_now(crate::support::t0());
+    let open = Meeting::book(&api, &cf(606), &cf(607)).await;
+    open.join(&api).await;
+    open.send(&api, pdf(4096)).await.ok(201);
+    open.send(&api, pdf(4096)).await.ok(201);
+    assert_eq!(stored(&api).await, (before.0 + 1, before.1 + 4096));
+}
+
 /// An HTML page with a script, `%PDF-` in a comment within its first KiB
 /// and `%%EOF` at its end: what the old check took for a PDF.
 fn html_with_pdf_marker() -> Vec<u8> {
