@@ -7,7 +7,7 @@
 use std::str::FromStr;
 
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use deleghe_domain::booking::{Booking, BookingStage};
 use deleghe_domain::delegation::DelegationId;
@@ -252,13 +252,23 @@ pub async fn upload(
 }
 
 /// M6: a document attached to the meeting, as uploaded; its id is its SHA-256.
+/// It is served as a download (`Content-Disposition: attachment`), never
+/// sniffed as another type (`X-Content-Type-Options: nosniff`), and, should
+/// a browser open it anyway, in a sandbox with no scripts and an origin of
+/// its own (`Content-Security-Policy: sandbox`); no cache keeps it.
 #[utoipa::path(get, path = "/v1/bookings/{id}/meeting/documents/{document}", tag = "meetings",
     params(
         ("id" = String, Path, description = "booking id"),
         ("document" = String, Path, description = "document id (its SHA-256)"),
     ),
     responses(
-        (status = 200, description = "the PDF", content_type = "application/pdf", body = crate::openapi::PdfBody),
+        (status = 200, description = "the PDF", content_type = "application/pdf", body = crate::openapi::PdfBody,
+            headers(
+                ("Content-Disposition" = String, description = "`attachment; filename=\"<sha256>.pdf\"`"),
+                ("X-Content-Type-Options" = String, description = "`nosniff`"),
+                ("Content-Security-Policy" = String, description = "`sandbox`"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            )),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -270,15 +280,41 @@ pub async fn download(
     let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
     let missing = || AppError::not_found(format!("document {document}"));
     let meeting = state.service().meeting(&b.id).await?;
-    if !meeting.documents().iter().any(|d| d.sha256 == document) {
+    let Some(attached) = meeting.documents().iter().find(|d| d.sha256 == document) else {
         return Err(missing());
-    }
+    };
     let bytes = state
         .documents()
-        .get(&document)
+        .get(&attached.sha256)
         .await?
         .ok_or_else(missing)?;
-    Ok(([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response())
+    // The name is the digest the meeting holds (64 hex digits), never
+    // anything the request said.
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}.pdf\"", attached.sha256))
+            .map_err(|e| {
+                AppError::Internal(format!("a document's digest is not a header value: {e}"))
+            })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("sandbox"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// M7: the operator completes the meeting, which registers the delegation

@@ -74,4 +74,5 @@ scenarios!(
     system::dev_clock_is_off_by_default,
     security_documents::uploads_the_meeting_refuses_store_nothing,
     security_documents::a_pdf_starts_with_its_header_and_parses_as_one,
+    security_documents::downloads_are_attachments_never_rendered,
 );

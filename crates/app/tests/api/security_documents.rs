@@ -3,7 +3,7 @@
 //! download is served, and what happens to documents nothing refers to.
 
 use chrono::Duration;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::{cf, pdf, tuesday_9, Api};
 
@@ -182,4 +182,37 @@ pub async fn a_pdf_starts_with_its_header_and_parses_as_one(api: Api) {
         .await;
     assert_eq!(ticket.status, 200);
     meeting.send(&api, ticket.body).await.ok(201);
+}
+
+/// Finding 3: a download is an attachment, never sniffed nor rendered in
+/// the app's origin.
+pub async fn downloads_are_attachments_never_rendered(api: Api) {
+    let meeting = Meeting::book(&api, &cf(620), &cf(621)).await;
+    meeting.join(&api).await;
+    let uploaded: Value = meeting.send(&api, pdf(2048)).await.ok(201);
+    let sha256 = uploaded["sha256"].as_str().unwrap();
+    let got = api
+        .get(
+            &format!("{}/documents/{sha256}", meeting.base),
+            &meeting.token,
+        )
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, pdf(2048));
+    let header = |name: &str| {
+        got.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "application/pdf");
+    assert_eq!(
+        header("content-disposition"),
+        format!("attachment; filename=\"{sha256}.pdf\"")
+    );
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("content-security-policy"), "sandbox");
+    assert_eq!(header("cache-control"), "no-store");
 }
