@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
-use deleghe_adapters::documents::{DatabaseDocuments, DocumentStore};
+use deleghe_adapters::documents::{
+    DatabaseDocuments, DocumentStore, DocumentSweep, DocumentUsage, DEFAULT_GRACE,
+};
 use deleghe_adapters::gateway::{
     async_trait, DisabledIo, FileSmsGateway, GatewayError, Gateways, HttpIoGateway, IoGateway,
     NoticeCalendar, SmsGateway,
@@ -123,8 +125,8 @@ impl AppState {
         };
         Ok(Self(Arc::new(Inner {
             service,
+            documents: Arc::new(DatabaseDocuments::new(side.clone()).with_clock(clock.as_clock())),
             clock,
-            documents: Arc::new(DatabaseDocuments::new(side.clone())),
             pdf_parsers: Arc::new(Semaphore::new(PDF_PARSERS)),
             side,
             read,
@@ -217,6 +219,27 @@ impl AppState {
             .with_clock(self.0.clock.as_clock())
             .drain()
             .await
+    }
+
+    /// M6: the sweep of the documents no event refers to, on this state's
+    /// store, clock and read side, keeping each for [`DEFAULT_GRACE`] (a day)
+    /// after it was stored. The `serve` workers run it every
+    /// [`crate::server::SWEEP_EVERY`].
+    pub fn document_sweep(&self) -> DocumentSweep {
+        let projector = Projector::new(
+            self.repository().clone(),
+            self.0.side.clone(),
+            upcast::upcasters(),
+            self.policy().clone(),
+        );
+        DocumentSweep::new(Arc::clone(&self.0.documents), projector)
+            .with_grace(DEFAULT_GRACE)
+            .with_clock(self.0.clock.as_clock())
+    }
+
+    /// What the sweep worker does, once: returns what it removed.
+    pub async fn sweep_documents(&self) -> Result<DocumentUsage, ServiceError> {
+        self.document_sweep().step().await
     }
 
     /// D9: `delegate` may act for `grantor` only while the grantor's current

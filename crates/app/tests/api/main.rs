@@ -75,4 +75,5 @@ scenarios!(
     security_documents::uploads_the_meeting_refuses_store_nothing,
     security_documents::a_pdf_starts_with_its_header_and_parses_as_one,
     security_documents::downloads_are_attachments_never_rendered,
+    security_documents::unreferenced_documents_are_swept_after_their_grace,
 );

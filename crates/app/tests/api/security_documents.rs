@@ -216,3 +216,48 @@ pub async fn downloads_are_attachments_never_rendered(api: Api) {
     assert_eq!(header("content-security-policy"), "sandbox");
     assert_eq!(header("cache-control"), "no-store");
 }
+
+/// Finding 4: documents no event refers to (an upload whose command
+/// failed, a crash between the two) are removed by a sweep once older than
+/// a day; those an event refers to, and young ones, are kept.
+pub async fn unreferenced_documents_are_swept_after_their_grace(api: Api) {
+    let store = api.state.documents();
+    let before = stored(&api).await;
+    // Stored on Monday, and never referred to.
+    let orphan = store.put(&pdf(1500)).await.unwrap();
+    // Uploaded to a meeting on Tuesday: its event refers to it.
+    let meeting = Meeting::book(&api, &cf(630), &cf(631)).await;
+    meeting.join(&api).await;
+    let uploaded = meeting.send(&api, pdf(2048)).await.ok(201);
+    let attached = uploaded["sha256"].as_str().unwrap().to_owned();
+    // Stored on Tuesday, then again on Thursday (uploaded anew): young again.
+    let again = store.put(&pdf(1700)).await.unwrap();
+
+    // Within the day, nothing goes.
+    assert_eq!(api.state.sweep_documents().await.unwrap().documents, 0);
+    assert_eq!(
+        stored(&api).await,
+        (before.0 + 3, before.1 + 1500 + 2048 + 1700)
+    );
+
+    api.set_now(tuesday_9() + Duration::days(2));
+    store.put(&pdf(1700)).await.unwrap();
+    let young = store.put(&pdf(1600)).await.unwrap();
+    let removed = api.state.sweep_documents().await.unwrap();
+    assert_eq!((removed.documents, removed.bytes), (1, 1500));
+    assert_eq!(store.get(&orphan).await.unwrap(), None, "the orphan stays");
+    for kept in [&attached, &again, &young] {
+        assert!(store.get(kept).await.unwrap().is_some(), "{kept} was swept");
+    }
+    // The meeting's document is still served.
+    let got = api
+        .get(
+            &format!("{}/documents/{attached}", meeting.base),
+            &meeting.token,
+        )
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, pdf(2048));
+    // Sweeping again removes nothing more.
+    assert_eq!(api.state.sweep_documents().await.unwrap().documents, 0);
+}
