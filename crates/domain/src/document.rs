@@ -127,8 +127,10 @@ impl PdfDocument {
     /// read a PDF: that is `NotAPdf` too. No stream decompresses to more than
     /// [`MAX_STREAM_BYTES_WHEN_PARSING`] while the file is read.
     ///
-    /// Parsing a 3 MiB file takes milliseconds of CPU: an async caller runs
-    /// it where blocking is allowed.
+    /// A well-formed file of 3 MiB takes milliseconds of CPU; a hostile one
+    /// made of thousands of small streams that each decompress to the bound
+    /// can take seconds. An async caller runs it where blocking is allowed,
+    /// a few at a time.
     pub fn parse(bytes: &[u8], max_bytes: u64) -> Result<PdfDocument, DocumentError> {
         Self::parse_with(bytes, max_bytes, load)
     }
