@@ -119,10 +119,23 @@ set_clock() {
   expect 204
 }
 
-# A one-page PDF of about $2 bytes.
+# A blank one-page PDF of about $2 bytes (padded with a comment), with the
+# cross-reference table that makes it parse as a PDF (M6).
 make_pdf() {
-  { printf '%%PDF-1.4\n%% %s\n' "$1"; head -c "$2" /dev/zero | tr '\0' ' '; printf '\n%%%%EOF\n'; } >"$WORK/$1.pdf"
-  echo "$WORK/$1.pdf"
+  local file="$WORK/$1.pdf" o1 o2 o3 xref
+  printf '%%PDF-1.4\n%% %s\n' "$1" >"$file"
+  o1=$(($(wc -c <"$file")))
+  printf '1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n' >>"$file"
+  o2=$(($(wc -c <"$file")))
+  printf '2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n' >>"$file"
+  o3=$(($(wc -c <"$file")))
+  printf '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\n' >>"$file"
+  { printf '%%'; head -c "$2" /dev/zero | tr '\0' ' '; printf '\n'; } >>"$file"
+  xref=$(($(wc -c <"$file")))
+  printf 'xref\n0 4\n0000000000 65535 f \n%010d 00000 n \n%010d 00000 n \n%010d 00000 n \n' \
+    "$o1" "$o2" "$o3" >>"$file"
+  printf 'trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n' "$xref" >>"$file"
+  echo "$file"
 }
 
 # ---------------------------------------------------------------- the people

@@ -12,7 +12,7 @@ use deleghe::adapters::codes::AccessCodes;
 use deleghe::adapters::{Actor, Deleghe, Metadata, SettableClock};
 use deleghe::domain::booking::{BookerEvent, BookingId, GrantorDetails, Phone, RequestBooking};
 use deleghe::domain::delegation::{DelegationId, GrantorEvent};
-use deleghe::domain::document::{DocumentKind, PdfDocument};
+use deleghe::domain::document::{blank_pdf, DocumentKind, PdfDocument};
 use deleghe::domain::meeting::{MeetingBooking, MeetingCommand};
 use deleghe::domain::notification::{on_booking_event, on_delegation_event, Contact, OutboxOp};
 use deleghe::domain::schedule::{Counter, Mode, OfficeId};
@@ -45,12 +45,9 @@ fn print_ops(ops: &[OutboxOp]) {
     }
 }
 
-/// A minimal valid PDF of about `size` bytes.
+/// A blank one-page PDF of exactly `size` bytes.
 fn pdf(size: usize) -> Vec<u8> {
-    let mut bytes = b"%PDF-1.7\n".to_vec();
-    bytes.resize(size.saturating_sub(6), b' ');
-    bytes.extend_from_slice(b"%%EOF\n");
-    bytes
+    blank_pdf(size).expect("a blank PDF of that size")
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -173,6 +170,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &booking.id,
                 MeetingCommand::AttachDocument {
                     document: reference,
+                    booking_active: true,
                     at: start,
                 },
                 &citizen,

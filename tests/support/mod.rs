@@ -133,10 +133,12 @@ pub fn meeting_ready(booking: &Booking, at: DateTime<Utc>) -> Vec<MeetingCommand
         },
         MeetingCommand::AttachDocument {
             document: doc(DocumentKind::Aa08, 1),
+            booking_active: true,
             at,
         },
         MeetingCommand::AttachDocument {
             document: doc(DocumentKind::IdentityDocument, 2),
+            booking_active: true,
             at,
         },
     ]

@@ -26,6 +26,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How often the workers look at the log for new events.
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How often the documents no event refers to are swept (M6): those stored
+/// more than a day before ([`deleghe_adapters::documents::DEFAULT_GRACE`]).
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
 /// How long shutdown waits for a worker to finish its step.
 pub const WORKER_GRACE: Duration = Duration::from_secs(10);
 
@@ -42,9 +45,10 @@ pub struct Workers {
 
 impl Workers {
     /// Starts every worker of `state`'s store: the flow runner, the
-    /// projector (read models and outbox), and the outbox dispatcher, which
+    /// projector (read models and outbox), the outbox dispatcher, which
     /// sends each notification when it falls due: it is also the reminder
-    /// scheduler (N2 reminders wait in the outbox, durably, until due).
+    /// scheduler (N2 reminders wait in the outbox, durably, until due), and
+    /// the sweep of the documents no event refers to (M6).
     pub fn start(state: &AppState) -> Self {
         let (stop, stopped) = watch::channel(false);
         let runner = FlowRunner::new(state.service().clone(), upcast::upcasters());
@@ -66,7 +70,11 @@ impl Workers {
             ),
             (
                 "outbox dispatcher and reminder scheduler",
-                tokio::spawn(dispatcher.run(POLL_EVERY, stopped)),
+                tokio::spawn(dispatcher.run(POLL_EVERY, stopped.clone())),
+            ),
+            (
+                "document sweep",
+                tokio::spawn(state.document_sweep().run(SWEEP_EVERY, stopped)),
             ),
         ];
         for (name, _) in &handles {

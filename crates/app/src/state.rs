@@ -10,8 +10,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use chrono::{DateTime, Utc};
-use deleghe_adapters::documents::{DatabaseDocuments, DocumentStore};
+use deleghe_adapters::documents::{
+    DatabaseDocuments, DocumentStore, DocumentSweep, DocumentUsage, DEFAULT_GRACE,
+};
 use deleghe_adapters::gateway::{
     async_trait, DisabledIo, FileSmsGateway, GatewayError, Gateways, HttpIoGateway, IoGateway,
     NoticeCalendar, SmsGateway,
@@ -22,9 +25,11 @@ use deleghe_adapters::readside::ReadSide;
 use deleghe_adapters::{upcast, Deleghe, Repository, ServiceError, SettableClock};
 use deleghe_domain::booking::{Booking, BookingId, BookingStage, BookingStatus, Phone};
 use deleghe_domain::delegation::{Delegation, DelegationId, Stage, Status};
+use deleghe_domain::document::PdfDocument;
 use deleghe_domain::meeting::{Meeting, MeetingState};
 use deleghe_domain::schedule::Mode;
 use deleghe_domain::{FiscalCode, Policy};
+use tokio::sync::Semaphore;
 
 use crate::auth::JwtKeys;
 use crate::config::Secret;
@@ -43,6 +48,8 @@ struct Inner {
     read: ReadModels,
     projector: Projector,
     documents: Arc<dyn DocumentStore>,
+    /// M6: the uploads being parsed, at most [`PDF_PARSERS`] at once.
+    pdf_parsers: Arc<Semaphore>,
     gateways: Gateways,
     keys: JwtKeys,
     counters: Counters,
@@ -122,8 +129,9 @@ impl AppState {
         };
         Ok(Self(Arc::new(Inner {
             service,
+            documents: Arc::new(DatabaseDocuments::new(side.clone()).with_clock(clock.as_clock())),
             clock,
-            documents: Arc::new(DatabaseDocuments::new(side.clone())),
+            pdf_parsers: Arc::new(Semaphore::new(PDF_PARSERS)),
             side,
             read,
             projector,
@@ -172,6 +180,27 @@ impl AppState {
         &self.0.documents
     }
 
+    /// M6: judges an uploaded file ([`PdfDocument::parse`]) on a blocking
+    /// thread, so that parsing never holds up the async workers, and at most
+    /// [`PDF_PARSERS`] files at once, so that hostile files (each bounded by
+    /// the parser's limits) take at most that many threads' time; the
+    /// others wait their turn.
+    pub async fn parse_pdf(&self, bytes: Bytes) -> Result<PdfDocument, AppError> {
+        let turn = Arc::clone(&self.0.pdf_parsers)
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::Internal(format!("the PDF parsers are closed: {e}")))?;
+        let max = self.policy().max_document_bytes;
+        let judged = tokio::task::spawn_blocking(move || {
+            // Held until the parse ends, even if the request gave up waiting.
+            let _turn = turn;
+            PdfDocument::parse(&bytes, max)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("the PDF parser failed: {e}")))?;
+        Ok(judged?)
+    }
+
     pub fn gateways(&self) -> &Gateways {
         &self.0.gateways
     }
@@ -204,6 +233,27 @@ impl AppState {
     pub async fn deliver_due(&self) -> Result<DispatchReport, ServiceError> {
         self.0.projector.catch_up().await?;
         self.dispatcher().drain().await
+    }
+
+    /// M6: the sweep of the documents no event refers to, on this state's
+    /// store, clock and read side, keeping each for [`DEFAULT_GRACE`] (a day)
+    /// after it was stored. The `serve` workers run it every
+    /// [`crate::server::SWEEP_EVERY`].
+    pub fn document_sweep(&self) -> DocumentSweep {
+        let projector = Projector::new(
+            self.repository().clone(),
+            self.0.side.clone(),
+            upcast::upcasters(),
+            self.policy().clone(),
+        );
+        DocumentSweep::new(Arc::clone(&self.0.documents), projector)
+            .with_grace(DEFAULT_GRACE)
+            .with_clock(self.0.clock.as_clock())
+    }
+
+    /// What the sweep worker does, once: returns what it removed.
+    pub async fn sweep_documents(&self) -> Result<DocumentUsage, ServiceError> {
+        self.document_sweep().step().await
     }
 
     /// D9: `delegate` may act for `grantor` only while the grantor's current
@@ -266,6 +316,10 @@ impl AppState {
         Ok(BookingView::of(b, &meeting, self.now()))
     }
 }
+
+/// M6: how many uploads are parsed at once (one per core of the machine the
+/// app is sized for).
+pub const PDF_PARSERS: usize = 2;
 
 /// How long a request waits for a flow that the flow runner, racing it, is
 /// finishing (each step is idempotent, so the request's own drive may stop

@@ -212,7 +212,7 @@ impl Generator {
         let n = fixtures::next();
         let booker_code = fixtures::code(n);
         let slot = self.slots[(self.bookings / 2) % self.slots.len()];
-        if self.bookings % 2 == 0 {
+        if self.bookings.is_multiple_of(2) {
             self.slot = Some((slot_key(&self.counter.id, &slot), SlotLedger::default(), 0));
         }
         self.bookings += 1;

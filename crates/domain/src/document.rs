@@ -3,25 +3,32 @@
 //!
 //! Each must be a PDF of at most [`Policy::max_document_bytes`] bytes
 //! (3 MiB = 3,145,728: one byte more is refused). A PDF is recognised by its
-//! content, never by its file name or declared media type: see
-//! [`PdfDocument::parse`]. What events and read models carry is a
-//! [`DocumentRef`] (kind, SHA-256 digest, length): never the content.
+//! content, never by its file name or declared media type: it starts with
+//! `%PDF-` at its first byte and parses as a PDF (see [`PdfDocument::parse`]).
+//! What events and read models carry is a [`DocumentRef`] (kind, SHA-256
+//! digest, length): never the content.
 //!
 //! [`Policy::max_document_bytes`]: crate::policy::Policy::max_document_bytes
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 
+use lopdf::xref::XrefRecovery;
+use lopdf::LoadOptions;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// How far from the start the `%PDF-` header may begin, and how far from the
-/// (whitespace-trimmed) end the `%%EOF` marker may lie (M6). Acrobat accepts a
-/// header anywhere in the first 1024 bytes; the same window is used for the end.
-pub const PDF_MARKER_WINDOW: usize = 1024;
-
+/// What a PDF starts with, at its first byte, before its version's digits.
 const PDF_HEADER: &[u8] = b"%PDF-";
-const PDF_EOF: &[u8] = b"%%EOF";
+
+/// The most one stream of an uploaded file may decompress to while it is
+/// checked (M6). Only cross-reference and object streams are decompressed to
+/// parse a PDF: a 3 MiB file needs less than this for them (2 MiB of
+/// cross-reference stream is some 300,000 objects), and a decompression bomb
+/// is stopped here instead of taking the memory it asks for. The time a
+/// hostile file can take grows with this bound.
+pub const MAX_STREAM_BYTES_WHEN_PARSING: usize = 2 * 1024 * 1024;
 
 /// Why a document is refused (M6). [`DocumentError::code`] gives the stable code
 /// of the HTTP contract.
@@ -107,15 +114,33 @@ impl PdfDocument {
     /// M6: accepts `bytes` only if it is a PDF of at most `max_bytes` bytes.
     ///
     /// - longer than `max_bytes`: [`DocumentError::TooLarge`] (exactly
-    ///   `max_bytes` is accepted);
-    /// - empty, or without a `%PDF-` header followed by a version digit starting
-    ///   in the first [`PDF_MARKER_WINDOW`] bytes, or without an `%%EOF` marker
-    ///   in the last [`PDF_MARKER_WINDOW`] bytes (trailing whitespace ignored):
-    ///   [`DocumentError::NotAPdf`].
+    ///   `max_bytes` is accepted), judged before anything is parsed;
+    /// - not starting with `%PDF-` and a digit at its first byte, or not a PDF by
+    ///   [lopdf](https://docs.rs/lopdf)'s reading: a cross-reference table
+    ///   (or stream) and trailer that read as written or with offsets
+    ///   corrected (not rebuilt by scanning a damaged or truncated file), and
+    ///   a catalog with a page tree: [`DocumentError::NotAPdf`].
     ///
     /// The judgement is on content only: a PNG or a text file named `.pdf` is
-    /// refused, a PDF named anything is accepted.
+    /// refused, a PDF named anything is accepted; an HTML page that mentions
+    /// `%PDF-` is not a PDF. A parser that panics on a hostile file has not
+    /// read a PDF: that is `NotAPdf` too. No stream decompresses to more than
+    /// [`MAX_STREAM_BYTES_WHEN_PARSING`] while the file is read.
+    ///
+    /// A well-formed file of 3 MiB takes milliseconds of CPU; a hostile one
+    /// made of thousands of small streams that each decompress to the bound
+    /// can take seconds. An async caller runs it where blocking is allowed,
+    /// a few at a time.
     pub fn parse(bytes: &[u8], max_bytes: u64) -> Result<PdfDocument, DocumentError> {
+        Self::parse_with(bytes, max_bytes, load)
+    }
+
+    /// [`PdfDocument::parse`], the file read by `reader` (a test swaps it).
+    fn parse_with(
+        bytes: &[u8],
+        max_bytes: u64,
+        reader: fn(&[u8]) -> Option<lopdf::Document>,
+    ) -> Result<PdfDocument, DocumentError> {
         let len = bytes.len() as u64;
         if len > max_bytes {
             return Err(DocumentError::TooLarge {
@@ -123,7 +148,9 @@ impl PdfDocument {
                 max: max_bytes,
             });
         }
-        if !has_pdf_header(bytes) || !has_pdf_eof(bytes) {
+        let versioned = bytes.starts_with(PDF_HEADER)
+            && bytes.get(PDF_HEADER.len()).is_some_and(u8::is_ascii_digit);
+        if !versioned || !is_whole_pdf(bytes, reader) {
             return Err(DocumentError::NotAPdf);
         }
         Ok(PdfDocument {
@@ -177,51 +204,221 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// `%PDF-` then a digit, starting within the first [`PDF_MARKER_WINDOW`] bytes.
-fn has_pdf_header(bytes: &[u8]) -> bool {
-    let last_start = PDF_MARKER_WINDOW.min(bytes.len());
-    (0..last_start).any(|i| {
-        bytes[i..].starts_with(PDF_HEADER)
-            && bytes
-                .get(i + PDF_HEADER.len())
-                .is_some_and(u8::is_ascii_digit)
-    })
+/// lopdf's reading of `bytes`, or `None` if it found no PDF there. Object
+/// and cross-reference streams decompress to at most
+/// [`MAX_STREAM_BYTES_WHEN_PARSING`] each.
+fn load(bytes: &[u8]) -> Option<lopdf::Document> {
+    let options = LoadOptions {
+        max_decompressed_size: Some(MAX_STREAM_BYTES_WHEN_PARSING),
+        ..LoadOptions::default()
+    };
+    lopdf::Document::load_mem_with_options(bytes, options).ok()
 }
 
-/// `%%EOF` within the last [`PDF_MARKER_WINDOW`] bytes, once trailing PDF
-/// whitespace (NUL, tab, LF, FF, CR, space) is set aside.
-fn has_pdf_eof(bytes: &[u8]) -> bool {
-    let end = bytes
-        .iter()
-        .rposition(|b| !matches!(b, b'\0' | b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
-        .map_or(0, |i| i + 1);
-    let tail = &bytes[end.saturating_sub(PDF_MARKER_WINDOW)..end];
-    tail.windows(PDF_EOF.len()).any(|w| w == PDF_EOF)
+/// Whether `reader` reads a whole PDF in `bytes`: its cross-reference data
+/// read as written (or with an offset corrected), not rebuilt from the
+/// objects a scan of the file finds (what a truncated or damaged file
+/// needs), and a catalog that names its page tree. A panic in the reader is
+/// a file it could not read.
+fn is_whole_pdf(bytes: &[u8], reader: fn(&[u8]) -> Option<lopdf::Document>) -> bool {
+    let Ok(Some(document)) = catch_unwind(AssertUnwindSafe(|| reader(bytes))) else {
+        return false;
+    };
+    document.xref_recovery != Some(XrefRecovery::Reconstructed)
+        && document
+            .catalog()
+            .is_ok_and(|catalog| catalog.has(b"Pages"))
 }
+
+/// A blank one-page PDF of exactly `len` bytes, which [`PdfDocument::parse`]
+/// accepts (within the size limit): a catalog, a page tree, one empty A4
+/// page, a comment of spaces to make up the length, and the cross-reference
+/// table. For tests, examples and load tools that need a document of a given
+/// size. `None` below [`BLANK_PDF_MIN_LEN`] bytes.
+///
+/// ```
+/// use deleghe_domain::document::{blank_pdf, PdfDocument};
+///
+/// let pdf = blank_pdf(2048).unwrap();
+/// assert_eq!(pdf.len(), 2048);
+/// assert_eq!(PdfDocument::parse(&pdf, 3_145_728).unwrap().bytes(), 2048);
+/// ```
+pub fn blank_pdf(len: usize) -> Option<Vec<u8>> {
+    const OBJECTS: [&[u8]; 3] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ];
+    // The binary comment marks the file as binary for transfer tools.
+    let mut out = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    let mut offsets = Vec::with_capacity(OBJECTS.len());
+    for (i, body) in OBJECTS.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let tail = |xref: usize, extra: usize| -> Vec<u8> {
+        let mut t = format!("xref\n0 {}\n0000000000 65535 f \n", OBJECTS.len() + 1).into_bytes();
+        for offset in &offsets {
+            t.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+        }
+        t.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                OBJECTS.len() + 1
+            )
+            .as_bytes(),
+        );
+        // Whitespace after the end marker: for the lengths no padding before
+        // the table can reach, its offset gaining a digit as it grows.
+        t.resize(t.len() + extra, b'\n');
+        t
+    };
+    // The table's offset is the length less its own text, which holds the
+    // offset: try each number of digits (and one byte of slack).
+    for digits in 1..=20 {
+        for extra in 0..=1 {
+            let probe = tail(0, extra).len() - 1 + digits;
+            let Some(xref) = len.checked_sub(probe) else {
+                continue;
+            };
+            if xref.to_string().len() != digits || xref < out.len() {
+                continue;
+            }
+            let padding = xref - out.len();
+            match padding {
+                0 => {}
+                1 => out.push(b'\n'),
+                n => {
+                    out.push(b'%');
+                    out.resize(out.len() + n - 2, b' ');
+                    out.push(b'\n');
+                }
+            }
+            out.extend_from_slice(&tail(xref, extra));
+            debug_assert_eq!(out.len(), len);
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// The shortest file [`blank_pdf`] writes.
+pub const BLANK_PDF_MIN_LEN: usize = 335;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::Policy;
 
-    const MINIMAL: &[u8] =
-        b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
-
-    /// A valid-looking PDF of exactly `len` bytes: header, a padding comment, `%%EOF`.
-    fn pdf_of_len(len: usize) -> Vec<u8> {
-        let head = b"%PDF-1.7\n%";
-        let tail = b"\n%%EOF\n";
-        assert!(len >= head.len() + tail.len());
-        let mut v = Vec::with_capacity(len);
-        v.extend_from_slice(head);
-        v.resize(len - tail.len(), b'x');
-        v.extend_from_slice(tail);
-        assert_eq!(v.len(), len);
-        v
-    }
-
     fn max() -> u64 {
         Policy::default().max_document_bytes
+    }
+
+    /// A blank one-page PDF written by hand, every offset of its
+    /// cross-reference table counted.
+    const REAL: &[u8] = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n\
+2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n\
+3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\n\
+xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n0000000115 00000 n \n\
+trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n";
+
+    /// The probe's file: an HTML page with a script, `%PDF-` in a comment
+    /// within its first KiB, `%%EOF` at its end.
+    const HTML_WITH_MARKER: &[u8] = b"<!DOCTYPE html>\n<html><head>\
+<script>fetch('/v1/me/pin',{method:'POST'})</script>\n\
+<!-- %PDF-1.7 --></head><body>Modulo AA08</body></html>\n%%EOF\n";
+
+    #[test]
+    fn m6_a_real_pdf_is_accepted() {
+        let doc = PdfDocument::parse(REAL, max()).unwrap();
+        assert_eq!(doc.bytes(), REAL.len() as u64);
+    }
+
+    #[test]
+    fn m6_a_pdf_starts_with_its_header_at_byte_zero() {
+        assert_eq!(
+            PdfDocument::parse(HTML_WITH_MARKER, max()),
+            Err(DocumentError::NotAPdf)
+        );
+        // A real PDF behind anything at all is not one.
+        for prefix in [&b" "[..], b"\n", b"<html>", b"\xEF\xBB\xBF"] {
+            let mut late = prefix.to_vec();
+            late.extend_from_slice(REAL);
+            assert_eq!(
+                PdfDocument::parse(&late, max()),
+                Err(DocumentError::NotAPdf),
+                "{prefix:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn m6_the_markers_alone_do_not_make_a_pdf() {
+        let mut garbage = b"%PDF-1.7\n".to_vec();
+        garbage.extend_from_slice(&[b' '; 4096]);
+        garbage.extend_from_slice(b"<script>alert(1)</script>\n%%EOF\n");
+        for file in [&garbage[..], b"%PDF-1.4\n%%EOF\n"] {
+            assert_eq!(PdfDocument::parse(file, max()), Err(DocumentError::NotAPdf));
+        }
+    }
+
+    #[test]
+    fn m6_a_truncated_pdf_is_refused() {
+        let before_xref = REAL.windows(4).position(|w| w == b"xref").unwrap();
+        for cut in [
+            REAL.len() / 2,
+            before_xref,
+            REAL.len() - b"186\n%%EOF\n".len(),
+        ] {
+            assert_eq!(
+                PdfDocument::parse(&REAL[..cut], max()),
+                Err(DocumentError::NotAPdf),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    /// A reader that panics, as a parser may on a hostile file.
+    fn panicking(_: &[u8]) -> Option<lopdf::Document> {
+        panic!("a parser bug");
+    }
+
+    #[test]
+    fn m6_a_parser_panic_is_not_a_pdf() {
+        // The default hook would print the panic: this one is expected.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let judged = PdfDocument::parse_with(REAL, max(), panicking);
+        std::panic::set_hook(hook);
+        assert_eq!(judged, Err(DocumentError::NotAPdf));
+    }
+
+    #[test]
+    fn m6_whitespace_after_the_end_marker_is_fine() {
+        let mut spaced = REAL.to_vec();
+        spaced.extend_from_slice(&[b'\n'; 512]);
+        assert!(PdfDocument::parse(&spaced, max()).is_ok());
+    }
+
+    #[test]
+    fn m6_blank_pdfs_of_every_length_parse() {
+        assert_eq!(blank_pdf(BLANK_PDF_MIN_LEN - 1), None);
+        // Every length around the points where the table's offset gains a
+        // digit, and a run of small ones.
+        let lengths = (BLANK_PDF_MIN_LEN..BLANK_PDF_MIN_LEN + 800)
+            .chain(990..1_030)
+            .chain(9_990..10_030)
+            .chain(99_990..100_030);
+        for len in lengths {
+            let pdf = blank_pdf(len).unwrap_or_else(|| panic!("no blank PDF of {len} bytes"));
+            assert_eq!(pdf.len(), len);
+            assert!(
+                PdfDocument::parse(&pdf, max()).is_ok(),
+                "the blank PDF of {len} bytes is refused"
+            );
+        }
     }
 
     #[test]
@@ -231,13 +428,13 @@ mod tests {
 
     #[test]
     fn m6_exactly_three_mebibytes_accepted() {
-        let doc = PdfDocument::parse(&pdf_of_len(3_145_728), max()).unwrap();
+        let doc = PdfDocument::parse(&blank_pdf(3_145_728).unwrap(), max()).unwrap();
         assert_eq!(doc.bytes(), 3_145_728);
     }
 
     #[test]
     fn m6_one_byte_over_three_mebibytes_refused() {
-        let err = PdfDocument::parse(&pdf_of_len(3_145_729), max()).unwrap_err();
+        let err = PdfDocument::parse(&blank_pdf(3_145_729).unwrap(), max()).unwrap_err();
         assert_eq!(
             err,
             DocumentError::TooLarge {
@@ -246,6 +443,11 @@ mod tests {
             }
         );
         assert_eq!(err.code(), "document_too_large");
+        // Too large is judged first: even a file that is no PDF at all.
+        assert!(matches!(
+            PdfDocument::parse(&vec![0u8; 3_145_729], max()),
+            Err(DocumentError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -277,44 +479,11 @@ mod tests {
 
     #[test]
     fn m6_header_needs_version_digit() {
+        let bad = String::from_utf8_lossy(REAL).replacen("%PDF-1.7", "%PDF-x.y", 1);
         assert_eq!(
-            PdfDocument::parse(b"%PDF-x.y\n%%EOF\n", max()),
+            PdfDocument::parse(bad.as_bytes(), max()),
             Err(DocumentError::NotAPdf)
         );
-    }
-
-    #[test]
-    fn m6_header_allowed_within_first_1024_bytes() {
-        let mut ok = vec![b' '; 1023];
-        ok.extend_from_slice(MINIMAL);
-        assert!(PdfDocument::parse(&ok, max()).is_ok());
-
-        let mut late = vec![b' '; 1024];
-        late.extend_from_slice(MINIMAL);
-        assert_eq!(
-            PdfDocument::parse(&late, max()),
-            Err(DocumentError::NotAPdf)
-        );
-    }
-
-    #[test]
-    fn m6_eof_marker_missing_refused() {
-        let truncated = &MINIMAL[..MINIMAL.len() - b"%%EOF\n".len()];
-        assert_eq!(
-            PdfDocument::parse(truncated, max()),
-            Err(DocumentError::NotAPdf)
-        );
-    }
-
-    #[test]
-    fn m6_eof_marker_must_be_near_the_end() {
-        let mut far = MINIMAL.to_vec();
-        far.extend_from_slice(&[b'x'; 1024]);
-        assert_eq!(PdfDocument::parse(&far, max()), Err(DocumentError::NotAPdf));
-        // Trailing whitespace after the marker is fine, however long.
-        let mut spaced = MINIMAL.to_vec();
-        spaced.extend_from_slice(&[b'\n'; 2048]);
-        assert!(PdfDocument::parse(&spaced, max()).is_ok());
     }
 
     #[test]
@@ -324,18 +493,14 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        // `printf '%%PDF-1.4\n%%%%EOF\n' | sha256sum`
-        let doc = PdfDocument::parse(b"%PDF-1.4\n%%EOF\n", max()).unwrap();
-        assert_eq!(
-            doc.sha256(),
-            "14bcd090baf31edba64e9cbd8cdfc15f943344aa72cb3675ad8e91bfcbce03ad"
-        );
-        assert_eq!(doc.bytes(), 15);
+        let doc = PdfDocument::parse(REAL, max()).unwrap();
+        assert_eq!(doc.sha256(), sha256_hex(REAL));
+        assert_eq!(doc.bytes(), REAL.len() as u64);
     }
 
     #[test]
     fn m6_document_ref_carries_no_content() {
-        let doc = PdfDocument::parse(MINIMAL, max()).unwrap();
+        let doc = PdfDocument::parse(REAL, max()).unwrap();
         let r = doc.to_ref(DocumentKind::Aa08);
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(
@@ -343,7 +508,7 @@ mod tests {
             serde_json::json!({
                 "kind": "aa08",
                 "sha256": doc.sha256(),
-                "bytes": MINIMAL.len(),
+                "bytes": REAL.len(),
             })
         );
         assert!(!json.to_string().contains("Catalog"));

@@ -85,6 +85,9 @@ pub(crate) async fn apply(
     if let Some(grantor) = event.metadata.get("on_behalf_of").filter(|_| !guard) {
         batch.insert_audit(audit_row(event, grantor));
     }
+    for sha256 in document_references(&event.payload) {
+        batch.refer_to_document(sha256, event.position);
+    }
     let position = event.position;
     let ops = match &event.payload {
         Payload::Process(Event::Grantor(e)) => delegation(batch, e, position, cx).await?,
@@ -107,6 +110,19 @@ pub(crate) async fn apply(
         }
     }
     Ok(())
+}
+
+/// M6, D11: the stored documents an event refers to, by SHA-256. A document
+/// no event refers to is removed by the sweep once its grace period is over
+/// (`crate::documents::DocumentSweep`): an event that comes to carry a
+/// document's digest (a delegation's evidence, D11) is named here.
+fn document_references(payload: &Payload) -> Vec<&str> {
+    match payload {
+        Payload::Process(Event::Meeting(MeetingEvent::DocumentAttached { document, .. })) => {
+            vec![document.sha256.as_str()]
+        }
+        _ => vec![],
+    }
 }
 
 /// D9: who acted for whom, what, when.

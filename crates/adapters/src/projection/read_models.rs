@@ -78,6 +78,8 @@ pub struct ReadModelDump {
     pub bookings: Vec<Value>,
     pub slot_places: Vec<Value>,
     pub audit: Vec<Value>,
+    /// M6, D11: the documents the events refer to.
+    pub document_refs: Vec<Value>,
 }
 
 fn values<T: Serialize>(rows: &[T]) -> Result<Vec<Value>, ServiceError> {
@@ -301,6 +303,7 @@ impl ReadModels {
             bookings: values(&self.side.all_bookings().await?)?,
             slot_places: values(&self.side.all_places().await?)?,
             audit: values(&self.side.all_audit().await?)?,
+            document_refs: values(&self.side.all_document_refs().await?)?,
         })
     }
 }

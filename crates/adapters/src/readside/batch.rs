@@ -7,7 +7,9 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use super::{to_json, ts, AuditEntry, BookingRow, DelegationRow, OutboxEntry, PlaceRow};
+use super::{
+    to_json, ts, AuditEntry, BookingRow, DelegationRow, DocumentRefRow, OutboxEntry, PlaceRow,
+};
 use crate::error::ServiceError;
 
 /// The rows a batch's events are about, per table: those to read with one
@@ -76,6 +78,8 @@ pub(crate) struct Cache {
     pub bookings: Table<String, BookingRow>,
     pub places: Table<(String, String), PlaceRow>,
     pub audit: Vec<AuditEntry>,
+    /// The documents the batch's events refer to.
+    pub document_refs: Vec<DocumentRefRow>,
     pub outbox: Vec<OutboxWrite>,
 }
 
@@ -87,6 +91,7 @@ impl Cache {
         self.bookings.clear();
         self.places.clear();
         self.audit.clear();
+        self.document_refs.clear();
     }
 
     /// What the batch changed, ready to write: the changed rows encoded
@@ -106,6 +111,7 @@ impl Cache {
                 .collect::<Result<_, _>>()?,
             places: self.places.take_dirty().cloned().collect(),
             audit: std::mem::take(&mut self.audit),
+            document_refs: first_refs(std::mem::take(&mut self.document_refs)),
             outbox: plan(std::mem::take(&mut self.outbox)),
         })
     }
@@ -126,7 +132,18 @@ pub(crate) struct WriteSet {
     pub bookings: Vec<BookingRecord>,
     pub places: Vec<PlaceRow>,
     pub audit: Vec<AuditEntry>,
+    /// Each document once, with the first position that referred to it.
+    pub document_refs: Vec<DocumentRefRow>,
     pub outbox: OutboxPlan,
+}
+
+/// `refs` (in log order) with each document once, at its first position: a
+/// multi-row insert names each key once.
+fn first_refs(refs: Vec<DocumentRefRow>) -> Vec<DocumentRefRow> {
+    let mut seen = std::collections::HashSet::new();
+    refs.into_iter()
+        .filter(|r| seen.insert(r.sha256.clone()))
+        .collect()
 }
 
 /// A delegation row as written: its columns.

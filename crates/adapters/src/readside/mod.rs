@@ -296,16 +296,42 @@ impl ReadSide {
 
     // -------------------------------------------------------- documents
 
+    /// Stores `content` under `sha256`, stored at `stored_at` (as stored
+    /// text); the same content again moves `stored_at` on.
     pub(crate) async fn put_document(
         &self,
         sha256: &str,
         content: &[u8],
+        stored_at: &str,
     ) -> Result<(), ServiceError> {
-        on_pool!(self, put_document(sha256, content))
+        on_pool!(self, put_document(sha256, content, stored_at))
+    }
+
+    /// Deletes the documents stored before `stored_before` (as stored text)
+    /// that no event refers to; returns the size of each.
+    pub(crate) async fn sweep_documents(
+        &self,
+        stored_before: &str,
+    ) -> Result<Vec<i64>, ServiceError> {
+        on_pool!(self, sweep_documents(stored_before))
+    }
+
+    /// Whether an event refers to the document `sha256`.
+    pub(crate) async fn document_referenced(&self, sha256: &str) -> Result<bool, ServiceError> {
+        on_pool!(self, document_referenced(sha256))
+    }
+
+    pub(crate) async fn all_document_refs(&self) -> Result<Vec<DocumentRefRow>, ServiceError> {
+        on_pool!(self, all_document_refs())
     }
 
     pub(crate) async fn document(&self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError> {
         on_pool!(self, document(sha256))
+    }
+
+    /// How many documents are stored, and their bytes in all.
+    pub(crate) async fn document_usage(&self) -> Result<(i64, i64), ServiceError> {
+        on_pool!(self, document_usage())
     }
 }
 
@@ -465,6 +491,9 @@ impl SideTx<'_> {
         if !set.audit.is_empty() {
             on_conn!(self.conn(), insert_audit(&set.audit))?;
         }
+        if !set.document_refs.is_empty() {
+            on_conn!(self.conn(), insert_document_refs(&set.document_refs))?;
+        }
         let outbox = &set.outbox;
         if !outbox.schedule.is_empty() {
             on_conn!(self.conn(), schedule(&outbox.schedule, false))?;
@@ -478,7 +507,8 @@ impl SideTx<'_> {
         Ok(())
     }
 
-    /// Empties every read-model table (not the outbox, notices or documents).
+    /// Empties every read-model table, the references to documents included
+    /// (not the outbox, notices or the documents themselves).
     pub(crate) async fn clear_read_models(&mut self) -> Result<(), ServiceError> {
         self.cache.clear_read_models();
         on_conn!(self.conn(), clear_read_models())
@@ -615,6 +645,14 @@ impl Batch<'_> {
         self.cache.audit.push(row);
     }
 
+    /// Records that the event at `position` refers to the document `sha256`.
+    pub(crate) fn refer_to_document(&mut self, sha256: &str, position: i64) {
+        self.cache.document_refs.push(DocumentRefRow {
+            sha256: sha256.to_owned(),
+            position,
+        });
+    }
+
     pub(crate) fn schedule(&mut self, row: OutboxEntry) {
         self.cache.outbox.push(OutboxWrite::Schedule(Box::new(row)));
     }
@@ -717,6 +755,14 @@ pub struct AuditEntry {
     /// Through which channel the command came (`web`, `counter`...).
     pub channel: Option<String>,
     pub correlation_id: Option<String>,
+}
+
+/// M6, D11: an event refers to a stored document by its SHA-256; the first
+/// such event's position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub(crate) struct DocumentRefRow {
+    pub sha256: String,
+    pub position: i64,
 }
 
 /// A calendar notice as stored (N3).

@@ -9,7 +9,8 @@ use sqlx::{Executor, PgConnection, Postgres};
 
 use super::{
     rows, Attempt, AuditEntry, BookingRecord, BookingRow, Checkpoint, DelegationRecord,
-    DelegationRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation, RawPlace,
+    DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation,
+    RawPlace,
 };
 use crate::error::ServiceError;
 use crate::sql::service_error;
@@ -131,13 +132,23 @@ SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, chann
 SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
   FROM read_audit ORDER BY position";
 
+    /// `($1 sha256s, $2 positions)`: the first event naming a document keeps it.
+    pub const INSERT_DOCUMENT_REFS: &str = "
+INSERT INTO read_document_refs (sha256, position)
+SELECT * FROM unnest($1::text[], $2::bigint[])
+    ON CONFLICT (sha256) DO NOTHING";
+    pub const ALL_DOCUMENT_REFS: &str =
+        "SELECT sha256, position FROM read_document_refs ORDER BY sha256";
+    pub const DOCUMENT_REFERENCED: &str = "SELECT 1 FROM read_document_refs WHERE sha256 = $1";
+
     /// DELETE, not TRUNCATE: readers keep seeing the old rows (MVCC) until
     /// the rebuild commits, instead of waiting on TRUNCATE's lock.
-    pub const CLEAR_READ_MODELS: [&str; 4] = [
+    pub const CLEAR_READ_MODELS: [&str; 5] = [
         "DELETE FROM read_delegations",
         "DELETE FROM read_bookings",
         "DELETE FROM read_slot_places",
         "DELETE FROM read_audit",
+        "DELETE FROM read_document_refs",
     ];
 
     pub const SCHEDULE: &str = "
@@ -201,10 +212,26 @@ SELECT id, citizen, title, body, posted_at, is_read, deleted FROM notices
     pub const DELETE_NOTICE: &str =
         "UPDATE notices SET deleted = true WHERE citizen = $1 AND id = $2 AND NOT deleted";
 
+    /// `($1 sha256, $2 content, $3 size, $4 stored_at)`. The same content
+    /// stored again keeps its row and moves `stored_at` on: it is about to be
+    /// referred to. A sweep deleting the row meanwhile makes this wait and
+    /// insert it anew.
     pub const PUT_DOCUMENT: &str = "
-INSERT INTO documents (sha256, content, size) VALUES ($1, $2, $3)
-    ON CONFLICT (sha256) DO NOTHING";
+INSERT INTO documents (sha256, content, size, stored_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (sha256) DO UPDATE SET stored_at = excluded.stored_at
+     WHERE documents.stored_at < excluded.stored_at";
+    /// `($1 stored before)`: the documents no event refers to, stored before
+    /// the instant, in one statement with the look-up of the references (a
+    /// row whose `stored_at` a concurrent `put` moved on is checked again,
+    /// as it is now, and kept).
+    pub const SWEEP_DOCUMENTS: &str = "
+DELETE FROM documents
+ WHERE stored_at < $1
+   AND NOT EXISTS (SELECT 1 FROM read_document_refs r WHERE r.sha256 = documents.sha256)
+RETURNING size";
     pub const DOCUMENT: &str = "SELECT content FROM documents WHERE sha256 = $1";
+    pub const DOCUMENT_USAGE: &str =
+        "SELECT count(*), coalesce(sum(size), 0)::bigint FROM documents";
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -557,6 +584,40 @@ pub(crate) async fn all_audit<'e>(
         .map_err(service_error)
 }
 
+pub(crate) async fn insert_document_refs(
+    conn: &mut PgConnection,
+    batch: &[DocumentRefRow],
+) -> Result<(), ServiceError> {
+    sqlx::query(q::INSERT_DOCUMENT_REFS)
+        .bind(batch.iter().map(|r| r.sha256.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.position).collect::<Vec<_>>())
+        .execute(conn)
+        .await
+        .map_err(service_error)?;
+    Ok(())
+}
+
+pub(crate) async fn all_document_refs<'e>(
+    ex: impl Executor<'e, Database = Postgres>,
+) -> Result<Vec<DocumentRefRow>, ServiceError> {
+    sqlx::query_as(q::ALL_DOCUMENT_REFS)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn document_referenced<'e>(
+    ex: impl Executor<'e, Database = Postgres>,
+    sha256: &str,
+) -> Result<bool, ServiceError> {
+    let found: Option<i32> = sqlx::query_scalar(q::DOCUMENT_REFERENCED)
+        .bind(sha256)
+        .fetch_optional(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(found.is_some())
+}
+
 pub(crate) async fn clear_read_models(conn: &mut PgConnection) -> Result<(), ServiceError> {
     for sql in q::CLEAR_READ_MODELS {
         sqlx::query(sql)
@@ -726,12 +787,14 @@ pub(crate) async fn put_document<'e>(
     ex: impl Executor<'e, Database = Postgres>,
     sha256: &str,
     content: &[u8],
+    stored_at: &str,
 ) -> Result<(), ServiceError> {
     let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
     sqlx::query(q::PUT_DOCUMENT)
         .bind(sha256)
         .bind(content)
         .bind(size)
+        .bind(stored_at)
         .execute(ex)
         .await
         .map_err(service_error)?;
@@ -745,6 +808,26 @@ pub(crate) async fn document<'e>(
     sqlx::query_scalar(q::DOCUMENT)
         .bind(sha256)
         .fetch_optional(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn sweep_documents<'e>(
+    ex: impl Executor<'e, Database = Postgres>,
+    stored_before: &str,
+) -> Result<Vec<i64>, ServiceError> {
+    sqlx::query_scalar(q::SWEEP_DOCUMENTS)
+        .bind(stored_before)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn document_usage<'e>(
+    ex: impl Executor<'e, Database = Postgres>,
+) -> Result<(i64, i64), ServiceError> {
+    sqlx::query_as(q::DOCUMENT_USAGE)
+        .fetch_one(ex)
         .await
         .map_err(service_error)
 }

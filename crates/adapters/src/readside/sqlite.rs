@@ -12,7 +12,8 @@ use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use super::{
     rows, Attempt, AuditEntry, BookingRecord, BookingRow, Checkpoint, DelegationRecord,
-    DelegationRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation, RawPlace,
+    DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation,
+    RawPlace,
 };
 use crate::error::ServiceError;
 use crate::sql::service_error;
@@ -134,11 +135,24 @@ SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, chann
 SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
   FROM read_audit ORDER BY position";
 
-    pub const CLEAR_READ_MODELS: [&str; 4] = [
+    /// `VALUES (sha256, position), …`: the first event naming a document keeps it.
+    pub const INSERT_DOCUMENT_REFS: Rows = Rows {
+        head: "
+INSERT INTO read_document_refs (sha256, position) ",
+        width: 2,
+        tail: "
+    ON CONFLICT (sha256) DO NOTHING",
+    };
+    pub const ALL_DOCUMENT_REFS: &str =
+        "SELECT sha256, position FROM read_document_refs ORDER BY sha256";
+    pub const DOCUMENT_REFERENCED: &str = "SELECT 1 FROM read_document_refs WHERE sha256 = ?";
+
+    pub const CLEAR_READ_MODELS: [&str; 5] = [
         "DELETE FROM read_delegations",
         "DELETE FROM read_bookings",
         "DELETE FROM read_slot_places",
         "DELETE FROM read_audit",
+        "DELETE FROM read_document_refs",
     ];
 
     /// `VALUES (key, channel, recipient, title, body, due_at, status,
@@ -206,10 +220,21 @@ SELECT id, citizen, title, body, posted_at, is_read, deleted FROM notices
     pub const DELETE_NOTICE: &str =
         "UPDATE notices SET deleted = 1 WHERE citizen = ? AND id = ? AND deleted = 0";
 
+    /// `(sha256, content, size, stored_at)`. The same content stored again
+    /// keeps its row and moves `stored_at` on: it is about to be referred to.
     pub const PUT_DOCUMENT: &str = "
-INSERT INTO documents (sha256, content, size) VALUES (?, ?, ?)
-    ON CONFLICT (sha256) DO NOTHING";
+INSERT INTO documents (sha256, content, size, stored_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (sha256) DO UPDATE SET stored_at = excluded.stored_at
+     WHERE documents.stored_at IS NULL OR documents.stored_at < excluded.stored_at";
+    /// `(stored before)`: the documents no event refers to, stored before
+    /// the instant, in one statement with the look-up of the references.
+    pub const SWEEP_DOCUMENTS: &str = "
+DELETE FROM documents
+ WHERE stored_at < ?
+   AND NOT EXISTS (SELECT 1 FROM read_document_refs r WHERE r.sha256 = documents.sha256)
+RETURNING size";
     pub const DOCUMENT: &str = "SELECT content FROM documents WHERE sha256 = ?";
+    pub const DOCUMENT_USAGE: &str = "SELECT count(*), coalesce(sum(size), 0) FROM documents";
 }
 
 // ------------------------------------------------------------ checkpoint
@@ -532,6 +557,37 @@ pub(crate) async fn all_audit<'e>(
         .map_err(service_error)
 }
 
+pub(crate) async fn insert_document_refs(
+    conn: &mut SqliteConnection,
+    batch: &[DocumentRefRow],
+) -> Result<(), ServiceError> {
+    execute_rows(conn, q::INSERT_DOCUMENT_REFS, batch, |q, row| {
+        q.bind(row.sha256.as_str()).bind(row.position)
+    })
+    .await
+}
+
+pub(crate) async fn all_document_refs<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+) -> Result<Vec<DocumentRefRow>, ServiceError> {
+    sqlx::query_as(q::ALL_DOCUMENT_REFS)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn document_referenced<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    sha256: &str,
+) -> Result<bool, ServiceError> {
+    let found: Option<i64> = sqlx::query_scalar(q::DOCUMENT_REFERENCED)
+        .bind(sha256)
+        .fetch_optional(ex)
+        .await
+        .map_err(service_error)?;
+    Ok(found.is_some())
+}
+
 pub(crate) async fn clear_read_models(conn: &mut SqliteConnection) -> Result<(), ServiceError> {
     for sql in q::CLEAR_READ_MODELS {
         sqlx::query(sql)
@@ -696,12 +752,14 @@ pub(crate) async fn put_document<'e>(
     ex: impl Executor<'e, Database = Sqlite>,
     sha256: &str,
     content: &[u8],
+    stored_at: &str,
 ) -> Result<(), ServiceError> {
     let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
     sqlx::query(q::PUT_DOCUMENT)
         .bind(sha256)
         .bind(content)
         .bind(size)
+        .bind(stored_at)
         .execute(ex)
         .await
         .map_err(service_error)?;
@@ -715,6 +773,26 @@ pub(crate) async fn document<'e>(
     sqlx::query_scalar(q::DOCUMENT)
         .bind(sha256)
         .fetch_optional(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn sweep_documents<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+    stored_before: &str,
+) -> Result<Vec<i64>, ServiceError> {
+    sqlx::query_scalar(q::SWEEP_DOCUMENTS)
+        .bind(stored_before)
+        .fetch_all(ex)
+        .await
+        .map_err(service_error)
+}
+
+pub(crate) async fn document_usage<'e>(
+    ex: impl Executor<'e, Database = Sqlite>,
+) -> Result<(i64, i64), ServiceError> {
+    sqlx::query_as(q::DOCUMENT_USAGE)
+        .fetch_one(ex)
         .await
         .map_err(service_error)
 }

@@ -6,12 +6,12 @@
 
 use std::str::FromStr;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use deleghe_domain::booking::Booking;
+use deleghe_domain::booking::{Booking, BookingStage};
 use deleghe_domain::delegation::DelegationId;
-use deleghe_domain::document::{DocumentKind, PdfDocument};
+use deleghe_domain::document::DocumentKind;
 use deleghe_domain::meeting::{
     AbandonReason, Meeting, MeetingBooking, MeetingCommand, MeetingError, Outcome,
 };
@@ -238,7 +238,9 @@ pub async fn attendance(
 }
 
 /// M6: form AA08 or the grantor's identity document, a PDF of at most 3 MiB,
-/// judged by its content.
+/// judged by its content. The meeting says whether it takes a document
+/// before the body is read: an upload it would refuse (not joined, booking
+/// cancelled, meeting closed) stores nothing.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/documents", tag = "meetings",
     params(("id" = String, Path, description = "booking id"), DocumentQuery),
     request_body(content = crate::openapi::PdfBody, content_type = "application/pdf"),
@@ -247,7 +249,7 @@ pub async fn attendance(
         (status = 400, description = "`unknown_document_kind`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`document_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`not_a_pdf`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`not_joined`, `meeting_closed`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_joined`, `not_active` (the booking is cancelled), `meeting_closed`, `registration_in_progress`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn upload(
@@ -255,16 +257,25 @@ pub async fn upload(
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<DocumentQuery>,
-    Body(bytes): Body,
+    request: Request,
 ) -> Result<(StatusCode, Json<DocumentDto>), AppError> {
     let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
     let kind = DocumentKind::from_str(&q.kind)?;
-    let document = PdfDocument::parse(&bytes, state.policy().max_document_bytes)?;
-    // Stored (by content) before any event refers to it.
+    let booking_active = b.stage == BookingStage::Confirmed;
+    state
+        .service()
+        .meeting(&b.id)
+        .await?
+        .accepts_document(booking_active)?;
+    // Only now is the body read, judged, and stored (by content) before the
+    // event that refers to it.
+    let Body(bytes) = Body::from_request(request, &state).await?;
+    let document = state.parse_pdf(bytes.clone()).await?;
     state.documents().put(&bytes).await?;
     let reference = document.to_ref(kind);
     let command = MeetingCommand::AttachDocument {
         document: reference.clone(),
+        booking_active,
         at: state.now(),
     };
     run(&state, &caller, &b, command).await?;
@@ -276,13 +287,23 @@ pub async fn upload(
 }
 
 /// M6: a document attached to the meeting, as uploaded; its id is its SHA-256.
+/// It is served as a download (`Content-Disposition: attachment`), never
+/// sniffed as another type (`X-Content-Type-Options: nosniff`), and, should
+/// a browser open it anyway, in a sandbox with no scripts and an origin of
+/// its own (`Content-Security-Policy: sandbox`); no cache keeps it.
 #[utoipa::path(get, path = "/v1/bookings/{id}/meeting/documents/{document}", tag = "meetings",
     params(
         ("id" = String, Path, description = "booking id"),
         ("document" = String, Path, description = "document id (its SHA-256)"),
     ),
     responses(
-        (status = 200, description = "the PDF", content_type = "application/pdf", body = crate::openapi::PdfBody),
+        (status = 200, description = "the PDF", content_type = "application/pdf", body = crate::openapi::PdfBody,
+            headers(
+                ("Content-Disposition" = String, description = "`attachment; filename=\"<sha256>.pdf\"`"),
+                ("X-Content-Type-Options" = String, description = "`nosniff`"),
+                ("Content-Security-Policy" = String, description = "`sandbox`"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            )),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -294,15 +315,41 @@ pub async fn download(
     let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
     let missing = || AppError::not_found(format!("document {document}"));
     let meeting = state.service().meeting(&b.id).await?;
-    if !meeting.documents().iter().any(|d| d.sha256 == document) {
+    let Some(attached) = meeting.documents().iter().find(|d| d.sha256 == document) else {
         return Err(missing());
-    }
+    };
     let bytes = state
         .documents()
-        .get(&document)
+        .get(&attached.sha256)
         .await?
         .ok_or_else(missing)?;
-    Ok(([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response())
+    // The name is the digest the meeting holds (64 hex digits), never
+    // anything the request said.
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}.pdf\"", attached.sha256))
+            .map_err(|e| {
+                AppError::Internal(format!("a document's digest is not a header value: {e}"))
+            })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("sandbox"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// M7: the operator completes the meeting, which registers the delegation

@@ -8,6 +8,7 @@ mod delegations;
 mod meetings;
 mod personal;
 mod security_acting;
+mod security_documents;
 mod security_http;
 mod security_meetings;
 mod security_tokens;
@@ -83,4 +84,8 @@ scenarios!(
     security_meetings::m10_the_access_code_is_stored_nowhere,
     security_meetings::m10_ten_wrong_codes_lock_joining_until_a_new_code,
     security_meetings::m11_operators_handle_their_own_office_only,
+    security_documents::uploads_the_meeting_refuses_store_nothing,
+    security_documents::a_pdf_starts_with_its_header_and_parses_as_one,
+    security_documents::downloads_are_attachments_never_rendered,
+    security_documents::unreferenced_documents_are_swept_after_their_grace,
 );

@@ -381,10 +381,7 @@ impl Api {
     }
 }
 
-/// A PDF of exactly `size` bytes.
+/// A PDF of exactly `size` bytes: a blank page, padded (M6 parses it).
 pub fn pdf(size: usize) -> Vec<u8> {
-    let mut bytes = b"%PDF-1.7\n".to_vec();
-    bytes.resize(size.saturating_sub(6), b' ');
-    bytes.extend_from_slice(b"%%EOF\n");
-    bytes
+    deleghe_domain::document::blank_pdf(size).expect("a blank PDF of that size")
 }

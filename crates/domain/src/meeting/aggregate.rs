@@ -79,9 +79,12 @@ pub enum MeetingCommand {
         at: DateTime<Utc>,
     },
     /// M6: a document came through the chat (already checked by
-    /// [`PdfDocument::parse`](crate::document::PdfDocument::parse)).
+    /// [`PdfDocument::parse`](crate::document::PdfDocument::parse)), while
+    /// the meeting's booking is active or not (`false` once it is
+    /// cancelled): see [`Meeting::accepts_document`].
     AttachDocument {
         document: DocumentRef,
+        booking_active: bool,
         at: DateTime<Utc>,
     },
     /// M7: the operator closes a successful meeting; the delegation is then
@@ -254,6 +257,22 @@ impl Meeting {
         self.documents.iter().find(|d| d.kind == kind)
     }
 
+    /// M6: whether the meeting takes a document now, its booking being
+    /// active or not (`false` once cancelled): only while it is on (someone
+    /// joined, and it is neither registering nor ended) and its booking
+    /// active. [`MeetingCommand::AttachDocument`] decides by this very rule;
+    /// a caller asks it before it reads or stores a byte of the file, so
+    /// that an upload the meeting would refuse stores nothing.
+    pub fn accepts_document(&self, booking_active: bool) -> Result<(), MeetingError> {
+        match self.state {
+            MeetingState::Ended => Err(MeetingError::MeetingClosed),
+            MeetingState::Registering => Err(MeetingError::Registering),
+            _ if !booking_active => Err(MeetingError::BookingNotActive),
+            MeetingState::Scheduled => Err(MeetingError::NotJoined),
+            MeetingState::WaitingRoom | MeetingState::InCall => Ok(()),
+        }
+    }
+
     /// M7: the delegation whose registration the completion started.
     pub fn delegation_id(&self) -> Option<&DelegationId> {
         self.delegation_id.as_ref()
@@ -374,8 +393,12 @@ impl Meeting {
                     at,
                 }])
             }
-            MeetingCommand::AttachDocument { document, at } => {
-                self.require_on()?;
+            MeetingCommand::AttachDocument {
+                document,
+                booking_active,
+                at,
+            } => {
+                self.accepts_document(booking_active)?;
                 if self.document(document.kind) == Some(&document) {
                     return Ok(vec![]);
                 }
@@ -528,7 +551,7 @@ impl Meeting {
     }
 
     /// The meeting is on: someone joined, and it is neither registering nor
-    /// ended (M4, M6).
+    /// ended (M4).
     fn require_on(&self) -> Result<(), MeetingError> {
         match self.state {
             MeetingState::WaitingRoom | MeetingState::InCall => Ok(()),

@@ -783,7 +783,11 @@ fn m6_documents_attach_in_waiting_room_or_in_call_and_the_latest_counts() {
     ] {
         let events = decide(
             given.clone(),
-            MeetingCommand::AttachDocument { document: doc, at },
+            MeetingCommand::AttachDocument {
+                document: doc,
+                booking_active: true,
+                at,
+            },
         )
         .unwrap();
         assert_eq!(events.len(), 1);
@@ -798,6 +802,7 @@ fn m6_documents_attach_in_waiting_room_or_in_call_and_the_latest_counts() {
             given,
             MeetingCommand::AttachDocument {
                 document: second,
+                booking_active: true,
                 at: t(4)
             }
         ),
@@ -809,6 +814,7 @@ fn m6_documents_attach_in_waiting_room_or_in_call_and_the_latest_counts() {
 fn m6_documents_refused_before_join_and_after_end() {
     let cmd = MeetingCommand::AttachDocument {
         document: document(DocumentKind::Aa08, 'a'),
+        booking_active: true,
         at: t(1),
     };
     assert_eq!(decide(vec![], cmd.clone()), Err(MeetingError::NotJoined));
@@ -818,6 +824,47 @@ fn m6_documents_refused_before_join_and_after_end() {
         at: t(1),
     });
     assert_eq!(decide(ended, cmd), Err(MeetingError::MeetingClosed));
+}
+
+/// M6, and the security finding it answers: uploads to a cancelled
+/// booking's meeting were stored before the meeting refused them. The
+/// meeting says whether it takes a document now, by the rule its command
+/// decides by, so that the caller asks before it stores a byte.
+#[test]
+fn m6_a_document_is_taken_only_while_the_meeting_is_on_and_its_booking_active() {
+    let mut ended = waiting();
+    ended.push(MeetingEvent::MeetingEnded {
+        outcome: Outcome::NoShow,
+        at: t(1),
+    });
+    let cases = [
+        (vec![], true, Err(MeetingError::NotJoined)),
+        (vec![], false, Err(MeetingError::BookingNotActive)),
+        (waiting(), true, Ok(())),
+        (in_call(), true, Ok(())),
+        (waiting(), false, Err(MeetingError::BookingNotActive)),
+        (in_call(), false, Err(MeetingError::BookingNotActive)),
+        (registering(), true, Err(MeetingError::Registering)),
+        (ended.clone(), true, Err(MeetingError::MeetingClosed)),
+        (ended, false, Err(MeetingError::MeetingClosed)),
+    ];
+    for (given, booking_active, expected) in cases {
+        let meeting = meeting_with(given.clone());
+        assert_eq!(
+            meeting.accepts_document(booking_active),
+            expected,
+            "{:?}, booking active: {booking_active}",
+            meeting.state()
+        );
+        // The command decides by the same rule.
+        let attach = MeetingCommand::AttachDocument {
+            document: document(DocumentKind::Aa08, 'c'),
+            booking_active,
+            at: t(6),
+        };
+        assert_eq!(decide(given, attach).map(|_| ()), expected);
+    }
+    assert_eq!(MeetingError::BookingNotActive.code(), "not_active");
 }
 
 // ---------------------------------------------------------------- M7

@@ -204,7 +204,7 @@ fn cancellation_sms(b: &Booking, now: DateTime<Utc>) -> Notification {
 /// M6 in the notice's words: "3 Mb" for 3 MiB.
 fn size_limit(bytes: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if bytes % MIB == 0 {
+    if bytes.is_multiple_of(MIB) {
         format!("{} Mb", bytes / MIB)
     } else {
         // Italian decimal comma, one digit.
