@@ -12,8 +12,8 @@ use deleghe::domain::booking::{Booker, BookerCommand, BookingId, RequestBooking}
 use deleghe::domain::delegation::{
     DelegationError, Grantor, GrantorCommand, GrantorEvent, RevocationChannel,
 };
+use deleghe::domain::flows::{Command, Refusal};
 use deleghe::domain::pin::{PinCommand, PinError, PinHash, PinValidity};
-use deleghe::domain::process::{Command, Refusal};
 use deleghe::domain::{FiscalCode, Issuer, Policy};
 use support::*;
 

@@ -15,8 +15,8 @@ use deleghe::adapters::runner::FlowRunner;
 use deleghe::adapters::{Deleghe, Metadata, Repository, SettableClock};
 use deleghe::domain::booking::{BookerCommand, BookingStage};
 use deleghe::domain::delegation::{DelegationId, GrantorCommand, RevocationChannel, Stage};
+use deleghe::domain::flows::{self, Command};
 use deleghe::domain::meeting::{MeetingCommand, MeetingState};
-use deleghe::domain::process::{self, Command};
 use deleghe::domain::Policy;
 use support::*;
 
@@ -280,10 +280,7 @@ async fn overtaken_by_the_runner_scenario(store: Store) {
         command: request("overtaken", 1, 0).issued_by(meta(1).issuer()),
     };
     let events = service.execute(&first, &meta(1)).await.unwrap();
-    let next: Vec<Command> = events
-        .iter()
-        .flat_map(|e| process::react(e, t0()))
-        .collect();
+    let next: Vec<Command> = events.iter().flat_map(|e| flows::react(e, t0())).collect();
     for step in &next {
         service.execute(step, &Metadata::system()).await.unwrap();
     }

@@ -3,7 +3,7 @@
 
 use cqrs_es::persist::PersistenceError;
 use cqrs_es::AggregateError;
-use deleghe_domain::process::Refusal;
+use deleghe_domain::flows::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

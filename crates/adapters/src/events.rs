@@ -7,9 +7,9 @@ use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use cqrs_es::Aggregate;
 use deleghe_domain::booking::{Booker, SlotLedger};
 use deleghe_domain::delegation::{Delegate, Grantor};
+use deleghe_domain::flows::Event;
 use deleghe_domain::meeting::Meeting;
 use deleghe_domain::pin::{PinAccount, PinEvent};
-use deleghe_domain::process::Event;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::persist::EventUpcaster;
-use deleghe_domain::process;
+use deleghe_domain::flows;
 
 use crate::error::ServiceError;
 use crate::events::{decode, Payload};
@@ -47,7 +47,7 @@ impl FlowRunner {
             let logged = decode(stored, &self.upcasters)?;
             if let Payload::Process(event) = &logged.payload {
                 let now = self.service.now();
-                let next = process::react(event, now);
+                let next = flows::react(event, now);
                 if !next.is_empty() {
                     let correlation = logged
                         .metadata

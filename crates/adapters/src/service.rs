@@ -1,7 +1,7 @@
 //! [`Deleghe`]: the rules running on a store. It executes one command on one
 //! aggregate (loading it from its events, deciding, appending with optimistic
 //! concurrency, retrying a bounded number of times on conflict) and drives
-//! the flows of [`deleghe_domain::process`] to their end, inline, for the
+//! the flows of [`deleghe_domain::flows`] to their end, inline, for the
 //! request that starts them. What a crash interrupts, [`crate::runner`]
 //! finishes from the log.
 
@@ -22,9 +22,9 @@ use deleghe_domain::delegation::{
     Delegate, Delegation, DelegationError, DelegationId, Grantor, GrantorCommand, GrantorEvent,
     RequestDelegation, RevocationChannel, Stage,
 };
+use deleghe_domain::flows::{self, Command, Event, Refusal};
 use deleghe_domain::meeting::{Meeting, MeetingCommand};
 use deleghe_domain::pin::{PinAccount, PinCommand, PinEvent};
-use deleghe_domain::process::{self, Command, Event, Refusal};
 use deleghe_domain::{Actor, FiscalCode, Policy};
 use tracing::Instrument;
 
@@ -166,7 +166,7 @@ impl Deleghe {
     }
 
     /// [`Deleghe::execute`] as a step of a flow. With `in_flow`, a step whose
-    /// events have steps to follow (`process::react`) is committed without
+    /// events have steps to follow (`flows::react`) is committed without
     /// waiting for its WAL flush ([`Repository::deferring`]): the flow's
     /// last commit, or [`Repository::flush`] at its end, waits for it. The
     /// second value says whether this step's commit still waits for that.
@@ -191,7 +191,7 @@ impl Deleghe {
             into: fn(E) -> Event,
             now: DateTime<Utc>,
         ) -> impl Fn(&E) -> bool + Sync {
-            move |e: &E| in_flow && !process::react(&into(e.clone()), now).is_empty()
+            move |e: &E| in_flow && !flows::react(&into(e.clone()), now).is_empty()
         }
         async {
             let n = self.max_attempts;
@@ -321,9 +321,9 @@ impl Deleghe {
         let (events, mut unflushed) = (step.events, step.deferred);
         let now = self.now();
         let next: Vec<Command> = if events.is_empty() {
-            process::after_repeat(&first, now)
+            flows::after_repeat(&first, now)
         } else {
-            events.iter().flat_map(|e| process::react(e, now)).collect()
+            events.iter().flat_map(|e| flows::react(e, now)).collect()
         };
         let mut report = FlowReport {
             events,
@@ -344,7 +344,7 @@ impl Deleghe {
     }
 
     /// Runs `commands` and every step that follows from them, to the end: a
-    /// step a rule refuses is compensated as the process says. Used inline
+    /// step a rule refuses is compensated as the flow says. Used inline
     /// by [`Deleghe::run`] and by the runner that resumes flows from the log.
     pub async fn drive(
         &self,
@@ -393,15 +393,15 @@ impl Deleghe {
                     if events.is_empty() {
                         // Another driver took this step first: carry on as
                         // its event would have.
-                        queue.extend(process::after_repeat(&command, now));
+                        queue.extend(flows::after_repeat(&command, now));
                     }
                     for e in &events {
-                        queue.extend(process::react(e, now));
+                        queue.extend(flows::react(e, now));
                     }
                     report.events.extend(events);
                 }
                 Err(ServiceError::Rule(refusal)) => {
-                    queue.extend(process::after_refusal(&command, &refusal, self.now()));
+                    queue.extend(flows::after_refusal(&command, &refusal, self.now()));
                     report.refusals.push((command, refusal));
                 }
                 Err(other) => return Err(other),

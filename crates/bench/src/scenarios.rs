@@ -14,7 +14,7 @@ use cqrs_es::CqrsFramework;
 use deleghe_adapters::Deleghe;
 use deleghe_domain::booking::BookingStage;
 use deleghe_domain::delegation::{DelegationId, RevocationChannel, Stage};
-use deleghe_domain::process::Command;
+use deleghe_domain::flows::Command;
 use deleghe_domain::schedule::{Counter, Slot};
 use deleghe_domain::FiscalCode;
 

@@ -18,7 +18,7 @@
 //! - [`document`]: the PDFs of a meeting (M6);
 //! - [`notification`]: the messages the events call for (N1–N6);
 //! - [`pin`]: the telephone PIN (P1–P3);
-//! - [`process`]: every flow between aggregates, as pure reactions.
+//! - [`flows`]: every flow between aggregates, as pure reactions.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -48,13 +48,13 @@ pub mod booking;
 pub mod delegation;
 pub mod document;
 pub mod fiscal_code;
+pub mod flows;
 mod ids;
 pub mod issuer;
 pub mod meeting;
 pub mod notification;
 pub mod pin;
 pub mod policy;
-pub mod process;
 pub mod time;
 
 pub use fiscal_code::{FiscalCode, FiscalCodeError};

@@ -15,12 +15,12 @@ use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use deleghe_domain::booking::{BookerEvent, BookingId, BookingStage, SlotEvent};
 use deleghe_domain::delegation::{Delegation, GrantorEvent, Stage};
+use deleghe_domain::flows::Event;
 use deleghe_domain::meeting::{Meeting, MeetingEvent};
 use deleghe_domain::notification::{
     on_booking_event, on_delegation_event, on_meeting_event, OutboxOp,
 };
 use deleghe_domain::pin::PinEvent;
-use deleghe_domain::process::Event;
 use deleghe_domain::Policy;
 
 use super::Contacts;

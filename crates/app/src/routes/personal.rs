@@ -5,10 +5,10 @@ use std::str::FromStr;
 use axum::extract::State;
 use axum::http::StatusCode;
 use deleghe_adapters::ServiceError;
+use deleghe_domain::flows::Refusal;
 use deleghe_domain::pin::{
     pin_from_random, PinCheck, PinCommand, PinError, PinEvent, PinHash, PinValidity, PIN_LENGTH,
 };
-use deleghe_domain::process::Refusal;
 use deleghe_domain::FiscalCode;
 
 use crate::auth::Caller;

@@ -1,4 +1,4 @@
-//! Every cross-aggregate flow of the rules as one pure process manager:
+//! Every cross-aggregate flow of the rules, as one pure process manager:
 //! a stored event in, the next command out ([`react`]); a command refused by
 //! a rule in, the compensating command out ([`after_refusal`]). Adapters run
 //! it (inline for the request that starts a flow, and from the event log
