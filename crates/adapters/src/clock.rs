@@ -6,7 +6,8 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
-use crate::service::Clock;
+/// Where the library reads the time for the steps it issues itself.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Real time, unless set to a fixed instant.
 #[derive(Clone, Default)]

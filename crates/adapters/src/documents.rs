@@ -48,10 +48,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deleghe_domain::document::sha256_hex;
 
+use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::projection::Projector;
 use crate::readside::{ts, ReadSide};
-use crate::service::Clock;
 
 /// Stores documents by content.
 #[async_trait]

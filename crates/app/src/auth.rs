@@ -23,9 +23,9 @@ use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
 use deleghe_adapters::codes::AccessCodes;
-use deleghe_adapters::{Actor, Metadata};
+use deleghe_adapters::Metadata;
 use deleghe_domain::delegation::DelegationError;
-use deleghe_domain::FiscalCode;
+use deleghe_domain::{FiscalCode, Issuer};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -335,28 +335,36 @@ impl Caller {
         matches!(self.principal, Principal::Operator { .. })
     }
 
-    /// Whether the caller may see a citizen's record: the citizen (or the
-    /// delegate acting for them) or an operator.
+    /// Whether the caller may see a citizen's record (the library's rule,
+    /// [`Issuer::may_read`]).
     pub fn may_see(&self, owner: &FiscalCode) -> bool {
-        match self.citizen() {
-            Ok(subject) => subject == owner,
-            Err(_) => self.is_operator(),
+        self.issuer().may_read(owner)
+    }
+
+    /// Who the caller is to the rules: the actor, and the grantor a
+    /// delegate acts for (D9).
+    pub fn issuer(&self) -> Issuer {
+        match &self.principal {
+            Principal::Citizen {
+                me,
+                acting_for: Some(grantor),
+                ..
+            } => Issuer::delegate_for(me.clone(), grantor.clone()),
+            Principal::Citizen { me, .. } => Issuer::citizen(me.clone()),
+            Principal::Operator { me, office } => Issuer::operator(format!("{me}@{office}")),
         }
     }
 
     /// The metadata of the commands this request issues (D9: who, for whom).
     pub fn metadata(&self, channel: &str) -> Metadata {
-        let meta = match &self.principal {
-            Principal::Citizen { me, acting_for, .. } => {
-                let m = Metadata::new(Actor::Citizen(me.clone()), channel);
-                match acting_for {
-                    Some(grantor) => m.on_behalf_of(grantor.clone()),
-                    None => m,
-                }
-            }
-            Principal::Operator { me, office } => {
-                Metadata::new(Actor::Operator(format!("{me}@{office}")), channel)
-            }
+        let Issuer {
+            actor,
+            on_behalf_of,
+        } = self.issuer();
+        let meta = Metadata::new(actor, channel);
+        let meta = match on_behalf_of {
+            Some(grantor) => meta.on_behalf_of(grantor),
+            None => meta,
         };
         meta.with_correlation_id(self.request_id.clone())
     }

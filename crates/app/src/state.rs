@@ -23,10 +23,11 @@ use deleghe_adapters::outbox::{DispatchReport, Dispatcher};
 use deleghe_adapters::projection::{BookingView, DelegationView, Projector, ReadModels};
 use deleghe_adapters::readside::ReadSide;
 use deleghe_adapters::{upcast, Deleghe, Repository, ServiceError, SettableClock};
-use deleghe_domain::booking::{Booking, BookingId, BookingStage, BookingStatus, Phone};
-use deleghe_domain::delegation::{Delegation, DelegationId, Stage, Status};
+use deleghe_domain::booking::{Booking, BookingId, BookingStatus, Phone};
+use deleghe_domain::delegation::{Delegation, DelegationError, DelegationId, Status};
 use deleghe_domain::document::PdfDocument;
-use deleghe_domain::meeting::{Meeting, MeetingState};
+use deleghe_domain::flows::Refusal;
+use deleghe_domain::meeting::Meeting;
 use deleghe_domain::schedule::Mode;
 use deleghe_domain::{FiscalCode, Policy};
 use tokio::sync::Semaphore;
@@ -256,19 +257,19 @@ impl AppState {
         self.document_sweep().step().await
     }
 
-    /// D9: `delegate` may act for `grantor` only while the grantor's current
-    /// delegation is to them and active (read from the grantor's stream,
-    /// the authority, not from a read model).
+    /// D9: the delegation through which `delegate` may act for `grantor`
+    /// now (the library's rule, `Deleghe::acting_delegation`); the refusal
+    /// names the grantor.
     pub async fn check_acting_for(
         &self,
         delegate: &FiscalCode,
         grantor: &FiscalCode,
     ) -> Result<Delegation, AppError> {
-        let now = self.now();
-        let state = self.0.service.grantor(grantor).await?;
-        match state.current(now) {
-            Some(d) if &d.delegate == delegate && d.is_active(now) => Ok(d.clone()),
-            _ => Err(AppError::NoActiveDelegation(grantor.to_string())),
+        match self.0.service.acting_delegation(delegate, grantor).await {
+            Err(ServiceError::Rule(Refusal::Delegation(DelegationError::NoActiveDelegation))) => {
+                Err(AppError::NoActiveDelegation(grantor.to_string()))
+            }
+            other => Ok(other?),
         }
     }
 
@@ -320,64 +321,6 @@ impl AppState {
 /// M6: how many uploads are parsed at once (one per core of the machine the
 /// app is sized for).
 pub const PDF_PARSERS: usize = 2;
-
-/// How long a request waits for a flow that the flow runner, racing it, is
-/// finishing (each step is idempotent, so the request's own drive may stop
-/// at a step the runner already took).
-const SETTLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
-const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
-
-impl AppState {
-    /// A registration answered while its flow is still in progress (the
-    /// runner took a step first): waits for its end, as the request would
-    /// have seen it.
-    pub async fn settle_delegation(&self, d: Delegation) -> Result<Delegation, AppError> {
-        let deadline = tokio::time::Instant::now() + SETTLE_FOR;
-        let mut d = d;
-        while d.stage == Stage::Pending && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(SETTLE_EVERY).await;
-            if let Some(now) = self.0.service.grantor(&d.grantor).await?.delegation(&d.id) {
-                d = now.clone();
-            }
-        }
-        match &d.stage {
-            Stage::Refused { reason, .. } => Err(AppError::Refused {
-                code: reason.clone(),
-            }),
-            _ => Ok(d),
-        }
-    }
-
-    /// As [`AppState::settle_delegation`], for a booking.
-    pub async fn settle_booking(&self, b: Booking) -> Result<Booking, AppError> {
-        let deadline = tokio::time::Instant::now() + SETTLE_FOR;
-        let mut b = b;
-        while b.stage == BookingStage::Pending && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(SETTLE_EVERY).await;
-            if let Some(now) = self.0.service.booker(&b.booker).await?.booking(&b.id) {
-                b = now.clone();
-            }
-        }
-        match &b.stage {
-            BookingStage::Refused { reason, .. } => Err(AppError::Refused {
-                code: reason.clone(),
-            }),
-            _ => Ok(b),
-        }
-    }
-
-    /// As [`AppState::settle_delegation`], for a meeting registering its
-    /// delegation (M7).
-    pub async fn settle_meeting(&self, id: &BookingId, m: Meeting) -> Result<Meeting, AppError> {
-        let deadline = tokio::time::Instant::now() + SETTLE_FOR;
-        let mut m = m;
-        while m.state() == MeetingState::Registering && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(SETTLE_EVERY).await;
-            m = self.0.service.meeting(id).await?;
-        }
-        Ok(m)
-    }
-}
 
 /// The JWT key of [`AppState::for_tests`].
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret!";

@@ -16,6 +16,8 @@
 //! assert_eq!(acting.acting_for(), Some(&grantor));
 //! assert!(Issuer::citizen(delegate.clone()).is_in_person(&delegate));
 //! assert!(!acting.is_in_person(&grantor));
+//! // For reading, the delegate acts as the grantor (D9).
+//! assert!(acting.may_read(&grantor) && !acting.may_read(&delegate));
 //! ```
 
 use std::fmt;
@@ -98,6 +100,20 @@ impl Issuer {
     /// themselves, not acting for anyone.
     pub fn is_in_person(&self, citizen: &FiscalCode) -> bool {
         self.on_behalf_of.is_none() && self.actor == Actor::Citizen(citizen.clone())
+    }
+}
+
+impl Issuer {
+    /// Whether this issuer may read the records of `owner` (as grantor,
+    /// delegate or booker): `owner` in person, a delegate acting for
+    /// `owner` (D9: for reading, the delegate acts as the grantor), an
+    /// operator, or the library itself.
+    pub fn may_read(&self, owner: &FiscalCode) -> bool {
+        match (&self.actor, &self.on_behalf_of) {
+            (Actor::Citizen(_), Some(grantor)) => grantor == owner,
+            (Actor::Citizen(me), None) => me == owner,
+            (Actor::Operator(_) | Actor::System, _) => true,
+        }
     }
 }
 

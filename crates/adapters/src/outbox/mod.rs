@@ -32,11 +32,11 @@ use deleghe_domain::booking::Phone;
 use deleghe_domain::notification::IoMessage;
 use deleghe_domain::FiscalCode;
 
+use crate::clock::Clock;
 use crate::codes::AccessCodes;
 use crate::error::ServiceError;
 use crate::gateway::{GatewayError, Gateways};
 use crate::readside::{parse_ts, ts, Attempt, ReadSide};
-use crate::service::Clock;
 
 pub use crate::readside::OutboxEntry;
 

@@ -14,9 +14,9 @@ use serde_json::Value;
 
 use super::views::{BookingView, DelegationView, NoticeView, SlotAvailability, WaitingRoomEntry};
 use super::CHECKPOINT;
+use crate::clock::Clock;
 use crate::error::ServiceError;
 use crate::readside::{ts, AuditEntry, OutboxEntry, ReadSide};
-use crate::service::Clock;
 
 /// Why a query with arguments could not be answered.
 #[derive(Debug, thiserror::Error)]

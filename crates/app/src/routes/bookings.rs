@@ -143,7 +143,6 @@ pub async fn create(
         .service()
         .book(request, &caller.metadata("web"))
         .await?;
-    let booking = state.settle_booking(booking).await?;
     let view = state.booking_view(&booking).await?;
     Ok((StatusCode::CREATED, Json(BookingDto::from(&view))))
 }

@@ -58,7 +58,6 @@ pub async fn create(
         .service()
         .register_delegation(request, &caller.metadata("web"))
         .await?;
-    let d = state.settle_delegation(d).await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &d))))
 }
 
@@ -98,7 +97,6 @@ pub async fn counter_create(
         .service()
         .register_delegation(request, &caller.metadata(channel.as_str()))
         .await?;
-    let d = state.settle_delegation(d).await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &d))))
 }
 

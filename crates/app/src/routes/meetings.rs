@@ -374,7 +374,7 @@ pub async fn complete(
         at: state.now(),
     };
     let m = run(&state, &caller, &b, command).await?;
-    let m = state.settle_meeting(&b.id, m).await?;
+
     match m.outcome() {
         Some(Outcome::DelegationRegistered { delegation_id }) => {
             let d = state.delegation(delegation_id.as_str()).await?;

@@ -208,6 +208,18 @@ impl Grantor {
         self.delegations.iter().rev().find(|d| d.is_live(now))
     }
 
+    /// D9: the delegation through which `delegate` may act for this grantor
+    /// at `at`: the grantor's current one, to them, active.
+    pub fn acting_delegation(
+        &self,
+        delegate: &FiscalCode,
+        at: DateTime<Utc>,
+    ) -> Result<&Delegation, DelegationError> {
+        self.current(at)
+            .filter(|d| &d.delegate == delegate && d.is_active(at))
+            .ok_or(DelegationError::NoActiveDelegation)
+    }
+
     /// The delegations whose registration flow has not ended.
     pub fn pending(&self) -> impl Iterator<Item = &Delegation> {
         self.delegations
@@ -347,18 +359,14 @@ impl Grantor {
         action: String,
         at: DateTime<Utc>,
     ) -> Result<Vec<GrantorEvent>, DelegationError> {
-        match self.current(at) {
-            Some(d) if d.delegate == delegate && d.is_active(at) => {
-                Ok(vec![GrantorEvent::DelegateActed {
-                    id: d.id.clone(),
-                    grantor: d.grantor.clone(),
-                    delegate,
-                    action,
-                    at,
-                }])
-            }
-            _ => Err(DelegationError::NoActiveDelegation),
-        }
+        let d = self.acting_delegation(&delegate, at)?;
+        Ok(vec![GrantorEvent::DelegateActed {
+            id: d.id.clone(),
+            grantor: d.grantor.clone(),
+            delegate,
+            action,
+            at,
+        }])
     }
 
     fn decide_request(

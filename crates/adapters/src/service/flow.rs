@@ -1,0 +1,344 @@
+//! Driving the flows of [`deleghe_domain::flows`]: a step on any aggregate
+//! ([`Deleghe::execute_step`]), then every step its events call for, with
+//! the compensations of the refusals, to the flow's end. One connection for
+//! a whole flow (ADR 0005), one WAL flush at its end (ADR 0004).
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::Aggregate;
+use deleghe_domain::booking::{Booker, SlotLedger};
+use deleghe_domain::delegation::{Delegate, DelegationError, Grantor, GrantorCommand};
+use deleghe_domain::flows::{self, Command, Event, Refusal};
+use deleghe_domain::meeting::Meeting;
+use deleghe_domain::{Actor, Policy};
+use tracing::Instrument;
+
+use super::exec::{check_issuer, Exec, Guard};
+use super::Deleghe;
+use crate::error::ServiceError;
+use crate::metadata::Metadata;
+use crate::repository::Repository;
+
+/// What running a flow did.
+#[derive(Debug, Default)]
+pub struct FlowReport {
+    /// Every event stored, in order.
+    pub events: Vec<Event>,
+    /// Every step a rule refused, in order, with the refusal.
+    pub refusals: Vec<(Command, Refusal)>,
+    /// Each aggregate as this flow's own commits left it, by aggregate type
+    /// and id: the state a later step on the same aggregate starts from
+    /// instead of loading it again (a registration's completion after its
+    /// request, a booking's confirmation after its request), and what
+    /// `register_delegation` and `book` answer from once the outcome is
+    /// settled.
+    kept: HashMap<(&'static str, String), Kept>,
+}
+
+/// An aggregate's state after a step of a flow, with the sequence of the
+/// last event that step stored.
+pub(super) struct Kept {
+    state: Box<dyn Any + Send + Sync>,
+    sequence: usize,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kept(at sequence {})", self.sequence)
+    }
+}
+
+impl Kept {
+    fn of<A: Any + Send + Sync>(state: A, sequence: usize) -> Self {
+        Self {
+            state: Box::new(state),
+            sequence,
+        }
+    }
+
+    /// The state, if it is an `A`'s.
+    fn get<A: Any>(&self) -> Option<(&A, usize)> {
+        self.state
+            .downcast_ref::<A>()
+            .map(|state| (state, self.sequence))
+    }
+}
+
+impl FlowReport {
+    fn keep(&mut self, command: &Command, kept: Option<Kept>) {
+        if let Some(kept) = kept {
+            let (kind, id) = command.target();
+            self.kept.insert((kind, id.to_owned()), kept);
+        }
+    }
+
+    fn kept(&self, command: &Command) -> Option<&Kept> {
+        let (kind, id) = command.target();
+        self.kept.get(&(kind, id.to_owned()))
+    }
+
+    /// Aggregate `A` `id` as this flow left it, if a step of the flow
+    /// stored events on it.
+    pub(super) fn kept_state<A: Aggregate + Any>(&self, id: &str) -> Option<&A> {
+        self.kept
+            .get(&(A::TYPE, id.to_owned()))
+            .and_then(Kept::get::<A>)
+            .map(|(state, _)| state)
+    }
+}
+
+/// What one step of a flow did.
+pub(super) struct Step {
+    /// The events it stored, as the flows' [`Event`].
+    pub(super) events: Vec<Event>,
+    /// Whether its commit still waits for a later flush.
+    pub(super) deferred: bool,
+    /// The aggregate's state after it, if it stored events.
+    kept: Option<Kept>,
+}
+
+/// An aggregate the flows run steps on: where it is stored, and how its
+/// events are the flows' [`Event`].
+pub(super) trait Stepped:
+    Aggregate<Services = Policy> + Clone + Any + Send + Sync + Sized
+where
+    Self::Command: Clone,
+    Self::Error: Into<Refusal>,
+{
+    fn store(rules: &Deleghe) -> &PersistedEventStore<Repository, Self>;
+    fn event(event: Self::Event) -> Event;
+}
+
+macro_rules! stepped {
+    ($aggregate:ty, $store:ident, $variant:ident) => {
+        impl Stepped for $aggregate {
+            fn store(rules: &Deleghe) -> &PersistedEventStore<Repository, Self> {
+                &rules.$store
+            }
+            fn event(event: Self::Event) -> Event {
+                Event::$variant(event)
+            }
+        }
+    };
+}
+
+stepped!(Grantor, grantors, Grantor);
+stepped!(Delegate, delegates, Delegate);
+stepped!(Booker, bookers, Booker);
+stepped!(SlotLedger, slots, Slot);
+stepped!(Meeting, meetings, Meeting);
+
+impl Deleghe {
+    /// [`Deleghe::execute`] as a step of a flow. With `in_flow`, a step whose
+    /// events have steps to follow (`flows::react`) is committed without
+    /// waiting for its WAL flush ([`Repository::deferring`]): the flow's
+    /// last commit, or [`Repository::flush`] at its end, waits for it.
+    /// `kept`, the aggregate as an earlier step of the flow left it, is
+    /// decided on without loading it; if another writer got there first,
+    /// the append conflicts and the aggregate is loaded and decided again.
+    pub(super) async fn execute_step(
+        &self,
+        command: &Command,
+        meta: &Metadata,
+        in_flow: bool,
+        kept: Option<&Kept>,
+    ) -> Result<Step, ServiceError> {
+        let (kind, _) = command.target();
+        let span = tracing::debug_span!("command", aggregate = kind, action = command.action());
+        let guard = self.guard(command, meta, self.now())?;
+        let step = StepOf {
+            meta,
+            in_flow,
+            kept,
+            guard: guard.as_ref(),
+        };
+        async {
+            match command {
+                Command::Grantor { id, command } => {
+                    step.on::<Grantor>(self, id.as_str(), command).await
+                }
+                Command::Delegate { id, command } => {
+                    step.on::<Delegate>(self, id.as_str(), command).await
+                }
+                Command::Booker { id, command } => {
+                    step.on::<Booker>(self, id.as_str(), command).await
+                }
+                Command::Slot { id, command } => step.on::<SlotLedger>(self, id, command).await,
+                Command::Meeting { id, command } => {
+                    step.on::<Meeting>(self, id.as_str(), command).await
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// D9, D12: for a command a delegate issues on a grantor's behalf, the
+    /// check that the grantor's delegation to them is active, decided again
+    /// on every attempt and appended with the command's own events (see
+    /// [`Guard`]). Commands on the grantor's own aggregate judge D12
+    /// themselves where they carry their issuer; the others (confirmation,
+    /// rejection, flow steps) are never a delegate's.
+    fn guard<'a>(
+        &'a self,
+        command: &Command,
+        meta: &Metadata,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Guard<'a>>, ServiceError> {
+        let Some(grantor) = &meta.on_behalf_of else {
+            return Ok(None);
+        };
+        let Actor::Citizen(delegate) = &meta.actor else {
+            return Err(ServiceError::Misuse(
+                "only a citizen acts on behalf of a grantor (D9)",
+            ));
+        };
+        if let Command::Grantor { command: c, .. } = command {
+            return match command.issuer() {
+                Some(_) => Ok(None),
+                None => Err(Refusal::from(match c {
+                    GrantorCommand::ActFor { .. } => DelegationError::NoActiveDelegation,
+                    _ => DelegationError::NotAllowedWhenActing,
+                })
+                .into()),
+            };
+        }
+        Ok(Some(Guard {
+            grantors: &self.grantors,
+            repository: &self.repository,
+            policy: &self.policy,
+            grantor: grantor.clone(),
+            command: GrantorCommand::ActFor {
+                delegate: delegate.clone(),
+                action: command.action().to_owned(),
+                at: now,
+            },
+        }))
+    }
+
+    pub(super) async fn run_partial_held(
+        &self,
+        first: Command,
+        meta: &Metadata,
+    ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
+        check_issuer(&first, meta)?;
+        let step = self.execute_step(&first, meta, true, None).await?;
+        let (events, mut unflushed) = (step.events, step.deferred);
+        let now = self.now();
+        let next: Vec<Command> = if events.is_empty() {
+            flows::after_repeat(&first, now)
+        } else {
+            events.iter().flat_map(|e| flows::react(e, now)).collect()
+        };
+        let mut report = FlowReport {
+            events,
+            ..FlowReport::default()
+        };
+        report.keep(&first, step.kept);
+        let interrupted = self
+            .drive_into(next, &meta.correlation_id, &mut report, &mut unflushed)
+            .await
+            .err();
+        if unflushed {
+            self.repository.flush().await?;
+        }
+        if let Some(error) = &interrupted {
+            tracing::debug!(%error, "flow interrupted; the runner will finish it");
+        }
+        Ok((report, interrupted))
+    }
+
+    pub(super) async fn drive_into(
+        &self,
+        commands: Vec<Command>,
+        correlation_id: &str,
+        report: &mut FlowReport,
+        unflushed: &mut bool,
+    ) -> Result<(), ServiceError> {
+        let meta = Metadata::system().with_correlation_id(correlation_id);
+        let mut queue = VecDeque::from(commands);
+        while let Some(command) = queue.pop_front() {
+            if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
+                return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
+            }
+            let kept = report.kept(&command);
+            match self.execute_step(&command, &meta, true, kept).await {
+                Ok(Step {
+                    events,
+                    deferred,
+                    kept,
+                }) => {
+                    if !events.is_empty() {
+                        *unflushed = deferred;
+                    }
+                    report.keep(&command, kept);
+                    let now = self.now();
+                    if events.is_empty() {
+                        // Another driver took this step first: carry on as
+                        // its event would have.
+                        queue.extend(flows::after_repeat(&command, now));
+                    }
+                    for e in &events {
+                        queue.extend(flows::react(e, now));
+                    }
+                    report.events.extend(events);
+                }
+                Err(ServiceError::Rule(refusal)) => {
+                    queue.extend(flows::after_refusal(&command, &refusal, self.now()));
+                    report.refusals.push((command, refusal));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How one step runs, whatever its aggregate.
+struct StepOf<'a> {
+    meta: &'a Metadata,
+    in_flow: bool,
+    kept: Option<&'a Kept>,
+    guard: Option<&'a Guard<'a>>,
+}
+
+impl StepOf<'_> {
+    async fn on<A>(
+        &self,
+        rules: &Deleghe,
+        id: &str,
+        command: &A::Command,
+    ) -> Result<Step, ServiceError>
+    where
+        A: Stepped,
+        A::Command: Clone,
+        A::Error: Into<Refusal>,
+    {
+        let (in_flow, now) = (self.in_flow, rules.now());
+        // Whether an event of this command has steps to follow.
+        let follows =
+            move |e: &A::Event| in_flow && !flows::react(&A::event(e.clone()), now).is_empty();
+        let start = self.kept.and_then(Kept::get::<A>);
+        let done = Exec::new(
+            id,
+            command,
+            &rules.policy,
+            self.meta,
+            rules.max_attempts,
+            &follows,
+        )
+        .from(start)
+        .guarded(self.guard)
+        .on(A::store(rules))
+        .await?;
+        let kept = (!done.events.is_empty()).then(|| Kept::of(done.state, done.sequence));
+        Ok(Step {
+            events: done.events.into_iter().map(A::event).collect(),
+            deferred: done.deferred,
+            kept,
+        })
+    }
+}

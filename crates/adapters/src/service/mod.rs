@@ -1,0 +1,479 @@
+//! [`Deleghe`]: the rules running on a store. It executes one command on one
+//! aggregate (loading it from its events, deciding, appending with optimistic
+//! concurrency, retrying a bounded number of times on conflict) and drives
+//! the flows of [`deleghe_domain::flows`] to their end, inline, for the
+//! request that starts them. What a crash interrupts, [`crate::runner`]
+//! finishes from the log.
+//!
+//! Layout: this module is the facade (one method per thing a caller does);
+//! `flow` drives a flow step by step, the same code for every aggregate;
+//! `exec` runs one command on one aggregate, with its retries and D12's
+//! guard.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::PersistedEventStore;
+use deleghe_domain::booking::{
+    Booker, BookerCommand, Booking, BookingId, RequestBooking, SlotLedger,
+};
+use deleghe_domain::delegation::{
+    Delegate, Delegation, DelegationError, DelegationId, Grantor, GrantorCommand,
+    RequestDelegation, RevocationChannel, Stage,
+};
+use deleghe_domain::flows::{Command, Event, Refusal};
+use deleghe_domain::meeting::{Meeting, MeetingCommand};
+use deleghe_domain::pin::{PinAccount, PinCommand, PinEvent};
+use deleghe_domain::{FiscalCode, Policy};
+
+mod exec;
+mod flow;
+
+pub use flow::FlowReport;
+
+use exec::{check_issuer, load, Exec};
+
+use crate::clock::Clock;
+use crate::error::ServiceError;
+use crate::metadata::Metadata;
+use crate::repository::Repository;
+
+/// A hook the tests use to stop a flow between two steps, as a crash would.
+/// It is asked before every step; `true` stops the flow there.
+pub type Failpoint = Arc<dyn Fn(&Command) -> bool + Send + Sync>;
+
+/// The rules, running on one store.
+pub struct Deleghe {
+    repository: Repository,
+    policy: Policy,
+    clock: Clock,
+    max_attempts: usize,
+    failpoint: Option<Failpoint>,
+    grantors: PersistedEventStore<Repository, Grantor>,
+    delegates: PersistedEventStore<Repository, Delegate>,
+    bookers: PersistedEventStore<Repository, Booker>,
+    slots: PersistedEventStore<Repository, SlotLedger>,
+    meetings: PersistedEventStore<Repository, Meeting>,
+    pins: PersistedEventStore<Repository, PinAccount>,
+}
+
+impl Deleghe {
+    /// The rules on `repository`, with the real clock.
+    pub fn new(repository: Repository, policy: Policy) -> Self {
+        Self {
+            grantors: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            delegates: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            bookers: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            slots: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            meetings: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            pins: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            repository,
+            policy,
+            clock: Arc::new(Utc::now),
+            max_attempts: 10,
+            failpoint: None,
+        }
+    }
+
+    /// An in-memory instance, for embedding and tests.
+    pub fn in_memory(policy: Policy) -> Self {
+        Self::new(Repository::memory(), policy)
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many times a command is tried when concurrent updates win.
+    pub fn with_max_attempts(mut self, attempts: usize) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Tests only: stop flows where `failpoint` says, as a crash would.
+    pub fn with_failpoint(mut self, failpoint: Failpoint) -> Self {
+        self.failpoint = Some(failpoint);
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn repository(&self) -> &Repository {
+        &self.repository
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    // ------------------------------------------------------------ commands
+
+    /// Executes one command on its aggregate: load, decide, append; a lost
+    /// optimistic-concurrency race is retried on the reloaded state. The
+    /// events are durable when it returns.
+    pub async fn execute(
+        &self,
+        command: &Command,
+        meta: &Metadata,
+    ) -> Result<Vec<Event>, ServiceError> {
+        check_issuer(command, meta)?;
+        let step = self.execute_step(command, meta, false, None);
+        Ok(self.repository.holding(step).await??.events)
+    }
+
+    /// Runs `first` and every step that follows from it, to the flow's end.
+    /// A refusal of `first` itself is returned as an error (nothing was
+    /// stored); refusals of later steps are in the report, compensated.
+    pub async fn run(&self, first: Command, meta: &Metadata) -> Result<FlowReport, ServiceError> {
+        match self.run_partial(first, meta).await? {
+            (report, None) => Ok(report),
+            (_, Some(interrupted)) => Err(interrupted),
+        }
+    }
+
+    /// Like [`Deleghe::run`], but a failure after `first` was stored (a lost
+    /// race, an unreachable store) comes back beside what was done, not
+    /// instead of it: the flow's outcome may already be settled, and the
+    /// runner finishes the remaining steps from the log.
+    pub async fn run_partial(
+        &self,
+        first: Command,
+        meta: &Metadata,
+    ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
+        // One connection for the whole flow (`Repository::holding`).
+        self.repository
+            .holding(self.run_partial_held(first, meta))
+            .await?
+    }
+
+    /// Runs `commands` and every step that follows from them, to the end: a
+    /// step a rule refuses is compensated as the flow says. Used inline
+    /// by [`Deleghe::run`] and by the runner that resumes flows from the log.
+    pub async fn drive(
+        &self,
+        commands: Vec<Command>,
+        correlation_id: &str,
+    ) -> Result<FlowReport, ServiceError> {
+        let drive = async {
+            let mut report = FlowReport::default();
+            let mut unflushed = false;
+            let driven = self
+                .drive_into(commands, correlation_id, &mut report, &mut unflushed)
+                .await;
+            if unflushed {
+                self.repository.flush().await?;
+            }
+            driven.map(|()| report)
+        };
+        self.repository.holding(drive).await?
+    }
+
+    // ------------------------------------------------------------ delegations
+
+    /// Registers a delegation under D1–D7 and returns it, active or awaiting
+    /// confirmation; a rule's refusal (including D2 on the delegate) is an error.
+    pub async fn register_delegation(
+        &self,
+        request: RequestDelegation,
+        meta: &Metadata,
+    ) -> Result<Delegation, ServiceError> {
+        let grantor = request.grantor.clone();
+        let id = request.id.clone();
+        let (report, interrupted) = self
+            .run_partial(
+                Command::Grantor {
+                    id: grantor.clone(),
+                    command: request.issued_by(meta.issuer()),
+                },
+                meta,
+            )
+            .await?;
+        let settled = |state: &Grantor| {
+            state
+                .delegation(&id)
+                .filter(|d| d.stage != Stage::Pending)
+                .cloned()
+        };
+        let kept = report
+            .kept_state::<Grantor>(grantor.as_str())
+            .and_then(settled);
+        // Unsettled as this flow left it (another driver took a step): load.
+        let delegation = match kept {
+            Some(delegation) => delegation,
+            None => self
+                .grantor(&grantor)
+                .await?
+                .delegation(&id)
+                .cloned()
+                .ok_or_else(|| Refusal::from(DelegationError::NotFound(id.clone())))?,
+        };
+        // The answer is the stored outcome: once it is settled, steps left
+        // undone by an interruption (a seat's release) are the runner's.
+        match &delegation.stage {
+            Stage::Pending => Err(interrupted.unwrap_or(ServiceError::Conflict)),
+            Stage::Refused { reason, .. } => Err(ServiceError::Rule(
+                report
+                    .refusals
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .find(|r| r.code() == reason)
+                    .unwrap_or_else(|| self.refusal_from_code(reason)),
+            )),
+            _ => Ok(delegation),
+        }
+    }
+
+    fn refusal_from_code(&self, code: &str) -> Refusal {
+        match code {
+            "delegate_cap_reached" => DelegationError::DelegateCapReached {
+                cap: self.policy.max_ordinary_delegations_per_delegate,
+            }
+            .into(),
+            _ => DelegationError::NotActive.into(),
+        }
+    }
+
+    /// A command on one of a grantor's delegations (confirm, reject, revoke),
+    /// with what follows it; returns the delegation after.
+    pub async fn delegation_command(
+        &self,
+        grantor: &FiscalCode,
+        command: GrantorCommand,
+        meta: &Metadata,
+    ) -> Result<Delegation, ServiceError> {
+        let id = command
+            .delegation_id()
+            .cloned()
+            .ok_or(ServiceError::Misuse(
+                "delegation_command is for a command on one delegation",
+            ))?;
+        // What follows (a seat's release) may be left to the runner.
+        self.run_partial(
+            Command::Grantor {
+                id: grantor.clone(),
+                command,
+            },
+            meta,
+        )
+        .await?;
+        self.grantor(grantor)
+            .await?
+            .delegation(&id)
+            .cloned()
+            .ok_or_else(|| Refusal::from(DelegationError::NotFound(id)).into())
+    }
+
+    /// D8: revocation, online by the grantor or at a counter.
+    pub async fn revoke_delegation(
+        &self,
+        grantor: &FiscalCode,
+        id: &DelegationId,
+        channel: RevocationChannel,
+        at: DateTime<Utc>,
+        meta: &Metadata,
+    ) -> Result<Delegation, ServiceError> {
+        let command = GrantorCommand::Revoke {
+            id: id.clone(),
+            channel,
+            at,
+            by: meta.issuer(),
+        };
+        self.delegation_command(grantor, command, meta).await
+    }
+
+    /// D9: the delegation through which `delegate` may act for `grantor`
+    /// now, read from the grantor's stream (the authority, not a read
+    /// model); `no_active_delegation` otherwise. Commands a delegate issues
+    /// are judged again with the command itself (D12, ADR 0007): this is
+    /// for what is not a command (reading, opening an act-as session).
+    pub async fn acting_delegation(
+        &self,
+        delegate: &FiscalCode,
+        grantor: &FiscalCode,
+    ) -> Result<Delegation, ServiceError> {
+        let state = self.grantor(grantor).await?;
+        let d = state
+            .acting_delegation(delegate, self.now())
+            .map_err(Refusal::from)?;
+        Ok(d.clone())
+    }
+
+    pub async fn grantor(&self, code: &FiscalCode) -> Result<Grantor, ServiceError> {
+        load(&self.grantors, code.as_str()).await
+    }
+
+    pub async fn delegate(&self, code: &FiscalCode) -> Result<Delegate, ServiceError> {
+        load(&self.delegates, code.as_str()).await
+    }
+
+    // ------------------------------------------------------------ bookings
+
+    /// Books a slot under B1–B6 and returns the confirmed booking.
+    pub async fn book(
+        &self,
+        request: RequestBooking,
+        meta: &Metadata,
+    ) -> Result<Booking, ServiceError> {
+        let booker = request.booker.clone();
+        let id = request.id.clone();
+        let (report, interrupted) = self
+            .run_partial(
+                Command::Booker {
+                    id: booker.clone(),
+                    command: BookerCommand::Request(Box::new(request)),
+                },
+                meta,
+            )
+            .await?;
+        let kept = report
+            .kept_state::<Booker>(booker.as_str())
+            .and_then(|state| state.booking(&id))
+            .filter(|b| b.stage != deleghe_domain::booking::BookingStage::Pending)
+            .cloned();
+        // Unsettled as this flow left it (another driver took a step): load.
+        let booking = match kept {
+            Some(booking) => booking,
+            None => self
+                .booker(&booker)
+                .await?
+                .booking(&id)
+                .cloned()
+                .ok_or_else(|| {
+                    Refusal::from(deleghe_domain::booking::BookingError::NotFound(id))
+                })?,
+        };
+        // As for delegations, the answer is the stored outcome.
+        match &booking.stage {
+            deleghe_domain::booking::BookingStage::Pending => {
+                Err(interrupted.unwrap_or(ServiceError::Conflict))
+            }
+            deleghe_domain::booking::BookingStage::Refused { reason, .. } => {
+                Err(ServiceError::Rule(
+                    report
+                        .refusals
+                        .into_iter()
+                        .map(|(_, r)| r)
+                        .find(|r| r.code() == reason)
+                        .unwrap_or_else(|| {
+                            deleghe_domain::booking::BookingError::SlotFull {
+                                capacity: booking.capacity,
+                            }
+                            .into()
+                        }),
+                ))
+            }
+            _ => Ok(booking),
+        }
+    }
+
+    /// A command on one of a citizen's bookings (cancel, served, missed).
+    pub async fn booking_command(
+        &self,
+        booker: &FiscalCode,
+        id: &BookingId,
+        command: BookerCommand,
+        meta: &Metadata,
+    ) -> Result<Booking, ServiceError> {
+        // What follows (a place's release) may be left to the runner.
+        self.run_partial(
+            Command::Booker {
+                id: booker.clone(),
+                command,
+            },
+            meta,
+        )
+        .await?;
+        self.booker(booker)
+            .await?
+            .booking(id)
+            .cloned()
+            .ok_or_else(|| {
+                Refusal::from(deleghe_domain::booking::BookingError::NotFound(id.clone())).into()
+            })
+    }
+
+    pub async fn booker(&self, code: &FiscalCode) -> Result<Booker, ServiceError> {
+        load(&self.bookers, code.as_str()).await
+    }
+
+    pub async fn slot(&self, key: &str) -> Result<SlotLedger, ServiceError> {
+        load(&self.slots, key).await
+    }
+
+    // ------------------------------------------------------------ meetings
+
+    /// A command on a web meeting, with what follows it (M7: completion runs
+    /// the registration and records its outcome); returns the meeting after.
+    ///
+    /// A command refused by a rule whose refusal is recorded (M10: a wrong
+    /// access code, counted toward the lock) stores its events and then
+    /// answers that refusal.
+    pub async fn meeting_command(
+        &self,
+        booking: &BookingId,
+        command: MeetingCommand,
+        meta: &Metadata,
+    ) -> Result<Meeting, ServiceError> {
+        let report = self
+            .run(
+                Command::Meeting {
+                    id: booking.clone(),
+                    command,
+                },
+                meta,
+            )
+            .await?;
+        let recorded = report.events.iter().find_map(|e| match e {
+            Event::Meeting(e) => e.refusal(),
+            _ => None,
+        });
+        if let Some(refusal) = recorded {
+            return Err(Refusal::from(refusal).into());
+        }
+        self.meeting(booking).await
+    }
+
+    pub async fn meeting(&self, booking: &BookingId) -> Result<Meeting, ServiceError> {
+        load(&self.meetings, booking.as_str()).await
+    }
+
+    // ------------------------------------------------------------ PIN
+
+    /// P1–P3: a command on a citizen's telephone PIN; returns the events.
+    pub async fn pin_command(
+        &self,
+        citizen: &FiscalCode,
+        command: PinCommand,
+        meta: &Metadata,
+    ) -> Result<Vec<PinEvent>, ServiceError> {
+        if let PinCommand::IssuePin { by, .. } = &command {
+            if *by != meta.issuer() {
+                return Err(ServiceError::Misuse(
+                    "the command's issuer is not the metadata's actor",
+                ));
+            }
+        }
+        let run = Exec::new(
+            citizen.as_str(),
+            &command,
+            &self.policy,
+            meta,
+            self.max_attempts,
+            &|_| false,
+        );
+        Ok(self.repository.holding(run.on(&self.pins)).await??.events)
+    }
+
+    pub async fn pin_account(&self, citizen: &FiscalCode) -> Result<PinAccount, ServiceError> {
+        load(&self.pins, citizen.as_str()).await
+    }
+}
