@@ -26,6 +26,18 @@ pub const ENV_JWT_SECRET: &str = "DELEGHE_JWT_SECRET";
 pub const ENV_DEV_CLOCK: &str = "DELEGHE_DEV_CLOCK";
 pub const ENV_SMS_OUTBOX: &str = "DELEGHE_SMS_OUTBOX";
 pub const ENV_COUNTERS: &str = "DELEGHE_COUNTERS";
+pub const ENV_IO_URL: &str = "DELEGHE_IO_URL";
+pub const ENV_IO_KEY: &str = "DELEGHE_IO_KEY";
+
+/// N5: the IO app gateway, both or neither of `DELEGHE_IO_URL` and
+/// `DELEGHE_IO_KEY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoSettings {
+    /// The IO API's base URL (http or https).
+    pub url: String,
+    /// The service's subscription key.
+    pub key: Secret,
+}
 pub const ENV_TOKEN_MAX_MINUTES: &str = "DELEGHE_TOKEN_MAX_MINUTES";
 pub const ENV_TOKEN_ISSUER: &str = "DELEGHE_TOKEN_ISSUER";
 pub const ENV_TOKEN_AUDIENCE: &str = "DELEGHE_TOKEN_AUDIENCE";
@@ -91,6 +103,8 @@ pub struct Config {
     pub counters: Option<PathBuf>,
     /// The current user's development folder ([`dev_files`]).
     pub dev_dir: PathBuf,
+    /// N5: the IO app gateway; none: IO messages are not sent.
+    pub io: Option<IoSettings>,
 }
 
 /// What the command line gave (each `None` falls back to the environment).
@@ -185,6 +199,7 @@ impl Config {
             sms_outbox,
             counters,
             dev_dir,
+            io: io_settings(&env)?,
         })
     }
 
@@ -221,6 +236,37 @@ pub fn token_rules(env: impl Fn(&str) -> Option<String>) -> Result<TokenRules, C
         issuer: env(ENV_TOKEN_ISSUER).map(|v| v.trim().to_owned()),
         audience: env(ENV_TOKEN_AUDIENCE).map(|v| v.trim().to_owned()),
     })
+}
+
+/// `DELEGHE_IO_URL` and `DELEGHE_IO_KEY`: both (the URL an http or https
+/// one) or neither.
+fn io_settings(env: &impl Fn(&str) -> Option<String>) -> Result<Option<IoSettings>, ConfigError> {
+    match (env(ENV_IO_URL), env(ENV_IO_KEY)) {
+        (None, None) => Ok(None),
+        (Some(url), Some(key)) => {
+            let uri: axum::http::Uri = url.trim().parse().map_err(|_| {
+                ConfigError(format!(
+                    "{ENV_IO_URL} is {url:?}: expected the IO API's base URL, e.g. https://api.io.pagopa.it"
+                ))
+            })?;
+            let web = matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some();
+            if !web {
+                return Err(ConfigError(format!(
+                    "{ENV_IO_URL} is {url:?}: expected an http or https URL with a host"
+                )));
+            }
+            Ok(Some(IoSettings {
+                url: url.trim().to_owned(),
+                key: Secret::new(key.trim()),
+            }))
+        }
+        (Some(_), None) => Err(ConfigError(format!(
+            "{ENV_IO_URL} is set but {ENV_IO_KEY} is not: the IO gateway needs both"
+        ))),
+        (None, Some(_)) => Err(ConfigError(format!(
+            "{ENV_IO_KEY} is set but {ENV_IO_URL} is not: the IO gateway needs both"
+        ))),
+    }
 }
 
 /// The store URL of `migrate` and `rebuild-read-models`.
@@ -490,6 +536,30 @@ mod tests {
             .unwrap_err();
             assert!(e.0.contains(ENV_TOKEN_MAX_MINUTES), "{e}");
         }
+    }
+
+    #[test]
+    fn the_io_gateway_needs_both_variables_and_a_web_url() {
+        let key = strong_key();
+        let with = |pairs: &[(&str, &str)]| {
+            let mut all = vec![(ENV_JWT_SECRET, key.as_str())];
+            all.extend_from_slice(pairs);
+            Config::from_sources(Flags::default(), env(&all))
+        };
+        assert_eq!(with(&[]).unwrap().io, None);
+        let io = with(&[(ENV_IO_URL, "https://io.example"), (ENV_IO_KEY, "k-123")])
+            .unwrap()
+            .io
+            .unwrap();
+        assert_eq!(io.url, "https://io.example");
+        assert_eq!(io.key.expose(), "k-123");
+        let half = with(&[(ENV_IO_URL, "https://io.example")]).unwrap_err();
+        assert!(half.0.contains(ENV_IO_KEY), "{half}");
+        let other = with(&[(ENV_IO_KEY, "k-123")]).unwrap_err();
+        assert!(other.0.contains(ENV_IO_URL), "{other}");
+        let bad = with(&[(ENV_IO_URL, "ftp://io.example"), (ENV_IO_KEY, "k-1")]).unwrap_err();
+        assert!(bad.0.contains("http or https"), "{bad}");
+        assert!(!bad.0.contains("k-1"), "the key is not echoed: {bad}");
     }
 
     #[test]

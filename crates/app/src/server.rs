@@ -175,6 +175,7 @@ pub async fn build(config: &Config) -> Result<AppState, BoxError> {
         counters,
         dev_clock: config.dev_clock,
         sms_outbox: config.sms_outbox.clone(),
+        io: config.io.clone(),
         timeouts: crate::Timeouts::default(),
     })
     .await?)

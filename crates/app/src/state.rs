@@ -33,7 +33,7 @@ use deleghe_domain::{FiscalCode, Policy};
 use tokio::sync::Semaphore;
 
 use crate::auth::JwtKeys;
-use crate::config::Secret;
+use crate::config::{IoSettings, Secret};
 use crate::counters::Counters;
 use crate::error::AppError;
 use crate::Timeouts;
@@ -70,6 +70,8 @@ pub struct StateConfig {
     pub sms_outbox: Option<PathBuf>,
     /// How long a request's head, body and whole may take.
     pub timeouts: Timeouts,
+    /// N5: the IO app gateway; none: IO messages are not sent.
+    pub io: Option<IoSettings>,
 }
 
 /// No SMS gateway configured: each SMS is refused, and so recorded as
@@ -115,13 +117,12 @@ impl AppState {
             }
             None => Arc::new(NoSms),
         };
-        let io: Arc<dyn IoGateway> = match HttpIoGateway::from_env() {
-            Ok(Some(gateway)) => Arc::new(gateway),
-            Ok(None) => Arc::new(DisabledIo),
-            Err(e) => {
-                tracing::warn!(error = %e, "the IO gateway is misconfigured: IO messages are not sent");
-                Arc::new(DisabledIo)
-            }
+        let io: Arc<dyn IoGateway> = match &config.io {
+            Some(io) => Arc::new(
+                HttpIoGateway::new(&io.url, io.key.expose())
+                    .map_err(|e| ServiceError::Unavailable(Box::new(e)))?,
+            ),
+            None => Arc::new(DisabledIo),
         };
         let gateways = Gateways {
             sms,
@@ -337,6 +338,7 @@ impl AppState {
             dev_clock,
             sms_outbox: None,
             timeouts: Timeouts::default(),
+            io: None,
         })
         .await
         .expect("an in-memory app")

@@ -18,12 +18,6 @@ use serde::{Deserialize, Serialize};
 use super::sms::{check, http_client, transport};
 use super::{GatewayError, IoGateway};
 
-/// The environment variable with the IO API's base URL
-/// (e.g. `https://api.io.pagopa.it`).
-pub const IO_URL_VAR: &str = "DELEGHE_IO_URL";
-/// The environment variable with the service's subscription key.
-pub const IO_KEY_VAR: &str = "DELEGHE_IO_KEY";
-
 /// The header the IO API reads the service's subscription key from.
 pub const SUBSCRIPTION_KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
 
@@ -76,16 +70,6 @@ impl HttpIoGateway {
             base,
             subscription_key: subscription_key.into(),
         })
-    }
-
-    /// The gateway configured by [`IO_URL_VAR`] and [`IO_KEY_VAR`], if both are set.
-    pub fn from_env() -> Result<Option<Self>, GatewayError> {
-        match (std::env::var(IO_URL_VAR), std::env::var(IO_KEY_VAR)) {
-            (Ok(url), Ok(key)) if !url.is_empty() && !key.is_empty() => {
-                Self::new(&url, key).map(Some)
-            }
-            _ => Ok(None),
-        }
     }
 
     fn url(&self, path: &str) -> Result<reqwest::Url, GatewayError> {

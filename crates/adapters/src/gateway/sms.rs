@@ -67,14 +67,6 @@ impl FileSmsGateway {
         })
     }
 
-    /// The gateway on the file named by [`SMS_OUTBOX_VAR`], if set.
-    pub fn from_env() -> std::io::Result<Option<Self>> {
-        match std::env::var_os(SMS_OUTBOX_VAR) {
-            Some(path) if !path.is_empty() => Self::open(PathBuf::from(path)).map(Some),
-            _ => Ok(None),
-        }
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }

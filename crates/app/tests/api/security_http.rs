@@ -33,6 +33,7 @@ async fn server() -> (std::net::SocketAddr, String) {
         dev_clock: false,
         sms_outbox: None,
         timeouts: SHORT,
+        io: None,
     })
     .await
     .unwrap();

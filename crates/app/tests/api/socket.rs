@@ -37,6 +37,7 @@ async fn over_a_real_socket_with_graceful_shutdown() {
         dev_clock: false,
         sms_outbox: None,
         timeouts: deleghe_app::Timeouts::default(),
+        io: None,
     })
     .await
     .unwrap();

@@ -169,6 +169,7 @@ impl Api {
             dev_clock,
             sms_outbox: Some(sms.clone()),
             timeouts: deleghe_app::Timeouts::default(),
+            io: None,
         })
         .await
         .expect("the app's state");
