@@ -6,7 +6,7 @@
 //!   the whole log gives.
 //! - On PostgreSQL, a writing transaction held open while later events
 //!   commit is waited for, never skipped.
-//! - The read models answer in the JSON shapes of API.md.
+//! - The read models answer in the JSON shapes of docs/APP.md.
 //!
 //! Every scenario runs in memory and on SQLite, and on PostgreSQL when
 //! `DELEGHE_TEST_POSTGRES_URL` is set.

@@ -1,4 +1,4 @@
-//! Authentication and who may do what (API.md, "Authentication").
+//! Authentication and who may do what (docs/APP.md, "Authentication and authorization").
 //!
 //! `Authorization: Bearer <JWT>`, HS256, claims `sub` (fiscal code), `role`
 //! (`citizen` | `operator`), `auth` (`spid` | `cie` | `cns`, citizens, I2),

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `rebuild-read-models`, `token`.
-//! Flags override the environment variables of API.md; the values are
+//! Flags override the environment variables of docs/APP.md; the values are
 //! checked by [`crate::config`] before anything starts.
 
 use std::path::PathBuf;

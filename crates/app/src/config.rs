@@ -1,6 +1,6 @@
-//! Typed configuration, read once at start (STYLE 11): each value comes from
-//! its command-line flag, else its environment variable (API.md, "Running
-//! it"), else its default, and is validated here, with a message that names
+//! Typed configuration, read once at start (docs/CONVENTIONS.md, habit 11): each value comes from
+//! its command-line flag, else its environment variable (docs/APP.md,
+//! "Configuration"), else its default, and is validated here, with a message that names
 //! the variable and says what is expected. Secrets are kept in [`Secret`],
 //! whose `Debug` and `Display` never show them.
 

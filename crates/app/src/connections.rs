@@ -1,5 +1,5 @@
 //! Serving connections: what `axum::serve` does, plus a deadline on each
-//! request's head (API.md: headers must arrive within 30 s, 408 otherwise).
+//! request's head (docs/APP.md: headers must arrive within 30 s, 408 otherwise).
 //!
 //! hyper enforces the deadline ([`Timeouts::head`], its header read
 //! timeout) and closes the connection; it sends no answer. So that a client

@@ -1,6 +1,6 @@
 //! The offices and counters the app offers for booking (B3), read once at
 //! start: the built-in default (`config/counters.json`: the web-meeting
-//! delegations counter `deleghe-web-meeting` of API.md and four more, of four
+//! delegations counter `deleghe-web-meeting` of docs/APP.md and four more, of four
 //! other counter types, so that every booking rule can be tried), or a JSON
 //! file of the same shape given with `--counters` / `DELEGHE_COUNTERS`.
 
@@ -68,7 +68,7 @@ impl Counters {
         &self.offices
     }
 
-    /// Whether the web-meeting delegations counter of API.md is configured.
+    /// Whether the web-meeting delegations counter of docs/APP.md is configured.
     pub fn has_web_meeting_counter(&self) -> bool {
         self.get(WEB_MEETING_COUNTER_ID).is_some()
     }
@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn the_builtin_configuration_offers_every_rule_to_try() {
         let c = Counters::builtin();
-        // The web-meeting counter is exactly the default of API.md and B3.
+        // The web-meeting counter is exactly the default of docs/APP.md and B3.
         let web = c.get(WEB_MEETING_COUNTER_ID).unwrap();
         let reference = Counter::web_meeting_delegations(OfficeId::parse("DCM NAPOLI").unwrap());
         let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();

@@ -1,4 +1,4 @@
-//! The JSON shapes of API.md, as the app sends and accepts them, with their
+//! The JSON shapes of docs/APP.md, as the app sends and accepts them, with their
 //! OpenAPI schemas. Domain values are validated by the handlers (fiscal
 //! codes, phones, ids), not by serde, so that each failure gets its own code.
 

@@ -1,6 +1,6 @@
-//! The one place where errors become HTTP answers (STYLE 8): every 4xx/5xx
-//! body is `application/problem+json` with a stable `code` (API.md,
-//! "Errors"), plus the fields the refusing rule carries (`cap`,
+//! The one place where errors become HTTP answers (docs/CONVENTIONS.md, habit 8): every 4xx/5xx
+//! body is `application/problem+json` with a stable `code` (docs/APP.md,
+//! "Requests and errors"), plus the fields the refusing rule carries (`cap`,
 //! `revocable_online_from`, `opens_at`...). Nothing else in the app knows a
 //! status code of an error.
 //!

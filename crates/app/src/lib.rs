@@ -4,13 +4,13 @@
 //! operator's console or another INPS system talks to. It is thin: each
 //! handler checks who is calling, turns the request into one command or one
 //! query of [`deleghe_adapters::Deleghe`], and turns the answer into JSON.
-//! The contract is `API.md`; the app serves its OpenAPI document at
+//! The contract is `docs/APP.md`; the app serves its OpenAPI document at
 //! `GET /openapi.json`, generated from the handlers below.
 //!
 //! Layout:
 //! - [`app`]: the router, with its layers (request id, trace span, body
 //!   limits, panics as 500);
-//! - [`routes`]: the handlers, one module per part of API.md;
+//! - [`routes`]: the handlers, one module per group of endpoints of docs/APP.md;
 //! - [`auth`]: bearer tokens, who may do what, act-as (D9);
 //! - [`error`]: the one place where errors become problem+json answers;
 //! - [`config`], [`counters`]: the typed configuration read once at start;
@@ -74,7 +74,7 @@ pub const DOCUMENT_BODY_LIMIT: usize = 3 * 1024 * 1024 + 256 * 1024;
 /// [`app`]'s first layer, whatever the client sent) and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// How long a request may take (API.md, "Authentication"): its head and
+/// How long a request may take (docs/APP.md, "Requests and errors"): its head and
 /// its body must arrive within 30 s (the body waits at most that long for
 /// each part), and no request runs longer than 60 s. Past any of them the
 /// answer is 408 `request_timeout`.

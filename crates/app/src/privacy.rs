@@ -1,4 +1,4 @@
-//! Logs name people only by a keyed pseudonym (API.md, "Authentication"):
+//! Logs name people only by a keyed pseudonym (docs/APP.md, "Requests and errors"):
 //! at level info and above, never a fiscal code, name, phone, access code,
 //! PIN or token. The pseudonym of a fiscal code is an HMAC-SHA256 of it
 //! under a key derived from the deployment's secret: stable across

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{GatewayError, SmsGateway};
 use crate::private_files;
 
-/// The environment variable naming the development gateway's file (API.md).
+/// The environment variable naming the development gateway's file (docs/APP.md).
 pub const SMS_OUTBOX_VAR: &str = "DELEGHE_SMS_OUTBOX";
 
 /// One line of the development gateway's file:

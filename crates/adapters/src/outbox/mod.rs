@@ -1,4 +1,4 @@
-//! The outbox (STYLE 10, N1–N6): notifications written durably from the
+//! The outbox (docs/CONVENTIONS.md, habit 10; N1–N6): notifications written durably from the
 //! events, sent when due by a [`Dispatcher`] that retries with backoff.
 //!
 //! The projector writes the rows, in the same transaction as the read models

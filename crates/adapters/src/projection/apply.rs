@@ -5,7 +5,7 @@
 //!
 //! Every change is guarded by the row's position: an event at or below the
 //! position a row has applied is skipped, so applying an event twice is
-//! applying it once (STYLE 9). The rows are read and written through the
+//! applying it once (docs/CONVENTIONS.md, habit 9). The rows are read and written through the
 //! batch's cache ([`Batch`]): an event sees what the events before it did,
 //! as if each had been written at once. Nothing here reads the clock: the
 //! instant an event is handled at is the instant it carries, so a replay

@@ -1,5 +1,5 @@
 //! What the read models answer, in the JSON shapes of the HTTP contract
-//! (`API.md`). Instants a person reads (slots, bookings, notices) are in
+//! (`docs/APP.md`). Instants a person reads (slots, bookings, notices) are in
 //! Europe/Rome local time with their offset; instants of record
 //! (registration, revocation) are in UTC. Both are RFC 3339.
 

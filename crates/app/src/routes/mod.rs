@@ -1,4 +1,4 @@
-//! The handlers, one module per part of API.md. Each checks who is calling
+//! The handlers, one module per group of endpoints of docs/APP.md. Each checks who is calling
 //! ([`crate::auth::Caller`]), validates the input into domain values, runs one
 //! command or one query, and answers JSON; errors go to [`crate::error`].
 

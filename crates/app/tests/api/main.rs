@@ -1,4 +1,4 @@
-//! The HTTP contract of API.md, through the router in-process (`oneshot`),
+//! The HTTP contract of docs/APP.md, through the router in-process (`oneshot`),
 //! on the in-memory store and, when `DELEGHE_TEST_POSTGRES_URL` is set, on
 //! a fresh schema of that PostgreSQL server; plus one test over a real
 //! socket (`socket.rs`).
