@@ -63,6 +63,9 @@ pub struct ServeArgs {
     /// JSON list of offices' counters replacing the built-in one [env: DELEGHE_COUNTERS]
     #[arg(long)]
     pub counters: Option<PathBuf>,
+    /// JSON object of policy values by name, replacing the defaults [env: DELEGHE_POLICY]
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
 }
 
 impl From<ServeArgs> for Flags {
@@ -74,6 +77,7 @@ impl From<ServeArgs> for Flags {
             dev_clock: a.dev_clock,
             sms_outbox: a.sms_outbox,
             counters: a.counters,
+            policy: a.policy,
             dev_dir: None,
         }
     }
@@ -175,7 +179,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let repository = crate::server::connect(&url)
                 .await
                 .map_err(|e| e.to_string())?;
-            crate::server::rebuild_read_models(&repository)
+            // The notifications a rebuild recomputes use the policy in force.
+            let policy = config::policy(config::env_var(config::ENV_POLICY).map(PathBuf::from))
+                .map_err(|e| e.to_string())?;
+            crate::server::rebuild_read_models(&repository, policy)
                 .await
                 .map_err(|e| e.to_string())
         }

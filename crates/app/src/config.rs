@@ -11,6 +11,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use deleghe_domain::Policy;
+
 use crate::auth::{TokenRules, DEFAULT_TOKEN_MAX_MINUTES};
 
 /// Default store: an SQLite file in the working folder.
@@ -26,6 +28,7 @@ pub const ENV_JWT_SECRET: &str = "DELEGHE_JWT_SECRET";
 pub const ENV_DEV_CLOCK: &str = "DELEGHE_DEV_CLOCK";
 pub const ENV_SMS_OUTBOX: &str = "DELEGHE_SMS_OUTBOX";
 pub const ENV_COUNTERS: &str = "DELEGHE_COUNTERS";
+pub const ENV_POLICY: &str = "DELEGHE_POLICY";
 pub const ENV_IO_URL: &str = "DELEGHE_IO_URL";
 pub const ENV_IO_KEY: &str = "DELEGHE_IO_KEY";
 
@@ -105,6 +108,9 @@ pub struct Config {
     pub dev_dir: PathBuf,
     /// N5: the IO app gateway; none: IO messages are not sent.
     pub io: Option<IoSettings>,
+    /// Every number and switch the rules use: `DELEGHE_POLICY`'s file, or
+    /// the rule book's defaults.
+    pub policy: Policy,
 }
 
 /// What the command line gave (each `None` falls back to the environment).
@@ -116,6 +122,7 @@ pub struct Flags {
     pub dev_clock: bool,
     pub sms_outbox: Option<PathBuf>,
     pub counters: Option<PathBuf>,
+    pub policy: Option<PathBuf>,
     /// The development folder, instead of the current user's (tests).
     pub dev_dir: Option<PathBuf>,
 }
@@ -200,6 +207,7 @@ impl Config {
             counters,
             dev_dir,
             io: io_settings(&env)?,
+            policy: policy(flags.policy.or_else(|| env(ENV_POLICY).map(PathBuf::from)))?,
         })
     }
 
@@ -235,6 +243,26 @@ pub fn token_rules(env: impl Fn(&str) -> Option<String>) -> Result<TokenRules, C
         max_minutes,
         issuer: env(ENV_TOKEN_ISSUER).map(|v| v.trim().to_owned()),
         audience: env(ENV_TOKEN_AUDIENCE).map(|v| v.trim().to_owned()),
+    })
+}
+
+/// The policy of `DELEGHE_POLICY` (or `--policy`), checked; without one, the
+/// rule book's defaults. The message names the file and the setting.
+pub fn policy(file: Option<PathBuf>) -> Result<Policy, ConfigError> {
+    let Some(path) = file else {
+        return Ok(Policy::default());
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ConfigError(format!(
+            "{ENV_POLICY} (or --policy) is {}: cannot read it ({e})",
+            path.display()
+        ))
+    })?;
+    Policy::from_json(&text).map_err(|e| {
+        ConfigError(format!(
+            "{ENV_POLICY} (or --policy) is {}: {e}",
+            path.display()
+        ))
     })
 }
 
@@ -560,6 +588,46 @@ mod tests {
         let bad = with(&[(ENV_IO_URL, "ftp://io.example"), (ENV_IO_KEY, "k-1")]).unwrap_err();
         assert!(bad.0.contains("http or https"), "{bad}");
         assert!(!bad.0.contains("k-1"), "the key is not echoed: {bad}");
+    }
+
+    #[test]
+    fn a_policy_file_sets_the_rules_numbers_and_bad_ones_stop_the_app() {
+        let dir = std::env::temp_dir().join(format!("deleghe-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let key = strong_key();
+        let load = |path: &std::path::Path| {
+            let path = path.display().to_string();
+            Config::from_sources(
+                Flags::default(),
+                env(&[(ENV_JWT_SECRET, &key), (ENV_POLICY, &path)]),
+            )
+        };
+        let five = file(
+            "five.json",
+            r#"{"max_ordinary_delegations_per_delegate": 5}"#,
+        );
+        let policy = load(&five).unwrap().policy;
+        assert_eq!(policy.max_ordinary_delegations_per_delegate, 5);
+        assert_eq!(
+            policy.max_active_bookings,
+            Policy::default().max_active_bookings
+        );
+        let unknown = file("unknown.json", r#"{"cap": 5}"#);
+        let e = load(&unknown).unwrap_err();
+        assert!(e.0.contains("DELEGHE_POLICY") && e.0.contains("cap"), "{e}");
+        let zero = file("zero.json", r#"{"max_active_bookings": 0}"#);
+        let e = load(&zero).unwrap_err();
+        assert!(e.0.contains("max_active_bookings"), "{e}");
+        let e = load(&dir.join("missing.json")).unwrap_err();
+        assert!(e.0.contains("cannot read"), "{e}");
+        let without = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &key)]));
+        assert_eq!(without.unwrap().policy, Policy::default());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

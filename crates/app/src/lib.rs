@@ -105,6 +105,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/health", get(system::health))
         .route("/openapi.json", get(system::openapi))
+        .route("/v1/policy", get(system::policy))
         // Delegations (D1–D9).
         .route(
             "/v1/delegations",

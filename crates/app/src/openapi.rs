@@ -45,6 +45,7 @@ impl Modify for BearerAuth {
     ),
     paths(
         system::health,
+        system::policy,
         system::openapi,
         system::get_clock,
         system::set_clock,

@@ -170,7 +170,7 @@ pub async fn build(config: &Config) -> Result<AppState, BoxError> {
     let repository = connect(&config.database_url).await?;
     Ok(AppState::open(StateConfig {
         repository,
-        policy: Policy::default(),
+        policy: config.policy.clone(),
         keys: JwtKeys::new(&secret).with_rules(config.tokens.clone()),
         counters,
         dev_clock: config.dev_clock,
@@ -242,16 +242,11 @@ pub fn store_kind(url: &str) -> &'static str {
 
 /// `deleghe rebuild-read-models`: drops the read models and folds them again
 /// from the whole log.
-pub async fn rebuild_read_models(repository: &Repository) -> Result<(), BoxError> {
+pub async fn rebuild_read_models(repository: &Repository, policy: Policy) -> Result<(), BoxError> {
     let side = ReadSide::open(repository).await?;
-    let replayed = Projector::new(
-        repository.clone(),
-        side,
-        upcast::upcasters(),
-        Policy::default(),
-    )
-    .rebuild()
-    .await?;
+    let replayed = Projector::new(repository.clone(), side, upcast::upcasters(), policy)
+        .rebuild()
+        .await?;
     tracing::info!(events = replayed, "read models rebuilt from the log");
     Ok(())
 }

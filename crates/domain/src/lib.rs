@@ -59,5 +59,5 @@ pub mod time;
 
 pub use fiscal_code::{FiscalCode, FiscalCodeError};
 pub use issuer::{Actor, Issuer};
-pub use policy::Policy;
+pub use policy::{Policy, PolicyError};
 pub mod schedule;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(policy.min_days_before_online_revocation, 30);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// D2: ordinary delegations one delegate may hold (INPS message 3305/2021: 3).
     pub max_ordinary_delegations_per_delegate: u32,
@@ -50,5 +50,128 @@ impl Default for Policy {
             meetings_recorded: true,
             max_access_code_attempts: 10,
         }
+    }
+}
+
+/// A policy a deployment gave that the rules cannot run with: an unknown
+/// name, a value of the wrong type, or a value out of its range. The
+/// message names the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// Not a JSON object of known names and values of their types.
+    #[error("the policy is not valid: {0}")]
+    Invalid(String),
+    /// A value out of its range.
+    #[error("the policy's {name} is {value}: {expected}")]
+    OutOfRange {
+        name: &'static str,
+        value: u64,
+        expected: &'static str,
+    },
+}
+
+impl Policy {
+    /// A policy from a JSON object setting any of its values by name (the
+    /// others keep their defaults), checked ([`Policy::check`]).
+    ///
+    /// ```
+    /// use deleghe_domain::Policy;
+    ///
+    /// let five = Policy::from_json(r#"{"max_ordinary_delegations_per_delegate": 5}"#).unwrap();
+    /// assert_eq!(five.max_ordinary_delegations_per_delegate, 5);
+    /// assert_eq!(five.max_active_bookings, 3);
+    /// let unknown = Policy::from_json(r#"{"max_delegates": 5}"#).unwrap_err();
+    /// assert!(unknown.to_string().contains("max_delegates"));
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self, PolicyError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| PolicyError::Invalid(e.to_string()))?;
+        if !value.is_object() {
+            return Err(PolicyError::Invalid(
+                "expected a JSON object of settings by name".to_owned(),
+            ));
+        }
+        let policy: Policy =
+            serde_json::from_value(value).map_err(|e| PolicyError::Invalid(e.to_string()))?;
+        policy.check()?;
+        Ok(policy)
+    }
+
+    /// Every value within the range the rules can work with: at least one
+    /// delegation per delegate, booking, access-code and PIN attempt, and a
+    /// document size between 1 byte and 3 MiB (M6's limit is a ceiling a
+    /// deployment may lower, not raise).
+    pub fn check(&self) -> Result<(), PolicyError> {
+        let at_least_one = [
+            (
+                "max_ordinary_delegations_per_delegate",
+                self.max_ordinary_delegations_per_delegate,
+            ),
+            ("max_active_bookings", self.max_active_bookings),
+            ("max_failed_pin_attempts", self.max_failed_pin_attempts),
+            ("max_access_code_attempts", self.max_access_code_attempts),
+        ];
+        for (name, value) in at_least_one {
+            if value == 0 {
+                return Err(PolicyError::OutOfRange {
+                    name,
+                    value: 0,
+                    expected: "at least 1",
+                });
+            }
+        }
+        if !(1..=3_145_728).contains(&self.max_document_bytes) {
+            return Err(PolicyError::OutOfRange {
+                name: "max_document_bytes",
+                value: self.max_document_bytes,
+                expected: "from 1 to 3145728 bytes (3 MiB)",
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_is_the_rule_book_and_checks() {
+        let p = Policy::default();
+        assert_eq!(p.max_ordinary_delegations_per_delegate, 3); // D2
+        assert_eq!(p.min_days_before_online_revocation, 30); // D8
+        assert_eq!(p.max_active_bookings, 3); // B2
+        assert_eq!(p.max_access_code_attempts, 10); // M10
+        assert_eq!(p.max_document_bytes, 3_145_728); // M6
+        assert_eq!(p.check(), Ok(()));
+        // Written out, it reads back the same.
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(Policy::from_json(&json), Ok(p));
+    }
+
+    #[test]
+    fn a_policy_file_names_what_is_wrong() {
+        let unknown = Policy::from_json(r#"{"max_delegations": 5}"#).unwrap_err();
+        assert!(unknown.to_string().contains("max_delegations"), "{unknown}");
+        let wrong_type = Policy::from_json(r#"{"meetings_recorded": "yes"}"#).unwrap_err();
+        assert!(
+            matches!(wrong_type, PolicyError::Invalid(_)),
+            "{wrong_type}"
+        );
+        let negative = Policy::from_json(r#"{"max_active_bookings": -1}"#).unwrap_err();
+        assert!(matches!(negative, PolicyError::Invalid(_)), "{negative}");
+        let zero = Policy::from_json(r#"{"max_access_code_attempts": 0}"#).unwrap_err();
+        assert!(
+            zero.to_string().contains("max_access_code_attempts"),
+            "{zero}"
+        );
+        let too_big = Policy::from_json(r#"{"max_document_bytes": 3145729}"#).unwrap_err();
+        assert!(
+            too_big.to_string().contains("max_document_bytes"),
+            "{too_big}"
+        );
+        assert!(Policy::from_json("[]").is_err());
+        let not_recorded = Policy::from_json(r#"{"meetings_recorded": false}"#).unwrap();
+        assert!(!not_recorded.meetings_recorded);
     }
 }

@@ -11,6 +11,7 @@ use std::any::Any;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use deleghe_domain::Policy;
 use serde_json::Map;
 use utoipa::OpenApi;
 
@@ -42,6 +43,18 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, AppEr
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
 pub async fn openapi() -> Response {
     Json(ApiDoc::openapi()).into_response()
+}
+
+/// The policy in force: every number and switch the rules use, by the
+/// names of docs/RULES.md (`DELEGHE_POLICY`, or the rule book's defaults).
+#[utoipa::path(get, path = "/v1/policy", tag = "system",
+    responses(
+        (status = 200, description = "the policy: `max_ordinary_delegations_per_delegate`, `min_days_before_online_revocation`, `min_online_duration_days`, `max_active_bookings`, `join_minutes_before_start`, `reminder_minutes_before_start`, `max_document_bytes`, `max_failed_pin_attempts`, `meetings_recorded`, `max_access_code_attempts`", content_type = "application/json"),
+        (status = 401, description = "`unauthorized`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn policy(State(state): State<AppState>, _caller: Caller) -> Json<Policy> {
+    Json(state.policy().clone())
 }
 
 /// Development only: the app's clock (operators).

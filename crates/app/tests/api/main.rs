@@ -74,6 +74,7 @@ scenarios!(
     personal::p1_p3_telephone_pin,
     personal::n3_notices_in_the_personal_area,
     system::health_and_openapi,
+    system::the_policy_in_force,
     system::unknown_paths_and_methods_answer_problems,
     system::dev_clock_is_off_by_default,
     security_acting::d12_an_act_as_token_cannot_register_a_delegation,

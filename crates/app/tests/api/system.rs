@@ -7,6 +7,25 @@ use serde_json::json;
 
 use crate::support::{cf, Api, Store};
 
+/// The policy in force, by the names of the rule book, for anyone signed in.
+pub async fn the_policy_in_force(api: Api) {
+    api.get("/v1/policy", "not-a-token")
+        .await
+        .refused(401, "unauthorized");
+    let policy = api.get("/v1/policy", &api.citizen(&cf(40))).await.ok(200);
+    assert_eq!(policy["max_ordinary_delegations_per_delegate"], 3);
+    assert_eq!(policy["min_days_before_online_revocation"], 30);
+    assert_eq!(policy["max_active_bookings"], 3);
+    assert_eq!(policy["meetings_recorded"], true);
+    assert_eq!(policy["max_access_code_attempts"], 10);
+    let as_operator = api.get("/v1/policy", &api.operator()).await.ok(200);
+    assert_eq!(as_operator, policy);
+    assert_eq!(
+        serde_json::from_value::<deleghe_domain::Policy>(policy).unwrap(),
+        *api.state.policy()
+    );
+}
+
 pub async fn health_and_openapi(api: Api) {
     let health = api
         .send(Request::get("/health").body(Body::empty()).unwrap())
@@ -20,6 +39,7 @@ pub async fn health_and_openapi(api: Api) {
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/health", "get"),
+        ("/v1/policy", "get"),
         ("/v1/delegations", "post"),
         ("/v1/delegations", "get"),
         ("/v1/delegations/{id}", "get"),
