@@ -29,6 +29,18 @@ pub const ENV_DEV_CLOCK: &str = "DELEGHE_DEV_CLOCK";
 pub const ENV_SMS_OUTBOX: &str = "DELEGHE_SMS_OUTBOX";
 pub const ENV_COUNTERS: &str = "DELEGHE_COUNTERS";
 pub const ENV_POLICY: &str = "DELEGHE_POLICY";
+pub const ENV_SMS_URL: &str = "DELEGHE_SMS_URL";
+pub const ENV_SMS_TOKEN: &str = "DELEGHE_SMS_TOKEN";
+
+/// N1, N2, N4: a real SMS provider over HTTP, both or neither of
+/// `DELEGHE_SMS_URL` and `DELEGHE_SMS_TOKEN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsProvider {
+    /// Where each SMS is posted (http or https).
+    pub url: String,
+    /// The provider's bearer token.
+    pub token: Secret,
+}
 pub const ENV_IO_URL: &str = "DELEGHE_IO_URL";
 pub const ENV_IO_KEY: &str = "DELEGHE_IO_KEY";
 
@@ -108,6 +120,8 @@ pub struct Config {
     pub dev_dir: PathBuf,
     /// N5: the IO app gateway; none: IO messages are not sent.
     pub io: Option<IoSettings>,
+    /// The SMS provider; beside it there is no SMS file.
+    pub sms_provider: Option<SmsProvider>,
     /// Every number and switch the rules use: `DELEGHE_POLICY`'s file, or
     /// the rule book's defaults.
     pub policy: Policy,
@@ -181,10 +195,20 @@ impl Config {
         };
         let tokens = token_rules(&env)?;
         let dev_dir = flags.dev_dir.unwrap_or_else(|| dev_files::dev_dir(&env));
-        let sms_outbox = flags
+        let sms_provider = sms_provider(&env)?;
+        let given_outbox = flags
             .sms_outbox
-            .or_else(|| env(ENV_SMS_OUTBOX).map(PathBuf::from))
-            .or_else(|| flags.dev.then(|| dev_dir.join(dev_files::SMS_FILE)));
+            .or_else(|| env(ENV_SMS_OUTBOX).map(PathBuf::from));
+        if given_outbox.is_some() && sms_provider.is_some() {
+            return Err(ConfigError(format!(
+                "{ENV_SMS_OUTBOX} (or --sms-outbox) and {ENV_SMS_URL} are both set: \
+                 SMS go either to the development file or to the provider"
+            )));
+        }
+        // `--dev` writes SMS to its file, unless a provider sends them.
+        let sms_outbox = given_outbox.or_else(|| {
+            (flags.dev && sms_provider.is_none()).then(|| dev_dir.join(dev_files::SMS_FILE))
+        });
         let counters = flags
             .counters
             .or_else(|| env(ENV_COUNTERS).map(PathBuf::from));
@@ -207,6 +231,7 @@ impl Config {
             counters,
             dev_dir,
             io: io_settings(&env)?,
+            sms_provider,
             policy: policy(flags.policy.or_else(|| env(ENV_POLICY).map(PathBuf::from)))?,
         })
     }
@@ -246,6 +271,53 @@ pub fn token_rules(env: impl Fn(&str) -> Option<String>) -> Result<TokenRules, C
     })
 }
 
+/// `DELEGHE_SMS_URL` and `DELEGHE_SMS_TOKEN`: both (the URL an http or
+/// https one) or neither.
+fn sms_provider(env: &impl Fn(&str) -> Option<String>) -> Result<Option<SmsProvider>, ConfigError> {
+    let Some((url, token)) = both(env, ENV_SMS_URL, ENV_SMS_TOKEN, "the SMS provider")? else {
+        return Ok(None);
+    };
+    web_url(ENV_SMS_URL, &url)?;
+    Ok(Some(SmsProvider {
+        url,
+        token: Secret::new(token),
+    }))
+}
+
+/// Two variables that go together: both values, or none; one alone names
+/// the other.
+fn both(
+    env: &impl Fn(&str) -> Option<String>,
+    first: &str,
+    second: &str,
+    what: &str,
+) -> Result<Option<(String, String)>, ConfigError> {
+    match (env(first), env(second)) {
+        (None, None) => Ok(None),
+        (Some(a), Some(b)) => Ok(Some((a.trim().to_owned(), b.trim().to_owned()))),
+        (Some(_), None) => Err(ConfigError(format!(
+            "{first} is set but {second} is not: {what} needs both"
+        ))),
+        (None, Some(_)) => Err(ConfigError(format!(
+            "{second} is set but {first} is not: {what} needs both"
+        ))),
+    }
+}
+
+/// An http or https URL with a host.
+fn web_url(name: &str, url: &str) -> Result<(), ConfigError> {
+    let web = url.parse::<axum::http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+    });
+    if web {
+        Ok(())
+    } else {
+        Err(ConfigError(format!(
+            "{name} is {url:?}: expected an http or https URL with a host"
+        )))
+    }
+}
+
 /// The policy of `DELEGHE_POLICY` (or `--policy`), checked; without one, the
 /// rule book's defaults. The message names the file and the setting.
 pub fn policy(file: Option<PathBuf>) -> Result<Policy, ConfigError> {
@@ -269,32 +341,14 @@ pub fn policy(file: Option<PathBuf>) -> Result<Policy, ConfigError> {
 /// `DELEGHE_IO_URL` and `DELEGHE_IO_KEY`: both (the URL an http or https
 /// one) or neither.
 fn io_settings(env: &impl Fn(&str) -> Option<String>) -> Result<Option<IoSettings>, ConfigError> {
-    match (env(ENV_IO_URL), env(ENV_IO_KEY)) {
-        (None, None) => Ok(None),
-        (Some(url), Some(key)) => {
-            let uri: axum::http::Uri = url.trim().parse().map_err(|_| {
-                ConfigError(format!(
-                    "{ENV_IO_URL} is {url:?}: expected the IO API's base URL, e.g. https://api.io.pagopa.it"
-                ))
-            })?;
-            let web = matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some();
-            if !web {
-                return Err(ConfigError(format!(
-                    "{ENV_IO_URL} is {url:?}: expected an http or https URL with a host"
-                )));
-            }
-            Ok(Some(IoSettings {
-                url: url.trim().to_owned(),
-                key: Secret::new(key.trim()),
-            }))
-        }
-        (Some(_), None) => Err(ConfigError(format!(
-            "{ENV_IO_URL} is set but {ENV_IO_KEY} is not: the IO gateway needs both"
-        ))),
-        (None, Some(_)) => Err(ConfigError(format!(
-            "{ENV_IO_KEY} is set but {ENV_IO_URL} is not: the IO gateway needs both"
-        ))),
-    }
+    let Some((url, key)) = both(env, ENV_IO_URL, ENV_IO_KEY, "the IO gateway")? else {
+        return Ok(None);
+    };
+    web_url(ENV_IO_URL, &url)?;
+    Ok(Some(IoSettings {
+        url,
+        key: Secret::new(key),
+    }))
 }
 
 /// The store URL of `migrate` and `rebuild-read-models`.
@@ -628,6 +682,59 @@ mod tests {
         let without = Config::from_sources(Flags::default(), env(&[(ENV_JWT_SECRET, &key)]));
         assert_eq!(without.unwrap().policy, Policy::default());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sms_go_to_a_provider_or_to_the_file_never_both() {
+        let key = strong_key();
+        let provider = [
+            (ENV_SMS_URL, "https://sms.example/v1/messages"),
+            (ENV_SMS_TOKEN, "t-123"),
+        ];
+        let mut pairs = vec![(ENV_JWT_SECRET, key.as_str())];
+        pairs.extend_from_slice(&provider);
+        let c = Config::from_sources(Flags::default(), env(&pairs)).unwrap();
+        let p = c.sms_provider.unwrap();
+        assert_eq!(p.url, "https://sms.example/v1/messages");
+        assert_eq!(p.token.expose(), "t-123");
+        assert!(c.sms_outbox.is_none());
+        // --dev's file gives way to a provider...
+        let dev = Config::from_sources(
+            Flags {
+                dev: true,
+                ..Flags::default()
+            },
+            env(&pairs),
+        )
+        .unwrap();
+        assert!(dev.sms_outbox.is_none() && dev.sms_provider.is_some());
+        // ...but a file named beside a provider is a mistake.
+        let mut both = pairs.clone();
+        both.push((ENV_SMS_OUTBOX, "/tmp/sms.jsonl"));
+        let e = Config::from_sources(Flags::default(), env(&both)).unwrap_err();
+        assert!(
+            e.0.contains(ENV_SMS_OUTBOX) && e.0.contains(ENV_SMS_URL),
+            "{e}"
+        );
+        let half = Config::from_sources(
+            Flags::default(),
+            env(&[(ENV_JWT_SECRET, &key), (ENV_SMS_URL, "https://sms.example")]),
+        )
+        .unwrap_err();
+        assert!(half.0.contains(ENV_SMS_TOKEN), "{half}");
+        let bad = Config::from_sources(
+            Flags::default(),
+            env(&[
+                (ENV_JWT_SECRET, &key),
+                (ENV_SMS_URL, "sms.example"),
+                (ENV_SMS_TOKEN, "t-123"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            bad.0.contains("http or https") && !bad.0.contains("t-123"),
+            "{bad}"
+        );
     }
 
     #[test]

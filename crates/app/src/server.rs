@@ -176,6 +176,7 @@ pub async fn build(config: &Config) -> Result<AppState, BoxError> {
         dev_clock: config.dev_clock,
         sms_outbox: config.sms_outbox.clone(),
         io: config.io.clone(),
+        sms_provider: config.sms_provider.clone(),
         timeouts: crate::Timeouts::default(),
     })
     .await?)
@@ -197,8 +198,16 @@ pub async fn serve(
             "development clock enabled: PUT /dev/clock (operators only) sets the app's time"
         );
     }
-    if let Some(path) = &config.sms_outbox {
-        tracing::info!(file = %path.display(), "SMS gateway: one JSON line per SMS in this file");
+    match (&config.sms_provider, &config.sms_outbox) {
+        (Some(_), _) => tracing::info!("SMS gateway: the provider of DELEGHE_SMS_URL"),
+        (None, Some(path)) => tracing::info!(
+            file = %path.display(),
+            "SMS gateway: one JSON line per SMS in this file"
+        ),
+        (None, None) => tracing::warn!(
+            "no SMS gateway is configured (DELEGHE_SMS_URL and DELEGHE_SMS_TOKEN, or \
+             DELEGHE_SMS_OUTBOX): every SMS will be recorded as failed, not sent"
+        ),
     }
     let state = build(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)

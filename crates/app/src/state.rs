@@ -16,8 +16,8 @@ use deleghe_adapters::documents::{
     DatabaseDocuments, DocumentStore, DocumentSweep, DocumentUsage, DEFAULT_GRACE,
 };
 use deleghe_adapters::gateway::{
-    async_trait, DisabledIo, FileSmsGateway, GatewayError, Gateways, HttpIoGateway, IoGateway,
-    NoticeCalendar, SmsGateway,
+    async_trait, DisabledIo, FileSmsGateway, GatewayError, Gateways, HttpIoGateway, HttpSmsGateway,
+    IoGateway, NoticeCalendar, SmsGateway,
 };
 use deleghe_adapters::outbox::{DispatchReport, Dispatcher};
 use deleghe_adapters::projection::{BookingView, DelegationView, Projector, ReadModels};
@@ -33,7 +33,7 @@ use deleghe_domain::{FiscalCode, Policy};
 use tokio::sync::Semaphore;
 
 use crate::auth::JwtKeys;
-use crate::config::{IoSettings, Secret};
+use crate::config::{IoSettings, Secret, SmsProvider};
 use crate::counters::Counters;
 use crate::error::AppError;
 use crate::Timeouts;
@@ -72,6 +72,8 @@ pub struct StateConfig {
     pub timeouts: Timeouts,
     /// N5: the IO app gateway; none: IO messages are not sent.
     pub io: Option<IoSettings>,
+    /// N1, N2, N4: the SMS provider (instead of `sms_outbox`).
+    pub sms_provider: Option<SmsProvider>,
 }
 
 /// No SMS gateway configured: each SMS is refused, and so recorded as
@@ -83,7 +85,7 @@ impl SmsGateway for NoSms {
     async fn send(&self, _: &Phone, _: &str, key: &str) -> Result<(), GatewayError> {
         tracing::warn!(
             key,
-            "no SMS gateway is configured (DELEGHE_SMS_OUTBOX): SMS not sent"
+            "no SMS gateway is configured (DELEGHE_SMS_URL or DELEGHE_SMS_OUTBOX): SMS not sent"
         );
         Err(GatewayError::Permanent(
             "no SMS gateway is configured".to_owned(),
@@ -104,8 +106,12 @@ impl AppState {
         let side = ReadSide::open(&repository).await?;
         let read = ReadModels::new(side.clone(), policy.clone()).with_clock(clock.as_clock());
         let projector = Projector::new(repository, side.clone(), upcast::upcasters(), policy);
-        let sms: Arc<dyn SmsGateway> = match &config.sms_outbox {
-            Some(path) => {
+        let sms: Arc<dyn SmsGateway> = match (&config.sms_provider, &config.sms_outbox) {
+            (Some(provider), _) => Arc::new(
+                HttpSmsGateway::new(&provider.url, provider.token.expose())
+                    .map_err(|e| ServiceError::Unavailable(Box::new(e)))?,
+            ),
+            (None, Some(path)) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)
                         .map_err(|e| ServiceError::Unavailable(Box::new(e)))?;
@@ -115,7 +121,7 @@ impl AppState {
                         .map_err(|e| ServiceError::Unavailable(Box::new(e)))?,
                 )
             }
-            None => Arc::new(NoSms),
+            (None, None) => Arc::new(NoSms),
         };
         let io: Arc<dyn IoGateway> = match &config.io {
             Some(io) => Arc::new(
@@ -339,6 +345,7 @@ impl AppState {
             sms_outbox: None,
             timeouts: Timeouts::default(),
             io: None,
+            sms_provider: None,
         })
         .await
         .expect("an in-memory app")

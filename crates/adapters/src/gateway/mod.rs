@@ -3,7 +3,7 @@
 //!
 //! - [`SmsGateway`] (N1, N2, N4): [`sms::FileSmsGateway`], the development
 //!   gateway that appends JSON lines to a file (`DELEGHE_SMS_OUTBOX`), and
-//!   [`sms::HttpSmsGateway`], the skeleton of a real provider's;
+//!   [`sms::HttpSmsGateway`], a real provider's over HTTP;
 //! - [`IoGateway`] (N5): [`io::HttpIoGateway`], the IO app of PagoPA (profile
 //!   check, then message submission), and [`io::DisabledIo`];
 //! - [`CalendarGateway`] (N3): [`calendar::NoticeCalendar`], which posts the

@@ -1,5 +1,5 @@
 //! SMS gateways: the development one, which writes each SMS as a JSON line
-//! to a file, and the skeleton of an HTTP provider's.
+//! to a file, and a real provider's over HTTP.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -129,12 +129,13 @@ fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_data()
 }
 
-/// The skeleton of a real SMS provider's gateway: `POST {endpoint}` with a
+/// A real SMS provider's gateway (N1, N2, N4): `POST {endpoint}` with a
 /// bearer token, the JSON body `{"to": "+39...", "text": "..."}` and the
-/// idempotency key in the `Idempotency-Key` header (providers that honour
-/// one never deliver a key twice). 2xx is delivered; 408, 429 and 5xx are
-/// worth a retry; any other answer is a refusal. Adapt body and headers to
-/// the provider chosen.
+/// message's idempotency key (N6) in the `Idempotency-Key` header, so that a
+/// provider that honours it never delivers a key twice. 2xx is delivered;
+/// no answer in time, 408, 429 and 5xx are temporary (the dispatcher tries
+/// again later); any other answer is permanent. Errors carry the status
+/// only, never the provider's body, which may repeat the number or the text.
 pub struct HttpSmsGateway {
     client: reqwest::Client,
     endpoint: reqwest::Url,
@@ -151,14 +152,32 @@ impl fmt::Debug for HttpSmsGateway {
 }
 
 impl HttpSmsGateway {
+    /// The gateway on the provider's `endpoint` (http or https), with its
+    /// bearer `token`; a request that gets no answer within 15 s is
+    /// temporary.
     pub fn new(endpoint: &str, token: impl Into<String>) -> Result<Self, GatewayError> {
         let endpoint = reqwest::Url::parse(endpoint)
             .map_err(|e| GatewayError::Permanent(format!("invalid SMS endpoint: {e}")))?;
+        if !matches!(endpoint.scheme(), "http" | "https") {
+            return Err(GatewayError::Permanent(
+                "invalid SMS endpoint: not an http or https URL".to_owned(),
+            ));
+        }
         Ok(Self {
             client: http_client()?,
             endpoint,
             token: token.into(),
         })
+    }
+
+    /// The same, waiting at most `timeout` for an answer.
+    pub fn with_timeout(mut self, timeout: Duration) -> Result<Self, GatewayError> {
+        self.client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .build()
+            .map_err(|e| GatewayError::Permanent(format!("cannot build the HTTP client: {e}")))?;
+        Ok(self)
     }
 }
 
@@ -204,20 +223,14 @@ pub(crate) fn transport(error: reqwest::Error) -> GatewayError {
 }
 
 /// Sorts an answer: 2xx passes; 408, 429 and 5xx are temporary; the rest
-/// permanent. The error keeps the status and the start of the body.
+/// permanent. The error keeps the status only: the body may repeat what was
+/// sent (a phone number, a message), and errors are logged.
 pub(crate) async fn check(response: reqwest::Response) -> Result<reqwest::Response, GatewayError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
-    let body: String = response
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect();
-    let message = format!("{status}: {body}");
+    let message = format!("the provider answered {status}");
     if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
         Err(GatewayError::Temporary(message))
     } else {

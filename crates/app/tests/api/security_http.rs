@@ -34,6 +34,7 @@ async fn server() -> (std::net::SocketAddr, String) {
         sms_outbox: None,
         timeouts: SHORT,
         io: None,
+        sms_provider: None,
     })
     .await
     .unwrap();

@@ -38,6 +38,7 @@ async fn over_a_real_socket_with_graceful_shutdown() {
         sms_outbox: None,
         timeouts: deleghe_app::Timeouts::default(),
         io: None,
+        sms_provider: None,
     })
     .await
     .unwrap();

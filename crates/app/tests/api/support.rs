@@ -149,6 +149,25 @@ impl Answer {
 
 impl Api {
     pub async fn on(store: Store, dev_clock: bool) -> Self {
+        Self::build(store, dev_clock, None).await
+    }
+
+    /// The app in memory, sending its SMS to the provider at `url`
+    /// (`tests/sms_provider.rs`).
+    #[allow(dead_code)]
+    pub async fn with_sms_provider(url: &str, token: &str) -> Self {
+        let provider = deleghe_app::config::SmsProvider {
+            url: url.to_owned(),
+            token: deleghe_app::config::Secret::new(token),
+        };
+        Self::build(Store::Memory, false, Some(provider)).await
+    }
+
+    async fn build(
+        store: Store,
+        dev_clock: bool,
+        provider: Option<deleghe_app::config::SmsProvider>,
+    ) -> Self {
         let repository = match store {
             Store::Memory => Repository::memory(),
             Store::Postgres(url) => {
@@ -167,9 +186,10 @@ impl Api {
             )),
             counters: Counters::builtin(),
             dev_clock,
-            sms_outbox: Some(sms.clone()),
+            sms_outbox: provider.is_none().then(|| sms.clone()),
             timeouts: deleghe_app::Timeouts::default(),
             io: None,
+            sms_provider: provider,
         })
         .await
         .expect("the app's state");
