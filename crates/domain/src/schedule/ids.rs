@@ -1,7 +1,6 @@
 //! The ids of the schedule: a counter's ([`CounterId`]) and an office's
-//! ([`OfficeId`]), validated when parsed and when deserialised.
-
-use std::fmt;
+//! ([`OfficeId`]), validated when parsed and when deserialised. Their
+//! conversions are those of every string-valued id (`crate::ids`).
 
 use serde::{Deserialize, Serialize};
 
@@ -56,37 +55,9 @@ impl CounterId {
         }
         Ok(Self(input.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for CounterId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for CounterId {
-    type Error = CounterIdError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<CounterId> for String {
-    fn from(value: CounterId) -> Self {
-        value.0
-    }
-}
-
-impl std::str::FromStr for CounterId {
-    type Err = CounterIdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
+crate::ids::string_value!(CounterId, CounterIdError);
 
 /// The office ("sede", "struttura") where a counter is held, by its name, e.g.
 /// `DCM NAPOLI`: free text, trimmed, 1 to 100 characters. Serialised as a plain
@@ -127,34 +98,6 @@ impl OfficeId {
         }
         Ok(Self(s.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for OfficeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for OfficeId {
-    type Error = OfficeIdError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<OfficeId> for String {
-    fn from(value: OfficeId) -> Self {
-        value.0
-    }
-}
-
-impl std::str::FromStr for OfficeId {
-    type Err = OfficeIdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
+crate::ids::string_value!(OfficeId, OfficeIdError);
