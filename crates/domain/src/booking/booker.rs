@@ -216,6 +216,33 @@ pub enum BookerEvent {
     },
 }
 
+impl BookerEvent {
+    /// The booking the event is about.
+    pub fn booking_id(&self) -> &BookingId {
+        match self {
+            Self::BookingRequested(b) => &b.id,
+            Self::BookingConfirmed { id, .. }
+            | Self::BookingRefused { id, .. }
+            | Self::BookingCancelled { id, .. }
+            | Self::BookingServed { id, .. }
+            | Self::BookingMissed { id, .. } => id,
+        }
+    }
+
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it (a request's is the booking's `requested_at`).
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::BookingRequested(b) => b.requested_at,
+            Self::BookingConfirmed { at, .. }
+            | Self::BookingRefused { at, .. }
+            | Self::BookingCancelled { at, .. }
+            | Self::BookingServed { at, .. }
+            | Self::BookingMissed { at, .. } => *at,
+        }
+    }
+}
+
 impl DomainEvent for BookerEvent {
     fn event_type(&self) -> String {
         match self {

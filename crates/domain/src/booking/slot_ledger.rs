@@ -51,6 +51,28 @@ pub enum SlotEvent {
     },
 }
 
+impl SlotEvent {
+    /// The booking whose place the event is about.
+    pub fn booking_id(&self) -> &BookingId {
+        match self {
+            Self::PlaceReserved { booking, .. } | Self::PlaceReleased { booking, .. } => booking,
+        }
+    }
+
+    /// B4: whether the booking holds its place after the event.
+    pub fn holds_place(&self) -> bool {
+        matches!(self, Self::PlaceReserved { .. })
+    }
+
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::PlaceReserved { at, .. } | Self::PlaceReleased { at, .. } => *at,
+        }
+    }
+}
+
 impl DomainEvent for SlotEvent {
     fn event_type(&self) -> String {
         match self {

@@ -420,6 +420,91 @@ fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     ));
 }
 
+// ---------------------------------------------------------------- the events
+
+/// A booking requested a week before its Tuesday 09:00 slot, and every
+/// event that follows on it, the n-th (after the request) `n` hours later.
+fn every_booker_event() -> Vec<BookerEvent> {
+    let events = Booker::default()
+        .decide(
+            BookerCommand::Request(Box::new(web_request("b-1", tuesday_9()))),
+            &Policy::default(),
+        )
+        .unwrap();
+    let BookerEvent::BookingRequested(booking) = &events[0] else {
+        panic!("expected a request, got {events:?}");
+    };
+    let (id, booker) = (booking.id.clone(), booking.booker.clone());
+    let key = slot_key(&booking.counter, &booking.slot);
+    let at = |hours| a_week_before() + Duration::hours(hours);
+    vec![
+        events[0].clone(),
+        BookerEvent::BookingConfirmed {
+            id: id.clone(),
+            booker: booker.clone(),
+            at: at(1),
+        },
+        BookerEvent::BookingRefused {
+            id: id.clone(),
+            booker: booker.clone(),
+            slot_key: key.clone(),
+            reason: "slot_full".into(),
+            at: at(2),
+        },
+        BookerEvent::BookingCancelled {
+            id: id.clone(),
+            booker: booker.clone(),
+            slot_key: key,
+            at: at(3),
+        },
+        BookerEvent::BookingServed {
+            id: id.clone(),
+            booker: booker.clone(),
+            at: at(4),
+        },
+        BookerEvent::BookingMissed {
+            id,
+            booker,
+            at: at(5),
+        },
+    ]
+}
+
+#[test]
+fn booker_events_name_their_booking_and_carry_their_instant() {
+    let events = every_booker_event();
+    assert_eq!(events.len(), 6, "one of each");
+    for (n, event) in events.iter().enumerate() {
+        assert_eq!(event.booking_id().as_str(), "b-1", "{event:?}");
+        assert_eq!(
+            event.at(),
+            a_week_before() + Duration::hours(n as i64),
+            "{event:?}"
+        );
+    }
+}
+
+#[test]
+fn slot_events_name_their_booking_say_whether_it_holds_its_place() {
+    let booking = BookingId::parse("b-1").unwrap();
+    let reserved = SlotEvent::PlaceReserved {
+        booking: booking.clone(),
+        booker: cf(BOOKER),
+        at: a_week_before(),
+    };
+    let released = SlotEvent::PlaceReleased {
+        booking: booking.clone(),
+        booker: cf(BOOKER),
+        at: tuesday_9(),
+    };
+    assert_eq!(reserved.booking_id(), &booking);
+    assert!(reserved.holds_place());
+    assert_eq!(reserved.at(), a_week_before());
+    assert_eq!(released.booking_id(), &booking);
+    assert!(!released.holds_place());
+    assert_eq!(released.at(), tuesday_9());
+}
+
 #[test]
 fn booking_error_codes_are_those_of_the_http_contract() {
     let id = BookingId::parse("x").unwrap();

@@ -161,6 +161,7 @@ pub enum GrantorEvent {
 }
 
 impl GrantorEvent {
+    /// The delegation the event is about.
     pub fn delegation_id(&self) -> &DelegationId {
         match self {
             Self::DelegationRequested { id, .. }
@@ -170,6 +171,20 @@ impl GrantorEvent {
             | Self::DelegationRejected { id, .. }
             | Self::DelegationRevoked { id, .. }
             | Self::DelegateActed { id, .. } => id,
+        }
+    }
+
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::DelegationRequested { at, .. }
+            | Self::DelegationRegistered { at, .. }
+            | Self::DelegationRefused { at, .. }
+            | Self::DelegationConfirmed { at, .. }
+            | Self::DelegationRejected { at, .. }
+            | Self::DelegationRevoked { at, .. }
+            | Self::DelegateActed { at, .. } => *at,
         }
     }
 }

@@ -882,6 +882,77 @@ fn d12_acting_for_the_grantor_changes_no_delegation() {
     assert_eq!(after.current(days(1)).map(|d| &d.id), Some(&r.id));
 }
 
+// ---------------------------------------------------------------- the events
+
+/// Every grantor event on `r`'s delegation, the n-th carrying `days(n)`.
+fn every_grantor_event(r: &RequestDelegation) -> Vec<GrantorEvent> {
+    let (grantor, delegate) = (r.grantor.clone(), r.delegate.clone());
+    vec![
+        requested(r),
+        registered(r, days(1)),
+        GrantorEvent::DelegationRefused {
+            id: r.id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            reason: "delegate_cap_reached".into(),
+            meeting: None,
+            at: days(2),
+        },
+        GrantorEvent::DelegationConfirmed {
+            id: r.id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            at: days(3),
+        },
+        GrantorEvent::DelegationRejected {
+            id: r.id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            at: days(4),
+        },
+        GrantorEvent::DelegationRevoked {
+            id: r.id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            channel: RevocationChannel::Counter,
+            at: days(5),
+        },
+        GrantorEvent::DelegateActed {
+            id: r.id.clone(),
+            grantor,
+            delegate,
+            action: "booking.request".into(),
+            at: days(6),
+        },
+    ]
+}
+
+#[test]
+fn grantor_events_name_their_delegation_and_carry_their_instant() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let events = every_grantor_event(&r);
+    assert_eq!(events.len(), 7, "one of each");
+    for (n, event) in events.iter().enumerate() {
+        assert_eq!(event.delegation_id(), &r.id, "{event:?}");
+        assert_eq!(event.at(), days(n as u64), "{event:?}");
+    }
+}
+
+#[test]
+fn delegate_events_name_their_delegation_and_carry_their_instant() {
+    let reserved = seat("d-1", GRANTOR, Role::Ordinary, None);
+    let released = DelegateEvent::SeatReleased {
+        id: id("d-1"),
+        grantor: cf(GRANTOR),
+        delegate: cf(DELEGATE),
+        at: days(1),
+    };
+    assert_eq!(reserved.delegation_id(), &id("d-1"));
+    assert_eq!(reserved.at(), t0());
+    assert_eq!(released.delegation_id(), &id("d-1"));
+    assert_eq!(released.at(), days(1));
+}
+
 // ---------------------------------------------------------------- the flow
 
 #[test]

@@ -77,6 +77,19 @@ pub enum PinEvent {
     PinLocked { at: DateTime<Utc> },
 }
 
+impl PinEvent {
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it (an issue's is `issued_at`).
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::PinIssued { issued_at, .. } => *issued_at,
+            Self::PinVerified { at } | Self::PinCheckFailed { at, .. } | Self::PinLocked { at } => {
+                *at
+            }
+        }
+    }
+}
+
 impl DomainEvent for PinEvent {
     fn event_type(&self) -> String {
         match self {

@@ -494,6 +494,23 @@ fn p3_event_types() {
     assert_eq!(PinAccount::TYPE, "pin_account");
 }
 
+#[test]
+fn pin_events_carry_their_instant() {
+    let later = t0() + TimeDelta::minutes(5);
+    let issued = issued(PIN, SALT, t0());
+    assert_eq!(issued.at(), t0(), "an issue's instant is issued_at");
+    for event in [
+        PinEvent::PinVerified { at: later },
+        PinEvent::PinCheckFailed {
+            at: later,
+            failures: 1,
+        },
+        PinEvent::PinLocked { at: later },
+    ] {
+        assert_eq!(event.at(), later, "{event:?}");
+    }
+}
+
 // ---- through cqrs-es ----
 
 fn issued(pin: &str, salt: &[u8], at: DateTime<Utc>) -> PinEvent {
