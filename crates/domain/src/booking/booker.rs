@@ -31,6 +31,22 @@ pub enum BookingStage {
     },
 }
 
+impl BookingStage {
+    /// The stage's name, as stored by the read side and as its serialised
+    /// `stage` tag: `pending`, `confirmed`, `cancelled`, `refused`, `served`
+    /// or `missed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+            Self::Cancelled { .. } => "cancelled",
+            Self::Refused { .. } => "refused",
+            Self::Served { .. } => "served",
+            Self::Missed { .. } => "missed",
+        }
+    }
+}
+
 /// The status a client sees (B2: a booking whose slot has ended is no longer active).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

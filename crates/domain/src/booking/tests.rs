@@ -485,6 +485,28 @@ fn booker_events_name_their_booking_and_carry_their_instant() {
 }
 
 #[test]
+fn booking_stage_names_are_those_the_read_side_stores() {
+    let at = tuesday_9();
+    for (stage, name) in [
+        (BookingStage::Pending, "pending"),
+        (BookingStage::Confirmed, "confirmed"),
+        (BookingStage::Cancelled { at }, "cancelled"),
+        (
+            BookingStage::Refused {
+                at,
+                reason: "slot_full".into(),
+            },
+            "refused",
+        ),
+        (BookingStage::Served { at }, "served"),
+        (BookingStage::Missed { at }, "missed"),
+    ] {
+        assert_eq!(stage.as_str(), name);
+        assert_eq!(serde_json::to_value(&stage).unwrap()["stage"], name);
+    }
+}
+
+#[test]
 fn slot_events_name_their_booking_say_whether_it_holds_its_place() {
     let booking = BookingId::parse("b-1").unwrap();
     let reserved = SlotEvent::PlaceReserved {

@@ -939,6 +939,33 @@ fn grantor_events_name_their_delegation_and_carry_their_instant() {
 }
 
 #[test]
+fn stage_names_are_those_the_read_side_stores() {
+    for (stage, name) in [
+        (Stage::Pending, "pending"),
+        (Stage::AwaitingConfirmation, "awaiting_confirmation"),
+        (Stage::Active, "active"),
+        (
+            Stage::Revoked {
+                at: t0(),
+                channel: RevocationChannel::Online,
+            },
+            "revoked",
+        ),
+        (Stage::Rejected { at: t0() }, "rejected"),
+        (
+            Stage::Refused {
+                at: t0(),
+                reason: "delegate_cap_reached".into(),
+            },
+            "refused",
+        ),
+    ] {
+        assert_eq!(stage.as_str(), name);
+        assert_eq!(serde_json::to_value(&stage).unwrap()["stage"], name);
+    }
+}
+
+#[test]
 fn delegate_events_name_their_delegation_and_carry_their_instant() {
     let reserved = seat("d-1", GRANTOR, Role::Ordinary, None);
     let released = DelegateEvent::SeatReleased {
