@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{AccessCodeDigest, BookingError, BookingId, GrantorDetails, Phone};
+use super::{slot_key, AccessCodeDigest, BookingError, BookingId, GrantorDetails, Phone};
 use crate::schedule::{Counter, CounterId, Mode, OfficeId, Slot, DELEGATIONS_COUNTER_TYPE};
 use crate::{FiscalCode, Policy};
 
@@ -284,16 +284,6 @@ fn digest_or_legacy<'de, D: serde::Deserializer<'de>>(
 ) -> Result<Option<AccessCodeDigest>, D::Error> {
     let stored: Option<String> = Option::deserialize(deserializer)?;
     Ok(stored.and_then(|s| AccessCodeDigest::parse(&s).ok()))
-}
-
-/// The stream id of a slot's ledger: counter and start instant.
-pub fn slot_key(counter: &CounterId, slot: &Slot) -> String {
-    format!(
-        "{}@{}",
-        counter,
-        slot.start
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    )
 }
 
 /// One citizen's bookings, oldest first. Stream id: the citizen's fiscal code.

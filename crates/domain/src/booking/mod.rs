@@ -15,15 +15,14 @@ mod slot_ledger;
 mod ticket;
 
 pub use booker::{
-    slot_key, Booker, BookerCommand, BookerEvent, Booking, BookingStage, BookingStatus,
-    RequestBooking,
+    Booker, BookerCommand, BookerEvent, Booking, BookingStage, BookingStatus, RequestBooking,
 };
 pub use error::BookingError;
 pub use model::{
     AccessCode, AccessCodeDigest, AccessCodeDigestError, AccessCodeError, BookingId,
     BookingIdError, GrantorDetails, GrantorDetailsError, Phone, PhoneError,
 };
-pub use slot_ledger::{SlotCommand, SlotEvent, SlotLedger};
+pub use slot_ledger::{slot_key, SlotCommand, SlotEvent, SlotKey, SlotKeyError, SlotLedger};
 pub use ticket::Ticket;
 
 #[cfg(test)]

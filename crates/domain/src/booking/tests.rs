@@ -507,7 +507,7 @@ fn booking_stage_names_are_those_the_read_side_stores() {
 }
 
 #[test]
-fn slot_events_name_their_booking_say_whether_it_holds_its_place() {
+fn slot_events_name_their_booking_and_whether_it_holds_its_place() {
     let booking = BookingId::parse("b-1").unwrap();
     let reserved = SlotEvent::PlaceReserved {
         booking: booking.clone(),
@@ -525,6 +525,69 @@ fn slot_events_name_their_booking_say_whether_it_holds_its_place() {
     assert_eq!(released.booking_id(), &booking);
     assert!(!released.holds_place());
     assert_eq!(released.at(), tuesday_9());
+}
+
+// ---------------------------------------------------------------- slot keys
+
+#[test]
+fn slot_key_splits_back_into_its_counter_and_start() {
+    // A year of the web-meeting counter, across both daylight-saving changes.
+    let counter = web_counter();
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let to = chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+    for slot in counter.slots_between(from, to).unwrap() {
+        let key = slot_key(&counter.id, &slot);
+        let parsed = SlotKey::parse(&key).unwrap();
+        assert_eq!(parsed.counter(), &counter.id);
+        assert_eq!(parsed.start(), slot.start);
+        assert_eq!(parsed.to_string(), key);
+        assert_eq!(key.parse::<SlotKey>(), Ok(parsed));
+    }
+}
+
+#[test]
+fn slot_key_reads_any_rfc3339_start_in_utc_to_the_second() {
+    let key = SlotKey::parse("pensioni@2026-12-01T09:00:00+01:00").unwrap();
+    assert_eq!(key.start(), tuesday_9());
+    assert_eq!(key.to_string(), "pensioni@2026-12-01T08:00:00Z");
+    // A key names its start to the second, as it spells it.
+    let late = SlotKey::new(
+        key.counter().clone(),
+        tuesday_9() + Duration::milliseconds(500),
+    );
+    assert_eq!(late, key);
+}
+
+#[test]
+fn slot_key_refuses_what_is_not_counter_at_start() {
+    for bad in [
+        "",
+        "deleghe-web-meeting",
+        "deleghe-web-meeting@",
+        "@2026-12-01T08:00:00Z",
+        "Deleghe@2026-12-01T08:00:00Z",
+        "deleghe-web-meeting@2026-12-01",
+        "deleghe-web-meeting@2026-12-01T08:00:00Z@",
+    ] {
+        assert_eq!(SlotKey::parse(bad), Err(SlotKeyError(bad.to_owned())));
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn slot_key_round_trips(
+        counter in "[a-z0-9-]{1,64}",
+        // From 1970 to 2100, to the second.
+        seconds in 0i64..4_102_444_800,
+    ) {
+        let counter = CounterId::parse(&counter).unwrap();
+        let start = DateTime::from_timestamp(seconds, 0).unwrap();
+        let key = SlotKey::new(counter.clone(), start);
+        let parsed = SlotKey::parse(&key.to_string()).unwrap();
+        proptest::prop_assert_eq!(parsed.counter(), &counter);
+        proptest::prop_assert_eq!(parsed.start(), start);
+        proptest::prop_assert_eq!(parsed, key);
+    }
 }
 
 #[test]
