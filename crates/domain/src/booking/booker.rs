@@ -135,6 +135,37 @@ impl Booking {
         }
     }
 
+    /// The booking a `BookingRequested` starts, pending; `None` for every
+    /// other event, which changes a booking already started
+    /// ([`Booking::apply`]).
+    pub fn from_request(event: &BookerEvent) -> Option<Booking> {
+        match event {
+            BookerEvent::BookingRequested(booking) => Some((**booking).clone()),
+            _ => None,
+        }
+    }
+
+    /// Applies a stored event to this booking: no rules here, only state.
+    /// The one place a booking's stage changes, for the booker aggregate and
+    /// the read models alike. An event about another booking changes
+    /// nothing, nor does the request that started this one.
+    pub fn apply(&mut self, event: &BookerEvent) {
+        if event.booking_id() != &self.id {
+            return;
+        }
+        self.stage = match event {
+            BookerEvent::BookingRequested(_) => return,
+            BookerEvent::BookingConfirmed { .. } => BookingStage::Confirmed,
+            BookerEvent::BookingRefused { reason, at, .. } => BookingStage::Refused {
+                at: *at,
+                reason: reason.clone(),
+            },
+            BookerEvent::BookingCancelled { at, .. } => BookingStage::Cancelled { at: *at },
+            BookerEvent::BookingServed { at, .. } => BookingStage::Served { at: *at },
+            BookerEvent::BookingMissed { at, .. } => BookingStage::Missed { at: *at },
+        };
+    }
+
     /// B7: the actions the citizen may take now ("Azioni possibili").
     pub fn actions(&self, now: DateTime<Utc>) -> Vec<&'static str> {
         let mut actions = vec!["detail"];
@@ -463,35 +494,21 @@ impl Booker {
         }))])
     }
 
-    fn set_stage(&mut self, id: &BookingId, stage: BookingStage) {
-        if let Some(b) = self.bookings.iter_mut().find(|b| &b.id == id) {
-            b.stage = stage;
-        }
+    fn get_mut(&mut self, id: &BookingId) -> Option<&mut Booking> {
+        self.bookings.iter_mut().find(|b| &b.id == id)
     }
 }
 
 crate::aggregate::event_sourced!(Booker, "booker", BookerCommand, BookerEvent, BookingError);
 
 impl Booker {
-    /// Applies a stored event: no rules here, only state.
+    /// Applies a stored event: a request starts a booking, every other event
+    /// changes the one it names ([`Booking::apply`]).
     fn evolve(&mut self, event: BookerEvent) {
-        match event {
-            BookerEvent::BookingRequested(booking) => self.bookings.push(*booking),
-            BookerEvent::BookingConfirmed { id, .. } => {
-                self.set_stage(&id, BookingStage::Confirmed)
-            }
-            BookerEvent::BookingRefused { id, reason, at, .. } => {
-                self.set_stage(&id, BookingStage::Refused { at, reason })
-            }
-            BookerEvent::BookingCancelled { id, at, .. } => {
-                self.set_stage(&id, BookingStage::Cancelled { at })
-            }
-            BookerEvent::BookingServed { id, at, .. } => {
-                self.set_stage(&id, BookingStage::Served { at })
-            }
-            BookerEvent::BookingMissed { id, at, .. } => {
-                self.set_stage(&id, BookingStage::Missed { at })
-            }
+        if let Some(booking) = Booking::from_request(&event) {
+            self.bookings.push(booking);
+        } else if let Some(booking) = self.get_mut(event.booking_id()) {
+            booking.apply(&event);
         }
     }
 }

@@ -6,6 +6,10 @@
 //! capacity). A booking is requested on the citizen, then a place is reserved
 //! in the slot, then the booking is confirmed ([`flow`]); a cancellation gives
 //! the place back. See `docs/adr/0001-cross-entity-invariants.md`.
+//!
+//! A booking changes in one place: [`Booking::from_request`] starts it and
+//! [`Booking::apply`] follows it, for the booker aggregate and the read
+//! models alike. A slot ledger's stream is named by its [`SlotKey`].
 
 mod booker;
 mod error;

@@ -527,6 +527,109 @@ fn slot_events_name_their_booking_and_whether_it_holds_its_place() {
     assert_eq!(released.at(), tuesday_9());
 }
 
+// ---------------------------------------------------------------- one booking
+
+#[test]
+fn a_request_starts_a_pending_booking_and_nothing_else_does() {
+    let events = every_booker_event();
+    let BookerEvent::BookingRequested(requested) = &events[0] else {
+        panic!("expected a request first");
+    };
+    let booking = Booking::from_request(&events[0]).unwrap();
+    assert_eq!(&booking, requested.as_ref());
+    assert_eq!(booking.stage, BookingStage::Pending);
+    for event in &events[1..] {
+        assert_eq!(Booking::from_request(event), None, "{event:?}");
+    }
+}
+
+#[test]
+fn a_booking_follows_its_events() {
+    let events = every_booker_event();
+    let pending = Booking::from_request(&events[0]).unwrap();
+    let at = |hours| a_week_before() + Duration::hours(hours);
+    for (event, stage) in events[1..].iter().zip([
+        BookingStage::Confirmed,
+        BookingStage::Refused {
+            at: at(2),
+            reason: "slot_full".into(),
+        },
+        BookingStage::Cancelled { at: at(3) },
+        BookingStage::Served { at: at(4) },
+        BookingStage::Missed { at: at(5) },
+    ]) {
+        let mut booking = pending.clone();
+        booking.apply(event);
+        assert_eq!(
+            booking,
+            Booking {
+                stage,
+                ..pending.clone()
+            }
+        );
+    }
+}
+
+#[test]
+fn a_booking_ignores_its_request_and_other_bookings() {
+    let events = every_booker_event();
+    let pending = Booking::from_request(&events[0]).unwrap();
+    let mut booking = pending.clone();
+    booking.apply(&events[0]);
+    assert_eq!(booking, pending);
+    let other = BookerEvent::BookingConfirmed {
+        id: BookingId::parse("b-9").unwrap(),
+        booker: cf(BOOKER),
+        at: tuesday_9(),
+    };
+    booking.apply(&other);
+    assert_eq!(booking, pending);
+}
+
+#[test]
+fn one_row_per_booking_applying_each_event_is_the_bookers_state() {
+    // What a read model does with the booker's events: one booking per id,
+    // started by its request, changed by every later event about it.
+    let policy = Policy::default();
+    let pensioni = other_counter("pensioni", "pensioni");
+    let id = |s| BookingId::parse(s).unwrap();
+    let mut booker = Booker::default();
+    let mut log = vec![];
+    let commands = [
+        BookerCommand::Request(Box::new(web_request("b-1", tuesday_9()))),
+        BookerCommand::Request(Box::new(other_request("b-2", pensioni, tuesday_9()))),
+        BookerCommand::Confirm {
+            id: id("b-1"),
+            at: a_week_before(),
+        },
+        BookerCommand::Refuse {
+            id: id("b-2"),
+            reason: "slot_full".into(),
+            at: a_week_before(),
+        },
+        BookerCommand::Cancel {
+            id: id("b-1"),
+            at: a_week_before() + Duration::days(1),
+        },
+    ];
+    for command in commands {
+        for event in booker.decide(command, &policy).unwrap() {
+            cqrs_es::Aggregate::apply(&mut booker, event.clone());
+            log.push(event);
+        }
+    }
+    let mut rows: std::collections::BTreeMap<BookingId, Booking> = Default::default();
+    for event in &log {
+        match Booking::from_request(event) {
+            Some(b) => {
+                rows.insert(b.id.clone(), b);
+            }
+            None => rows.get_mut(event.booking_id()).unwrap().apply(event),
+        }
+    }
+    assert_eq!(rows.into_values().collect::<Vec<_>>(), booker.bookings());
+}
+
 // ---------------------------------------------------------------- slot keys
 
 #[test]

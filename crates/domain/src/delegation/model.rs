@@ -154,7 +154,9 @@ impl Status {
     }
 }
 
-/// One delegation from a grantor to a delegate.
+/// One delegation from a grantor to a delegate. Started by
+/// [`Delegation::requested`], changed by [`Delegation::apply`] (next to the
+/// grantor's events).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delegation {
     pub id: DelegationId,

@@ -980,6 +980,136 @@ fn delegate_events_name_their_delegation_and_carry_their_instant() {
     assert_eq!(released.at(), days(1));
 }
 
+// ---------------------------------------------------------------- one delegation
+
+#[test]
+fn a_request_starts_a_pending_delegation_and_nothing_else_does() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let events = every_grantor_event(&r);
+    let d = Delegation::requested(&events[0]).unwrap();
+    assert_eq!(
+        d,
+        Delegation {
+            id: r.id.clone(),
+            grantor: cf(GRANTOR),
+            delegate: cf(DELEGATE),
+            role: Role::Tutor,
+            channel: Channel::Counter,
+            ends_on: None,
+            meeting: None,
+            requested_at: t0(),
+            registered_at: None,
+            stage: Stage::Pending,
+        }
+    );
+    for event in &events[1..] {
+        assert_eq!(Delegation::requested(event), None, "{event:?}");
+    }
+}
+
+#[test]
+fn a_delegation_follows_its_events() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let events = every_grantor_event(&r);
+    let pending = Delegation::requested(&events[0]).unwrap();
+    let after = |indexes: &[usize]| {
+        let mut d = pending.clone();
+        for &i in indexes {
+            d.apply(&events[i]);
+        }
+        d
+    };
+    // D6: registered awaiting confirmation, then confirmed, then revoked.
+    let awaiting = after(&[1]);
+    assert_eq!(awaiting.stage, Stage::AwaitingConfirmation);
+    assert_eq!(awaiting.registered_at, Some(days(1)));
+    assert_eq!(after(&[1, 3]).stage, Stage::Active);
+    assert_eq!(
+        after(&[1, 3, 5]).stage,
+        Stage::Revoked {
+            at: days(5),
+            channel: RevocationChannel::Counter
+        }
+    );
+    assert_eq!(after(&[1, 4]).stage, Stage::Rejected { at: days(4) });
+    assert_eq!(
+        after(&[2]).stage,
+        Stage::Refused {
+            at: days(2),
+            reason: "delegate_cap_reached".into()
+        }
+    );
+    // An ordinary delegation is active once registered.
+    let ordinary = request("d-2", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let mut d = Delegation::requested(&requested(&ordinary)).unwrap();
+    d.apply(&registered(&ordinary, days(1)));
+    assert_eq!(d.stage, Stage::Active);
+    assert_eq!(d.registered_at, Some(days(1)));
+}
+
+#[test]
+fn a_delegation_ignores_its_request_the_guard_and_other_delegations() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let events = every_grantor_event(&r);
+    let pending = Delegation::requested(&events[0]).unwrap();
+    let mut d = pending.clone();
+    d.apply(&events[0]);
+    d.apply(&events[6]); // DelegateActed: D12's guard changes no delegation.
+    assert_eq!(d, pending);
+    let other = request("d-9", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    for event in every_grantor_event(&other) {
+        d.apply(&event);
+    }
+    assert_eq!(d, pending);
+}
+
+#[test]
+fn one_row_per_delegation_applying_each_event_is_the_grantors_state() {
+    // What a read model does with the grantor's events: one delegation per
+    // id, started by its request, changed by every later event about it.
+    let policy = Policy::default();
+    let first = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
+    let second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Counter);
+    let mut grantor = Grantor::default();
+    let mut log = vec![];
+    let commands = [
+        asked(first.clone()),
+        GrantorCommand::CompleteRegistration {
+            id: first.id.clone(),
+            at: days(1),
+        },
+        revoke(RevocationChannel::Counter, days(2)),
+        asked(RequestDelegation {
+            at: days(3),
+            ..second.clone()
+        }),
+        GrantorCommand::RefuseRegistration {
+            id: second.id.clone(),
+            reason: "delegate_cap_reached".into(),
+            at: days(3),
+        },
+    ];
+    for command in commands {
+        for event in grantor.decide(command, &policy).unwrap() {
+            cqrs_es::Aggregate::apply(&mut grantor, event.clone());
+            log.push(event);
+        }
+    }
+    let mut rows: std::collections::BTreeMap<DelegationId, Delegation> = Default::default();
+    for event in &log {
+        match Delegation::requested(event) {
+            Some(d) => {
+                rows.insert(d.id.clone(), d);
+            }
+            None => rows.get_mut(event.delegation_id()).unwrap().apply(event),
+        }
+    }
+    assert_eq!(
+        rows.into_values().collect::<Vec<_>>(),
+        grantor.delegations()
+    );
+}
+
 // ---------------------------------------------------------------- the flow
 
 #[test]
