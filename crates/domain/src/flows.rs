@@ -58,6 +58,20 @@ pub enum Event {
     Meeting(MeetingEvent),
 }
 
+impl Event {
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Grantor(e) => e.at(),
+            Self::Delegate(e) => e.at(),
+            Self::Booker(e) => e.at(),
+            Self::Slot(e) => e.at(),
+            Self::Meeting(e) => e.at(),
+        }
+    }
+}
+
 /// A rule refusing a command, of any aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {

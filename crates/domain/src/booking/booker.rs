@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{AccessCodeDigest, BookingError, BookingId, GrantorDetails, Phone};
+use super::{slot_key, AccessCodeDigest, BookingError, BookingId, GrantorDetails, Phone};
 use crate::schedule::{Counter, CounterId, Mode, OfficeId, Slot, DELEGATIONS_COUNTER_TYPE};
 use crate::{FiscalCode, Policy};
 
@@ -29,6 +29,22 @@ pub enum BookingStage {
     Missed {
         at: DateTime<Utc>,
     },
+}
+
+impl BookingStage {
+    /// The stage's name, as stored by the read side and as its serialised
+    /// `stage` tag: `pending`, `confirmed`, `cancelled`, `refused`, `served`
+    /// or `missed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+            Self::Cancelled { .. } => "cancelled",
+            Self::Refused { .. } => "refused",
+            Self::Served { .. } => "served",
+            Self::Missed { .. } => "missed",
+        }
+    }
 }
 
 /// The status a client sees (B2: a booking whose slot has ended is no longer active).
@@ -117,6 +133,37 @@ impl Booking {
                 office: self.office.clone(),
             })
         }
+    }
+
+    /// The booking a `BookingRequested` starts, pending; `None` for every
+    /// other event, which changes a booking already started
+    /// ([`Booking::apply`]).
+    pub fn from_request(event: &BookerEvent) -> Option<Booking> {
+        match event {
+            BookerEvent::BookingRequested(booking) => Some((**booking).clone()),
+            _ => None,
+        }
+    }
+
+    /// Applies a stored event to this booking: no rules here, only state.
+    /// The one place a booking's stage changes, for the booker aggregate and
+    /// the read models alike. An event about another booking changes
+    /// nothing, nor does the request that started this one.
+    pub fn apply(&mut self, event: &BookerEvent) {
+        if event.booking_id() != &self.id {
+            return;
+        }
+        self.stage = match event {
+            BookerEvent::BookingRequested(_) => return,
+            BookerEvent::BookingConfirmed { .. } => BookingStage::Confirmed,
+            BookerEvent::BookingRefused { reason, at, .. } => BookingStage::Refused {
+                at: *at,
+                reason: reason.clone(),
+            },
+            BookerEvent::BookingCancelled { at, .. } => BookingStage::Cancelled { at: *at },
+            BookerEvent::BookingServed { at, .. } => BookingStage::Served { at: *at },
+            BookerEvent::BookingMissed { at, .. } => BookingStage::Missed { at: *at },
+        };
     }
 
     /// B7: the actions the citizen may take now ("Azioni possibili").
@@ -216,6 +263,33 @@ pub enum BookerEvent {
     },
 }
 
+impl BookerEvent {
+    /// The booking the event is about.
+    pub fn booking_id(&self) -> &BookingId {
+        match self {
+            Self::BookingRequested(b) => &b.id,
+            Self::BookingConfirmed { id, .. }
+            | Self::BookingRefused { id, .. }
+            | Self::BookingCancelled { id, .. }
+            | Self::BookingServed { id, .. }
+            | Self::BookingMissed { id, .. } => id,
+        }
+    }
+
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it (a request's is the booking's `requested_at`).
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::BookingRequested(b) => b.requested_at,
+            Self::BookingConfirmed { at, .. }
+            | Self::BookingRefused { at, .. }
+            | Self::BookingCancelled { at, .. }
+            | Self::BookingServed { at, .. }
+            | Self::BookingMissed { at, .. } => *at,
+        }
+    }
+}
+
 impl DomainEvent for BookerEvent {
     fn event_type(&self) -> String {
         match self {
@@ -241,16 +315,6 @@ fn digest_or_legacy<'de, D: serde::Deserializer<'de>>(
 ) -> Result<Option<AccessCodeDigest>, D::Error> {
     let stored: Option<String> = Option::deserialize(deserializer)?;
     Ok(stored.and_then(|s| AccessCodeDigest::parse(&s).ok()))
-}
-
-/// The stream id of a slot's ledger: counter and start instant.
-pub fn slot_key(counter: &CounterId, slot: &Slot) -> String {
-    format!(
-        "{}@{}",
-        counter,
-        slot.start
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    )
 }
 
 /// One citizen's bookings, oldest first. Stream id: the citizen's fiscal code.
@@ -430,35 +494,21 @@ impl Booker {
         }))])
     }
 
-    fn set_stage(&mut self, id: &BookingId, stage: BookingStage) {
-        if let Some(b) = self.bookings.iter_mut().find(|b| &b.id == id) {
-            b.stage = stage;
-        }
+    fn get_mut(&mut self, id: &BookingId) -> Option<&mut Booking> {
+        self.bookings.iter_mut().find(|b| &b.id == id)
     }
 }
 
 crate::aggregate::event_sourced!(Booker, "booker", BookerCommand, BookerEvent, BookingError);
 
 impl Booker {
-    /// Applies a stored event: no rules here, only state.
+    /// Applies a stored event: a request starts a booking, every other event
+    /// changes the one it names ([`Booking::apply`]).
     fn evolve(&mut self, event: BookerEvent) {
-        match event {
-            BookerEvent::BookingRequested(booking) => self.bookings.push(*booking),
-            BookerEvent::BookingConfirmed { id, .. } => {
-                self.set_stage(&id, BookingStage::Confirmed)
-            }
-            BookerEvent::BookingRefused { id, reason, at, .. } => {
-                self.set_stage(&id, BookingStage::Refused { at, reason })
-            }
-            BookerEvent::BookingCancelled { id, at, .. } => {
-                self.set_stage(&id, BookingStage::Cancelled { at })
-            }
-            BookerEvent::BookingServed { id, at, .. } => {
-                self.set_stage(&id, BookingStage::Served { at })
-            }
-            BookerEvent::BookingMissed { id, at, .. } => {
-                self.set_stage(&id, BookingStage::Missed { at })
-            }
+        if let Some(booking) = Booking::from_request(&event) {
+            self.bookings.push(booking);
+        } else if let Some(booking) = self.get_mut(event.booking_id()) {
+            booking.apply(&event);
         }
     }
 }

@@ -6,6 +6,10 @@
 //! capacity). A booking is requested on the citizen, then a place is reserved
 //! in the slot, then the booking is confirmed ([`flow`]); a cancellation gives
 //! the place back. See `docs/adr/0001-cross-entity-invariants.md`.
+//!
+//! A booking changes in one place: [`Booking::from_request`] starts it and
+//! [`Booking::apply`] follows it, for the booker aggregate and the read
+//! models alike. A slot ledger's stream is named by its [`SlotKey`].
 
 mod booker;
 mod error;
@@ -15,15 +19,14 @@ mod slot_ledger;
 mod ticket;
 
 pub use booker::{
-    slot_key, Booker, BookerCommand, BookerEvent, Booking, BookingStage, BookingStatus,
-    RequestBooking,
+    Booker, BookerCommand, BookerEvent, Booking, BookingStage, BookingStatus, RequestBooking,
 };
 pub use error::BookingError;
 pub use model::{
     AccessCode, AccessCodeDigest, AccessCodeDigestError, AccessCodeError, BookingId,
     BookingIdError, GrantorDetails, GrantorDetailsError, Phone, PhoneError,
 };
-pub use slot_ledger::{SlotCommand, SlotEvent, SlotLedger};
+pub use slot_ledger::{slot_key, SlotCommand, SlotEvent, SlotKey, SlotKeyError, SlotLedger};
 pub use ticket::Ticket;
 
 #[cfg(test)]

@@ -420,6 +420,279 @@ fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     ));
 }
 
+// ---------------------------------------------------------------- the events
+
+/// A booking requested a week before its Tuesday 09:00 slot, and every
+/// event that follows on it, the n-th (after the request) `n` hours later.
+fn every_booker_event() -> Vec<BookerEvent> {
+    let events = Booker::default()
+        .decide(
+            BookerCommand::Request(Box::new(web_request("b-1", tuesday_9()))),
+            &Policy::default(),
+        )
+        .unwrap();
+    let BookerEvent::BookingRequested(booking) = &events[0] else {
+        panic!("expected a request, got {events:?}");
+    };
+    let (id, booker) = (booking.id.clone(), booking.booker.clone());
+    let key = slot_key(&booking.counter, &booking.slot);
+    let at = |hours| a_week_before() + Duration::hours(hours);
+    vec![
+        events[0].clone(),
+        BookerEvent::BookingConfirmed {
+            id: id.clone(),
+            booker: booker.clone(),
+            at: at(1),
+        },
+        BookerEvent::BookingRefused {
+            id: id.clone(),
+            booker: booker.clone(),
+            slot_key: key.clone(),
+            reason: "slot_full".into(),
+            at: at(2),
+        },
+        BookerEvent::BookingCancelled {
+            id: id.clone(),
+            booker: booker.clone(),
+            slot_key: key,
+            at: at(3),
+        },
+        BookerEvent::BookingServed {
+            id: id.clone(),
+            booker: booker.clone(),
+            at: at(4),
+        },
+        BookerEvent::BookingMissed {
+            id,
+            booker,
+            at: at(5),
+        },
+    ]
+}
+
+#[test]
+fn booker_events_name_their_booking_and_carry_their_instant() {
+    let events = every_booker_event();
+    assert_eq!(events.len(), 6, "one of each");
+    for (n, event) in events.iter().enumerate() {
+        assert_eq!(event.booking_id().as_str(), "b-1", "{event:?}");
+        assert_eq!(
+            event.at(),
+            a_week_before() + Duration::hours(n as i64),
+            "{event:?}"
+        );
+    }
+}
+
+#[test]
+fn booking_stage_names_are_those_the_read_side_stores() {
+    let at = tuesday_9();
+    for (stage, name) in [
+        (BookingStage::Pending, "pending"),
+        (BookingStage::Confirmed, "confirmed"),
+        (BookingStage::Cancelled { at }, "cancelled"),
+        (
+            BookingStage::Refused {
+                at,
+                reason: "slot_full".into(),
+            },
+            "refused",
+        ),
+        (BookingStage::Served { at }, "served"),
+        (BookingStage::Missed { at }, "missed"),
+    ] {
+        assert_eq!(stage.as_str(), name);
+        assert_eq!(serde_json::to_value(&stage).unwrap()["stage"], name);
+    }
+}
+
+#[test]
+fn slot_events_name_their_booking_and_whether_it_holds_its_place() {
+    let booking = BookingId::parse("b-1").unwrap();
+    let reserved = SlotEvent::PlaceReserved {
+        booking: booking.clone(),
+        booker: cf(BOOKER),
+        at: a_week_before(),
+    };
+    let released = SlotEvent::PlaceReleased {
+        booking: booking.clone(),
+        booker: cf(BOOKER),
+        at: tuesday_9(),
+    };
+    assert_eq!(reserved.booking_id(), &booking);
+    assert!(reserved.holds_place());
+    assert_eq!(reserved.at(), a_week_before());
+    assert_eq!(released.booking_id(), &booking);
+    assert!(!released.holds_place());
+    assert_eq!(released.at(), tuesday_9());
+}
+
+// ---------------------------------------------------------------- one booking
+
+#[test]
+fn a_request_starts_a_pending_booking_and_nothing_else_does() {
+    let events = every_booker_event();
+    let BookerEvent::BookingRequested(requested) = &events[0] else {
+        panic!("expected a request first");
+    };
+    let booking = Booking::from_request(&events[0]).unwrap();
+    assert_eq!(&booking, requested.as_ref());
+    assert_eq!(booking.stage, BookingStage::Pending);
+    for event in &events[1..] {
+        assert_eq!(Booking::from_request(event), None, "{event:?}");
+    }
+}
+
+#[test]
+fn a_booking_follows_its_events() {
+    let events = every_booker_event();
+    let pending = Booking::from_request(&events[0]).unwrap();
+    let at = |hours| a_week_before() + Duration::hours(hours);
+    for (event, stage) in events[1..].iter().zip([
+        BookingStage::Confirmed,
+        BookingStage::Refused {
+            at: at(2),
+            reason: "slot_full".into(),
+        },
+        BookingStage::Cancelled { at: at(3) },
+        BookingStage::Served { at: at(4) },
+        BookingStage::Missed { at: at(5) },
+    ]) {
+        let mut booking = pending.clone();
+        booking.apply(event);
+        assert_eq!(
+            booking,
+            Booking {
+                stage,
+                ..pending.clone()
+            }
+        );
+    }
+}
+
+#[test]
+fn a_booking_ignores_its_request_and_other_bookings() {
+    let events = every_booker_event();
+    let pending = Booking::from_request(&events[0]).unwrap();
+    let mut booking = pending.clone();
+    booking.apply(&events[0]);
+    assert_eq!(booking, pending);
+    let other = BookerEvent::BookingConfirmed {
+        id: BookingId::parse("b-9").unwrap(),
+        booker: cf(BOOKER),
+        at: tuesday_9(),
+    };
+    booking.apply(&other);
+    assert_eq!(booking, pending);
+}
+
+#[test]
+fn one_row_per_booking_applying_each_event_is_the_bookers_state() {
+    // What a read model does with the booker's events: one booking per id,
+    // started by its request, changed by every later event about it.
+    let policy = Policy::default();
+    let pensioni = other_counter("pensioni", "pensioni");
+    let id = |s| BookingId::parse(s).unwrap();
+    let mut booker = Booker::default();
+    let mut log = vec![];
+    let commands = [
+        BookerCommand::Request(Box::new(web_request("b-1", tuesday_9()))),
+        BookerCommand::Request(Box::new(other_request("b-2", pensioni, tuesday_9()))),
+        BookerCommand::Confirm {
+            id: id("b-1"),
+            at: a_week_before(),
+        },
+        BookerCommand::Refuse {
+            id: id("b-2"),
+            reason: "slot_full".into(),
+            at: a_week_before(),
+        },
+        BookerCommand::Cancel {
+            id: id("b-1"),
+            at: a_week_before() + Duration::days(1),
+        },
+    ];
+    for command in commands {
+        for event in booker.decide(command, &policy).unwrap() {
+            cqrs_es::Aggregate::apply(&mut booker, event.clone());
+            log.push(event);
+        }
+    }
+    let mut rows: std::collections::BTreeMap<BookingId, Booking> = Default::default();
+    for event in &log {
+        match Booking::from_request(event) {
+            Some(b) => {
+                rows.insert(b.id.clone(), b);
+            }
+            None => rows.get_mut(event.booking_id()).unwrap().apply(event),
+        }
+    }
+    assert_eq!(rows.into_values().collect::<Vec<_>>(), booker.bookings());
+}
+
+// ---------------------------------------------------------------- slot keys
+
+#[test]
+fn slot_key_splits_back_into_its_counter_and_start() {
+    // A year of the web-meeting counter, across both daylight-saving changes.
+    let counter = web_counter();
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let to = chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+    for slot in counter.slots_between(from, to).unwrap() {
+        let key = slot_key(&counter.id, &slot);
+        let parsed = SlotKey::parse(&key).unwrap();
+        assert_eq!(parsed.counter(), &counter.id);
+        assert_eq!(parsed.start(), slot.start);
+        assert_eq!(parsed.to_string(), key);
+        assert_eq!(key.parse::<SlotKey>(), Ok(parsed));
+    }
+}
+
+#[test]
+fn slot_key_reads_any_rfc3339_start_in_utc_to_the_second() {
+    let key = SlotKey::parse("pensioni@2026-12-01T09:00:00+01:00").unwrap();
+    assert_eq!(key.start(), tuesday_9());
+    assert_eq!(key.to_string(), "pensioni@2026-12-01T08:00:00Z");
+    // A key names its start to the second, as it spells it.
+    let late = SlotKey::new(
+        key.counter().clone(),
+        tuesday_9() + Duration::milliseconds(500),
+    );
+    assert_eq!(late, key);
+}
+
+#[test]
+fn slot_key_refuses_what_is_not_counter_at_start() {
+    for bad in [
+        "",
+        "deleghe-web-meeting",
+        "deleghe-web-meeting@",
+        "@2026-12-01T08:00:00Z",
+        "Deleghe@2026-12-01T08:00:00Z",
+        "deleghe-web-meeting@2026-12-01",
+        "deleghe-web-meeting@2026-12-01T08:00:00Z@",
+    ] {
+        assert_eq!(SlotKey::parse(bad), Err(SlotKeyError(bad.to_owned())));
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn slot_key_round_trips(
+        counter in "[a-z0-9-]{1,64}",
+        // From 1970 to 2100, to the second.
+        seconds in 0i64..4_102_444_800,
+    ) {
+        let counter = CounterId::parse(&counter).unwrap();
+        let start = DateTime::from_timestamp(seconds, 0).unwrap();
+        let key = SlotKey::new(counter.clone(), start);
+        let parsed = SlotKey::parse(&key.to_string()).unwrap();
+        proptest::prop_assert_eq!(parsed.counter(), &counter);
+        proptest::prop_assert_eq!(parsed.start(), start);
+        proptest::prop_assert_eq!(parsed, key);
+    }
+}
+
 #[test]
 fn booking_error_codes_are_those_of_the_http_contract() {
     let id = BookingId::parse("x").unwrap();

@@ -72,6 +72,23 @@ pub enum DelegateEvent {
     },
 }
 
+impl DelegateEvent {
+    /// The delegation whose seat the event is about.
+    pub fn delegation_id(&self) -> &DelegationId {
+        match self {
+            Self::SeatReserved { id, .. } | Self::SeatReleased { id, .. } => id,
+        }
+    }
+
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::SeatReserved { at, .. } | Self::SeatReleased { at, .. } => *at,
+        }
+    }
+}
+
 impl DomainEvent for DelegateEvent {
     fn event_type(&self) -> String {
         match self {

@@ -161,6 +161,7 @@ pub enum GrantorEvent {
 }
 
 impl GrantorEvent {
+    /// The delegation the event is about.
     pub fn delegation_id(&self) -> &DelegationId {
         match self {
             Self::DelegationRequested { id, .. }
@@ -170,6 +171,92 @@ impl GrantorEvent {
             | Self::DelegationRejected { id, .. }
             | Self::DelegationRevoked { id, .. }
             | Self::DelegateActed { id, .. } => id,
+        }
+    }
+
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::DelegationRequested { at, .. }
+            | Self::DelegationRegistered { at, .. }
+            | Self::DelegationRefused { at, .. }
+            | Self::DelegationConfirmed { at, .. }
+            | Self::DelegationRejected { at, .. }
+            | Self::DelegationRevoked { at, .. }
+            | Self::DelegateActed { at, .. } => *at,
+        }
+    }
+}
+
+impl Delegation {
+    /// The delegation a `DelegationRequested` starts, pending; `None` for
+    /// every other event, which changes a delegation already started
+    /// ([`Delegation::apply`]).
+    pub fn requested(event: &GrantorEvent) -> Option<Delegation> {
+        match event {
+            GrantorEvent::DelegationRequested {
+                id,
+                grantor,
+                delegate,
+                role,
+                channel,
+                ends_on,
+                meeting,
+                at,
+            } => Some(Delegation {
+                id: id.clone(),
+                grantor: grantor.clone(),
+                delegate: delegate.clone(),
+                role: *role,
+                channel: *channel,
+                ends_on: *ends_on,
+                meeting: meeting.clone(),
+                requested_at: *at,
+                registered_at: None,
+                stage: Stage::Pending,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Applies a stored event to this delegation: no rules here, only state.
+    /// The one place a delegation changes, for the grantor aggregate and the
+    /// read models alike. An event about another delegation changes nothing,
+    /// nor do the request that started this one and `DelegateActed` (D12's
+    /// guard).
+    pub fn apply(&mut self, event: &GrantorEvent) {
+        if event.delegation_id() != &self.id {
+            return;
+        }
+        match event {
+            GrantorEvent::DelegationRequested { .. } | GrantorEvent::DelegateActed { .. } => {}
+            GrantorEvent::DelegationRegistered {
+                awaiting_confirmation,
+                at,
+                ..
+            } => {
+                self.registered_at = Some(*at);
+                self.stage = if *awaiting_confirmation {
+                    Stage::AwaitingConfirmation
+                } else {
+                    Stage::Active
+                };
+            }
+            GrantorEvent::DelegationRefused { reason, at, .. } => {
+                self.stage = Stage::Refused {
+                    at: *at,
+                    reason: reason.clone(),
+                }
+            }
+            GrantorEvent::DelegationConfirmed { .. } => self.stage = Stage::Active,
+            GrantorEvent::DelegationRejected { at, .. } => self.stage = Stage::Rejected { at: *at },
+            GrantorEvent::DelegationRevoked { channel, at, .. } => {
+                self.stage = Stage::Revoked {
+                    at: *at,
+                    channel: *channel,
+                }
+            }
         }
     }
 }
@@ -450,68 +537,13 @@ crate::aggregate::event_sourced!(
 );
 
 impl Grantor {
-    /// Applies a stored event: no rules here, only state.
+    /// Applies a stored event: a request starts a delegation, every other
+    /// event changes the one it names ([`Delegation::apply`]).
     fn evolve(&mut self, event: GrantorEvent) {
-        match event {
-            GrantorEvent::DelegationRequested {
-                id,
-                grantor,
-                delegate,
-                role,
-                channel,
-                ends_on,
-                meeting,
-                at,
-            } => self.delegations.push(Delegation {
-                id,
-                grantor,
-                delegate,
-                role,
-                channel,
-                ends_on,
-                meeting,
-                requested_at: at,
-                registered_at: None,
-                stage: Stage::Pending,
-            }),
-            GrantorEvent::DelegationRegistered {
-                id,
-                awaiting_confirmation,
-                at,
-                ..
-            } => {
-                if let Some(d) = self.get_mut(&id) {
-                    d.registered_at = Some(at);
-                    d.stage = if awaiting_confirmation {
-                        Stage::AwaitingConfirmation
-                    } else {
-                        Stage::Active
-                    };
-                }
-            }
-            GrantorEvent::DelegationRefused { id, reason, at, .. } => {
-                if let Some(d) = self.get_mut(&id) {
-                    d.stage = Stage::Refused { at, reason };
-                }
-            }
-            GrantorEvent::DelegationConfirmed { id, .. } => {
-                if let Some(d) = self.get_mut(&id) {
-                    d.stage = Stage::Active;
-                }
-            }
-            GrantorEvent::DelegationRejected { id, at, .. } => {
-                if let Some(d) = self.get_mut(&id) {
-                    d.stage = Stage::Rejected { at };
-                }
-            }
-            GrantorEvent::DelegationRevoked {
-                id, channel, at, ..
-            } => {
-                if let Some(d) = self.get_mut(&id) {
-                    d.stage = Stage::Revoked { at, channel };
-                }
-            }
-            GrantorEvent::DelegateActed { .. } => {}
+        if let Some(delegation) = Delegation::requested(&event) {
+            self.delegations.push(delegation);
+        } else if let Some(delegation) = self.get_mut(event.delegation_id()) {
+            delegation.apply(&event);
         }
     }
 }

@@ -18,7 +18,9 @@
 //! crash (D10). The reasoning is in `docs/adr/0001-cross-entity-invariants.md`.
 //!
 //! Every decision is a pure function (`decide`) of state, command and
-//! [`Policy`](crate::Policy); `apply` holds no rules.
+//! [`Policy`](crate::Policy); `apply` holds no rules. A delegation changes in
+//! one place: [`Delegation::requested`] starts it and [`Delegation::apply`]
+//! follows it, for the grantor aggregate and the read models alike.
 
 mod delegate;
 mod error;

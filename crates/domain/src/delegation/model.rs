@@ -110,6 +110,22 @@ pub enum Stage {
     },
 }
 
+impl Stage {
+    /// The stage's name, as stored by the read side and as its serialised
+    /// `stage` tag: `pending`, `awaiting_confirmation`, `active`, `revoked`,
+    /// `rejected` or `refused`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Stage::Pending => "pending",
+            Stage::AwaitingConfirmation => "awaiting_confirmation",
+            Stage::Active => "active",
+            Stage::Revoked { .. } => "revoked",
+            Stage::Rejected { .. } => "rejected",
+            Stage::Refused { .. } => "refused",
+        }
+    }
+}
+
 /// The status a client sees at a given moment (the HTTP contract's values,
 /// plus the two internal ones of a registration in flight or refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -138,7 +154,9 @@ impl Status {
     }
 }
 
-/// One delegation from a grantor to a delegate.
+/// One delegation from a grantor to a delegate. Started by
+/// [`Delegation::requested`], changed by [`Delegation::apply`] (next to the
+/// grantor's events).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delegation {
     pub id: DelegationId,

@@ -882,6 +882,234 @@ fn d12_acting_for_the_grantor_changes_no_delegation() {
     assert_eq!(after.current(days(1)).map(|d| &d.id), Some(&r.id));
 }
 
+// ---------------------------------------------------------------- the events
+
+/// Every grantor event on `r`'s delegation, the n-th carrying `days(n)`.
+fn every_grantor_event(r: &RequestDelegation) -> Vec<GrantorEvent> {
+    let (grantor, delegate) = (r.grantor.clone(), r.delegate.clone());
+    vec![
+        requested(r),
+        registered(r, days(1)),
+        GrantorEvent::DelegationRefused {
+            id: r.id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            reason: "delegate_cap_reached".into(),
+            meeting: None,
+            at: days(2),
+        },
+        GrantorEvent::DelegationConfirmed {
+            id: r.id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            at: days(3),
+        },
+        GrantorEvent::DelegationRejected {
+            id: r.id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            at: days(4),
+        },
+        GrantorEvent::DelegationRevoked {
+            id: r.id.clone(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            channel: RevocationChannel::Counter,
+            at: days(5),
+        },
+        GrantorEvent::DelegateActed {
+            id: r.id.clone(),
+            grantor,
+            delegate,
+            action: "booking.request".into(),
+            at: days(6),
+        },
+    ]
+}
+
+#[test]
+fn grantor_events_name_their_delegation_and_carry_their_instant() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let events = every_grantor_event(&r);
+    assert_eq!(events.len(), 7, "one of each");
+    for (n, event) in events.iter().enumerate() {
+        assert_eq!(event.delegation_id(), &r.id, "{event:?}");
+        assert_eq!(event.at(), days(n as u64), "{event:?}");
+    }
+}
+
+#[test]
+fn stage_names_are_those_the_read_side_stores() {
+    for (stage, name) in [
+        (Stage::Pending, "pending"),
+        (Stage::AwaitingConfirmation, "awaiting_confirmation"),
+        (Stage::Active, "active"),
+        (
+            Stage::Revoked {
+                at: t0(),
+                channel: RevocationChannel::Online,
+            },
+            "revoked",
+        ),
+        (Stage::Rejected { at: t0() }, "rejected"),
+        (
+            Stage::Refused {
+                at: t0(),
+                reason: "delegate_cap_reached".into(),
+            },
+            "refused",
+        ),
+    ] {
+        assert_eq!(stage.as_str(), name);
+        assert_eq!(serde_json::to_value(&stage).unwrap()["stage"], name);
+    }
+}
+
+#[test]
+fn delegate_events_name_their_delegation_and_carry_their_instant() {
+    let reserved = seat("d-1", GRANTOR, Role::Ordinary, None);
+    let released = DelegateEvent::SeatReleased {
+        id: id("d-1"),
+        grantor: cf(GRANTOR),
+        delegate: cf(DELEGATE),
+        at: days(1),
+    };
+    assert_eq!(reserved.delegation_id(), &id("d-1"));
+    assert_eq!(reserved.at(), t0());
+    assert_eq!(released.delegation_id(), &id("d-1"));
+    assert_eq!(released.at(), days(1));
+}
+
+// ---------------------------------------------------------------- one delegation
+
+#[test]
+fn a_request_starts_a_pending_delegation_and_nothing_else_does() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let events = every_grantor_event(&r);
+    let d = Delegation::requested(&events[0]).unwrap();
+    assert_eq!(
+        d,
+        Delegation {
+            id: r.id.clone(),
+            grantor: cf(GRANTOR),
+            delegate: cf(DELEGATE),
+            role: Role::Tutor,
+            channel: Channel::Counter,
+            ends_on: None,
+            meeting: None,
+            requested_at: t0(),
+            registered_at: None,
+            stage: Stage::Pending,
+        }
+    );
+    for event in &events[1..] {
+        assert_eq!(Delegation::requested(event), None, "{event:?}");
+    }
+}
+
+#[test]
+fn a_delegation_follows_its_events() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let events = every_grantor_event(&r);
+    let pending = Delegation::requested(&events[0]).unwrap();
+    let after = |indexes: &[usize]| {
+        let mut d = pending.clone();
+        for &i in indexes {
+            d.apply(&events[i]);
+        }
+        d
+    };
+    // D6: registered awaiting confirmation, then confirmed, then revoked.
+    let awaiting = after(&[1]);
+    assert_eq!(awaiting.stage, Stage::AwaitingConfirmation);
+    assert_eq!(awaiting.registered_at, Some(days(1)));
+    assert_eq!(after(&[1, 3]).stage, Stage::Active);
+    assert_eq!(
+        after(&[1, 3, 5]).stage,
+        Stage::Revoked {
+            at: days(5),
+            channel: RevocationChannel::Counter
+        }
+    );
+    assert_eq!(after(&[1, 4]).stage, Stage::Rejected { at: days(4) });
+    assert_eq!(
+        after(&[2]).stage,
+        Stage::Refused {
+            at: days(2),
+            reason: "delegate_cap_reached".into()
+        }
+    );
+    // An ordinary delegation is active once registered.
+    let ordinary = request("d-2", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let mut d = Delegation::requested(&requested(&ordinary)).unwrap();
+    d.apply(&registered(&ordinary, days(1)));
+    assert_eq!(d.stage, Stage::Active);
+    assert_eq!(d.registered_at, Some(days(1)));
+}
+
+#[test]
+fn a_delegation_ignores_its_request_the_guard_and_other_delegations() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let events = every_grantor_event(&r);
+    let pending = Delegation::requested(&events[0]).unwrap();
+    let mut d = pending.clone();
+    d.apply(&events[0]);
+    d.apply(&events[6]); // DelegateActed: D12's guard changes no delegation.
+    assert_eq!(d, pending);
+    let other = request("d-9", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    for event in every_grantor_event(&other) {
+        d.apply(&event);
+    }
+    assert_eq!(d, pending);
+}
+
+#[test]
+fn one_row_per_delegation_applying_each_event_is_the_grantors_state() {
+    // What a read model does with the grantor's events: one delegation per
+    // id, started by its request, changed by every later event about it.
+    let policy = Policy::default();
+    let first = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
+    let second = request("d-2", GRANTOR, OTHERS[0], Role::Ordinary, Channel::Counter);
+    let mut grantor = Grantor::default();
+    let mut log = vec![];
+    let commands = [
+        asked(first.clone()),
+        GrantorCommand::CompleteRegistration {
+            id: first.id.clone(),
+            at: days(1),
+        },
+        revoke(RevocationChannel::Counter, days(2)),
+        asked(RequestDelegation {
+            at: days(3),
+            ..second.clone()
+        }),
+        GrantorCommand::RefuseRegistration {
+            id: second.id.clone(),
+            reason: "delegate_cap_reached".into(),
+            at: days(3),
+        },
+    ];
+    for command in commands {
+        for event in grantor.decide(command, &policy).unwrap() {
+            cqrs_es::Aggregate::apply(&mut grantor, event.clone());
+            log.push(event);
+        }
+    }
+    let mut rows: std::collections::BTreeMap<DelegationId, Delegation> = Default::default();
+    for event in &log {
+        match Delegation::requested(event) {
+            Some(d) => {
+                rows.insert(d.id.clone(), d);
+            }
+            None => rows.get_mut(event.delegation_id()).unwrap().apply(event),
+        }
+    }
+    assert_eq!(
+        rows.into_values().collect::<Vec<_>>(),
+        grantor.delegations()
+    );
+}
+
 // ---------------------------------------------------------------- the flow
 
 #[test]

@@ -173,6 +173,25 @@ impl MeetingEvent {
             _ => None,
         }
     }
+
+    /// The instant the event carries: when it happened, by the clock of the
+    /// command that produced it.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Joined { at, .. }
+            | Self::TakenInCharge { at, .. }
+            | Self::RecordingConsented { at }
+            | Self::RecordingRefused { at }
+            | Self::AttendanceRecorded { at, .. }
+            | Self::DocumentAttached { at, .. }
+            | Self::CompletionRequested { at, .. }
+            | Self::MeetingEnded { at, .. }
+            | Self::AccessCodeRejected { at, .. }
+            | Self::JoiningLocked { at }
+            | Self::AccessCodeAccepted { at }
+            | Self::AccessCodeIssued { at, .. } => *at,
+        }
+    }
 }
 
 impl DomainEvent for MeetingEvent {

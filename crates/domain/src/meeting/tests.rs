@@ -1293,3 +1293,54 @@ fn m9_event_types_are_variant_names() {
     );
     assert_eq!(Meeting::TYPE, "meeting");
 }
+
+#[test]
+fn meeting_events_carry_their_instant() {
+    let events = [
+        joined_at(summer_slot(), t(0)),
+        MeetingEvent::TakenInCharge {
+            operator: OPERATOR.to_owned(),
+            at: t(1),
+        },
+        MeetingEvent::RecordingConsented { at: t(2) },
+        MeetingEvent::RecordingRefused { at: t(3) },
+        MeetingEvent::AttendanceRecorded {
+            grantor_present: true,
+            delegate_present: true,
+            grantor_able_to_consent: true,
+            at: t(4),
+        },
+        MeetingEvent::DocumentAttached {
+            document: document(DocumentKind::Aa08, 'a'),
+            at: t(5),
+        },
+        MeetingEvent::CompletionRequested {
+            booking_id: booking_id(),
+            delegation_id: delegation_id(),
+            grantor: cf(GRANTOR),
+            delegate: cf(DELEGATE),
+            at: t(6),
+        },
+        MeetingEvent::MeetingEnded {
+            outcome: Outcome::NoShow,
+            at: t(7),
+        },
+        MeetingEvent::AccessCodeRejected {
+            wrong_codes: 1,
+            at: t(8),
+        },
+        MeetingEvent::JoiningLocked { at: t(9) },
+        MeetingEvent::AccessCodeAccepted { at: t(10) },
+        MeetingEvent::AccessCodeIssued {
+            booking_id: booking_id(),
+            generation: 1,
+            code: digest("N3WC0DE9"),
+            phone: Phone::parse("3331234567").unwrap(),
+            operator: OPERATOR.to_owned(),
+            at: t(11),
+        },
+    ];
+    for (n, event) in events.iter().enumerate() {
+        assert_eq!(event.at(), t(n as i64), "{event:?}");
+    }
+}
