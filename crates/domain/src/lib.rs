@@ -4,7 +4,7 @@
 //! digitale"), as event-sourced aggregates on [`cqrs_es`]. Nothing here does
 //! I/O: every decision is a function of state, command and [`Policy`], and time
 //! and ids come in with the command. Rule ids (D1, B3, ...) refer to
-//! `DOMAIN.md`; every error carries the stable code of the HTTP contract.
+//! `docs/RULES.md`; every error carries the stable code of the HTTP contract.
 //!
 //! Layout, one module per concept:
 //! - [`fiscal_code`]: I1, the validated person id;

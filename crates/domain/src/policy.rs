@@ -1,5 +1,5 @@
 //! Every number the rules use, in one value a deployment can change without
-//! touching code. Defaults follow `DOMAIN.md`.
+//! touching code. Defaults follow `docs/RULES.md`.
 
 use serde::{Deserialize, Serialize};
 

@@ -11,7 +11,7 @@ use crate::document::{DocumentKind, DocumentRef};
 use crate::schedule::Slot;
 use crate::FiscalCode;
 
-/// Where a meeting stands (API.md's `state`). M9: the operator's console
+/// Where a meeting stands (the `state` of docs/APP.md). M9: the operator's console
 /// lists the bookings of the day by this value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -180,7 +180,7 @@ pub struct BookingSnapshot {
     pub slot: Slot,
 }
 
-/// The read view of `GET /v1/bookings/{id}/meeting` (API.md), also what the
+/// The read view of `GET /v1/bookings/{id}/meeting` (docs/APP.md), also what the
 /// operator's console shows (M9):
 ///
 /// ```json

@@ -16,7 +16,7 @@ pub const CALENDAR_TITLE: &str = "Prenotazione Sportello Telematico";
 /// N3: the title of the calendar notice of an in-person booking.
 const CALENDAR_TITLE_IN_PERSON: &str = "Prenotazione accesso in sede";
 
-/// The link to a booking's web meeting (API.md: `/v1/bookings/{id}/meeting`).
+/// The link to a booking's web meeting (docs/APP.md: `/v1/bookings/{id}/meeting`).
 pub fn meeting_link(id: &BookingId) -> String {
     format!("/v1/bookings/{id}/meeting")
 }

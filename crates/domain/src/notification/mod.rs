@@ -5,7 +5,7 @@
 //! does no I/O: the current instant comes in as `now`, and the contacts of a
 //! citizen come in through a lookup function. An outbox adapter (outside this
 //! crate) stores the operations in the same transaction as, or from, the event
-//! log and a worker dispatches each notification once it is due (STYLE 10).
+//! log and a worker dispatches each notification once it is due (docs/CONVENTIONS.md, habit 10).
 //!
 //! Layout:
 //! - `model`: [`Channel`] (SMS, MyINPS calendar notice, IO

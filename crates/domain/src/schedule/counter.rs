@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CounterId, Mode, OfficeId, OpeningInterval, ScheduleError, Slot, WeeklySchedule};
 
-/// Id of the web-meeting delegations counter (API.md).
+/// Id of the web-meeting delegations counter (docs/APP.md).
 pub const WEB_MEETING_COUNTER_ID: &str = "deleghe-web-meeting";
 /// Name of the web-meeting delegations counter, as shown to citizens.
 pub const WEB_MEETING_COUNTER_NAME: &str = "DELEGHE IDENTITÀ DIGITALI IN WEB MEETING";
