@@ -13,14 +13,13 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use deleghe_domain::booking::{BookerEvent, BookingId, BookingStage, SlotEvent};
-use deleghe_domain::delegation::{Delegation, GrantorEvent, Stage};
+use deleghe_domain::booking::{BookerEvent, Booking, SlotEvent, SlotKey};
+use deleghe_domain::delegation::{Delegation, GrantorEvent};
 use deleghe_domain::flows::Event;
 use deleghe_domain::meeting::{Meeting, MeetingEvent};
 use deleghe_domain::notification::{
     on_booking_event, on_delegation_event, on_meeting_event, OutboxOp,
 };
-use deleghe_domain::pin::PinEvent;
 use deleghe_domain::Policy;
 
 use super::Contacts;
@@ -52,17 +51,16 @@ pub(crate) fn row_keys(events: &[LoggedEvent]) -> RowKeys {
                 matches!(e, GrantorEvent::DelegationRequested { .. }),
             ),
             Payload::Process(Event::Booker(e)) => keys.bookings.add(
-                booking_id(e).as_str().to_owned(),
+                e.booking_id().as_str().to_owned(),
                 matches!(e, BookerEvent::BookingRequested(_)),
             ),
             Payload::Process(Event::Meeting(_)) => {
                 keys.bookings.add(event.aggregate_id.clone(), false)
             }
-            Payload::Process(Event::Slot(e)) => {
-                let (booking, held) = place_booking(e);
-                keys.places
-                    .add((event.aggregate_id.clone(), booking.to_string()), held)
-            }
+            Payload::Process(Event::Slot(e)) => keys.places.add(
+                (event.aggregate_id.clone(), e.booking_id().to_string()),
+                e.holds_place(),
+            ),
             Payload::Process(Event::Delegate(_)) | Payload::Pin(_) => {}
         }
     }
@@ -135,7 +133,7 @@ fn audit_row(event: &LoggedEvent, grantor: &str) -> AuditEntry {
         action: event_type(&event.payload).to_owned(),
         aggregate_type: event.aggregate_type.clone(),
         aggregate_id: event.aggregate_id.clone(),
-        at: event_at(&event.payload).map(ts),
+        at: Some(ts(event_at(&event.payload))),
         channel: meta("channel"),
         correlation_id: meta("correlation_id"),
     }
@@ -154,60 +152,10 @@ fn event_type(payload: &Payload) -> String {
 }
 
 /// The instant an event carries: when it happened, by the command's clock.
-fn event_at(payload: &Payload) -> Option<DateTime<Utc>> {
-    use deleghe_domain::delegation::DelegateEvent;
-    Some(match payload {
-        Payload::Process(Event::Grantor(e)) => grantor_event_at(e),
-        Payload::Process(Event::Delegate(e)) => match e {
-            DelegateEvent::SeatReserved { at, .. } | DelegateEvent::SeatReleased { at, .. } => *at,
-        },
-        Payload::Process(Event::Booker(e)) => booker_event_at(e),
-        Payload::Process(Event::Slot(e)) => match e {
-            SlotEvent::PlaceReserved { at, .. } | SlotEvent::PlaceReleased { at, .. } => *at,
-        },
-        Payload::Process(Event::Meeting(e)) => match e {
-            MeetingEvent::Joined { at, .. }
-            | MeetingEvent::TakenInCharge { at, .. }
-            | MeetingEvent::RecordingConsented { at }
-            | MeetingEvent::RecordingRefused { at }
-            | MeetingEvent::AttendanceRecorded { at, .. }
-            | MeetingEvent::DocumentAttached { at, .. }
-            | MeetingEvent::CompletionRequested { at, .. }
-            | MeetingEvent::MeetingEnded { at, .. }
-            | MeetingEvent::AccessCodeRejected { at, .. }
-            | MeetingEvent::JoiningLocked { at }
-            | MeetingEvent::AccessCodeAccepted { at }
-            | MeetingEvent::AccessCodeIssued { at, .. } => *at,
-        },
-        Payload::Pin(e) => match e {
-            PinEvent::PinIssued { issued_at, .. } => *issued_at,
-            PinEvent::PinVerified { at }
-            | PinEvent::PinCheckFailed { at, .. }
-            | PinEvent::PinLocked { at } => *at,
-        },
-    })
-}
-
-fn grantor_event_at(e: &GrantorEvent) -> DateTime<Utc> {
-    match e {
-        GrantorEvent::DelegationRequested { at, .. }
-        | GrantorEvent::DelegationRegistered { at, .. }
-        | GrantorEvent::DelegationRefused { at, .. }
-        | GrantorEvent::DelegationConfirmed { at, .. }
-        | GrantorEvent::DelegationRejected { at, .. }
-        | GrantorEvent::DelegationRevoked { at, .. }
-        | GrantorEvent::DelegateActed { at, .. } => *at,
-    }
-}
-
-fn booker_event_at(e: &BookerEvent) -> DateTime<Utc> {
-    match e {
-        BookerEvent::BookingRequested(b) => b.requested_at,
-        BookerEvent::BookingConfirmed { at, .. }
-        | BookerEvent::BookingRefused { at, .. }
-        | BookerEvent::BookingCancelled { at, .. }
-        | BookerEvent::BookingServed { at, .. }
-        | BookerEvent::BookingMissed { at, .. } => *at,
+fn event_at(payload: &Payload) -> DateTime<Utc> {
+    match payload {
+        Payload::Process(e) => e.at(),
+        Payload::Pin(e) => e.at(),
     }
 }
 
@@ -228,80 +176,23 @@ async fn delegation(
     if stored.is_some_and(|applied| applied >= position) {
         return Ok(vec![]);
     }
-    match event {
-        GrantorEvent::DelegationRequested {
-            id,
-            grantor,
-            delegate,
-            role,
-            channel,
-            ends_on,
-            meeting,
-            at,
-        } => batch.put_delegation(DelegationRow {
-            delegation: Delegation {
-                id: id.clone(),
-                grantor: grantor.clone(),
-                delegate: delegate.clone(),
-                role: *role,
-                channel: *channel,
-                ends_on: *ends_on,
-                meeting: meeting.clone(),
-                requested_at: *at,
-                registered_at: None,
-                stage: Stage::Pending,
-            },
+    // The grantor aggregate's own transitions (Delegation::apply): no rules here.
+    match Delegation::requested(event) {
+        Some(delegation) => batch.put_delegation(DelegationRow {
+            delegation,
             position,
         }),
-        event => {
+        None => {
             let Some(row) = batch.delegation_mut(id.as_str()) else {
                 tracing::warn!(%id, position, "delegation event without its request: skipped");
                 return Ok(vec![]);
             };
-            evolve_delegation(&mut row.delegation, event);
+            row.delegation.apply(event);
             row.position = position;
         }
     }
     let contacts = |cf: &_| cx.contacts.contact(cf);
-    Ok(on_delegation_event(
-        event,
-        &contacts,
-        grantor_event_at(event),
-    ))
-}
-
-/// The grantor aggregate's transitions, on one delegation.
-fn evolve_delegation(d: &mut Delegation, event: &GrantorEvent) {
-    match event {
-        GrantorEvent::DelegationRequested { .. } => {}
-        GrantorEvent::DelegationRegistered {
-            awaiting_confirmation,
-            at,
-            ..
-        } => {
-            d.registered_at = Some(*at);
-            d.stage = if *awaiting_confirmation {
-                Stage::AwaitingConfirmation
-            } else {
-                Stage::Active
-            };
-        }
-        GrantorEvent::DelegationRefused { reason, at, .. } => {
-            d.stage = Stage::Refused {
-                at: *at,
-                reason: reason.clone(),
-            }
-        }
-        GrantorEvent::DelegationConfirmed { .. } => d.stage = Stage::Active,
-        GrantorEvent::DelegationRejected { at, .. } => d.stage = Stage::Rejected { at: *at },
-        GrantorEvent::DelegationRevoked { channel, at, .. } => {
-            d.stage = Stage::Revoked {
-                at: *at,
-                channel: *channel,
-            }
-        }
-        GrantorEvent::DelegateActed { .. } => {}
-    }
+    Ok(on_delegation_event(event, &contacts, event.at()))
 }
 
 // ------------------------------------------------------------ bookings
@@ -312,18 +203,18 @@ async fn booking(
     position: i64,
     cx: &Context<'_>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
-    let id = booking_id(event);
+    let id = event.booking_id();
     let stored = batch.booking(id.as_str()).await?.map(|row| row.position);
     if stored.is_some_and(|applied| applied >= position) {
         return Ok(vec![]);
     }
-    let at = booker_event_at(event);
-    if let BookerEvent::BookingRequested(b) = event {
+    let at = event.at();
+    if let Some(booking) = Booking::from_request(event) {
         // A request starts the row from the event alone (a meeting event
         // cannot precede its booking's request in the log), as `row_keys`
         // expects of every event that starts a row.
         let row = BookingRow {
-            booking: (**b).clone(),
+            booking,
             meeting: Meeting::default(),
             position,
         };
@@ -335,30 +226,10 @@ async fn booking(
         tracing::warn!(%id, position, "booking event without its request: skipped");
         return Ok(vec![]);
     };
-    row.booking.stage = match event {
-        BookerEvent::BookingConfirmed { .. } => BookingStage::Confirmed,
-        BookerEvent::BookingRefused { reason, at, .. } => BookingStage::Refused {
-            at: *at,
-            reason: reason.clone(),
-        },
-        BookerEvent::BookingCancelled { at, .. } => BookingStage::Cancelled { at: *at },
-        BookerEvent::BookingServed { at, .. } => BookingStage::Served { at: *at },
-        BookerEvent::BookingMissed { at, .. } => BookingStage::Missed { at: *at },
-        BookerEvent::BookingRequested(_) => row.booking.stage.clone(),
-    };
+    // The booker aggregate's own transitions (Booking::apply).
+    row.booking.apply(event);
     row.position = position;
     Ok(on_booking_event(event, &row.booking, cx.policy, at))
-}
-
-fn booking_id(event: &BookerEvent) -> &BookingId {
-    match event {
-        BookerEvent::BookingRequested(b) => &b.id,
-        BookerEvent::BookingConfirmed { id, .. }
-        | BookerEvent::BookingRefused { id, .. }
-        | BookerEvent::BookingCancelled { id, .. }
-        | BookerEvent::BookingServed { id, .. }
-        | BookerEvent::BookingMissed { id, .. } => id,
-    }
 }
 
 // ------------------------------------------------------------ slot places
@@ -369,36 +240,22 @@ async fn place(
     event: &SlotEvent,
     position: i64,
 ) -> Result<(), ServiceError> {
-    let (booking, held) = place_booking(event);
+    let (booking, held) = (event.booking_id(), event.holds_place());
     let stored = batch.place_position(slot_key, booking.as_str()).await?;
     if stored.is_some_and(|applied| applied >= position) {
         return Ok(());
     }
-    // The slot ledger's stream id is `counter@start` (booking::slot_key);
-    // neither a counter id nor an RFC 3339 instant contains '@'.
-    let Some((counter, start)) = slot_key.rsplit_once('@') else {
-        return Err(ServiceError::Corrupt(
-            format!("slot key {slot_key:?} is not counter@start").into(),
-        ));
-    };
-    let start = crate::readside::parse_ts(start)?;
+    // The slot ledger's stream id names its counter and start (SlotKey).
+    let key = SlotKey::parse(slot_key).map_err(|e| ServiceError::Corrupt(Box::new(e)))?;
     batch.put_place(PlaceRow {
         slot_key: slot_key.to_owned(),
         booking: booking.to_string(),
-        counter: counter.to_owned(),
-        slot_start: ts(start),
+        counter: key.counter().to_string(),
+        slot_start: ts(key.start()),
         held,
         position,
     });
     Ok(())
-}
-
-/// The booking whose place a slot event is about, and whether it holds it.
-fn place_booking(event: &SlotEvent) -> (&BookingId, bool) {
-    match event {
-        SlotEvent::PlaceReserved { booking, .. } => (booking, true),
-        SlotEvent::PlaceReleased { booking, .. } => (booking, false),
-    }
 }
 
 // ------------------------------------------------------------ meetings
@@ -425,9 +282,5 @@ async fn meeting(
     row.meeting.apply(event.clone());
     row.position = position;
     // M10: a new access code goes out by SMS.
-    Ok(on_meeting_event(event, meeting_event_at(event)))
-}
-
-fn meeting_event_at(e: &MeetingEvent) -> DateTime<Utc> {
-    event_at(&Payload::Process(Event::Meeting(e.clone()))).unwrap_or_default()
+    Ok(on_meeting_event(event, event.at()))
 }
