@@ -12,10 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use deleghe::adapters::runner::FlowRunner;
-use deleghe::adapters::{Deleghe, Metadata, Repository, SettableClock};
+use deleghe::adapters::{Deleghe, Metadata, Repository, ServiceError, SettableClock};
 use deleghe::domain::booking::{BookerCommand, BookingStage};
-use deleghe::domain::delegation::{DelegationId, GrantorCommand, RevocationChannel, Stage};
-use deleghe::domain::flows::{self, Command};
+use deleghe::domain::delegation::{
+    DelegationError, DelegationId, GrantorCommand, RevocationChannel, Stage,
+};
+use deleghe::domain::flows::{self, Command, Refusal};
 use deleghe::domain::meeting::{MeetingCommand, MeetingState};
 use deleghe::domain::Policy;
 use support::*;
@@ -305,7 +307,9 @@ async fn kept_state_overtaken_scenario(store: Store) {
         id: person(1),
         command: GrantorCommand::RefuseRegistration {
             id: id.clone(),
-            reason: "delegate_cap_reached".into(),
+            // Not the policy's cap: what the client hears is the refusal
+            // as stored, not one rebuilt from its code.
+            refusal: DelegationError::DelegateCapReached { cap: 7 },
             at: t0(),
         },
     };
@@ -333,7 +337,17 @@ async fn kept_state_overtaken_scenario(store: Store) {
         .register_delegation(request("overtaken", 1, 0), &meta(1))
         .await;
     assert_eq!(refused.load(Ordering::SeqCst), 1, "the other writer ran");
-    assert_eq!(outcome.unwrap_err().code(), "delegate_cap_reached");
+    let error = outcome.unwrap_err();
+    assert_eq!(error.code(), "delegate_cap_reached");
+    assert!(
+        matches!(
+            error,
+            ServiceError::Rule(Refusal::Delegation(DelegationError::DelegateCapReached {
+                cap: 7
+            }))
+        ),
+        "the rule's own refusal, whoever decided it: {error:?}"
+    );
     // Decided again within the flow, not left to the runner: the seat the
     // flow reserved is already given back.
     let delegate = service.delegate(&person(0)).await.unwrap();

@@ -19,6 +19,10 @@ pub enum ServiceError {
     /// Stored data could not be read back.
     #[error("stored data is unreadable: {0}")]
     Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A rule's refusal stored before refusals kept their type: its code
+    /// alone (422 with that code).
+    #[error("refused by a rule ({0})")]
+    RefusedEarlier(String),
     /// The library was called in a way it does not support (a command whose
     /// issuer is not the metadata's, say): a bug of the caller, not a rule.
     #[error("the library was misused: {0}")]
@@ -27,13 +31,14 @@ pub enum ServiceError {
 
 impl ServiceError {
     /// The stable code of the HTTP contract.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::Rule(r) => r.code(),
             Self::Conflict => "conflict",
             Self::Unavailable(_) => "unavailable",
             Self::Corrupt(_) => "corrupt",
             Self::Misuse(_) => "misuse",
+            Self::RefusedEarlier(code) => code,
         }
     }
 

@@ -30,7 +30,7 @@ pub enum QueryError {
 
 impl QueryError {
     /// The stable code of the HTTP contract.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::Range(e) => e.code(),
             Self::Store(e) => e.code(),

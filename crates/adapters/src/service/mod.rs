@@ -220,25 +220,13 @@ impl Deleghe {
         // undone by an interruption (a seat's release) are the runner's.
         match &delegation.stage {
             Stage::Pending => Err(interrupted.unwrap_or(ServiceError::Conflict)),
-            Stage::Refused { reason, .. } => Err(ServiceError::Rule(
-                report
-                    .refusals
-                    .into_iter()
-                    .map(|(_, r)| r)
-                    .find(|r| r.code() == reason)
-                    .unwrap_or_else(|| self.refusal_from_code(reason)),
-            )),
+            // The rule's own refusal, whoever decided it first.
+            Stage::Refused {
+                refusal: Some(refusal),
+                ..
+            } => Err(Refusal::from(refusal.clone()).into()),
+            Stage::Refused { reason, .. } => Err(ServiceError::RefusedEarlier(reason.clone())),
             _ => Ok(delegation),
-        }
-    }
-
-    fn refusal_from_code(&self, code: &str) -> Refusal {
-        match code {
-            "delegate_cap_reached" => DelegationError::DelegateCapReached {
-                cap: self.policy.max_ordinary_delegations_per_delegate,
-            }
-            .into(),
-            _ => DelegationError::NotActive.into(),
         }
     }
 
@@ -356,20 +344,13 @@ impl Deleghe {
             deleghe_domain::booking::BookingStage::Pending => {
                 Err(interrupted.unwrap_or(ServiceError::Conflict))
             }
+            // The rule's own refusal, whoever decided it first.
+            deleghe_domain::booking::BookingStage::Refused {
+                refusal: Some(refusal),
+                ..
+            } => Err(Refusal::from(refusal.clone()).into()),
             deleghe_domain::booking::BookingStage::Refused { reason, .. } => {
-                Err(ServiceError::Rule(
-                    report
-                        .refusals
-                        .into_iter()
-                        .map(|(_, r)| r)
-                        .find(|r| r.code() == reason)
-                        .unwrap_or_else(|| {
-                            deleghe_domain::booking::BookingError::SlotFull {
-                                capacity: booking.capacity,
-                            }
-                            .into()
-                        }),
-                ))
+                Err(ServiceError::RefusedEarlier(reason.clone()))
             }
             _ => Ok(booking),
         }

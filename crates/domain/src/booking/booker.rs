@@ -18,10 +18,14 @@ pub enum BookingStage {
     Cancelled {
         at: DateTime<Utc>,
     },
-    /// The flow ended refused (`reason` is the rule's code, e.g. `slot_full`).
+    /// The flow ended refused: `reason` is the rule's code (e.g.
+    /// `slot_full`), `refusal` the rule's error whole (absent from refusals
+    /// stored before refusals kept their type).
     Refused {
         at: DateTime<Utc>,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<BookingError>,
     },
     Served {
         at: DateTime<Utc>,
@@ -156,9 +160,15 @@ impl Booking {
         self.stage = match event {
             BookerEvent::BookingRequested(_) => return,
             BookerEvent::BookingConfirmed { .. } => BookingStage::Confirmed,
-            BookerEvent::BookingRefused { reason, at, .. } => BookingStage::Refused {
+            BookerEvent::BookingRefused {
+                reason,
+                refusal,
+                at,
+                ..
+            } => BookingStage::Refused {
                 at: *at,
                 reason: reason.clone(),
+                refusal: refusal.clone(),
             },
             BookerEvent::BookingCancelled { at, .. } => BookingStage::Cancelled { at: *at },
             BookerEvent::BookingServed { at, .. } => BookingStage::Served { at: *at },
@@ -207,10 +217,10 @@ pub enum BookerCommand {
         id: BookingId,
         at: DateTime<Utc>,
     },
-    /// Flow step: the slot refused the place.
+    /// Flow step: the slot refused the place, by the rule of `refusal`.
     Refuse {
         id: BookingId,
-        reason: String,
+        refusal: BookingError,
         at: DateTime<Utc>,
     },
     /// B6: until the slot starts.
@@ -238,11 +248,15 @@ pub enum BookerEvent {
         booker: FiscalCode,
         at: DateTime<Utc>,
     },
+    /// `reason` is the refusing rule's code; `refusal` the rule's error
+    /// whole (absent from events stored before refusals kept their type).
     BookingRefused {
         id: BookingId,
         booker: FiscalCode,
         slot_key: String,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<BookingError>,
         at: DateTime<Utc>,
     },
     BookingCancelled {
@@ -368,7 +382,7 @@ impl Booker {
                     }),
                 }
             }
-            BookerCommand::Refuse { id, reason, at } => {
+            BookerCommand::Refuse { id, refusal, at } => {
                 let b = self.find(&id)?;
                 if b.stage != BookingStage::Pending {
                     return Ok(vec![]);
@@ -377,7 +391,8 @@ impl Booker {
                     id,
                     booker: b.booker.clone(),
                     slot_key: slot_key(&b.counter, &b.slot),
-                    reason,
+                    reason: refusal.code().to_owned(),
+                    refusal: Some(refusal),
                     at,
                 }])
             }

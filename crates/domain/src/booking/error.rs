@@ -3,7 +3,9 @@
 use super::BookingId;
 use crate::FiscalCode;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Serialisable, so that the events of a flow refused by it keep it
+/// whole (its code and its data: the cap, the capacity...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum BookingError {
     /// B1.
     #[error("you already have an active booking for this type of counter (B1)")]

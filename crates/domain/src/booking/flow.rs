@@ -102,7 +102,7 @@ pub fn after_refusal(
             booker: booker.clone(),
             command: BookerCommand::Refuse {
                 id: booking.clone(),
-                reason: error.code().to_owned(),
+                refusal: error.clone(),
                 at: now,
             },
         }),

@@ -390,8 +390,8 @@ fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     let refused = after_refusal(&reserve, &BookingError::SlotFull { capacity: 2 }, now);
     assert!(matches!(
         refused,
-        Some(BookingFlowCommand::Booker { command: BookerCommand::Refuse { ref reason, .. }, .. })
-            if reason == "slot_full"
+        Some(BookingFlowCommand::Booker { command: BookerCommand::Refuse { ref refusal, .. }, .. })
+            if *refusal == BookingError::SlotFull { capacity: 2 }
     ));
     let placed = SlotEvent::PlaceReserved {
         booking: BookingId::parse("b-1").unwrap(),
@@ -449,6 +449,7 @@ fn every_booker_event() -> Vec<BookerEvent> {
             booker: booker.clone(),
             slot_key: key.clone(),
             reason: "slot_full".into(),
+            refusal: Some(BookingError::SlotFull { capacity: 2 }),
             at: at(2),
         },
         BookerEvent::BookingCancelled {
@@ -495,6 +496,7 @@ fn booking_stage_names_are_those_the_read_side_stores() {
             BookingStage::Refused {
                 at,
                 reason: "slot_full".into(),
+                refusal: None,
             },
             "refused",
         ),
@@ -553,6 +555,7 @@ fn a_booking_follows_its_events() {
         BookingStage::Refused {
             at: at(2),
             reason: "slot_full".into(),
+            refusal: Some(BookingError::SlotFull { capacity: 2 }),
         },
         BookingStage::Cancelled { at: at(3) },
         BookingStage::Served { at: at(4) },
@@ -604,7 +607,7 @@ fn one_row_per_booking_applying_each_event_is_the_bookers_state() {
         },
         BookerCommand::Refuse {
             id: id("b-2"),
-            reason: "slot_full".into(),
+            refusal: BookingError::SlotFull { capacity: 2 },
             at: a_week_before(),
         },
         BookerCommand::Cancel {

@@ -6,7 +6,9 @@ use chrono::NaiveDate;
 use super::DelegationId;
 
 /// A delegation rule refusing a command.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Serialisable, so that the events of a flow refused by it keep it
+/// whole (its code and its data: the cap, the capacity...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum DelegationError {
     /// D4.
     #[error("nobody may delegate to themselves (D4)")]

@@ -119,7 +119,7 @@ pub fn after_refusal(
             grantor: grantor.clone(),
             command: GrantorCommand::RefuseRegistration {
                 id: id.clone(),
-                reason: error.code().to_owned(),
+                refusal: error.clone(),
                 at: now,
             },
         }),

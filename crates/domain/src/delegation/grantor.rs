@@ -66,10 +66,10 @@ pub enum GrantorCommand {
     },
     /// Flow step: the seat is held, so the delegation is registered (D6).
     CompleteRegistration { id: DelegationId, at: DateTime<Utc> },
-    /// Flow step: the delegate refused the seat; `reason` is the rule's code.
+    /// Flow step: the delegate refused the seat, by the rule of `refusal`.
     RefuseRegistration {
         id: DelegationId,
-        reason: String,
+        refusal: DelegationError,
         at: DateTime<Utc>,
     },
     /// D6: an operator confirms a legal representative's delegation.
@@ -120,11 +120,15 @@ pub enum GrantorEvent {
         meeting: Option<BookingId>,
         at: DateTime<Utc>,
     },
+    /// `reason` is the refusing rule's code; `refusal` the rule's error
+    /// whole (absent from events stored before refusals kept their type).
     DelegationRefused {
         id: DelegationId,
         grantor: FiscalCode,
         delegate: FiscalCode,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<DelegationError>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         meeting: Option<BookingId>,
         at: DateTime<Utc>,
@@ -243,10 +247,16 @@ impl Delegation {
                     Stage::Active
                 };
             }
-            GrantorEvent::DelegationRefused { reason, at, .. } => {
+            GrantorEvent::DelegationRefused {
+                reason,
+                refusal,
+                at,
+                ..
+            } => {
                 self.stage = Stage::Refused {
                     at: *at,
                     reason: reason.clone(),
+                    refusal: refusal.clone(),
                 }
             }
             GrantorEvent::DelegationConfirmed { .. } => self.stage = Stage::Active,
@@ -353,7 +363,7 @@ impl Grantor {
                     }),
                 }
             }
-            GrantorCommand::RefuseRegistration { id, reason, at } => {
+            GrantorCommand::RefuseRegistration { id, refusal, at } => {
                 let d = self.find(&id)?;
                 if d.stage != Stage::Pending {
                     return Ok(vec![]);
@@ -362,7 +372,8 @@ impl Grantor {
                     id,
                     grantor: d.grantor.clone(),
                     delegate: d.delegate.clone(),
-                    reason,
+                    reason: refusal.code().to_owned(),
+                    refusal: Some(refusal),
                     meeting: d.meeting.clone(),
                     at,
                 }])

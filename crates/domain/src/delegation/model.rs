@@ -103,10 +103,14 @@ pub enum Stage {
     Rejected {
         at: DateTime<Utc>,
     },
-    /// The registration flow ended refused by a rule (`reason` is its code).
+    /// The registration flow ended refused by a rule: `reason` is its code,
+    /// `refusal` the rule's error whole (absent from refusals stored before
+    /// refusals kept their type).
     Refused {
         at: DateTime<Utc>,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<super::DelegationError>,
     },
 }
 

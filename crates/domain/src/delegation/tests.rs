@@ -191,6 +191,7 @@ fn d1_a_refused_request_frees_the_grantor() {
             grantor: first.grantor.clone(),
             delegate: first.delegate.clone(),
             reason: "delegate_cap_reached".into(),
+            refusal: Some(DelegationError::DelegateCapReached { cap: 3 }),
             meeting: None,
             at: t0(),
         },
@@ -895,6 +896,7 @@ fn every_grantor_event(r: &RequestDelegation) -> Vec<GrantorEvent> {
             grantor: grantor.clone(),
             delegate: delegate.clone(),
             reason: "delegate_cap_reached".into(),
+            refusal: Some(DelegationError::DelegateCapReached { cap: 3 }),
             meeting: None,
             at: days(2),
         },
@@ -956,6 +958,7 @@ fn stage_names_are_those_the_read_side_stores() {
             Stage::Refused {
                 at: t0(),
                 reason: "delegate_cap_reached".into(),
+                refusal: None,
             },
             "refused",
         ),
@@ -1036,7 +1039,8 @@ fn a_delegation_follows_its_events() {
         after(&[2]).stage,
         Stage::Refused {
             at: days(2),
-            reason: "delegate_cap_reached".into()
+            reason: "delegate_cap_reached".into(),
+            refusal: Some(DelegationError::DelegateCapReached { cap: 3 }),
         }
     );
     // An ordinary delegation is active once registered.
@@ -1085,7 +1089,7 @@ fn one_row_per_delegation_applying_each_event_is_the_grantors_state() {
         }),
         GrantorCommand::RefuseRegistration {
             id: second.id.clone(),
-            reason: "delegate_cap_reached".into(),
+            refusal: DelegationError::DelegateCapReached { cap: 3 },
             at: days(3),
         },
     ];
@@ -1161,7 +1165,7 @@ fn d10_flow_refuses_the_registration_when_the_seat_is_refused() {
             grantor: cf(GRANTOR),
             command: GrantorCommand::RefuseRegistration {
                 id: id("d-1"),
-                reason: "delegate_cap_reached".into(),
+                refusal: DelegationError::DelegateCapReached { cap: 3 },
                 at: t0(),
             },
         })
@@ -1256,4 +1260,45 @@ fn error_codes_are_those_of_the_http_contract() {
     for (error, code) in codes {
         assert_eq!(error.code(), code);
     }
+}
+
+#[test]
+fn d10_a_refusal_keeps_its_rule_whole_and_older_events_still_load() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let g = grantor_with(vec![requested(&r)]);
+    let refusal = DelegationError::DelegateCapReached { cap: 5 };
+    let events = g
+        .decide(
+            GrantorCommand::RefuseRegistration {
+                id: r.id.clone(),
+                refusal: refusal.clone(),
+                at: t0(),
+            },
+            &Policy::default(),
+        )
+        .unwrap();
+    let GrantorEvent::DelegationRefused {
+        reason,
+        refusal: stored,
+        ..
+    } = &events[0]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(reason, "delegate_cap_reached");
+    assert_eq!(stored.as_ref(), Some(&refusal));
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(
+        serde_json::from_value::<GrantorEvent>(json).unwrap(),
+        events[0]
+    );
+    // An event stored before refusals kept their type: the code alone.
+    let older = serde_json::json!({"DelegationRefused": {
+        "id": "d-1", "grantor": GRANTOR, "delegate": DELEGATE,
+        "reason": "delegate_cap_reached", "at": "2026-12-01T08:00:00Z"}});
+    let older: GrantorEvent = serde_json::from_value(older).unwrap();
+    assert!(matches!(
+        older,
+        GrantorEvent::DelegationRefused { refusal: None, .. }
+    ));
 }

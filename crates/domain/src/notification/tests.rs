@@ -266,6 +266,7 @@ fn n2_cancellation_withdraws_the_reminder_with_the_same_key() {
         booker: b.booker.clone(),
         slot_key: crate::booking::slot_key(&b.counter, &b.slot),
         reason: "slot_full".into(),
+        refusal: None,
         at,
     };
     assert_eq!(
@@ -516,6 +517,7 @@ fn n4_confirmation_and_rejection_are_told_requests_and_refusals_are_not() {
         grantor: cf(GRANTOR),
         delegate: cf(BOOKER),
         reason: "delegate_cap_reached".into(),
+        refusal: None,
         meeting: None,
         at,
     };
