@@ -26,24 +26,39 @@ use crate::{FiscalCode, Issuer};
 /// A command addressed to one aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    /// For a grantor's delegations.
     Grantor {
+        /// The stream: the grantor's fiscal code.
         id: FiscalCode,
+        /// What the stream is asked.
         command: GrantorCommand,
     },
+    /// For a delegate's seats.
     Delegate {
+        /// The stream: the delegate's fiscal code.
         id: FiscalCode,
+        /// What the stream is asked.
         command: DelegateCommand,
     },
+    /// For a citizen's bookings.
     Booker {
+        /// The stream: the citizen's fiscal code.
         id: FiscalCode,
+        /// What the stream is asked.
         command: BookerCommand,
     },
+    /// For a slot's places.
     Slot {
+        /// The stream: the slot's key ([`slot_key`](crate::booking::slot_key)).
         id: String,
+        /// What the stream is asked.
         command: SlotCommand,
     },
+    /// For a web meeting.
     Meeting {
+        /// The stream: the meeting's booking id.
         id: BookingId,
+        /// What the stream is asked.
         command: MeetingCommand,
     },
 }
@@ -51,10 +66,15 @@ pub enum Command {
 /// A stored event of any aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// From a grantor's stream.
     Grantor(GrantorEvent),
+    /// From a delegate's stream.
     Delegate(DelegateEvent),
+    /// From a citizen's bookings.
     Booker(BookerEvent),
+    /// From a slot's ledger.
     Slot(SlotEvent),
+    /// From a web meeting.
     Meeting(MeetingEvent),
 }
 
@@ -75,12 +95,16 @@ impl Event {
 /// A rule refusing a command, of any aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// A delegation rule (D1–D9, D12).
     #[error(transparent)]
     Delegation(#[from] DelegationError),
+    /// A booking rule (B1–B8), or M11's office check.
     #[error(transparent)]
     Booking(#[from] BookingError),
+    /// A web-meeting rule (M1–M10).
     #[error(transparent)]
     Meeting(#[from] MeetingError),
+    /// A telephone-PIN rule (P1–P3, D12).
     #[error(transparent)]
     Pin(#[from] crate::pin::PinError),
 }

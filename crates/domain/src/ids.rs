@@ -39,6 +39,7 @@ macro_rules! string_value {
             }
         }
         impl $name {
+            /// The value as it is written and serialised.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

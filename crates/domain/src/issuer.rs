@@ -52,6 +52,7 @@ impl fmt::Display for Actor {
 /// delegate acts for, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Issuer {
+    /// Who signed the command: a citizen, an operator or the library itself.
     pub actor: Actor,
     /// D9: the grantor the actor acts for; `None` when acting in person.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,7 +14,7 @@
 //!   registration flow that keeps D10 across them;
 //! - [`schedule`]: counters, weekly schedules and slots in Europe/Rome (B3);
 //! - [`booking`]: a citizen's bookings and a slot's places (B1–B7);
-//! - [`meeting`]: the web meeting (M1–M9);
+//! - [`meeting`]: the web meeting (M1–M10);
 //! - [`document`]: the PDFs of a meeting (M6);
 //! - [`notification`]: the messages the events call for (N1–N6);
 //! - [`pin`]: the telephone PIN (P1–P3);

@@ -64,8 +64,11 @@ pub enum PolicyError {
     /// A value out of its range.
     #[error("the policy's {name} is {value}: {expected}")]
     OutOfRange {
+        /// The setting, by its name in the policy.
         name: &'static str,
+        /// The value given.
         value: u64,
+        /// The range allowed, in words.
         expected: &'static str,
     },
 }

@@ -14,23 +14,31 @@ use crate::{FiscalCode, Policy};
 pub enum BookingStage {
     /// Requested; its place in the slot not yet settled (flow in progress).
     Pending,
+    /// B4: its place in the slot is held; the booking stands.
     Confirmed,
+    /// B6: the citizen cancelled it before its slot started.
     Cancelled {
+        /// The instant of the cancellation.
         at: DateTime<Utc>,
     },
-    /// The flow ended refused: `reason` is the rule's code (e.g.
-    /// `slot_full`), `refusal` the rule's error whole (absent from refusals
-    /// stored before refusals kept their type).
+    /// The booking flow ended refused: the slot had no place for it (B4).
     Refused {
+        /// The instant the flow recorded the refusal.
         at: DateTime<Utc>,
+        /// The refusing rule's code (e.g. `slot_full`).
         reason: String,
+        /// The refusing rule's error whole; none when only the code is stored.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refusal: Option<BookingError>,
     },
+    /// B8: the citizen was served.
     Served {
+        /// The instant it was recorded.
         at: DateTime<Utc>,
     },
+    /// B8: the citizen did not come.
     Missed {
+        /// The instant it was recorded.
         at: DateTime<Utc>,
     },
 }
@@ -55,16 +63,24 @@ impl BookingStage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatus {
+    /// Requested; the booking flow has not ended.
     Pending,
+    /// Its place is held and its slot is not over.
     Confirmed,
+    /// B6: cancelled by the citizen.
     Cancelled,
+    /// The booking flow refused it (B4: the slot was full).
     Refused,
+    /// B8: the citizen was served.
     Served,
+    /// B8: the citizen did not come.
     Missed,
+    /// B2, B8: its slot is over with neither outcome recorded; no longer active.
     Ended,
 }
 
 impl BookingStatus {
+    /// The status's wire name, as serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -81,29 +97,44 @@ impl BookingStatus {
 /// One booking (B7: what "Le mie prenotazioni" and the ticket show).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Booking {
+    /// Chosen by the requester, so that a retried request is recognised.
     pub id: BookingId,
+    /// The citizen who booked; their stream holds the booking.
     pub booker: FiscalCode,
+    /// The counter booked.
     pub counter: CounterId,
+    /// B7: the counter's name when booked, as the ticket prints it.
     pub counter_name: String,
+    /// B1: the counter's type when booked; one active booking per type.
     pub counter_type: String,
+    /// M11: the counter's office, whose operators handle the booking.
     pub office: OfficeId,
+    /// B3: the slot booked.
     pub slot: Slot,
+    /// B4: the slot's capacity when booked, against which the flow reserves a place.
     pub capacity: u32,
+    /// B5: how the appointment takes place.
     pub mode: Mode,
+    /// B7: the reason the citizen gave ("Motivazione").
     pub reason: String,
+    /// N1, N2: the mobile the booking's SMS go to.
     pub phone: Phone,
+    /// B5: the grantor, for a web meeting at the delegations counter; none otherwise.
     pub grantor: Option<GrantorDetails>,
     /// M2, M10: the digest of the access code sent by SMS (N1), never the
-    /// code; `None` for a booking stored before codes were kept as digests
-    /// (its plain code is dropped as it is read), whose meeting needs a new
-    /// code (M10).
+    /// code; `None` for a stored booking that holds a plain code instead (it
+    /// is dropped as it is read), whose meeting needs a new code (M10).
     #[serde(default, deserialize_with = "digest_or_legacy")]
     pub access_code: Option<AccessCodeDigest>,
+    /// The instant of the request.
     pub requested_at: DateTime<Utc>,
+    /// Where the booking stands, as stored; [`Booking::status`] adds the end of the slot.
     pub stage: BookingStage,
 }
 
 impl Booking {
+    /// The status at `now`: a pending or confirmed booking whose slot is over has
+    /// ended (B2, B8).
     pub fn status(&self, now: DateTime<Utc>) -> BookingStatus {
         match self.stage {
             BookingStage::Pending | BookingStage::Confirmed if now >= self.slot.end => {
@@ -195,84 +226,134 @@ impl Booking {
 /// A request to book a slot (first step of the booking flow).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestBooking {
+    /// Chosen by the caller, so that a retried request is recognised as the same one.
     pub id: BookingId,
+    /// The citizen booking; the command goes to their stream.
     pub booker: FiscalCode,
     /// The counter as configured now (schedule and capacity).
     pub counter: Counter,
+    /// B3: the start of the slot asked for; the counter must offer a slot starting then.
     pub start: DateTime<Utc>,
+    /// B5: how the appointment is to take place; the counter must offer it.
     pub mode: Mode,
+    /// B7: the reason for the booking ("Motivazione").
     pub reason: String,
+    /// B5, N1: the mobile the booking's SMS go to.
     pub phone: Phone,
+    /// B5: the grantor, required for a web meeting at the delegations counter and
+    /// dropped for any other booking.
     pub grantor: Option<GrantorDetails>,
     /// M2: the digest of the code drawn by the caller and sent by SMS (N1).
     pub access_code: AccessCodeDigest,
+    /// The instant of the request; B1, B2 and B6 are judged at it.
     pub at: DateTime<Utc>,
 }
 
+/// What may be asked of a citizen's bookings: the citizen's orders, and the
+/// steps of the booking flow ([`flow`](super::flow)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BookerCommand {
+    /// B1–B6: book a slot; the flow then reserves a place in it (B4).
     Request(Box<RequestBooking>),
     /// Flow step: the place is held.
     Confirm {
+        /// The booking whose place is held.
         id: BookingId,
+        /// The instant of the step, by the flow runner's clock.
         at: DateTime<Utc>,
     },
     /// Flow step: the slot refused the place, by the rule of `refusal`.
     Refuse {
+        /// The booking whose place was refused.
         id: BookingId,
+        /// The slot's rule that refused the place (B4).
         refusal: BookingError,
+        /// The instant of the step, by the flow runner's clock.
         at: DateTime<Utc>,
     },
-    /// B6: until the slot starts.
+    /// B6: the citizen cancels, until the slot starts; the flow then gives the
+    /// place back.
     Cancel {
+        /// The booking to cancel.
         id: BookingId,
+        /// The instant of the command; the slot must not have started then.
         at: DateTime<Utc>,
     },
-    /// The citizen was served (at the counter or in a meeting).
+    /// B8: the citizen was served (at the counter or in a meeting).
     MarkServed {
+        /// The booking served.
         id: BookingId,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
-    /// The citizen did not come.
+    /// B8: the citizen did not come.
     MarkMissed {
+        /// The booking missed.
         id: BookingId,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
 }
 
+/// What happened to a citizen's bookings, as stored in the booker's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BookerEvent {
+    /// B1–B6: a booking was requested, whole; it counts as active while pending
+    /// (B2), and the flow reserves its place next.
     BookingRequested(Box<Booking>),
+    /// B4: its place is held, so the booking is confirmed.
     BookingConfirmed {
+        /// The booking.
         id: BookingId,
+        /// Who booked it.
         booker: FiscalCode,
+        /// The instant of the confirmation step.
         at: DateTime<Utc>,
     },
-    /// `reason` is the refusing rule's code; `refusal` the rule's error
-    /// whole (absent from events stored before refusals kept their type).
+    /// The booking flow refused it: the slot had no place for it (B4).
     BookingRefused {
+        /// The booking.
         id: BookingId,
+        /// Who asked for it.
         booker: FiscalCode,
+        /// The slot's ledger, where the flow closes the booking's place.
         slot_key: String,
+        /// The refusing rule's code (e.g. `slot_full`).
         reason: String,
+        /// The refusing rule's error whole; none when only the code is stored.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refusal: Option<BookingError>,
+        /// The instant of the refusal step.
         at: DateTime<Utc>,
     },
+    /// B6: the citizen cancelled it; the flow gives the place back, and N2's
+    /// reminder is withdrawn.
     BookingCancelled {
+        /// The booking.
         id: BookingId,
+        /// Who booked it.
         booker: FiscalCode,
+        /// The slot's ledger, where the flow gives the place back.
         slot_key: String,
+        /// The instant of the cancellation.
         at: DateTime<Utc>,
     },
+    /// B8: the citizen was served.
     BookingServed {
+        /// The booking.
         id: BookingId,
+        /// Who booked it.
         booker: FiscalCode,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
+    /// B8: the citizen did not come.
     BookingMissed {
+        /// The booking.
         id: BookingId,
+        /// Who booked it.
         booker: FiscalCode,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
 }
@@ -338,10 +419,12 @@ pub struct Booker {
 }
 
 impl Booker {
+    /// Every booking, oldest first.
     pub fn bookings(&self) -> &[Booking] {
         &self.bookings
     }
 
+    /// The booking with this id, if this citizen made it.
     pub fn booking(&self, id: &BookingId) -> Option<&Booking> {
         self.bookings.iter().find(|b| &b.id == id)
     }

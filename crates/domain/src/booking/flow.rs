@@ -17,17 +17,24 @@ use crate::FiscalCode;
 /// A command addressed to one booking aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BookingFlowCommand {
+    /// A command for a citizen's bookings.
     Booker {
+        /// The stream: the citizen's fiscal code.
         booker: FiscalCode,
+        /// What the stream is asked.
         command: BookerCommand,
     },
+    /// A command for a slot's ledger.
     Slot {
+        /// The stream: the slot's key ([`slot_key`]).
         slot_key: String,
+        /// What the stream is asked.
         command: SlotCommand,
     },
 }
 
 impl BookingFlowCommand {
+    /// The stream the command goes to.
     pub fn aggregate_id(&self) -> &str {
         match self {
             Self::Booker { booker, .. } => booker.as_str(),

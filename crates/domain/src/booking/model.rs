@@ -9,11 +9,13 @@ use crate::FiscalCode;
 #[serde(try_from = "String", into = "String")]
 pub struct BookingId(String);
 
+/// Why a string is not a booking id; it holds the string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a booking id is 1 to 64 characters among letters, digits, '-' and '_': {0:?}")]
 pub struct BookingIdError(pub String);
 
 impl BookingId {
+    /// Checks `input` against the id alphabet: 1 to 64 ASCII letters, digits, `-` or `_`.
     pub fn parse(input: &str) -> Result<Self, BookingIdError> {
         crate::ids::check_id(input)
             .map(Self)
@@ -27,6 +29,7 @@ crate::ids::string_value!(BookingId, BookingIdError);
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
 
+/// Why a string is not an Italian mobile number; it holds the string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a mobile number is an Italian mobile (3xx, 9 or 10 digits, optional +39 or 0039): {0:?}")]
 pub struct PhoneError(pub String);
@@ -60,11 +63,14 @@ crate::ids::string_value!(Phone, PhoneError);
 #[serde(try_from = "String", into = "String")]
 pub struct AccessCode(String);
 
+/// Why a string is not an access code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("an access code is 6 to 12 letters or digits")]
 pub struct AccessCodeError;
 
 impl AccessCode {
+    /// M2: what the citizen typed, trimmed and upper-cased, if it is 6 to 12 ASCII
+    /// letters or digits.
     pub fn parse(input: &str) -> Result<Self, AccessCodeError> {
         let s = input.trim().to_ascii_uppercase();
         if (6..=12).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -116,6 +122,8 @@ pub struct AccessCodeDigest(String);
 pub struct AccessCodeDigestError;
 
 impl AccessCodeDigest {
+    /// Accepts exactly 64 lowercase hex digits, as [`AccessCodeDigest::from_bytes`]
+    /// writes them.
     pub fn parse(input: &str) -> Result<Self, AccessCodeDigestError> {
         let ok = input.len() == 64
             && input
@@ -160,20 +168,27 @@ impl From<AccessCodeDigest> for String {
 /// B5: who the web-meeting booking for the delegations counter is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantorDetails {
+    /// The grantor; never the booker (D4).
     pub fiscal_code: FiscalCode,
+    /// The grantor's first name, trimmed: 1 to 100 characters.
     pub first_name: String,
+    /// The grantor's last name, trimmed: 1 to 100 characters.
     pub last_name: String,
 }
 
+/// Why a grantor's details are refused (B5).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantorDetailsError {
+    /// A name is blank; the payload says which.
     #[error("the grantor's {0} is missing")]
     Missing(&'static str),
+    /// A name is longer than 100 characters; the payload says which.
     #[error("the grantor's {0} is longer than 100 characters")]
     TooLong(&'static str),
 }
 
 impl GrantorDetails {
+    /// B5: the grantor's details, both names trimmed and checked.
     pub fn new(
         fiscal_code: FiscalCode,
         first_name: &str,

@@ -62,6 +62,7 @@ impl SlotKey {
         Ok(Self::new(counter, start.with_timezone(&Utc)))
     }
 
+    /// The counter whose slot it is.
     pub fn counter(&self) -> &CounterId {
         &self.counter
     }
@@ -102,34 +103,50 @@ pub struct SlotLedger {
     released: std::collections::BTreeSet<BookingId>,
 }
 
+/// What the booking flow asks of a slot's ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SlotCommand {
     /// Flow step: hold a place for a requested booking, under B4.
     ReservePlace {
+        /// The booking the place is for.
         booking: BookingId,
+        /// Who asked for the booking.
         booker: FiscalCode,
         /// The slot's capacity as configured (operators serving it).
         capacity: u32,
+        /// The instant of the step, by the flow runner's clock.
         at: DateTime<Utc>,
     },
     /// Flow step: give the place back after a cancellation or refusal.
     ReleasePlace {
+        /// The booking whose place is given back.
         booking: BookingId,
+        /// Who asked for the booking.
         booker: FiscalCode,
+        /// The instant of the step, by the flow runner's clock.
         at: DateTime<Utc>,
     },
 }
 
+/// What happened to a slot's places, as stored in the slot's ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SlotEvent {
+    /// B4: a place is held for the booking, which the flow then confirms.
     PlaceReserved {
+        /// The booking the place is for.
         booking: BookingId,
+        /// Who asked for the booking.
         booker: FiscalCode,
+        /// The instant of the reservation step.
         at: DateTime<Utc>,
     },
+    /// The place is given back (or closed, if never taken): it is never taken again.
     PlaceReleased {
+        /// The booking whose place is given back.
         booking: BookingId,
+        /// Who asked for the booking.
         booker: FiscalCode,
+        /// The instant of the release step.
         at: DateTime<Utc>,
     },
 }
@@ -176,6 +193,7 @@ impl SlotLedger {
         self.places.len()
     }
 
+    /// Whether `booking` holds a place in the slot.
     pub fn holds(&self, booking: &BookingId) -> bool {
         self.places.contains_key(booking)
     }

@@ -25,6 +25,7 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// B7: the ticket of `booking`, its date and time in Italian local time.
     pub fn of(booking: &Booking) -> Self {
         let start = booking.slot.local_start();
         Self {

@@ -14,9 +14,13 @@ use crate::{FiscalCode, Policy};
 /// One delegation held by the delegate, from reservation until release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seat {
+    /// Who gave the delegation the seat is for.
     pub grantor: FiscalCode,
+    /// D3: a legal representative's seat is not an ordinary one.
     pub role: Role,
+    /// D7: the delegation's last day in force; past it the seat no longer counts.
     pub ends_on: Option<NaiveDate>,
+    /// The instant of the reservation step.
     pub reserved_at: DateTime<Utc>,
 }
 
@@ -33,41 +37,66 @@ pub struct Delegate {
     released: std::collections::BTreeSet<DelegationId>,
 }
 
+/// What the registration flow asks of a delegate's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DelegateCommand {
     /// Flow step: hold a seat for a requested delegation, under D2/D3.
     ReserveSeat {
+        /// The delegation the seat is for.
         id: DelegationId,
+        /// Who gives the delegation.
         grantor: FiscalCode,
+        /// Whose seat it is: the stream's own fiscal code.
         delegate: FiscalCode,
+        /// D3: whether the seat counts under the cap.
         role: Role,
+        /// D7: the delegation's last day in force; none: no end.
         ends_on: Option<NaiveDate>,
+        /// The instant of the step, by the flow runner's clock; D2 counts the
+        /// seats in force then.
         at: DateTime<Utc>,
     },
     /// Flow step: give the seat back once the delegation is no longer live
     /// (or close it, if it was never taken).
     ReleaseSeat {
+        /// The delegation whose seat is given back.
         id: DelegationId,
+        /// Who gave the delegation.
         grantor: FiscalCode,
+        /// Whose seat it is: the stream's own fiscal code.
         delegate: FiscalCode,
+        /// The instant of the step, by the flow runner's clock.
         at: DateTime<Utc>,
     },
 }
 
+/// What happened to a delegate's seats, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DelegateEvent {
+    /// D2, D3: a seat is held for the delegation, which the flow then registers.
     SeatReserved {
+        /// The delegation the seat is for.
         id: DelegationId,
+        /// Who gives the delegation.
         grantor: FiscalCode,
+        /// Whose seat it is.
         delegate: FiscalCode,
+        /// D3: whether the seat counts under the cap.
         role: Role,
+        /// D7: the delegation's last day in force; none: no end.
         ends_on: Option<NaiveDate>,
+        /// The instant of the reservation step.
         at: DateTime<Utc>,
     },
+    /// The seat is given back (or closed, if never taken): it never counts again (D10).
     SeatReleased {
+        /// The delegation whose seat is given back.
         id: DelegationId,
+        /// Who gave the delegation.
         grantor: FiscalCode,
+        /// Whose seat it was.
         delegate: FiscalCode,
+        /// The instant of the release step.
         at: DateTime<Utc>,
     },
 }
@@ -104,6 +133,8 @@ impl DomainEvent for DelegateEvent {
 }
 
 impl Delegate {
+    /// The seats held, by delegation: those past their end date (D7) included,
+    /// released ones not.
     pub fn seats(&self) -> &BTreeMap<DelegationId, Seat> {
         &self.seats
     }

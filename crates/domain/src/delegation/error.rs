@@ -10,18 +10,28 @@ use super::DelegationId;
 /// whole (its code and its data: the cap, the capacity...).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum DelegationError {
-    /// D4.
+    /// D4: grantor and delegate are the same person.
     #[error("nobody may delegate to themselves (D4)")]
     SelfDelegation,
-    /// D1.
+    /// D1: the grantor already has a delegation pending, awaiting confirmation
+    /// or active.
     #[error("the grantor already has a delegate ({existing}): revoke it first (D1)")]
-    GrantorAlreadyHasDelegate { existing: DelegationId },
-    /// D2.
+    GrantorAlreadyHasDelegate {
+        /// The live delegation that occupies the grantor.
+        existing: DelegationId,
+    },
+    /// D2: the delegate's ordinary delegations in force already reach the cap.
     #[error("the delegate already holds {cap} ordinary delegations, the most allowed (D2)")]
-    DelegateCapReached { cap: u32 },
-    /// D7.
+    DelegateCapReached {
+        /// The policy's cap.
+        cap: u32,
+    },
+    /// D7: the end date comes before the earliest the channel allows.
     #[error("the end date is too soon: the earliest allowed is {earliest} (D7)")]
-    EndDateTooSoon { earliest: NaiveDate },
+    EndDateTooSoon {
+        /// The first end date allowed (local date).
+        earliest: NaiveDate,
+    },
     /// D5: online registration is for ordinary delegations only.
     #[error(
         "a legal representative's delegation is registered at a counter or by PEC, not online (D5)"
@@ -30,13 +40,18 @@ pub enum DelegationError {
     /// D5: PEC is the legal representatives' channel.
     #[error("only legal representatives register a delegation by PEC (D5)")]
     PecNeedsLegalRepresentative,
-    /// D6.
+    /// D6: a confirmation or rejection of a delegation that is not awaiting
+    /// confirmation, or is past its end date.
     #[error("the delegation is not awaiting confirmation (D6)")]
     NotAwaitingConfirmation,
-    /// D8.
+    /// D8: an online revocation before the minimum period from registration.
     #[error("the delegation can be revoked online from {revocable_online_from}, or at a counter at any time (D8)")]
-    OnlineRevocationTooEarly { revocable_online_from: NaiveDate },
-    /// D8.
+    OnlineRevocationTooEarly {
+        /// The first local date on which an online revocation is accepted.
+        revocable_online_from: NaiveDate,
+    },
+    /// D8: a revocation of a delegation not in force: never registered,
+    /// closed, or past its end date.
     #[error("the delegation is not active (D8)")]
     NotActive,
     /// D8: a legal representative's delegation is revoked at a counter.
@@ -53,6 +68,7 @@ pub enum DelegationError {
     /// D5, D8: online, only the grantor in person registers or revokes.
     #[error("online, only the grantor in person registers or revokes a delegation (D5, D8)")]
     NotTheGrantor,
+    /// The grantor has given no delegation with this id.
     #[error("no delegation {0} for this grantor")]
     NotFound(DelegationId),
     /// The same id was used for a different request.
@@ -65,7 +81,9 @@ pub enum DelegationError {
     /// meanwhile; its seat must be given back (D10).
     #[error("the delegation {id} is no longer pending")]
     NoLongerPending {
+        /// The delegation the flow tried to complete.
         id: DelegationId,
+        /// Whose seat must be given back.
         delegate: crate::FiscalCode,
     },
 }

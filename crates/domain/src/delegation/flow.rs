@@ -23,12 +23,18 @@ use crate::FiscalCode;
 /// A command addressed to one aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowCommand {
+    /// A command for a grantor's stream.
     Grantor {
+        /// The stream: the grantor's fiscal code.
         grantor: FiscalCode,
+        /// What the stream is asked.
         command: GrantorCommand,
     },
+    /// A command for a delegate's stream.
     Delegate {
+        /// The stream: the delegate's fiscal code.
         delegate: FiscalCode,
+        /// What the stream is asked.
         command: DelegateCommand,
     },
 }

@@ -21,14 +21,21 @@ pub struct Grantor {
 /// A request to register a delegation (the first step of the registration flow).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestDelegation {
+    /// Chosen by the caller, so that a retried request is recognised as the same one (D1).
     pub id: DelegationId,
+    /// Who gives the delegation; the command goes to their stream.
     pub grantor: FiscalCode,
+    /// Who is to act for the grantor; never the grantor (D4).
     pub delegate: FiscalCode,
+    /// D3, D5: the delegate's capacity; a legal representative's is not registered online.
     pub role: Role,
+    /// D5: how the delegation is registered.
     pub channel: Channel,
+    /// D7: the last day in force (local date); none: no end.
     pub ends_on: Option<NaiveDate>,
     /// M7: the web meeting whose completion asks for this registration.
     pub meeting: Option<BookingId>,
+    /// The instant of the request; D1 and D7 are judged at it.
     pub at: DateTime<Utc>,
 }
 
@@ -55,34 +62,60 @@ impl RequestDelegation {
     }
 }
 
+/// What may be asked of a grantor's delegations: the orders of citizens and
+/// operators, and the steps of the registration flow ([`flow`](super::flow)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GrantorCommand {
     /// D1, D4, D5, D7: request a delegation; the flow then reserves a seat.
     /// D12: refused when `by` acts for someone; online, `by` must be the
     /// grantor in person.
     Request {
+        /// The delegation asked for.
         request: RequestDelegation,
+        /// D12: who issues the request, and for whom.
         by: Issuer,
     },
     /// Flow step: the seat is held, so the delegation is registered (D6).
-    CompleteRegistration { id: DelegationId, at: DateTime<Utc> },
+    CompleteRegistration {
+        /// The delegation whose seat is held.
+        id: DelegationId,
+        /// The instant of the step, by the flow runner's clock.
+        at: DateTime<Utc>,
+    },
     /// Flow step: the delegate refused the seat, by the rule of `refusal`.
     RefuseRegistration {
+        /// The delegation whose seat was refused.
         id: DelegationId,
+        /// The delegate's rule that refused the seat (D2).
         refusal: DelegationError,
+        /// The instant of the step, by the flow runner's clock.
         at: DateTime<Utc>,
     },
     /// D6: an operator confirms a legal representative's delegation.
-    Confirm { id: DelegationId, at: DateTime<Utc> },
+    Confirm {
+        /// The delegation awaiting confirmation.
+        id: DelegationId,
+        /// The instant of the command.
+        at: DateTime<Utc>,
+    },
     /// D6: an operator rejects it.
-    Reject { id: DelegationId, at: DateTime<Utc> },
+    Reject {
+        /// The delegation awaiting confirmation.
+        id: DelegationId,
+        /// The instant of the command.
+        at: DateTime<Utc>,
+    },
     /// D8: revocation, online by the grantor or at a counter by an operator.
     /// D12: refused when `by` acts for someone; online, `by` must be the
     /// grantor in person.
     Revoke {
+        /// The delegation to revoke.
         id: DelegationId,
+        /// D8: online by the grantor in person, or at a counter by an operator.
         channel: RevocationChannel,
+        /// The instant of the command; D8's minimum period is counted to its local date.
         at: DateTime<Utc>,
+        /// D12: who issues the revocation, and for whom.
         by: Issuer,
     },
     /// D9, D12: `delegate` is about to do `action` for this grantor. Allowed
@@ -91,75 +124,124 @@ pub enum GrantorCommand {
     /// so a revocation committed first makes the append conflict, and the
     /// action is decided again, and refused.
     ActFor {
+        /// Who is about to act for the grantor.
         delegate: FiscalCode,
+        /// What they are about to do, by name (e.g. `booking.request`).
         action: String,
+        /// The instant of the action; the delegation must be active then (D9).
         at: DateTime<Utc>,
     },
 }
 
+/// What happened to a grantor's delegations, as stored in the grantor's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GrantorEvent {
+    /// D1: a delegation was requested, and occupies the grantor while
+    /// pending; the flow reserves its seat next.
     DelegationRequested {
+        /// The delegation.
         id: DelegationId,
+        /// Who gives it.
         grantor: FiscalCode,
+        /// Who is to act for the grantor.
         delegate: FiscalCode,
+        /// D3: the delegate's capacity.
         role: Role,
+        /// D5: how it is being registered.
         channel: Channel,
+        /// D7: the last day in force (local date); none: no end.
         ends_on: Option<NaiveDate>,
+        /// M7: the web meeting whose completion asked for it; none on other channels.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         meeting: Option<BookingId>,
+        /// The instant of the request.
         at: DateTime<Utc>,
     },
-    /// `awaiting_confirmation` is true for a legal representative's (D6).
+    /// D6: the seat is held and the delegation registered: active at once, or,
+    /// a legal representative's, awaiting confirmation.
     DelegationRegistered {
+        /// The delegation.
         id: DelegationId,
+        /// Who gives it.
         grantor: FiscalCode,
+        /// Who may now act for the grantor, once it is active.
         delegate: FiscalCode,
+        /// D6: a legal representative's, which waits for the authority's confirmation.
         awaiting_confirmation: bool,
+        /// M7: the web meeting whose completion asked for it; none on other channels.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         meeting: Option<BookingId>,
+        /// The instant of the registration step; D8 counts from its local date.
         at: DateTime<Utc>,
     },
-    /// `reason` is the refusing rule's code; `refusal` the rule's error
-    /// whole (absent from events stored before refusals kept their type).
+    /// The registration flow refused the delegation: the delegate had no seat
+    /// for it (D2).
     DelegationRefused {
+        /// The delegation.
         id: DelegationId,
+        /// Who asked to give it.
         grantor: FiscalCode,
+        /// Who was to act for the grantor.
         delegate: FiscalCode,
+        /// The refusing rule's code (e.g. `delegate_cap_reached`).
         reason: String,
+        /// The refusing rule's error whole; none when only the code is stored.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refusal: Option<DelegationError>,
+        /// M7: the web meeting whose completion asked for it; none on other channels.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         meeting: Option<BookingId>,
+        /// The instant of the refusal step.
         at: DateTime<Utc>,
     },
+    /// D6: an operator recorded the authority's confirmation: the delegation is active.
     DelegationConfirmed {
+        /// The delegation.
         id: DelegationId,
+        /// Who gives it.
         grantor: FiscalCode,
+        /// Who may now act for the grantor.
         delegate: FiscalCode,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
+    /// D6: an operator recorded the authority's rejection; the flow gives the seat back.
     DelegationRejected {
+        /// The delegation.
         id: DelegationId,
+        /// Who gave it.
         grantor: FiscalCode,
+        /// Who will not act for the grantor.
         delegate: FiscalCode,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
+    /// D8: the delegation was revoked; the flow gives the seat back.
     DelegationRevoked {
+        /// The delegation.
         id: DelegationId,
+        /// Who gave it.
         grantor: FiscalCode,
+        /// Who may no longer act for the grantor.
         delegate: FiscalCode,
+        /// D8: online by the grantor, or at a counter.
         channel: RevocationChannel,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
     /// D9, D12: the delegate of delegation `id` acted for the grantor
     /// (`action`, e.g. `booking.request`), the delegation being active. It
     /// changes no state: it orders the action before any later revocation.
     DelegateActed {
+        /// The active delegation the delegate acted through.
         id: DelegationId,
+        /// Who the delegate acted for.
         grantor: FiscalCode,
+        /// Who acted.
         delegate: FiscalCode,
+        /// What they did, by name (e.g. `booking.request`).
         action: String,
+        /// The instant of the action.
         at: DateTime<Utc>,
     },
 }
@@ -296,6 +378,7 @@ impl Grantor {
         &self.delegations
     }
 
+    /// The delegation with this id, if this grantor gave it.
     pub fn delegation(&self, id: &DelegationId) -> Option<&Delegation> {
         self.delegations.iter().find(|d| &d.id == id)
     }

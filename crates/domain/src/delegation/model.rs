@@ -18,6 +18,7 @@ pub struct DelegationId(String);
 pub struct DelegationIdError(pub String);
 
 impl DelegationId {
+    /// Checks `input` against the id alphabet: 1 to 64 ASCII letters, digits, `-` or `_`.
     pub fn parse(input: &str) -> Result<Self, DelegationIdError> {
         crate::ids::check_id(input)
             .map(Self)
@@ -31,10 +32,15 @@ crate::ids::string_value!(DelegationId, DelegationIdError);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// An ordinary delegate, counted under D2's cap.
     Ordinary,
+    /// A tutor ("tutore"): a legal representative (D3).
     Tutor,
+    /// A curator ("curatore"): a legal representative (D3).
     Curator,
+    /// A support administrator ("amministratore di sostegno"): a legal representative (D3).
     SupportAdministrator,
+    /// A parent ("esercente la potestà genitoriale"): a legal representative (D3).
     Parent,
 }
 
@@ -44,6 +50,7 @@ impl Role {
         !matches!(self, Role::Ordinary)
     }
 
+    /// The role's wire name, as serialised (`support_administrator`...).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Ordinary => "ordinary",
@@ -59,13 +66,18 @@ impl Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
+    /// In MyINPS, by the grantor in person; ordinary delegations only (D5, D12).
     Online,
+    /// By an operator at an office, on form AA08, AA09 or AA10 (D5).
     Counter,
+    /// By an operator, at the close of a successful web meeting (M7).
     WebMeeting,
+    /// By an operator, from a legal representative's signed documents sent by PEC (D5).
     Pec,
 }
 
 impl Channel {
+    /// The channel's wire name, as serialised (`web_meeting`...).
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Online => "online",
@@ -95,20 +107,28 @@ pub enum Stage {
     Pending,
     /// D6: a legal representative's, waiting for the authority's confirmation.
     AwaitingConfirmation,
+    /// Registered and in force (D6), unless past its end date (D7).
     Active,
+    /// D8: revoked, online or at a counter.
     Revoked {
+        /// The instant of the revocation.
         at: DateTime<Utc>,
+        /// D8: who revoked it, and where.
         channel: RevocationChannel,
     },
+    /// D6: an operator rejected it after the authority's answer.
     Rejected {
+        /// The instant of the rejection.
         at: DateTime<Utc>,
     },
-    /// The registration flow ended refused by a rule: `reason` is its code,
-    /// `refusal` the rule's error whole (absent from refusals stored before
-    /// refusals kept their type).
+    /// The registration flow ended refused: the delegate had no seat for it
+    /// (D2).
     Refused {
+        /// The instant the flow recorded the refusal.
         at: DateTime<Utc>,
+        /// The refusing rule's code (e.g. `delegate_cap_reached`).
         reason: String,
+        /// The refusing rule's error whole; none when only the code is stored.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refusal: Option<super::DelegationError>,
     },
@@ -135,16 +155,24 @@ impl Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Requested; the registration flow has not ended.
     Pending,
+    /// D6: registered, waiting for the authority's confirmation.
     AwaitingConfirmation,
+    /// In force: the delegate may act for the grantor (D9).
     Active,
+    /// D8: revoked.
     Revoked,
+    /// D7: past its end date; no event marks it, the clock does.
     Expired,
+    /// D6: rejected by an operator after the authority's answer.
     Rejected,
+    /// The registration flow refused it (the delegate's seat, D2).
     Refused,
 }
 
 impl Status {
+    /// The status's wire name, as serialised (`awaiting_confirmation`...).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
@@ -163,18 +191,26 @@ impl Status {
 /// grantor's events).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delegation {
+    /// Chosen by the requester, so that a retried request is the same one.
     pub id: DelegationId,
+    /// Who gives the delegation; their stream holds it.
     pub grantor: FiscalCode,
+    /// Who may act for the grantor while it is active (D9).
     pub delegate: FiscalCode,
+    /// D3: the delegate's capacity; a legal representative's is not capped.
     pub role: Role,
+    /// D5: how it was registered; D7's shortest duration depends on it.
     pub channel: Channel,
     /// D7: last day on which the delegation is in force (local date); none: no end.
     pub ends_on: Option<NaiveDate>,
     /// M7: the web meeting that asked for it, if any.
     #[serde(default)]
     pub meeting: Option<crate::booking::BookingId>,
+    /// The instant of the request.
     pub requested_at: DateTime<Utc>,
+    /// The instant of the registration, none before it; D8 counts from its local date.
     pub registered_at: Option<DateTime<Utc>>,
+    /// Where the lifecycle stands, as stored; [`Delegation::status`] adds expiry.
     pub stage: Stage,
 }
 
@@ -222,6 +258,7 @@ impl Delegation {
         )))
     }
 
+    /// D8: when it was revoked, if it was.
     pub fn revoked_at(&self) -> Option<DateTime<Utc>> {
         match &self.stage {
             Stage::Revoked { at, .. } => Some(*at),

@@ -1,5 +1,5 @@
 //! The meeting aggregate: one web meeting, from the first join to its outcome
-//! (M1–M9).
+//! (M1–M10).
 
 use chrono::{DateTime, Duration, Utc};
 use cqrs_es::DomainEvent;
@@ -43,6 +43,8 @@ pub struct Meeting {
     locked: bool,
 }
 
+/// What may be asked of a web meeting: the booker's joins, the operator's
+/// steps, and the end of the registration a completion started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MeetingCommand {
     /// M1, M2: the booker enters with the code sent by SMS, given as the
@@ -52,30 +54,53 @@ pub enum MeetingCommand {
     /// `wrong_access_code`; after `max_access_code_attempts` in a row,
     /// joining is locked.
     Join {
+        /// M1: what the join needs of the booking, passed by the caller.
         booking: MeetingBooking,
+        /// M2: the digest of the code typed, never the code.
         code: AccessCodeDigest,
+        /// The instant of the join; M1's window is judged at it.
         at: DateTime<Utc>,
     },
     /// M10: an operator of the office issues a new code (generation 1, 2...
     /// after the booking's own), sent by SMS to `phone`; it replaces the
     /// earlier codes and unlocks joining.
     IssueAccessCode {
+        /// The meeting's booking.
         booking_id: BookingId,
+        /// M10: which code this is (the booking's own is 0); one already issued is a retry.
         generation: u32,
+        /// The new code's digest, never the code.
         code: AccessCodeDigest,
+        /// The mobile the SMS with the new code goes to.
         phone: Phone,
+        /// The staff id of the operator who issues it.
         operator: String,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
     /// M3: an operator takes the waiting citizen in charge.
-    TakeInCharge { operator: String, at: DateTime<Utc> },
+    TakeInCharge {
+        /// The staff id of the operator taking the call.
+        operator: String,
+        /// The instant of the command.
+        at: DateTime<Utc>,
+    },
     /// M4: recording consent given or denied; denied ends the meeting.
-    Consent { recording: bool, at: DateTime<Utc> },
+    Consent {
+        /// Whether the citizen consents to the recording; `false` ends the meeting.
+        recording: bool,
+        /// The instant of the command.
+        at: DateTime<Utc>,
+    },
     /// M5: the operator attests who is present.
     RecordAttendance {
+        /// Whether the grantor is in the call.
         grantor_present: bool,
+        /// Whether the delegate (the booker) is in the call.
         delegate_present: bool,
+        /// Whether the grantor can state their will in full awareness.
         grantor_able_to_consent: bool,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
     /// M6: a document came through the chat (already checked by
@@ -83,83 +108,143 @@ pub enum MeetingCommand {
     /// the meeting's booking is active or not (`false` once it is
     /// cancelled): see [`Meeting::accepts_document`].
     AttachDocument {
+        /// The checked document, by reference: kind, digest and length.
         document: DocumentRef,
+        /// Whether the meeting's booking is active now.
         booking_active: bool,
+        /// The instant of the upload.
         at: DateTime<Utc>,
     },
     /// M7: the operator closes a successful meeting; the delegation is then
     /// registered under D1–D3 with id `delegation_id`.
     Complete {
+        /// The id to register the delegation under, chosen by the caller.
         delegation_id: DelegationId,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
     /// M7: how that registration ended.
     RecordOutcome {
+        /// Registered, or refused with the rule's code.
         result: RegistrationResult,
+        /// The instant of the step, by the flow runner's clock.
         at: DateTime<Utc>,
     },
     /// M8: the operator ends the meeting without a registration.
     Abandon {
+        /// M8: why the meeting ends.
         outcome: AbandonReason,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
 }
 
+/// What happened in a web meeting, as stored in the meeting's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MeetingEvent {
     /// M1, M2: the first join; the booker is in the waiting room.
     Joined {
+        /// The meeting's booking.
         booking_id: BookingId,
+        /// The would-be delegate, who made the booking.
         booker: FiscalCode,
+        /// B5: the grantor named in the booking.
         grantor: GrantorDetails,
+        /// M1: the booked slot, which bounds the joins.
         slot: Slot,
+        /// The instant of the join.
         at: DateTime<Utc>,
     },
-    /// M3.
-    TakenInCharge { operator: String, at: DateTime<Utc> },
-    /// M4.
-    RecordingConsented { at: DateTime<Utc> },
-    /// M4: always followed by [`MeetingEvent::MeetingEnded`] with
-    /// [`Outcome::ConsentDenied`].
-    RecordingRefused { at: DateTime<Utc> },
-    /// M5.
+    /// M3: an operator took the waiting citizen in charge: the call is on.
+    TakenInCharge {
+        /// The staff id of the operator who took the call.
+        operator: String,
+        /// The instant of the command.
+        at: DateTime<Utc>,
+    },
+    /// M4: the citizen consented to the recording.
+    RecordingConsented {
+        /// The instant of the command.
+        at: DateTime<Utc>,
+    },
+    /// M4: the citizen refused the recording; always followed by
+    /// [`MeetingEvent::MeetingEnded`] with [`Outcome::ConsentDenied`].
+    RecordingRefused {
+        /// The instant of the command.
+        at: DateTime<Utc>,
+    },
+    /// M5: the operator attested who is present.
     AttendanceRecorded {
+        /// Whether the grantor is in the call.
         grantor_present: bool,
+        /// Whether the delegate (the booker) is in the call.
         delegate_present: bool,
+        /// Whether the grantor can state their will in full awareness.
         grantor_able_to_consent: bool,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
-    /// M6: replaces any earlier document of the same kind.
+    /// M6: a document came through the chat; it replaces any earlier one of
+    /// the same kind.
     DocumentAttached {
+        /// The document, by reference; its content is stored elsewhere.
         document: DocumentRef,
+        /// The instant of the upload.
         at: DateTime<Utc>,
     },
     /// M7: the registration to run, channel `web_meeting` (see
     /// [`registration_request`]).
     CompletionRequested {
+        /// The meeting's booking.
         booking_id: BookingId,
+        /// The id the delegation is to be registered under.
         delegation_id: DelegationId,
+        /// Who gives the delegation: the booking's grantor.
         grantor: FiscalCode,
+        /// Who receives it: the booker.
         delegate: FiscalCode,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
-    /// M4, M7, M8.
-    MeetingEnded { outcome: Outcome, at: DateTime<Utc> },
+    /// M4, M7, M8: the meeting is over.
+    MeetingEnded {
+        /// How it ended.
+        outcome: Outcome,
+        /// The instant of the command that ended it.
+        at: DateTime<Utc>,
+    },
     /// M10: a wrong access code; `wrong_codes` in a row, this one included.
-    AccessCodeRejected { wrong_codes: u32, at: DateTime<Utc> },
+    AccessCodeRejected {
+        /// Wrong codes in a row, this one included.
+        wrong_codes: u32,
+        /// The instant of the join.
+        at: DateTime<Utc>,
+    },
     /// M10: after too many wrong codes in a row, joining is locked.
-    JoiningLocked { at: DateTime<Utc> },
+    JoiningLocked {
+        /// The instant of the join that locked it.
+        at: DateTime<Utc>,
+    },
     /// M10: the right code after wrong ones, by a booker already in the
     /// meeting: the count starts again.
-    AccessCodeAccepted { at: DateTime<Utc> },
+    AccessCodeAccepted {
+        /// The instant of the join.
+        at: DateTime<Utc>,
+    },
     /// M10: an operator issued a new code (its digest; the SMS that carries
     /// it goes to `phone`); earlier codes no longer open the meeting.
     AccessCodeIssued {
+        /// The meeting's booking.
         booking_id: BookingId,
+        /// Which code this is (the booking's own is 0).
         generation: u32,
+        /// The new code's digest, never the code.
         code: AccessCodeDigest,
+        /// The mobile the SMS with the new code goes to.
         phone: Phone,
+        /// The staff id of the operator who issued it.
         operator: String,
+        /// The instant of the command.
         at: DateTime<Utc>,
     },
 }
@@ -237,6 +322,7 @@ pub fn registration_request(
 }
 
 impl Meeting {
+    /// Where the meeting stands.
     pub fn state(&self) -> MeetingState {
         self.state
     }
@@ -261,7 +347,7 @@ impl Meeting {
         self.consent
     }
 
-    /// M5.
+    /// M5: what the operator has attested.
     pub fn present(&self) -> Presence {
         self.present
     }
@@ -297,6 +383,7 @@ impl Meeting {
         self.delegation_id.as_ref()
     }
 
+    /// How the meeting ended; `None` until it does.
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
     }

@@ -1,4 +1,4 @@
-//! Web meetings (M1–M9): the video call in which an operator registers a
+//! Web meetings (M1–M10): the video call in which an operator registers a
 //! delegation for a grantor and a delegate who booked the web-meeting
 //! delegations counter.
 //!

@@ -74,14 +74,20 @@ pub enum Outcome {
     /// M4: recording consent was denied; the service is not provided.
     ConsentDenied,
     /// M7: the delegation was registered (channel `web_meeting`).
-    DelegationRegistered { delegation_id: DelegationId },
-    /// M7: a rule (D1–D3) refused the registration; `code` is that rule's code.
-    RegistrationRefused { code: String },
-    /// M8.
+    DelegationRegistered {
+        /// The delegation registered.
+        delegation_id: DelegationId,
+    },
+    /// M7: a rule (D1–D3) refused the registration.
+    RegistrationRefused {
+        /// The refusing rule's code (e.g. `delegate_cap_reached`).
+        code: String,
+    },
+    /// M8: the grantor did not attend.
     GrantorAbsent,
-    /// M8.
+    /// M8: nobody showed up.
     NoShow,
-    /// M8.
+    /// M8: the technology failed.
     TechnicalFailure,
     /// M8: documents missing or invalid.
     DocumentsInvalid,
@@ -112,9 +118,13 @@ impl Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AbandonReason {
+    /// The grantor did not attend.
     GrantorAbsent,
+    /// Nobody showed up.
     NoShow,
+    /// The technology failed.
     TechnicalFailure,
+    /// The documents were missing or not valid.
     DocumentsInvalid,
 }
 
@@ -134,11 +144,14 @@ impl From<AbandonReason> for Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum RegistrationResult {
+    /// The delegation was registered.
     Registered {
+        /// The delegation registered.
         delegation_id: DelegationId,
     },
-    /// `code` is the refusing rule's code (e.g. `grantor_already_has_delegate`).
+    /// A rule (D1–D3) refused the registration.
     Refused {
+        /// The refusing rule's code (e.g. `grantor_already_has_delegate`).
         code: String,
     },
 }
@@ -158,10 +171,13 @@ impl From<RegistrationResult> for Outcome {
 /// read the booking: the caller passes this along with the command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingBooking {
+    /// The booking, whose id is also the meeting's stream id.
     pub booking_id: BookingId,
     /// The would-be delegate, who made the booking (B5).
     pub booker: FiscalCode,
+    /// B5: the grantor named in the booking.
     pub grantor: GrantorDetails,
+    /// M1: the booked slot; joining opens before its start and closes at its end.
     pub slot: Slot,
     /// M2: the digest of the code sent by SMS (N1); `None` if the booking
     /// has none (M10: an operator issues a new one).
@@ -174,9 +190,13 @@ pub struct MeetingBooking {
 /// commands need not carry it. Never the access code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingSnapshot {
+    /// The meeting's booking.
     pub booking_id: BookingId,
+    /// The would-be delegate, who made the booking.
     pub booker: FiscalCode,
+    /// B5: the grantor named in the booking.
     pub grantor: GrantorDetails,
+    /// M1: the booked slot.
     pub slot: Slot,
 }
 
@@ -191,10 +211,11 @@ pub struct BookingSnapshot {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingView {
+    /// Where the meeting stands; M9's console lists bookings by it.
     pub state: MeetingState,
     /// M4: `null` until asked.
     pub consent: Option<bool>,
-    /// M5.
+    /// M5: what the operator has attested.
     pub present: Presence,
     /// M6: the latest document of each kind.
     pub documents: Vec<DocumentRef>,

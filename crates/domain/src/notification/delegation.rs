@@ -23,6 +23,7 @@ pub enum DelegationNotice {
 }
 
 impl DelegationNotice {
+    /// The notice's name, as it appears in keys and serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             DelegationNotice::Registered => "registered",
@@ -37,11 +38,14 @@ impl DelegationNotice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
+    /// Who gave the delegation.
     Grantor,
+    /// Who received it.
     Delegate,
 }
 
 impl Party {
+    /// The party's name, as it appears in keys and serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             Party::Grantor => "grantor",

@@ -27,10 +27,26 @@ const DEFAULT_SUBJECT: &str = "Comunicazione INPS";
 /// Why a subject or a markdown body is not accepted by the IO app.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IoMessageError {
+    /// The subject is too short or too long.
     #[error("an IO message subject has {min} to {max} characters, this one has {len}")]
-    SubjectLength { len: usize, min: usize, max: usize },
+    SubjectLength {
+        /// The subject's length, in characters.
+        len: usize,
+        /// The fewest characters allowed.
+        min: usize,
+        /// The most characters allowed.
+        max: usize,
+    },
+    /// The markdown body is too short or too long.
     #[error("an IO message markdown body has {min} to {max} characters, this one has {len}")]
-    MarkdownLength { len: usize, min: usize, max: usize },
+    MarkdownLength {
+        /// The body's length, in characters.
+        len: usize,
+        /// The fewest characters allowed.
+        min: usize,
+        /// The most characters allowed.
+        max: usize,
+    },
 }
 
 impl IoMessageError {
@@ -166,10 +182,12 @@ impl IoMessage {
         Self { subject, markdown }
     }
 
+    /// The subject, within the IO app's bounds.
     pub fn subject(&self) -> &str {
         &self.subject
     }
 
+    /// The markdown body, within the IO app's bounds.
     pub fn markdown(&self) -> &str {
         &self.markdown
     }

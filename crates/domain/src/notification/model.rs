@@ -14,11 +14,20 @@ use crate::FiscalCode;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Channel {
     /// N1, N2, N4: an SMS to an Italian mobile number.
-    Sms { to: Phone },
+    Sms {
+        /// The mobile the SMS goes to.
+        to: Phone,
+    },
     /// N3: a notice ("scadenza") in the citizen's MyINPS calendar.
-    CalendarNotice { citizen: FiscalCode },
+    CalendarNotice {
+        /// Whose calendar the notice goes in.
+        citizen: FiscalCode,
+    },
     /// N5: a message in the IO app of PagoPA, addressed by fiscal code.
-    Io { fiscal_code: FiscalCode },
+    Io {
+        /// The citizen the IO app knows by this code.
+        fiscal_code: FiscalCode,
+    },
 }
 
 impl Channel {
@@ -41,10 +50,15 @@ impl Channel {
 /// already within the bounds of [`IoMessage`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
+    /// N6: the idempotency key; the outbox keeps one notification per key.
     pub key: String,
+    /// Where it goes, and to whom.
     pub channel: Channel,
+    /// When it may be sent: at once for most, before the slot for N2's reminder.
     pub due_at: DateTime<Utc>,
+    /// The SMS's label, the notice's title, or the IO subject.
     pub title: String,
+    /// The SMS's text, the notice's text, or the IO markdown.
     pub body: String,
 }
 
@@ -69,7 +83,10 @@ pub enum OutboxOp {
     Schedule(Notification),
     /// N2: drop the notification with this key if it has not been sent yet
     /// (a cancelled booking's reminder).
-    Withdraw { key: String },
+    Withdraw {
+        /// N6: the key of the notification to drop.
+        key: String,
+    },
 }
 
 impl OutboxOp {

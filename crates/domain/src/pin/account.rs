@@ -19,15 +19,25 @@ pub enum PinCommand {
     /// P1, P2: a new PIN for `citizen`, replacing any previous one. Carries
     /// the hash only (P3). D12: `by` must be the citizen in person.
     IssuePin {
+        /// Whose PIN it is: the account's owner.
         citizen: FiscalCode,
+        /// P3: the salted hash of the new PIN, never the PIN.
         pin_hash: PinHash,
+        /// P1: how long the PIN stays valid, as the citizen chose.
         validity: PinValidity,
+        /// The instant of the command; the validity runs from it.
         at: DateTime<Utc>,
+        /// D12: who issues the PIN, and for whom.
         by: Issuer,
     },
     /// P3: checks a candidate PIN. The candidate is in the command only; it is
     /// redacted from `Debug` and never reaches an event.
-    VerifyPin { pin: String, at: DateTime<Utc> },
+    VerifyPin {
+        /// The candidate the contact center was given.
+        pin: String,
+        /// The instant of the check; an expired PIN is judged at it.
+        at: DateTime<Utc>,
+    },
 }
 
 impl fmt::Debug for PinCommand {
@@ -62,19 +72,34 @@ pub enum PinEvent {
     /// P1, P2: a PIN was issued; it replaces any previous one, and resets the
     /// failure count and the lock.
     PinIssued {
+        /// Whose PIN it is.
         citizen: FiscalCode,
+        /// P3: the salted hash of the PIN, never the PIN.
         hash: PinHash,
+        /// P1: how long it stays valid.
         validity: PinValidity,
+        /// The instant of the command.
         issued_at: DateTime<Utc>,
+        /// P1: the first instant at which it is no longer valid.
         valid_until: DateTime<Utc>,
     },
     /// P3: a check succeeded; the count of consecutive failures starts again.
-    PinVerified { at: DateTime<Utc> },
-    /// P3: a check failed; `failures` is the count of consecutive failures
-    /// on the current PIN, this one included.
-    PinCheckFailed { at: DateTime<Utc>, failures: u32 },
+    PinVerified {
+        /// The instant of the check.
+        at: DateTime<Utc>,
+    },
+    /// P3: a check failed.
+    PinCheckFailed {
+        /// The instant of the check.
+        at: DateTime<Utc>,
+        /// Consecutive failures on the current PIN, this one included.
+        failures: u32,
+    },
     /// P3: the current PIN is locked (after the failure recorded just before).
-    PinLocked { at: DateTime<Utc> },
+    PinLocked {
+        /// The instant of the check that locked it.
+        at: DateTime<Utc>,
+    },
 }
 
 impl PinEvent {
@@ -109,9 +134,13 @@ impl DomainEvent for PinEvent {
 /// The PIN currently on an account (P1, P2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedPin {
+    /// P3: the salted hash of the PIN, never the PIN.
     pub hash: PinHash,
+    /// P1: how long it stays valid, as the citizen chose.
     pub validity: PinValidity,
+    /// The instant it was issued.
     pub issued_at: DateTime<Utc>,
+    /// P1: the first instant at which it is no longer valid.
     pub valid_until: DateTime<Utc>,
 }
 

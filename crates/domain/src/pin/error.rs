@@ -15,25 +15,30 @@ pub enum PinError {
     /// P1: a validity other than 1d, 1w, 1m, 3m.
     #[error("PIN validity {0:?} is not one of \"1d\", \"1w\", \"1m\", \"3m\" (P1)")]
     InvalidValidity(String),
-    /// P1: a PIN is made of letters and digits.
+    /// P1: the PIN is empty, or holds something other than letters and digits.
     #[error("a PIN is made of letters and digits only, and is not empty (P1)")]
     InvalidPin,
     /// P3: the salt has the wrong length.
     #[error("a PIN salt has 16 to 48 bytes, this one has {len} (P3)")]
-    InvalidSalt { len: usize },
+    InvalidSalt {
+        /// The salt's length in bytes.
+        len: usize,
+    },
     /// P3: a stored hash that is not an Argon2id PHC string.
     #[error("not an Argon2id PHC string (P3)")]
     InvalidPinHash,
     /// D12: a delegate acting for a citizen never issues that citizen's PIN.
     #[error("a delegate acting for a citizen cannot issue the citizen's PIN (D12)")]
     NotAllowedWhenActing,
-    /// P1: a citizen issues their own PIN, in person.
+    /// P1, D12: issued by someone other than its citizen in person.
     #[error("a PIN is issued by its citizen in person (P1)")]
     NotTheCitizen,
     /// The command names a citizen other than the account's owner.
     #[error("this PIN account belongs to {owner}, not to {requested}")]
     CitizenMismatch {
+        /// The account's owner.
         owner: FiscalCode,
+        /// The citizen the command names.
         requested: FiscalCode,
     },
 }

@@ -19,14 +19,17 @@ pub const MAX_RANGE_DAYS: i64 = 366;
 /// modes it offers and its schedule (B3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
+    /// Names the counter in requests and in its slots' keys.
     pub id: CounterId,
     /// Shown to citizens, e.g. "DELEGHE IDENTITÀ DIGITALI IN WEB MEETING".
     pub name: String,
+    /// M11: the office the counter belongs to.
     pub office: OfficeId,
     /// B1: a citizen holds at most one active booking per counter type.
     pub counter_type: String,
     /// B5: the modes a booking at this counter may take.
     pub modes: Vec<Mode>,
+    /// B3: when it is open, and so which slots it offers.
     pub schedule: WeeklySchedule,
 }
 

@@ -19,10 +19,19 @@ pub struct CounterId(String);
 /// Why a string is not a valid [`CounterId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CounterIdError {
+    /// The id is empty.
     #[error("a counter id cannot be empty")]
     Empty,
+    /// The id is longer than [`MAX_COUNTER_ID_LEN`].
     #[error("a counter id has at most {max} characters, this one has {len}")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// Its length, in characters.
+        len: usize,
+        /// The most characters allowed.
+        max: usize,
+    },
+    /// The id holds a character other than a lowercase letter, a digit or `-`;
+    /// the payload is the first such character.
     #[error("a counter id uses only lowercase letters, digits and '-', not {0:?}")]
     InvalidCharacter(char),
 }
@@ -69,10 +78,17 @@ pub struct OfficeId(String);
 /// Why a string is not a valid [`OfficeId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OfficeIdError {
+    /// The name is blank.
     #[error("an office name cannot be empty")]
     Empty,
+    /// The name, trimmed, is longer than [`MAX_OFFICE_ID_LEN`].
     #[error("an office name has at most {max} characters, this one has {len}")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// Its length, in characters.
+        len: usize,
+        /// The most characters allowed.
+        max: usize,
+    },
 }
 
 impl OfficeIdError {

@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    /// At the office's counter.
     InPerson,
+    /// An operator calls the citizen back.
     PhoneCallback,
+    /// A video call (M1–M10).
     WebMeeting,
 }
 

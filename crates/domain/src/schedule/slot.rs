@@ -10,7 +10,9 @@ use crate::time::ROME;
 /// instants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Slot {
+    /// The instant the slot starts; B6 closes booking and cancelling then.
     pub start: DateTime<Utc>,
+    /// The instant the slot ends; M1 closes joining then.
     pub end: DateTime<Utc>,
 }
 

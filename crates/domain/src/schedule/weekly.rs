@@ -15,11 +15,14 @@ use crate::time::ROME;
 /// day. Checked when it becomes part of a [`WeeklySchedule`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OpeningInterval {
+    /// When the counter opens.
     pub start: NaiveTime,
+    /// When it closes, on the same day; no slot ends after it.
     pub end: NaiveTime,
 }
 
 impl OpeningInterval {
+    /// Opening hours from `start` to `end`, to be checked by the schedule.
     pub fn new(start: NaiveTime, end: NaiveTime) -> Self {
         Self { start, end }
     }
@@ -28,7 +31,9 @@ impl OpeningInterval {
 /// The opening hours of one weekday, as configured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayHours {
+    /// The weekday.
     pub day: Weekday,
+    /// Its opening hours: one or more, not overlapping, as the schedule requires.
     pub intervals: Vec<OpeningInterval>,
 }
 
@@ -53,9 +58,13 @@ pub struct WeeklySchedule {
 /// The serialised form of a [`WeeklySchedule`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeeklyScheduleConfig {
+    /// The opening days, each with its hours.
     pub days: Vec<DayHours>,
+    /// The length of every slot, in minutes.
     pub slot_minutes: u32,
+    /// B4: bookings one slot can hold (operators serving it).
     pub capacity: u32,
+    /// Local dates on which no slot is offered (holidays).
     #[serde(default)]
     pub closed_dates: Vec<NaiveDate>,
 }
@@ -204,6 +213,7 @@ impl WeeklySchedule {
         &self.hours[day.num_days_from_monday() as usize]
     }
 
+    /// The length of every slot, in minutes.
     pub fn slot_minutes(&self) -> u32 {
         self.slot_minutes
     }
@@ -218,6 +228,7 @@ impl WeeklySchedule {
         self.capacity
     }
 
+    /// The local dates on which no slot is offered (holidays).
     pub fn closed_dates(&self) -> &BTreeSet<NaiveDate> {
         &self.closed_dates
     }
