@@ -15,9 +15,7 @@ use cqrs_es::persist::{
     SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
-use postgres_es::PostgresEventRepository;
 use serde_json::Value;
-use sqlite_es::SqliteEventRepository;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -31,18 +29,7 @@ use crate::sql::{self, StoreUrl};
 
 pub use crate::sql::ConnectError;
 
-/// The stores this library runs on.
-pub enum Backend {
-    Memory(MemoryRepository),
-    /// sqlite-es on the pool of [`Repository::sqlite_pool`].
-    Sqlite(SqliteEventRepository),
-    /// postgres-es on the pool of [`Repository::postgres_pool`].
-    Postgres(PostgresEventRepository),
-}
-
-/// What reads the global log and the checkpoints: the same store as the
-/// backend's, reached directly (sqlite-es and postgres-es do not lend their
-/// pools, so the pool is kept here too, for the read models as well).
+/// The store: the log of every aggregate and the checkpoints of its readers.
 #[derive(Clone)]
 enum Log {
     Memory(MemoryRepository),
@@ -50,19 +37,16 @@ enum Log {
     Postgres(PgPool),
 }
 
-/// A shared handle on the backend; every aggregate's store holds one.
+/// A shared handle on the store; every aggregate's store holds one.
 #[derive(Clone)]
 pub struct Repository {
-    backend: Arc<Backend>,
     log: Log,
 }
 
 impl Repository {
     pub fn memory() -> Self {
-        let memory = MemoryRepository::new();
         Self {
-            backend: Arc::new(Backend::Memory(memory.clone())),
-            log: Log::Memory(memory),
+            log: Log::Memory(MemoryRepository::new()),
         }
     }
 
@@ -115,7 +99,6 @@ impl Repository {
     /// ([`sql::migrate_sqlite`]).
     pub fn from_sqlite_pool(pool: SqlitePool) -> Self {
         Self {
-            backend: Arc::new(Backend::Sqlite(SqliteEventRepository::new(pool.clone()))),
             log: Log::Sqlite(pool),
         }
     }
@@ -124,15 +107,8 @@ impl Repository {
     /// ([`sql::migrate_postgres`]).
     pub fn from_postgres_pool(pool: PgPool) -> Self {
         Self {
-            backend: Arc::new(Backend::Postgres(PostgresEventRepository::new(
-                pool.clone(),
-            ))),
             log: Log::Postgres(pool),
         }
-    }
-
-    pub fn backend(&self) -> &Backend {
-        &self.backend
     }
 
     /// The SQLite pool, if this is the SQLite store.
@@ -340,15 +316,10 @@ impl PersistedEventRepository for Repository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match self.backend() {
-            Backend::Memory(m) => Ok(m
-                .stream(A::TYPE, aggregate_id)
-                .into_iter()
-                .filter(|e| e.sequence > last_sequence)
-                .collect()),
-            Backend::Sqlite(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
-            Backend::Postgres(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
-        }
+        // Only cqrs-es's snapshot modes ask for this, and none is used.
+        let mut events = self.get_events::<A>(aggregate_id).await?;
+        events.retain(|e| e.sequence > last_sequence);
+        Ok(events)
     }
 
     async fn get_snapshot<A: Aggregate>(

@@ -1,5 +1,5 @@
-//! The SQL stores: SQLite through sqlite-es (the embedded default) and
-//! PostgreSQL through postgres-es.
+//! The SQL stores: SQLite (the embedded default) and PostgreSQL, on the
+//! tables of sqlite-es and postgres-es.
 //!
 //! This module opens them from a URL, applies the versioned migrations of
 //! `crates/adapters/migrations/{sqlite,postgres}` on every start, and reads
