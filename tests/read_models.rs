@@ -20,7 +20,6 @@ use deleghe::adapters::gateway::{DisabledIo, FileSmsGateway, Gateways, NoticeCal
 use deleghe::adapters::outbox::Dispatcher;
 use deleghe::adapters::projection::{Projector, ReadModels};
 use deleghe::adapters::readside::ReadSide;
-use deleghe::adapters::repository::Backend;
 use deleghe::adapters::{upcast, Actor, Deleghe, Metadata, Repository, SettableClock};
 use deleghe::domain::booking::{BookerCommand, Booking, BookingId, RequestBooking};
 use deleghe::domain::delegation::{DelegationId, RevocationChannel};
@@ -34,6 +33,8 @@ use support::*;
 /// reading one settable clock.
 struct World {
     repository: Repository,
+    /// Whether the store is the in-memory one.
+    in_memory: bool,
     side: ReadSide,
     clock: SettableClock,
     service: Deleghe,
@@ -52,6 +53,7 @@ impl World {
         let read = ReadModels::new(side.clone(), Policy::default()).with_clock(clock.as_clock());
         Self {
             repository,
+            in_memory: matches!(store, Store::Memory),
             side,
             clock,
             service,
@@ -72,7 +74,7 @@ impl World {
     /// own over the same store, so that it takes no turns with this one's
     /// (the in-memory store has one read side, its only copy).
     async fn projector_elsewhere(&self) -> Projector {
-        let side = if matches!(self.repository.backend(), Backend::Memory(_)) {
+        let side = if self.in_memory {
             self.side.clone()
         } else {
             ReadSide::open(&self.repository)

@@ -78,19 +78,24 @@ pub(crate) struct StoredText {
 impl StoredText {
     /// The event with its payload and metadata parsed, as cqrs-es holds it.
     pub(crate) fn parsed(self) -> Result<Positioned, ServiceError> {
-        let corrupt = |e: serde_json::Error| ServiceError::Corrupt(Box::new(e));
-        Ok(Positioned {
-            position: self.position,
-            event: SerializedEvent::new(
-                self.aggregate_id,
-                self.sequence,
-                self.aggregate_type,
-                self.event_type,
-                self.event_version,
-                serde_json::from_str(&self.payload).map_err(corrupt)?,
-                serde_json::from_str(&self.metadata).map_err(corrupt)?,
-            ),
-        })
+        let position = self.position;
+        let event = self
+            .into_event()
+            .map_err(|e| ServiceError::Corrupt(Box::new(e)))?;
+        Ok(Positioned { position, event })
+    }
+
+    /// The event with its payload and metadata parsed, without its position.
+    pub(crate) fn into_event(self) -> Result<SerializedEvent, serde_json::Error> {
+        Ok(SerializedEvent::new(
+            self.aggregate_id,
+            self.sequence,
+            self.aggregate_type,
+            self.event_type,
+            self.event_version,
+            serde_json::from_str(&self.payload)?,
+            serde_json::from_str(&self.metadata)?,
+        ))
     }
 }
 

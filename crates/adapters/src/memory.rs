@@ -2,10 +2,16 @@
 //! cqrs-es's `MemStore`), with the same optimistic concurrency as the SQL
 //! stores and a global position in commit order.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
+
+use crate::error::ServiceError;
+use crate::readside::SidePool;
+use crate::repository::{Held, Store, StoredEvents};
 
 /// One stored event and its position in the log (1-based, commit order).
 #[derive(Debug, Clone, PartialEq)]
@@ -99,5 +105,66 @@ impl MemoryRepository {
     pub(crate) fn save_checkpoint(&self, name: &str, position: i64) {
         let mut log = self.log.lock().expect("memory log poisoned");
         log.checkpoints.insert(name.to_owned(), position);
+    }
+}
+
+/// In memory there is no connection to hold, no pool and no read side
+/// (`ReadSide::open` makes one), and every commit is as durable as it gets.
+#[async_trait]
+impl Store for MemoryRepository {
+    fn pool(&self) -> Option<&(dyn Any + Send + Sync)> {
+        None
+    }
+
+    fn read_side(&self) -> Option<Arc<dyn SidePool>> {
+        None
+    }
+
+    async fn hold(&self) -> Result<Option<Held>, ServiceError> {
+        Ok(None)
+    }
+
+    async fn stream(
+        &self,
+        _: Option<&Held>,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        Ok(MemoryRepository::stream(self, aggregate_type, aggregate_id))
+    }
+
+    async fn append(
+        &self,
+        _: Option<&Held>,
+        events: &[SerializedEvent],
+        _durable: bool,
+    ) -> Result<(), PersistenceError> {
+        MemoryRepository::append(self, events)
+    }
+
+    async fn flush(&self, _: Option<&Held>) -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    async fn read_log(&self, after: i64, limit: usize) -> Result<StoredEvents, ServiceError> {
+        Ok(StoredEvents::Parsed(MemoryRepository::read_log(
+            self, after, limit,
+        )))
+    }
+
+    async fn events_of_type(
+        &self,
+        aggregate_type: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        Ok(self.all_of_type(aggregate_type))
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
+        Ok(MemoryRepository::checkpoint(self, name))
+    }
+
+    async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError> {
+        MemoryRepository::save_checkpoint(self, name, position);
+        Ok(())
     }
 }

@@ -7,62 +7,88 @@
 //! Beside what cqrs-es asks of a repository, each store keeps a global log in
 //! commit order ([`Repository::read_log`]) and the checkpoints of its readers;
 //! `docs/STORES.md` describes the schema and why the positions can be trusted.
+//!
+//! Each store implements one port, `Store`: `memory.rs`, and
+//! `sql/store.rs` for every SQL dialect.
 
+use std::any::Any;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use cqrs_es::persist::{
     EventUpcaster, PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent,
     SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
-use postgres_es::PostgresEventRepository;
 use serde_json::Value;
-use sqlite_es::SqliteEventRepository;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
-use sqlx::{Postgres, Sqlite};
-use tokio::sync::Mutex;
 
 use crate::error::ServiceError;
 use crate::events::{self, LoggedEvent, StoredText};
 use crate::memory::{MemoryRepository, Positioned};
-use crate::sql::{self, StoreUrl};
+use crate::readside::SidePool;
+use crate::sql::store::SqlStore;
+use crate::sql::{self, PostgresDialect, SqliteDialect, StoreUrl};
 
 pub use crate::sql::ConnectError;
 
-/// The stores this library runs on.
-pub enum Backend {
-    Memory(MemoryRepository),
-    /// sqlite-es on the pool of [`Repository::sqlite_pool`].
-    Sqlite(SqliteEventRepository),
-    /// postgres-es on the pool of [`Repository::postgres_pool`].
-    Postgres(PostgresEventRepository),
+/// What the repository asks of a store: the port each store implements
+/// (`memory.rs`; `sql/store.rs` for every SQL dialect).
+#[async_trait]
+pub(crate) trait Store: Send + Sync {
+    /// The store's connection pool, if it has one.
+    fn pool(&self) -> Option<&(dyn Any + Send + Sync)>;
+
+    /// The read side's tables, if the store holds them beside the events.
+    fn read_side(&self) -> Option<Arc<dyn SidePool>>;
+
+    /// A connection for a scope of [`Repository::holding`] to run on, if
+    /// the store has connections.
+    async fn hold(&self) -> Result<Option<Held>, ServiceError>;
+
+    /// One stream, in sequence order, on `held` if it is this store's.
+    async fn stream(
+        &self,
+        held: Option<&Held>,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError>;
+
+    /// Appends one command's events (of one stream or several): all, each
+    /// at the sequence it was decided at, or none.
+    async fn append(
+        &self,
+        held: Option<&Held>,
+        events: &[SerializedEvent],
+        durable: bool,
+    ) -> Result<(), PersistenceError>;
+
+    /// Returns once every commit made before it is durable.
+    async fn flush(&self, held: Option<&Held>) -> Result<(), ServiceError>;
+
+    async fn read_log(&self, after: i64, limit: usize) -> Result<StoredEvents, ServiceError>;
+
+    async fn events_of_type(
+        &self,
+        aggregate_type: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError>;
+
+    async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError>;
+
+    async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError>;
 }
 
-/// What reads the global log and the checkpoints: the same store as the
-/// backend's, reached directly (sqlite-es and postgres-es do not lend their
-/// pools, so the pool is kept here too, for the read models as well).
-#[derive(Clone)]
-enum Log {
-    Memory(MemoryRepository),
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-/// A shared handle on the backend; every aggregate's store holds one.
+/// A shared handle on the store; every aggregate's store holds one.
 #[derive(Clone)]
 pub struct Repository {
-    backend: Arc<Backend>,
-    log: Log,
+    store: Arc<dyn Store>,
 }
 
 impl Repository {
     pub fn memory() -> Self {
-        let memory = MemoryRepository::new();
         Self {
-            backend: Arc::new(Backend::Memory(memory.clone())),
-            log: Log::Memory(memory),
+            store: Arc::new(MemoryRepository::new()),
         }
     }
 
@@ -95,10 +121,10 @@ impl Repository {
         match StoreUrl::parse(url)? {
             StoreUrl::Memory => Ok(Self::memory()),
             StoreUrl::Sqlite(options) => {
-                Ok(Self::from_sqlite_pool(sql::open_sqlite(options).await?))
+                Ok(Self::from_sqlite_pool(sql::sqlite::open(options).await?))
             }
             StoreUrl::Postgres { options, schema } => Ok(Self::from_postgres_pool(
-                sql::open_postgres(options, schema.as_deref()).await?,
+                sql::postgres::open(options, schema.as_deref()).await?,
             )),
         }
     }
@@ -115,8 +141,7 @@ impl Repository {
     /// ([`sql::migrate_sqlite`]).
     pub fn from_sqlite_pool(pool: SqlitePool) -> Self {
         Self {
-            backend: Arc::new(Backend::Sqlite(SqliteEventRepository::new(pool.clone()))),
-            log: Log::Sqlite(pool),
+            store: Arc::new(SqlStore::<SqliteDialect>::new(pool)),
         }
     }
 
@@ -124,31 +149,23 @@ impl Repository {
     /// ([`sql::migrate_postgres`]).
     pub fn from_postgres_pool(pool: PgPool) -> Self {
         Self {
-            backend: Arc::new(Backend::Postgres(PostgresEventRepository::new(
-                pool.clone(),
-            ))),
-            log: Log::Postgres(pool),
+            store: Arc::new(SqlStore::<PostgresDialect>::new(pool)),
         }
-    }
-
-    pub fn backend(&self) -> &Backend {
-        &self.backend
     }
 
     /// The SQLite pool, if this is the SQLite store.
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
-        match &self.log {
-            Log::Sqlite(pool) => Some(pool),
-            _ => None,
-        }
+        self.store.pool()?.downcast_ref()
     }
 
     /// The PostgreSQL pool, if this is the PostgreSQL store.
     pub fn postgres_pool(&self) -> Option<&PgPool> {
-        match &self.log {
-            Log::Postgres(pool) => Some(pool),
-            _ => None,
-        }
+        self.store.pool()?.downcast_ref()
+    }
+
+    /// The read side's tables in this store's database, if it has them.
+    pub(crate) fn read_side(&self) -> Option<Arc<dyn SidePool>> {
+        self.store.read_side()
     }
 
     /// The events stored after position `after`, in commit order, at most
@@ -184,15 +201,7 @@ impl Repository {
         after: i64,
         limit: usize,
     ) -> Result<StoredEvents, ServiceError> {
-        Ok(match &self.log {
-            Log::Memory(m) => StoredEvents::Parsed(m.read_log(after, limit)),
-            Log::Sqlite(pool) => {
-                StoredEvents::Text(sql::read_log_sqlite(pool, after, limit).await?)
-            }
-            Log::Postgres(pool) => {
-                StoredEvents::Text(sql::read_log_postgres(pool, after, limit).await?)
-            }
-        })
+        self.store.read_log(after, limit).await
     }
 
     /// Runs `work` with its appends committed without waiting for their WAL
@@ -207,13 +216,7 @@ impl Repository {
 
     /// Returns once every commit made before it is durable.
     pub(crate) async fn flush(&self) -> Result<(), ServiceError> {
-        match (&self.log, Held::current()) {
-            (Log::Postgres(_), Some(Held::Postgres(conn))) => {
-                sql::flush_postgres(&mut **conn.lock().await).await
-            }
-            (Log::Postgres(pool), _) => sql::flush_postgres(pool).await,
-            (Log::Memory(_) | Log::Sqlite(_), _) => Ok(()),
-        }
+        self.store.flush(Held::current().as_ref()).await
     }
 
     /// Runs `work` with every load, append and flush it makes through this
@@ -230,36 +233,19 @@ impl Repository {
         if Held::current().is_some() {
             return Ok(work.await);
         }
-        let held = match &self.log {
-            Log::Memory(_) => return Ok(work.await),
-            Log::Sqlite(pool) => Held::Sqlite(Arc::new(Mutex::new(
-                pool.acquire().await.map_err(sql::service_error)?,
-            ))),
-            Log::Postgres(pool) => Held::Postgres(Arc::new(Mutex::new(
-                pool.acquire().await.map_err(sql::service_error)?,
-            ))),
-        };
-        Ok(HELD.scope(held, work).await)
+        match self.store.hold().await? {
+            Some(held) => Ok(HELD.scope(held, work).await),
+            None => Ok(work.await),
+        }
     }
 
     /// The position a named reader (runner, projector, dispatcher) has handled.
     pub async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
-        match &self.log {
-            Log::Memory(m) => Ok(m.checkpoint(name)),
-            Log::Sqlite(pool) => sql::checkpoint_sqlite(pool, name).await,
-            Log::Postgres(pool) => sql::checkpoint_postgres(pool, name).await,
-        }
+        self.store.checkpoint(name).await
     }
 
     pub async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError> {
-        match &self.log {
-            Log::Memory(m) => {
-                m.save_checkpoint(name, position);
-                Ok(())
-            }
-            Log::Sqlite(pool) => sql::save_checkpoint_sqlite(pool, name, position).await,
-            Log::Postgres(pool) => sql::save_checkpoint_postgres(pool, name, position).await,
-        }
+        self.store.save_checkpoint(name, position).await
     }
 }
 
@@ -271,14 +257,21 @@ tokio::task_local! {
     static HELD: Held;
 }
 
-/// A pooled connection a scope of [`Repository::holding`] runs on.
+/// The connection a scope of [`Repository::holding`] runs on, as the store
+/// that lent it knows it.
 #[derive(Clone)]
-enum Held {
-    Sqlite(Arc<Mutex<PoolConnection<Sqlite>>>),
-    Postgres(Arc<Mutex<PoolConnection<Postgres>>>),
-}
+pub(crate) struct Held(Arc<dyn Any + Send + Sync>);
 
 impl Held {
+    pub(crate) fn new<T: Any + Send + Sync>(conn: T) -> Self {
+        Self(Arc::new(conn))
+    }
+
+    /// The connection, if it is a `T`.
+    pub(crate) fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+
     fn current() -> Option<Held> {
         HELD.try_with(Held::clone).ok()
     }
@@ -322,17 +315,9 @@ impl PersistedEventRepository for Repository {
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         // Read by our own statement, the same as sqlite-es's and
         // postgres-es's, so that it can run on a held connection.
-        match (&self.log, Held::current()) {
-            (Log::Memory(m), _) => Ok(m.stream(A::TYPE, aggregate_id)),
-            (Log::Sqlite(_), Some(Held::Sqlite(conn))) => {
-                sql::stream_sqlite(&mut **conn.lock().await, A::TYPE, aggregate_id).await
-            }
-            (Log::Sqlite(pool), _) => sql::stream_sqlite(pool, A::TYPE, aggregate_id).await,
-            (Log::Postgres(_), Some(Held::Postgres(conn))) => {
-                sql::stream_postgres(&mut **conn.lock().await, A::TYPE, aggregate_id).await
-            }
-            (Log::Postgres(pool), _) => sql::stream_postgres(pool, A::TYPE, aggregate_id).await,
-        }
+        self.store
+            .stream(Held::current().as_ref(), A::TYPE, aggregate_id)
+            .await
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -340,15 +325,9 @@ impl PersistedEventRepository for Repository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        match self.backend() {
-            Backend::Memory(m) => Ok(m
-                .stream(A::TYPE, aggregate_id)
-                .into_iter()
-                .filter(|e| e.sequence > last_sequence)
-                .collect()),
-            Backend::Sqlite(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
-            Backend::Postgres(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
-        }
+        let mut events = self.get_events::<A>(aggregate_id).await?;
+        events.retain(|e| e.sequence > last_sequence);
+        Ok(events)
     }
 
     async fn get_snapshot<A: Aggregate>(
@@ -373,17 +352,9 @@ impl PersistedEventRepository for Repository {
         // they are stored all or none, each at the sequence it was decided
         // at, so a stream another writer moved makes the whole append conflict.
         let durable = !DEFERRED.try_with(|deferred| *deferred).unwrap_or(false);
-        match (&self.log, Held::current()) {
-            (Log::Memory(m), _) => m.append(events),
-            (Log::Sqlite(_), Some(Held::Sqlite(conn))) => {
-                sql::append_sqlite(&mut **conn.lock().await, events).await
-            }
-            (Log::Sqlite(pool), _) => sql::append_sqlite(pool, events).await,
-            (Log::Postgres(_), Some(Held::Postgres(conn))) => {
-                sql::append_postgres(&mut **conn.lock().await, events, durable).await
-            }
-            (Log::Postgres(pool), _) => sql::append_postgres(pool, events, durable).await,
-        }
+        self.store
+            .append(Held::current().as_ref(), events, durable)
+            .await
     }
 
     // The streams are read whole, then replayed: sqlite-es's and postgres-es's
@@ -398,11 +369,7 @@ impl PersistedEventRepository for Repository {
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        let events = match &self.log {
-            Log::Memory(m) => m.all_of_type(A::TYPE),
-            Log::Sqlite(pool) => sql::events_of_type_sqlite(pool, A::TYPE).await?,
-            Log::Postgres(pool) => sql::events_of_type_postgres(pool, A::TYPE).await?,
-        };
+        let events = self.store.events_of_type(A::TYPE).await?;
         replay(events).await
     }
 }

@@ -12,41 +12,50 @@
 //!   connection, kept open) with the same schema, so every store answers the
 //!   same queries with the same code.
 //!
-//! Layout: this file holds the row types and the dispatch to one queries
-//! module per dialect (`sqlite.rs`, `postgres.rs`), which hold every statement;
+//! Layout: this file holds the row types, and the handles the rest of the
+//! library reads and writes through ([`ReadSide`], `HeldSide`, `SideTx`,
+//! `Batch`), each on a connection of the store's `SidePool`; every
+//! statement is written once, for every dialect, in `crate::sql`
+//! (`statements.rs`, its text in `queries.rs` or the dialect's module);
 //! `batch.rs` holds the projector's write-behind cache; the schema is in
 //! `crates/adapters/migrations/{sqlite,postgres}`.
 
 mod batch;
-pub(crate) mod postgres;
-pub(crate) mod sqlite;
 
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use deleghe_domain::booking::{Booking, BookingStage};
 use deleghe_domain::delegation::{Delegation, Stage};
 use deleghe_domain::meeting::Meeting;
 use deleghe_domain::notification::{Channel, Notification};
 use serde::{Deserialize, Serialize};
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnection, PgPool};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
-use sqlx::{Connection, Postgres, Sqlite, Transaction};
 
 use crate::error::ServiceError;
 use crate::repository::Repository;
-use crate::sql::service_error;
+use crate::sql::statements::{Statements, Transactional};
+use crate::sql::store::SqlStore;
+use crate::sql::SqliteDialect;
 
-use batch::{BookingRecord, DelegationRecord, Keys, OutboxWrite};
-pub(crate) use batch::{Cache, RowKeys, WriteSet};
+pub(crate) use batch::{BookingRecord, Cache, DelegationRecord, RowKeys, WriteSet};
+use batch::{Keys, OutboxWrite};
+
+/// Where the read side's connections come from: the port each store's pool
+/// implements (`sql/store.rs`, for every SQL dialect).
+#[async_trait]
+pub(crate) trait SidePool: Send + Sync {
+    async fn acquire(&self) -> Result<Box<dyn Statements>, ServiceError>;
+
+    /// Whether the pool lends more than one connection at once.
+    fn pipelines(&self) -> bool;
+}
 
 /// The read side of one store. Cloning shares the pool, and the turns its
 /// projectors take to catch up ([`CatchUpTurns`]).
 #[derive(Clone)]
-pub struct ReadSide(Pool, Arc<CatchUpTurns>);
+pub struct ReadSide(Arc<dyn SidePool>, Arc<CatchUpTurns>);
 
 /// Catch-ups through one read side (and its clones) take turns. A catch-up
 /// holds two connections of the pool and reads the log on a third: callers
@@ -83,67 +92,34 @@ impl CatchUpTurns {
     }
 }
 
-#[derive(Clone)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-/// Runs `$f` of the dialect's queries module on `$on` (a pool or a
-/// transaction's connection), with the same arguments on both.
-macro_rules! on_pool {
-    ($self:expr, $f:ident ( $($arg:expr),* )) => {
-        match &$self.0 {
-            Pool::Sqlite(pool) => sqlite::$f(pool, $($arg),*).await,
-            Pool::Postgres(pool) => postgres::$f(pool, $($arg),*).await,
-        }
-    };
-}
-
 impl ReadSide {
     /// The read side of `repository`'s store. On SQLite and PostgreSQL the
     /// schema is already there (the repository applied the migrations when it
     /// connected); for the in-memory repository a new in-memory database is
     /// created and migrated: open it once and share the handle.
     pub async fn open(repository: &Repository) -> Result<Self, ServiceError> {
-        if let Some(pool) = repository.sqlite_pool() {
-            return Ok(Self(Pool::Sqlite(pool.clone()), Arc::default()));
+        match repository.read_side() {
+            Some(pool) => Ok(Self(pool, Arc::default())),
+            None => Self::in_memory().await,
         }
-        if let Some(pool) = repository.postgres_pool() {
-            return Ok(Self(Pool::Postgres(pool.clone()), Arc::default()));
-        }
-        Self::in_memory().await
     }
 
     /// A new, empty, in-memory read side (the in-memory repository's).
     pub async fn in_memory() -> Result<Self, ServiceError> {
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .map_err(service_error)?
-            .foreign_keys(true);
-        // One connection, never closed: an in-memory database lives as long
-        // as its connection.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-            .map_err(service_error)?;
-        crate::sql::migrate_sqlite(&pool)
+        let pool = crate::sql::sqlite::in_memory()
             .await
             .map_err(|e| ServiceError::Unavailable(Box::new(e)))?;
-        Ok(Self(Pool::Sqlite(pool), Arc::default()))
+        Ok(Self(
+            Arc::new(SqlStore::<SqliteDialect>::new(pool)),
+            Arc::default(),
+        ))
     }
 
     /// Whether the pool lends two connections at once, as the pipelined
     /// catch-up needs (one reads the next batch's rows while the other
     /// writes the last one); the in-memory read side has one.
     pub(crate) fn pipelines(&self) -> bool {
-        match &self.0 {
-            Pool::Sqlite(pool) => pool.options().get_max_connections() > 1,
-            Pool::Postgres(pool) => pool.options().get_max_connections() > 1,
-        }
+        self.0.pipelines()
     }
 
     /// The turns of the catch-ups through this read side and its clones.
@@ -156,48 +132,52 @@ impl ReadSide {
     /// pings a connection each time it goes back to its pool (ADR 0005), so
     /// a catch-up takes one for all its batches.
     pub(crate) async fn hold(&self) -> Result<HeldSide, ServiceError> {
-        Ok(match &self.0 {
-            Pool::Sqlite(pool) => HeldSide::Sqlite(pool.acquire().await.map_err(service_error)?),
-            Pool::Postgres(pool) => {
-                HeldSide::Postgres(pool.acquire().await.map_err(service_error)?)
-            }
-        })
+        Ok(HeldSide(self.conn().await?))
+    }
+
+    /// A pooled connection, for one statement.
+    async fn conn(&self) -> Result<Box<dyn Statements>, ServiceError> {
+        self.0.acquire().await
     }
 
     // -------------------------------------------------------- read models
 
     pub(crate) async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
-        on_pool!(self, checkpoint(name)).map(|c| c.position)
+        self.conn()
+            .await?
+            .read_checkpoint(name)
+            .await
+            .map(|c| c.position)
     }
 
     pub(crate) async fn delegation(&self, id: &str) -> Result<Option<DelegationRow>, ServiceError> {
-        on_pool!(self, delegation(id))
+        self.conn().await?.delegation(id).await
     }
 
     pub(crate) async fn delegations_by_grantor(
         &self,
         grantor: &str,
     ) -> Result<Vec<DelegationRow>, ServiceError> {
-        on_pool!(self, delegations_by_grantor(grantor))
+        self.conn().await?.delegations_by_grantor(grantor).await
     }
 
     pub(crate) async fn delegations_by_delegate(
         &self,
         delegate: &str,
     ) -> Result<Vec<DelegationRow>, ServiceError> {
-        on_pool!(self, delegations_by_delegate(delegate))
+        self.conn().await?.delegations_by_delegate(delegate).await
     }
 
     pub(crate) async fn all_delegations(&self) -> Result<Vec<DelegationRow>, ServiceError> {
-        on_pool!(self, all_delegations())
+        self.conn().await?.all_delegations().await
     }
 
     pub(crate) async fn booking(&self, id: &str) -> Result<Option<BookingRow>, ServiceError> {
-        on_pool!(self, booking(id))
+        self.conn().await?.booking(id).await
     }
 
     pub(crate) async fn bookings_of(&self, booker: &str) -> Result<Vec<BookingRow>, ServiceError> {
-        on_pool!(self, bookings_of(booker))
+        self.conn().await?.bookings_of(booker).await
     }
 
     pub(crate) async fn bookings_by_office_day(
@@ -205,7 +185,10 @@ impl ReadSide {
         office: &str,
         date: &str,
     ) -> Result<Vec<BookingRow>, ServiceError> {
-        on_pool!(self, bookings_by_office_day(office, date))
+        self.conn()
+            .await?
+            .bookings_by_office_day(office, date)
+            .await
     }
 
     pub(crate) async fn waiting_room(
@@ -213,11 +196,11 @@ impl ReadSide {
         office: &str,
         date: &str,
     ) -> Result<Vec<BookingRow>, ServiceError> {
-        on_pool!(self, waiting_room(office, date))
+        self.conn().await?.waiting_room(office, date).await
     }
 
     pub(crate) async fn all_bookings(&self) -> Result<Vec<BookingRow>, ServiceError> {
-        on_pool!(self, all_bookings())
+        self.conn().await?.all_bookings().await
     }
 
     /// Places held per slot start (as stored text) of `counter`, for slots
@@ -228,29 +211,29 @@ impl ReadSide {
         first: &str,
         last: &str,
     ) -> Result<Vec<(String, i64)>, ServiceError> {
-        on_pool!(self, places_held(counter, first, last))
+        self.conn().await?.places_held(counter, first, last).await
     }
 
     pub(crate) async fn all_places(&self) -> Result<Vec<PlaceRow>, ServiceError> {
-        on_pool!(self, all_places())
+        self.conn().await?.all_places().await
     }
 
     pub(crate) async fn audit_of(&self, grantor: &str) -> Result<Vec<AuditEntry>, ServiceError> {
-        on_pool!(self, audit_of(grantor))
+        self.conn().await?.audit_of(grantor).await
     }
 
     pub(crate) async fn all_audit(&self) -> Result<Vec<AuditEntry>, ServiceError> {
-        on_pool!(self, all_audit())
+        self.conn().await?.all_audit().await
     }
 
     // -------------------------------------------------------- notices
 
     pub(crate) async fn insert_notice(&self, notice: &NoticeRow) -> Result<(), ServiceError> {
-        on_pool!(self, insert_notice(notice))
+        self.conn().await?.insert_notice(notice).await
     }
 
     pub(crate) async fn notices_of(&self, citizen: &str) -> Result<Vec<NoticeRow>, ServiceError> {
-        on_pool!(self, notices_of(citizen))
+        self.conn().await?.notices_of(citizen).await
     }
 
     pub(crate) async fn set_notice_read(
@@ -259,7 +242,7 @@ impl ReadSide {
         id: &str,
         read: bool,
     ) -> Result<bool, ServiceError> {
-        on_pool!(self, set_notice_read(citizen, id, read))
+        self.conn().await?.set_notice_read(citizen, id, read).await
     }
 
     pub(crate) async fn delete_notice(
@@ -267,7 +250,7 @@ impl ReadSide {
         citizen: &str,
         id: &str,
     ) -> Result<bool, ServiceError> {
-        on_pool!(self, delete_notice(citizen, id))
+        self.conn().await?.delete_notice(citizen, id).await
     }
 
     // -------------------------------------------------------- outbox
@@ -279,19 +262,19 @@ impl ReadSide {
         until: &str,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, ServiceError> {
-        on_pool!(self, claim_due(claim, now, until, limit))
+        self.conn().await?.claim_due(claim, now, until, limit).await
     }
 
     pub(crate) async fn mark_sent(&self, key: &str, at: &str) -> Result<bool, ServiceError> {
-        on_pool!(self, mark_sent(key, at))
+        self.conn().await?.mark_sent(key, at).await
     }
 
     pub(crate) async fn mark_attempt(&self, attempt: &Attempt<'_>) -> Result<bool, ServiceError> {
-        on_pool!(self, mark_attempt(attempt))
+        self.conn().await?.mark_attempt(attempt).await
     }
 
     pub(crate) async fn outbox(&self) -> Result<Vec<OutboxEntry>, ServiceError> {
-        on_pool!(self, outbox())
+        self.conn().await?.outbox().await
     }
 
     // -------------------------------------------------------- documents
@@ -304,7 +287,10 @@ impl ReadSide {
         content: &[u8],
         stored_at: &str,
     ) -> Result<(), ServiceError> {
-        on_pool!(self, put_document(sha256, content, stored_at))
+        self.conn()
+            .await?
+            .put_document(sha256, content, stored_at)
+            .await
     }
 
     /// Deletes the documents stored before `stored_before` (as stored text)
@@ -313,33 +299,30 @@ impl ReadSide {
         &self,
         stored_before: &str,
     ) -> Result<Vec<i64>, ServiceError> {
-        on_pool!(self, sweep_documents(stored_before))
+        self.conn().await?.sweep_documents(stored_before).await
     }
 
     /// Whether an event refers to the document `sha256`.
     pub(crate) async fn document_referenced(&self, sha256: &str) -> Result<bool, ServiceError> {
-        on_pool!(self, document_referenced(sha256))
+        self.conn().await?.document_referenced(sha256).await
     }
 
     pub(crate) async fn all_document_refs(&self) -> Result<Vec<DocumentRefRow>, ServiceError> {
-        on_pool!(self, all_document_refs())
+        self.conn().await?.all_document_refs().await
     }
 
     pub(crate) async fn document(&self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError> {
-        on_pool!(self, document(sha256))
+        self.conn().await?.document(sha256).await
     }
 
     /// How many documents are stored, and their bytes in all.
     pub(crate) async fn document_usage(&self) -> Result<(i64, i64), ServiceError> {
-        on_pool!(self, document_usage())
+        self.conn().await?.document_usage().await
     }
 }
 
 /// A connection of the read side, held across transactions.
-pub(crate) enum HeldSide {
-    Sqlite(PoolConnection<Sqlite>),
-    Postgres(PoolConnection<Postgres>),
-}
+pub(crate) struct HeldSide(Box<dyn Statements>);
 
 /// How far a projector got, and how many rebuilds its rows have been
 /// through: a rebuild rewrites rows without moving the position, so a
@@ -351,64 +334,27 @@ pub(crate) struct Checkpoint {
     pub generation: i64,
 }
 
-/// A connection to run a batch's reads on: a held one, or a transaction's.
-enum ConnMut<'a> {
-    Sqlite(&'a mut SqliteConnection),
-    Postgres(&'a mut PgConnection),
-}
-
-impl ConnMut<'_> {
-    fn reborrow(&mut self) -> ConnMut<'_> {
-        match self {
-            ConnMut::Sqlite(conn) => ConnMut::Sqlite(conn),
-            ConnMut::Postgres(conn) => ConnMut::Postgres(conn),
-        }
-    }
-}
-
-/// Runs `$f` of the dialect's queries module on a [`ConnMut`].
-macro_rules! on_conn {
-    ($conn:expr, $f:ident ( $($arg:expr),* )) => {
-        match $conn {
-            ConnMut::Sqlite(conn) => sqlite::$f(conn, $($arg),*).await,
-            ConnMut::Postgres(conn) => postgres::$f(conn, $($arg),*).await,
-        }
-    };
-}
-
 impl HeldSide {
     /// The checkpoint `name` as committed (zero if missing).
     pub(crate) async fn checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError> {
-        match self {
-            HeldSide::Sqlite(conn) => sqlite::checkpoint(&mut **conn, name).await,
-            HeldSide::Postgres(conn) => postgres::checkpoint(&mut **conn, name).await,
-        }
+        self.0.read_checkpoint(name).await
     }
 
     /// A batch applied outside any transaction: the rows it does not know
     /// are read on this connection, as committed.
     pub(crate) fn batch<'a>(&'a mut self, cache: &'a mut Cache) -> Batch<'a> {
-        let conn = match self {
-            HeldSide::Sqlite(conn) => ConnMut::Sqlite(conn),
-            HeldSide::Postgres(conn) => ConnMut::Postgres(conn),
-        };
-        Batch { conn, cache }
+        Batch {
+            conn: &mut *self.0,
+            cache,
+        }
     }
 
     /// A transaction that holds the store's write lock from its start (on
     /// SQLite `BEGIN IMMEDIATE`: one writer at a time, so no upgrade can fail
     /// half-way).
     pub(crate) async fn begin(&mut self) -> Result<SideTx<'_>, ServiceError> {
-        let conn = match self {
-            HeldSide::Sqlite(conn) => Conn::Sqlite(
-                conn.begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(service_error)?,
-            ),
-            HeldSide::Postgres(conn) => Conn::Postgres(conn.begin().await.map_err(service_error)?),
-        };
         Ok(SideTx {
-            conn,
+            conn: self.0.begin().await?,
             cache: Cache::default(),
         })
     }
@@ -421,27 +367,15 @@ impl HeldSide {
 /// [`SideTx::flush`] writes them, a few multi-row statements per table, so a
 /// batch costs about as many round trips as one event.
 pub(crate) struct SideTx<'c> {
-    conn: Conn<'c>,
+    conn: Box<dyn Transactional + 'c>,
     cache: Cache,
 }
 
-enum Conn<'c> {
-    Sqlite(Transaction<'c, Sqlite>),
-    Postgres(Transaction<'c, Postgres>),
-}
-
 impl SideTx<'_> {
-    fn conn(&mut self) -> ConnMut<'_> {
-        match &mut self.conn {
-            Conn::Sqlite(tx) => ConnMut::Sqlite(tx),
-            Conn::Postgres(tx) => ConnMut::Postgres(tx),
-        }
-    }
-
     /// The checkpoint `name`, locked until the transaction ends (created at
     /// 0 if missing).
     pub(crate) async fn lock_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError> {
-        on_conn!(self.conn(), lock_checkpoint(name))
+        self.conn.lock_read_checkpoint(name).await
     }
 
     pub(crate) async fn save_checkpoint(
@@ -449,23 +383,19 @@ impl SideTx<'_> {
         name: &str,
         position: i64,
     ) -> Result<(), ServiceError> {
-        on_conn!(self.conn(), save_checkpoint(name, position))
+        self.conn.save_read_checkpoint(name, position).await
     }
 
     /// Counts a rebuild of the rows of checkpoint `name`.
     pub(crate) async fn next_generation(&mut self, name: &str) -> Result<(), ServiceError> {
-        on_conn!(self.conn(), next_generation(name))
+        self.conn.next_generation(name).await
     }
 
     /// The batch being applied in this transaction: the rows it does not
     /// know are read in it.
     pub(crate) fn batch(&mut self) -> Batch<'_> {
-        let conn = match &mut self.conn {
-            Conn::Sqlite(tx) => ConnMut::Sqlite(tx),
-            Conn::Postgres(tx) => ConnMut::Postgres(tx),
-        };
         Batch {
-            conn,
+            conn: &mut *self.conn,
             cache: &mut self.cache,
         }
     }
@@ -479,49 +409,20 @@ impl SideTx<'_> {
 
     /// Writes `set`: the rows, the audit rows, the outbox.
     pub(crate) async fn write(&mut self, set: &WriteSet) -> Result<(), ServiceError> {
-        if !set.delegations.is_empty() {
-            on_conn!(self.conn(), put_delegations(&set.delegations))?;
-        }
-        if !set.bookings.is_empty() {
-            on_conn!(self.conn(), put_bookings(&set.bookings))?;
-        }
-        if !set.places.is_empty() {
-            on_conn!(self.conn(), put_places(&set.places))?;
-        }
-        if !set.audit.is_empty() {
-            on_conn!(self.conn(), insert_audit(&set.audit))?;
-        }
-        if !set.document_refs.is_empty() {
-            on_conn!(self.conn(), insert_document_refs(&set.document_refs))?;
-        }
-        let outbox = &set.outbox;
-        if !outbox.schedule.is_empty() {
-            on_conn!(self.conn(), schedule(&outbox.schedule, false))?;
-        }
-        if !outbox.schedule_or_withdraw.is_empty() {
-            on_conn!(self.conn(), schedule(&outbox.schedule_or_withdraw, true))?;
-        }
-        if !outbox.withdraw.is_empty() {
-            on_conn!(self.conn(), withdraw(&outbox.withdraw))?;
-        }
-        Ok(())
+        self.conn.write(set).await
     }
 
     /// Empties every read-model table, the references to documents included
     /// (not the outbox, notices or the documents themselves).
     pub(crate) async fn clear_read_models(&mut self) -> Result<(), ServiceError> {
         self.cache.clear_read_models();
-        on_conn!(self.conn(), clear_read_models())
+        self.conn.clear_read_models().await
     }
 
     /// Flushes, then commits.
     pub(crate) async fn commit(mut self) -> Result<(), ServiceError> {
         self.flush().await?;
-        match self.conn {
-            Conn::Sqlite(tx) => tx.commit().await,
-            Conn::Postgres(tx) => tx.commit().await,
-        }
-        .map_err(service_error)
+        self.conn.commit().await
     }
 }
 
@@ -531,7 +432,7 @@ impl SideTx<'_> {
 /// The rows a batch will touch are read up front ([`Batch::prefetch`], one
 /// query per table); a row it did not announce is read when first asked for.
 pub(crate) struct Batch<'a> {
-    conn: ConnMut<'a>,
+    conn: &'a mut dyn Statements,
     cache: &'a mut Cache,
 }
 
@@ -543,7 +444,7 @@ impl Batch<'_> {
         self.cache.delegations.start(started);
         let ids = self.cache.delegations.unread(read);
         if !ids.is_empty() {
-            let found = on_conn!(self.conn.reborrow(), delegations(&ids))?;
+            let found = self.conn.delegations(&ids).await?;
             self.cache
                 .delegations
                 .read(ids, found, |r| r.delegation.id.as_str().to_owned());
@@ -552,7 +453,7 @@ impl Batch<'_> {
         self.cache.bookings.start(started);
         let ids = self.cache.bookings.unread(read);
         if !ids.is_empty() {
-            let found = on_conn!(self.conn.reborrow(), bookings(&ids))?;
+            let found = self.conn.bookings(&ids).await?;
             self.cache
                 .bookings
                 .read(ids, found, |r| r.booking.id.as_str().to_owned());
@@ -561,7 +462,7 @@ impl Batch<'_> {
         self.cache.places.start(started);
         let places = self.cache.places.unread(read);
         if !places.is_empty() {
-            let found = on_conn!(self.conn.reborrow(), places(&places))?;
+            let found = self.conn.places(&places).await?;
             self.cache
                 .places
                 .read(places, found, |r| (r.slot_key.clone(), r.booking.clone()));

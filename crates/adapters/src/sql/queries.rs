@@ -1,139 +1,187 @@
-//! Every statement the adapters run on their own, beside those of sqlite-es
-//! and postgres-es (which keep theirs) and the migrations (which create the
-//! schema). One submodule per dialect; the statements mean the same in both.
+//! The standard text of the statements the adapters run on their own (the
+//! migrations create the schema): what SQLite and PostgreSQL understand
+//! alike. Each is the default of its item of `Dialect` (`dialect.rs`),
+//! which says what its parameters are; what a dialect writes otherwise (and
+//! every statement over many rows) is in its own module, `sqlite.rs` or
+//! `postgres.rs`.
+//!
+//! Placeholders are `$1`, `$2`…, each used once, in order (SQLite reads
+//! `$N` as `?N`). JSON columns (`json`, `jsonb` on PostgreSQL; `text` on
+//! SQLite) are read through `CAST(… AS TEXT)` and decoded by the reader.
 
-/// Statements for SQLite (`?` placeholders).
-pub mod sqlite {
-    /// The log after a position, in commit order: `(after, limit)`. The
-    /// columns in this order are what the reader takes them by.
-    pub const READ_LOG: &str = "
-SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
-  FROM events
- WHERE position > ?
- ORDER BY position
- LIMIT ?";
+// ------------------------------------------------------------ the log
 
-    /// Every event of one aggregate type, in commit order: `(aggregate_type)`.
-    pub const EVENTS_OF_TYPE: &str = "
-SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
-  FROM events
- WHERE aggregate_type = ?
- ORDER BY position";
-
-    /// One stream, as sqlite-es reads it: `(aggregate_type, aggregate_id)`.
-    pub const STREAM: &str = "
-SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
-  FROM events
- WHERE aggregate_type = ? AND aggregate_id = ?
- ORDER BY sequence";
-
-    /// Appends `n` events, of one stream or several, in one statement (an implicit
-    /// transaction: all or none), seven values per event: aggregate_type,
-    /// aggregate_id, sequence, event_type, event_version, payload, metadata.
-    /// The position is the rowid alias, handed out by SQLite in row order.
-    pub fn append(n: usize) -> String {
-        let row = "(?, ?, ?, ?, ?, ?, ?)";
-        let mut sql = String::from(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata) VALUES ",
-        );
-        sql.push_str(&vec![row; n.max(1)].join(", "));
-        sql
-    }
-
-    /// `(name)`.
-    pub const CHECKPOINT: &str = "SELECT position FROM checkpoints WHERE name = ?";
-
-    /// `(name, position)`.
-    pub const SAVE_CHECKPOINT: &str = "
-INSERT INTO checkpoints (name, position) VALUES (?, ?)
-    ON CONFLICT (name) DO UPDATE SET position = excluded.position";
-}
-
-/// Statements for PostgreSQL (`$n` placeholders).
-pub mod postgres {
-    /// Numbers the events committed since the last call (see the migration
-    /// `number_on_read`); run before [`READ_LOG`] and [`EVENTS_OF_TYPE`].
-    /// Positions are handed out only to committed rows, one numberer at a
-    /// time, above every position handed out before: no gap can fill in
-    /// behind a reader.
-    pub const NUMBER_EVENTS: &str = "SELECT number_events()";
-
-    /// The log after a position, in the order it was numbered: `($1 after,
-    /// $2 limit)`. Payload and metadata as text, decoded by the reader.
-    pub const READ_LOG: &str = "
+/// The log after a position, in commit order: `($1 after, $2 limit)`.
+/// The columns in this order are what the reader takes them by.
+pub const READ_LOG: &str = "
 SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version,
-       payload::text AS payload, metadata::text AS metadata
+       CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata
   FROM events
  WHERE position > $1
  ORDER BY position
  LIMIT $2";
 
-    /// One stream, as postgres-es reads it (unnumbered events included):
-    /// `($1 aggregate_type, $2 aggregate_id)`.
-    pub const STREAM: &str = "
-SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version,
-       payload::text AS payload, metadata::text AS metadata
+/// One stream, as sqlite-es and postgres-es read it (on PostgreSQL events
+/// not numbered yet included): `($1 aggregate_type, $2 aggregate_id)`. The
+/// columns of [`READ_LOG`] after its position.
+pub const STREAM: &str = "
+SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
+       CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata
   FROM events
  WHERE aggregate_type = $1 AND aggregate_id = $2
  ORDER BY sequence";
 
-    /// Every event of one aggregate type, in commit order: `($1 aggregate_type)`.
-    pub const EVENTS_OF_TYPE: &str = "
-SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+/// Every event of one aggregate type, in commit order: `($1
+/// aggregate_type)`; the columns of [`STREAM`].
+pub const EVENTS_OF_TYPE: &str = "
+SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
+       CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata
   FROM events
  WHERE aggregate_type = $1 AND position IS NOT NULL
  ORDER BY position";
 
-    /// The append, with `$extra` joined to its rows (see [`APPEND_DEFERRED`]).
-    macro_rules! append {
-        ($extra:literal) => {
-            concat!(
-                "
-INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-SELECT e.aggregate_type, e.id, e.sequence, e.event_type, e.event_version, e.payload::json, e.metadata::json
-  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-       WITH ORDINALITY AS e (aggregate_type, id, sequence, event_type, event_version, payload, metadata, n)",
-                $extra,
-                "
- ORDER BY e.n"
-            )
-        };
-    }
+pub const CHECKPOINT: &str = "SELECT position FROM checkpoints WHERE name = $1";
 
-    /// Appends a command's events in one statement (an implicit transaction:
-    /// all or none), one round trip where postgres-es makes three (`BEGIN`,
-    /// an `INSERT` per event, `COMMIT`): `($1 aggregate types, $2 ids,
-    /// $3 sequences, $4 event types, $5 versions, $6 payloads, $7 metadata)`,
-    /// arrays of equal length, each stream's in sequence order. The events
-    /// may belong to several streams: a unique violation on any one of them
-    /// stores none.
-    pub const APPEND: &str = append!("");
-
-    /// [`APPEND`], committed without waiting for the WAL flush: for a step of
-    /// a flow that more steps follow, the last of which waits for it (a
-    /// flush covers every WAL record before it).
-    pub const APPEND_DEFERRED: &str = append!(
-        ",
-       (SELECT set_config('synchronous_commit', 'off', true)) AS deferred"
-    );
-
-    /// Waits until every commit before it is durable: a transactional WAL
-    /// record of no meaning, whose commit is flushed (and with it everything
-    /// written before). For a flow whose last commit was deferred.
-    pub const FLUSH: &str = "SELECT pg_logical_emit_message(true, 'deleghe', '')";
-
-    /// `($1 name)`.
-    pub const CHECKPOINT: &str = "SELECT position FROM checkpoints WHERE name = $1";
-
-    /// `($1 name, $2 position)`.
-    pub const SAVE_CHECKPOINT: &str = "
+pub const SAVE_CHECKPOINT: &str = "
 INSERT INTO checkpoints (name, position) VALUES ($1, $2)
     ON CONFLICT (name) DO UPDATE SET position = excluded.position";
 
-    /// Creates the schema named in a `?schema=` URL. `schema` must have passed
-    /// [`super::super::valid_schema_name`]: identifiers cannot be bound.
-    pub fn create_schema(schema: &str) -> String {
-        format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")
-    }
-}
+// ------------------------------------------------------------ read side
+
+pub const BEGIN: &str = "BEGIN";
+
+pub const ENSURE_READ_CHECKPOINT: &str =
+    "INSERT INTO read_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING";
+pub const READ_CHECKPOINT: &str =
+    "SELECT position, generation FROM read_checkpoints WHERE name = $1";
+pub const SAVE_READ_CHECKPOINT: &str = "UPDATE read_checkpoints SET position = $1 WHERE name = $2";
+pub const NEXT_GENERATION: &str =
+    "UPDATE read_checkpoints SET generation = generation + 1 WHERE name = $1";
+
+pub const DELEGATION: &str =
+    "SELECT CAST(data AS TEXT) AS data, position FROM read_delegations WHERE id = $1";
+pub const DELEGATIONS_BY_GRANTOR: &str = "
+SELECT CAST(data AS TEXT) AS data, position FROM read_delegations
+ WHERE grantor = $1 AND stage NOT IN ('pending', 'refused')
+ ORDER BY requested_at, id";
+pub const DELEGATIONS_BY_DELEGATE: &str = "
+SELECT CAST(data AS TEXT) AS data, position FROM read_delegations
+ WHERE delegate = $1 AND stage NOT IN ('pending', 'refused')
+ ORDER BY requested_at, id";
+pub const ALL_DELEGATIONS: &str =
+    "SELECT CAST(data AS TEXT) AS data, position FROM read_delegations ORDER BY id";
+
+pub const BOOKING: &str = "
+SELECT CAST(data AS TEXT) AS data, CAST(meeting AS TEXT) AS meeting, position FROM read_bookings
+ WHERE id = $1";
+pub const BOOKINGS_OF: &str = "
+SELECT CAST(data AS TEXT) AS data, CAST(meeting AS TEXT) AS meeting, position FROM read_bookings
+ WHERE booker = $1 AND stage <> 'refused'
+ ORDER BY slot_start, id";
+pub const BOOKINGS_BY_OFFICE_DAY: &str = "
+SELECT CAST(data AS TEXT) AS data, CAST(meeting AS TEXT) AS meeting, position FROM read_bookings
+ WHERE office = $1 AND slot_date = $2 AND stage <> 'refused'
+ ORDER BY slot_start, id";
+pub const WAITING_ROOM: &str = "
+SELECT CAST(data AS TEXT) AS data, CAST(meeting AS TEXT) AS meeting, position FROM read_bookings
+ WHERE office = $1 AND slot_date = $2 AND mode = 'web_meeting'
+   AND stage IN ('confirmed', 'served', 'missed')
+ ORDER BY slot_start, id";
+pub const ALL_BOOKINGS: &str = "
+SELECT CAST(data AS TEXT) AS data, CAST(meeting AS TEXT) AS meeting, position FROM read_bookings
+ ORDER BY id";
+
+/// `held` is `boolean` on PostgreSQL, `0` or `1` on SQLite: true alike.
+pub const PLACES_HELD: &str = "
+SELECT slot_start, COUNT(*) AS taken FROM read_slot_places
+ WHERE counter = $1 AND held AND slot_start >= $2 AND slot_start <= $3
+ GROUP BY slot_start";
+pub const ALL_PLACES: &str = "
+SELECT slot_key, booking, counter, slot_start, held, position FROM read_slot_places
+ ORDER BY slot_key, booking";
+
+pub const AUDIT_OF: &str = "
+SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
+  FROM read_audit WHERE grantor = $1 ORDER BY position";
+pub const ALL_AUDIT: &str = "
+SELECT position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id
+  FROM read_audit ORDER BY position";
+
+pub const ALL_DOCUMENT_REFS: &str =
+    "SELECT sha256, position FROM read_document_refs ORDER BY sha256";
+pub const DOCUMENT_REFERENCED: &str = "SELECT 1 FROM read_document_refs WHERE sha256 = $1";
+
+/// DELETE, not TRUNCATE: on PostgreSQL readers keep seeing the old rows
+/// (MVCC) until the rebuild commits, instead of waiting on TRUNCATE's lock.
+pub const CLEAR_READ_MODELS: [&str; 5] = [
+    "DELETE FROM read_delegations",
+    "DELETE FROM read_bookings",
+    "DELETE FROM read_slot_places",
+    "DELETE FROM read_audit",
+    "DELETE FROM read_document_refs",
+];
+
+// The statements that reach an outbox row by key test `status` with `IS
+// TRUE`, which no index serves: only the primary key can. With `status =
+// 'pending'` PostgreSQL's generic plan (kept after five executions) may pick
+// `outbox_due (status, next_attempt_at)` and filter on key, reading every
+// pending row each time.
+
+/// SQLite has one writer at a time, so the select and the update are one
+/// atomic step; PostgreSQL's skips the rows other dispatchers hold.
+pub const CLAIM_DUE: &str = "
+UPDATE outbox SET claim = $1, claimed_until = $2
+ WHERE key IN (SELECT key FROM outbox
+                WHERE status = 'pending' AND next_attempt_at <= $3
+                  AND (claimed_until IS NULL OR claimed_until <= $4)
+                ORDER BY next_attempt_at, key
+                LIMIT $5)
+RETURNING key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
+          last_error, sent_at, position";
+pub const MARK_SENT: &str = "
+UPDATE outbox SET status = 'sent', sent_at = $1, claim = NULL, claimed_until = NULL
+ WHERE key = $2 AND (status <> 'sent') IS TRUE";
+pub const MARK_ATTEMPT: &str = "
+UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3, status = $4,
+       claim = NULL, claimed_until = NULL
+ WHERE key = $5 AND (status = 'pending') IS TRUE";
+pub const OUTBOX: &str = "
+SELECT key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
+       last_error, sent_at, position
+  FROM outbox ORDER BY position, key";
+
+/// `is_read` and `deleted` are `boolean` on PostgreSQL, `0` or `1` on
+/// SQLite (where `FALSE` is 0 and `TRUE` 1).
+pub const INSERT_NOTICE: &str = "
+INSERT INTO notices (id, citizen, title, body, posted_at, is_read, deleted)
+VALUES ($1, $2, $3, $4, $5, FALSE, FALSE)
+    ON CONFLICT (id) DO NOTHING";
+pub const NOTICES_OF: &str = "
+SELECT id, citizen, title, body, posted_at, is_read, deleted FROM notices
+ WHERE citizen = $1 AND NOT deleted
+ ORDER BY posted_at DESC, id";
+pub const SET_NOTICE_READ: &str =
+    "UPDATE notices SET is_read = $1 WHERE citizen = $2 AND id = $3 AND NOT deleted";
+pub const DELETE_NOTICE: &str =
+    "UPDATE notices SET deleted = TRUE WHERE citizen = $1 AND id = $2 AND NOT deleted";
+
+/// The same content stored again keeps its row and moves `stored_at` on: it
+/// is about to be referred to. (`stored_at` is empty only on SQLite files
+/// older than it.) On PostgreSQL a sweep deleting the row meanwhile makes
+/// this wait and insert it anew.
+pub const PUT_DOCUMENT: &str = "
+INSERT INTO documents (sha256, content, size, stored_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (sha256) DO UPDATE SET stored_at = excluded.stored_at
+     WHERE documents.stored_at IS NULL OR documents.stored_at < excluded.stored_at";
+/// The documents no event refers to, stored before the instant, in one
+/// statement with the look-up of the references (on PostgreSQL a row whose
+/// `stored_at` a concurrent `put` moved on is checked again, as it is now,
+/// and kept).
+pub const SWEEP_DOCUMENTS: &str = "
+DELETE FROM documents
+ WHERE stored_at < $1
+   AND NOT EXISTS (SELECT 1 FROM read_document_refs r WHERE r.sha256 = documents.sha256)
+RETURNING size";
+pub const DOCUMENT: &str = "SELECT content FROM documents WHERE sha256 = $1";
+pub const DOCUMENT_USAGE: &str =
+    "SELECT count(*), CAST(coalesce(sum(size), 0) AS BIGINT) FROM documents";

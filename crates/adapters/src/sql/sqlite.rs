@@ -1,0 +1,287 @@
+//! SQLite: what its dialect writes its own way, and opening it from a
+//! `sqlite://FILE` URL.
+//!
+//! Statements over many rows take `VALUES (?, …), …` with one bound
+//! parameter per column, in chunks whose sizes are powers of two up to
+//! [`MOST_ROWS`] rows, so that each statement has a few texts, each
+//! prepared once per connection ([`Rows`]). The position of an event is the
+//! rowid alias, handed out at insert, and commits are durable at once.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::Arguments;
+
+use super::dialect::{Dialect, Value};
+use super::ConnectError;
+
+/// How long a writer waits for the one before it (SQLite lets one writer at
+/// a time in; the wait is the queue).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_CONNECTIONS: u32 = 8;
+/// Prepared statements kept per connection (sqlx's default is 100).
+const STATEMENT_CACHE: usize = 256;
+/// The most rows one statement takes: at most 12 columns a row, well under
+/// SQLite's 32,766 bound parameters.
+const MOST_ROWS: usize = 256;
+
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// SQLite's dialect.
+pub(crate) struct SqliteDialect;
+
+/// A statement over many rows: `head`, then `VALUES` and one `(?, …)` of
+/// `width` parameters per row, then `tail`.
+pub(crate) struct Rows {
+    head: &'static str,
+    width: usize,
+    tail: &'static str,
+}
+
+impl Rows {
+    fn sql(&self, rows: usize) -> String {
+        let tuple = format!("({})", vec!["?"; self.width].join(", "));
+        let mut sql =
+            String::with_capacity(self.head.len() + self.tail.len() + 8 + rows * (tuple.len() + 2));
+        sql.push_str(self.head);
+        sql.push_str("VALUES ");
+        sql.push_str(&vec![tuple.as_str(); rows.max(1)].join(", "));
+        sql.push_str(self.tail);
+        sql
+    }
+}
+
+/// [`Dialect::SCHEDULE`]'s rows: `(key, channel, recipient, title, body,
+/// due_at, status, next_attempt_at, position)`.
+const SCHEDULE_HEAD: &str = "
+INSERT INTO outbox (key, channel, recipient, title, body, due_at, status, next_attempt_at,
+                    position) ";
+
+impl Dialect for SqliteDialect {
+    type DB = sqlx::Sqlite;
+    type Many = Rows;
+
+    const MOST_ROWS: Option<usize> = Some(MOST_ROWS);
+
+    fn many(statement: &Rows, rows: usize) -> Cow<'static, str> {
+        Cow::Owned(statement.sql(rows))
+    }
+
+    fn bind_many<'a>(
+        values: Vec<Value<'a>>,
+        _rows: usize,
+    ) -> Result<SqliteArguments<'a>, BoxDynError> {
+        let mut args = SqliteArguments::default();
+        for value in values {
+            let args = &mut args;
+            match value {
+                Value::Text(text) => Arguments::add(args, text),
+                Value::NullableText(text) => Arguments::add(args, text),
+                Value::Int(n) => Arguments::add(args, n),
+                Value::Bool(b) => Arguments::add(args, b),
+            }?;
+        }
+        Ok(args)
+    }
+
+    fn rows_affected(done: &sqlx::sqlite::SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    /// The position is the rowid alias, handed out by SQLite in row order.
+    const APPEND: Rows = Rows {
+        head: "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+               event_version, payload, metadata) ",
+        width: 7,
+        tail: "",
+    };
+
+    /// `IMMEDIATE`: one writer at a time, taken at the start.
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+
+    const DELEGATIONS: Rows = Rows {
+        head: "SELECT data, position FROM read_delegations WHERE id IN (",
+        width: 1,
+        tail: ")",
+    };
+    const PUT_DELEGATIONS: Rows = Rows {
+        head: "
+INSERT INTO read_delegations (id, grantor, delegate, stage, requested_at, data, position) ",
+        width: 7,
+        tail: "
+    ON CONFLICT (id) DO UPDATE SET grantor = excluded.grantor, delegate = excluded.delegate,
+       stage = excluded.stage, requested_at = excluded.requested_at, data = excluded.data,
+       position = excluded.position
+     WHERE read_delegations.position < excluded.position",
+    };
+
+    const BOOKINGS: Rows = Rows {
+        head: "SELECT data, meeting, position FROM read_bookings WHERE id IN (",
+        width: 1,
+        tail: ")",
+    };
+    const PUT_BOOKINGS: Rows = Rows {
+        head: "
+INSERT INTO read_bookings (id, booker, counter, office, mode, slot_start, slot_date, stage,
+                           meeting_state, data, meeting, position) ",
+        width: 12,
+        tail: "
+    ON CONFLICT (id) DO UPDATE SET booker = excluded.booker, counter = excluded.counter,
+       office = excluded.office, mode = excluded.mode, slot_start = excluded.slot_start,
+       slot_date = excluded.slot_date, stage = excluded.stage,
+       meeting_state = excluded.meeting_state, data = excluded.data,
+       meeting = excluded.meeting, position = excluded.position
+     WHERE read_bookings.position < excluded.position",
+    };
+
+    /// A join, not `(slot_key, booking) IN (VALUES …)`, which SQLite answers
+    /// by scanning the table.
+    const PLACES: Rows = Rows {
+        head: "
+SELECT p.slot_key, p.booking, p.counter, p.slot_start, p.held, p.position FROM (",
+        width: 2,
+        tail: ") AS k
+  JOIN read_slot_places p ON p.slot_key = k.column1 AND p.booking = k.column2",
+    };
+    const PUT_PLACES: Rows = Rows {
+        head: "
+INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, position) ",
+        width: 6,
+        tail: "
+    ON CONFLICT (slot_key, booking) DO UPDATE SET counter = excluded.counter,
+       slot_start = excluded.slot_start, held = excluded.held, position = excluded.position
+     WHERE read_slot_places.position < excluded.position",
+    };
+
+    const INSERT_AUDIT: Rows = Rows {
+        head: "
+INSERT INTO read_audit (position, grantor, actor, action, aggregate_type, aggregate_id, at,
+                        channel, correlation_id) ",
+        width: 9,
+        tail: "
+    ON CONFLICT (position) DO NOTHING",
+    };
+
+    const INSERT_DOCUMENT_REFS: Rows = Rows {
+        head: "
+INSERT INTO read_document_refs (sha256, position) ",
+        width: 2,
+        tail: "
+    ON CONFLICT (sha256) DO NOTHING",
+    };
+
+    const SCHEDULE: Rows = Rows {
+        head: SCHEDULE_HEAD,
+        width: 9,
+        tail: "
+    ON CONFLICT (key) DO NOTHING",
+    };
+    const SCHEDULE_OR_WITHDRAW: Rows = Rows {
+        head: SCHEDULE_HEAD,
+        width: 9,
+        tail: "
+    ON CONFLICT (key) DO UPDATE SET status = 'withdrawn' WHERE outbox.status = 'pending'",
+    };
+    const WITHDRAW: Rows = Rows {
+        head: "
+UPDATE outbox SET status = 'withdrawn'
+ WHERE key IN (",
+        width: 1,
+        tail: ") AND (status = 'pending') IS TRUE",
+    };
+}
+
+/// The options of a `sqlite://FILE` URL: the file created if missing, in
+/// WAL mode.
+pub(crate) fn options(url: &str) -> Result<SqliteConnectOptions, ConnectError> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|e| super::invalid("SQLite", e))?
+        .create_if_missing(true)
+        // WAL: readers never wait for the writer, nor it for them.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true)
+        // The statements over many rows have a few texts each ([`Rows`]):
+        // room for all.
+        .statement_cache_capacity(STATEMENT_CACHE))
+}
+
+/// Opens (creating if missing) a SQLite database and brings its schema up to date.
+pub(crate) async fn open(options: SqliteConnectOptions) -> Result<SqlitePool, ConnectError> {
+    let path = display_path(options.get_filename());
+    let pool = SqlitePoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(super::ACQUIRE_TIMEOUT)
+        // A SQLite connection is a file handle in this process: nothing can
+        // close it behind the pool's back, so the ping before each loan
+        // (sqlx's default) is a round trip to its worker thread for nothing.
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .map_err(|source| ConnectError::Sqlite { path, source })?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// A new in-memory database, its schema up to date, on a pool of one
+/// connection that is never closed: an in-memory database lives as long as
+/// its connection.
+pub(crate) async fn in_memory() -> Result<SqlitePool, ConnectError> {
+    let options = SqliteConnectOptions::from_str("sqlite::memory:")
+        .map_err(|e| super::invalid("SQLite", e))?
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options)
+        .await
+        .map_err(|source| ConnectError::Sqlite {
+            path: ":memory:".to_owned(),
+            source,
+        })?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+fn display_path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Applies the SQLite migrations not yet applied (recorded in `_sqlx_migrations`).
+pub async fn migrate(pool: &SqlitePool) -> Result<(), ConnectError> {
+    super::migrate(&MIGRATIONS, pool, "SQLite").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_has_a_tuple_per_row() {
+        let sql = SqliteDialect::PLACES.sql(2);
+        assert!(sql.contains("FROM (VALUES (?, ?), (?, ?)) AS k"), "{sql}");
+    }
+
+    #[test]
+    fn values_are_bound_row_after_row() {
+        let values = vec![
+            Value::Text("a"),
+            Value::Int(1),
+            Value::Text("b"),
+            Value::NullableText(None),
+        ];
+        let args = SqliteDialect::bind_many(values, 2).unwrap();
+        assert_eq!(args.len(), 4);
+    }
+}

@@ -1,0 +1,988 @@
+//! Every statement the library runs on a SQL store, written once: the Rust
+//! around each (binding, running, decoding, batching, sorting errors) for
+//! every [`Dialect`], which supplies only its text and the shape in which a
+//! statement over many rows binds them.
+//!
+//! [`Statements`] is what a connection of a SQL store can do, as the event
+//! repository (the log) and the read side use it; [`Conn`] implements it for
+//! every dialect whose driver meets the bounds stated once on that
+//! implementation (sqlx's SQLite and PostgreSQL drivers do).
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::DerefMut;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use cqrs_es::persist::{PersistenceError, SerializedEvent};
+use sqlx::query::QueryAs;
+use sqlx::Connection as _;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Row, Type};
+
+use super::dialect::{chunks, Dialect, Record, Value};
+use super::{persistence_error, service_error};
+use crate::error::ServiceError;
+use crate::events::StoredText;
+use crate::readside::{
+    rows, Attempt, AuditEntry, BookingRecord, BookingRow, Checkpoint, DelegationRecord,
+    DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation,
+    RawPlace, WriteSet,
+};
+
+/// What one connection of a SQL store runs: the statements on the log (the
+/// event repository's) and on the read side (the projector's, the read
+/// models', the outbox's, the notices' and the documents').
+#[async_trait]
+pub(crate) trait Statements: Send {
+    // ------------------------------------------------------------ the log
+
+    /// One stream, in sequence order.
+    async fn stream(
+        &mut self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError>;
+
+    /// Appends one command's events, all or none; a taken sequence is
+    /// [`PersistenceError::OptimisticLockError`]. `durable: false` commits
+    /// without waiting for the WAL flush, where the store can.
+    async fn append(
+        &mut self,
+        events: &[SerializedEvent],
+        durable: bool,
+    ) -> Result<(), PersistenceError>;
+
+    /// Returns once every commit made before it is durable.
+    async fn flush(&mut self) -> Result<(), ServiceError>;
+
+    /// The log after position `after`, at most `limit` events, in commit
+    /// order, payload and metadata as text.
+    async fn read_log(&mut self, after: i64, limit: usize)
+        -> Result<Vec<StoredText>, ServiceError>;
+
+    /// Every event of one aggregate type, in commit order.
+    async fn events_of_type(
+        &mut self,
+        aggregate_type: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError>;
+
+    /// The position a named reader of the log has handled (0 if none).
+    async fn checkpoint(&mut self, name: &str) -> Result<i64, ServiceError>;
+
+    async fn save_checkpoint(&mut self, name: &str, position: i64) -> Result<(), ServiceError>;
+
+    // ------------------------------------------------------------ read side
+
+    /// A transaction that holds the store's write lock from its start.
+    async fn begin(&mut self) -> Result<Box<dyn Transactional + '_>, ServiceError>;
+
+    /// The projector's checkpoint `name` as committed (zero if missing).
+    async fn read_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError>;
+
+    /// The checkpoint `name`, locked until the transaction ends (created at
+    /// 0 if missing).
+    async fn lock_read_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError>;
+
+    async fn save_read_checkpoint(&mut self, name: &str, position: i64)
+        -> Result<(), ServiceError>;
+
+    /// Counts a rebuild of the rows of checkpoint `name`.
+    async fn next_generation(&mut self, name: &str) -> Result<(), ServiceError>;
+
+    async fn delegations(&mut self, ids: &[String]) -> Result<Vec<DelegationRow>, ServiceError>;
+
+    async fn bookings(&mut self, ids: &[String]) -> Result<Vec<BookingRow>, ServiceError>;
+
+    /// The places of `(slot_key, booking)` keys.
+    async fn places(&mut self, keys: &[(String, String)]) -> Result<Vec<PlaceRow>, ServiceError>;
+
+    /// Writes what a batch changed: the rows, the audit rows, the references
+    /// to documents, the outbox.
+    async fn write(&mut self, set: &WriteSet) -> Result<(), ServiceError>;
+
+    /// Empties every read model, the references to documents included.
+    async fn clear_read_models(&mut self) -> Result<(), ServiceError>;
+
+    async fn delegation(&mut self, id: &str) -> Result<Option<DelegationRow>, ServiceError>;
+
+    async fn delegations_by_grantor(
+        &mut self,
+        grantor: &str,
+    ) -> Result<Vec<DelegationRow>, ServiceError>;
+
+    async fn delegations_by_delegate(
+        &mut self,
+        delegate: &str,
+    ) -> Result<Vec<DelegationRow>, ServiceError>;
+
+    async fn all_delegations(&mut self) -> Result<Vec<DelegationRow>, ServiceError>;
+
+    async fn booking(&mut self, id: &str) -> Result<Option<BookingRow>, ServiceError>;
+
+    async fn bookings_of(&mut self, booker: &str) -> Result<Vec<BookingRow>, ServiceError>;
+
+    async fn bookings_by_office_day(
+        &mut self,
+        office: &str,
+        date: &str,
+    ) -> Result<Vec<BookingRow>, ServiceError>;
+
+    async fn waiting_room(
+        &mut self,
+        office: &str,
+        date: &str,
+    ) -> Result<Vec<BookingRow>, ServiceError>;
+
+    async fn all_bookings(&mut self) -> Result<Vec<BookingRow>, ServiceError>;
+
+    async fn places_held(
+        &mut self,
+        counter: &str,
+        first: &str,
+        last: &str,
+    ) -> Result<Vec<(String, i64)>, ServiceError>;
+
+    async fn all_places(&mut self) -> Result<Vec<PlaceRow>, ServiceError>;
+
+    async fn audit_of(&mut self, grantor: &str) -> Result<Vec<AuditEntry>, ServiceError>;
+
+    async fn all_audit(&mut self) -> Result<Vec<AuditEntry>, ServiceError>;
+
+    async fn all_document_refs(&mut self) -> Result<Vec<DocumentRefRow>, ServiceError>;
+
+    async fn document_referenced(&mut self, sha256: &str) -> Result<bool, ServiceError>;
+
+    async fn insert_notice(&mut self, notice: &NoticeRow) -> Result<(), ServiceError>;
+
+    async fn notices_of(&mut self, citizen: &str) -> Result<Vec<NoticeRow>, ServiceError>;
+
+    async fn set_notice_read(
+        &mut self,
+        citizen: &str,
+        id: &str,
+        read: bool,
+    ) -> Result<bool, ServiceError>;
+
+    async fn delete_notice(&mut self, citizen: &str, id: &str) -> Result<bool, ServiceError>;
+
+    async fn claim_due(
+        &mut self,
+        claim: &str,
+        now: &str,
+        until: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, ServiceError>;
+
+    async fn mark_sent(&mut self, key: &str, at: &str) -> Result<bool, ServiceError>;
+
+    async fn mark_attempt(&mut self, attempt: &Attempt<'_>) -> Result<bool, ServiceError>;
+
+    async fn outbox(&mut self) -> Result<Vec<OutboxEntry>, ServiceError>;
+
+    async fn put_document(
+        &mut self,
+        sha256: &str,
+        content: &[u8],
+        stored_at: &str,
+    ) -> Result<(), ServiceError>;
+
+    async fn document(&mut self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError>;
+
+    async fn sweep_documents(&mut self, stored_before: &str) -> Result<Vec<i64>, ServiceError>;
+
+    async fn document_usage(&mut self) -> Result<(i64, i64), ServiceError>;
+}
+
+/// The statements of a transaction, and its end.
+pub(crate) trait Transactional: Statements {
+    fn commit<'a>(self: Box<Self>) -> BoxFuture<'a, Result<(), ServiceError>>
+    where
+        Self: 'a;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A connection of a store of dialect `D`: pooled (`PoolConnection`), or a
+/// transaction's (`Transaction`).
+pub(crate) struct Conn<D, C> {
+    conn: C,
+    dialect: PhantomData<fn() -> D>,
+}
+
+impl<D, C> Conn<D, C> {
+    pub(crate) fn new(conn: C) -> Self {
+        Self {
+            conn,
+            dialect: PhantomData,
+        }
+    }
+}
+
+type DbConn<D> = <<D as Dialect>::DB as Database>::Connection;
+
+impl<'c, D: Dialect> Transactional for Conn<D, sqlx::Transaction<'c, D::DB>>
+where
+    Self: Statements,
+{
+    fn commit<'a>(self: Box<Self>) -> BoxFuture<'a, Result<(), ServiceError>>
+    where
+        Self: 'a,
+    {
+        Box::pin(async move { self.conn.commit().await.map_err(service_error) })
+    }
+}
+
+// What the statements need of a driver: to run on a connection, to bind
+// text, bytes, integers and booleans, to read them back, by column index or
+// name. Stated once, here.
+#[async_trait]
+impl<D, C> Statements for Conn<D, C>
+where
+    D: Dialect,
+    C: DerefMut<Target = DbConn<D>> + Send,
+    for<'c> &'c mut DbConn<D>: Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> &'q [u8]: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> i64: Encode<'q, D::DB> + Decode<'q, D::DB> + Type<D::DB>,
+    for<'q> bool: Encode<'q, D::DB> + Decode<'q, D::DB> + Type<D::DB>,
+    for<'r> String: Decode<'r, D::DB> + Type<D::DB>,
+    for<'r> Vec<u8>: Decode<'r, D::DB> + Type<D::DB>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'n> &'n str: ColumnIndex<<D::DB as Database>::Row>,
+{
+    // ------------------------------------------------------------ the log
+
+    async fn stream(
+        &mut self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let rows = sqlx::query::<D::DB>(D::STREAM)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(persistence_error)?;
+        rows.iter().map(event).collect()
+    }
+
+    async fn append(
+        &mut self,
+        events: &[SerializedEvent],
+        durable: bool,
+    ) -> Result<(), PersistenceError> {
+        // Nothing to store, no statement (a multi-row `VALUES` has a row).
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows = events
+            .iter()
+            .map(EventRecord::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let statement = if durable {
+            &D::APPEND
+        } else {
+            &D::APPEND_DEFERRED
+        };
+        // One statement, whatever the number of rows: all or none.
+        let sql = D::many(statement, rows.len());
+        let args = arguments::<D, _>(&rows).map_err(persistence_error)?;
+        sqlx::query_with::<D::DB, _>(&sql, args)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(append_error)?;
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), ServiceError> {
+        if let Some(flush) = D::FLUSH {
+            sqlx::query::<D::DB>(flush)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(service_error)?;
+        }
+        Ok(())
+    }
+
+    async fn read_log(
+        &mut self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredText>, ServiceError> {
+        if let Some(number) = D::NUMBER_EVENTS {
+            sqlx::query::<D::DB>(number)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(service_error)?;
+        }
+        let rows = sqlx::query::<D::DB>(D::READ_LOG)
+            .bind(after)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        rows.iter()
+            .map(|row| stored_text(row, row.try_get(0)?, 1))
+            .collect::<Result<_, _>>()
+            .map_err(service_error)
+    }
+
+    async fn events_of_type(
+        &mut self,
+        aggregate_type: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        if let Some(number) = D::NUMBER_EVENTS {
+            sqlx::query::<D::DB>(number)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(persistence_error)?;
+        }
+        let rows = sqlx::query::<D::DB>(D::EVENTS_OF_TYPE)
+            .bind(aggregate_type)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(persistence_error)?;
+        rows.iter().map(event).collect()
+    }
+
+    async fn checkpoint(&mut self, name: &str) -> Result<i64, ServiceError> {
+        let position: Option<i64> = sqlx::query_scalar::<D::DB, _>(D::CHECKPOINT)
+            .bind(name)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        Ok(position.unwrap_or(0))
+    }
+
+    async fn save_checkpoint(&mut self, name: &str, position: i64) -> Result<(), ServiceError> {
+        sqlx::query::<D::DB>(D::SAVE_CHECKPOINT)
+            .bind(name)
+            .bind(position)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ checkpoint
+
+    async fn begin(&mut self) -> Result<Box<dyn Transactional + '_>, ServiceError> {
+        let tx = self
+            .conn
+            .begin_with(D::BEGIN_WRITE)
+            .await
+            .map_err(service_error)?;
+        Ok(Box::new(Conn::<D, _>::new(tx)))
+    }
+
+    async fn read_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError> {
+        let found: Option<(i64, i64)> = sqlx::query_as::<D::DB, _>(D::READ_CHECKPOINT)
+            .bind(name)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        let (position, generation) = found.unwrap_or((0, 0));
+        Ok(Checkpoint {
+            position,
+            generation,
+        })
+    }
+
+    async fn lock_read_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError> {
+        // The row is created the first time only: one statement a batch.
+        for _ in 0..2 {
+            // Position and generation come first; a dialect's lock may add
+            // columns after them.
+            let found: Option<(i64, i64)> = sqlx::query_as::<D::DB, _>(D::LOCK_READ_CHECKPOINT)
+                .bind(name)
+                .fetch_optional(&mut *self.conn)
+                .await
+                .map_err(service_error)?;
+            if let Some((position, generation)) = found {
+                return Ok(Checkpoint {
+                    position,
+                    generation,
+                });
+            }
+            sqlx::query::<D::DB>(D::ENSURE_READ_CHECKPOINT)
+                .bind(name)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(service_error)?;
+        }
+        Err(ServiceError::Corrupt(
+            format!("checkpoint {name:?} is missing after it was created").into(),
+        ))
+    }
+
+    async fn save_read_checkpoint(
+        &mut self,
+        name: &str,
+        position: i64,
+    ) -> Result<(), ServiceError> {
+        sqlx::query::<D::DB>(D::SAVE_READ_CHECKPOINT)
+            .bind(position)
+            .bind(name)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        Ok(())
+    }
+
+    async fn next_generation(&mut self, name: &str) -> Result<(), ServiceError> {
+        sqlx::query::<D::DB>(D::NEXT_GENERATION)
+            .bind(name)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ batches
+
+    async fn delegations(&mut self, ids: &[String]) -> Result<Vec<DelegationRow>, ServiceError> {
+        let raw = fetch_many::<D, _, RawDelegation>(&mut *self.conn, &D::DELEGATIONS, ids).await?;
+        rows(raw, RawDelegation::into_row)
+    }
+
+    async fn bookings(&mut self, ids: &[String]) -> Result<Vec<BookingRow>, ServiceError> {
+        let raw = fetch_many::<D, _, RawBooking>(&mut *self.conn, &D::BOOKINGS, ids).await?;
+        rows(raw, RawBooking::into_row)
+    }
+
+    async fn places(&mut self, keys: &[(String, String)]) -> Result<Vec<PlaceRow>, ServiceError> {
+        let raw = fetch_many::<D, _, RawPlace>(&mut *self.conn, &D::PLACES, keys).await?;
+        Ok(raw.into_iter().map(PlaceRow::from).collect())
+    }
+
+    async fn write(&mut self, set: &WriteSet) -> Result<(), ServiceError> {
+        let conn = &mut *self.conn;
+        execute_many::<D, _>(conn, &D::PUT_DELEGATIONS, &set.delegations).await?;
+        execute_many::<D, _>(conn, &D::PUT_BOOKINGS, &set.bookings).await?;
+        execute_many::<D, _>(conn, &D::PUT_PLACES, &set.places).await?;
+        execute_many::<D, _>(conn, &D::INSERT_AUDIT, &set.audit).await?;
+        execute_many::<D, _>(conn, &D::INSERT_DOCUMENT_REFS, &set.document_refs).await?;
+        let outbox = &set.outbox;
+        execute_many::<D, _>(conn, &D::SCHEDULE, &outbox.schedule).await?;
+        execute_many::<D, _>(conn, &D::SCHEDULE_OR_WITHDRAW, &outbox.schedule_or_withdraw).await?;
+        execute_many::<D, _>(conn, &D::WITHDRAW, &outbox.withdraw).await
+    }
+
+    async fn clear_read_models(&mut self) -> Result<(), ServiceError> {
+        for sql in D::CLEAR_READ_MODELS {
+            sqlx::query::<D::DB>(sql)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(service_error)?;
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ read models
+
+    async fn delegation(&mut self, id: &str) -> Result<Option<DelegationRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::DELEGATION).bind(id);
+        optional(query, &mut *self.conn, RawDelegation::into_row).await
+    }
+
+    async fn delegations_by_grantor(
+        &mut self,
+        grantor: &str,
+    ) -> Result<Vec<DelegationRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::DELEGATIONS_BY_GRANTOR).bind(grantor);
+        all(query, &mut *self.conn, RawDelegation::into_row).await
+    }
+
+    async fn delegations_by_delegate(
+        &mut self,
+        delegate: &str,
+    ) -> Result<Vec<DelegationRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::DELEGATIONS_BY_DELEGATE).bind(delegate);
+        all(query, &mut *self.conn, RawDelegation::into_row).await
+    }
+
+    async fn all_delegations(&mut self) -> Result<Vec<DelegationRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::ALL_DELEGATIONS);
+        all(query, &mut *self.conn, RawDelegation::into_row).await
+    }
+
+    async fn booking(&mut self, id: &str) -> Result<Option<BookingRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::BOOKING).bind(id);
+        optional(query, &mut *self.conn, RawBooking::into_row).await
+    }
+
+    async fn bookings_of(&mut self, booker: &str) -> Result<Vec<BookingRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::BOOKINGS_OF).bind(booker);
+        all(query, &mut *self.conn, RawBooking::into_row).await
+    }
+
+    async fn bookings_by_office_day(
+        &mut self,
+        office: &str,
+        date: &str,
+    ) -> Result<Vec<BookingRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::BOOKINGS_BY_OFFICE_DAY)
+            .bind(office)
+            .bind(date);
+        all(query, &mut *self.conn, RawBooking::into_row).await
+    }
+
+    async fn waiting_room(
+        &mut self,
+        office: &str,
+        date: &str,
+    ) -> Result<Vec<BookingRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::WAITING_ROOM)
+            .bind(office)
+            .bind(date);
+        all(query, &mut *self.conn, RawBooking::into_row).await
+    }
+
+    async fn all_bookings(&mut self) -> Result<Vec<BookingRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::ALL_BOOKINGS);
+        all(query, &mut *self.conn, RawBooking::into_row).await
+    }
+
+    async fn places_held(
+        &mut self,
+        counter: &str,
+        first: &str,
+        last: &str,
+    ) -> Result<Vec<(String, i64)>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::PLACES_HELD)
+            .bind(counter)
+            .bind(first)
+            .bind(last);
+        all(query, &mut *self.conn, Ok).await
+    }
+
+    async fn all_places(&mut self) -> Result<Vec<PlaceRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::ALL_PLACES);
+        all(query, &mut *self.conn, |raw: RawPlace| Ok(raw.into())).await
+    }
+
+    async fn audit_of(&mut self, grantor: &str) -> Result<Vec<AuditEntry>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::AUDIT_OF).bind(grantor);
+        all(query, &mut *self.conn, Ok).await
+    }
+
+    async fn all_audit(&mut self) -> Result<Vec<AuditEntry>, ServiceError> {
+        all(
+            sqlx::query_as::<D::DB, _>(D::ALL_AUDIT),
+            &mut *self.conn,
+            Ok,
+        )
+        .await
+    }
+
+    async fn all_document_refs(&mut self) -> Result<Vec<DocumentRefRow>, ServiceError> {
+        all(
+            sqlx::query_as::<D::DB, _>(D::ALL_DOCUMENT_REFS),
+            &mut *self.conn,
+            Ok,
+        )
+        .await
+    }
+
+    async fn document_referenced(&mut self, sha256: &str) -> Result<bool, ServiceError> {
+        let found = sqlx::query::<D::DB>(D::DOCUMENT_REFERENCED)
+            .bind(sha256)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        Ok(found.is_some())
+    }
+
+    // ------------------------------------------------------------ notices
+
+    async fn insert_notice(&mut self, n: &NoticeRow) -> Result<(), ServiceError> {
+        sqlx::query::<D::DB>(D::INSERT_NOTICE)
+            .bind(n.id.as_str())
+            .bind(n.citizen.as_str())
+            .bind(n.title.as_str())
+            .bind(n.body.as_str())
+            .bind(n.posted_at.as_str())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        Ok(())
+    }
+
+    async fn notices_of(&mut self, citizen: &str) -> Result<Vec<NoticeRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::NOTICES_OF).bind(citizen);
+        all(query, &mut *self.conn, Ok).await
+    }
+
+    async fn set_notice_read(
+        &mut self,
+        citizen: &str,
+        id: &str,
+        read: bool,
+    ) -> Result<bool, ServiceError> {
+        let query = sqlx::query::<D::DB>(D::SET_NOTICE_READ)
+            .bind(read)
+            .bind(citizen)
+            .bind(id);
+        changed::<D>(query.execute(&mut *self.conn).await)
+    }
+
+    async fn delete_notice(&mut self, citizen: &str, id: &str) -> Result<bool, ServiceError> {
+        let query = sqlx::query::<D::DB>(D::DELETE_NOTICE)
+            .bind(citizen)
+            .bind(id);
+        changed::<D>(query.execute(&mut *self.conn).await)
+    }
+
+    // ------------------------------------------------------------ outbox
+
+    async fn claim_due(
+        &mut self,
+        claim: &str,
+        now: &str,
+        until: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::CLAIM_DUE)
+            .bind(claim)
+            .bind(until)
+            .bind(now)
+            .bind(now)
+            .bind(limit);
+        all(query, &mut *self.conn, Ok).await
+    }
+
+    async fn mark_sent(&mut self, key: &str, at: &str) -> Result<bool, ServiceError> {
+        let query = sqlx::query::<D::DB>(D::MARK_SENT).bind(at).bind(key);
+        changed::<D>(query.execute(&mut *self.conn).await)
+    }
+
+    async fn mark_attempt(&mut self, a: &Attempt<'_>) -> Result<bool, ServiceError> {
+        let query = sqlx::query::<D::DB>(D::MARK_ATTEMPT)
+            .bind(a.attempts)
+            .bind(a.next_attempt_at)
+            .bind(a.error)
+            .bind(a.status)
+            .bind(a.key);
+        changed::<D>(query.execute(&mut *self.conn).await)
+    }
+
+    async fn outbox(&mut self) -> Result<Vec<OutboxEntry>, ServiceError> {
+        all(sqlx::query_as::<D::DB, _>(D::OUTBOX), &mut *self.conn, Ok).await
+    }
+
+    // ------------------------------------------------------------ documents
+
+    async fn put_document(
+        &mut self,
+        sha256: &str,
+        content: &[u8],
+        stored_at: &str,
+    ) -> Result<(), ServiceError> {
+        let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
+        sqlx::query::<D::DB>(D::PUT_DOCUMENT)
+            .bind(sha256)
+            .bind(content)
+            .bind(size)
+            .bind(stored_at)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        Ok(())
+    }
+
+    async fn document(&mut self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError> {
+        sqlx::query_scalar::<D::DB, _>(D::DOCUMENT)
+            .bind(sha256)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(service_error)
+    }
+
+    async fn sweep_documents(&mut self, stored_before: &str) -> Result<Vec<i64>, ServiceError> {
+        sqlx::query_scalar::<D::DB, _>(D::SWEEP_DOCUMENTS)
+            .bind(stored_before)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(service_error)
+    }
+
+    async fn document_usage(&mut self) -> Result<(i64, i64), ServiceError> {
+        sqlx::query_as::<D::DB, _>(D::DOCUMENT_USAGE)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(service_error)
+    }
+}
+
+// ------------------------------------------------------------ many rows
+
+/// The arguments of a statement over `rows`, in the dialect's shape.
+fn arguments<D: Dialect, R: Record>(
+    rows: &[R],
+) -> Result<<D::DB as Database>::Arguments<'_>, sqlx::Error> {
+    let mut values = Vec::new();
+    for row in rows {
+        row.values(&mut values);
+    }
+    D::bind_many(values, rows.len()).map_err(sqlx::Error::Encode)
+}
+
+/// Runs `statement` over `rows`: nothing if there are none, else one
+/// statement per chunk of the dialect's.
+async fn execute_many<D: Dialect, R: Record + Sync>(
+    conn: &mut DbConn<D>,
+    statement: &D::Many,
+    rows: &[R],
+) -> Result<(), ServiceError>
+where
+    for<'c> &'c mut DbConn<D>: Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
+{
+    for chunk in chunks(rows, D::MOST_ROWS) {
+        let sql = D::many(statement, chunk.len());
+        let args = arguments::<D, R>(chunk).map_err(service_error)?;
+        let query = sqlx::query_with::<D::DB, _>(&sql, args);
+        query.execute(&mut *conn).await.map_err(service_error)?;
+    }
+    Ok(())
+}
+
+/// The rows the query `statement` finds over `keys`, chunk by chunk.
+async fn fetch_many<D: Dialect, K: Record + Sync, O>(
+    conn: &mut DbConn<D>,
+    statement: &D::Many,
+    keys: &[K],
+) -> Result<Vec<O>, ServiceError>
+where
+    for<'c> &'c mut DbConn<D>: Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
+    O: for<'r> FromRow<'r, <D::DB as Database>::Row> + Send + Unpin,
+{
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in chunks(keys, D::MOST_ROWS) {
+        let sql = D::many(statement, chunk.len());
+        let args = arguments::<D, K>(chunk).map_err(service_error)?;
+        let query = sqlx::query_as_with::<D::DB, O, _>(&sql, args);
+        found.extend(query.fetch_all(&mut *conn).await.map_err(service_error)?);
+    }
+    Ok(found)
+}
+
+// ------------------------------------------------------------ one query
+
+/// Every row `query` finds, each turned into what it stands for by `into`.
+async fn all<'q, DB, A, O, T>(
+    query: QueryAs<'q, DB, O, A>,
+    conn: &mut DB::Connection,
+    into: fn(O) -> Result<T, ServiceError>,
+) -> Result<Vec<T>, ServiceError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    A: IntoArguments<'q, DB> + 'q,
+    O: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let raw = query.fetch_all(conn).await.map_err(service_error)?;
+    raw.into_iter().map(into).collect()
+}
+
+/// The row `query` finds, if any, turned into what it stands for by `into`.
+async fn optional<'q, DB, A, O, T>(
+    query: QueryAs<'q, DB, O, A>,
+    conn: &mut DB::Connection,
+    into: fn(O) -> Result<T, ServiceError>,
+) -> Result<Option<T>, ServiceError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    A: IntoArguments<'q, DB> + 'q,
+    O: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+{
+    let raw = query.fetch_optional(conn).await.map_err(service_error)?;
+    raw.map(into).transpose()
+}
+
+/// Whether a statement changed a row.
+fn changed<D: Dialect>(
+    done: Result<<D::DB as Database>::QueryResult, sqlx::Error>,
+) -> Result<bool, ServiceError> {
+    Ok(D::rows_affected(&done.map_err(service_error)?) > 0)
+}
+
+// ------------------------------------------------------------ events
+
+/// One event as [`Dialect::APPEND`] binds it.
+struct EventRecord<'a> {
+    event: &'a SerializedEvent,
+    sequence: i64,
+    payload: String,
+    metadata: String,
+}
+
+impl<'a> EventRecord<'a> {
+    fn of(event: &'a SerializedEvent) -> Result<Self, PersistenceError> {
+        Ok(Self {
+            event,
+            sequence: i64::try_from(event.sequence)
+                .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?,
+            payload: event.payload.to_string(),
+            metadata: event.metadata.to_string(),
+        })
+    }
+}
+
+impl Record for EventRecord<'_> {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        let e = self.event;
+        out.extend([
+            Value::Text(&e.aggregate_type),
+            Value::Text(&e.aggregate_id),
+            Value::Int(self.sequence),
+            Value::Text(&e.event_type),
+            Value::Text(&e.event_version),
+            Value::Text(&self.payload),
+            Value::Text(&self.metadata),
+        ]);
+    }
+}
+
+/// A unique violation on the stream key is the optimistic concurrency:
+/// another writer stored this sequence first (PostgreSQL 23505, SQLite
+/// 2067, as the driver sorts them; the migrations run on connect, so no
+/// store is keyed otherwise, and no other key of `events` takes a value
+/// from the append).
+fn append_error(error: sqlx::Error) -> PersistenceError {
+    if let sqlx::Error::Database(db) = &error {
+        if db.is_unique_violation() {
+            return PersistenceError::OptimisticLockError;
+        }
+    }
+    persistence_error(error)
+}
+
+/// The event in columns `first..first + 7` of a row (the columns of
+/// `queries::STREAM`), as stored at `position`.
+fn stored_text<R>(row: &R, position: i64, first: usize) -> Result<StoredText, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let sequence: i64 = row.try_get(first + 2)?;
+    Ok(StoredText {
+        position,
+        aggregate_type: row.try_get(first)?,
+        aggregate_id: row.try_get(first + 1)?,
+        sequence: usize::try_from(sequence).map_err(|e| sqlx::Error::ColumnDecode {
+            index: "sequence".to_owned(),
+            source: Box::new(e),
+        })?,
+        event_type: row.try_get(first + 3)?,
+        event_version: row.try_get(first + 4)?,
+        payload: row.try_get(first + 5)?,
+        metadata: row.try_get(first + 6)?,
+    })
+}
+
+/// A row of `queries::STREAM` as cqrs-es takes it.
+fn event<R>(row: &R) -> Result<SerializedEvent, PersistenceError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    // Not a position of the log: streams are read whole, in sequence order.
+    let text = stored_text(row, 0, 0).map_err(persistence_error)?;
+    text.into_event()
+        .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))
+}
+
+// ------------------------------------------------------------ rows
+
+impl Record for DelegationRecord {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        out.extend([
+            Value::Text(&self.id),
+            Value::Text(&self.grantor),
+            Value::Text(&self.delegate),
+            Value::Text(self.stage),
+            Value::Text(&self.requested_at),
+            Value::Text(&self.data),
+            Value::Int(self.position),
+        ]);
+    }
+}
+
+impl Record for BookingRecord {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        out.extend([
+            Value::Text(&self.id),
+            Value::Text(&self.booker),
+            Value::Text(&self.counter),
+            Value::Text(&self.office),
+            Value::Text(self.mode),
+            Value::Text(&self.slot_start),
+            Value::Text(&self.slot_date),
+            Value::Text(self.stage),
+            Value::Text(self.meeting_state),
+            Value::Text(&self.data),
+            Value::Text(&self.meeting),
+            Value::Int(self.position),
+        ]);
+    }
+}
+
+impl Record for PlaceRow {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        out.extend([
+            Value::Text(&self.slot_key),
+            Value::Text(&self.booking),
+            Value::Text(&self.counter),
+            Value::Text(&self.slot_start),
+            Value::Bool(self.held),
+            Value::Int(self.position),
+        ]);
+    }
+}
+
+impl Record for AuditEntry {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        out.extend([
+            Value::Int(self.position),
+            Value::Text(&self.grantor),
+            Value::Text(&self.actor),
+            Value::Text(&self.action),
+            Value::Text(&self.aggregate_type),
+            Value::Text(&self.aggregate_id),
+            Value::NullableText(self.at.as_deref()),
+            Value::NullableText(self.channel.as_deref()),
+            Value::NullableText(self.correlation_id.as_deref()),
+        ]);
+    }
+}
+
+impl Record for DocumentRefRow {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        out.extend([Value::Text(&self.sha256), Value::Int(self.position)]);
+    }
+}
+
+/// The columns of [`Dialect::SCHEDULE`].
+impl Record for OutboxEntry {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        out.extend([
+            Value::Text(&self.key),
+            Value::Text(&self.channel),
+            Value::Text(&self.recipient),
+            Value::Text(&self.title),
+            Value::Text(&self.body),
+            Value::Text(&self.due_at),
+            Value::Text(&self.status),
+            Value::Text(&self.next_attempt_at),
+            Value::Int(self.position),
+        ]);
+    }
+}

@@ -1,0 +1,141 @@
+//! A SQL store on its pool, for any [`Dialect`]: the event repository's
+//! store ([`Store`]) and the read side's pool ([`SidePool`]) at once, since
+//! both live in the same database.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cqrs_es::persist::{PersistenceError, SerializedEvent};
+use sqlx::pool::{Pool, PoolConnection};
+use tokio::sync::Mutex;
+
+use super::dialect::Dialect;
+use super::statements::{Conn, Statements};
+use super::{persistence_error, service_error};
+use crate::error::ServiceError;
+use crate::readside::SidePool;
+use crate::repository::{Held, Store, StoredEvents};
+
+/// A pooled connection of a store of dialect `D`.
+type Pooled<D> = Conn<D, PoolConnection<<D as Dialect>::DB>>;
+
+/// A SQL store: its pool. Cloning shares the pool.
+pub(crate) struct SqlStore<D: Dialect> {
+    pool: Pool<D::DB>,
+}
+
+impl<D: Dialect> Clone for SqlStore<D> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// The store on `pool`, whose schema is up to date.
+    pub(crate) fn new(pool: Pool<D::DB>) -> Self {
+        Self { pool }
+    }
+
+    async fn conn(&self) -> Result<Pooled<D>, sqlx::Error> {
+        Ok(Conn::new(self.pool.acquire().await?))
+    }
+}
+
+/// The connection a scope of `Repository::holding` holds, if it is one of
+/// this store's dialect.
+fn held<D: Dialect>(held: Option<&Held>) -> Option<&Mutex<Pooled<D>>> {
+    held.and_then(Held::get)
+}
+
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D>
+where
+    Pooled<D>: Statements,
+{
+    fn pool(&self) -> Option<&(dyn Any + Send + Sync)> {
+        Some(&self.pool)
+    }
+
+    fn read_side(&self) -> Option<Arc<dyn SidePool>> {
+        Some(Arc::new(self.clone()))
+    }
+
+    async fn hold(&self) -> Result<Option<Held>, ServiceError> {
+        let conn = self.conn().await.map_err(service_error)?;
+        Ok(Some(Held::new(Mutex::new(conn))))
+    }
+
+    async fn stream(
+        &self,
+        holding: Option<&Held>,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let mut conn = match held::<D>(holding) {
+            Some(conn) => return conn.lock().await.stream(aggregate_type, aggregate_id).await,
+            None => self.conn().await.map_err(persistence_error)?,
+        };
+        conn.stream(aggregate_type, aggregate_id).await
+    }
+
+    async fn append(
+        &self,
+        holding: Option<&Held>,
+        events: &[SerializedEvent],
+        durable: bool,
+    ) -> Result<(), PersistenceError> {
+        let mut conn = match held::<D>(holding) {
+            Some(conn) => return conn.lock().await.append(events, durable).await,
+            None => self.conn().await.map_err(persistence_error)?,
+        };
+        conn.append(events, durable).await
+    }
+
+    async fn flush(&self, holding: Option<&Held>) -> Result<(), ServiceError> {
+        let mut conn = match held::<D>(holding) {
+            Some(conn) => return conn.lock().await.flush().await,
+            None => self.conn().await.map_err(service_error)?,
+        };
+        conn.flush().await
+    }
+
+    async fn read_log(&self, after: i64, limit: usize) -> Result<StoredEvents, ServiceError> {
+        let mut conn = self.conn().await.map_err(service_error)?;
+        Ok(StoredEvents::Text(conn.read_log(after, limit).await?))
+    }
+
+    async fn events_of_type(
+        &self,
+        aggregate_type: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let mut conn = self.conn().await.map_err(persistence_error)?;
+        conn.events_of_type(aggregate_type).await
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
+        let mut conn = self.conn().await.map_err(service_error)?;
+        conn.checkpoint(name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError> {
+        let mut conn = self.conn().await.map_err(service_error)?;
+        conn.save_checkpoint(name, position).await
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> SidePool for SqlStore<D>
+where
+    Pooled<D>: Statements,
+{
+    async fn acquire(&self) -> Result<Box<dyn Statements>, ServiceError> {
+        Ok(Box::new(self.conn().await.map_err(service_error)?))
+    }
+
+    fn pipelines(&self) -> bool {
+        self.pool.options().get_max_connections() > 1
+    }
+}
