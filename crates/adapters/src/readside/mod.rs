@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use deleghe_domain::booking::{Booking, BookingStage};
-use deleghe_domain::delegation::{Delegation, Stage};
+use deleghe_domain::booking::Booking;
+use deleghe_domain::delegation::Delegation;
 use deleghe_domain::meeting::Meeting;
 use deleghe_domain::notification::{Channel, Notification};
 use serde::{Deserialize, Serialize};
@@ -593,15 +593,9 @@ pub(crate) struct DelegationRow {
 }
 
 impl DelegationRow {
+    /// The stage's name, as the domain gives it.
     pub(crate) fn stage_name(&self) -> &'static str {
-        match self.delegation.stage {
-            Stage::Pending => "pending",
-            Stage::AwaitingConfirmation => "awaiting_confirmation",
-            Stage::Active => "active",
-            Stage::Revoked { .. } => "revoked",
-            Stage::Rejected { .. } => "rejected",
-            Stage::Refused { .. } => "refused",
-        }
+        self.delegation.stage.as_str()
     }
 }
 
@@ -615,15 +609,9 @@ pub(crate) struct BookingRow {
 }
 
 impl BookingRow {
+    /// The stage's name, as the domain gives it.
     pub(crate) fn stage_name(&self) -> &'static str {
-        match self.booking.stage {
-            BookingStage::Pending => "pending",
-            BookingStage::Confirmed => "confirmed",
-            BookingStage::Cancelled { .. } => "cancelled",
-            BookingStage::Refused { .. } => "refused",
-            BookingStage::Served { .. } => "served",
-            BookingStage::Missed { .. } => "missed",
-        }
+        self.booking.stage.as_str()
     }
 }
 
