@@ -14,9 +14,9 @@ use chrono::Duration;
 use deleghe::adapters::documents::{
     DatabaseDocuments, DocumentStore, DocumentSweep, DocumentUsage, DEFAULT_GRACE,
 };
+use deleghe::adapters::projection::ReadSide;
 use deleghe::adapters::projection::{Projector, ReadModels};
-use deleghe::adapters::readside::ReadSide;
-use deleghe::adapters::{upcast, Deleghe, Repository, SettableClock};
+use deleghe::adapters::{Deleghe, Repository, SettableClock};
 use deleghe::domain::booking::Booking;
 use deleghe::domain::document::{sha256_hex, DocumentKind, DocumentRef};
 use deleghe::domain::meeting::{MeetingBooking, MeetingCommand};
@@ -51,7 +51,6 @@ impl World {
         Projector::new(
             self.repository.clone(),
             self.side.clone(),
-            upcast::upcasters(),
             Policy::default(),
         )
     }
@@ -114,7 +113,7 @@ impl World {
     /// Drops the test's PostgreSQL schema (a scenario that passed leaves
     /// nothing behind; one that failed leaves its schema to look at).
     async fn dispose(self) {
-        use deleghe::adapters::sql::sqlx;
+        use deleghe::adapters::sqlx;
         if let Some(pool) = self.repository.postgres_pool() {
             let schema: String = sqlx::query_scalar("SELECT current_schema()")
                 .fetch_one(pool)
@@ -216,7 +215,7 @@ async fn a_sweep_sees_events_not_projected_yet(store: Store) {
 /// stored gets the migration's instant, so none goes before a whole grace
 /// period.
 async fn the_migration_records_what_the_log_already_refers_to(store: Store) {
-    use deleghe::adapters::sql::sqlx;
+    use deleghe::adapters::sqlx;
 
     let repository = fresh(&store).await;
     let w = World::on(repository.clone()).await;
@@ -241,7 +240,7 @@ async fn the_migration_records_what_the_log_already_refers_to(store: Store) {
             .execute(pool)
             .await
             .unwrap();
-        deleghe::adapters::sql::migrate_sqlite(pool).await.unwrap();
+        repository.migrate().await.unwrap();
     } else if let Some(pool) = repository.postgres_pool() {
         for sql in [
             "DROP TABLE read_document_refs",
@@ -254,9 +253,7 @@ async fn the_migration_records_what_the_log_already_refers_to(store: Store) {
             .execute(pool)
             .await
             .unwrap();
-        deleghe::adapters::sql::migrate_postgres(pool)
-            .await
-            .unwrap();
+        repository.migrate().await.unwrap();
     } else {
         panic!("a SQL store");
     }

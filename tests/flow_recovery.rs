@@ -36,7 +36,7 @@ fn restarted(repository: Repository, clock: &SettableClock) -> Arc<Deleghe> {
 
 async fn recover(repository: &Repository, clock: &SettableClock) {
     let service = restarted(repository.clone(), clock);
-    FlowRunner::new(service, deleghe::adapters::upcast::upcasters())
+    FlowRunner::new(service)
         .catch_up()
         .await
         .expect("the runner catches up");
@@ -250,7 +250,7 @@ async fn racing_the_runner_scenario(store: Store) {
     let repository = fresh(&store).await;
     let clock = SettableClock::fixed(t0());
     let service = restarted(repository.clone(), &clock);
-    let runner = FlowRunner::new(service.clone(), deleghe::adapters::upcast::upcasters());
+    let runner = FlowRunner::new(service.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let background = tokio::spawn(runner.run(std::time::Duration::from_millis(1), stopped));
     for n in 1..8 {

@@ -30,9 +30,9 @@ use deleghe::adapters::gateway::{
     NoticeCalendar, SmsGateway,
 };
 use deleghe::adapters::outbox::{Dispatcher, OutboxEntry, RetryPolicy};
+use deleghe::adapters::projection::ReadSide;
 use deleghe::adapters::projection::{Projector, ReadModels};
-use deleghe::adapters::readside::ReadSide;
-use deleghe::adapters::{upcast, Deleghe, Repository, SettableClock};
+use deleghe::adapters::{Deleghe, Repository, SettableClock};
 use deleghe::domain::booking::{BookerCommand, Booking, BookingId, Phone, RequestBooking};
 use deleghe::domain::notification::IoMessage;
 use deleghe::domain::{FiscalCode, Policy};
@@ -88,12 +88,7 @@ impl Process {
         Self {
             service: Deleghe::new(repository.clone(), Policy::default())
                 .with_clock(clock.as_clock()),
-            projector: Projector::new(
-                repository.clone(),
-                side.clone(),
-                upcast::upcasters(),
-                Policy::default(),
-            ),
+            projector: Projector::new(repository.clone(), side.clone(), Policy::default()),
             read: ReadModels::new(side.clone(), Policy::default()).with_clock(clock.as_clock()),
             side,
             repository,
@@ -103,7 +98,7 @@ impl Process {
     /// Removes the store of a scenario that passed: its PostgreSQL schema,
     /// or its SQLite files.
     async fn dispose(self, url: &str) {
-        use deleghe::adapters::sql::sqlx;
+        use deleghe::adapters::sqlx;
         if let Some(pool) = self.repository.postgres_pool() {
             let schema: String = sqlx::query_scalar("SELECT current_schema()")
                 .fetch_one(pool)

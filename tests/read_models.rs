@@ -18,9 +18,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use deleghe::adapters::gateway::{DisabledIo, FileSmsGateway, Gateways, NoticeCalendar};
 use deleghe::adapters::outbox::Dispatcher;
+use deleghe::adapters::projection::ReadSide;
 use deleghe::adapters::projection::{Projector, ReadModels};
-use deleghe::adapters::readside::ReadSide;
-use deleghe::adapters::{upcast, Actor, Deleghe, Metadata, Repository, SettableClock};
+use deleghe::adapters::{Actor, Deleghe, Metadata, Repository, SettableClock};
 use deleghe::domain::booking::{BookerCommand, Booking, BookingId, RequestBooking};
 use deleghe::domain::delegation::{DelegationId, RevocationChannel};
 use deleghe::domain::notification::CALENDAR_TITLE;
@@ -65,7 +65,6 @@ impl World {
         Projector::new(
             self.repository.clone(),
             self.side.clone(),
-            upcast::upcasters(),
             Policy::default(),
         )
     }
@@ -81,18 +80,13 @@ impl World {
                 .await
                 .expect("the read side opens")
         };
-        Projector::new(
-            self.repository.clone(),
-            side,
-            upcast::upcasters(),
-            Policy::default(),
-        )
+        Projector::new(self.repository.clone(), side, Policy::default())
     }
 
     /// Drops the test's PostgreSQL schema (a scenario that passed leaves
     /// nothing behind; one that failed leaves its schema to look at).
     async fn dispose(self) {
-        use deleghe::adapters::sql::sqlx;
+        use deleghe::adapters::sqlx;
         if let Some(pool) = self.repository.postgres_pool() {
             let schema: String = sqlx::query_scalar("SELECT current_schema()")
                 .fetch_one(pool)
@@ -726,7 +720,7 @@ async fn a_batch_leaves_what_its_events_one_by_one_leave(store: Store) {
 /// Moves the projector's checkpoint back to the start, and with `rows`
 /// empties the read models and the outbox, as if nothing had been projected.
 async fn forget_the_projection(w: &World, rows: bool) {
-    use deleghe::adapters::sql::sqlx;
+    use deleghe::adapters::sqlx;
     let mut statements = vec!["UPDATE read_checkpoints SET position = 0"];
     if rows {
         statements.extend([
@@ -750,7 +744,7 @@ async fn forget_the_projection(w: &World, rows: bool) {
 /// PostgreSQL only: a transaction that wrote an event and stays open while
 /// later events commit is waited for, never skipped.
 async fn projector_waits_for_a_slow_writer(store: Store) {
-    use deleghe::adapters::sql::sqlx;
+    use deleghe::adapters::sqlx;
     use deleghe::domain::delegation::{Channel, GrantorEvent, Role};
 
     let w = World::new(&store).await;

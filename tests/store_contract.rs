@@ -24,7 +24,7 @@ use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEve
 use cqrs_es::Aggregate;
 use deleghe::adapters::repository::ConnectError;
 use deleghe::adapters::runner::FlowRunner;
-use deleghe::adapters::sql::sqlx;
+use deleghe::adapters::sqlx;
 use deleghe::adapters::{Actor, Deleghe, Metadata, Repository, ServiceError};
 use deleghe::domain::booking::{
     slot_key, AccessCodeDigest, Booker, BookingId, BookingStage, GrantorDetails, Phone,
@@ -1041,7 +1041,7 @@ mod postgres_log {
         .unwrap();
     }
 
-    fn ids(log: &[deleghe::adapters::memory::Positioned]) -> Vec<String> {
+    fn ids(log: &[deleghe::adapters::repository::Positioned]) -> Vec<String> {
         log.iter()
             .map(|p| format!("{}/{}", p.event.aggregate_id, p.event.sequence))
             .collect()
@@ -1278,7 +1278,7 @@ async fn sqlite_files_are_created_with_their_schema() {
 
 /// Runs the flow runner until it has handled the whole log.
 async fn catch_up(rules: &Arc<Deleghe>) {
-    FlowRunner::new(rules.clone(), deleghe::adapters::upcast::upcasters())
+    FlowRunner::new(rules.clone())
         .catch_up()
         .await
         .expect("the runner catches up");

@@ -372,19 +372,13 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use std::sync::Arc;
-/// use deleghe_adapters::documents::{DatabaseDocuments, DocumentStore, DocumentSweep};
-/// use deleghe_adapters::projection::Projector;
-/// use deleghe_adapters::readside::ReadSide;
-/// use deleghe_adapters::{upcast, Repository};
+/// use deleghe_adapters::System;
 /// use deleghe_domain::Policy;
 ///
-/// let repository = Repository::memory();
-/// let side = ReadSide::open(&repository).await?;
-/// let store = Arc::new(DatabaseDocuments::new(side.clone()));
+/// let system = System::builder(Policy::default()).open("memory:").await?;
+/// let store = system.documents();
 /// store.put(b"%PDF-1.7 nobody refers to this").await?;
-/// let projector = Projector::new(repository, side, upcast::upcasters(), Policy::default());
-/// let sweep = DocumentSweep::new(store.clone(), projector);
+/// let sweep = system.sweep();
 /// // Younger than a day: kept.
 /// assert_eq!(sweep.step().await?.documents, 0);
 /// assert_eq!(store.usage().await?.documents, 1);

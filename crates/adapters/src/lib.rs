@@ -9,34 +9,41 @@
 //! - [`metadata`]: who acted, for whom, through which channel (D9);
 //! - [`projection`]: the projector, which reads the log from a checkpoint
 //!   into the read models and the outbox, exactly once per event, and the
-//!   [`projection::ReadModels`] the app queries (tables in [`readside`]);
+//!   [`projection::ReadModels`] the app queries (on a [`projection::ReadSide`]);
 //! - [`outbox`]: the dispatcher that sends due notifications (N1–N6) through
 //!   the [`gateway`]s (SMS, the IO app, calendar notices), with retries;
 //! - [`documents`]: the documents of web meetings, stored by SHA-256 (M6);
 //! - [`codes`]: the web meetings' access codes, derived from the
 //!   deployment's key so that no store holds one (M2, M10).
-//! - [`private_files`]: files and folders only their owner may touch.
+//! - [`private_files`]: files and folders only their owner may touch;
+//! - [`system`]: the composition root, [`System`], which puts all of the
+//!   above together on one store in one call, with its background workers.
 
 pub mod clock;
 pub mod codes;
 pub mod documents;
 pub mod error;
-pub mod events;
+mod events;
 pub mod gateway;
-pub mod memory;
+mod memory;
 pub mod metadata;
 pub mod outbox;
 pub mod private_files;
 pub mod projection;
-pub mod readside;
+mod readside;
 pub mod repository;
 pub mod runner;
 pub mod service;
-pub mod sql;
-pub mod upcast;
+mod sql;
+pub mod system;
+mod upcast;
 
 pub use clock::SettableClock;
 pub use error::ServiceError;
 pub use metadata::{Actor, Metadata};
 pub use repository::Repository;
 pub use service::Deleghe;
+/// The sqlx the SQL stores are built on (the same version as sqlite-es's and
+/// postgres-es's), for statements of an embedder's own on their pools.
+pub use sql::sqlx;
+pub use system::System;

@@ -25,13 +25,15 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use crate::error::ServiceError;
-use crate::events::{self, LoggedEvent, StoredText};
-use crate::memory::{MemoryRepository, Positioned};
+use crate::events::{self, StoredText};
+use crate::memory::MemoryRepository;
 use crate::readside::SidePool;
 use crate::sql::store::SqlStore;
 use crate::sql::{self, PostgresDialect, SqliteDialect, StoreUrl};
 
-pub use crate::sql::ConnectError;
+pub use crate::events::{LoggedEvent, Payload};
+pub use crate::memory::Positioned;
+pub use crate::sql::{ConnectError, DATABASE_URL_VAR, DEFAULT_DATABASE_URL};
 
 /// What the repository asks of a store: the port each store implements
 /// (`memory.rs`; `sql/store.rs` for every SQL dialect).
@@ -137,19 +139,32 @@ impl Repository {
         Self::connect(&url).await
     }
 
-    /// The SQLite store on an open pool, whose schema is up to date
-    /// ([`sql::migrate_sqlite`]).
+    /// The SQLite store on an open pool, whose schema is up to date (see
+    /// [`Repository::migrate`]).
     pub fn from_sqlite_pool(pool: SqlitePool) -> Self {
         Self {
             store: Arc::new(SqlStore::<SqliteDialect>::new(pool)),
         }
     }
 
-    /// The PostgreSQL store on an open pool, whose schema is up to date
-    /// ([`sql::migrate_postgres`]).
+    /// The PostgreSQL store on an open pool, whose schema is up to date (see
+    /// [`Repository::migrate`]).
     pub fn from_postgres_pool(pool: PgPool) -> Self {
         Self {
             store: Arc::new(SqlStore::<PostgresDialect>::new(pool)),
+        }
+    }
+
+    /// Brings the store's schema up to date: applies the migrations not yet
+    /// applied ([`Repository::connect`] does it on opening; a store built on
+    /// a pool of the caller's needs it once). Nothing to do in memory.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        if let Some(pool) = self.sqlite_pool() {
+            crate::sql::migrate_sqlite(pool).await
+        } else if let Some(pool) = self.postgres_pool() {
+            crate::sql::migrate_postgres(pool).await
+        } else {
+            Ok(())
         }
     }
 
@@ -184,9 +199,20 @@ impl Repository {
     }
 
     /// [`Repository::read_log`], decoded into the domain's types through
-    /// `upcasters`: what the projector and the runner read. The SQL stores'
-    /// payloads go from their text straight into the domain's types.
+    /// the library's upcasters: what the projector and the runner read. The
+    /// SQL stores' payloads go from their text straight into the domain's
+    /// types.
     pub async fn read_events(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<LoggedEvent>, ServiceError> {
+        self.read_events_with(after, limit, &crate::upcast::upcasters())
+            .await
+    }
+
+    /// [`Repository::read_events`] with upcasters the caller keeps.
+    pub(crate) async fn read_events_with(
         &self,
         after: i64,
         limit: usize,

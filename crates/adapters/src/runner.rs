@@ -26,10 +26,10 @@ pub struct FlowRunner {
 }
 
 impl FlowRunner {
-    pub fn new(service: Arc<Deleghe>, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
+    pub fn new(service: Arc<Deleghe>) -> Self {
         Self {
             service,
-            upcasters,
+            upcasters: crate::upcast::upcasters(),
             batch: 256,
         }
     }

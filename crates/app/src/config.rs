@@ -15,14 +15,14 @@ use deleghe_domain::Policy;
 
 use crate::auth::{TokenRules, DEFAULT_TOKEN_MAX_MINUTES};
 
-/// Default store: an SQLite file in the working folder.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://deleghe.sqlite";
+/// Default store: an SQLite file in the working folder (the library's default).
+pub use deleghe_adapters::repository::DEFAULT_DATABASE_URL;
 /// Default address to bind.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Shortest accepted HS256 key, in bytes of key material ([`keys`]).
 pub const MIN_SECRET_BYTES: usize = keys::MIN_KEY_BYTES;
 
-pub const ENV_DATABASE_URL: &str = "DELEGHE_DATABASE_URL";
+pub use deleghe_adapters::repository::DATABASE_URL_VAR as ENV_DATABASE_URL;
 pub const ENV_LISTEN: &str = "DELEGHE_LISTEN";
 pub const ENV_JWT_SECRET: &str = "DELEGHE_JWT_SECRET";
 pub const ENV_DEV_CLOCK: &str = "DELEGHE_DEV_CLOCK";

@@ -5,8 +5,8 @@
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
+use deleghe_adapters::projection::AuditEntry;
 use deleghe_adapters::projection::{BookingView, DelegationView, NoticeView, SlotAvailability};
-use deleghe_adapters::readside::AuditEntry;
 use deleghe_domain::delegation::Role;
 use deleghe_domain::document::DocumentRef;
 use deleghe_domain::meeting::{Meeting, Outcome};

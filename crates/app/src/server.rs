@@ -6,16 +6,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 use deleghe_adapters::gateway::FileSmsGateway;
-use deleghe_adapters::projection::Projector;
-use deleghe_adapters::readside::ReadSide;
-use deleghe_adapters::runner::FlowRunner;
-use deleghe_adapters::{upcast, Repository};
+use deleghe_adapters::system::Intervals;
+use deleghe_adapters::{Repository, System};
 use deleghe_domain::Policy;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::auth::JwtKeys;
 use crate::config::{self, dev_files, Config, JwtKey};
@@ -24,76 +19,16 @@ use crate::state::{AppState, StateConfig};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// How often the workers look at the log for new events.
-pub const POLL_EVERY: Duration = Duration::from_millis(500);
-/// How often the documents no event refers to are swept (M6): those stored
-/// more than a day before ([`deleghe_adapters::documents::DEFAULT_GRACE`]).
-pub const SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
-/// How long shutdown waits for a worker to finish its step.
-pub const WORKER_GRACE: Duration = Duration::from_secs(10);
+/// How often the workers look for work, and how long they get to stop:
+/// the library's defaults (the log every half second, the documents no
+/// event refers to every hour, ten seconds to stop).
+pub fn intervals() -> Intervals {
+    Intervals::default()
+}
 
 /// Opens the store of `url`, applying its migrations.
 pub async fn connect(url: &str) -> Result<Repository, BoxError> {
     Ok(Repository::connect(url).await?)
-}
-
-/// The background workers, stopped together.
-pub struct Workers {
-    stop: watch::Sender<bool>,
-    handles: Vec<(&'static str, JoinHandle<()>)>,
-}
-
-impl Workers {
-    /// Starts every worker of `state`'s store: the flow runner, the
-    /// projector (read models and outbox), the outbox dispatcher, which
-    /// sends each notification when it falls due: it is also the reminder
-    /// scheduler (N2 reminders wait in the outbox, durably, until due), and
-    /// the sweep of the documents no event refers to (M6).
-    pub fn start(state: &AppState) -> Self {
-        let (stop, stopped) = watch::channel(false);
-        let runner = FlowRunner::new(state.service().clone(), upcast::upcasters());
-        let projector = Projector::new(
-            state.repository().clone(),
-            state.side().clone(),
-            upcast::upcasters(),
-            state.policy().clone(),
-        );
-        let dispatcher = state.dispatcher();
-        let handles = vec![
-            (
-                "flow runner",
-                tokio::spawn(runner.run(POLL_EVERY, stopped.clone())),
-            ),
-            (
-                "projector",
-                tokio::spawn(projector.run(POLL_EVERY, stopped.clone())),
-            ),
-            (
-                "outbox dispatcher and reminder scheduler",
-                tokio::spawn(dispatcher.run(POLL_EVERY, stopped.clone())),
-            ),
-            (
-                "document sweep",
-                tokio::spawn(state.document_sweep().run(SWEEP_EVERY, stopped)),
-            ),
-        ];
-        for (name, _) in &handles {
-            tracing::info!(worker = name, "started");
-        }
-        Self { stop, handles }
-    }
-
-    /// Tells every worker to stop and waits for each (at most [`WORKER_GRACE`]).
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for (name, handle) in self.handles {
-            match tokio::time::timeout(WORKER_GRACE, handle).await {
-                Ok(Ok(())) => tracing::info!(worker = name, "stopped"),
-                Ok(Err(e)) => tracing::error!(worker = name, error = %e, "worker failed"),
-                Err(_) => tracing::warn!(worker = name, "did not stop in time"),
-            }
-        }
-    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -229,7 +164,7 @@ pub async fn run(
     state: AppState,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> Result<(), BoxError> {
-    let workers = Workers::start(&state);
+    let workers = state.system().workers(intervals());
     let timeouts = state.timeouts();
     let served = crate::connections::serve(listener, crate::app(state), timeouts, shutdown).await;
     tracing::info!("no more requests in flight; stopping the workers");
@@ -252,10 +187,8 @@ pub fn store_kind(url: &str) -> &'static str {
 /// `deleghe rebuild-read-models`: drops the read models and folds them again
 /// from the whole log.
 pub async fn rebuild_read_models(repository: &Repository, policy: Policy) -> Result<(), BoxError> {
-    let side = ReadSide::open(repository).await?;
-    let replayed = Projector::new(repository.clone(), side, upcast::upcasters(), policy)
-        .rebuild()
-        .await?;
+    let system = System::builder(policy).on(repository.clone()).await?;
+    let replayed = system.rebuild_read_models().await?;
     tracing::info!(events = replayed, "read models rebuilt from the log");
     Ok(())
 }

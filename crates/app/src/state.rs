@@ -12,18 +12,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
-use deleghe_adapters::documents::{
-    DatabaseDocuments, DocumentStore, DocumentSweep, DocumentUsage, DEFAULT_GRACE,
-};
-use deleghe_adapters::gateway::{
-    async_trait, DisabledIo, FileSmsGateway, GatewayError, Gateways, HttpIoGateway, HttpSmsGateway,
-    IoGateway, NoticeCalendar, SmsGateway,
-};
+use deleghe_adapters::documents::{DocumentStore, DocumentUsage};
+use deleghe_adapters::gateway::{FileSmsGateway, Gateways, HttpIoGateway, HttpSmsGateway};
 use deleghe_adapters::outbox::{DispatchReport, Dispatcher};
-use deleghe_adapters::projection::{BookingView, DelegationView, Projector, ReadModels};
-use deleghe_adapters::readside::ReadSide;
-use deleghe_adapters::{upcast, Deleghe, Repository, ServiceError, SettableClock};
-use deleghe_domain::booking::{Booking, BookingId, BookingStatus, Phone};
+use deleghe_adapters::projection::{BookingView, DelegationView, ReadModels};
+use deleghe_adapters::system::OpenError;
+use deleghe_adapters::{Deleghe, Repository, ServiceError, SettableClock, System};
+use deleghe_domain::booking::{Booking, BookingId, BookingStatus};
 use deleghe_domain::delegation::{Delegation, DelegationError, DelegationId, Status};
 use deleghe_domain::document::PdfDocument;
 use deleghe_domain::flows::Refusal;
@@ -43,15 +38,12 @@ use crate::Timeouts;
 pub struct AppState(Arc<Inner>);
 
 struct Inner {
-    service: Arc<Deleghe>,
+    /// The rules on their store, put together by the library's composition
+    /// root: service, read side, projector, documents, gateways.
+    system: System,
     clock: SettableClock,
-    side: ReadSide,
-    read: ReadModels,
-    projector: Projector,
-    documents: Arc<dyn DocumentStore>,
     /// M6: the uploads being parsed, at most [`PDF_PARSERS`] at once.
     pdf_parsers: Arc<Semaphore>,
-    gateways: Gateways,
     keys: JwtKeys,
     counters: Counters,
     dev_clock: bool,
@@ -76,21 +68,8 @@ pub struct StateConfig {
     pub sms_provider: Option<SmsProvider>,
 }
 
-/// No SMS gateway configured: each SMS is refused, and so recorded as
-/// failed with the reason, instead of waiting for ever.
-struct NoSms;
-
-#[async_trait]
-impl SmsGateway for NoSms {
-    async fn send(&self, _: &Phone, _: &str, key: &str) -> Result<(), GatewayError> {
-        tracing::warn!(
-            key,
-            "no SMS gateway is configured (DELEGHE_SMS_URL or DELEGHE_SMS_OUTBOX): SMS not sent"
-        );
-        Err(GatewayError::Permanent(
-            "no SMS gateway is configured".to_owned(),
-        ))
-    }
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> ServiceError {
+    ServiceError::Unavailable(Box::new(e))
 }
 
 impl AppState {
@@ -98,52 +77,37 @@ impl AppState {
     /// [`SettableClock`] that reads real time until `PUT /dev/clock` sets it.
     pub async fn open(config: StateConfig) -> Result<Self, ServiceError> {
         let clock = SettableClock::new();
-        let repository = config.repository;
-        let policy = config.policy;
-        let service =
-            Arc::new(Deleghe::new(repository.clone(), policy.clone()).with_clock(clock.as_clock()));
-        // Opened once and shared (in memory, it is the only copy).
-        let side = ReadSide::open(&repository).await?;
-        let read = ReadModels::new(side.clone(), policy.clone()).with_clock(clock.as_clock());
-        let projector = Projector::new(repository, side.clone(), upcast::upcasters(), policy);
-        let sms: Arc<dyn SmsGateway> = match (&config.sms_provider, &config.sms_outbox) {
-            (Some(provider), _) => Arc::new(
-                HttpSmsGateway::new(&provider.url, provider.token.expose())
-                    .map_err(|e| ServiceError::Unavailable(Box::new(e)))?,
-            ),
+        let mut builder = System::builder(config.policy)
+            .clock(clock.as_clock())
+            .access_codes(config.keys.access_codes().clone());
+        match (&config.sms_provider, &config.sms_outbox) {
+            (Some(provider), _) => {
+                builder = builder.sms(Arc::new(
+                    HttpSmsGateway::new(&provider.url, provider.token.expose())
+                        .map_err(unavailable)?,
+                ));
+            }
             (None, Some(path)) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| ServiceError::Unavailable(Box::new(e)))?;
+                    std::fs::create_dir_all(dir).map_err(unavailable)?;
                 }
-                Arc::new(
-                    FileSmsGateway::open(path)
-                        .map_err(|e| ServiceError::Unavailable(Box::new(e)))?,
-                )
+                builder = builder.sms(Arc::new(FileSmsGateway::open(path).map_err(unavailable)?));
             }
-            (None, None) => Arc::new(NoSms),
-        };
-        let io: Arc<dyn IoGateway> = match &config.io {
-            Some(io) => Arc::new(
-                HttpIoGateway::new(&io.url, io.key.expose())
-                    .map_err(|e| ServiceError::Unavailable(Box::new(e)))?,
-            ),
-            None => Arc::new(DisabledIo),
-        };
-        let gateways = Gateways {
-            sms,
-            io,
-            calendar: Arc::new(NoticeCalendar::new(side.clone())),
-        };
+            (None, None) => {}
+        }
+        if let Some(io) = &config.io {
+            builder = builder.io(Arc::new(
+                HttpIoGateway::new(&io.url, io.key.expose()).map_err(unavailable)?,
+            ));
+        }
+        let system = builder.on(config.repository).await.map_err(|e| match e {
+            OpenError::ReadSide(e) => e,
+            other => unavailable(other),
+        })?;
         Ok(Self(Arc::new(Inner {
-            service,
-            documents: Arc::new(DatabaseDocuments::new(side.clone()).with_clock(clock.as_clock())),
+            system,
             clock,
             pdf_parsers: Arc::new(Semaphore::new(PDF_PARSERS)),
-            side,
-            read,
-            projector,
-            gateways,
             keys: config.keys,
             counters: config.counters,
             dev_clock: config.dev_clock,
@@ -151,16 +115,21 @@ impl AppState {
         })))
     }
 
+    /// The library's composition root under this app.
+    pub fn system(&self) -> &System {
+        &self.0.system
+    }
+
     pub fn service(&self) -> &Arc<Deleghe> {
-        &self.0.service
+        self.0.system.service()
     }
 
     pub fn repository(&self) -> &Repository {
-        self.0.service.repository()
+        self.0.system.repository()
     }
 
     pub fn policy(&self) -> &Policy {
-        self.0.service.policy()
+        self.0.system.policy()
     }
 
     pub fn clock(&self) -> &SettableClock {
@@ -180,12 +149,8 @@ impl AppState {
         &self.0.counters
     }
 
-    pub fn side(&self) -> &ReadSide {
-        &self.0.side
-    }
-
     pub fn documents(&self) -> &Arc<dyn DocumentStore> {
-        &self.0.documents
+        self.0.system.documents()
     }
 
     /// M6: judges an uploaded file ([`PdfDocument::parse`]) on a blocking
@@ -210,7 +175,7 @@ impl AppState {
     }
 
     pub fn gateways(&self) -> &Gateways {
-        &self.0.gateways
+        self.0.system.gateways()
     }
 
     pub fn dev_clock_enabled(&self) -> bool {
@@ -224,44 +189,26 @@ impl AppState {
     /// The read models, brought up to the end of the log first, so that a
     /// query sees every command answered before it.
     pub async fn read(&self) -> Result<&ReadModels, ServiceError> {
-        self.0.projector.catch_up().await?;
-        Ok(&self.0.read)
+        self.0.system.caught_up().await
     }
 
     /// The outbox dispatcher of this app: its gateways, its clock, and the
     /// keys that fill in the access codes of the messages (M10).
     pub fn dispatcher(&self) -> Dispatcher {
-        Dispatcher::new(self.0.side.clone(), self.0.gateways.clone())
-            .with_clock(self.0.clock.as_clock())
-            .with_access_codes(self.0.keys.access_codes().clone())
+        self.0.system.dispatcher()
     }
 
     /// What the dispatcher worker does, once: projects the log, then sends
     /// every notification due now (SMS, IO, calendar notices).
     pub async fn deliver_due(&self) -> Result<DispatchReport, ServiceError> {
-        self.0.projector.catch_up().await?;
+        self.0.system.caught_up().await?;
         self.dispatcher().drain().await
     }
 
-    /// M6: the sweep of the documents no event refers to, on this state's
-    /// store, clock and read side, keeping each for [`DEFAULT_GRACE`] (a day)
-    /// after it was stored. The `serve` workers run it every
-    /// [`crate::server::SWEEP_EVERY`].
-    pub fn document_sweep(&self) -> DocumentSweep {
-        let projector = Projector::new(
-            self.repository().clone(),
-            self.0.side.clone(),
-            upcast::upcasters(),
-            self.policy().clone(),
-        );
-        DocumentSweep::new(Arc::clone(&self.0.documents), projector)
-            .with_grace(DEFAULT_GRACE)
-            .with_clock(self.0.clock.as_clock())
-    }
-
-    /// What the sweep worker does, once: returns what it removed.
+    /// What the sweep worker does, once (M6: documents no event refers to,
+    /// stored more than a day before): returns what it removed.
     pub async fn sweep_documents(&self) -> Result<DocumentUsage, ServiceError> {
-        self.document_sweep().step().await
+        self.0.system.sweep().step().await
     }
 
     /// D9: the delegation through which `delegate` may act for `grantor`
@@ -272,7 +219,7 @@ impl AppState {
         delegate: &FiscalCode,
         grantor: &FiscalCode,
     ) -> Result<Delegation, AppError> {
-        match self.0.service.acting_delegation(delegate, grantor).await {
+        match self.service().acting_delegation(delegate, grantor).await {
             Err(ServiceError::Rule(Refusal::Delegation(DelegationError::NoActiveDelegation))) => {
                 Err(AppError::NoActiveDelegation(grantor.to_string()))
             }
@@ -305,8 +252,7 @@ impl AppState {
         if view.status == BookingStatus::Refused {
             return Err(missing());
         }
-        self.0
-            .service
+        self.service()
             .booker(&view.booker)
             .await?
             .booking(&id)
@@ -317,7 +263,7 @@ impl AppState {
     /// The view of a booking as clients see it, with its meeting's state.
     pub async fn booking_view(&self, b: &Booking) -> Result<BookingView, AppError> {
         let meeting = if b.mode == Mode::WebMeeting {
-            self.0.service.meeting(&b.id).await?
+            self.service().meeting(&b.id).await?
         } else {
             Meeting::default()
         };

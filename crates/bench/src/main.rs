@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use clap::{Parser, ValueEnum};
+use deleghe_adapters::projection::ReadSide;
 use deleghe_adapters::projection::{Projector, ProjectorTimes};
-use deleghe_adapters::readside::ReadSide;
 use deleghe_adapters::{Deleghe, Repository};
 use deleghe_domain::{FiscalCode, Policy};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -855,14 +855,7 @@ async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()>
         })
     });
     let side = ReadSide::open(&repository).await?;
-    let projector = || {
-        Projector::new(
-            repository.clone(),
-            side.clone(),
-            deleghe_adapters::upcast::upcasters(),
-            Policy::default(),
-        )
-    };
+    let projector = || Projector::new(repository.clone(), side.clone(), Policy::default());
     let catching_up = projector();
     settle(&repository, &plan.postgres).await?;
     let wal = WalStats::read(store, &plan.postgres).await;

@@ -30,7 +30,7 @@ use deleghe_domain::FiscalCode;
 pub use async_trait::async_trait;
 pub use calendar::NoticeCalendar;
 pub use io::{DisabledIo, HttpIoGateway};
-pub use sms::{FileSmsGateway, HttpSmsGateway};
+pub use sms::{DisabledSms, FileSmsGateway, HttpSmsGateway};
 
 /// Why a gateway did not deliver.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

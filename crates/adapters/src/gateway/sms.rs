@@ -313,3 +313,17 @@ mod tests {
         assert!(!target.exists(), "nothing was written through the link");
     }
 }
+
+/// No SMS gateway configured: each SMS is refused, and so recorded in the
+/// outbox as failed with the reason, instead of waiting for ever.
+pub struct DisabledSms;
+
+#[async_trait]
+impl SmsGateway for DisabledSms {
+    async fn send(&self, _: &Phone, _: &str, key: &str) -> Result<(), GatewayError> {
+        tracing::warn!(key, "no SMS gateway is configured: SMS not sent");
+        Err(GatewayError::Permanent(
+            "no SMS gateway is configured".to_owned(),
+        ))
+    }
+}

@@ -51,11 +51,11 @@ use tokio::sync::mpsc;
 pub use read_models::{QueryError, ReadModelDump, ReadModels};
 pub use views::{BookingView, DelegationView, NoticeView, SlotAvailability, WaitingRoomEntry};
 
-pub use crate::readside::{AuditEntry, OutboxEntry};
+pub use crate::readside::{AuditEntry, OutboxEntry, ReadSide};
 
 use crate::error::ServiceError;
 use crate::events::LoggedEvent;
-use crate::readside::{Cache, Checkpoint, HeldSide, ReadSide, WriteSet};
+use crate::readside::{Cache, Checkpoint, HeldSide, WriteSet};
 use crate::repository::Repository;
 
 /// The checkpoint name of the projector (in the read side's own table).
@@ -158,17 +158,12 @@ impl ProjectorTimes {
 
 impl Projector {
     /// A projector of `repository`'s log into `side` (opened from the same
-    /// repository), decoding with `upcasters` (`crate::upcast::upcasters()`).
-    pub fn new(
-        repository: Repository,
-        side: ReadSide,
-        upcasters: Vec<Box<dyn EventUpcaster>>,
-        policy: Policy,
-    ) -> Self {
+    /// repository), decoding old events through the library's upcasters.
+    pub fn new(repository: Repository, side: ReadSide, policy: Policy) -> Self {
         Self {
             repository,
             side,
-            upcasters: Arc::new(upcasters),
+            upcasters: Arc::new(crate::upcast::upcasters()),
             policy,
             contacts: Arc::new(NoContacts),
             batch: 1024,
@@ -655,7 +650,7 @@ async fn read(
     after: i64,
     limit: usize,
 ) -> Result<Vec<LoggedEvent>, ServiceError> {
-    repository.read_events(after, limit, upcasters).await
+    repository.read_events_with(after, limit, upcasters).await
 }
 
 #[cfg(test)]
@@ -696,7 +691,7 @@ mod tests {
     async fn a_rebuild_counts_itself() {
         let repository = Repository::memory();
         let side = ReadSide::open(&repository).await.unwrap();
-        let projector = Projector::new(repository, side.clone(), vec![], Policy::default());
+        let projector = Projector::new(repository, side.clone(), Policy::default());
         let generation = || async {
             let mut conn = side.hold().await.unwrap();
             conn.checkpoint(CHECKPOINT).await.unwrap().generation

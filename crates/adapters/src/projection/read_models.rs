@@ -44,18 +44,13 @@ impl QueryError {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use deleghe_adapters::projection::{Projector, ReadModels};
-/// use deleghe_adapters::readside::ReadSide;
-/// use deleghe_adapters::{upcast, Deleghe, Repository};
+/// use deleghe_adapters::System;
 /// use deleghe_domain::{FiscalCode, Policy};
 ///
-/// let repository = Repository::memory();
-/// let side = ReadSide::open(&repository).await?;
-/// let service = Deleghe::new(repository.clone(), Policy::default());
-/// let projector = Projector::new(repository, side.clone(), upcast::upcasters(), Policy::default());
-/// let read = ReadModels::new(side, Policy::default());
+/// let system = System::builder(Policy::default()).open("memory:").await?;
+/// let service = system.service();
 /// // ... commands through `service` ...
-/// projector.catch_up().await?;
+/// let read = system.caught_up().await?;
 /// let grantor = FiscalCode::parse("RSSMRA85T10A562S")?;
 /// assert!(read.delegations_by_grantor(&grantor).await?.is_empty());
 /// # drop(service);

@@ -50,7 +50,7 @@ pub const DATABASE_URL_VAR: &str = "DELEGHE_DATABASE_URL";
 
 /// The store when [`DATABASE_URL_VAR`] is not set: a SQLite file in the
 /// working directory, created with its schema on first use.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://deleghe.db";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://deleghe.sqlite";
 
 /// How long a command waits for a pooled connection before the store is
 /// reported unavailable.

@@ -2,7 +2,6 @@
 //! validation.
 
 use chrono::{Duration, Utc};
-use deleghe_adapters::events::decode;
 use deleghe_app::auth::{AuthMethod, Claims, Role};
 use serde_json::json;
 
@@ -564,11 +563,9 @@ pub async fn d9_act_as_only_while_the_delegation_is_active_and_traced(api: Api) 
         .refused(403, "not_allowed_when_acting");
 
     // D9: the audit trail says who acted for whom.
-    let log = api.state.repository().read_log(0, 10_000).await.unwrap();
-    let upcasters = deleghe_adapters::upcast::upcasters();
+    let log = api.state.repository().read_events(0, 10_000).await.unwrap();
     let traced: Vec<_> = log
         .into_iter()
-        .map(|e| decode(e, &upcasters).unwrap())
         .filter(|e| e.metadata.get("on_behalf_of") == Some(&g))
         .collect();
     assert!(!traced.is_empty());

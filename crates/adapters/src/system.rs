@@ -1,0 +1,371 @@
+//! The composition root: one call puts together everything the rules need to
+//! run on a store, wired the one way they are meant to be: the service
+//! ([`Deleghe`]), the read side with its read models, the projector, the
+//! documents (M6), the outbox dispatcher with its gateways (N1–N6), the flow
+//! runner (D10), and the background workers that keep them moving.
+//!
+//! ```
+//! use deleghe_adapters::System;
+//! use deleghe_domain::Policy;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let system = System::builder(Policy::default()).open("memory:").await?;
+//! // Commands go to the service; queries to the read models, which the
+//! // projector brings up to the end of the log first.
+//! let _service = system.service();
+//! let read = system.caught_up().await?;
+//! assert!(read.outbox().await?.is_empty());
+//! // In a long-running process, the workers keep the read side, the
+//! // outbox and the flows moving until they are told to stop.
+//! let workers = system.workers(deleghe_adapters::system::Intervals::default());
+//! workers.stop().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Each part can still be built by hand (their `new` functions stay public)
+//! for a test that needs one piece with a failpoint or a batch size of its
+//! own; the builder is what a service embedding the rules calls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deleghe_domain::Policy;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::codes::AccessCodes;
+use crate::documents::{DatabaseDocuments, DocumentStore, DocumentSweep, DEFAULT_GRACE};
+use crate::error::ServiceError;
+use crate::gateway::{DisabledIo, DisabledSms, Gateways, IoGateway, NoticeCalendar, SmsGateway};
+use crate::outbox::Dispatcher;
+use crate::projection::{Projector, ReadModels, ReadSide};
+use crate::repository::{ConnectError, Repository};
+use crate::runner::FlowRunner;
+use crate::service::Deleghe;
+
+/// Why a [`System`] could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store's URL is wrong, or the store cannot be reached or migrated.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The store answered, but its read side could not be opened.
+    #[error("the read side cannot be opened: {0}")]
+    ReadSide(#[source] ServiceError),
+}
+
+/// How to put a [`System`] together; see [`System::builder`].
+pub struct SystemBuilder {
+    policy: Policy,
+    clock: Option<Clock>,
+    sms: Option<Arc<dyn SmsGateway>>,
+    io: Option<Arc<dyn IoGateway>>,
+    access_codes: Option<AccessCodes>,
+    grace: Duration,
+}
+
+impl SystemBuilder {
+    /// Reads the time from `clock` everywhere (service, read models,
+    /// documents, dispatcher, sweep); by default, real time.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Sends SMS (N1, N2, N4) through `sms`; by default none is sent: each
+    /// is recorded in the outbox as failed, with the reason.
+    pub fn sms(mut self, sms: Arc<dyn SmsGateway>) -> Self {
+        self.sms = Some(sms);
+        self
+    }
+
+    /// Sends IO messages (N5) through `io`; by default none is sent: each is
+    /// recorded in the outbox as failed, with the reason.
+    pub fn io(mut self, io: Arc<dyn IoGateway>) -> Self {
+        self.io = Some(io);
+        self
+    }
+
+    /// M10: the deployment's keys, with which the dispatcher fills in the
+    /// access codes of the messages; without them a message carrying an
+    /// access code is not sent (it is recorded as failed).
+    pub fn access_codes(mut self, codes: AccessCodes) -> Self {
+        self.access_codes = Some(codes);
+        self
+    }
+
+    /// M6: keeps a document nothing refers to for `grace` after it was
+    /// stored; by default [`DEFAULT_GRACE`] (a day).
+    pub fn document_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Opens the store at `url` (see [`Repository::connect`]: `memory:`,
+    /// `sqlite://…`, `postgres://…`), applying its migrations, and puts the
+    /// system together on it.
+    pub async fn open(self, url: &str) -> Result<System, OpenError> {
+        let repository = Repository::connect(url).await?;
+        self.on(repository).await
+    }
+
+    /// Puts the system together on a repository already open.
+    pub async fn on(self, repository: Repository) -> Result<System, OpenError> {
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(chrono::Utc::now) as Clock);
+        let policy = self.policy;
+        let service = Arc::new(
+            Deleghe::new(repository.clone(), policy.clone()).with_clock(Arc::clone(&clock)),
+        );
+        // Opened once and shared (in memory, it is the only copy).
+        let side = ReadSide::open(&repository)
+            .await
+            .map_err(OpenError::ReadSide)?;
+        let read = ReadModels::new(side.clone(), policy.clone()).with_clock(Arc::clone(&clock));
+        let documents: Arc<dyn DocumentStore> =
+            Arc::new(DatabaseDocuments::new(side.clone()).with_clock(Arc::clone(&clock)));
+        let gateways = Gateways {
+            sms: self.sms.unwrap_or_else(|| Arc::new(DisabledSms)),
+            io: self.io.unwrap_or_else(|| Arc::new(DisabledIo)),
+            calendar: Arc::new(NoticeCalendar::new(side.clone())),
+        };
+        let projector = Projector::new(repository.clone(), side.clone(), policy.clone());
+        Ok(System(Arc::new(Inner {
+            repository,
+            policy,
+            clock,
+            service,
+            side,
+            read,
+            projector,
+            documents,
+            gateways,
+            access_codes: self.access_codes,
+            grace: self.grace,
+        })))
+    }
+}
+
+/// The rules running on one store, with their read side, gateways and
+/// workers; cloning shares it. Built by [`System::builder`].
+#[derive(Clone)]
+pub struct System(Arc<Inner>);
+
+struct Inner {
+    repository: Repository,
+    policy: Policy,
+    clock: Clock,
+    service: Arc<Deleghe>,
+    side: ReadSide,
+    read: ReadModels,
+    /// The projector the queries catch up with.
+    projector: Projector,
+    documents: Arc<dyn DocumentStore>,
+    gateways: Gateways,
+    access_codes: Option<AccessCodes>,
+    grace: Duration,
+}
+
+impl System {
+    /// A system under `policy`, with real time, no SMS or IO gateway, and no
+    /// access-code keys until the builder is told otherwise.
+    pub fn builder(policy: Policy) -> SystemBuilder {
+        SystemBuilder {
+            policy,
+            clock: None,
+            sms: None,
+            io: None,
+            access_codes: None,
+            grace: DEFAULT_GRACE,
+        }
+    }
+
+    /// The service every command goes to.
+    pub fn service(&self) -> &Arc<Deleghe> {
+        &self.0.service
+    }
+
+    /// The event repository under everything.
+    pub fn repository(&self) -> &Repository {
+        &self.0.repository
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.0.policy
+    }
+
+    /// The time, as every part of the system reads it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.0.clock)()
+    }
+
+    /// The clock every part of the system reads.
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    /// The read side's tables (read models, outbox, documents).
+    pub fn side(&self) -> &ReadSide {
+        &self.0.side
+    }
+
+    /// The read models as the projector last left them (possibly behind
+    /// the log); [`System::caught_up`] brings them to its end first.
+    pub fn read_models(&self) -> &ReadModels {
+        &self.0.read
+    }
+
+    /// The read models, brought up to the end of the log first, so that a
+    /// query sees every command answered before it.
+    pub async fn caught_up(&self) -> Result<&ReadModels, ServiceError> {
+        self.0.projector.catch_up().await?;
+        Ok(&self.0.read)
+    }
+
+    /// The projector the queries catch up with (its timings are the
+    /// foreground's; the projector worker has its own).
+    pub fn projector(&self) -> &Projector {
+        &self.0.projector
+    }
+
+    /// The documents of web meetings (M6), on the read side.
+    pub fn documents(&self) -> &Arc<dyn DocumentStore> {
+        &self.0.documents
+    }
+
+    /// The gateways the outbox sends through.
+    pub fn gateways(&self) -> &Gateways {
+        &self.0.gateways
+    }
+
+    /// The deployment's access-code keys, if given (M10).
+    pub fn access_codes(&self) -> Option<&AccessCodes> {
+        self.0.access_codes.as_ref()
+    }
+
+    /// An outbox dispatcher on this system's gateways, clock and keys.
+    pub fn dispatcher(&self) -> Dispatcher {
+        let dispatcher = Dispatcher::new(self.0.side.clone(), self.0.gateways.clone())
+            .with_clock(Arc::clone(&self.0.clock));
+        match &self.0.access_codes {
+            Some(codes) => dispatcher.with_access_codes(codes.clone()),
+            None => dispatcher,
+        }
+    }
+
+    /// A flow runner on this system's service (D10).
+    pub fn runner(&self) -> FlowRunner {
+        FlowRunner::new(Arc::clone(&self.0.service))
+    }
+
+    /// A projector of its own on this system's store and read side (the
+    /// workers each run one; they take turns on the read side's checkpoint).
+    pub fn new_projector(&self) -> Projector {
+        Projector::new(
+            self.0.repository.clone(),
+            self.0.side.clone(),
+            self.0.policy.clone(),
+        )
+    }
+
+    /// M6: the sweep of the documents no event refers to, keeping each for
+    /// the builder's grace after it was stored.
+    pub fn sweep(&self) -> DocumentSweep {
+        DocumentSweep::new(Arc::clone(&self.0.documents), self.new_projector())
+            .with_grace(self.0.grace)
+            .with_clock(Arc::clone(&self.0.clock))
+    }
+
+    /// Drops the read models and folds them again from the whole log;
+    /// returns how many events were replayed.
+    pub async fn rebuild_read_models(&self) -> Result<usize, ServiceError> {
+        self.0.projector.rebuild().await
+    }
+
+    /// Starts every background worker: the flow runner (D10), the projector
+    /// (read models and outbox), the outbox dispatcher, which sends each
+    /// notification when it falls due and so is also the reminder scheduler
+    /// (N2 reminders wait in the outbox, durably, until due), and the sweep
+    /// of the documents no event refers to (M6). Must be called within a
+    /// Tokio runtime.
+    pub fn workers(&self, every: Intervals) -> Workers {
+        let (stop, stopped) = watch::channel(false);
+        let handles = vec![
+            (
+                "flow runner",
+                tokio::spawn(self.runner().run(every.poll, stopped.clone())),
+            ),
+            (
+                "projector",
+                tokio::spawn(self.new_projector().run(every.poll, stopped.clone())),
+            ),
+            (
+                "outbox dispatcher and reminder scheduler",
+                tokio::spawn(self.dispatcher().run(every.poll, stopped.clone())),
+            ),
+            (
+                "document sweep",
+                tokio::spawn(self.sweep().run(every.sweep, stopped)),
+            ),
+        ];
+        for (name, _) in &handles {
+            tracing::info!(worker = name, "started");
+        }
+        Workers {
+            stop,
+            handles,
+            grace: every.grace,
+        }
+    }
+}
+
+/// How often the workers look for work, and how long they get to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intervals {
+    /// How often the flow runner, the projector and the dispatcher look at
+    /// the log and the outbox.
+    pub poll: Duration,
+    /// How often the documents no event refers to are swept (M6).
+    pub sweep: Duration,
+    /// How long [`Workers::stop`] waits for each worker to finish its step.
+    pub grace: Duration,
+}
+
+impl Default for Intervals {
+    /// Half a second, an hour, ten seconds.
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_millis(500),
+            sweep: Duration::from_secs(60 * 60),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The background workers of a [`System`], stopped together.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    handles: Vec<(&'static str, JoinHandle<()>)>,
+    grace: Duration,
+}
+
+impl Workers {
+    /// Tells every worker to stop and waits for each (at most the grace of
+    /// its [`Intervals`]); a worker that has not stopped by then is left to
+    /// the runtime's shutdown, which is safe: each step is idempotent.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for (name, handle) in self.handles {
+            match tokio::time::timeout(self.grace, handle).await {
+                Ok(Ok(())) => tracing::info!(worker = name, "stopped"),
+                Ok(Err(e)) => tracing::error!(worker = name, error = %e, "worker failed"),
+                Err(_) => tracing::warn!(worker = name, "did not stop in time"),
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The composition root (`System`): one call wires the service, the read
+//! side, the outbox with its gateways and keys, and the workers, on every
+//! store.
+//!
+//! - A booking made through the system's service is in its read models at
+//!   once, and its workers send the confirmation SMS with the access code
+//!   filled in (M10), then stop when told.
+//! - A rebuild of the read models reproduces them exactly.
+//! - With no SMS gateway given, an SMS is recorded as failed, with the
+//!   reason, not left waiting.
+//! - A store URL of an unknown kind is refused with a clear error.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deleghe::adapters::gateway::FileSmsGateway;
+use deleghe::adapters::repository::ConnectError;
+use deleghe::adapters::system::{Intervals, OpenError};
+use deleghe::adapters::{SettableClock, System};
+use deleghe::domain::booking::BookingId;
+use deleghe::domain::Policy;
+use support::*;
+
+fn stores() -> Vec<Store> {
+    let mut stores = vec![Store::Memory, Store::Sqlite];
+    stores.extend(postgres_store());
+    stores
+}
+
+fn sms_file(store: &Store) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "deleghe-system-sms-{}-{}-{}.jsonl",
+        std::process::id(),
+        match store {
+            Store::Memory => "memory",
+            Store::Sqlite => "sqlite",
+            Store::Postgres(_) => "postgres",
+        },
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ))
+}
+
+#[tokio::test]
+async fn a_system_wires_the_read_side_the_outbox_and_the_workers() {
+    for store in stores() {
+        let clock = SettableClock::fixed(t0());
+        let sms = sms_file(&store);
+        let system = System::builder(Policy::default())
+            .clock(clock.as_clock())
+            .sms(Arc::new(FileSmsGateway::open(&sms).unwrap()))
+            .access_codes(access_codes())
+            .on(fresh(&store).await)
+            .await
+            .unwrap_or_else(|e| panic!("{store:?}: {e}"));
+
+        let booking = system
+            .service()
+            .book(web_booking("b-system", 1), &meta(1))
+            .await
+            .unwrap();
+        let id = BookingId::parse("b-system").unwrap();
+        let read = system.caught_up().await.unwrap();
+        assert!(
+            read.booking(&id).await.unwrap().is_some(),
+            "{store:?}: a query after the command sees it"
+        );
+
+        // The workers project and dispatch on their own.
+        let workers = system.workers(Intervals {
+            poll: Duration::from_millis(20),
+            ..Intervals::default()
+        });
+        let mut lines = Vec::new();
+        for _ in 0..1500 {
+            lines = FileSmsGateway::read_lines(&sms).unwrap_or_default();
+            if !lines.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        workers.stop().await;
+        assert_eq!(lines.len(), 1, "{store:?}: the confirmation was sent once");
+        let (code, _) = access_codes().issue(&booking.id, 0);
+        assert!(
+            lines[0].text.contains(code.as_str()),
+            "{store:?}: the SMS carries the access code (M10): {}",
+            lines[0].text
+        );
+        assert!(
+            !lines[0].text.contains("{{"),
+            "{store:?}: no placeholder left"
+        );
+
+        // A rebuild reproduces the read models exactly.
+        let before = system.read_models().dump().await.unwrap();
+        system.rebuild_read_models().await.unwrap();
+        let after = system.read_models().dump().await.unwrap();
+        assert_eq!(before, after, "{store:?}");
+        let _ = std::fs::remove_file(&sms);
+    }
+}
+
+#[tokio::test]
+async fn without_an_sms_gateway_an_sms_is_recorded_as_failed() {
+    let clock = SettableClock::fixed(t0());
+    let system = System::builder(Policy::default())
+        .clock(clock.as_clock())
+        .access_codes(access_codes())
+        .open("memory:")
+        .await
+        .unwrap();
+    system
+        .service()
+        .book(web_booking("b-no-sms", 1), &meta(1))
+        .await
+        .unwrap();
+    system.caught_up().await.unwrap();
+    system.dispatcher().drain().await.unwrap();
+    let outbox = system.read_models().outbox().await.unwrap();
+    let sms: Vec<_> = outbox
+        .iter()
+        .filter(|e| e.key.ends_with(":sms:confirmation"))
+        .collect();
+    assert!(!sms.is_empty());
+    for entry in sms {
+        assert_eq!(entry.status, "failed", "{entry:?}");
+        assert!(
+            entry
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("no SMS gateway is configured")),
+            "{entry:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_store_is_refused_by_name() {
+    let error = System::builder(Policy::default())
+        .open("mysql://localhost/deleghe")
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(
+            error,
+            OpenError::Connect(ConnectError::UnsupportedScheme { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("mysql"), "{error}");
+}
