@@ -55,7 +55,7 @@ pub use crate::readside::{AuditEntry, OutboxEntry, ReadSide};
 
 use crate::error::ServiceError;
 use crate::events::LoggedEvent;
-use crate::readside::{Cache, Checkpoint, HeldSide, WriteSet};
+use crate::readside::{Batch, Cache, Checkpoint, HeldSide, WriteSet};
 use crate::repository::Repository;
 
 /// The checkpoint name of the projector (in the read side's own table).
@@ -357,25 +357,46 @@ impl Projector {
         cache: &mut Cache,
         events: &[LoggedEvent],
     ) -> Result<WriteSet, ServiceError> {
-        let mut clock = Lap::start();
         let mut times = ProjectorTimes::default();
+        let mut batch = reader.batch(cache);
+        self.apply_batch(&mut batch, events, Live::Yes, &mut times)
+            .await?;
+        let (set, took) = timed(async { cache.write_set() }).await;
+        cache.next_batch();
+        times.apply += took;
+        self.add_times(times);
+        set
+    }
+
+    /// The core every path shares, live or replayed: reads the rows
+    /// `events` touch (those the batch lacks) in one go, then applies each
+    /// event to them in order, stopping at the failpoint, if any. Its two
+    /// phases' times go to `times`.
+    async fn apply_batch(
+        &self,
+        batch: &mut Batch<'_>,
+        events: &[LoggedEvent],
+        live: Live,
+        times: &mut ProjectorTimes,
+    ) -> Result<(), ServiceError> {
         let cx = apply::Context {
             policy: &self.policy,
             contacts: &*self.contacts,
-            outbox: true,
+            outbox: live == Live::Yes,
         };
-        let mut batch = reader.batch(cache);
-        batch.prefetch(apply::row_keys(events)).await?;
-        times.prefetch = clock.lap();
-        for event in events {
-            apply::apply(&mut batch, event, &cx).await?;
-            self.stop_at_failpoint(event)?;
-        }
-        let set = cache.write_set()?;
-        cache.next_batch();
-        times.apply = clock.lap();
-        self.add_times(times);
-        Ok(set)
+        let (prefetched, took) = timed(batch.prefetch(apply::row_keys(events))).await;
+        times.prefetch += took;
+        prefetched?;
+        let (applied, took) = timed(async {
+            for event in events {
+                apply::apply(batch, event, &cx).await?;
+                self.stop_at_failpoint(event)?;
+            }
+            Ok(())
+        })
+        .await;
+        times.apply += took;
+        applied
     }
 
     fn stop_at_failpoint(&self, event: &LoggedEvent) -> Result<(), ServiceError> {
@@ -413,19 +434,9 @@ impl Projector {
             return Ok(false);
         }
         times.begin = clock.lap();
-        let cx = apply::Context {
-            policy: &self.policy,
-            contacts: &*self.contacts,
-            outbox: true,
-        };
-        let mut batch = tx.batch();
-        batch.prefetch(apply::row_keys(events)).await?;
-        times.prefetch = clock.lap();
-        for event in events {
-            apply::apply(&mut batch, event, &cx).await?;
-            self.stop_at_failpoint(event)?;
-        }
-        times.apply = clock.lap();
+        self.apply_batch(&mut tx.batch(), events, Live::Yes, &mut times)
+            .await?;
+        clock.lap();
         tx.flush().await?;
         times.write = clock.lap();
         tx.save_checkpoint(CHECKPOINT, last).await?;
@@ -452,15 +463,11 @@ impl Projector {
         let upto = tx.lock_checkpoint(CHECKPOINT).await?.position;
         tx.next_generation(CHECKPOINT).await?;
         tx.clear_read_models().await?;
-        let cx = apply::Context {
-            policy: &self.policy,
-            contacts: &*self.contacts,
-            outbox: false,
-        };
         let mut replayed = 0;
         let mut batches = self.read_ahead(0, Some(upto));
         // Batch by batch, as live: the rows of one batch in memory at a
-        // time, written before the next batch reads them.
+        // time, written before the next batch reads them; the outbox is
+        // left alone.
         let mut clock = Lap::start();
         while let Some(events) = batches.recv().await {
             let events = events?;
@@ -470,13 +477,9 @@ impl Projector {
                 waiting_for_log: clock.lap(),
                 ..ProjectorTimes::default()
             };
-            let mut batch = tx.batch();
-            batch.prefetch(apply::row_keys(&events)).await?;
-            times.prefetch = clock.lap();
-            for event in &events {
-                apply::apply(&mut batch, event, &cx).await?;
-            }
-            times.apply = clock.lap();
+            self.apply_batch(&mut tx.batch(), &events, Live::No, &mut times)
+                .await?;
+            clock.lap();
             tx.flush().await?;
             times.write = clock.lap();
             self.add_times(times);
@@ -562,6 +565,21 @@ impl Projector {
         });
         receiver
     }
+}
+
+/// Whether a batch is projected live (its notifications go to the outbox)
+/// or replayed by a rebuild (they were written when it was live).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Live {
+    Yes,
+    No,
+}
+
+/// `work`'s output, and how long it took.
+async fn timed<T>(work: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let output = work.await;
+    (output, started.elapsed())
 }
 
 /// Time since the last lap.
