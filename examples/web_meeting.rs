@@ -14,7 +14,7 @@ use deleghe::domain::booking::{BookerEvent, BookingId, GrantorDetails, Phone, Re
 use deleghe::domain::delegation::{DelegationId, GrantorEvent};
 use deleghe::domain::document::{blank_pdf, DocumentKind, PdfDocument};
 use deleghe::domain::meeting::{MeetingBooking, MeetingCommand};
-use deleghe::domain::notification::{on_booking_event, on_delegation_event, Contact, OutboxOp};
+use deleghe::domain::notification::{on_booking_event, on_delegation_event, OutboxOp};
 use deleghe::domain::schedule::{Counter, Mode, OfficeId};
 use deleghe::domain::{FiscalCode, Policy};
 
@@ -224,13 +224,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         meeting: Some(booking.id.clone()),
         at: done,
     };
-    let phone = booking.phone.clone();
-    let contacts = move |_: &FiscalCode| {
-        Some(Contact {
-            phone: Some(phone.clone()),
-            io: false,
-        })
-    };
-    print_ops(&on_delegation_event(&registered, &contacts, done));
+    // N7: both parties are told, in the personal area and by SMS and IO as
+    // their contacts say when the outbox sends it.
+    print_ops(&on_delegation_event(
+        &registered,
+        &delegation,
+        &Policy::default(),
+        done,
+    ));
     Ok(())
 }

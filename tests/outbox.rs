@@ -34,8 +34,9 @@ use deleghe::adapters::projection::ReadSide;
 use deleghe::adapters::projection::{Projector, ReadModels};
 use deleghe::adapters::{Deleghe, Repository, SettableClock};
 use deleghe::domain::booking::{BookerCommand, Booking, BookingId, Phone, RequestBooking};
+use deleghe::domain::contacts::ContactsCommand;
 use deleghe::domain::notification::IoMessage;
-use deleghe::domain::{FiscalCode, Policy};
+use deleghe::domain::{FiscalCode, Issuer, Policy};
 use serde_json::{json, Value};
 use support::*;
 
@@ -76,7 +77,7 @@ fn sms_file() -> PathBuf {
 struct Process {
     repository: Repository,
     side: ReadSide,
-    service: Deleghe,
+    service: Arc<Deleghe>,
     projector: Projector,
     read: ReadModels,
 }
@@ -86,8 +87,9 @@ impl Process {
         let repository = Repository::connect(url).await.expect("the store opens");
         let side = ReadSide::open(&repository).await.unwrap();
         Self {
-            service: Deleghe::new(repository.clone(), Policy::default())
-                .with_clock(clock.as_clock()),
+            service: Arc::new(
+                Deleghe::new(repository.clone(), Policy::default()).with_clock(clock.as_clock()),
+            ),
             projector: Projector::new(repository.clone(), side.clone(), Policy::default()),
             read: ReadModels::new(side.clone(), Policy::default()).with_clock(clock.as_clock()),
             side,
@@ -227,7 +229,11 @@ async fn dispatcher_killed_mid_batch_sends_every_message_once_per_key(store: Sto
     let second = Process::start(&url, &clock).await;
     let report = second.dispatcher(&sms, &clock).drain().await.unwrap();
     // What the dead one had not recorded: its last send included.
-    assert_eq!(report.claimed, report.sent + report.failed, "{report:?}");
+    assert_eq!(
+        report.claimed,
+        report.sent + report.failed + report.skipped,
+        "{report:?}"
+    );
     let outbox = second.outbox().await;
     let lines = lines_per_key(&sms);
     assert!(due_sms.contains(&victim));
@@ -244,14 +250,14 @@ async fn dispatcher_killed_mid_batch_sends_every_message_once_per_key(store: Sto
             status_of(&outbox, &format!("booking:b-{n}:calendar:confirmation")),
             "sent"
         );
-        // No IO gateway here: given up at once, with the reason.
+        // N7: nobody here has chosen IO messages: not sent, with the reason.
         let io = &outbox[&format!("booking:b-{n}:io:confirmation")];
-        assert_eq!(io.status, "failed");
+        assert_eq!(io.status, "withdrawn");
         assert!(io
             .last_error
             .as_deref()
             .unwrap_or("")
-            .contains("not configured"));
+            .contains("IO messages not chosen"));
         assert_eq!(
             status_of(&outbox, &format!("booking:b-{n}:sms:reminder")),
             "pending"
@@ -661,7 +667,23 @@ async fn n5_booking_confirmations_reach_the_io_app_through_the_outbox() {
     let clock = SettableClock::fixed(t0());
     let url = new_store_url(&Store::Sqlite);
     let p = Process::start(&url, &clock).await;
+    // N7: person 1 has chosen IO messages, person 2 has not.
+    p.service
+        .change_contacts(
+            &allowed,
+            ContactsCommand::Change {
+                citizen: allowed.clone(),
+                phone: None,
+                io: Some(true),
+                at: t0(),
+                by: Issuer::citizen(allowed.clone()),
+            },
+            &meta(1),
+        )
+        .await
+        .unwrap();
     p.book("b-0", 1, 0).await;
+    p.book("b-1", 2, 1).await;
     let sms = sms_file();
     let gateways = Gateways {
         io: Arc::new(HttpIoGateway::new(&api.base, "io-key").unwrap()),
@@ -670,13 +692,17 @@ async fn n5_booking_confirmations_reach_the_io_app_through_the_outbox() {
     Dispatcher::new(p.side.clone(), gateways)
         .with_access_codes(access_codes())
         .with_clock(clock.as_clock())
+        .with_contacts(p.service.clone())
         .drain()
         .await
         .unwrap();
-    assert_eq!(
-        status_of(&p.outbox().await, "booking:b-0:io:confirmation"),
-        "sent"
-    );
+    let outbox = p.outbox().await;
+    assert_eq!(status_of(&outbox, "booking:b-0:io:confirmation"), "sent");
+    // Not chosen: not sent, and the row says why.
+    let not_chosen = &outbox["booking:b-1:io:confirmation"];
+    assert_eq!(not_chosen.status, "withdrawn");
+    assert!(not_chosen.last_error.as_deref().unwrap().contains("IO"));
+    assert_eq!(api.received().len(), 2, "a profile check and one message");
     let message = api.received().pop().unwrap();
     assert_eq!(message.body["fiscal_code"], allowed.as_str());
     let subject = message.body["content"]["subject"].as_str().unwrap();

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use cqrs_es::Aggregate;
 use deleghe_domain::booking::{Booker, SlotLedger};
+use deleghe_domain::contacts::{CitizenContacts, ContactsEvent};
 use deleghe_domain::delegation::{Delegate, Grantor};
 use deleghe_domain::flows::Event;
 use deleghe_domain::meeting::Meeting;
@@ -24,6 +25,8 @@ pub enum Payload {
     Process(Event),
     /// A telephone PIN event (P1–P3): part of no flow.
     Pin(PinEvent),
+    /// A change of a citizen's contacts (N7): part of no flow.
+    Contacts(ContactsEvent),
 }
 
 /// One event of the log, decoded.
@@ -168,6 +171,7 @@ fn payload(
             Payload::Process(Event::Meeting(source.parse().map_err(corrupt)?))
         }
         t if t == PinAccount::TYPE => Payload::Pin(source.parse().map_err(corrupt)?),
+        t if t == CitizenContacts::TYPE => Payload::Contacts(source.parse().map_err(corrupt)?),
         other => {
             return Err(ServiceError::Corrupt(
                 format!("unknown aggregate type {other:?} at position {position}").into(),

@@ -44,7 +44,7 @@ use crate::outbox::Dispatcher;
 use crate::projection::{Projector, ReadModels, ReadSide};
 use crate::repository::{ConnectError, Repository};
 use crate::runner::FlowRunner;
-use crate::service::Deleghe;
+use crate::service::{ContactBook, Deleghe};
 
 /// Why a [`System`] could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -248,10 +248,13 @@ impl System {
         self.0.access_codes.as_ref()
     }
 
-    /// An outbox dispatcher on this system's gateways, clock and keys.
+    /// An outbox dispatcher on this system's gateways, clock and keys, which
+    /// sends each `mobile` and `io` row to the contacts the citizen keeps
+    /// when it is sent (N7).
     pub fn dispatcher(&self) -> Dispatcher {
         let dispatcher = Dispatcher::new(self.0.side.clone(), self.0.gateways.clone())
-            .with_clock(Arc::clone(&self.0.clock));
+            .with_clock(Arc::clone(&self.0.clock))
+            .with_contacts(Arc::clone(&self.0.service) as Arc<dyn ContactBook>);
         match &self.0.access_codes {
             Some(codes) => dispatcher.with_access_codes(codes.clone()),
             None => dispatcher,

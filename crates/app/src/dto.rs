@@ -547,6 +547,42 @@ pub struct AuditList {
     pub items: Vec<AuditDto>,
 }
 
+// ------------------------------------------------------------------ contacts
+
+/// N7: a citizen's contacts (`GET`/`PUT /v1/me/contacts`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ContactsDto {
+    /// The mobile for SMS, `+39…`, or none.
+    #[schema(example = "+393331234567")]
+    pub phone: Option<String>,
+    /// Whether messages also go to the IO app.
+    pub io: bool,
+}
+
+/// `PUT /v1/me/contacts`: what is absent stays as it is; `"phone": null`
+/// removes the mobile.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsChange {
+    /// An Italian mobile (`3331234567`, `+39 333 123 4567`), or `null`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "+393331234567")]
+    pub phone: Option<Option<String>>,
+    /// Whether messages also go to the IO app.
+    #[serde(default)]
+    pub io: Option<bool>,
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null`, and
+/// (with `#[serde(default)]`) `None` when absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 // ------------------------------------------------------------------ PIN
 
 /// `POST /v1/me/pin` (P1).

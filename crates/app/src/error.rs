@@ -10,7 +10,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use deleghe_adapters::ServiceError;
-use deleghe_domain::booking::BookingError;
+use deleghe_domain::booking::{BookingError, PhoneError};
 use deleghe_domain::delegation::DelegationError;
 use deleghe_domain::document::DocumentError;
 use deleghe_domain::flows::Refusal;
@@ -30,6 +30,12 @@ pub enum AppError {
     InvalidFiscalCode {
         field: &'static str,
         error: FiscalCodeError,
+    },
+    /// N7, B5: not an Italian mobile number (400 `invalid_phone`).
+    #[error("{field}: {error}")]
+    InvalidPhone {
+        field: &'static str,
+        error: PhoneError,
     },
     /// No valid bearer token (401).
     #[error("{0}")]
@@ -109,12 +115,18 @@ impl AppError {
         move |error| Self::InvalidFiscalCode { field, error }
     }
 
+    /// A `map_err` for a mobile number read from `field`.
+    pub fn phone(field: &'static str) -> impl FnOnce(PhoneError) -> Self {
+        move |error| Self::InvalidPhone { field, error }
+    }
+
     /// The stable machine-readable code of the answer.
     pub fn code(&self) -> &str {
         match self {
             Self::RegistrationRefused { code } | Self::Refused { code } => code,
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidFiscalCode { .. } => "invalid_fiscal_code",
+            Self::InvalidPhone { .. } => "invalid_phone",
             Self::Unauthorized(_) | Self::TokenTooLong { .. } => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NoActiveDelegation(_) => "no_active_delegation",
@@ -146,6 +158,7 @@ pub fn status_of(code: &str) -> StatusCode {
     match code {
         "invalid_request"
         | "invalid_fiscal_code"
+        | "invalid_phone"
         | "invalid_validity"
         | "invalid_pin"
         | "unknown_document_kind" => StatusCode::BAD_REQUEST,
@@ -331,7 +344,7 @@ fn refusal_fields(refusal: &Refusal, m: &mut Map<String, Value>) {
             }
             _ => {}
         },
-        Refusal::Pin(_) => {}
+        Refusal::Pin(_) | Refusal::Contacts(_) => {}
     }
 }
 

@@ -171,6 +171,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/me/notices/{id}/read", post(personal::mark_read))
         .route("/v1/me/notices/{id}/unread", post(personal::mark_unread))
         .route("/v1/me/notices/{id}", delete(personal::delete_notice))
+        .route(
+            "/v1/me/contacts",
+            get(personal::contacts).put(personal::change_contacts),
+        )
         .route("/v1/me/pin", post(personal::issue_pin))
         .route("/v1/pin/verify", post(personal::verify_pin));
     if state.dev_clock_enabled() {

@@ -107,6 +107,9 @@ pub enum Refusal {
     /// A telephone-PIN rule (P1–P3, D12).
     #[error(transparent)]
     Pin(#[from] crate::pin::PinError),
+    /// A contacts rule (N7, D12).
+    #[error(transparent)]
+    Contacts(#[from] crate::contacts::ContactsError),
 }
 
 impl Refusal {
@@ -117,6 +120,7 @@ impl Refusal {
             Self::Booking(e) => e.code(),
             Self::Meeting(e) => e.code(),
             Self::Pin(e) => e.code(),
+            Self::Contacts(e) => e.code(),
         }
     }
 }

@@ -16,7 +16,8 @@
 //! - [`booking`]: a citizen's bookings and a slot's places (B1–B7);
 //! - [`meeting`]: the web meeting (M1–M10);
 //! - [`document`]: the PDFs of a meeting (M6);
-//! - [`notification`]: the messages the events call for (N1–N6);
+//! - [`contacts`]: a citizen's mobile and IO choice (N7);
+//! - [`notification`]: the messages the events call for (N1–N7);
 //! - [`pin`]: the telephone PIN (P1–P3);
 //! - [`flows`]: every flow between aggregates, as pure reactions.
 //!
@@ -45,6 +46,7 @@
 
 mod aggregate;
 pub mod booking;
+pub mod contacts;
 pub mod delegation;
 pub mod document;
 pub mod fiscal_code;

@@ -34,6 +34,15 @@ pub struct Policy {
     pub meetings_recorded: bool,
     /// M10: wrong access codes in a row after which joining is locked.
     pub max_access_code_attempts: u32,
+    /// D11: whether an online registration needs a copy of the grantor's
+    /// identity document.
+    pub online_identity_document_required: bool,
+    /// B8: minutes after an unserved slot's end at which its booking is
+    /// missed by itself.
+    pub missed_after_minutes: u32,
+    /// N7: days before a delegation's end date at which both parties are
+    /// told it is coming.
+    pub expiry_notice_days: u32,
 }
 
 impl Default for Policy {
@@ -49,6 +58,9 @@ impl Default for Policy {
             max_failed_pin_attempts: 5,
             meetings_recorded: true,
             max_access_code_attempts: 10,
+            online_identity_document_required: true,
+            missed_after_minutes: 30,
+            expiry_notice_days: 7,
         }
     }
 }
@@ -123,6 +135,29 @@ impl Policy {
                 });
             }
         }
+        let bounded = [
+            (
+                "missed_after_minutes",
+                self.missed_after_minutes,
+                1_440,
+                "at most 1440 (a day)",
+            ),
+            (
+                "expiry_notice_days",
+                self.expiry_notice_days,
+                366,
+                "at most 366 (a year)",
+            ),
+        ];
+        for (name, value, max, expected) in bounded {
+            if value > max {
+                return Err(PolicyError::OutOfRange {
+                    name,
+                    value: u64::from(value),
+                    expected,
+                });
+            }
+        }
         if !(1..=3_145_728).contains(&self.max_document_bytes) {
             return Err(PolicyError::OutOfRange {
                 name: "max_document_bytes",
@@ -146,6 +181,9 @@ mod tests {
         assert_eq!(p.max_active_bookings, 3); // B2
         assert_eq!(p.max_access_code_attempts, 10); // M10
         assert_eq!(p.max_document_bytes, 3_145_728); // M6
+        assert!(p.online_identity_document_required); // D11
+        assert_eq!(p.missed_after_minutes, 30); // B8
+        assert_eq!(p.expiry_notice_days, 7); // N7
         assert_eq!(p.check(), Ok(()));
         // Written out, it reads back the same.
         let json = serde_json::to_string(&p).unwrap();
@@ -172,6 +210,11 @@ mod tests {
         assert!(
             too_big.to_string().contains("max_document_bytes"),
             "{too_big}"
+        );
+        let too_long = Policy::from_json(r#"{"expiry_notice_days": 400}"#).unwrap_err();
+        assert!(
+            too_long.to_string().contains("expiry_notice_days"),
+            "{too_long}"
         );
         assert!(Policy::from_json("[]").is_err());
         let not_recorded = Policy::from_json(r#"{"meetings_recorded": false}"#).unwrap();

@@ -18,6 +18,12 @@
 //!    backoff; after [`RetryPolicy::max_attempts`], or at once on a
 //!    permanent refusal, the row is `failed`.
 //!
+//! N7: a row for a citizen's mobile (`mobile`) or IO app (`io`) is resolved
+//! against the contacts the citizen keeps when it is sent ([`ContactBook`]):
+//! to the mobile they keep then, in IO if they have chosen it then. A row
+//! for a citizen who keeps no mobile, or has not chosen IO, is not sent: it
+//! is recorded `withdrawn`, with the reason, like a cancelled reminder.
+//!
 //! A dispatcher that dies between 2 and 3 leaves its claim to lapse; the
 //! next run sends the row again. A dispatcher starts no send once its claim
 //! has lapsed (a slow batch leaves its tail to others). Delivery is at least once, and the gateways
@@ -29,7 +35,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deleghe_domain::booking::Phone;
-use deleghe_domain::notification::IoMessage;
+use deleghe_domain::notification::{Contact, IoMessage};
 use deleghe_domain::FiscalCode;
 
 use crate::clock::Clock;
@@ -37,6 +43,7 @@ use crate::codes::AccessCodes;
 use crate::error::ServiceError;
 use crate::gateway::{GatewayError, Gateways};
 use crate::readside::{parse_ts, ts, Attempt, ReadSide};
+use crate::service::ContactBook;
 
 pub use crate::readside::OutboxEntry;
 
@@ -86,6 +93,8 @@ pub struct DispatchReport {
     pub retried: usize,
     /// Given up.
     pub failed: usize,
+    /// N7: not sent, the citizen keeping no such contact (`withdrawn`).
+    pub skipped: usize,
 }
 
 impl DispatchReport {
@@ -94,6 +103,7 @@ impl DispatchReport {
         self.sent += other.sent;
         self.retried += other.retried;
         self.failed += other.failed;
+        self.skipped += other.skipped;
     }
 }
 
@@ -113,6 +123,25 @@ pub struct Dispatcher {
     failpoint: Option<DispatchFailpoint>,
     /// M10: fills in the access codes a message carries as placeholders.
     codes: Option<AccessCodes>,
+    /// N7: the contacts the `mobile` and `io` rows go to.
+    contacts: Arc<dyn ContactBook>,
+}
+
+/// N7: nobody's contacts are known: no `mobile` or `io` row is sent.
+struct NoContacts;
+
+#[async_trait::async_trait]
+impl ContactBook for NoContacts {
+    async fn contact(&self, _: &FiscalCode) -> Result<Contact, ServiceError> {
+        Ok(Contact::default())
+    }
+}
+
+/// What became of a row handed to its gateway.
+enum Delivery {
+    Sent,
+    /// N7: not to be sent, for this reason.
+    Skipped(&'static str),
 }
 
 impl Dispatcher {
@@ -126,7 +155,15 @@ impl Dispatcher {
             id: uuid::Uuid::new_v4().to_string(),
             failpoint: None,
             codes: None,
+            contacts: Arc::new(NoContacts),
         }
+    }
+
+    /// N7: where the contacts of the citizens are kept (by default nobody's
+    /// are known, and no `mobile` or `io` row is sent).
+    pub fn with_contacts(mut self, contacts: Arc<dyn ContactBook>) -> Self {
+        self.contacts = contacts;
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -178,7 +215,20 @@ impl Dispatcher {
                 break;
             }
             match self.deliver(&row).await {
-                Ok(()) => {
+                Ok(Delivery::Skipped(reason)) => {
+                    self.side
+                        .mark_attempt(&Attempt {
+                            key: &row.key,
+                            attempts: row.attempts,
+                            next_attempt_at: &row.next_attempt_at,
+                            error: reason,
+                            status: "withdrawn",
+                        })
+                        .await?;
+                    tracing::debug!(key = %row.key, reason, "notification not sent");
+                    report.skipped += 1;
+                }
+                Ok(Delivery::Sent) => {
                     if self.failpoint.as_ref().is_some_and(|stop| stop(&row)) {
                         return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
                     }
@@ -259,19 +309,29 @@ impl Dispatcher {
             .map_err(|e| GatewayError::Permanent(e.to_string()))
     }
 
-    async fn deliver(&self, row: &OutboxEntry) -> Result<(), GatewayError> {
+    async fn deliver(&self, row: &OutboxEntry) -> Result<Delivery, GatewayError> {
         let refused = |what: &str| GatewayError::Permanent(format!("invalid {what} in the outbox"));
+        let citizen = || FiscalCode::parse(&row.recipient).map_err(|_| refused("fiscal code"));
         match row.channel.as_str() {
             "sms" => {
                 let to = Phone::parse(&row.recipient).map_err(|_| refused("phone number"))?;
                 let text = self.sendable(&row.body)?;
-                self.gateways.sms.send(&to, &text, &row.key).await
+                self.gateways.sms.send(&to, &text, &row.key).await?;
+            }
+            "mobile" => {
+                let Some(to) = self.contact(&citizen()?).await?.phone else {
+                    return Ok(Delivery::Skipped("no mobile number in the contacts"));
+                };
+                let text = self.sendable(&row.body)?;
+                self.gateways.sms.send(&to, &text, &row.key).await?;
             }
             "io" => {
-                let citizen =
-                    FiscalCode::parse(&row.recipient).map_err(|_| refused("fiscal code"))?;
+                let citizen = citizen()?;
+                if !self.contact(&citizen).await?.io {
+                    return Ok(Delivery::Skipped("IO messages not chosen in the contacts"));
+                }
                 let message = IoMessage::fitting(&row.title, &self.sendable(&row.body)?);
-                self.gateways.io.send(&citizen, &message, &row.key).await
+                self.gateways.io.send(&citizen, &message, &row.key).await?;
             }
             "calendar" => {
                 let citizen =
@@ -280,12 +340,24 @@ impl Dispatcher {
                 self.gateways
                     .calendar
                     .post(&citizen, &row.title, &row.body, at, &row.key)
-                    .await
+                    .await?;
             }
-            other => Err(GatewayError::Permanent(format!(
-                "unknown channel {other:?}"
-            ))),
+            other => {
+                return Err(GatewayError::Permanent(format!(
+                    "unknown channel {other:?}"
+                )))
+            }
         }
+        Ok(Delivery::Sent)
+    }
+
+    /// N7: the citizen's contacts now; a store that cannot answer is a
+    /// temporary failure, tried again later.
+    async fn contact(&self, citizen: &FiscalCode) -> Result<Contact, GatewayError> {
+        self.contacts
+            .contact(citizen)
+            .await
+            .map_err(|e| GatewayError::Temporary(format!("the contacts cannot be read: {e}")))
     }
 }
 

@@ -22,7 +22,6 @@ use deleghe_domain::notification::{
 };
 use deleghe_domain::Policy;
 
-use super::Contacts;
 use crate::error::ServiceError;
 use crate::events::{LoggedEvent, Payload};
 use crate::readside::{
@@ -32,7 +31,6 @@ use crate::readside::{
 /// What the projector applies events with.
 pub(crate) struct Context<'a> {
     pub policy: &'a Policy,
-    pub contacts: &'a dyn Contacts,
     /// Whether the events' notifications are written to the outbox: yes when
     /// projecting live, no when a rebuild replays what was already handled.
     pub outbox: bool,
@@ -61,7 +59,7 @@ pub(crate) fn row_keys(events: &[LoggedEvent]) -> RowKeys {
                 (event.aggregate_id.clone(), e.booking_id().to_string()),
                 e.holds_place(),
             ),
-            Payload::Process(Event::Delegate(_)) | Payload::Pin(_) => {}
+            Payload::Process(Event::Delegate(_)) | Payload::Pin(_) | Payload::Contacts(_) => {}
         }
     }
     keys
@@ -97,7 +95,7 @@ pub(crate) async fn apply(
         Payload::Process(Event::Meeting(e)) => {
             meeting(batch, &event.aggregate_id, e, position).await?
         }
-        Payload::Process(Event::Delegate(_)) | Payload::Pin(_) => vec![],
+        Payload::Process(Event::Delegate(_)) | Payload::Pin(_) | Payload::Contacts(_) => vec![],
     };
     if cx.outbox {
         for op in ops {
@@ -148,6 +146,7 @@ fn event_type(payload: &Payload) -> String {
         Payload::Process(Event::Slot(e)) => e.event_type(),
         Payload::Process(Event::Meeting(e)) => e.event_type(),
         Payload::Pin(e) => e.event_type(),
+        Payload::Contacts(e) => e.event_type(),
     }
 }
 
@@ -156,6 +155,7 @@ fn event_at(payload: &Payload) -> DateTime<Utc> {
     match payload {
         Payload::Process(e) => e.at(),
         Payload::Pin(e) => e.at(),
+        Payload::Contacts(e) => e.at(),
     }
 }
 
@@ -191,8 +191,15 @@ async fn delegation(
             row.position = position;
         }
     }
-    let contacts = |cf: &_| cx.contacts.contact(cf);
-    Ok(on_delegation_event(event, &contacts, event.at()))
+    let Some(row) = batch.delegation_mut(id.as_str()) else {
+        return Ok(vec![]);
+    };
+    Ok(on_delegation_event(
+        event,
+        &row.delegation,
+        cx.policy,
+        event.at(),
+    ))
 }
 
 // ------------------------------------------------------------ bookings

@@ -39,13 +39,11 @@ mod apply;
 mod read_models;
 mod views;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use cqrs_es::persist::EventUpcaster;
-use deleghe_domain::notification::Contact;
-use deleghe_domain::{FiscalCode, Policy};
+use deleghe_domain::Policy;
 use tokio::sync::mpsc;
 
 pub use read_models::{QueryError, ReadModelDump, ReadModels};
@@ -61,28 +59,6 @@ use crate::repository::Repository;
 /// The checkpoint name of the projector (in the read side's own table).
 pub const CHECKPOINT: &str = "projector";
 
-/// N4: how citizens can be reached, for the notices of delegations. The
-/// policy tells grantor and delegate only where a contact is known.
-pub trait Contacts: Send + Sync {
-    fn contact(&self, citizen: &FiscalCode) -> Option<Contact>;
-}
-
-/// Nobody's contacts are known: delegations notify no one (bookings still
-/// notify the phone given with them, N1–N3, and the booker in IO, N5).
-pub struct NoContacts;
-
-impl Contacts for NoContacts {
-    fn contact(&self, _: &FiscalCode) -> Option<Contact> {
-        None
-    }
-}
-
-impl Contacts for HashMap<FiscalCode, Contact> {
-    fn contact(&self, citizen: &FiscalCode) -> Option<Contact> {
-        self.get(citizen).cloned()
-    }
-}
-
 /// A test hook: asked after each event is applied, before the batch commits;
 /// `true` abandons the batch there, as a crash would.
 pub type ProjectorFailpoint = Arc<dyn Fn(i64) -> bool + Send + Sync>;
@@ -93,7 +69,6 @@ pub struct Projector {
     side: ReadSide,
     upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
     policy: Policy,
-    contacts: Arc<dyn Contacts>,
     batch: usize,
     failpoint: Option<ProjectorFailpoint>,
     times: Mutex<ProjectorTimes>,
@@ -165,17 +140,10 @@ impl Projector {
             side,
             upcasters: Arc::new(crate::upcast::upcasters()),
             policy,
-            contacts: Arc::new(NoContacts),
             batch: 1024,
             failpoint: None,
             times: Mutex::new(ProjectorTimes::default()),
         }
-    }
-
-    /// N4: where the notices of delegations go.
-    pub fn with_contacts(mut self, contacts: Arc<dyn Contacts>) -> Self {
-        self.contacts = contacts;
-        self
     }
 
     /// Events per transaction at most (at least 1; 1,024 by default).
@@ -381,7 +349,6 @@ impl Projector {
     ) -> Result<(), ServiceError> {
         let cx = apply::Context {
             policy: &self.policy,
-            contacts: &*self.contacts,
             outbox: live == Live::Yes,
         };
         let (prefetched, took) = timed(batch.prefetch(apply::row_keys(events))).await;

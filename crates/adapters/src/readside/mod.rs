@@ -671,9 +671,11 @@ pub(crate) struct NoticeRow {
 pub struct OutboxEntry {
     /// The idempotency key (N6): one row, one delivery, per key.
     pub key: String,
-    /// `sms`, `calendar` or `io`.
+    /// `sms`, `mobile`, `calendar` or `io`.
     pub channel: String,
-    /// A phone number (`sms`) or a fiscal code (`calendar`, `io`).
+    /// A phone number (`sms`) or a fiscal code (`mobile`, `calendar`, `io`:
+    /// for `mobile` and `io`, the contacts the citizen keeps when it is
+    /// sent say where, and whether, it goes; N7).
     pub recipient: String,
     pub title: String,
     pub body: String,
@@ -696,7 +698,9 @@ impl OutboxEntry {
     pub(crate) fn scheduled(n: &Notification, position: i64) -> Self {
         let recipient = match &n.channel {
             Channel::Sms { to } => to.to_string(),
-            Channel::CalendarNotice { citizen } => citizen.to_string(),
+            Channel::Mobile { citizen } | Channel::CalendarNotice { citizen } => {
+                citizen.to_string()
+            }
             Channel::Io { fiscal_code } => fiscal_code.to_string(),
         };
         Self {

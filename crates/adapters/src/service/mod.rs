@@ -17,12 +17,14 @@ use cqrs_es::persist::PersistedEventStore;
 use deleghe_domain::booking::{
     Booker, BookerCommand, Booking, BookingId, RequestBooking, SlotLedger,
 };
+use deleghe_domain::contacts::{CitizenContacts, ContactsCommand};
 use deleghe_domain::delegation::{
     Delegate, Delegation, DelegationError, DelegationId, Grantor, GrantorCommand,
     RequestDelegation, RevocationChannel, Stage,
 };
 use deleghe_domain::flows::{Command, Event, Refusal};
 use deleghe_domain::meeting::{Meeting, MeetingCommand};
+use deleghe_domain::notification::Contact;
 use deleghe_domain::pin::{PinAccount, PinCommand, PinEvent};
 use deleghe_domain::{FiscalCode, Policy};
 
@@ -55,6 +57,7 @@ pub struct Deleghe {
     slots: PersistedEventStore<Repository, SlotLedger>,
     meetings: PersistedEventStore<Repository, Meeting>,
     pins: PersistedEventStore<Repository, PinAccount>,
+    contacts: PersistedEventStore<Repository, CitizenContacts>,
 }
 
 impl Deleghe {
@@ -72,6 +75,8 @@ impl Deleghe {
             meetings: PersistedEventStore::new_event_store(repository.clone())
                 .with_upcasters(crate::upcast::upcasters()),
             pins: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            contacts: PersistedEventStore::new_event_store(repository.clone())
                 .with_upcasters(crate::upcast::upcasters()),
             repository,
             policy,
@@ -456,5 +461,53 @@ impl Deleghe {
 
     pub async fn pin_account(&self, citizen: &FiscalCode) -> Result<PinAccount, ServiceError> {
         load(&self.pins, citizen.as_str()).await
+    }
+
+    // ------------------------------------------------------------ contacts
+
+    /// N7: a change of a citizen's contacts; returns them as they are now.
+    /// D12: only the citizen in person changes them.
+    pub async fn change_contacts(
+        &self,
+        citizen: &FiscalCode,
+        command: ContactsCommand,
+        meta: &Metadata,
+    ) -> Result<CitizenContacts, ServiceError> {
+        let ContactsCommand::Change { by, .. } = &command;
+        if *by != meta.issuer() {
+            return Err(ServiceError::Misuse(
+                "the command's issuer is not the metadata's actor",
+            ));
+        }
+        let run = Exec::new(
+            citizen.as_str(),
+            &command,
+            &self.policy,
+            meta,
+            self.max_attempts,
+            &|_| false,
+        );
+        self.repository.holding(run.on(&self.contacts)).await??;
+        self.contacts(citizen).await
+    }
+
+    /// N7: a citizen's contacts (none set: no mobile, no IO messages).
+    pub async fn contacts(&self, citizen: &FiscalCode) -> Result<CitizenContacts, ServiceError> {
+        load(&self.contacts, citizen.as_str()).await
+    }
+}
+
+/// N7: where the outbox finds, when it sends a notification, how a citizen
+/// can be reached: the contacts they keep at that moment.
+#[async_trait::async_trait]
+pub trait ContactBook: Send + Sync {
+    /// The citizen's contacts now (none set: no mobile, no IO messages).
+    async fn contact(&self, citizen: &FiscalCode) -> Result<Contact, ServiceError>;
+}
+
+#[async_trait::async_trait]
+impl ContactBook for Deleghe {
+    async fn contact(&self, citizen: &FiscalCode) -> Result<Contact, ServiceError> {
+        Ok(self.contacts(citizen).await?.contact().clone())
     }
 }

@@ -1,10 +1,13 @@
-//! The personal area: calendar notices (N3) and the telephone PIN (P1–P3).
+//! The personal area: calendar notices (N3, N7), contacts (N7) and the
+//! telephone PIN (P1–P3).
 
 use std::str::FromStr;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use deleghe_adapters::ServiceError;
+use deleghe_domain::booking::Phone;
+use deleghe_domain::contacts::{CitizenContacts, ContactsCommand};
 use deleghe_domain::flows::Refusal;
 use deleghe_domain::pin::{
     pin_from_random, PinCheck, PinCommand, PinError, PinEvent, PinHash, PinValidity, PIN_LENGTH,
@@ -12,7 +15,10 @@ use deleghe_domain::pin::{
 use deleghe_domain::FiscalCode;
 
 use crate::auth::Caller;
-use crate::dto::{NewPin, NoticeDto, NoticeList, PinCheckRequest, PinIssued, PinValid, Problem};
+use crate::dto::{
+    ContactsChange, ContactsDto, NewPin, NoticeDto, NoticeList, PinCheckRequest, PinIssued,
+    PinValid, Problem,
+};
 use crate::error::AppError;
 use crate::extract::{Json, Path};
 use crate::routes::random_bytes;
@@ -109,6 +115,68 @@ pub async fn delete_notice(
     } else {
         Err(AppError::not_found(format!("notice {id}")))
     }
+}
+
+fn contacts_dto(contacts: &CitizenContacts) -> ContactsDto {
+    let contact = contacts.contact();
+    ContactsDto {
+        phone: contact.phone.as_ref().map(|p| p.as_str().to_owned()),
+        io: contact.io,
+    }
+}
+
+/// N7: the citizen's contacts. Only the citizen in person: a delegate
+/// acting for them neither reads nor changes them (D12).
+#[utoipa::path(get, path = "/v1/me/contacts", tag = "personal area",
+    responses(
+        (status = 200, body = ContactsDto),
+        (status = 403, description = "an operator, or an act-as session (`not_allowed_when_acting`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ContactsDto>, AppError> {
+    let me = caller.own_citizen()?;
+    Ok(Json(contacts_dto(&state.service().contacts(me).await?)))
+}
+
+/// N7: changes the citizen's mobile, IO choice, or both; what the body
+/// leaves out stays as it is. The notices of delegations go to the contacts
+/// kept when each is sent.
+#[utoipa::path(put, path = "/v1/me/contacts", tag = "personal area",
+    request_body = ContactsChange,
+    responses(
+        (status = 200, body = ContactsDto),
+        (status = 400, description = "`invalid_phone`, `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator, or an act-as session (`not_allowed_when_acting`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn change_contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<ContactsChange>,
+) -> Result<Json<ContactsDto>, AppError> {
+    // D12: a delegate acting for the citizen is refused by the rules.
+    let citizen = caller.citizen()?.clone();
+    let phone = match body.phone {
+        Some(Some(text)) => Some(Some(Phone::parse(&text).map_err(AppError::phone("phone"))?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let meta = caller.metadata("web");
+    let command = ContactsCommand::Change {
+        citizen: citizen.clone(),
+        phone,
+        io: body.io,
+        at: state.now(),
+        by: meta.issuer(),
+    };
+    let contacts = state
+        .service()
+        .change_contacts(&citizen, command, &meta)
+        .await?;
+    Ok(Json(contacts_dto(&contacts)))
 }
 
 /// P1, P2: a new telephone PIN, shown once; the previous one is cancelled.

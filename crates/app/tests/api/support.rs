@@ -300,6 +300,23 @@ impl Api {
         .await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(
+            Self::request(Method::PUT, path, Some(token))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The SMS the development gateway has written, once the due
+    /// notifications are sent: (to, text, key) each.
+    pub async fn sent_sms(&self) -> Vec<deleghe_adapters::gateway::sms::SmsLine> {
+        self.state.deliver_due().await.unwrap();
+        deleghe_adapters::gateway::FileSmsGateway::read_lines(&self.sms).unwrap_or_default()
+    }
+
     /// A POST without a body (commands that take none).
     pub async fn post_empty(&self, path: &str, token: &str) -> Answer {
         self.send(

@@ -32,7 +32,8 @@ pub use delegate::{Delegate, DelegateCommand, DelegateEvent, Seat};
 pub use error::DelegationError;
 pub use grantor::{Grantor, GrantorCommand, GrantorEvent, RequestDelegation};
 pub use model::{
-    Channel, Delegation, DelegationId, DelegationIdError, RevocationChannel, Role, Stage, Status,
+    expires_at, is_past_end, Channel, Delegation, DelegationId, DelegationIdError,
+    RevocationChannel, Role, Stage, Status,
 };
 
 #[cfg(test)]

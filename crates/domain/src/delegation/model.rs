@@ -220,6 +220,13 @@ pub fn is_past_end(ends_on: Option<NaiveDate>, now: DateTime<Utc>) -> bool {
     ends_on.is_some_and(|end| local_date(now) > end)
 }
 
+/// D7: the first instant a delegation ending on `ends_on` is no longer in
+/// force: the local midnight after its last day (what [`is_past_end`]
+/// judges). `None` without an end date, or for a date at the end of time.
+pub fn expires_at(ends_on: Option<NaiveDate>) -> Option<DateTime<Utc>> {
+    Some(crate::time::local_day_start(ends_on?.succ_opt()?))
+}
+
 impl Delegation {
     /// The status at `now`: D7 turns an active (or awaiting) delegation past
     /// its end date into `expired`.

@@ -1,9 +1,11 @@
-//! Notifications (N1–N6): what the citizen is told, by which channel, and when.
+//! Notifications (N1–N7): what the citizen is told, by which channel, and when.
 //!
 //! This module is a pure policy. It turns domain events into [`OutboxOp`]s,
 //! either scheduling a [`Notification`] or withdrawing one not yet sent, and
-//! does no I/O: the current instant comes in as `now`, and the contacts of a
-//! citizen come in through a lookup function. An outbox adapter (outside this
+//! does no I/O: the current instant comes in as `now`, and the contacts a
+//! message goes to (N7) are those the citizen keeps when it is sent, which
+//! the outbox adapter looks up then ([`Channel::Mobile`], [`Channel::Io`]).
+//! An outbox adapter (outside this
 //! crate) stores the operations in the same transaction as, or from, the event
 //! log and a worker dispatches each notification once it is due (docs/CONVENTIONS.md, habit 10).
 //!
@@ -15,8 +17,8 @@
 //! - [`on_booking_event`]: N1 confirmation SMS, N2 reminder SMS and its
 //!   withdrawal, N3 calendar notice, N5 IO copy of the summary;
 //! - [`on_meeting_event`]: M10 the SMS with a new access code;
-//! - [`on_delegation_event`]: N4 registration, confirmation, rejection and
-//!   revocation, told to grantor and delegate;
+//! - [`on_delegation_event`]: N4, N7 registration, confirmation, rejection,
+//!   revocation and expiry, told to grantor and delegate on every channel;
 //! - [`access_code_placeholder`]: how a message carries an access code that
 //!   no store holds (M2, M10).
 //!
@@ -36,27 +38,42 @@
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
-//! use deleghe_domain::delegation::{DelegationId, GrantorEvent, RevocationChannel};
-//! use deleghe_domain::notification::{on_delegation_event, Contact, OutboxOp};
-//! use deleghe_domain::FiscalCode;
+//! use deleghe_domain::delegation::{
+//!     Channel, Delegation, DelegationId, GrantorEvent, RevocationChannel, Role,
+//! };
+//! use deleghe_domain::notification::{on_delegation_event, OutboxOp};
+//! use deleghe_domain::{FiscalCode, Policy};
 //!
 //! let grantor = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
 //! let delegate = FiscalCode::parse("VRDLGU70A01H501O").unwrap();
 //! let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
-//! let event = GrantorEvent::DelegationRevoked {
-//!     id: DelegationId::parse("d-1").unwrap(),
+//! let id = DelegationId::parse("d-1").unwrap();
+//! let delegation = Delegation::requested(&GrantorEvent::DelegationRequested {
+//!     id: id.clone(),
 //!     grantor: grantor.clone(),
+//!     delegate: delegate.clone(),
+//!     role: Role::Ordinary,
+//!     channel: Channel::Counter,
+//!     ends_on: None,
+//!     meeting: None,
+//!     at,
+//! })
+//! .unwrap();
+//! let event = GrantorEvent::DelegationRevoked {
+//!     id,
+//!     grantor,
 //!     delegate,
 //!     channel: RevocationChannel::Counter,
 //!     at,
 //! };
-//! // Only the grantor's contacts are known, and only the IO app.
-//! let contacts = |cf: &FiscalCode| (cf == &grantor).then(|| Contact { phone: None, io: true });
-//! let ops = on_delegation_event(&event, &contacts, at);
-//! assert_eq!(ops.len(), 1);
-//! assert_eq!(ops[0].key(), "delegation:d-1:revoked:grantor:io");
-//! let OutboxOp::Schedule(n) = &ops[0] else { unreachable!() };
-//! assert!(n.body.contains("VRDLGU70A01H501O"));
+//! // N7: each party is told in the personal area, by SMS to the mobile in
+//! // their contacts and in the IO app (the last two as the contacts say
+//! // when they are sent).
+//! let ops = on_delegation_event(&event, &delegation, &Policy::default(), at);
+//! let scheduled: Vec<_> = ops.iter().filter_map(OutboxOp::notification).collect();
+//! assert_eq!(scheduled.len(), 6);
+//! assert_eq!(scheduled[1].key, "delegation:d-1:revoked:grantor:mobile");
+//! assert!(scheduled[1].body.contains("VRDLGU70A01H501O"));
 //! ```
 
 mod booking;

@@ -18,12 +18,20 @@ pub enum Channel {
         /// The mobile the SMS goes to.
         to: Phone,
     },
+    /// N4, N7: an SMS to the mobile the citizen keeps in their contacts
+    /// when it is due; none is sent if they keep none then.
+    Mobile {
+        /// Whose mobile it goes to.
+        citizen: FiscalCode,
+    },
     /// N3: a notice ("scadenza") in the citizen's MyINPS calendar.
     CalendarNotice {
         /// Whose calendar the notice goes in.
         citizen: FiscalCode,
     },
-    /// N5: a message in the IO app of PagoPA, addressed by fiscal code.
+    /// N5, N7: a message in the IO app of PagoPA, addressed by fiscal code;
+    /// sent only if the citizen has chosen IO messages in their contacts
+    /// when it is due.
     Io {
         /// The citizen the IO app knows by this code.
         fiscal_code: FiscalCode,
@@ -31,10 +39,12 @@ pub enum Channel {
 }
 
 impl Channel {
-    /// The short name used in idempotency keys: `sms`, `calendar` or `io`.
+    /// The short name used in idempotency keys: `sms`, `mobile`,
+    /// `calendar` or `io`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Channel::Sms { .. } => "sms",
+            Channel::Mobile { .. } => "mobile",
             Channel::CalendarNotice { .. } => "calendar",
             Channel::Io { .. } => "io",
         }
@@ -107,7 +117,7 @@ impl OutboxOp {
     }
 }
 
-/// N4: how a citizen can be reached, as far as it is known.
+/// N4, N7: how a citizen can be reached, as their contacts say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     /// A mobile number for SMS, if the citizen gave one.

@@ -1,13 +1,13 @@
 //! Given/when/then tests of N1–N6, named after the rule ids.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
 use crate::booking::{
     AccessCodeDigest, BookerEvent, Booking, BookingId, BookingStage, GrantorDetails, Phone,
 };
-use crate::delegation::{DelegationId, GrantorEvent, RevocationChannel};
+use crate::delegation::{Delegation, DelegationId, GrantorEvent, RevocationChannel};
 use crate::meeting::MeetingEvent;
 use crate::schedule::{Counter, Mode, OfficeId};
 use crate::{FiscalCode, Policy};
@@ -379,7 +379,7 @@ fn n3_shorter_notice_for_other_modes() {
     assert!(!notice.body.contains("Informativa"));
 }
 
-// --- N4 ---------------------------------------------------------------------
+// --- N4, N7 -----------------------------------------------------------------
 
 fn delegation_id() -> DelegationId {
     DelegationId::parse("d-1").unwrap()
@@ -407,31 +407,60 @@ fn revoked() -> GrantorEvent {
     }
 }
 
-fn everyone(_: &FiscalCode) -> Option<Contact> {
-    Some(Contact {
-        phone: Some(Phone::parse("3331234567").unwrap()),
-        io: true,
+/// The delegation `d-1` as requested, with its end date.
+fn delegation(ends_on: Option<NaiveDate>) -> Delegation {
+    Delegation::requested(&GrantorEvent::DelegationRequested {
+        id: delegation_id(),
+        grantor: cf(GRANTOR),
+        delegate: cf(BOOKER),
+        role: crate::delegation::Role::Ordinary,
+        channel: crate::delegation::Channel::Online,
+        ends_on,
+        meeting: None,
+        at: utc(2026, 12, 1, 9, 0),
     })
+    .unwrap()
+}
+
+/// `event`'s notifications, on the delegation without an end date.
+fn told(event: &GrantorEvent, now: DateTime<Utc>) -> Vec<OutboxOp> {
+    on_delegation_event(event, &delegation(None), &Policy::default(), now)
 }
 
 #[test]
-fn n4_registration_is_told_to_both_parties_by_sms_and_io() {
+fn n7_registration_is_told_to_both_parties_on_every_channel() {
     let now = utc(2026, 12, 1, 9, 0);
-    let ops = on_delegation_event(&registered(false), &everyone, now);
+    let ops = told(&registered(false), now);
     assert_eq!(
         keys_of(&ops),
         [
-            "delegation:d-1:registered:grantor:sms",
+            "delegation:d-1:registered:grantor:calendar",
+            "delegation:d-1:registered:grantor:mobile",
             "delegation:d-1:registered:grantor:io",
-            "delegation:d-1:registered:delegate:sms",
+            "delegation:d-1:registered:delegate:calendar",
+            "delegation:d-1:registered:delegate:mobile",
             "delegation:d-1:registered:delegate:io",
         ]
     );
-    let to_grantor = find(&ops, "delegation:d-1:registered:grantor:sms");
+    let to_grantor = find(&ops, "delegation:d-1:registered:grantor:mobile");
+    assert_eq!(
+        to_grantor.channel,
+        Channel::Mobile {
+            citizen: cf(GRANTOR)
+        }
+    );
     assert!(to_grantor.body.contains(BOOKER));
     assert!(to_grantor.body.contains("01/12/2026"));
     assert!(to_grantor.body.contains("attiva"));
     assert_eq!(to_grantor.due_at, now);
+    let notice = find(&ops, "delegation:d-1:registered:grantor:calendar");
+    assert_eq!(
+        notice.channel,
+        Channel::CalendarNotice {
+            citizen: cf(GRANTOR)
+        }
+    );
+    assert_eq!(notice.body, to_grantor.body);
     let to_delegate = find(&ops, "delegation:d-1:registered:delegate:io");
     assert!(to_delegate.body.contains(GRANTOR));
     assert_eq!(
@@ -443,53 +472,104 @@ fn n4_registration_is_told_to_both_parties_by_sms_and_io() {
 }
 
 #[test]
-fn n4_awaiting_confirmation_says_so() {
-    let ops = on_delegation_event(&registered(true), &everyone, utc(2026, 12, 1, 9, 0));
-    for n in scheduled(&ops) {
+fn n7_awaiting_confirmation_says_so() {
+    for n in scheduled(&told(&registered(true), utc(2026, 12, 1, 9, 0))) {
         assert!(n.body.contains("in attesa") || n.body.contains("sarà attiva dopo"));
         assert!(!n.body.contains("La delega è attiva"));
     }
 }
 
 #[test]
-fn n4_revocation_is_told_to_both_parties_with_the_local_date() {
-    let ops = on_delegation_event(&revoked(), &everyone, utc(2027, 1, 1, 23, 30));
-    assert_eq!(ops.len(), 4);
-    let to_grantor = find(&ops, "delegation:d-1:revoked:grantor:sms");
+fn n7_revocation_is_told_to_both_parties_with_the_local_date() {
+    let ops = told(&revoked(), utc(2027, 1, 1, 23, 30));
+    assert_eq!(scheduled(&ops).len(), 6);
+    let to_grantor = find(&ops, "delegation:d-1:revoked:grantor:mobile");
     assert!(to_grantor.body.contains("revocata"));
     assert!(to_grantor.body.contains(BOOKER));
     assert!(to_grantor.body.contains("02/01/2027"));
-    let to_delegate = find(&ops, "delegation:d-1:revoked:delegate:sms");
+    let to_delegate = find(&ops, "delegation:d-1:revoked:delegate:calendar");
     assert!(to_delegate.body.contains(GRANTOR));
     assert!(to_delegate.body.contains("non può più agire"));
 }
 
 #[test]
-fn n4_only_where_contacts_are_known() {
-    // The grantor has only a phone; the delegate is unknown.
-    let contacts = |c: &FiscalCode| {
-        (c.as_str() == GRANTOR).then(|| Contact {
-            phone: Some(Phone::parse("3471234567").unwrap()),
-            io: false,
-        })
-    };
-    let ops = on_delegation_event(&revoked(), &contacts, utc(2027, 1, 2, 8, 0));
-    assert_eq!(keys_of(&ops), ["delegation:d-1:revoked:grantor:sms"]);
-    assert_eq!(
-        ops[0].notification().unwrap().channel,
-        Channel::Sms {
-            to: Phone::parse("3471234567").unwrap()
-        }
+fn n7_a_registration_with_an_end_date_schedules_its_expiry_notices() {
+    // Ends on 31 March 2027: told on 24 March (7 days before) and on
+    // 1 April, each at local midnight (CET and CEST).
+    let policy = Policy::default();
+    let ends = NaiveDate::from_ymd_opt(2027, 3, 31).unwrap();
+    let now = utc(2026, 12, 1, 9, 0);
+    let ops = on_delegation_event(&registered(false), &delegation(Some(ends)), &policy, now);
+    assert_eq!(scheduled(&ops).len(), 18, "{:?}", keys_of(&ops));
+    let expiring = find(&ops, "delegation:d-1:expiring:grantor:mobile");
+    assert_eq!(expiring.due_at, utc(2027, 3, 23, 23, 0));
+    assert!(
+        expiring.body.contains("scade il 31/03/2027"),
+        "{}",
+        expiring.body
     );
-    // A known citizen without phone nor IO gets nothing.
-    let silent = |_: &FiscalCode| Some(Contact::default());
-    assert!(on_delegation_event(&registered(false), &silent, utc(2026, 12, 1, 9, 0)).is_empty());
-    let unknown = |_: &FiscalCode| None;
-    assert!(on_delegation_event(&revoked(), &unknown, utc(2027, 1, 2, 8, 0)).is_empty());
+    assert!(expiring.body.contains(BOOKER));
+    let expired = find(&ops, "delegation:d-1:expired:delegate:io");
+    assert_eq!(expired.due_at, utc(2027, 3, 31, 22, 0));
+    assert!(expired.body.contains("scaduta"), "{}", expired.body);
+    find(&ops, "delegation:d-1:expired:grantor:calendar");
+
+    // The policy sets how early the first notice is.
+    let early = Policy {
+        expiry_notice_days: 30,
+        ..Policy::default()
+    };
+    let ops = on_delegation_event(&registered(false), &delegation(Some(ends)), &early, now);
+    let expiring = find(&ops, "delegation:d-1:expiring:delegate:calendar");
+    assert_eq!(expiring.due_at, utc(2027, 2, 28, 23, 0));
+
+    // Ending within the notice period: told of the coming expiry at once.
+    let soon = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let ops = on_delegation_event(&registered(false), &delegation(Some(soon)), &policy, now);
+    assert_eq!(find(&ops, "delegation:d-1:expiring:grantor:io").due_at, now);
+    assert_eq!(
+        find(&ops, "delegation:d-1:expired:grantor:io").due_at,
+        utc(2026, 12, 4, 23, 0)
+    );
 }
 
 #[test]
-fn n4_confirmation_and_rejection_are_told_requests_and_refusals_are_not() {
+fn n7_rejection_and_revocation_withdraw_the_expiry_notices() {
+    for event in [revoked(), rejected()] {
+        let ops = on_delegation_event(
+            &event,
+            &delegation(NaiveDate::from_ymd_opt(2027, 3, 31)),
+            &Policy::default(),
+            utc(2027, 1, 2, 8, 0),
+        );
+        let withdrawn: Vec<_> = ops
+            .iter()
+            .filter(|op| matches!(op, OutboxOp::Withdraw { .. }))
+            .map(|op| op.key().to_owned())
+            .collect();
+        assert_eq!(withdrawn.len(), 12, "{withdrawn:?}");
+        for party in ["grantor", "delegate"] {
+            for channel in ["calendar", "mobile", "io"] {
+                for notice in ["expiring", "expired"] {
+                    let key = format!("delegation:d-1:{notice}:{party}:{channel}");
+                    assert!(withdrawn.contains(&key), "{key} not withdrawn");
+                }
+            }
+        }
+    }
+}
+
+fn rejected() -> GrantorEvent {
+    GrantorEvent::DelegationRejected {
+        id: delegation_id(),
+        grantor: cf(GRANTOR),
+        delegate: cf(BOOKER),
+        at: utc(2026, 12, 3, 9, 0),
+    }
+}
+
+#[test]
+fn n7_confirmation_and_rejection_are_told_requests_and_refusals_are_not() {
     let at = utc(2026, 12, 3, 9, 0);
     let confirmed = GrantorEvent::DelegationConfirmed {
         id: delegation_id(),
@@ -497,18 +577,12 @@ fn n4_confirmation_and_rejection_are_told_requests_and_refusals_are_not() {
         delegate: cf(BOOKER),
         at,
     };
-    let ops = on_delegation_event(&confirmed, &everyone, at);
-    assert!(find(&ops, "delegation:d-1:confirmed:delegate:sms")
+    let ops = told(&confirmed, at);
+    assert!(find(&ops, "delegation:d-1:confirmed:delegate:mobile")
         .body
         .contains("confermata"));
-    let rejected = GrantorEvent::DelegationRejected {
-        id: delegation_id(),
-        grantor: cf(GRANTOR),
-        delegate: cf(BOOKER),
-        at,
-    };
-    let ops = on_delegation_event(&rejected, &everyone, at);
-    assert!(find(&ops, "delegation:d-1:rejected:grantor:sms")
+    let ops = told(&rejected(), at);
+    assert!(find(&ops, "delegation:d-1:rejected:grantor:calendar")
         .body
         .contains("respinta"));
 
@@ -521,7 +595,7 @@ fn n4_confirmation_and_rejection_are_told_requests_and_refusals_are_not() {
         meeting: None,
         at,
     };
-    assert!(on_delegation_event(&refused, &everyone, at).is_empty());
+    assert!(told(&refused, at).is_empty());
     let requested = GrantorEvent::DelegationRequested {
         id: delegation_id(),
         grantor: cf(GRANTOR),
@@ -532,7 +606,7 @@ fn n4_confirmation_and_rejection_are_told_requests_and_refusals_are_not() {
         meeting: None,
         at,
     };
-    assert!(on_delegation_event(&requested, &everyone, at).is_empty());
+    assert!(told(&requested, at).is_empty());
 }
 
 // --- N5 ---------------------------------------------------------------------
@@ -639,8 +713,15 @@ fn n5_booking_summary_goes_to_io_as_a_valid_message() {
 #[test]
 fn n5_delegation_io_messages_are_valid() {
     for event in [registered(false), registered(true), revoked()] {
-        for op in on_delegation_event(&event, &everyone, utc(2027, 1, 2, 8, 0)) {
-            let n = op.notification().unwrap();
+        for op in on_delegation_event(
+            &event,
+            &delegation(NaiveDate::from_ymd_opt(2027, 3, 31)),
+            &Policy::default(),
+            utc(2027, 1, 2, 8, 0),
+        ) {
+            let Some(n) = op.notification() else {
+                continue;
+            };
             if let Channel::Io { .. } = n.channel {
                 assert!(IoMessage::new(&n.title, &n.body).is_ok(), "{n:?}");
             }
@@ -693,8 +774,8 @@ fn n6_the_same_event_twice_gives_identical_keys() {
     // With the same `now` the whole output is identical.
     assert_eq!(first, on_booking_event(&event, &b, &policy, booked_at()));
 
-    let ops = on_delegation_event(&revoked(), &everyone, booked_at());
-    let later = on_delegation_event(&revoked(), &everyone, booked_at() + Duration::days(1));
+    let ops = told(&revoked(), booked_at());
+    let later = told(&revoked(), booked_at() + Duration::days(1));
     assert_eq!(keys_of(&ops), keys_of(&later));
 }
 
@@ -707,14 +788,15 @@ fn n6_different_bookings_and_events_give_different_keys() {
     all.extend(keys_of(&two));
     all.extend(keys_of(&on_delegation_event(
         &registered(false),
-        &everyone,
+        &delegation(NaiveDate::from_ymd_opt(2027, 3, 31)),
+        &Policy::default(),
         booked_at(),
     )));
-    all.extend(keys_of(&on_delegation_event(
-        &revoked(),
-        &everyone,
-        booked_at(),
-    )));
+    all.extend(
+        keys_of(&told(&revoked(), booked_at()))
+            .into_iter()
+            .filter(|k| !k.contains("expir")),
+    );
     let count = all.len();
     all.sort();
     all.dedup();
