@@ -81,6 +81,7 @@ impl RetryPolicy {
 pub struct DispatchReport {
     /// Rows claimed.
     pub claimed: usize,
+    /// Accepted by their gateway and recorded `sent`.
     pub sent: usize,
     /// Failed, to be tried again.
     pub retried: usize,
@@ -116,6 +117,9 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// A dispatcher of `side`'s outbox through `gateways`: the real clock, the
+    /// default [`RetryPolicy`], 32 rows a step, claims under an id of its own,
+    /// and no access-code keys ([`Dispatcher::with_access_codes`]).
     pub fn new(side: ReadSide, gateways: Gateways) -> Self {
         Self {
             side,
@@ -129,11 +133,14 @@ impl Dispatcher {
         }
     }
 
+    /// Reads the time from `clock`: which rows are due, when a claim lapses,
+    /// when to try again.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
 
+    /// Retries, gives up and leases rows as `retry` says.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
