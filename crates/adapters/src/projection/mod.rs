@@ -64,6 +64,8 @@ pub const CHECKPOINT: &str = "projector";
 /// N4: how citizens can be reached, for the notices of delegations. The
 /// policy tells grantor and delegate only where a contact is known.
 pub trait Contacts: Send + Sync {
+    /// How `citizen` can be reached, if known; asked as each delegation event
+    /// is projected.
     fn contact(&self, citizen: &FiscalCode) -> Option<Contact>;
 }
 
