@@ -1,3 +1,4 @@
+//! The build script of deleghe-adapters: it has Cargo watch the migrations.
 // sqlx::migrate! embeds the migrations at compile time: rebuild when one is added.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");

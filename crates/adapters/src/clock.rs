@@ -14,6 +14,7 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct SettableClock(Arc<RwLock<Option<DateTime<Utc>>>>);
 
 impl SettableClock {
+    /// Real time, until [`SettableClock::set`] fixes it.
     pub fn new() -> Self {
         Self::default()
     }
@@ -30,6 +31,7 @@ impl SettableClock {
         *self.0.write().expect("clock poisoned") = at;
     }
 
+    /// The instant set, or real time if none is.
     pub fn now(&self) -> DateTime<Utc> {
         self.0
             .read()

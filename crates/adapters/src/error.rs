@@ -6,6 +6,9 @@ use cqrs_es::AggregateError;
 use deleghe_domain::flows::Refusal;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a command, a flow or a read failed: a rule refused it, or the store
+/// failed in one of a few kinds (docs/CONVENTIONS.md, habit 7), with the error
+/// it came from where there is one.
 pub enum ServiceError {
     /// A domain rule refused the command (422 with the rule's code).
     #[error(transparent)]

@@ -32,11 +32,19 @@ pub enum Payload {
 /// One event of the log, decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedEvent {
+    /// Its place in the global log, in commit order.
     pub position: i64,
+    /// The type of the aggregate whose stream holds it (`grantor`, `booker`,
+    /// `meeting`, `pin_account`...).
     pub aggregate_type: String,
+    /// That stream's id: a fiscal code, a booking id or a slot key, by type.
     pub aggregate_id: String,
+    /// Its place in that stream, from 1.
     pub sequence: usize,
+    /// The event itself, upcast to the current version.
     pub payload: Payload,
+    /// What [`Metadata::to_map`](crate::metadata::Metadata::to_map) stored with
+    /// it; empty if it cannot be read as such a map.
     pub metadata: HashMap<String, String>,
 }
 

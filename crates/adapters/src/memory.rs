@@ -16,7 +16,10 @@ use crate::repository::{Held, Store, StoredEvents};
 /// One stored event and its position in the log (1-based, commit order).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Positioned {
+    /// Its place in the global log: in commit order, without gaps.
     pub position: i64,
+    /// The event as cqrs-es stores it, payload and metadata as JSON, not yet
+    /// upcast.
     pub event: SerializedEvent,
 }
 

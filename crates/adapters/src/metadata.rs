@@ -11,6 +11,8 @@ pub use deleghe_domain::Actor;
 /// The metadata of one command and of the flow it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata {
+    /// Who issued the command (D12); stored as `citizen:CF`, `operator:ID` or
+    /// `system`.
     pub actor: Actor,
     /// D9: the grantor a delegate acts for, if any.
     pub on_behalf_of: Option<FiscalCode>,
@@ -21,6 +23,8 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// `actor` acting for themselves through `channel`, in a flow of its own (a
+    /// fresh random correlation id).
     pub fn new(actor: Actor, channel: &str) -> Self {
         Self {
             actor,
@@ -35,11 +39,14 @@ impl Metadata {
         Self::new(Actor::System, "runner")
     }
 
+    /// D9: the same, with the actor acting for `grantor`; the service checks
+    /// that a delegation allows it.
     pub fn on_behalf_of(mut self, grantor: FiscalCode) -> Self {
         self.on_behalf_of = Some(grantor);
         self
     }
 
+    /// The same, in the flow whose correlation id is `id`.
     pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
         self.correlation_id = id.into();
         self
@@ -53,6 +60,9 @@ impl Metadata {
         }
     }
 
+    /// What is stored with each event: `actor`, `channel`, `correlation_id`,
+    /// and `on_behalf_of` when set, from which the projector writes the audit
+    /// trail (D9).
     pub fn to_map(&self) -> HashMap<String, String> {
         let mut map = HashMap::from([
             ("actor".to_owned(), self.actor.to_string()),

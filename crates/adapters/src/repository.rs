@@ -88,6 +88,8 @@ pub struct Repository {
 }
 
 impl Repository {
+    /// A new, empty store in memory, for embedding and tests (what `memory:`
+    /// opens).
     pub fn memory() -> Self {
         Self {
             store: Arc::new(MemoryRepository::new()),
@@ -270,6 +272,8 @@ impl Repository {
         self.store.checkpoint(name).await
     }
 
+    /// Records `position` as handled by the reader `name`, replacing what was
+    /// recorded: nothing checks that it moves forward.
     pub async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError> {
         self.store.save_checkpoint(name, position).await
     }

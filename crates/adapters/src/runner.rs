@@ -19,6 +19,8 @@ use crate::service::Deleghe;
 /// The checkpoint name of the flow runner.
 pub const CHECKPOINT: &str = "flow-runner";
 
+/// Drives every logged event's follow-up steps to their end (D10), from its
+/// checkpoint ([`CHECKPOINT`]), one batch of events at a time.
 pub struct FlowRunner {
     service: Arc<Deleghe>,
     upcasters: Vec<Box<dyn EventUpcaster>>,
@@ -26,6 +28,8 @@ pub struct FlowRunner {
 }
 
 impl FlowRunner {
+    /// A runner for `service` and its store, with the library's upcasters and
+    /// batches of 256 events.
     pub fn new(service: Arc<Deleghe>) -> Self {
         Self {
             service,

@@ -18,6 +18,7 @@ pub struct NoticeCalendar {
 }
 
 impl NoticeCalendar {
+    /// The calendar on `side`, whose `notices` table it writes.
     pub fn new(side: ReadSide) -> Self {
         Self { side }
     }

@@ -44,6 +44,8 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// Whether a later attempt may succeed: the dispatcher retries a temporary
+    /// failure with backoff and gives up on a permanent one at once.
     pub fn is_temporary(&self) -> bool {
         matches!(self, Self::Temporary(_))
     }
@@ -53,12 +55,17 @@ impl GatewayError {
 /// that has already accepted `key` must not send it again.
 #[async_trait]
 pub trait SmsGateway: Send + Sync {
+    /// Sends `text` to `to`; `Ok` once the gateway has accepted it (or had
+    /// accepted `key` before).
     async fn send(&self, to: &Phone, text: &str, key: &str) -> Result<(), GatewayError>;
 }
 
 /// N5: sends one message in the IO app to the citizen with `fiscal_code`.
 #[async_trait]
 pub trait IoGateway: Send + Sync {
+    /// Sends `message` to the citizen; `Ok` once it is accepted. `key` names
+    /// the message (N6), although the IO API takes none:
+    /// [`io::HttpIoGateway`] logs it.
     async fn send(
         &self,
         fiscal_code: &FiscalCode,
@@ -70,6 +77,9 @@ pub trait IoGateway: Send + Sync {
 /// N3: posts one notice in a citizen's personal area.
 #[async_trait]
 pub trait CalendarGateway: Send + Sync {
+    /// Posts a notice with `title` and `body` to `citizen`'s personal area,
+    /// dated `at` (the outbox row's due time); a second post of `key` must
+    /// change nothing.
     async fn post(
         &self,
         citizen: &FiscalCode,
@@ -83,7 +93,10 @@ pub trait CalendarGateway: Send + Sync {
 /// The gateway of each channel the outbox sends through.
 #[derive(Clone)]
 pub struct Gateways {
+    /// N1, N2, N4: where the outbox's `sms` rows go.
     pub sms: Arc<dyn SmsGateway>,
+    /// N5: where the `io` rows go.
     pub io: Arc<dyn IoGateway>,
+    /// N3: where the `calendar` rows go.
     pub calendar: Arc<dyn CalendarGateway>,
 }

@@ -22,8 +22,11 @@ pub const SMS_OUTBOX_VAR: &str = "DELEGHE_SMS_OUTBOX";
 /// `{"to": "+393331234567", "text": "...", "key": "booking:b-1:sms:confirmation"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsLine {
+    /// The recipient, normalised (`+39` and digits).
     pub to: String,
+    /// The SMS's text as sent, any access code in it filled in (M2).
     pub text: String,
+    /// The idempotency key (N6): one line per key.
     pub key: String,
 }
 
@@ -67,6 +70,7 @@ impl FileSmsGateway {
         })
     }
 
+    /// The file the SMS are appended to.
     pub fn path(&self) -> &Path {
         &self.path
     }

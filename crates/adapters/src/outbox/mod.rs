@@ -88,6 +88,7 @@ impl RetryPolicy {
 pub struct DispatchReport {
     /// Rows claimed.
     pub claimed: usize,
+    /// Accepted by their gateway and recorded `sent`.
     pub sent: usize,
     /// Failed, to be tried again.
     pub retried: usize,
@@ -145,6 +146,10 @@ enum Delivery {
 }
 
 impl Dispatcher {
+    /// A dispatcher of `side`'s outbox through `gateways`: the real clock, the
+    /// default [`RetryPolicy`], 32 rows a step, claims under an id of its own,
+    /// no access-code keys ([`Dispatcher::with_access_codes`]) and no
+    /// contacts ([`Dispatcher::with_contacts`]).
     pub fn new(side: ReadSide, gateways: Gateways) -> Self {
         Self {
             side,
@@ -166,11 +171,14 @@ impl Dispatcher {
         self
     }
 
+    /// Reads the time from `clock`: which rows are due, when a claim lapses,
+    /// when to try again.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
 
+    /// Retries, gives up and leases rows as `retry` says.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self

@@ -25,6 +25,7 @@ pub enum QueryError {
     #[error(transparent)]
     Range(#[from] ScheduleError),
     #[error(transparent)]
+    /// The store failed.
     Store(#[from] ServiceError),
 }
 
@@ -68,10 +69,15 @@ pub struct ReadModels {
 /// what a rebuild must reproduce exactly.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadModelDump {
+    /// The position of the last event the read models reflect.
     pub checkpoint: i64,
+    /// The delegation rows, by id.
     pub delegations: Vec<Value>,
+    /// The booking rows, each with its web meeting, by id.
     pub bookings: Vec<Value>,
+    /// B4: the places bookings hold in slots, by slot key, then booking.
     pub slot_places: Vec<Value>,
+    /// D9: the audit trail, by position.
     pub audit: Vec<Value>,
     /// M6, D11: the documents the events refer to.
     pub document_refs: Vec<Value>,
@@ -93,6 +99,8 @@ impl ReadModels {
         }
     }
 
+    /// Computes statuses, actions and free places at `clock`'s time instead of
+    /// real time.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self

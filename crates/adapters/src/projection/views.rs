@@ -34,19 +34,34 @@ pub(crate) fn local(at: DateTime<Utc>) -> DateTime<FixedOffset> {
 /// (an active ordinary delegation); `null` otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DelegationView {
+    /// Chosen by the requester.
     pub id: DelegationId,
+    /// Who gives the delegation.
     pub grantor: FiscalCode,
+    /// Who may act for the grantor while it is active (D9).
     pub delegate: FiscalCode,
+    /// D3: the capacity the delegate acts in; a legal representative's is not
+    /// capped.
     pub role: Role,
+    /// D5: how it was registered.
     pub channel: Channel,
+    /// Where it stands when read: `pending`, `awaiting_confirmation`, `active`,
+    /// `revoked`, `expired`, `rejected` or `refused`.
     pub status: Status,
+    /// When it was registered; `null` if it never was (pending, refused).
     pub registered_at: Option<DateTime<Utc>>,
+    /// D7: the last day in force (local date); `null`: no end.
     pub ends_on: Option<NaiveDate>,
+    /// D8: when it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// D8: the first day the grantor may revoke online, while that can happen
+    /// at all (see above).
     pub revocable_online_from: Option<NaiveDate>,
 }
 
 impl DelegationView {
+    /// `d` as seen at `now`: its status with D7's expiry, and D8's first day
+    /// under `policy`.
     pub fn of(d: &Delegation, now: DateTime<Utc>, policy: &Policy) -> Self {
         let status = d.status(now);
         let revocable = status == Status::Active && !d.role.is_legal_representative();
@@ -71,21 +86,35 @@ impl DelegationView {
 /// The access code is not shown: it travels by SMS only (M2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookingView {
+    /// Chosen by the requester; the ticket prints it as its code.
     pub id: BookingId,
+    /// The citizen who booked.
     pub booker: FiscalCode,
+    /// The counter booked.
     pub counter: CounterId,
+    /// B7: the counter's name when booked, as the ticket prints it.
     pub counter_name: String,
+    /// M11: the counter's office, whose operators handle the booking.
     pub office: OfficeId,
+    /// B5: how the appointment takes place.
     pub mode: Mode,
+    /// The slot's start, in local time.
     pub start: DateTime<FixedOffset>,
+    /// The slot's end, in local time.
     pub end: DateTime<FixedOffset>,
     /// Local date, `DD/MM/YYYY`, as on the ticket.
     pub date: String,
     /// Local time, `HH:MM`, as on the ticket.
     pub time: String,
+    /// B7: the reason the citizen gave ("Motivazione").
     pub reason: String,
+    /// N1, N2: the mobile the booking's SMS go to.
     pub phone: Phone,
+    /// B5: the grantor, for a web meeting at the delegations counter; `null`
+    /// otherwise.
     pub grantor: Option<GrantorDetails>,
+    /// Where it stands when read; a pending or confirmed booking whose slot is
+    /// over is `ended` (B2, B8).
     pub status: BookingStatus,
     /// B7: `detail`, `ticket`, `cancel`, `join_meeting`, as they apply now.
     pub actions: Vec<String>,
@@ -94,6 +123,7 @@ pub struct BookingView {
 }
 
 impl BookingView {
+    /// `b` as seen at `now`; for a web meeting, with the state of `meeting`.
     pub fn of(b: &Booking, meeting: &Meeting, now: DateTime<Utc>) -> Self {
         let ticket = Ticket::of(b);
         Self {
@@ -121,8 +151,11 @@ impl BookingView {
 /// `GET /v1/counters/{id}/slots` lists it: `{"start", "end", "free"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotAvailability {
+    /// The slot's start, in local time.
     pub start: DateTime<FixedOffset>,
+    /// The slot's end, in local time.
     pub end: DateTime<FixedOffset>,
+    /// B4: places left, the slot's capacity less those held; 0 when full.
     pub free: u32,
 }
 
@@ -140,17 +173,23 @@ impl SlotAvailability {
 /// in its waiting-room state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingRoomEntry {
+    /// The booking, which is also the meeting's id.
     pub booking_id: BookingId,
     /// The would-be delegate, who booked (B5).
     pub booker: FiscalCode,
+    /// B5: the grantor the meeting is for, if the booking names one.
     pub grantor: Option<GrantorDetails>,
+    /// The slot's start, in local time.
     pub start: DateTime<FixedOffset>,
+    /// The slot's end, in local time.
     pub end: DateTime<FixedOffset>,
     /// Local time, `HH:MM`.
     pub time: String,
+    /// M3, M9: where the meeting stands.
     pub state: MeetingState,
     /// M3: who took it in charge.
     pub operator: Option<String>,
+    /// M7, M8: how the meeting ended; `null` until it does.
     pub outcome: Option<Outcome>,
 }
 
@@ -174,10 +213,15 @@ impl WaitingRoomEntry {
 /// `{"id", "title", "body", "date", "read"}`. `date` is when it was posted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeView {
+    /// The key of the outbox row that posted it (N6).
     pub id: String,
+    /// N3: the notice's title.
     pub title: String,
+    /// N3: the notice's text.
     pub body: String,
+    /// When it was posted, in local time.
     pub date: DateTime<FixedOffset>,
+    /// Whether the citizen has marked it read.
     pub read: bool,
 }
 

@@ -637,12 +637,15 @@ pub struct AuditEntry {
     pub actor: String,
     /// What: the event's type, e.g. `BookingRequested`.
     pub action: String,
+    /// The type of the aggregate whose stream holds the event.
     pub aggregate_type: String,
+    /// That stream's id.
     pub aggregate_id: String,
     /// When, as the event says (RFC 3339, UTC).
     pub at: Option<String>,
     /// Through which channel the command came (`web`, `counter`...).
     pub channel: Option<String>,
+    /// Shared by every event of the same flow.
     pub correlation_id: Option<String>,
 }
 
@@ -677,7 +680,10 @@ pub struct OutboxEntry {
     /// for `mobile` and `io`, the contacts the citizen keeps when it is
     /// sent say where, and whether, it goes; N7).
     pub recipient: String,
+    /// The SMS's label (not sent), the notice's title, or the IO subject.
     pub title: String,
+    /// The SMS's text, the notice's text, or the IO markdown; an access code in
+    /// it is a placeholder the dispatcher fills in as it sends (M10).
     pub body: String,
     /// When it is to be sent (RFC 3339, UTC).
     pub due_at: String,
@@ -687,7 +693,9 @@ pub struct OutboxEntry {
     pub attempts: i64,
     /// Not before this instant (the due time, then the retry backoff).
     pub next_attempt_at: String,
+    /// Why the last failed attempt failed, if one did.
     pub last_error: Option<String>,
+    /// When a gateway accepted it (RFC 3339, UTC), once sent.
     pub sent_at: Option<String>,
     /// The log position of the event that scheduled it.
     pub position: i64,

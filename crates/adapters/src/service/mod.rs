@@ -91,6 +91,9 @@ impl Deleghe {
         Self::new(Repository::memory(), policy)
     }
 
+    /// Reads the time from `clock` wherever the service needs it itself: the
+    /// follow-up steps of flows, and D9's checks of a delegate acting for a
+    /// grantor.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
@@ -108,14 +111,17 @@ impl Deleghe {
         self
     }
 
+    /// The policy every command is decided under.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
+    /// The store the aggregates are loaded from and appended to.
     pub fn repository(&self) -> &Repository {
         &self.repository
     }
 
+    /// The time now, by this service's clock.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
@@ -300,10 +306,14 @@ impl Deleghe {
         Ok(d.clone())
     }
 
+    /// The delegations `code` has given (D1), loaded from the grantor's stream:
+    /// the authority, not a read model. Empty if nothing is stored.
     pub async fn grantor(&self, code: &FiscalCode) -> Result<Grantor, ServiceError> {
         load(&self.grantors, code.as_str()).await
     }
 
+    /// The seats `code` holds as a delegate (D2), loaded from their stream;
+    /// empty if nothing is stored.
     pub async fn delegate(&self, code: &FiscalCode) -> Result<Delegate, ServiceError> {
         load(&self.delegates, code.as_str()).await
     }
@@ -387,10 +397,15 @@ impl Deleghe {
             })
     }
 
+    /// A citizen's bookings (B1, B2), loaded from their stream; empty if
+    /// nothing is stored.
     pub async fn booker(&self, code: &FiscalCode) -> Result<Booker, ServiceError> {
         load(&self.bookers, code.as_str()).await
     }
 
+    /// B4: the places held in one slot, loaded from the stream `key`
+    /// ([`slot_key`](deleghe_domain::booking::slot_key)); empty if nothing is
+    /// stored.
     pub async fn slot(&self, key: &str) -> Result<SlotLedger, ServiceError> {
         load(&self.slots, key).await
     }
@@ -428,6 +443,8 @@ impl Deleghe {
         self.meeting(booking).await
     }
 
+    /// The web meeting of `booking`, loaded from its stream (the booking's id);
+    /// not yet joined if nothing is stored.
     pub async fn meeting(&self, booking: &BookingId) -> Result<Meeting, ServiceError> {
         load(&self.meetings, booking.as_str()).await
     }
@@ -459,6 +476,8 @@ impl Deleghe {
         Ok(self.repository.holding(run.on(&self.pins)).await??.events)
     }
 
+    /// P1–P3: a citizen's telephone PIN, loaded from their stream; none issued
+    /// if nothing is stored.
     pub async fn pin_account(&self, citizen: &FiscalCode) -> Result<PinAccount, ServiceError> {
         load(&self.pins, citizen.as_str()).await
     }

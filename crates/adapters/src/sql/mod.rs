@@ -60,31 +60,52 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// password: PostgreSQL servers are named by host, port and database only.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// The URL's scheme is none of `memory`, `sqlite`, `postgres` and
+    /// `postgresql`.
     #[error(
         "unsupported store URL scheme {scheme:?}: expected `memory:`, `sqlite://FILE` \
          or `postgres://USER@HOST:PORT/DATABASE`"
     )]
-    UnsupportedScheme { scheme: String },
+    UnsupportedScheme {
+        /// What the URL has before its first `:`.
+        scheme: String,
+    },
+    /// The scheme is known, but the rest of the URL is not a valid address of
+    /// that store, or its `?schema=` is not a valid schema name.
     #[error("invalid {backend} store URL: {reason}")]
     InvalidUrl {
+        /// `SQLite` or `PostgreSQL`.
         backend: &'static str,
+        /// What is wrong with the URL.
         reason: String,
     },
+    /// The SQLite database could not be opened, nor created if missing.
     #[error("cannot open the SQLite database {path}: {source}")]
     Sqlite {
+        /// The database's file (`:memory:` for one in memory).
         path: String,
+        /// The driver's error.
         #[source]
         source: sqlx::Error,
     },
+    /// The PostgreSQL server could not be reached, or refused the connection
+    /// or the creation of the `?schema=`.
     #[error("cannot connect to the PostgreSQL server at {server}: {source}")]
     Postgres {
+        /// `HOST:PORT/DATABASE` (the user's name if the URL names no
+        /// database), never the password.
         server: String,
+        /// The driver's error.
         #[source]
         source: sqlx::Error,
     },
+    /// The schema could not be brought up to date: a migration failed, or the
+    /// migrations the database records are not this build's.
     #[error("cannot apply the {backend} schema migrations: {source}")]
     Migrate {
+        /// `SQLite` or `PostgreSQL`.
         backend: &'static str,
+        /// sqlx's migration error.
         #[source]
         source: MigrateError,
     },
