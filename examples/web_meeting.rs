@@ -79,6 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 grantor: Some(GrantorDetails::new(grantor.clone(), "Mario", "Rossi")?),
                 access_code: digest,
                 at: clock.now(),
+                booked_by: None,
             },
             &Metadata::new(Actor::Citizen(delegate.clone()), "web"),
         )
@@ -86,6 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let confirmed = BookerEvent::BookingConfirmed {
         id: booking.id.clone(),
         booker: delegate.clone(),
+        place: booking.place,
         at: clock.now(),
     };
     print_ops(&on_booking_event(

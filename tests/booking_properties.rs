@@ -59,6 +59,7 @@ fn counters() -> Vec<Counter> {
                 1,
             )
             .unwrap(),
+            ticket_letter: None,
         });
     }
     all
@@ -180,6 +181,7 @@ proptest! {
                             grantor: Some(GrantorDetails::new(FiscalCode::parse(GRANTOR).unwrap(), "Mario", "Rossi").unwrap()),
                             access_code: AccessCodeDigest::from_bytes(&[7; 32]),
                             at: now,
+                            booked_by: None,
                         };
                         let meta = Metadata::new(Actor::Citizen(citizen(c)), "web");
                         let got = service.book(request, &meta).await.map(|_| ()).map_err(|e| e.code().to_owned());

@@ -244,6 +244,7 @@ fn booking(n: usize, booker: &FiscalCode) -> RequestBooking {
         grantor: Some(meeting_grantor()),
         access_code: AccessCodeDigest::from_bytes(&[7; 32]),
         at: t0(),
+        booked_by: None,
     }
 }
 

@@ -96,6 +96,7 @@ pub fn web_booking(id: &str, booker: usize) -> RequestBooking {
         grantor: Some(GrantorDetails::new(person(0), "Mario", "Rossi").unwrap()),
         access_code,
         at: t0(),
+        booked_by: None,
     }
 }
 

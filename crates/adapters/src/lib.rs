@@ -6,6 +6,7 @@
 //! - [`service`]: [`Deleghe`], which executes commands with optimistic
 //!   concurrency and drives the cross-entity flows to their end;
 //! - [`runner`]: resumes, from the log, the flows a crash interrupted;
+//! - [`settle`]: B8's timer, which marks missed the bookings left unserved;
 //! - [`metadata`]: who acted, for whom, through which channel (D9);
 //! - [`projection`]: the projector, which reads the log from a checkpoint
 //!   into the read models and the outbox, exactly once per event, and the
@@ -34,6 +35,7 @@ mod readside;
 pub mod repository;
 pub mod runner;
 pub mod service;
+pub mod settle;
 mod sql;
 pub mod system;
 mod upcast;

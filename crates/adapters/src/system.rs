@@ -1,8 +1,9 @@
 //! The composition root: one call puts together everything the rules need to
 //! run on a store, wired the one way they are meant to be: the service
 //! ([`Deleghe`]), the read side with its read models, the projector, the
-//! documents (M6), the outbox dispatcher with its gateways (N1–N6), the flow
-//! runner (D10), and the background workers that keep them moving.
+//! documents (M6), the outbox dispatcher with its gateways (N1–N7), the flow
+//! runner (D10), B8's booking timer, and the background workers that keep
+//! them moving.
 //!
 //! ```
 //! use deleghe_adapters::System;
@@ -45,6 +46,7 @@ use crate::projection::{Projector, ReadModels, ReadSide};
 use crate::repository::{ConnectError, Repository};
 use crate::runner::FlowRunner;
 use crate::service::{ContactBook, Deleghe};
+use crate::settle::BookingTimer;
 
 /// Why a [`System`] could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +286,17 @@ impl System {
             .with_clock(Arc::clone(&self.0.clock))
     }
 
+    /// B8: the timer that marks missed the bookings left unserved
+    /// `missed_after_minutes` after their slot.
+    pub fn booking_timer(&self) -> BookingTimer {
+        BookingTimer::new(
+            Arc::clone(&self.0.service),
+            self.0.side.clone(),
+            self.new_projector(),
+            Arc::clone(&self.0.clock),
+        )
+    }
+
     /// Drops the read models and folds them again from the whole log;
     /// returns how many events were replayed.
     pub async fn rebuild_read_models(&self) -> Result<usize, ServiceError> {
@@ -293,8 +306,9 @@ impl System {
     /// Starts every background worker: the flow runner (D10), the projector
     /// (read models and outbox), the outbox dispatcher, which sends each
     /// notification when it falls due and so is also the reminder scheduler
-    /// (N2 reminders wait in the outbox, durably, until due), and the sweep
-    /// of the documents no event refers to (M6). Must be called within a
+    /// (N2 reminders wait in the outbox, durably, until due), B8's timer
+    /// for bookings left unserved, and the sweep of the documents no event
+    /// refers to (M6). Must be called within a
     /// Tokio runtime.
     pub fn workers(&self, every: Intervals) -> Workers {
         let (stop, stopped) = watch::channel(false);
@@ -310,6 +324,10 @@ impl System {
             (
                 "outbox dispatcher and reminder scheduler",
                 tokio::spawn(self.dispatcher().run(every.poll, stopped.clone())),
+            ),
+            (
+                "booking timer",
+                tokio::spawn(self.booking_timer().run(every.settle, stopped.clone())),
             ),
             (
                 "document sweep",
@@ -335,16 +353,19 @@ pub struct Intervals {
     pub poll: Duration,
     /// How often the documents no event refers to are swept (M6).
     pub sweep: Duration,
+    /// How often B8's timer looks for bookings left unserved.
+    pub settle: Duration,
     /// How long [`Workers::stop`] waits for each worker to finish its step.
     pub grace: Duration,
 }
 
 impl Default for Intervals {
-    /// Half a second, an hour, ten seconds.
+    /// Half a second, an hour, a minute, ten seconds.
     fn default() -> Self {
         Self {
             poll: Duration::from_millis(500),
             sweep: Duration::from_secs(60 * 60),
+            settle: Duration::from_secs(60),
             grace: Duration::from_secs(10),
         }
     }

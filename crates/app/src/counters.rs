@@ -29,12 +29,28 @@ impl Counters {
             return Err("the list of counters is empty".into());
         }
         let mut by_id = HashMap::new();
+        let mut letters: HashMap<(String, char), &Counter> = HashMap::new();
         for (i, c) in list.iter().enumerate() {
             if c.modes.is_empty() {
                 return Err(format!("counter {} offers no mode", c.id));
             }
             if by_id.insert(c.id.to_string(), i).is_some() {
                 return Err(format!("counter id {} is given twice", c.id));
+            }
+            if let Some(letter) = c.ticket_letter.filter(|l| !l.is_ascii_uppercase()) {
+                return Err(format!(
+                    "counter {}: ticket_letter {letter:?} is not a letter from A to Z",
+                    c.id
+                ));
+            }
+            // B10: ticket codes are unique per office and day.
+            let letter = c.ticket_letter();
+            if let Some(other) = letters.insert((c.office.to_string(), letter), c) {
+                return Err(format!(
+                    "counters {} and {} of office {} have the same ticket letter {letter}: \
+                     give one a ticket_letter of its own",
+                    other.id, c.id, c.office
+                ));
             }
         }
         let offices = list.iter().map(|c| c.office.to_string()).collect();
@@ -125,5 +141,22 @@ mod tests {
         assert!(Counters::from_json("{")
             .unwrap_err()
             .contains("not a valid"));
+        // B10: two counters of one office with one ticket letter.
+        let mut twin = Counters::builtin().all()[0].clone();
+        twin.id = deleghe_domain::schedule::CounterId::parse("deleghe-bis").unwrap();
+        let two = serde_json::to_string(&vec![Counters::builtin().all()[0].clone(), twin.clone()])
+            .unwrap();
+        let clash = Counters::from_json(&two).unwrap_err();
+        assert!(clash.contains("same ticket letter D"), "{clash}");
+        twin.ticket_letter = Some('W');
+        let apart =
+            serde_json::to_string(&vec![Counters::builtin().all()[0].clone(), twin.clone()])
+                .unwrap();
+        assert!(Counters::from_json(&apart).is_ok());
+        twin.ticket_letter = Some('w');
+        let lower = serde_json::to_string(&vec![twin]).unwrap();
+        assert!(Counters::from_json(&lower)
+            .unwrap_err()
+            .contains("ticket_letter"));
     }
 }

@@ -245,13 +245,74 @@ pub struct NewBooking {
     pub grantor: Option<GrantorDto>,
 }
 
+/// B9: where an operator books from.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorChannelDto {
+    /// At the office's front desk ("prima accoglienza").
+    FrontOffice,
+    /// From the contact center.
+    ContactCenter,
+}
+
+/// `POST /v1/counter/bookings` (B9): the citizen, the channel, and the
+/// fields of `POST /v1/bookings`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CounterBooking {
+    /// The citizen the booking is for.
+    pub citizen: String,
+    pub channel: OperatorChannelDto,
+    #[schema(example = "deleghe-web-meeting")]
+    pub counter: String,
+    /// The slot's start, RFC 3339 with an offset.
+    #[schema(value_type = String, example = "2026-12-01T09:00:00+01:00")]
+    pub start: DateTime<FixedOffset>,
+    pub mode: ModeDto,
+    pub reason: String,
+    /// An Italian mobile number for the SMS (N1).
+    #[schema(example = "+39 333 123 4567")]
+    pub phone: String,
+    /// B5: required for a web meeting at the delegations counter.
+    pub grantor: Option<GrantorDto>,
+}
+
+impl CounterBooking {
+    /// The booking asked, and the citizen it is for.
+    pub fn into_parts(self) -> (NewBooking, String) {
+        (
+            NewBooking {
+                counter: self.counter,
+                start: self.start,
+                mode: self.mode,
+                reason: self.reason,
+                phone: self.phone,
+                grantor: self.grantor,
+            },
+            self.citizen,
+        )
+    }
+}
+
+/// B9: who booked for the citizen, as a booking shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BookedByDto {
+    /// `front_office | contact_center`.
+    pub channel: String,
+}
+
 /// A booking as "Le mie prenotazioni" and the operator's day list show it
 /// (B7, M9). The access code is never shown: it travels by SMS (M2).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BookingDto {
     pub id: String,
-    /// `confirmed | cancelled | served | missed | ended | pending`.
+    /// `confirmed | cancelled | served | missed` (B8).
     pub status: String,
+    /// B10: the code for the office's queue, e.g. `DJ301`; `null` until
+    /// the booking holds its place.
+    pub ticket_code: Option<String>,
+    /// B9: set when an operator booked for the citizen.
+    pub booked_by: Option<BookedByDto>,
     pub booker: String,
     pub counter: String,
     pub counter_name: String,
@@ -279,6 +340,10 @@ impl From<&BookingView> for BookingDto {
         Self {
             id: b.id.to_string(),
             status: b.status.as_str().to_owned(),
+            ticket_code: b.ticket_code.clone(),
+            booked_by: b.booked_by.as_ref().map(|by| BookedByDto {
+                channel: by.channel.as_str().to_owned(),
+            }),
             booker: b.booker.to_string(),
             counter: b.counter.to_string(),
             counter_name: b.counter_name.clone(),
@@ -427,6 +492,8 @@ pub struct MeetingDto {
     pub state: String,
     /// M4: null until asked.
     pub consent: Option<bool>,
+    /// M12: the identification part is being recorded now.
+    pub recording: bool,
     pub present: PresenceDto,
     pub documents: Vec<DocumentDto>,
     pub outcome: Option<OutcomeDto>,
@@ -438,6 +505,7 @@ impl From<&Meeting> for MeetingDto {
         Self {
             state: v.state.as_str().to_owned(),
             consent: v.consent,
+            recording: v.recording,
             present: PresenceDto {
                 grantor: v.present.grantor,
                 delegate: v.present.delegate,

@@ -137,6 +137,9 @@ pub fn app(state: AppState) -> Router {
             get(bookings::get).delete(bookings::cancel),
         )
         .route("/v1/bookings/{id}/ticket", get(bookings::ticket))
+        .route("/v1/counter/bookings", post(bookings::counter_create))
+        .route("/v1/counter/bookings/{id}/served", post(bookings::served))
+        .route("/v1/counter/bookings/{id}/missed", post(bookings::missed))
         // Web meetings (M1–M9).
         .route("/v1/bookings/{id}/meeting", get(meetings::get))
         .route("/v1/bookings/{id}/meeting/join", post(meetings::join))

@@ -205,6 +205,12 @@ impl AppState {
         self.dispatcher().drain().await
     }
 
+    /// What B8's timer does, once: marks missed the bookings whose slot
+    /// ended unserved `missed_after_minutes` ago; returns how many.
+    pub async fn settle_bookings(&self) -> Result<usize, ServiceError> {
+        self.0.system.booking_timer().step().await
+    }
+
     /// What the sweep worker does, once (M6: documents no event refers to,
     /// stored more than a day before): returns what it removed.
     pub async fn sweep_documents(&self) -> Result<DocumentUsage, ServiceError> {

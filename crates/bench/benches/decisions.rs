@@ -164,6 +164,7 @@ fn counter() -> Counter {
             2,
         )
         .unwrap(),
+        ticket_letter: None,
     }
 }
 
@@ -185,6 +186,7 @@ fn booking_request(id: &str, booker: FiscalCode, mode: Mode) -> RequestBooking {
             .then(|| GrantorDetails::new(code(1), "Mario", "Rossi").unwrap()),
         access_code: AccessCodeDigest::from_bytes(&[7; 32]),
         at: t0(),
+        booked_by: None,
     }
 }
 

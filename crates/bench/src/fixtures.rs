@@ -93,6 +93,7 @@ pub fn counter() -> Counter {
             2,
         )
         .expect("a valid schedule"),
+        ticket_letter: None,
     }
 }
 
@@ -128,5 +129,6 @@ pub fn booking(
         grantor: None,
         access_code: AccessCodeDigest::from_bytes(&[7; 32]),
         at,
+        booked_by: None,
     }
 }

@@ -248,7 +248,11 @@ impl Generator {
         };
         let events = ledger.decide(reserve, &self.policy).expect("a free place");
         self.emit(&mut ledger, &mut l_seq, &key, events, &system, out);
-        let confirm = BookerCommand::Confirm { id: id.clone(), at };
+        let confirm = BookerCommand::Confirm {
+            id: id.clone(),
+            place: Some(1),
+            at,
+        };
         let events = booker.decide(confirm, &self.policy).expect("pending");
         self.emit(
             &mut booker,

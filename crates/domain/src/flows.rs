@@ -14,7 +14,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::booking::flow::{self as booking_flow, BookingFlowCommand};
-use crate::booking::{BookerCommand, BookerEvent, BookingError, BookingId, SlotCommand, SlotEvent};
+use crate::booking::{
+    BookerCommand, BookerEvent, BookingError, BookingId, Settler, SlotCommand, SlotEvent,
+};
 use crate::delegation::flow::{self as delegation_flow, FlowCommand};
 use crate::delegation::{
     Channel, DelegateCommand, DelegateEvent, DelegationError, GrantorCommand, GrantorEvent,
@@ -268,6 +270,25 @@ pub fn react(event: &Event, now: DateTime<Utc>) -> Vec<Command> {
             next.extend(booking_flow::after_booker_event(e, now).map(Command::from))
         }
         Event::Slot(e) => next.extend(booking_flow::after_slot_event(e, now).map(Command::from)),
+        Event::Meeting(MeetingEvent::MeetingEnded {
+            outcome,
+            booking: Some(booking),
+            ..
+        }) => {
+            // B8: a meeting's end settles its booking: missed on a no-show,
+            // served with any other outcome.
+            let id = booking.id.clone();
+            let by = Settler::Meeting;
+            let command = if *outcome == crate::meeting::Outcome::NoShow {
+                BookerCommand::MarkMissed { id, by, at: now }
+            } else {
+                BookerCommand::MarkServed { id, by, at: now }
+            };
+            next.push(Command::Booker {
+                id: booking.booker.clone(),
+                command,
+            });
+        }
         Event::Meeting(e) => {
             // M7: a completed meeting registers the delegation under D1–D3.
             if let (
@@ -353,6 +374,7 @@ pub fn after_repeat(command: &Command, now: DateTime<Utc>) -> Vec<Command> {
             id: booker.clone(),
             command: BookerCommand::Confirm {
                 id: booking.clone(),
+                place: None,
                 at: now,
             },
         }],

@@ -4,7 +4,9 @@
 //! (registration, revocation) are in UTC. Both are RFC 3339.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use deleghe_domain::booking::{Booking, BookingId, BookingStatus, GrantorDetails, Phone, Ticket};
+use deleghe_domain::booking::{
+    BookedBy, Booking, BookingId, BookingStatus, GrantorDetails, Phone, Ticket,
+};
 use deleghe_domain::delegation::{Channel, Delegation, DelegationId, Role, Status};
 use deleghe_domain::meeting::{Meeting, MeetingState, Outcome};
 use deleghe_domain::schedule::{CounterId, Mode, OfficeId, Slot};
@@ -113,9 +115,12 @@ pub struct BookingView {
     /// B5: the grantor, for a web meeting at the delegations counter; `null`
     /// otherwise.
     pub grantor: Option<GrantorDetails>,
-    /// Where it stands when read; a pending or confirmed booking whose slot is
-    /// over is `ended` (B2, B8).
+    /// Where it stands (B8): `confirmed` until served or missed.
     pub status: BookingStatus,
+    /// B10: the ticket code for the office's queue, once its place is held.
+    pub ticket_code: Option<String>,
+    /// B9: the operator who booked for the citizen, and from where.
+    pub booked_by: Option<BookedBy>,
     /// B7: `detail`, `ticket`, `cancel`, `join_meeting`, as they apply now.
     pub actions: Vec<String>,
     /// Web meetings only.
@@ -140,7 +145,9 @@ impl BookingView {
             reason: b.reason.clone(),
             phone: b.phone.clone(),
             grantor: b.grantor.clone(),
-            status: b.status(now),
+            status: b.status(),
+            ticket_code: b.ticket_code(),
+            booked_by: b.booked_by.clone(),
             actions: b.actions(now).into_iter().map(str::to_owned).collect(),
             meeting_state: (b.mode == Mode::WebMeeting).then(|| meeting.state()),
         }

@@ -191,6 +191,21 @@ impl ReadSide {
             .await
     }
 
+    /// B8: up to `limit` confirmed bookings whose slot started before
+    /// `started_before`, by slot start and id, after `after` (a start and
+    /// an id; `("", "")` from the first).
+    pub(crate) async fn bookings_to_settle(
+        &self,
+        started_before: &str,
+        after: (&str, &str),
+        limit: i64,
+    ) -> Result<Vec<BookingRow>, ServiceError> {
+        self.conn()
+            .await?
+            .bookings_to_settle(started_before, after, limit)
+            .await
+    }
+
     pub(crate) async fn waiting_room(
         &self,
         office: &str,

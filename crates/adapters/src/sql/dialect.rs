@@ -150,6 +150,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const BOOKINGS_OF: &'static str = queries::BOOKINGS_OF;
     /// `($1 office, $2 date)`.
     const BOOKINGS_BY_OFFICE_DAY: &'static str = queries::BOOKINGS_BY_OFFICE_DAY;
+    /// `($1 started before, $2 after start, $3 after id, $4 limit)`: B8,
+    /// the confirmed bookings whose slot started before the instant, by
+    /// start and id, after the given ones.
+    const BOOKINGS_TO_SETTLE: &'static str = queries::BOOKINGS_TO_SETTLE;
     /// `($1 office, $2 date)`.
     const WAITING_ROOM: &'static str = queries::WAITING_ROOM;
     const ALL_BOOKINGS: &'static str = queries::ALL_BOOKINGS;

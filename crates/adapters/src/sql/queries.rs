@@ -82,6 +82,11 @@ pub const BOOKINGS_BY_OFFICE_DAY: &str = "
 SELECT CAST(data AS TEXT) AS data, CAST(meeting AS TEXT) AS meeting, position FROM read_bookings
  WHERE office = $1 AND slot_date = $2 AND stage <> 'refused'
  ORDER BY slot_start, id";
+pub const BOOKINGS_TO_SETTLE: &str = "
+SELECT CAST(data AS TEXT) AS data, CAST(meeting AS TEXT) AS meeting, position FROM read_bookings
+ WHERE stage = 'confirmed' AND slot_start < $1
+   AND (slot_start > $2 OR (slot_start = $2 AND id > $3))
+ ORDER BY slot_start, id LIMIT $4";
 pub const WAITING_ROOM: &str = "
 SELECT CAST(data AS TEXT) AS data, CAST(meeting AS TEXT) AS meeting, position FROM read_bookings
  WHERE office = $1 AND slot_date = $2 AND mode = 'web_meeting'

@@ -127,6 +127,13 @@ pub(crate) trait Statements: Send {
         date: &str,
     ) -> Result<Vec<BookingRow>, ServiceError>;
 
+    async fn bookings_to_settle(
+        &mut self,
+        started_before: &str,
+        after: (&str, &str),
+        limit: i64,
+    ) -> Result<Vec<BookingRow>, ServiceError>;
+
     async fn waiting_room(
         &mut self,
         office: &str,
@@ -525,6 +532,20 @@ where
         let query = sqlx::query_as::<D::DB, _>(D::BOOKINGS_BY_OFFICE_DAY)
             .bind(office)
             .bind(date);
+        all(query, &mut *self.conn, RawBooking::into_row).await
+    }
+
+    async fn bookings_to_settle(
+        &mut self,
+        started_before: &str,
+        after: (&str, &str),
+        limit: i64,
+    ) -> Result<Vec<BookingRow>, ServiceError> {
+        let query = sqlx::query_as::<D::DB, _>(D::BOOKINGS_TO_SETTLE)
+            .bind(started_before)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(limit);
         all(query, &mut *self.conn, RawBooking::into_row).await
     }
 

@@ -1,5 +1,7 @@
 //! Counters and bookings (B1–B7): the counters offered, their free slots,
-//! booking, the citizen's and the office's bookings, cancelling, the ticket.
+//! booking (by the citizen, or by an operator for them, B9), the citizen's
+//! and the office's bookings, cancelling, the ticket (B10), and how a
+//! booking ended (B8).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -7,16 +9,16 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use deleghe_adapters::projection::QueryError;
 use deleghe_domain::booking::{
-    BookerCommand, Booking, BookingError, BookingId, BookingStage, GrantorDetails, Phone,
-    RequestBooking, Ticket,
+    BookedBy, BookerCommand, Booking, BookingError, BookingId, BookingStage, GrantorDetails,
+    OperatorChannel, Phone, RequestBooking, Settler, Ticket,
 };
 use deleghe_domain::schedule::{Mode, OfficeId};
 use deleghe_domain::FiscalCode;
 
 use crate::auth::Caller;
 use crate::dto::{
-    BookingDto, BookingList, BookingQuery, CounterDto, CounterList, NewBooking, Problem, SlotDto,
-    SlotList, SlotQuery,
+    BookingDto, BookingList, BookingQuery, CounterBooking, CounterDto, CounterList, NewBooking,
+    OperatorChannelDto, Problem, SlotDto, SlotList, SlotQuery,
 };
 use crate::error::AppError;
 use crate::extract::{Json, Path, Query};
@@ -100,6 +102,55 @@ pub async fn create(
     Json(body): Json<NewBooking>,
 ) -> Result<(StatusCode, Json<BookingDto>), AppError> {
     let booker = caller.citizen()?.clone();
+    book(&state, &caller, booker, body, None, "web").await
+}
+
+/// B9: an operator books for a citizen, at the front desk or from the
+/// contact center, under the same rules B1–B6; the booking records who made
+/// it, and the log who acted.
+#[utoipa::path(post, path = "/v1/counter/bookings", tag = "counter",
+    request_body = CounterBooking,
+    responses(
+        (status = 201, description = "confirmed, made for the citizen", body = BookingDto),
+        (status = 400, description = "`invalid_request`, `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the codes of `POST /v1/bookings`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn counter_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CounterBooking>,
+) -> Result<(StatusCode, Json<BookingDto>), AppError> {
+    let operator = caller.operator_id()?;
+    let citizen = FiscalCode::parse(&body.citizen).map_err(AppError::fiscal_code("citizen"))?;
+    let channel = match body.channel {
+        OperatorChannelDto::FrontOffice => OperatorChannel::FrontOffice,
+        OperatorChannelDto::ContactCenter => OperatorChannel::ContactCenter,
+    };
+    let booked_by = BookedBy { operator, channel };
+    let (booking, _) = body.into_parts();
+    book(
+        &state,
+        &caller,
+        citizen,
+        booking,
+        Some(booked_by),
+        channel.as_str(),
+    )
+    .await
+}
+
+/// B1–B6 (and B9): books for `booker` what `body` asks.
+async fn book(
+    state: &AppState,
+    caller: &Caller,
+    booker: FiscalCode,
+    body: NewBooking,
+    booked_by: Option<BookedBy>,
+    channel: &str,
+) -> Result<(StatusCode, Json<BookingDto>), AppError> {
     let counter = state
         .counters()
         .get(&body.counter)
@@ -138,10 +189,11 @@ pub async fn create(
         grantor,
         access_code,
         at: state.now(),
+        booked_by,
     };
     let booking = state
         .service()
-        .book(request, &caller.metadata("web"))
+        .book(request, &caller.metadata(channel))
         .await?;
     let view = state.booking_view(&booking).await?;
     Ok((StatusCode::CREATED, Json(BookingDto::from(&view))))
@@ -275,4 +327,65 @@ pub async fn ticket(
         pdf,
     )
         .into_response())
+}
+
+/// B8: an operator of the booking's office records how it ended, once its
+/// slot has started (a web meeting's end records it by itself).
+async fn settle(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    served: bool,
+) -> Result<Json<BookingDto>, AppError> {
+    let (_, office) = caller.operator()?;
+    let b = state.booking(id).await?;
+    // M11: the bookings of the operator's own office only.
+    b.check_office(office)?;
+    let (id, by, at) = (b.id.clone(), Settler::Operator, state.now());
+    let command = if served {
+        BookerCommand::MarkServed { id, by, at }
+    } else {
+        BookerCommand::MarkMissed { id, by, at }
+    };
+    let after = state
+        .service()
+        .booking_command(&b.booker, &b.id, command, &caller.metadata("counter"))
+        .await?;
+    Ok(Json(BookingDto::from(&state.booking_view(&after).await?)))
+}
+
+/// B8: the citizen was served at the counter or on the phone.
+#[utoipa::path(post, path = "/v1/counter/bookings/{id}/served", tag = "counter",
+    params(("id" = String, Path, description = "booking id")),
+    responses(
+        (status = 200, description = "status `served`", body = BookingDto),
+        (status = 403, description = "not an operator, or of another office (`other_office`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_active`, `slot_not_started`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn served(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BookingDto>, AppError> {
+    settle(&state, &caller, &id, true).await
+}
+
+/// B8: the citizen did not come.
+#[utoipa::path(post, path = "/v1/counter/bookings/{id}/missed", tag = "counter",
+    params(("id" = String, Path, description = "booking id")),
+    responses(
+        (status = 200, description = "status `missed`", body = BookingDto),
+        (status = 403, description = "not an operator, or of another office (`other_office`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_active`, `slot_not_started`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn missed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BookingDto>, AppError> {
+    settle(&state, &caller, &id, false).await
 }

@@ -314,7 +314,9 @@ pub async fn b7_tickets_and_the_operators_day(api: Api) {
     );
     PdfDocument::parse(&ticket.body, 3_145_728).expect("a PDF");
     let text = String::from_utf8_lossy(&ticket.body);
-    assert!(text.contains(&format!("Codice: {id}")), "{text}");
+    // B10: the ticket carries the queue code that the list shows.
+    let code = booked["ticket_code"].as_str().expect("a ticket code");
+    assert!(text.contains(&format!("Codice: {code}")), "{text}");
     assert!(text.contains("Data Prenotazione: 01/12/2026"));
     assert!(text.contains("Ora Prenotazione: 09:00"));
     api.get(&format!("/v1/bookings/{id}/ticket"), &api.citizen(&grantor))

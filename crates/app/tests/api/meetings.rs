@@ -22,7 +22,7 @@ pub async fn m1_to_m7_a_web_meeting_registers_the_delegation(api: Api) {
         json!({
             "state": "scheduled", "consent": null,
             "present": {"grantor": false, "delegate": false, "grantor_able_to_consent": false},
-            "documents": [], "outcome": null
+            "documents": [], "outcome": null, "recording": false
         })
     );
 

@@ -1,6 +1,6 @@
 //! The booker aggregate: one citizen's bookings, and the limits B1, B2, B5, B6.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +59,9 @@ impl BookingStage {
     }
 }
 
-/// The status a client sees (B2: a booking whose slot has ended is no longer active).
+/// The status a client sees (B8). A confirmed booking stays confirmed until
+/// it is served or missed, which B8 records by itself `missed_after_minutes`
+/// after its slot ends; it is no longer active once its slot has ended (B2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatus {
@@ -75,8 +77,6 @@ pub enum BookingStatus {
     Served,
     /// B8: the citizen did not come.
     Missed,
-    /// B2, B8: its slot is over with neither outcome recorded; no longer active.
-    Ended,
 }
 
 impl BookingStatus {
@@ -89,7 +89,6 @@ impl BookingStatus {
             Self::Refused => "refused",
             Self::Served => "served",
             Self::Missed => "missed",
-            Self::Ended => "ended",
         }
     }
 }
@@ -128,18 +127,66 @@ pub struct Booking {
     pub access_code: Option<AccessCodeDigest>,
     /// The instant of the request.
     pub requested_at: DateTime<Utc>,
-    /// Where the booking stands, as stored; [`Booking::status`] adds the end of the slot.
+    /// Where the booking stands, as stored.
     pub stage: BookingStage,
+    /// B9: the operator who booked for the citizen, and from where; none
+    /// when the citizen booked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booked_by: Option<BookedBy>,
+    /// B10: the counter's letter in ticket codes when booked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_letter: Option<char>,
+    /// B10: the number of its place in the slot, once held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<u32>,
+}
+
+/// B8: who records that a booking ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settler {
+    /// An operator of the office, once the slot has started.
+    Operator,
+    /// The end of the booking's web meeting (which may come before the
+    /// slot's start: joining opens 15 minutes earlier, M1).
+    Meeting,
+    /// B8's own timer, `missed_after_minutes` after an unserved slot ended.
+    Timer,
+}
+
+/// B9: where an operator books for a citizen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorChannel {
+    /// At the office's front desk ("prima accoglienza").
+    FrontOffice,
+    /// From the contact center, on the phone.
+    ContactCenter,
+}
+
+impl OperatorChannel {
+    /// The channel's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FrontOffice => "front_office",
+            Self::ContactCenter => "contact_center",
+        }
+    }
+}
+
+/// B9: who made a booking for a citizen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookedBy {
+    /// The operator, by staff id.
+    pub operator: String,
+    /// Where they booked from.
+    pub channel: OperatorChannel,
 }
 
 impl Booking {
-    /// The status at `now`: a pending or confirmed booking whose slot is over has
-    /// ended (B2, B8).
-    pub fn status(&self, now: DateTime<Utc>) -> BookingStatus {
+    /// The status, as its stage records it (B8).
+    pub fn status(&self) -> BookingStatus {
         match self.stage {
-            BookingStage::Pending | BookingStage::Confirmed if now >= self.slot.end => {
-                BookingStatus::Ended
-            }
             BookingStage::Pending => BookingStatus::Pending,
             BookingStage::Confirmed => BookingStatus::Confirmed,
             BookingStage::Cancelled { .. } => BookingStatus::Cancelled,
@@ -153,9 +200,34 @@ impl Booking {
     /// (a pending one counts, so that concurrent requests cannot overshoot).
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         matches!(
-            self.status(now),
+            self.status(),
             BookingStatus::Pending | BookingStatus::Confirmed
-        )
+        ) && now < self.slot.end
+    }
+
+    /// B10: the ticket code for the office's queue ("eliminacode"), once
+    /// the booking holds its place: the counter's letter, the local hour as
+    /// a letter (`A` for 00, `J` for 09...), the minutes, and the place's
+    /// number in the slot, e.g. `DJ301` for the first place of 09:30 at
+    /// counter `D`. Unique per office and day: the counters of an office
+    /// have different letters, a slot has one start, and its ledger never
+    /// numbers two places alike.
+    pub fn ticket_code(&self) -> Option<String> {
+        let place = self.place?;
+        let start = self.slot.local_start();
+        let hour = char::from(b'A' + u8::try_from(start.hour()).unwrap_or(0));
+        Some(format!(
+            "{}{hour}{:02}{place}",
+            self.ticket_letter(),
+            start.minute()
+        ))
+    }
+
+    /// B10: the counter's letter in ticket codes, as it was when booked
+    /// (for bookings made before B10, the first letter of the counter's id).
+    pub fn ticket_letter(&self) -> char {
+        self.ticket_letter
+            .unwrap_or_else(|| crate::schedule::default_ticket_letter(&self.counter))
     }
 
     /// M11: whether an operator of `office` handles this booking (its
@@ -190,7 +262,10 @@ impl Booking {
         }
         self.stage = match event {
             BookerEvent::BookingRequested(_) => return,
-            BookerEvent::BookingConfirmed { .. } => BookingStage::Confirmed,
+            BookerEvent::BookingConfirmed { place, .. } => {
+                self.place = place.or(self.place);
+                BookingStage::Confirmed
+            }
             BookerEvent::BookingRefused {
                 reason,
                 refusal,
@@ -247,6 +322,9 @@ pub struct RequestBooking {
     pub access_code: AccessCodeDigest,
     /// The instant of the request; B1, B2 and B6 are judged at it.
     pub at: DateTime<Utc>,
+    /// B9: the operator booking for the citizen; none when the citizen books.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booked_by: Option<BookedBy>,
 }
 
 /// What may be asked of a citizen's bookings: the citizen's orders, and the
@@ -259,6 +337,9 @@ pub enum BookerCommand {
     Confirm {
         /// The booking whose place is held.
         id: BookingId,
+        /// B10: the place's number in the slot; none when the step repeats
+        /// a reservation another driver made (that one brings the number).
+        place: Option<u32>,
         /// The instant of the step, by the flow runner's clock.
         at: DateTime<Utc>,
     },
@@ -283,6 +364,8 @@ pub enum BookerCommand {
     MarkServed {
         /// The booking served.
         id: BookingId,
+        /// Who settles it: an operator may only once the slot has started.
+        by: Settler,
         /// The instant of the command.
         at: DateTime<Utc>,
     },
@@ -290,6 +373,8 @@ pub enum BookerCommand {
     MarkMissed {
         /// The booking missed.
         id: BookingId,
+        /// Who settles it: an operator may only once the slot has started.
+        by: Settler,
         /// The instant of the command.
         at: DateTime<Utc>,
     },
@@ -307,6 +392,10 @@ pub enum BookerEvent {
         id: BookingId,
         /// Who booked it.
         booker: FiscalCode,
+        /// B10: the place's number in the slot, when known (a confirmation
+        /// without it is followed by one with it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        place: Option<u32>,
         /// The instant of the confirmation step.
         at: DateTime<Utc>,
     },
@@ -447,14 +536,25 @@ impl Booker {
     ) -> Result<Vec<BookerEvent>, BookingError> {
         match command {
             BookerCommand::Request(request) => self.decide_request(*request, policy),
-            BookerCommand::Confirm { id, at } => {
+            BookerCommand::Confirm { id, place, at } => {
                 let b = self.find(&id)?;
                 match b.stage {
                     BookingStage::Pending => Ok(vec![BookerEvent::BookingConfirmed {
                         id,
                         booker: b.booker.clone(),
+                        place,
                         at,
                     }]),
+                    // B10: confirmed by a repeat that did not know the
+                    // place's number; the reservation's own step brings it.
+                    BookingStage::Confirmed if b.place.is_none() && place.is_some() => {
+                        Ok(vec![BookerEvent::BookingConfirmed {
+                            id,
+                            booker: b.booker.clone(),
+                            place,
+                            at,
+                        }])
+                    }
                     BookingStage::Confirmed
                     | BookingStage::Served { .. }
                     | BookingStage::Missed { .. } => Ok(vec![]),
@@ -494,8 +594,12 @@ impl Booker {
                     at,
                 }])
             }
-            BookerCommand::MarkServed { id, at } => {
+            BookerCommand::MarkServed { id, by, at } => {
                 let b = self.find(&id)?;
+                let early = at < b.slot.start && by == Settler::Operator;
+                if early && b.stage == BookingStage::Confirmed {
+                    return Err(BookingError::SlotNotStarted);
+                }
                 match b.stage {
                     BookingStage::Confirmed => Ok(vec![BookerEvent::BookingServed {
                         id,
@@ -506,8 +610,12 @@ impl Booker {
                     _ => Err(BookingError::NotActive),
                 }
             }
-            BookerCommand::MarkMissed { id, at } => {
+            BookerCommand::MarkMissed { id, by, at } => {
                 let b = self.find(&id)?;
+                let early = at < b.slot.start && by == Settler::Operator;
+                if early && b.stage == BookingStage::Confirmed {
+                    return Err(BookingError::SlotNotStarted);
+                }
                 match b.stage {
                     BookingStage::Confirmed => Ok(vec![BookerEvent::BookingMissed {
                         id,
@@ -589,6 +697,9 @@ impl Booker {
             access_code: Some(r.access_code),
             requested_at: r.at,
             stage: BookingStage::Pending,
+            booked_by: r.booked_by,
+            ticket_letter: Some(r.counter.ticket_letter()),
+            place: None,
         }))])
     }
 

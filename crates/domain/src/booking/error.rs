@@ -35,6 +35,9 @@ pub enum BookingError {
     /// B6: the slot has started: too late to book it, or to cancel.
     #[error("the slot has already started (B6)")]
     SlotStarted,
+    /// B8: a booking is marked served or missed once its slot has started.
+    #[error("the slot has not started yet: a booking is served or missed from its start (B8)")]
+    SlotNotStarted,
     /// B5: a web meeting at the delegations counter, without the grantor's
     /// details.
     #[error("a web-meeting booking for the delegations counter needs the grantor's fiscal code, first and last name (B5)")]
@@ -85,6 +88,7 @@ impl BookingError {
             Self::ModeNotOffered => "mode_not_offered",
             Self::SlotFull { .. } => "slot_full",
             Self::SlotStarted => "slot_started",
+            Self::SlotNotStarted => "slot_not_started",
             Self::GrantorDetailsRequired => "grantor_details_required",
             Self::GrantorIsBooker => "self_delegation",
             Self::NotActive => "not_active",

@@ -77,11 +77,15 @@ pub fn after_booker_event(event: &BookerEvent, now: DateTime<Utc>) -> Option<Boo
 pub fn after_slot_event(event: &SlotEvent, now: DateTime<Utc>) -> Option<BookingFlowCommand> {
     match event {
         SlotEvent::PlaceReserved {
-            booking, booker, ..
+            booking,
+            booker,
+            place,
+            ..
         } => Some(BookingFlowCommand::Booker {
             booker: booker.clone(),
             command: BookerCommand::Confirm {
                 id: booking.clone(),
+                place: (*place > 0).then_some(*place),
                 at: now,
             },
         }),

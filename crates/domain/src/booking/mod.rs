@@ -19,7 +19,8 @@ mod slot_ledger;
 mod ticket;
 
 pub use booker::{
-    Booker, BookerCommand, BookerEvent, Booking, BookingStage, BookingStatus, RequestBooking,
+    BookedBy, Booker, BookerCommand, BookerEvent, Booking, BookingStage, BookingStatus,
+    OperatorChannel, RequestBooking, Settler,
 };
 pub use error::BookingError;
 pub use model::{

@@ -101,6 +101,9 @@ pub struct SlotLedger {
     /// reservation for them is refused, so recovery never re-takes a place.
     #[serde(default)]
     released: std::collections::BTreeSet<BookingId>,
+    /// B10: places ever held in the slot; the next is numbered one more.
+    #[serde(default)]
+    reserved: u32,
 }
 
 /// What the booking flow asks of a slot's ledger.
@@ -139,6 +142,10 @@ pub enum SlotEvent {
         booker: FiscalCode,
         /// The instant of the reservation step.
         at: DateTime<Utc>,
+        /// B10: the place's number in the slot, from 1, never given twice
+        /// (0 in events stored before B10).
+        #[serde(default)]
+        place: u32,
     },
     /// The place is given back (or closed, if never taken): it is never taken again.
     PlaceReleased {
@@ -224,6 +231,7 @@ impl SlotLedger {
                     booking,
                     booker,
                     at,
+                    place: self.reserved + 1,
                 }])
             }
             SlotCommand::ReleasePlace {
@@ -254,6 +262,7 @@ impl SlotLedger {
                 booking, booker, ..
             } => {
                 self.places.insert(booking, booker);
+                self.reserved += 1;
             }
             SlotEvent::PlaceReleased { booking, .. } => {
                 self.places.remove(&booking);

@@ -40,6 +40,7 @@ fn other_counter(id: &str, kind: &str) -> Counter {
         counter_type: kind.to_owned(),
         modes: vec![Mode::InPerson, Mode::PhoneCallback],
         schedule: WeeklySchedule::uniform(days, &hours, 30, 1).unwrap(),
+        ticket_letter: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn web_request(id: &str, start: DateTime<Utc>) -> RequestBooking {
         grantor: Some(grantor()),
         access_code: AccessCodeDigest::from_bytes(&[7; 32]),
         at: a_week_before(),
+        booked_by: None,
     }
 }
 
@@ -93,6 +95,7 @@ fn booked(booker: &mut Booker, request: RequestBooking) {
     for e in booker
         .decide(
             BookerCommand::Confirm {
+                place: None,
                 id,
                 at: a_week_before(),
             },
@@ -183,6 +186,7 @@ async fn b2_at_most_three_active_bookings() {
                     ..bk.clone()
                 })),
                 BookerEvent::BookingConfirmed {
+                    place: None,
                     id: bk.id.clone(),
                     booker: bk.booker.clone(),
                     at: a_week_before(),
@@ -234,6 +238,7 @@ async fn b4_a_full_slot_refuses_a_place() {
     };
     let given = (0..2)
         .map(|i| SlotEvent::PlaceReserved {
+            place: 1,
             booking: BookingId::parse(&format!("b-{i}")).unwrap(),
             booker: booker(i),
             at: a_week_before(),
@@ -394,6 +399,7 @@ fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
             if *refusal == BookingError::SlotFull { capacity: 2 }
     ));
     let placed = SlotEvent::PlaceReserved {
+        place: 1,
         booking: BookingId::parse("b-1").unwrap(),
         booker: cf(BOOKER),
         at: now,
@@ -440,6 +446,7 @@ fn every_booker_event() -> Vec<BookerEvent> {
     vec![
         events[0].clone(),
         BookerEvent::BookingConfirmed {
+            place: None,
             id: id.clone(),
             booker: booker.clone(),
             at: at(1),
@@ -512,6 +519,7 @@ fn booking_stage_names_are_those_the_read_side_stores() {
 fn slot_events_name_their_booking_and_whether_it_holds_its_place() {
     let booking = BookingId::parse("b-1").unwrap();
     let reserved = SlotEvent::PlaceReserved {
+        place: 1,
         booking: booking.clone(),
         booker: cf(BOOKER),
         at: a_week_before(),
@@ -581,6 +589,7 @@ fn a_booking_ignores_its_request_and_other_bookings() {
     booking.apply(&events[0]);
     assert_eq!(booking, pending);
     let other = BookerEvent::BookingConfirmed {
+        place: None,
         id: BookingId::parse("b-9").unwrap(),
         booker: cf(BOOKER),
         at: tuesday_9(),
@@ -602,6 +611,7 @@ fn one_row_per_booking_applying_each_event_is_the_bookers_state() {
         BookerCommand::Request(Box::new(web_request("b-1", tuesday_9()))),
         BookerCommand::Request(Box::new(other_request("b-2", pensioni, tuesday_9()))),
         BookerCommand::Confirm {
+            place: None,
             id: id("b-1"),
             at: a_week_before(),
         },

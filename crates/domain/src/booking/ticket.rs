@@ -20,7 +20,8 @@ pub struct Ticket {
     pub reason: String,
     /// "Modalità erogazione del servizio".
     pub mode: String,
-    /// The booking id, printed as the ticket's code.
+    /// B10: the code for the office's queue ("eliminacode"); the booking id
+    /// for a booking that holds no numbered place.
     pub code: String,
 }
 
@@ -40,7 +41,9 @@ impl Ticket {
                 crate::schedule::Mode::WebMeeting => "Web Meeting",
             }
             .to_owned(),
-            code: booking.id.to_string(),
+            code: booking
+                .ticket_code()
+                .unwrap_or_else(|| booking.id.to_string()),
         }
     }
 

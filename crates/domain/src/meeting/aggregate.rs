@@ -41,6 +41,9 @@ pub struct Meeting {
     /// M10: joining is locked until a new code is issued.
     #[serde(default)]
     locked: bool,
+    /// M12: the identification part is being recorded.
+    #[serde(default)]
+    recording: bool,
 }
 
 /// What may be asked of a web meeting: the booker's joins, the operator's
@@ -139,6 +142,15 @@ pub enum MeetingCommand {
     },
 }
 
+/// B8: the booking a meeting was for, as its end names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedBooking {
+    /// The booking (the meeting's stream id).
+    pub id: BookingId,
+    /// Who booked it: the stream of the booking.
+    pub booker: FiscalCode,
+}
+
 /// What happened in a web meeting, as stored in the meeting's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MeetingEvent {
@@ -212,6 +224,22 @@ pub enum MeetingEvent {
         outcome: Outcome,
         /// The instant of the command that ended it.
         at: DateTime<Utc>,
+        /// B8: the booking and its booker, once someone joined (none for a
+        /// meeting ended before anyone did, and in events stored before
+        /// B8): the flow marks the booking served, or missed on a no-show.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booking: Option<EndedBooking>,
+    },
+    /// M12: recording of the identification part started, on consent.
+    RecordingStarted {
+        /// The instant of the consent.
+        at: DateTime<Utc>,
+    },
+    /// M12: recording stopped: the attendance was recorded, or the meeting
+    /// ended.
+    RecordingStopped {
+        /// The instant of the command that stopped it.
+        at: DateTime<Utc>,
     },
     /// M10: a wrong access code; `wrong_codes` in a row, this one included.
     AccessCodeRejected {
@@ -271,6 +299,8 @@ impl MeetingEvent {
             | Self::DocumentAttached { at, .. }
             | Self::CompletionRequested { at, .. }
             | Self::MeetingEnded { at, .. }
+            | Self::RecordingStarted { at }
+            | Self::RecordingStopped { at }
             | Self::AccessCodeRejected { at, .. }
             | Self::JoiningLocked { at }
             | Self::AccessCodeAccepted { at }
@@ -290,6 +320,8 @@ impl DomainEvent for MeetingEvent {
             Self::DocumentAttached { .. } => "DocumentAttached",
             Self::CompletionRequested { .. } => "CompletionRequested",
             Self::MeetingEnded { .. } => "MeetingEnded",
+            Self::RecordingStarted { .. } => "RecordingStarted",
+            Self::RecordingStopped { .. } => "RecordingStopped",
             Self::AccessCodeRejected { .. } => "AccessCodeRejected",
             Self::JoiningLocked { .. } => "JoiningLocked",
             Self::AccessCodeAccepted { .. } => "AccessCodeAccepted",
@@ -340,6 +372,11 @@ impl Meeting {
     /// M3: the operator who took the booking in charge.
     pub fn operator(&self) -> Option<&str> {
         self.operator.as_deref()
+    }
+
+    /// M12: whether the identification part is being recorded now.
+    pub fn is_recording(&self) -> bool {
+        self.recording
     }
 
     /// M4: `None` until asked.
@@ -405,6 +442,7 @@ impl Meeting {
         MeetingView {
             state: self.state,
             consent: self.consent,
+            recording: self.recording,
             present: self.present,
             documents: self.documents.clone(),
             outcome: self.outcome.clone(),
@@ -466,15 +504,16 @@ impl Meeting {
                     return Ok(vec![]);
                 }
                 if recording {
-                    Ok(vec![MeetingEvent::RecordingConsented { at }])
+                    let mut events = vec![MeetingEvent::RecordingConsented { at }];
+                    // M12: where meetings are recorded, from the consent on.
+                    if policy.meetings_recorded && !self.recording {
+                        events.push(MeetingEvent::RecordingStarted { at });
+                    }
+                    Ok(events)
                 } else {
-                    Ok(vec![
-                        MeetingEvent::RecordingRefused { at },
-                        MeetingEvent::MeetingEnded {
-                            outcome: Outcome::ConsentDenied,
-                            at,
-                        },
-                    ])
+                    let mut events = vec![MeetingEvent::RecordingRefused { at }];
+                    events.extend(self.end(Outcome::ConsentDenied, at));
+                    Ok(events)
                 }
             }
             MeetingCommand::RecordAttendance {
@@ -492,12 +531,17 @@ impl Meeting {
                 if present == self.present {
                     return Ok(vec![]);
                 }
-                Ok(vec![MeetingEvent::AttendanceRecorded {
+                let mut events = vec![MeetingEvent::AttendanceRecorded {
                     grantor_present,
                     delegate_present,
                     grantor_able_to_consent,
                     at,
-                }])
+                }];
+                // M12: the identification part ends with the attendance.
+                if self.recording {
+                    events.push(MeetingEvent::RecordingStopped { at });
+                }
+                Ok(events)
             }
             MeetingCommand::AttachDocument {
                 document,
@@ -520,7 +564,7 @@ impl Meeting {
                     MeetingState::Ended if self.outcome.as_ref() == Some(&outcome) => Ok(vec![]),
                     MeetingState::Ended => Err(MeetingError::MeetingClosed),
                     MeetingState::Registering => Err(MeetingError::Registering),
-                    _ => Ok(vec![MeetingEvent::MeetingEnded { outcome, at }]),
+                    _ => Ok(self.end(outcome, at)),
                 }
             }
         }
@@ -650,10 +694,28 @@ impl Meeting {
                         });
                     }
                 }
-                Ok(vec![MeetingEvent::MeetingEnded { outcome, at }])
+                Ok(self.end(outcome, at))
             }
             state => Err(MeetingError::NotRegistering { state }),
         }
+    }
+
+    /// The events that end the meeting with `outcome`: the recording stops
+    /// first if it is on (M12), and the end names the booking (B8).
+    fn end(&self, outcome: Outcome, at: DateTime<Utc>) -> Vec<MeetingEvent> {
+        let mut events = Vec::new();
+        if self.recording {
+            events.push(MeetingEvent::RecordingStopped { at });
+        }
+        events.push(MeetingEvent::MeetingEnded {
+            outcome,
+            at,
+            booking: self.booking.as_ref().map(|b| EndedBooking {
+                id: b.booking_id.clone(),
+                booker: b.booker.clone(),
+            }),
+        });
+        events
     }
 
     /// The meeting is on: someone joined, and it is neither registering nor
@@ -737,7 +799,10 @@ impl Meeting {
             MeetingEvent::MeetingEnded { outcome, .. } => {
                 self.outcome = Some(outcome);
                 self.state = MeetingState::Ended;
+                self.recording = false;
             }
+            MeetingEvent::RecordingStarted { .. } => self.recording = true,
+            MeetingEvent::RecordingStopped { .. } => self.recording = false,
             MeetingEvent::AccessCodeRejected { wrong_codes, .. } => self.wrong_codes = wrong_codes,
             MeetingEvent::JoiningLocked { .. } => self.locked = true,
             MeetingEvent::AccessCodeAccepted { .. } => self.wrong_codes = 0,

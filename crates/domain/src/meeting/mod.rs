@@ -31,7 +31,7 @@ mod aggregate;
 mod error;
 mod model;
 
-pub use aggregate::{registration_request, Meeting, MeetingCommand, MeetingEvent};
+pub use aggregate::{registration_request, EndedBooking, Meeting, MeetingCommand, MeetingEvent};
 pub use error::MeetingError;
 pub use model::{
     AbandonReason, BookingSnapshot, MeetingBooking, MeetingState, MeetingView, Outcome, Presence,

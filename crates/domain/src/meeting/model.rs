@@ -215,6 +215,9 @@ pub struct MeetingView {
     pub state: MeetingState,
     /// M4: `null` until asked.
     pub consent: Option<bool>,
+    /// M12: whether the identification part is being recorded now.
+    #[serde(default)]
+    pub recording: bool,
     /// M5: what the operator has attested.
     pub present: Presence,
     /// M6: the latest document of each kind.

@@ -11,6 +11,7 @@ use super::*;
 use crate::booking::{AccessCode, AccessCodeDigest, BookingId, GrantorDetails, Phone};
 use crate::delegation::DelegationId;
 use crate::document::{DocumentKind, DocumentRef};
+use crate::meeting::EndedBooking;
 use crate::schedule::Slot;
 use crate::{FiscalCode, Policy};
 
@@ -33,6 +34,14 @@ fn booking_id() -> BookingId {
 
 /// What a deployment stores of a typed code: a digest. Here a plain SHA-256
 /// of the code as compared (the key is the deployment's, not the rules').
+/// B8: the booking every meeting end of these tests names.
+fn ended_booking() -> EndedBooking {
+    EndedBooking {
+        id: booking_id(),
+        booker: cf(DELEGATE),
+    }
+}
+
 fn digest(typed: &str) -> AccessCodeDigest {
     use sha2::{Digest, Sha256};
     let hash: [u8; 32] = Sha256::digest(AccessCode::normalise(typed).as_bytes()).into();
@@ -291,6 +300,7 @@ fn m1_cancelled_booking_cannot_be_joined() {
 fn m1_ended_meeting_cannot_be_joined_again() {
     let mut given = waiting();
     given.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::TechnicalFailure,
         at: t(1),
     });
@@ -530,6 +540,7 @@ fn m10_a_new_code_unlocks_and_replaces_the_old_one() {
     );
     let mut ended = in_call();
     ended.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::NoShow,
         at: t(5),
     });
@@ -563,6 +574,7 @@ async fn m3_operator_takes_the_waiting_citizen_in_charge() {
 fn m3_take_in_charge_only_from_the_waiting_room() {
     let mut ended = waiting();
     ended.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::NoShow,
         at: t(1),
     });
@@ -598,10 +610,18 @@ fn m4_consent_given_in_waiting_room_or_in_call() {
             },
         )
         .unwrap();
-        assert_eq!(events, vec![MeetingEvent::RecordingConsented { at: t(1) }]);
+        // M12: where meetings are recorded, the recording starts with it.
+        assert_eq!(
+            events,
+            vec![
+                MeetingEvent::RecordingConsented { at: t(1) },
+                MeetingEvent::RecordingStarted { at: t(1) }
+            ]
+        );
         let mut after = given;
         after.extend(events);
-        assert_eq!(meeting_with(after).consent(), Some(true));
+        assert_eq!(meeting_with(after.clone()).consent(), Some(true));
+        assert!(meeting_with(after).is_recording());
     }
 }
 
@@ -617,6 +637,7 @@ async fn m4_consent_denied_ends_the_meeting_with_outcome_consent_denied() {
         .then_expect_events(vec![
             MeetingEvent::RecordingRefused { at: t(1) },
             MeetingEvent::MeetingEnded {
+                booking: Some(ended_booking()),
                 outcome: Outcome::ConsentDenied,
                 at: t(1),
             },
@@ -642,6 +663,7 @@ async fn m4_consent_denied_ends_the_meeting_with_outcome_consent_denied() {
 fn m4_consent_on_an_ended_meeting_is_refused() {
     let mut ended = in_call();
     ended.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::GrantorAbsent,
         at: t(1),
     });
@@ -820,6 +842,7 @@ fn m6_documents_refused_before_join_and_after_end() {
     assert_eq!(decide(vec![], cmd.clone()), Err(MeetingError::NotJoined));
     let mut ended = waiting();
     ended.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::NoShow,
         at: t(1),
     });
@@ -834,6 +857,7 @@ fn m6_documents_refused_before_join_and_after_end() {
 fn m6_a_document_is_taken_only_while_the_meeting_is_on_and_its_booking_active() {
     let mut ended = waiting();
     ended.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::NoShow,
         at: t(1),
     });
@@ -971,6 +995,7 @@ async fn m7_registered_delegation_ends_the_meeting() {
         .when_async(MeetingCommand::RecordOutcome { result, at: t(6) })
         .await
         .then_expect_events(vec![MeetingEvent::MeetingEnded {
+            booking: Some(ended_booking()),
             outcome: Outcome::DelegationRegistered {
                 delegation_id: delegation_id(),
             },
@@ -988,6 +1013,7 @@ async fn m7_refused_registration_ends_the_meeting_with_the_rule_code() {
         .when_async(MeetingCommand::RecordOutcome { result, at: t(6) })
         .await
         .then_expect_events(vec![MeetingEvent::MeetingEnded {
+            booking: Some(ended_booking()),
             outcome: Outcome::RegistrationRefused {
                 code: "grantor_already_has_delegate".to_owned(),
             },
@@ -1085,6 +1111,8 @@ async fn m8_abandon_ends_the_meeting_with_each_reason() {
         (AbandonReason::DocumentsInvalid, Outcome::DocumentsInvalid),
     ] {
         for given in [vec![], waiting(), in_call()] {
+            // B8: a meeting nobody joined names no booking.
+            let booking = (!given.is_empty()).then(ended_booking);
             framework()
                 .given(given)
                 .when_async(MeetingCommand::Abandon {
@@ -1093,6 +1121,7 @@ async fn m8_abandon_ends_the_meeting_with_each_reason() {
                 })
                 .await
                 .then_expect_events(vec![MeetingEvent::MeetingEnded {
+                    booking,
                     outcome: outcome.clone(),
                     at: t(20),
                 }]);
@@ -1109,6 +1138,7 @@ fn m8_abandon_refused_while_registering_and_after_the_end() {
 
     let mut ended = waiting();
     ended.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::NoShow,
         at: t(15),
     });
@@ -1145,6 +1175,7 @@ fn m8_reasons_have_the_api_names() {
 fn m9_console_state_follows_the_meeting() {
     let mut ended = registering();
     ended.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::DelegationRegistered {
             delegation_id: delegation_id(),
         },
@@ -1178,6 +1209,7 @@ fn m9_view_serialises_to_the_api_shape() {
                 {"kind": "identity_document", "sha256": "b".repeat(64), "bytes": 48213},
             ],
             "outcome": null,
+            "recording": false,
         })
     );
     assert_eq!(
@@ -1188,10 +1220,12 @@ fn m9_view_serialises_to_the_api_shape() {
             "present": {"grantor": false, "delegate": false, "grantor_able_to_consent": false},
             "documents": [],
             "outcome": null,
+            "recording": false,
         })
     );
     let mut refused = registering();
     refused.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::RegistrationRefused {
             code: "delegate_cap_reached".to_owned(),
         },
@@ -1232,6 +1266,7 @@ fn m9_outcomes_serialise_with_their_names() {
 fn m9_events_replayed_from_json_rebuild_the_same_meeting() {
     let mut events = registering();
     events.push(MeetingEvent::MeetingEnded {
+        booking: Some(ended_booking()),
         outcome: Outcome::DelegationRegistered {
             delegation_id: delegation_id(),
         },
@@ -1272,6 +1307,7 @@ fn m9_event_types_are_variant_names() {
         .iter()
         .chain([&MeetingEvent::RecordingRefused { at: t(1) }])
         .chain([&MeetingEvent::MeetingEnded {
+            booking: Some(ended_booking()),
             outcome: Outcome::NoShow,
             at: t(1),
         }])
@@ -1322,6 +1358,7 @@ fn meeting_events_carry_their_instant() {
             at: t(6),
         },
         MeetingEvent::MeetingEnded {
+            booking: Some(ended_booking()),
             outcome: Outcome::NoShow,
             at: t(7),
         },

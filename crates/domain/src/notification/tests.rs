@@ -52,6 +52,9 @@ fn booking(id: &str, start: DateTime<Utc>, mode: Mode) -> Booking {
         access_code: Some(AccessCodeDigest::from_bytes(&[7; 32])),
         requested_at: booked_at(),
         stage: BookingStage::Confirmed,
+        booked_by: None,
+        ticket_letter: Some('D'),
+        place: Some(1),
     }
 }
 
@@ -63,6 +66,7 @@ fn confirmed(b: &Booking, at: DateTime<Utc>) -> BookerEvent {
     BookerEvent::BookingConfirmed {
         id: b.id.clone(),
         booker: b.booker.clone(),
+        place: b.place,
         at,
     }
 }

@@ -31,6 +31,19 @@ pub struct Counter {
     pub modes: Vec<Mode>,
     /// B3: when it is open, and so which slots it offers.
     pub schedule: WeeklySchedule,
+    /// B10: the letter its ticket codes start with; unique among the
+    /// counters of its office. Unset: the first letter of its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_letter: Option<char>,
+}
+
+/// B10: a counter's letter when none is configured: the first ASCII letter
+/// of its id, in upper case (`X` if it has none).
+pub fn default_ticket_letter(id: &CounterId) -> char {
+    id.as_str()
+        .chars()
+        .find(char::is_ascii_alphabetic)
+        .map_or('X', |c| c.to_ascii_uppercase())
 }
 
 impl Counter {
@@ -54,7 +67,15 @@ impl Counter {
             counter_type: DELEGATIONS_COUNTER_TYPE.to_owned(),
             modes: vec![Mode::WebMeeting],
             schedule,
+            ticket_letter: None,
         }
+    }
+
+    /// B10: the letter its ticket codes start with.
+    pub fn ticket_letter(&self) -> char {
+        self.ticket_letter
+            .filter(char::is_ascii_uppercase)
+            .unwrap_or_else(|| default_ticket_letter(&self.id))
     }
 
     /// Whether bookings at this counter may take `mode` (B5).

@@ -35,8 +35,8 @@ mod slot;
 mod weekly;
 
 pub use counter::{
-    free_slots, Counter, DELEGATIONS_COUNTER_TYPE, MAX_RANGE_DAYS, WEB_MEETING_COUNTER_ID,
-    WEB_MEETING_COUNTER_NAME,
+    default_ticket_letter, free_slots, Counter, DELEGATIONS_COUNTER_TYPE, MAX_RANGE_DAYS,
+    WEB_MEETING_COUNTER_ID, WEB_MEETING_COUNTER_NAME,
 };
 pub use error::ScheduleError;
 pub use ids::{

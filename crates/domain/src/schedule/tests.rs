@@ -50,6 +50,7 @@ fn counter_with(schedule: WeeklySchedule) -> Counter {
         counter_type: "test".into(),
         modes: vec![Mode::InPerson, Mode::PhoneCallback],
         schedule,
+        ticket_letter: None,
     }
 }
 
