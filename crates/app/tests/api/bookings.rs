@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use deleghe_domain::document::PdfDocument;
 use serde_json::{json, Value};
 
-use crate::support::{cf, Api, TUESDAY_9};
+use crate::support::{cf, tuesday_9, Api, TUESDAY_9};
 
 fn booking(counter: &str, start: &str, mode: &str) -> Value {
     json!({
@@ -355,4 +355,237 @@ pub async fn b7_tickets_and_the_operators_day(api: Api) {
     api.get(&format!("/v1/bookings/{id}/ticket"), &api.citizen(&me))
         .await
         .refused(422, "not_active");
+}
+
+/// A phone callback at naspi-napoli (DCM NAPOLI), Tuesday 09:00, booked by
+/// the operator for `citizen` from `channel`.
+fn counter_booking(citizen: &str, channel: &str) -> Value {
+    let mut body = booking("naspi-napoli", TUESDAY_9, "phone_callback");
+    body["citizen"] = json!(citizen);
+    body["channel"] = json!(channel);
+    body
+}
+
+fn listed(list: &Value, id: &Value) -> Value {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == *id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} is not in {list}"))
+}
+
+pub async fn b9_an_operator_books_for_a_citizen_under_the_same_rules(api: Api) {
+    let citizen = cf(140);
+    let op = api.operator();
+    let body = counter_booking(&citizen, "contact_center");
+    // Operators only.
+    api.post("/v1/counter/bookings", &api.citizen(&citizen), body.clone())
+        .await
+        .refused(403, "forbidden");
+    let mut bad = body.clone();
+    bad["citizen"] = json!("RSSMRA85T10A562X");
+    api.post("/v1/counter/bookings", &op, bad)
+        .await
+        .refused(400, "invalid_fiscal_code");
+    let mut pigeon = body.clone();
+    pigeon["channel"] = json!("pigeon");
+    api.post("/v1/counter/bookings", &op, pigeon)
+        .await
+        .refused(400, "invalid_request");
+
+    let made = api
+        .post("/v1/counter/bookings", &op, body.clone())
+        .await
+        .ok(201);
+    assert_eq!(made["status"], "confirmed");
+    assert_eq!(made["booker"], citizen.as_str());
+    assert_eq!(made["booked_by"], json!({"channel": "contact_center"}));
+    // The citizen finds it in "Le mie prenotazioni", with who made it.
+    let mine = api
+        .get("/v1/bookings", &api.citizen(&citizen))
+        .await
+        .ok(200);
+    assert_eq!(listed(&mine, &made["id"]), made);
+    // B1 holds for an operator's booking as for the citizen's own.
+    let mut again = counter_booking(&citizen, "front_office");
+    again["start"] = json!("2026-12-02T09:00:00+01:00");
+    api.post("/v1/counter/bookings", &op, again)
+        .await
+        .refused(422, "counter_already_booked");
+    // A booking the citizen makes is marked as theirs.
+    let own = api
+        .post(
+            "/v1/bookings",
+            &api.citizen(&citizen),
+            booking("pensioni-roma", "2026-12-02T08:30:00+01:00", "in_person"),
+        )
+        .await
+        .ok(201);
+    assert_eq!(own["booked_by"], Value::Null);
+}
+
+pub async fn b10_ticket_codes_are_unique_per_office_and_day(api: Api) {
+    let op = api.operator();
+    // Two places of one web-meeting slot (capacity 2), and a phone callback
+    // of another counter of the same office at the same hour.
+    let first = api.book_meeting(&cf(150), &cf(151)).await;
+    let second = api.book_meeting(&cf(152), &cf(153)).await;
+    let phone = api
+        .post(
+            "/v1/counter/bookings",
+            &op,
+            counter_booking(&cf(154), "front_office"),
+        )
+        .await
+        .ok(201);
+    // The web-meeting counter: D; naspi-napoli: N; 09:00: J00; then the place.
+    let codes: Vec<&str> = [&first, &second, &phone]
+        .iter()
+        .map(|b| b["ticket_code"].as_str().expect("a ticket code"))
+        .collect();
+    assert_eq!(codes, ["DJ001", "DJ002", "NJ001"]);
+    // On the operator's day list, in the citizen's list and on the ticket.
+    let day = api
+        .get("/v1/bookings?office=DCM%20NAPOLI&date=2026-12-01", &op)
+        .await
+        .ok(200);
+    assert_eq!(listed(&day, &first["id"])["ticket_code"], "DJ001");
+    assert_eq!(listed(&day, &phone["id"])["ticket_code"], "NJ001");
+    let mine = api
+        .get("/v1/bookings", &api.citizen(&cf(152)))
+        .await
+        .ok(200);
+    assert_eq!(listed(&mine, &second["id"])["ticket_code"], "DJ002");
+    let ticket = api
+        .get(
+            &format!("/v1/bookings/{}/ticket", second["id"].as_str().unwrap()),
+            &api.citizen(&cf(152)),
+        )
+        .await;
+    assert!(String::from_utf8_lossy(&ticket.body).contains("Codice: DJ002"));
+    // A cancelled booking's place is never numbered again.
+    let t = api.citizen(&cf(150));
+    api.delete(
+        &format!("/v1/bookings/{}", first["id"].as_str().unwrap()),
+        &t,
+    )
+    .await
+    .ok(200);
+    let third = api.book_meeting(&cf(155), &cf(156)).await;
+    assert_eq!(third["ticket_code"], "DJ003");
+}
+
+pub async fn b8_an_operator_marks_a_booking_served_or_missed(api: Api) {
+    let (a, b) = (cf(160), cf(161));
+    let op = api.operator();
+    let first = api
+        .post(
+            "/v1/counter/bookings",
+            &op,
+            counter_booking(&a, "front_office"),
+        )
+        .await
+        .ok(201);
+    let mut later = counter_booking(&b, "front_office");
+    later["start"] = json!("2026-12-01T09:30:00+01:00");
+    let second = api.post("/v1/counter/bookings", &op, later).await.ok(201);
+    let meeting = api.book_meeting(&cf(162), &cf(163)).await;
+    let served = format!(
+        "/v1/counter/bookings/{}/served",
+        first["id"].as_str().unwrap()
+    );
+    let missed = format!(
+        "/v1/counter/bookings/{}/missed",
+        second["id"].as_str().unwrap()
+    );
+    // Not before the slot starts.
+    api.set_now(tuesday_9() - chrono::Duration::minutes(1));
+    api.post_empty(&served, &op)
+        .await
+        .refused(422, "slot_not_started");
+    api.set_now(tuesday_9() + chrono::Duration::minutes(5));
+    // Citizens and other offices' operators cannot (M11).
+    api.post_empty(&served, &api.citizen(&a))
+        .await
+        .refused(403, "forbidden");
+    api.post_empty(&served, &api.operator_of("ROMA EUR"))
+        .await
+        .refused(403, "other_office");
+    api.post_empty("/v1/counter/bookings/no-such/served", &op)
+        .await
+        .refused(404, "not_found");
+
+    let done = api.post_empty(&served, &op).await.ok(200);
+    assert_eq!(done["status"], "served");
+    assert_eq!(done["actions"], json!(["detail"]));
+    assert_eq!(api.post_empty(&served, &op).await.ok(200), done);
+    api.set_now(tuesday_9() + chrono::Duration::minutes(35));
+    let gone = api.post_empty(&missed, &op).await.ok(200);
+    assert_eq!(gone["status"], "missed");
+    api.post_empty(
+        &missed.replace(
+            second["id"].as_str().unwrap(),
+            first["id"].as_str().unwrap(),
+        ),
+        &op,
+    )
+    .await
+    .refused(422, "not_active");
+    // B8: ended, it no longer counts: the citizen books the counter type again.
+    let mut next = booking(
+        "naspi-napoli",
+        "2026-12-02T09:00:00+01:00",
+        "phone_callback",
+    );
+    next["phone"] = json!("+39 333 765 4321");
+    api.post("/v1/bookings", &api.citizen(&a), next)
+        .await
+        .ok(201);
+    // A web meeting's booking is its meeting's to settle.
+    api.post_empty(
+        &format!(
+            "/v1/counter/bookings/{}/served",
+            meeting["id"].as_str().unwrap()
+        ),
+        &op,
+    )
+    .await
+    .refused(422, "settled_by_meeting");
+}
+
+pub async fn b8_an_unserved_booking_is_missed_by_itself(api: Api) {
+    let citizen = cf(170);
+    let op = api.operator();
+    let made = api
+        .post(
+            "/v1/counter/bookings",
+            &op,
+            counter_booking(&citizen, "front_office"),
+        )
+        .await
+        .ok(201);
+    let meeting = api.book_meeting(&cf(171), &cf(172)).await;
+    let t = api.citizen(&citizen);
+    // The slot (09:00–09:30) ended 29 minutes ago: not yet.
+    api.set_now(tuesday_9() + chrono::Duration::minutes(59));
+    assert_eq!(api.state.settle_bookings().await.unwrap(), 0);
+    assert_eq!(
+        listed(&api.get("/v1/bookings", &t).await.ok(200), &made["id"])["status"],
+        "confirmed"
+    );
+    // missed_after_minutes (30) after the slot's end, both are missed.
+    api.set_now(tuesday_9() + chrono::Duration::minutes(60));
+    assert_eq!(api.state.settle_bookings().await.unwrap(), 2);
+    let after = listed(&api.get("/v1/bookings", &t).await.ok(200), &made["id"]);
+    assert_eq!(after["status"], "missed");
+    assert_eq!(after["actions"], json!(["detail"]));
+    let theirs = api
+        .get("/v1/bookings", &api.citizen(&cf(171)))
+        .await
+        .ok(200);
+    assert_eq!(listed(&theirs, &meeting["id"])["status"], "missed");
+    // Done once: a second pass finds nothing.
+    assert_eq!(api.state.settle_bookings().await.unwrap(), 0);
 }

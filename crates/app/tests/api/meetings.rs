@@ -173,6 +173,28 @@ pub async fn m1_to_m7_a_web_meeting_registers_the_delegation(api: Api) {
     api.post(&format!("{base}/join"), &me, json!({"code": code}))
         .await
         .refused(422, "meeting_closed");
+
+    // B8: the meeting's end served the booking; it offers neither joining
+    // nor cancelling, and no longer holds the counter type (B1).
+    let mine = api.get("/v1/bookings", &me).await.ok(200)["items"].clone();
+    let served = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == id.as_str())
+        .expect("the booking is listed");
+    assert_eq!(served["status"], "served");
+    assert_eq!(served["actions"], json!(["detail"]));
+    let mut next = json!({
+        "counter": "deleghe-web-meeting", "start": "2026-12-03T09:00:00+01:00",
+        "mode": "web_meeting", "reason": "Registrazione delega", "phone": "333 123 4567",
+        "grantor": {"fiscal_code": cf(202), "first_name": "Anna", "last_name": "Bianchi"},
+    });
+    api.post("/v1/bookings", &me, next.clone()).await.ok(201);
+    next["start"] = json!("2026-12-10T09:00:00+01:00");
+    api.post("/v1/bookings", &me, next)
+        .await
+        .refused(422, "counter_already_booked");
 }
 
 pub async fn m6_documents_are_pdfs_of_at_most_3_mib(api: Api) {

@@ -596,6 +596,9 @@ impl Booker {
             }
             BookerCommand::MarkServed { id, by, at } => {
                 let b = self.find(&id)?;
+                if by == Settler::Operator && b.mode == Mode::WebMeeting {
+                    return Err(BookingError::SettledByMeeting);
+                }
                 let early = at < b.slot.start && by == Settler::Operator;
                 if early && b.stage == BookingStage::Confirmed {
                     return Err(BookingError::SlotNotStarted);
@@ -612,9 +615,18 @@ impl Booker {
             }
             BookerCommand::MarkMissed { id, by, at } => {
                 let b = self.find(&id)?;
+                if by == Settler::Operator && b.mode == Mode::WebMeeting {
+                    return Err(BookingError::SettledByMeeting);
+                }
                 let early = at < b.slot.start && by == Settler::Operator;
                 if early && b.stage == BookingStage::Confirmed {
                     return Err(BookingError::SlotNotStarted);
+                }
+                // B8: by itself, only once the slot ended long enough ago.
+                let minutes = policy.missed_after_minutes;
+                let due = b.slot.end + chrono::Duration::minutes(i64::from(minutes));
+                if by == Settler::Timer && at < due && b.stage == BookingStage::Confirmed {
+                    return Err(BookingError::NotYetMissed { minutes });
                 }
                 match b.stage {
                     BookingStage::Confirmed => Ok(vec![BookerEvent::BookingMissed {

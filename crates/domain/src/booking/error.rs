@@ -38,6 +38,17 @@ pub enum BookingError {
     /// B8: a booking is marked served or missed once its slot has started.
     #[error("the slot has not started yet: a booking is served or missed from its start (B8)")]
     SlotNotStarted,
+    /// B8: a web meeting's booking is settled by the meeting's end, not by
+    /// an operator's mark.
+    #[error("a web-meeting booking is served or missed by its meeting's outcome (B8)")]
+    SettledByMeeting,
+    /// B8: a booking is missed by itself only `missed_after_minutes` after
+    /// its slot ended.
+    #[error("the booking is not due to be missed yet: that happens {minutes} minutes after its slot ends (B8)")]
+    NotYetMissed {
+        /// The policy's delay.
+        minutes: u32,
+    },
     /// B5: a web meeting at the delegations counter, without the grantor's
     /// details.
     #[error("a web-meeting booking for the delegations counter needs the grantor's fiscal code, first and last name (B5)")]
@@ -89,6 +100,8 @@ impl BookingError {
             Self::SlotFull { .. } => "slot_full",
             Self::SlotStarted => "slot_started",
             Self::SlotNotStarted => "slot_not_started",
+            Self::NotYetMissed { .. } => "not_yet_missed",
+            Self::SettledByMeeting => "settled_by_meeting",
             Self::GrantorDetailsRequired => "grantor_details_required",
             Self::GrantorIsBooker => "self_delegation",
             Self::NotActive => "not_active",

@@ -730,3 +730,374 @@ fn booking_error_codes_are_those_of_the_http_contract() {
         assert_eq!(e.code(), code);
     }
 }
+
+// ---------------------------------------------------------------- B8–B10
+
+fn b1() -> BookingId {
+    BookingId::parse("b-1").unwrap()
+}
+
+fn pensions() -> Counter {
+    other_counter("pensioni", "pensioni")
+}
+
+/// A booker holding `b-1`, in person at the pensions counter, confirmed at
+/// place 1 of the Tuesday 09:00 slot.
+fn holding_b1() -> Booker {
+    let mut b = Booker::default();
+    booked(&mut b, other_request("b-1", pensions(), tuesday_9()));
+    apply_all(
+        &mut b,
+        BookerCommand::Confirm {
+            id: b1(),
+            place: Some(1),
+            at: a_week_before(),
+        },
+    );
+    b
+}
+
+fn apply_all(booker: &mut Booker, command: BookerCommand) -> Vec<BookerEvent> {
+    let events = booker.decide(command, &Policy::default()).unwrap();
+    for e in events.clone() {
+        cqrs_es::Aggregate::apply(booker, e);
+    }
+    events
+}
+
+fn served(by: Settler, at: DateTime<Utc>) -> BookerCommand {
+    BookerCommand::MarkServed { id: b1(), by, at }
+}
+
+fn missed(by: Settler, at: DateTime<Utc>) -> BookerCommand {
+    BookerCommand::MarkMissed { id: b1(), by, at }
+}
+
+#[test]
+fn b8_an_operator_settles_a_booking_only_once_its_slot_has_started() {
+    let b = holding_b1();
+    let policy = Policy::default();
+    let early = tuesday_9() - Duration::seconds(1);
+    for command in [
+        served(Settler::Operator, early),
+        missed(Settler::Operator, early),
+    ] {
+        assert_eq!(
+            b.decide(command, &policy).unwrap_err(),
+            BookingError::SlotNotStarted
+        );
+    }
+    assert_eq!(BookingError::SlotNotStarted.code(), "slot_not_started");
+    let events = b
+        .decide(served(Settler::Operator, tuesday_9()), &policy)
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![BookerEvent::BookingServed {
+            id: b1(),
+            booker: cf(BOOKER),
+            at: tuesday_9()
+        }]
+    );
+}
+
+#[test]
+fn b8_a_web_meetings_booking_is_settled_by_its_meeting_not_by_an_operator() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let policy = Policy::default();
+    for command in [
+        served(Settler::Operator, tuesday_9()),
+        missed(Settler::Operator, tuesday_9()),
+    ] {
+        assert_eq!(
+            b.decide(command, &policy).unwrap_err(),
+            BookingError::SettledByMeeting
+        );
+    }
+    assert!(b
+        .decide(served(Settler::Meeting, tuesday_9()), &policy)
+        .is_ok());
+    assert_eq!(BookingError::SettledByMeeting.code(), "settled_by_meeting");
+}
+
+#[test]
+fn b8_a_booking_ends_once_served_or_missed_and_not_twice() {
+    for (first, second) in [
+        (
+            served(Settler::Operator, tuesday_9()),
+            missed(Settler::Operator, tuesday_9()),
+        ),
+        (
+            missed(Settler::Meeting, tuesday_9()),
+            served(Settler::Meeting, tuesday_9()),
+        ),
+    ] {
+        let mut b = holding_b1();
+        let was_served = matches!(first, BookerCommand::MarkServed { .. });
+        apply_all(&mut b, first.clone());
+        let status = b.booking(&b1()).unwrap().status();
+        let expected = if was_served {
+            BookingStatus::Served
+        } else {
+            BookingStatus::Missed
+        };
+        assert_eq!(status, expected);
+        assert!(!b.booking(&b1()).unwrap().is_active(a_week_before()));
+        // The same outcome again is a repeat; the other one is refused.
+        assert_eq!(b.decide(first, &Policy::default()), Ok(vec![]));
+        assert_eq!(
+            b.decide(second, &Policy::default()).unwrap_err(),
+            BookingError::NotActive
+        );
+        // Nor can it be cancelled any more.
+        assert_eq!(
+            b.decide(
+                BookerCommand::Cancel {
+                    id: b1(),
+                    at: a_week_before()
+                },
+                &Policy::default()
+            )
+            .unwrap_err(),
+            BookingError::NotActive
+        );
+    }
+}
+
+#[test]
+fn b8_a_cancelled_booking_is_neither_served_nor_missed() {
+    let mut b = holding_b1();
+    apply_all(
+        &mut b,
+        BookerCommand::Cancel {
+            id: b1(),
+            at: a_week_before(),
+        },
+    );
+    for command in [
+        served(Settler::Operator, tuesday_9()),
+        missed(Settler::Timer, tuesday_9() + Duration::hours(2)),
+    ] {
+        assert_eq!(
+            b.decide(command, &Policy::default()).unwrap_err(),
+            BookingError::NotActive
+        );
+    }
+}
+
+#[test]
+fn b8_an_ended_booking_no_longer_counts_toward_b1_or_b2() {
+    let mut b = holding_b1();
+    // Before its slot, the booking blocks its counter type (B1).
+    let again = other_request("b-2", pensions(), tuesday_9() + Duration::days(2));
+    let mut early = again.clone();
+    early.at = tuesday_9();
+    assert_eq!(
+        request_err(&b, early.clone()).code(),
+        "counter_already_booked"
+    );
+    // Served at 09:00 (the slot runs to 09:30), it no longer does.
+    apply_all(&mut b, served(Settler::Meeting, tuesday_9()));
+    assert!(b
+        .decide(BookerCommand::Request(Box::new(early)), &Policy::default())
+        .is_ok());
+    assert_eq!(b.active(tuesday_9()).count(), 0);
+    // Its actions offer neither joining nor cancelling (B8).
+    let actions = b.booking(&b1()).unwrap().actions(a_week_before());
+    assert!(
+        !actions.contains(&"join_meeting") && !actions.contains(&"cancel"),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn b8_by_itself_a_booking_is_missed_missed_after_minutes_after_its_slot_ended() {
+    let b = holding_b1();
+    let end = tuesday_9() + Duration::minutes(30);
+    for (policy_minutes, ok_at) in [(30u32, end + Duration::minutes(30)), (0, end)] {
+        let policy = Policy {
+            missed_after_minutes: policy_minutes,
+            ..Policy::default()
+        };
+        let too_soon = ok_at - Duration::seconds(1);
+        assert_eq!(
+            b.decide(missed(Settler::Timer, too_soon), &policy)
+                .unwrap_err(),
+            BookingError::NotYetMissed {
+                minutes: policy_minutes
+            }
+        );
+        assert_eq!(
+            b.decide(missed(Settler::Timer, ok_at), &policy).unwrap(),
+            vec![BookerEvent::BookingMissed {
+                id: b1(),
+                booker: cf(BOOKER),
+                at: ok_at
+            }]
+        );
+    }
+    assert_eq!(
+        BookingError::NotYetMissed { minutes: 30 }.code(),
+        "not_yet_missed"
+    );
+}
+
+#[test]
+fn b8_a_meetings_end_settles_its_booking_missed_only_on_a_no_show() {
+    use crate::flows::{react, Command, Event};
+    use crate::meeting::{EndedBooking, MeetingEvent, Outcome};
+    let ended = |outcome: Outcome| {
+        react(
+            &Event::Meeting(MeetingEvent::MeetingEnded {
+                outcome,
+                at: tuesday_9(),
+                booking: Some(EndedBooking {
+                    id: b1(),
+                    booker: cf(BOOKER),
+                }),
+            }),
+            tuesday_9(),
+        )
+    };
+    assert_eq!(
+        ended(Outcome::NoShow),
+        vec![Command::Booker {
+            id: cf(BOOKER),
+            command: missed(Settler::Meeting, tuesday_9())
+        }]
+    );
+    for outcome in [
+        Outcome::DelegationRegistered {
+            delegation_id: crate::delegation::DelegationId::parse("d-1").unwrap(),
+        },
+        Outcome::RegistrationRefused {
+            code: "delegate_cap_reached".to_owned(),
+        },
+        Outcome::ConsentDenied,
+        Outcome::GrantorAbsent,
+        Outcome::TechnicalFailure,
+        Outcome::DocumentsInvalid,
+    ] {
+        assert_eq!(
+            ended(outcome.clone()),
+            vec![Command::Booker {
+                id: cf(BOOKER),
+                command: served(Settler::Meeting, tuesday_9())
+            }],
+            "{outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn b9_an_operators_booking_follows_the_same_rules_and_records_who_made_it() {
+    let by = BookedBy {
+        operator: "OP-7".to_owned(),
+        channel: OperatorChannel::ContactCenter,
+    };
+    let mut request = web_request("b-1", tuesday_9());
+    request.booked_by = Some(by.clone());
+    let mut b = Booker::default();
+    booked(&mut b, request);
+    assert_eq!(b.booking(&b1()).unwrap().booked_by, Some(by.clone()));
+    // B1 holds for a booking an operator makes as for the citizen's own.
+    let mut second = web_request("b-2", tuesday_9() + Duration::days(2));
+    second.booked_by = Some(BookedBy {
+        channel: OperatorChannel::FrontOffice,
+        ..by
+    });
+    assert_eq!(request_err(&b, second).code(), "counter_already_booked");
+}
+
+#[test]
+fn b10_a_slot_numbers_its_places_from_one_and_never_twice() {
+    let mut ledger = SlotLedger::default();
+    let reserve = |booking: &str| SlotCommand::ReservePlace {
+        booking: BookingId::parse(booking).unwrap(),
+        booker: cf(BOOKER),
+        capacity: 3,
+        at: a_week_before(),
+    };
+    let mut places = Vec::new();
+    for (booking, release) in [("b-1", true), ("b-2", false), ("b-3", false)] {
+        for e in ledger.decide(reserve(booking), &Policy::default()).unwrap() {
+            if let SlotEvent::PlaceReserved { place, .. } = &e {
+                places.push(*place);
+            }
+            cqrs_es::Aggregate::apply(&mut ledger, e);
+        }
+        if release {
+            let events = ledger
+                .decide(
+                    SlotCommand::ReleasePlace {
+                        booking: BookingId::parse(booking).unwrap(),
+                        booker: cf(BOOKER),
+                        at: a_week_before(),
+                    },
+                    &Policy::default(),
+                )
+                .unwrap();
+            for e in events {
+                cqrs_es::Aggregate::apply(&mut ledger, e);
+            }
+        }
+    }
+    // b-1's place 1 was given back: b-3 gets 3, not 1 again.
+    assert_eq!(places, vec![1, 2, 3]);
+    // A repeat of a reservation takes no new number.
+    assert_eq!(
+        ledger.decide(reserve("b-2"), &Policy::default()).unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn b10_the_ticket_code_is_the_counters_letter_the_hour_the_minutes_and_the_place() {
+    let b = holding_b1();
+    let booking = b.booking(&b1()).unwrap();
+    // pensioni: P; 09:00 in Rome: J00; place 1.
+    assert_eq!(booking.ticket_code().as_deref(), Some("PJ001"));
+    let ticket = Ticket::of(booking);
+    assert!(ticket.lines().contains(&"Codice: PJ001".to_owned()));
+    // A counter with a letter of its own, at 11:30, place 2.
+    let mut counter = web_counter();
+    counter.ticket_letter = Some('W');
+    let mut request = web_request("b-9", tuesday_9() + Duration::minutes(150));
+    request.counter = counter;
+    let mut other = Booker::default();
+    booked(&mut other, request);
+    apply_all(
+        &mut other,
+        BookerCommand::Confirm {
+            id: BookingId::parse("b-9").unwrap(),
+            place: Some(2),
+            at: a_week_before(),
+        },
+    );
+    let code = other
+        .booking(&BookingId::parse("b-9").unwrap())
+        .unwrap()
+        .ticket_code();
+    assert_eq!(code.as_deref(), Some("WL302"));
+}
+
+#[test]
+fn b10_a_confirmation_that_did_not_know_the_place_learns_it_from_the_reservation() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    // Confirmed by a repeat (no number): no ticket code yet.
+    assert_eq!(b.booking(&b1()).unwrap().ticket_code(), None);
+    let learn = BookerCommand::Confirm {
+        id: b1(),
+        place: Some(2),
+        at: a_week_before(),
+    };
+    assert_eq!(apply_all(&mut b, learn.clone()).len(), 1);
+    assert_eq!(
+        b.booking(&b1()).unwrap().ticket_code().as_deref(),
+        Some("DJ002")
+    );
+    // Once known, the number does not change.
+    assert_eq!(b.decide(learn, &Policy::default()), Ok(vec![]));
+}

@@ -1381,3 +1381,109 @@ fn meeting_events_carry_their_instant() {
         assert_eq!(event.at(), t(n as i64), "{event:?}");
     }
 }
+
+// ---------------------------------------------------------------- M12
+
+/// In call, consent given where meetings are recorded: the recording is on.
+fn recording() -> Vec<MeetingEvent> {
+    let mut events = in_call();
+    events.extend(
+        decide(
+            in_call(),
+            MeetingCommand::Consent {
+                recording: true,
+                at: t(1),
+            },
+        )
+        .unwrap(),
+    );
+    events
+}
+
+#[test]
+fn m12_the_recording_stops_when_the_attendance_is_recorded() {
+    assert!(meeting_with(recording()).is_recording());
+    let events = decide(
+        recording(),
+        MeetingCommand::RecordAttendance {
+            grantor_present: true,
+            delegate_present: true,
+            grantor_able_to_consent: true,
+            at: t(2),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            attendance(true, true, true),
+            MeetingEvent::RecordingStopped { at: t(2) }
+        ]
+    );
+    let mut after = recording();
+    after.extend(events);
+    let m = meeting_with(after.clone());
+    assert!(!m.is_recording());
+    assert!(!m.view().recording);
+    // A correction of the attendance does not stop it twice.
+    let again = decide(
+        after,
+        MeetingCommand::RecordAttendance {
+            grantor_present: true,
+            delegate_present: false,
+            grantor_able_to_consent: true,
+            at: t(3),
+        },
+    )
+    .unwrap();
+    assert!(!again
+        .iter()
+        .any(|e| matches!(e, MeetingEvent::RecordingStopped { .. })));
+}
+
+#[test]
+fn m12_the_recording_stops_when_the_meeting_ends_before_the_attendance() {
+    let events = decide(
+        recording(),
+        MeetingCommand::Abandon {
+            outcome: AbandonReason::TechnicalFailure,
+            at: t(4),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            MeetingEvent::RecordingStopped { at: t(4) },
+            MeetingEvent::MeetingEnded {
+                booking: Some(ended_booking()),
+                outcome: Outcome::TechnicalFailure,
+                at: t(4),
+            }
+        ]
+    );
+    let mut after = recording();
+    after.extend(events);
+    assert!(!meeting_with(after).is_recording());
+}
+
+#[test]
+fn m12_nothing_is_recorded_where_meetings_are_not_recorded() {
+    let policy = Policy {
+        meetings_recorded: false,
+        ..Policy::default()
+    };
+    let events = meeting_with(in_call())
+        .decide(
+            MeetingCommand::Consent {
+                recording: true,
+                at: t(1),
+            },
+            &policy,
+        )
+        .unwrap();
+    assert_eq!(events, vec![MeetingEvent::RecordingConsented { at: t(1) }]);
+    let mut after = in_call();
+    after.extend(events);
+    assert!(!meeting_with(after).view().recording);
+}
