@@ -1,16 +1,19 @@
 //! Property test of the booking limits: random sequences of bookings,
-//! cancellations and time jumps by a few citizens over a few counters run
-//! through the service (in memory) and against a small reference model.
-//! After every step: B1 (one active booking per counter type), B2 (at most
-//! `max_active_bookings`), B4 (never more bookings in a slot than its
-//! capacity), and every confirmed booking holds exactly one place.
+//! cancellations, operators' marks (served, missed), passes of the timer
+//! that marks unserved bookings missed, and time jumps, by a few citizens
+//! over a few counters, run through the service (in memory) and against a
+//! small reference model. After every step: B1 (one active booking per
+//! counter type), B2 (at most `max_active_bookings`), B4 (never more
+//! bookings in a slot than its capacity), every booking that was confirmed
+//! holds exactly one place, B8 (a booking ends once, and an ended one no
+//! longer counts), and B10 (no two places of a slot share a ticket code).
 //! `PROPTEST_CASES` raises the number of cases.
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use deleghe::adapters::{Actor, Deleghe, Metadata, SettableClock};
 use deleghe::domain::booking::{
     slot_key, AccessCodeDigest, BookerCommand, BookingId, BookingStage, GrantorDetails, Phone,
-    RequestBooking,
+    RequestBooking, Settler,
 };
 use deleghe::domain::schedule::{
     Counter, CounterId, Mode, OfficeId, OpeningInterval, WeeklySchedule,
@@ -88,6 +91,14 @@ enum Step {
     Advance {
         hours: i64,
     },
+    /// B8: an operator marks one of a citizen's bookings served or missed.
+    Mark {
+        citizen: usize,
+        nth: usize,
+        served: bool,
+    },
+    /// B8: the timer's pass over every booking not ended.
+    Timer,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -95,7 +106,10 @@ fn step() -> impl Strategy<Value = Step> {
         6 => (0..CITIZENS.len(), 0..4usize, 0..2usize)
             .prop_map(|(citizen, counter, slot)| Step::Book { citizen, counter, slot }),
         2 => (0..CITIZENS.len(), 0..4usize).prop_map(|(citizen, nth)| Step::Cancel { citizen, nth }),
-        1 => (1i64..30).prop_map(|hours| Step::Advance { hours }),
+        2 => (1i64..30).prop_map(|hours| Step::Advance { hours }),
+        2 => (0..CITIZENS.len(), 0..4usize, any::<bool>())
+            .prop_map(|(citizen, nth, served)| Step::Mark { citizen, nth, served }),
+        1 => Just(Step::Timer),
     ]
 }
 
@@ -107,11 +121,32 @@ struct ModelBooking {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     cancelled: bool,
+    /// B8: `Some(true)` served, `Some(false)` missed.
+    ended: Option<bool>,
 }
 
 impl ModelBooking {
     fn active(&self, now: DateTime<Utc>) -> bool {
-        !self.cancelled && now < self.end
+        !self.cancelled && self.ended.is_none() && now < self.end
+    }
+}
+
+/// B8 as the model reads it: what an operator's mark answers.
+fn expected_mark(b: &ModelBooking, served: bool, now: DateTime<Utc>) -> Result<(), &'static str> {
+    if b.counter == 0 {
+        Err("settled_by_meeting")
+    } else if b.cancelled {
+        Err("not_active")
+    } else if let Some(was_served) = b.ended {
+        if was_served == served {
+            Ok(())
+        } else {
+            Err("not_active")
+        }
+    } else if now < b.start {
+        Err("slot_not_started")
+    } else {
+        Ok(())
     }
 }
 
@@ -154,7 +189,7 @@ proptest! {
     #![proptest_config(Config { failure_persistence: None, .. Config::default() })]
 
     #[test]
-    fn b1_b2_b4_hold_over_random_booking_sequences(steps in prop::collection::vec(step(), 1..40)) {
+    fn b1_b2_b4_b8_b10_hold_over_random_booking_sequences(steps in prop::collection::vec(step(), 1..40)) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         runtime.block_on(async {
             let policy = Policy::default();
@@ -188,7 +223,7 @@ proptest! {
                         prop_assert_eq!(&got, &want.map_err(str::to_owned), "booking outcome");
                         if got.is_ok() {
                             let end = counters[counter].offers(start).unwrap().end;
-                            model.push(ModelBooking { citizen: c, counter, start, end, cancelled: false });
+                            model.push(ModelBooking { citizen: c, counter, start, end, cancelled: false, ended: None });
                             ids.push((c, id));
                         }
                     }
@@ -199,8 +234,8 @@ proptest! {
                         }
                         let i = mine[nth % mine.len()];
                         let b = &model[i];
-                        let want = if b.cancelled || now >= b.end {
-                            Err(if b.cancelled { "not_active" } else { "slot_started" })
+                        let want = if b.cancelled || b.ended.is_some() || now >= b.end {
+                            Err(if b.cancelled || b.ended.is_some() { "not_active" } else { "slot_started" })
                         } else if now >= b.start {
                             Err("slot_started")
                         } else {
@@ -221,6 +256,52 @@ proptest! {
                         now += Duration::hours(hours);
                         clock.set(Some(now));
                     }
+                    Step::Mark { citizen: c, nth, served } => {
+                        let mine: Vec<usize> = (0..ids.len()).filter(|i| ids[*i].0 == c).collect();
+                        if mine.is_empty() {
+                            continue;
+                        }
+                        let i = mine[nth % mine.len()];
+                        let want = expected_mark(&model[i], served, now);
+                        let (id, by) = (ids[i].1.clone(), Settler::Operator);
+                        let command = if served {
+                            BookerCommand::MarkServed { id, by, at: now }
+                        } else {
+                            BookerCommand::MarkMissed { id, by, at: now }
+                        };
+                        let meta = Metadata::new(Actor::Operator("OP-1".into()), "counter");
+                        let got = service
+                            .booking_command(&citizen(c), &ids[i].1, command, &meta)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.code().to_owned());
+                        prop_assert_eq!(&got, &want.map_err(str::to_owned), "mark outcome");
+                        if got.is_ok() {
+                            model[i].ended = Some(served);
+                        }
+                    }
+                    Step::Timer => {
+                        let due_after = Duration::minutes(i64::from(policy.missed_after_minutes));
+                        for i in 0..model.len() {
+                            let b = &model[i];
+                            if b.cancelled || b.ended.is_some() {
+                                continue;
+                            }
+                            let want = if now < b.end + due_after { Err("not_yet_missed") } else { Ok(()) };
+                            let id = ids[i].1.clone();
+                            let command = BookerCommand::MarkMissed { id: id.clone(), by: Settler::Timer, at: now };
+                            let meta = Metadata::new(Actor::System, "timer");
+                            let got = service
+                                .booking_command(&citizen(b.citizen), &id, command, &meta)
+                                .await
+                                .map(|_| ())
+                                .map_err(|e| e.code().to_owned());
+                            prop_assert_eq!(&got, &want.map_err(str::to_owned), "timer outcome");
+                            if got.is_ok() {
+                                model[i].ended = Some(false);
+                            }
+                        }
+                    }
                 }
                 // The invariants, on the stored state.
                 for c in 0..CITIZENS.len() {
@@ -232,18 +313,42 @@ proptest! {
                             prop_assert_ne!(&a.counter_type, &b.counter_type, "B1");
                         }
                     }
+                    // B8: the stored state is the model's, booking by booking.
+                    for (i, (owner, id)) in ids.iter().enumerate() {
+                        if *owner != c {
+                            continue;
+                        }
+                        let stored = booker.booking(id).unwrap();
+                        let want = match (model[i].cancelled, model[i].ended) {
+                            (true, _) => "cancelled",
+                            (false, Some(true)) => "served",
+                            (false, Some(false)) => "missed",
+                            (false, None) => "confirmed",
+                        };
+                        prop_assert_eq!(stored.status().as_str(), want, "B8");
+                        prop_assert_eq!(stored.is_active(now), model[i].active(now), "B8: ended bookings do not count");
+                    }
                 }
                 for counter in &counters {
                     for ix in 0..2 {
                         let slot = counter.offers(slot_start(counter, ix)).unwrap();
                         let ledger = service.slot(&slot_key(&counter.id, &slot)).await.unwrap();
                         prop_assert!(ledger.taken() <= counter.capacity() as usize, "B4");
-                        // Every confirmed booking of the slot holds a place, and nothing else does.
+                        // Every booking of the slot that was confirmed (then
+                        // perhaps served or missed) holds a place, and nothing
+                        // else does; no two share a ticket code (B10).
                         let mut confirmed = 0;
+                        let mut codes = std::collections::BTreeSet::new();
                         for c in 0..CITIZENS.len() {
                             for b in service.booker(&citizen(c)).await.unwrap().bookings() {
-                                if b.counter == counter.id && b.slot == slot && b.stage == BookingStage::Confirmed {
+                                let held = matches!(
+                                    b.stage,
+                                    BookingStage::Confirmed | BookingStage::Served { .. } | BookingStage::Missed { .. }
+                                );
+                                if b.counter == counter.id && b.slot == slot && held {
                                     prop_assert!(ledger.holds(&b.id));
+                                    let code = b.ticket_code().expect("a place's ticket code");
+                                    prop_assert!(codes.insert(code), "B10: a ticket code given twice");
                                     confirmed += 1;
                                 }
                             }
