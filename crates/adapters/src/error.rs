@@ -3,7 +3,10 @@
 
 use cqrs_es::persist::PersistenceError;
 use cqrs_es::AggregateError;
+use deleghe_domain::booking::BookingId;
+use deleghe_domain::delegation::DelegationId;
 use deleghe_domain::flows::Refusal;
+use deleghe_domain::FiscalCode;
 
 #[derive(Debug, thiserror::Error)]
 /// Why a command, a flow or a read failed: a rule refused it, or the store
@@ -30,6 +33,40 @@ pub enum ServiceError {
     /// issuer is not the metadata's, say): a bug of the caller, not a rule.
     #[error("the library was misused: {0}")]
     Misuse(&'static str),
+    /// The request is stored and its flow under way, but it had not settled
+    /// when the call returned (a step failed for a passing reason, or another
+    /// driver holds it): the flow runner finishes it. Ask again for the
+    /// outcome (`202` with a `Location` in the app).
+    #[error("{0} is accepted and still being settled")]
+    Pending(Unsettled),
+}
+
+/// What a [`ServiceError::Pending`] left under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsettled {
+    /// A registration (D1–D7): the grantor's stream holds it pending.
+    Delegation {
+        /// Whose stream.
+        grantor: FiscalCode,
+        /// The delegation asked for.
+        id: DelegationId,
+    },
+    /// A booking (B1–B6): the booker's stream holds it pending.
+    Booking {
+        /// Whose stream.
+        booker: FiscalCode,
+        /// The booking asked for.
+        id: BookingId,
+    },
+}
+
+impl std::fmt::Display for Unsettled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Delegation { id, .. } => write!(f, "delegation {id}"),
+            Self::Booking { id, .. } => write!(f, "booking {id}"),
+        }
+    }
 }
 
 impl ServiceError {
@@ -42,6 +79,7 @@ impl ServiceError {
             Self::Corrupt(_) => "corrupt",
             Self::Misuse(_) => "misuse",
             Self::RefusedEarlier(code) => code,
+            Self::Pending(_) => "pending",
         }
     }
 

@@ -41,7 +41,7 @@ pub mod system;
 mod upcast;
 
 pub use clock::SettableClock;
-pub use error::ServiceError;
+pub use error::{ServiceError, Unsettled};
 pub use metadata::{Actor, Metadata};
 pub use repository::Repository;
 pub use service::Deleghe;

@@ -45,7 +45,7 @@ use crate::outbox::Dispatcher;
 use crate::projection::{Projector, ReadModels, ReadSide};
 use crate::repository::{ConnectError, Repository};
 use crate::runner::FlowRunner;
-use crate::service::{ContactBook, Deleghe};
+use crate::service::{ContactBook, Deleghe, Failpoint};
 use crate::settle::BookingTimer;
 
 /// Why a [`System`] could not be opened.
@@ -67,9 +67,17 @@ pub struct SystemBuilder {
     io: Option<Arc<dyn IoGateway>>,
     access_codes: Option<AccessCodes>,
     grace: Duration,
+    failpoint: Option<Failpoint>,
 }
 
 impl SystemBuilder {
+    /// Tests only: the service stops its flows where `failpoint` says, as a
+    /// crash would (what a flow left undone is the runner's; D10).
+    pub fn failpoint(mut self, failpoint: Failpoint) -> Self {
+        self.failpoint = Some(failpoint);
+        self
+    }
+
     /// Reads the time from `clock` everywhere (service, read models,
     /// documents, dispatcher, sweep); by default, real time.
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -120,9 +128,12 @@ impl SystemBuilder {
             .clock
             .unwrap_or_else(|| Arc::new(chrono::Utc::now) as Clock);
         let policy = self.policy;
-        let service = Arc::new(
-            Deleghe::new(repository.clone(), policy.clone()).with_clock(Arc::clone(&clock)),
-        );
+        let mut service =
+            Deleghe::new(repository.clone(), policy.clone()).with_clock(Arc::clone(&clock));
+        if let Some(failpoint) = self.failpoint {
+            service = service.with_failpoint(failpoint);
+        }
+        let service = Arc::new(service);
         // Opened once and shared (in memory, it is the only copy).
         let side = ReadSide::open(&repository)
             .await
@@ -183,6 +194,7 @@ impl System {
             io: None,
             access_codes: None,
             grace: DEFAULT_GRACE,
+            failpoint: None,
         }
     }
 

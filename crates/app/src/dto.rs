@@ -727,3 +727,17 @@ pub struct Problem {
     /// Stable, machine-readable, snake_case.
     pub code: String,
 }
+
+/// `202 Accepted`: a registration or booking stored whose flow outlived the
+/// request; ask `location` (also the `Location` header) for the outcome.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Pending {
+    /// Always `pending`.
+    #[schema(example = "pending")]
+    pub code: String,
+    pub detail: String,
+    /// The id of the delegation or booking asked.
+    pub id: String,
+    #[schema(example = "/v1/delegations/d-4b1c")]
+    pub location: String,
+}

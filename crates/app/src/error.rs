@@ -9,7 +9,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use deleghe_adapters::ServiceError;
+use deleghe_adapters::{ServiceError, Unsettled};
 use deleghe_domain::booking::{BookingError, PhoneError};
 use deleghe_domain::delegation::DelegationError;
 use deleghe_domain::document::DocumentError;
@@ -172,6 +172,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "not_found" => StatusCode::NOT_FOUND,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
         "conflict" => StatusCode::CONFLICT,
+        "pending" => StatusCode::ACCEPTED,
         "payload_too_large" | "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "not_a_pdf" | "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "pin_locked" | "access_code_locked" => StatusCode::LOCKED,
@@ -224,8 +225,41 @@ pub fn problem(
     response
 }
 
+/// `202 Accepted` for a request stored whose flow outlives the request:
+/// `Location` names the resource to poll, `Retry-After` when. The body says
+/// the same, as JSON; no status of a delegation or booking is invented.
+pub fn accepted(what: &Unsettled) -> Response {
+    let (kind, location) = match what {
+        Unsettled::Delegation { id, .. } => ("delegation", format!("/v1/delegations/{id}")),
+        Unsettled::Booking { id, .. } => ("booking", format!("/v1/bookings/{id}")),
+    };
+    let id = match what {
+        Unsettled::Delegation { id, .. } => id.to_string(),
+        Unsettled::Booking { id, .. } => id.to_string(),
+    };
+    let body = crate::dto::Pending {
+        code: "pending".to_owned(),
+        detail: format!(
+            "the {kind} is accepted and still being settled: ask {location} for the outcome"
+        ),
+        id,
+        location: location.clone(),
+    };
+    let mut response = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, value);
+    }
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let Self::Service(ServiceError::Pending(what)) = &self {
+            tracing::debug!(%what, "accepted; its flow is still under way");
+            return accepted(what);
+        }
         let status = self.status();
         let code = self.code();
         if status.is_server_error() {

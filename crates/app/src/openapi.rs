@@ -91,6 +91,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         dto::Problem,
+        dto::Pending,
         dto::DelegationDto,
         dto::DelegationList,
         dto::BookingDto,

@@ -113,6 +113,7 @@ pub async fn build(config: &Config) -> Result<AppState, BoxError> {
         io: config.io.clone(),
         sms_provider: config.sms_provider.clone(),
         timeouts: crate::Timeouts::default(),
+        failpoint: None,
     })
     .await?)
 }

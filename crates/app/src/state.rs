@@ -16,10 +16,11 @@ use deleghe_adapters::documents::{DocumentStore, DocumentUsage};
 use deleghe_adapters::gateway::{FileSmsGateway, Gateways, HttpIoGateway, HttpSmsGateway};
 use deleghe_adapters::outbox::{DispatchReport, Dispatcher};
 use deleghe_adapters::projection::{BookingView, DelegationView, ReadModels};
+use deleghe_adapters::service::Failpoint;
 use deleghe_adapters::system::OpenError;
-use deleghe_adapters::{Deleghe, Repository, ServiceError, SettableClock, System};
-use deleghe_domain::booking::{Booking, BookingId, BookingStatus};
-use deleghe_domain::delegation::{Delegation, DelegationError, DelegationId, Status};
+use deleghe_adapters::{Deleghe, Repository, ServiceError, SettableClock, System, Unsettled};
+use deleghe_domain::booking::{Booking, BookingId, BookingStage};
+use deleghe_domain::delegation::{Delegation, DelegationError, DelegationId, Stage, Status};
 use deleghe_domain::document::PdfDocument;
 use deleghe_domain::flows::Refusal;
 use deleghe_domain::meeting::Meeting;
@@ -66,6 +67,9 @@ pub struct StateConfig {
     pub io: Option<IoSettings>,
     /// N1, N2, N4: the SMS provider (instead of `sms_outbox`).
     pub sms_provider: Option<SmsProvider>,
+    /// Tests only: where the service stops its flows, as a crash would
+    /// (`SystemBuilder::failpoint`); `None` in any deployment.
+    pub failpoint: Option<Failpoint>,
 }
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> ServiceError {
@@ -80,6 +84,9 @@ impl AppState {
         let mut builder = System::builder(config.policy)
             .clock(clock.as_clock())
             .access_codes(config.keys.access_codes().clone());
+        if let Some(failpoint) = config.failpoint {
+            builder = builder.failpoint(failpoint);
+        }
         match (&config.sms_provider, &config.sms_outbox) {
             (Some(provider), _) => {
                 builder = builder.sms(Arc::new(
@@ -249,21 +256,91 @@ impl AppState {
         }
     }
 
+    /// A delegation by id whatever its stage, for a client polling the
+    /// outcome of its request (`Location` of a 202): the registered
+    /// delegation, or `pending` while its flow is under way, or the refusing
+    /// rule's own error. 404 if nothing was ever asked under that id.
+    pub async fn delegation_outcome(&self, id: &str) -> Result<DelegationView, AppError> {
+        let missing = || AppError::not_found(format!("delegation {id}"));
+        let id = DelegationId::parse(id).map_err(|_| missing())?;
+        self.read()
+            .await?
+            .delegation(&id)
+            .await?
+            .ok_or_else(missing)
+    }
+
+    /// What [`Self::delegation_outcome`] found, once the caller may see
+    /// it: the view if registered; otherwise why not.
+    pub async fn settled_delegation(&self, d: DelegationView) -> Result<DelegationView, AppError> {
+        match d.status {
+            Status::Pending => Err(ServiceError::Pending(Unsettled::Delegation {
+                grantor: d.grantor,
+                id: d.id,
+            })
+            .into()),
+            Status::Refused => {
+                let stored = self.service().grantor(&d.grantor).await?;
+                match stored.delegation(&d.id).map(|s| &s.stage) {
+                    Some(Stage::Refused {
+                        refusal: Some(refusal),
+                        ..
+                    }) => Err(ServiceError::Rule(Refusal::from(refusal.clone())).into()),
+                    Some(Stage::Refused { reason, .. }) => {
+                        Err(ServiceError::RefusedEarlier(reason.clone()).into())
+                    }
+                    _ => Err(AppError::not_found(format!("delegation {}", d.id))),
+                }
+            }
+            _ => Ok(d),
+        }
+    }
+
     /// A booking by id, from its booker's stream (a refused request was
-    /// never a booking: 404).
+    /// never a booking, and a pending one is not one yet: 404).
     pub async fn booking(&self, id: &str) -> Result<Booking, AppError> {
+        let b = self.booking_outcome(id).await?;
+        match b.stage {
+            BookingStage::Pending | BookingStage::Refused { .. } => {
+                Err(AppError::not_found(format!("booking {id}")))
+            }
+            _ => Ok(b),
+        }
+    }
+
+    /// A booking by id whatever its stage, from its booker's stream (the
+    /// outcome of a request a 202 answered); 404 if nothing was asked
+    /// under that id.
+    pub async fn booking_outcome(&self, id: &str) -> Result<Booking, AppError> {
         let missing = || AppError::not_found(format!("booking {id}"));
         let id = BookingId::parse(id).map_err(|_| missing())?;
         let view = self.read().await?.booking(&id).await?.ok_or_else(missing)?;
-        if view.status == BookingStatus::Refused {
-            return Err(missing());
-        }
         self.service()
             .booker(&view.booker)
             .await?
             .booking(&id)
             .cloned()
             .ok_or_else(missing)
+    }
+
+    /// What [`Self::booking_outcome`] found, once the caller may see it:
+    /// the booking if it stands (or has ended); otherwise why not.
+    pub fn settled_booking(b: Booking) -> Result<Booking, AppError> {
+        match &b.stage {
+            BookingStage::Pending => Err(ServiceError::Pending(Unsettled::Booking {
+                booker: b.booker,
+                id: b.id,
+            })
+            .into()),
+            BookingStage::Refused {
+                refusal: Some(refusal),
+                ..
+            } => Err(ServiceError::Rule(Refusal::from(refusal.clone())).into()),
+            BookingStage::Refused { reason, .. } => {
+                Err(ServiceError::RefusedEarlier(reason.clone()).into())
+            }
+            _ => Ok(b),
+        }
     }
 
     /// The view of a booking as clients see it, with its meeting's state.
@@ -298,6 +375,7 @@ impl AppState {
             timeouts: Timeouts::default(),
             io: None,
             sms_provider: None,
+            failpoint: None,
         })
         .await
         .expect("an in-memory app")

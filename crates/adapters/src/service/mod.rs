@@ -36,7 +36,7 @@ pub use flow::FlowReport;
 use exec::{check_issuer, load, Exec};
 
 use crate::clock::Clock;
-use crate::error::ServiceError;
+use crate::error::{ServiceError, Unsettled};
 use crate::metadata::Metadata;
 use crate::repository::Repository;
 
@@ -199,7 +199,7 @@ impl Deleghe {
     ) -> Result<Delegation, ServiceError> {
         let grantor = request.grantor.clone();
         let id = request.id.clone();
-        let (report, interrupted) = self
+        let (report, _interrupted) = self
             .run_partial(
                 Command::Grantor {
                     id: grantor.clone(),
@@ -230,7 +230,12 @@ impl Deleghe {
         // The answer is the stored outcome: once it is settled, steps left
         // undone by an interruption (a seat's release) are the runner's.
         match &delegation.stage {
-            Stage::Pending => Err(interrupted.unwrap_or(ServiceError::Conflict)),
+            // Stored, not settled (a step failed for a passing reason, or
+            // another driver holds it): the runner finishes it (D10).
+            Stage::Pending => Err(ServiceError::Pending(Unsettled::Delegation {
+                grantor: grantor.clone(),
+                id: id.clone(),
+            })),
             // The rule's own refusal, whoever decided it first.
             Stage::Refused {
                 refusal: Some(refusal),
@@ -328,7 +333,7 @@ impl Deleghe {
     ) -> Result<Booking, ServiceError> {
         let booker = request.booker.clone();
         let id = request.id.clone();
-        let (report, interrupted) = self
+        let (report, _interrupted) = self
             .run_partial(
                 Command::Booker {
                     id: booker.clone(),
@@ -351,13 +356,16 @@ impl Deleghe {
                 .booking(&id)
                 .cloned()
                 .ok_or_else(|| {
-                    Refusal::from(deleghe_domain::booking::BookingError::NotFound(id))
+                    Refusal::from(deleghe_domain::booking::BookingError::NotFound(id.clone()))
                 })?,
         };
         // As for delegations, the answer is the stored outcome.
         match &booking.stage {
             deleghe_domain::booking::BookingStage::Pending => {
-                Err(interrupted.unwrap_or(ServiceError::Conflict))
+                Err(ServiceError::Pending(Unsettled::Booking {
+                    booker: booker.clone(),
+                    id: id.clone(),
+                }))
             }
             // The rule's own refusal, whoever decided it first.
             deleghe_domain::booking::BookingStage::Refused {

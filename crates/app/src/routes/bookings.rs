@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use deleghe_adapters::projection::QueryError;
 use deleghe_domain::booking::{
-    BookedBy, BookerCommand, Booking, BookingError, BookingId, BookingStage, GrantorDetails,
+    BookedBy, BookerCommand, BookingError, BookingId, BookingStage, BookingStatus, GrantorDetails,
     OperatorChannel, Phone, RequestBooking, Settler, Ticket,
 };
 use deleghe_domain::schedule::{Mode, OfficeId};
@@ -18,7 +18,7 @@ use deleghe_domain::FiscalCode;
 use crate::auth::Caller;
 use crate::dto::{
     BookingDto, BookingList, BookingQuery, CounterBooking, CounterDto, CounterList, NewBooking,
-    OperatorChannelDto, Problem, SlotDto, SlotList, SlotQuery,
+    OperatorChannelDto, Pending, Problem, SlotDto, SlotList, SlotQuery,
 };
 use crate::error::AppError;
 use crate::extract::{Json, Path, Query};
@@ -91,6 +91,7 @@ pub async fn slots(
     request_body = NewBooking,
     responses(
         (status = 201, description = "confirmed", body = BookingDto),
+        (status = 202, description = "accepted, its flow still under way: `Location` names the resource to poll, `Retry-After` when", body = Pending, headers(("Location" = String, description = "the resource to poll"), ("Retry-After" = u32, description = "seconds"))),
         (status = 400, description = "`invalid_request` (e.g. a bad phone), `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`counter_already_booked`, `booking_limit_reached`, `slot_not_offered`, `mode_not_offered`, `slot_full`, `slot_started`, `grantor_details_required`, `self_delegation`", body = Problem, content_type = "application/problem+json"),
@@ -112,6 +113,7 @@ pub async fn create(
     request_body = CounterBooking,
     responses(
         (status = 201, description = "confirmed, made for the citizen", body = BookingDto),
+        (status = 202, description = "accepted, its flow still under way: `Location` names the resource to poll, `Retry-After` when", body = Pending, headers(("Location" = String, description = "the resource to poll"), ("Retry-After" = u32, description = "seconds"))),
         (status = 400, description = "`invalid_request`, `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
@@ -230,19 +232,14 @@ pub async fn list(
     } else {
         read.bookings_of(caller.citizen()?).await?
     };
+    // A request still in its flow, or refused, was never a booking.
     Ok(Json(BookingList {
-        items: found.iter().map(BookingDto::from).collect(),
+        items: found
+            .iter()
+            .filter(|b| !matches!(b.status, BookingStatus::Pending | BookingStatus::Refused))
+            .map(BookingDto::from)
+            .collect(),
     }))
-}
-
-/// The booking, if the caller may see it: its booker, or an operator.
-async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<Booking, AppError> {
-    let b = state.booking(id).await?;
-    if caller.may_see(&b.booker) {
-        Ok(b)
-    } else {
-        Err(AppError::not_found(format!("booking {id}")))
-    }
 }
 
 /// One booking: its booker, or an operator.
@@ -250,6 +247,8 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<Booking,
     params(("id" = String, Path, description = "booking id")),
     responses(
         (status = 200, body = BookingDto),
+        (status = 202, description = "its request is accepted and still being settled: ask again after `Retry-After`", body = Pending, headers(("Location" = String, description = "this resource"), ("Retry-After" = u32, description = "seconds"))),
+        (status = 422, description = "its request was refused: the refusing rule's own code", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`, also when it is someone else's", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -258,7 +257,11 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<BookingDto>, AppError> {
-    let b = visible(&state, &caller, &id).await?;
+    let b = state.booking_outcome(&id).await?;
+    if !caller.may_see(&b.booker) {
+        return Err(AppError::not_found(format!("booking {id}")));
+    }
+    let b = AppState::settled_booking(b)?;
     Ok(Json(BookingDto::from(&state.booking_view(&b).await?)))
 }
 

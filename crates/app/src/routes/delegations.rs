@@ -7,13 +7,14 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use deleghe_domain::delegation::{
     Channel, Delegation, DelegationId, GrantorCommand, RequestDelegation, RevocationChannel, Role,
+    Status,
 };
 use deleghe_domain::{FiscalCode, Issuer};
 
 use crate::auth::{Caller, Principal, Role as TokenRole, TokenRequest};
 use crate::dto::{
     ActAs, AuditDto, AuditList, AuditQuery, CounterChannelDto, CounterDelegation, DelegationDto,
-    DelegationList, DelegationQuery, NewDelegation, Problem, TokenDto,
+    DelegationList, DelegationQuery, NewDelegation, Pending, Problem, TokenDto,
 };
 use crate::error::AppError;
 use crate::extract::{Json, Path, Query};
@@ -33,6 +34,7 @@ fn fresh_id() -> DelegationId {
     request_body = NewDelegation,
     responses(
         (status = 201, description = "registered, active", body = DelegationDto),
+        (status = 202, description = "accepted, its flow still under way: `Location` names the resource to poll, `Retry-After` when", body = Pending, headers(("Location" = String, description = "the resource to poll"), ("Retry-After" = u32, description = "seconds"))),
         (status = 400, description = "`invalid_request`, `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`", body = Problem, content_type = "application/problem+json"),
     ),
@@ -66,6 +68,7 @@ pub async fn create(
     request_body = CounterDelegation,
     responses(
         (status = 201, description = "registered: active, or awaiting confirmation for legal roles", body = DelegationDto),
+        (status = 202, description = "accepted, its flow still under way: `Location` names the resource to poll, `Retry-After` when", body = Pending, headers(("Location" = String, description = "the resource to poll"), ("Retry-After" = u32, description = "seconds"))),
         (status = 400, description = "`invalid_request`, `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `pec_needs_legal_representative`", body = Problem, content_type = "application/problem+json"),
@@ -224,6 +227,8 @@ pub async fn revoke(
     params(("id" = String, Path, description = "delegation id")),
     responses(
         (status = 200, body = DelegationDto),
+        (status = 202, description = "its request is accepted and still being settled: ask again after `Retry-After`", body = Pending, headers(("Location" = String, description = "this resource"), ("Retry-After" = u32, description = "seconds"))),
+        (status = 422, description = "its request was refused: the refusing rule's own code", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`, also when it is someone else's", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -232,10 +237,11 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DelegationDto>, AppError> {
-    let d = state.delegation(&id).await?;
+    let d = state.delegation_outcome(&id).await?;
     if !(caller.may_see(&d.grantor) || caller.may_see(&d.delegate)) {
         return Err(AppError::not_found(format!("delegation {id}")));
     }
+    let d = state.settled_delegation(d).await?;
     Ok(Json(DelegationDto::from(&d)))
 }
 
@@ -279,8 +285,14 @@ pub async fn list(
     } else {
         read.delegations_by_delegate(&who).await?
     };
+    // A request still in its flow, or refused, was never a delegation: the
+    // contract lists none (its own `Location` answers for it).
     Ok(Json(DelegationList {
-        items: found.iter().map(DelegationDto::from).collect(),
+        items: found
+            .iter()
+            .filter(|d| !matches!(d.status, Status::Pending | Status::Refused))
+            .map(DelegationDto::from)
+            .collect(),
     }))
 }
 

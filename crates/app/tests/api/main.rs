@@ -6,6 +6,7 @@
 mod bookings;
 mod delegations;
 mod meetings;
+mod pending;
 mod personal;
 mod security_acting;
 mod security_documents;
@@ -32,6 +33,14 @@ macro_rules! scenarios {
             async fn dev_clock_when_enabled() {
                 crate::system::dev_clock_when_enabled(crate::support::Store::Memory).await;
             }
+
+            #[tokio::test]
+            async fn flows_that_outlive_their_request_answer_202_with_where_to_ask() {
+                crate::pending::flows_that_outlive_their_request_answer_202_with_where_to_ask(
+                    crate::support::Store::Memory,
+                )
+                .await;
+            }
         }
 
         mod postgres {
@@ -48,6 +57,13 @@ macro_rules! scenarios {
             async fn dev_clock_when_enabled() {
                 let Some(store) = crate::support::postgres() else { return };
                 crate::system::dev_clock_when_enabled(store).await;
+            }
+
+            #[tokio::test]
+            async fn flows_that_outlive_their_request_answer_202_with_where_to_ask() {
+                let Some(store) = crate::support::postgres() else { return };
+                crate::pending::flows_that_outlive_their_request_answer_202_with_where_to_ask(store)
+                    .await;
             }
         }
     };

@@ -35,6 +35,7 @@ async fn server() -> (std::net::SocketAddr, String) {
         timeouts: SHORT,
         io: None,
         sms_provider: None,
+        failpoint: None,
     })
     .await
     .unwrap();

@@ -39,6 +39,7 @@ async fn over_a_real_socket_with_graceful_shutdown() {
         timeouts: deleghe_app::Timeouts::default(),
         io: None,
         sms_provider: None,
+        failpoint: None,
     })
     .await
     .unwrap();

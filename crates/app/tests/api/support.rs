@@ -149,7 +149,16 @@ impl Answer {
 
 impl Api {
     pub async fn on(store: Store, dev_clock: bool) -> Self {
-        Self::build(store, dev_clock, None).await
+        Self::build(store, dev_clock, None, None).await
+    }
+
+    /// The app whose service stops its flows where `failpoint` says, as a
+    /// crash would (the flow runner finishes them).
+    pub async fn with_failpoint(
+        store: Store,
+        failpoint: deleghe_adapters::service::Failpoint,
+    ) -> Self {
+        Self::build(store, false, None, Some(failpoint)).await
     }
 
     /// The app in memory, sending its SMS to the provider at `url`
@@ -160,13 +169,14 @@ impl Api {
             url: url.to_owned(),
             token: deleghe_app::config::Secret::new(token),
         };
-        Self::build(Store::Memory, false, Some(provider)).await
+        Self::build(Store::Memory, false, Some(provider), None).await
     }
 
     async fn build(
         store: Store,
         dev_clock: bool,
         provider: Option<deleghe_app::config::SmsProvider>,
+        failpoint: Option<deleghe_adapters::service::Failpoint>,
     ) -> Self {
         let repository = match store {
             Store::Memory => Repository::memory(),
@@ -190,6 +200,7 @@ impl Api {
             timeouts: deleghe_app::Timeouts::default(),
             io: None,
             sms_provider: provider,
+            failpoint,
         })
         .await
         .expect("the app's state");
