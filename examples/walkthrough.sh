@@ -9,10 +9,13 @@
 #   3. the operator takes the booking in charge, consent is given (M4), both
 #      parties are attested (M5), the two PDFs are uploaded (M6), and the
 #      operator completes the meeting: the delegation is registered (M7);
-#   4. the delegation is active; the delegate acts for the grantor (D9) and
+#   4. the delegation is active, the booking served (B8), and the grantor,
+#      who keeps a mobile number in their contacts (N7), is told by SMS and
+#      in their personal area; the delegate acts for the grantor (D9) and
 #      the audit trail shows it;
 #   5. the grantor tries to revoke online too early (D8), the operator
-#      revokes at the counter, and the act-as session stops working (D9).
+#      revokes at the counter, the grantor is told again (N7), and the
+#      act-as session stops working (D9).
 #
 # Start the app first, in another terminal, from the repository's root:
 #
@@ -95,6 +98,21 @@ call() {
   fi
 }
 
+# sms_of KEY: waits for the SMS with idempotency key KEY in the SMS file
+# and prints it (the dispatcher sends what is due every half second).
+sms_of() {
+  local line=""
+  for _ in $(seq 1 40); do
+    if [ -f "$SMS" ]; then
+      line=$(grep -F "\"$1\"" "$SMS" || true)
+      [ -n "$line" ] && break
+    fi
+    sleep 0.25
+  done
+  [ -n "$line" ] || { echo "walkthrough: no SMS $1 in $SMS (is the app in --dev?)" >&2; exit 1; }
+  jq . <<<"$line"
+}
+
 # expect STATUS: stops the walkthrough if the last answer had another status.
 expect() {
   if [ "$STATUS" != "$1" ]; then
@@ -158,6 +176,10 @@ bold "The delegate is $DELEGATE, the grantor $GRANTOR; an operator of DCM NAPOLI
 
 bold "0. The development clock: Monday 30 November 2026, 10:00 in Rome"
 set_clock "2026-11-30T09:00:00Z"
+
+bold "   The grantor keeps a mobile number in their contacts (N7)"
+call grantor PUT /v1/me/contacts '{"phone": "+39 347 765 4321", "io": false}'
+expect 200
 
 bold "1. The delegate looks for a free slot of the web-meeting delegations counter"
 call delegate GET /v1/counters
@@ -244,10 +266,17 @@ DELEGATION=$(jq -r .delegation.id "$WORK/body")
 call delegate GET "$MEETING"
 expect 200
 
-bold "10. The delegation is active"
+bold "10. The delegation is active, and the booking served (B8)"
 call grantor GET "/v1/delegations/$DELEGATION"
 expect 200
 call delegate GET "/v1/delegations?delegate=$DELEGATE"
+expect 200
+call delegate GET "/v1/bookings/$BOOKING"
+expect 200
+
+bold "    The grantor is told, by SMS and in the personal area (N7)"
+sms_of "delegation:$DELEGATION:registered:grantor:mobile"
+call grantor GET /v1/me/notices
 expect 200
 
 bold "11. The delegate acts for the grantor (D9)"
@@ -274,6 +303,8 @@ expect 422
 bold "13. The operator revokes it at the counter, at any time (D8)"
 call operator POST "/v1/counter/delegations/$DELEGATION/revoke"
 expect 200
+bold "    The grantor is told of this too (N7)"
+sms_of "delegation:$DELEGATION:revoked:grantor:mobile"
 
 bold "14. The act-as session ends with the delegation (D9)"
 call delegate_for_grantor GET "/v1/delegations?grantor=$GRANTOR"
