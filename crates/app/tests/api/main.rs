@@ -1,7 +1,7 @@
 //! The HTTP contract of docs/APP.md, through the router in-process (`oneshot`),
-//! on the in-memory store and, when `DELEGHE_TEST_POSTGRES_URL` is set, on
-//! a fresh schema of that PostgreSQL server; plus one test over a real
-//! socket (`socket.rs`).
+//! on the in-memory store, on a new SQLite file (the app's default store)
+//! and, when `DELEGHE_TEST_POSTGRES_URL` is set, on a fresh schema of that
+//! PostgreSQL server; plus one test over a real socket (`socket.rs`).
 
 mod bookings;
 mod delegations;
@@ -17,37 +17,20 @@ mod socket;
 mod support;
 mod system;
 
-/// Each scenario once per store: `memory::NAME` and `postgres::NAME`.
+/// Each scenario once per store: `memory::NAME`, `sqlite::NAME` and
+/// `postgres::NAME` (skipped, saying so, without `DELEGHE_TEST_POSTGRES_URL`).
 macro_rules! scenarios {
     ($($module:ident :: $name:ident),* $(,)?) => {
-        mod memory {
+        scenarios!(@on memory, Some(crate::support::Store::Memory), $($module::$name),*);
+        scenarios!(@on sqlite, Some(crate::support::Store::Sqlite), $($module::$name),*);
+        scenarios!(@on postgres, crate::support::postgres(), $($module::$name),*);
+    };
+    (@on $store:ident, $open:expr, $($module:ident :: $name:ident),*) => {
+        mod $store {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let api = crate::support::Api::on(crate::support::Store::Memory, false).await;
-                    crate::$module::$name(api).await;
-                }
-            )*
-
-            #[tokio::test]
-            async fn dev_clock_when_enabled() {
-                crate::system::dev_clock_when_enabled(crate::support::Store::Memory).await;
-            }
-
-            #[tokio::test]
-            async fn flows_that_outlive_their_request_answer_202_with_where_to_ask() {
-                crate::pending::flows_that_outlive_their_request_answer_202_with_where_to_ask(
-                    crate::support::Store::Memory,
-                )
-                .await;
-            }
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(store) = crate::support::postgres() else { return };
+                    let Some(store) = $open else { return };
                     let api = crate::support::Api::on(store, false).await;
                     crate::$module::$name(api).await;
                 }
@@ -55,13 +38,13 @@ macro_rules! scenarios {
 
             #[tokio::test]
             async fn dev_clock_when_enabled() {
-                let Some(store) = crate::support::postgres() else { return };
+                let Some(store) = $open else { return };
                 crate::system::dev_clock_when_enabled(store).await;
             }
 
             #[tokio::test]
             async fn flows_that_outlive_their_request_answer_202_with_where_to_ask() {
-                let Some(store) = crate::support::postgres() else { return };
+                let Some(store) = $open else { return };
                 crate::pending::flows_that_outlive_their_request_answer_202_with_where_to_ask(store)
                     .await;
             }

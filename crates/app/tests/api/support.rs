@@ -44,6 +44,8 @@ pub fn cf(n: usize) -> String {
 /// The kind of store a scenario runs on.
 pub enum Store {
     Memory,
+    /// A new SQLite file in the temporary folder, removed with the `Api`.
+    Sqlite,
     Postgres(String),
 }
 
@@ -78,11 +80,20 @@ pub struct Api {
     router: Router,
     /// The development SMS gateway's file.
     pub sms: std::path::PathBuf,
+    /// The SQLite file of a `Store::Sqlite` scenario.
+    sqlite: Option<std::path::PathBuf>,
 }
 
 impl Drop for Api {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.sms);
+        if let Some(file) = &self.sqlite {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                let _ = std::fs::remove_file(name);
+            }
+        }
     }
 }
 
@@ -178,8 +189,16 @@ impl Api {
         provider: Option<deleghe_app::config::SmsProvider>,
         failpoint: Option<deleghe_adapters::service::Failpoint>,
     ) -> Self {
+        let mut sqlite = None;
         let repository = match store {
             Store::Memory => Repository::memory(),
+            Store::Sqlite => {
+                let file = std::env::temp_dir().join(format!("deleghe-app-{}.sqlite", unique()));
+                sqlite = Some(file.clone());
+                Repository::connect(&format!("sqlite://{}", file.display()))
+                    .await
+                    .expect("a SQLite store")
+            }
             Store::Postgres(url) => {
                 let separator = if url.contains('?') { '&' } else { '?' };
                 Repository::connect(&format!("{url}{separator}schema=t_{}", unique()))
@@ -209,6 +228,7 @@ impl Api {
             router: app(state.clone()),
             state,
             sms,
+            sqlite,
         }
     }
 
