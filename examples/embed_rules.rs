@@ -1,14 +1,31 @@
-//! Embedding the delegation rules in memory: register delegations, hit the
-//! cap of D2, see it waived for a tutor (D3), revoke (D8), register again.
+//! Embedding the delegation rules in memory: register delegations, each on
+//! the documents D11 asks for, hit the cap of D2, see it waived for a tutor
+//! (D3), revoke (D8), register again.
 //!
 //! Run with `cargo run --example embed_rules`.
 
 use chrono::{Duration, TimeZone, Utc};
 use deleghe::adapters::{Actor, Deleghe, Metadata, SettableClock};
 use deleghe::domain::delegation::{
-    Channel, DelegationId, GrantorCommand, RequestDelegation, RevocationChannel, Role,
+    Channel, DelegationId, Evidence, EvidenceDocument, GrantorCommand, RequestDelegation,
+    RevocationChannel, Role,
 };
+use deleghe::domain::document::{blank_pdf, DocumentKind, PdfDocument};
 use deleghe::domain::{FiscalCode, Policy};
+
+/// D11: the evidence of a registration. Each document passes M6's checks
+/// (a PDF of at most 3 MiB); the embedder stores its bytes (the adapters'
+/// document store does) and the events keep its kind and digest. Blank PDFs
+/// stand in for the scans here.
+fn evidence(kinds: &[DocumentKind]) -> Result<Evidence, Box<dyn std::error::Error>> {
+    let mut documents = Vec::new();
+    for (i, kind) in kinds.iter().enumerate() {
+        let scan = blank_pdf(1_000 + i).ok_or("no blank PDF")?;
+        let checked = PdfDocument::parse(&scan, Policy::default().max_document_bytes)?;
+        documents.push(EvidenceDocument::of(*kind, &checked));
+    }
+    Ok(Evidence::new(documents))
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,6 +58,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             channel: Channel::Online,
             ends_on: None,
             meeting: None,
+            // Online, a copy of the grantor's identity document.
+            evidence: evidence(&[DocumentKind::IdentityDocument])?,
             at: now,
         };
         let meta = Metadata::new(Actor::Citizen(grantor.clone()), "web");
@@ -67,6 +86,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 channel: Channel::Counter,
                 ends_on: None,
                 meeting: None,
+                // At a counter, a legal representative's form AA10 and the ID.
+                evidence: evidence(&[DocumentKind::Aa10, DocumentKind::IdentityDocument])?,
                 at: now,
             },
             &operator,
@@ -129,6 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 channel: Channel::Online,
                 ends_on: None,
                 meeting: None,
+                evidence: evidence(&[DocumentKind::IdentityDocument])?,
                 at: tomorrow,
             },
             &Metadata::new(Actor::Citizen(fourth.clone()), "web"),

@@ -480,6 +480,7 @@ impl StateMachineTest for Sut {
                     channel,
                     ends_on: ends_in_days.map(|d| today + chrono::Days::new(d)),
                     meeting: None,
+                    evidence: enough(channel, role),
                     at: now,
                 };
                 // Online, the grantor asks in person; at a counter or by
@@ -765,6 +766,7 @@ proptest! {
                         channel: Channel::Counter,
                         ends_on: None,
                         meeting: None,
+                        evidence: enough(Channel::Counter, if legal { Role::Tutor } else { Role::Ordinary }),
                         at: now,
                     };
                     workers.push(vec![FlowCommand::Grantor {
@@ -832,4 +834,27 @@ proptest! {
         prop_assert_eq!(seats, live);
         world.check_replay();
     }
+}
+
+/// D11: the documents a registration on `channel` needs for `role`, by
+/// digest (the rules do not read the store).
+fn enough(channel: Channel, role: Role) -> deleghe::domain::delegation::Evidence {
+    use deleghe::domain::delegation::{counter_forms, Evidence, EvidenceDocument};
+    use deleghe::domain::document::{DocumentDigest, DocumentKind};
+    let doc = |kind, c: char| EvidenceDocument {
+        kind,
+        sha256: DocumentDigest::parse(&c.to_string().repeat(64)).unwrap(),
+    };
+    Evidence::new(match channel {
+        Channel::Online => vec![doc(DocumentKind::IdentityDocument, 'a')],
+        Channel::Counter => vec![
+            doc(counter_forms(role)[0], 'b'),
+            doc(DocumentKind::IdentityDocument, 'a'),
+        ],
+        Channel::Pec => vec![doc(DocumentKind::Pec, 'c')],
+        Channel::WebMeeting => vec![
+            doc(DocumentKind::Aa08, 'd'),
+            doc(DocumentKind::IdentityDocument, 'e'),
+        ],
+    })
 }

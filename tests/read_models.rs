@@ -448,6 +448,8 @@ async fn read_models_answer_in_the_shapes_of_the_api(store: Store) {
             "ends_on": "2027-01-15",
             "revoked_at": null,
             "revocable_online_from": "2026-12-30",
+            // D11: the copy of the grantor's identity document.
+            "evidence": [{"kind": "identity_document", "sha256": "a".repeat(64)}],
         })
     );
     // D7: past its end date it is expired, and no longer revocable.
@@ -775,6 +777,7 @@ async fn projector_waits_for_a_slow_writer(store: Store) {
         channel: Channel::Online,
         ends_on: None,
         meeting: None,
+        evidence: Default::default(),
         at: t0(),
     };
     let metadata = Metadata::new(Actor::Citizen(person(5)), "web").to_map();

@@ -31,8 +31,10 @@ use deleghe::domain::booking::{
     RequestBooking, SlotLedger,
 };
 use deleghe::domain::delegation::{
-    Channel, Delegate, DelegationId, Grantor, RequestDelegation, RevocationChannel, Role, Stage,
+    Channel, Delegate, DelegationId, Evidence, EvidenceDocument, Grantor, RequestDelegation,
+    RevocationChannel, Role, Stage,
 };
+use deleghe::domain::document::{DocumentDigest, DocumentKind};
 use deleghe::domain::meeting::{Meeting, MeetingBooking, MeetingCommand};
 use deleghe::domain::pin::{PinAccount, PinCommand, PinHash, PinValidity};
 use deleghe::domain::schedule::{Counter, OfficeId, Slot};
@@ -219,6 +221,11 @@ fn delegation(n: usize, grantor: &FiscalCode, delegate: &FiscalCode) -> RequestD
         channel: Channel::Online,
         ends_on: None,
         meeting: None,
+        // D11: a copy of the grantor's identity document, by digest.
+        evidence: Evidence::new(vec![EvidenceDocument {
+            kind: DocumentKind::IdentityDocument,
+            sha256: DocumentDigest::parse(&"a".repeat(64)).unwrap(),
+        }]),
         at: t0(),
     }
 }

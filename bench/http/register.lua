@@ -4,7 +4,9 @@
 -- grantor; D2: three per delegate). Fiscal codes are made here, check
 -- character included (Agenzia delle Entrate's odd/even tables), unique per
 -- wrk thread and request. Used by bench/http.sh; the token comes in the
--- environment (DELEGHE_BENCH_TOKEN), the run's prefix in DELEGHE_BENCH_RUN.
+-- environment (DELEGHE_BENCH_TOKEN), the run's prefix in DELEGHE_BENCH_RUN,
+-- and the evidence every registration names (D11: an AA08 and an identity
+-- document the operator uploaded) in DELEGHE_BENCH_DOCUMENTS, a JSON list.
 
 local ODD = { [0] = 1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23 }
 
@@ -46,6 +48,7 @@ end
 function init(args)
   token = os.getenv("DELEGHE_BENCH_TOKEN")
   run = tonumber(os.getenv("DELEGHE_BENCH_RUN") or "0")
+  documents = os.getenv("DELEGHE_BENCH_DOCUMENTS") or "[]"
   n = 0
   year = 10 + id * 2 + run * 20
   wrk.method = "POST"
@@ -55,7 +58,8 @@ end
 
 function request()
   n = n + 1
-  local body = string.format('{"grantor":"%s","delegate":"%s"}', code(n, year), code(n, year + 1))
+  local body = string.format('{"grantor":"%s","delegate":"%s","documents":%s}',
+    code(n, year), code(n, year + 1), documents)
   return wrk.format(nil, nil, nil, body)
 end
 

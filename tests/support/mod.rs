@@ -8,7 +8,9 @@ use deleghe::adapters::{Actor, Metadata, Repository};
 use deleghe::domain::booking::{
     slot_key, Booking, BookingId, GrantorDetails, Phone, RequestBooking,
 };
-use deleghe::domain::delegation::{Channel, DelegationId, RequestDelegation, Role};
+use deleghe::domain::delegation::{
+    Channel, DelegationId, Evidence, EvidenceDocument, RequestDelegation, Role,
+};
 use deleghe::domain::document::{DocumentKind, DocumentRef};
 use deleghe::domain::meeting::{MeetingBooking, MeetingCommand};
 use deleghe::domain::schedule::{Counter, Mode, OfficeId};
@@ -52,6 +54,15 @@ pub fn operator() -> Metadata {
     Metadata::new(Actor::Operator("op-test".into()), "counter")
 }
 
+/// D11: the evidence of an online registration: a copy of the grantor's
+/// identity document (by digest; the rules do not read the store).
+pub fn online_evidence() -> Evidence {
+    Evidence::new(vec![EvidenceDocument {
+        kind: DocumentKind::IdentityDocument,
+        sha256: deleghe::domain::document::DocumentDigest::parse(&"a".repeat(64)).unwrap(),
+    }])
+}
+
 /// An ordinary online registration from person `grantor` to person `delegate`.
 pub fn request(id: &str, grantor: usize, delegate: usize) -> RequestDelegation {
     RequestDelegation {
@@ -62,6 +73,7 @@ pub fn request(id: &str, grantor: usize, delegate: usize) -> RequestDelegation {
         channel: Channel::Online,
         ends_on: None,
         meeting: None,
+        evidence: online_evidence(),
         at: t0(),
     }
 }

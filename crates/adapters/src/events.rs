@@ -11,6 +11,7 @@ use deleghe_domain::delegation::{Delegate, Grantor};
 use deleghe_domain::flows::Event;
 use deleghe_domain::meeting::Meeting;
 use deleghe_domain::pin::{PinAccount, PinEvent};
+use deleghe_domain::uploads::{Uploads, UploadsEvent};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -27,6 +28,8 @@ pub enum Payload {
     Pin(PinEvent),
     /// A change of a citizen's contacts (N7): part of no flow.
     Contacts(ContactsEvent),
+    /// A document uploaded as evidence (D11): part of no flow.
+    Uploads(UploadsEvent),
 }
 
 /// One event of the log, decoded.
@@ -180,6 +183,7 @@ fn payload(
         }
         t if t == PinAccount::TYPE => Payload::Pin(source.parse().map_err(corrupt)?),
         t if t == CitizenContacts::TYPE => Payload::Contacts(source.parse().map_err(corrupt)?),
+        t if t == Uploads::TYPE => Payload::Uploads(source.parse().map_err(corrupt)?),
         other => {
             return Err(ServiceError::Corrupt(
                 format!("unknown aggregate type {other:?} at position {position}").into(),

@@ -55,6 +55,11 @@ pub struct NewDelegation {
     pub delegate: String,
     /// D7: last day in force; none: no end. Online, at least 30 days ahead.
     pub ends_on: Option<NaiveDate>,
+    /// D11: the SHA-256 of the copy of the caller's identity document,
+    /// uploaded by the caller with `POST /v1/me/documents`. Required unless
+    /// the policy waives it (`online_identity_document_required`).
+    #[schema(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    pub identity_document: Option<String>,
 }
 
 /// `POST /v1/counter/delegations`: an operator registers a delegation.
@@ -70,6 +75,13 @@ pub struct CounterDelegation {
     /// Default `counter`.
     pub channel: Option<CounterChannelDto>,
     pub ends_on: Option<NaiveDate>,
+    /// D11: the SHA-256 of each document the registration is made on,
+    /// uploaded by the calling operator with `POST /v1/counter/documents`:
+    /// at a counter the form (AA08 or AA09; AA10 for a legal
+    /// representative) and the grantor's identity document, by PEC the
+    /// signed documents received.
+    #[serde(default)]
+    pub documents: Vec<String>,
 }
 
 /// A delegation as returned.
@@ -90,6 +102,17 @@ pub struct DelegationDto {
     /// D8: first day the grantor may revoke online, while that is possible
     /// at all (an active ordinary delegation); null otherwise.
     pub revocable_online_from: Option<NaiveDate>,
+    /// D11: the stored documents it was registered on.
+    pub evidence: Vec<EvidenceDto>,
+}
+
+/// D11: one document a delegation was registered on.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct EvidenceDto {
+    /// `identity_document | aa08 | aa09 | aa10 | pec`.
+    pub kind: String,
+    /// SHA-256 of the document, lowercase hex.
+    pub sha256: String,
 }
 
 impl From<&DelegationView> for DelegationDto {
@@ -105,6 +128,15 @@ impl From<&DelegationView> for DelegationDto {
             ends_on: d.ends_on,
             revoked_at: d.revoked_at,
             revocable_online_from: d.revocable_online_from,
+            evidence: d
+                .evidence
+                .documents()
+                .iter()
+                .map(|e| EvidenceDto {
+                    kind: e.kind.as_str().to_owned(),
+                    sha256: e.sha256.to_string(),
+                })
+                .collect(),
         }
     }
 }
@@ -440,7 +472,7 @@ pub struct DocumentDto {
     /// Present on upload answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// `aa08 | identity_document`.
+    /// `aa08 | identity_document`; for evidence (D11) also `aa09 | aa10 | pec`.
     pub kind: String,
     pub bytes: u64,
     pub sha256: String,
@@ -525,6 +557,22 @@ impl From<&Meeting> for MeetingDto {
 #[into_params(parameter_in = Query)]
 pub struct DocumentQuery {
     /// `aa08 | identity_document`.
+    pub kind: String,
+}
+
+/// D11: `POST /v1/me/documents?kind=identity_document`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MyDocumentQuery {
+    /// `identity_document`.
+    pub kind: String,
+}
+
+/// D11: `POST /v1/counter/documents?kind=...`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CounterDocumentQuery {
+    /// `aa08 | aa09 | aa10 | identity_document | pec`.
     pub kind: String,
 }
 

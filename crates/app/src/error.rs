@@ -37,6 +37,17 @@ pub enum AppError {
         field: &'static str,
         error: PhoneError,
     },
+    /// D11: a document's digest that is not 64 lowercase hex digits (400
+    /// `invalid_request`, with `field`).
+    #[error("{field}: {error}")]
+    InvalidDigest {
+        field: String,
+        error: deleghe_domain::document::DocumentDigestError,
+    },
+    /// D11: a well-formed digest naming no stored document the caller
+    /// uploaded (400 `unknown_document`, with `field` and `sha256`).
+    #[error("{field}: no document {sha256} uploaded by you is stored (D11)")]
+    UnknownDocument { field: String, sha256: String },
     /// No valid bearer token (401).
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -124,7 +135,8 @@ impl AppError {
     pub fn code(&self) -> &str {
         match self {
             Self::RegistrationRefused { code } | Self::Refused { code } => code,
-            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidRequest(_) | Self::InvalidDigest { .. } => "invalid_request",
+            Self::UnknownDocument { .. } => "unknown_document",
             Self::InvalidFiscalCode { .. } => "invalid_fiscal_code",
             Self::InvalidPhone { .. } => "invalid_phone",
             Self::Unauthorized(_) | Self::TokenTooLong { .. } => "unauthorized",
@@ -161,7 +173,8 @@ pub fn status_of(code: &str) -> StatusCode {
         | "invalid_phone"
         | "invalid_validity"
         | "invalid_pin"
-        | "unknown_document_kind" => StatusCode::BAD_REQUEST,
+        | "unknown_document_kind"
+        | "unknown_document" => StatusCode::BAD_REQUEST,
         "unauthorized" => StatusCode::UNAUTHORIZED,
         "forbidden"
         | "no_active_delegation"
@@ -285,6 +298,13 @@ impl AppError {
             Self::InvalidFiscalCode { field, .. } => {
                 m.insert("field".into(), json!(field));
             }
+            Self::InvalidDigest { field, .. } => {
+                m.insert("field".into(), json!(field));
+            }
+            Self::UnknownDocument { field, sha256 } => {
+                m.insert("field".into(), json!(field));
+                m.insert("sha256".into(), json!(sha256));
+            }
             Self::NoActiveDelegation(grantor) => {
                 m.insert("grantor".into(), json!(grantor));
             }
@@ -343,6 +363,9 @@ fn refusal_fields(refusal: &Refusal, m: &mut Map<String, Value>) {
             } => {
                 m.insert("revocable_online_from".into(), json!(revocable_online_from));
             }
+            DelegationError::EvidenceMissing { missing } => {
+                m.insert("missing".into(), json!(missing));
+            }
             _ => {}
         },
         Refusal::Booking(e) => match e {
@@ -378,7 +401,7 @@ fn refusal_fields(refusal: &Refusal, m: &mut Map<String, Value>) {
             }
             _ => {}
         },
-        Refusal::Pin(_) | Refusal::Contacts(_) => {}
+        Refusal::Pin(_) | Refusal::Contacts(_) | Refusal::Uploads(_) => {}
     }
 }
 
@@ -401,6 +424,13 @@ mod tests {
         assert_eq!(status_of("not_a_pdf"), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(status_of("invalid_validity"), StatusCode::BAD_REQUEST);
         assert_eq!(status_of("conflict"), StatusCode::CONFLICT);
+        // D11: a registration without its evidence is a rule's refusal; a
+        // digest naming no document of the caller's is bad input.
+        assert_eq!(
+            status_of("evidence_missing"),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(status_of("unknown_document"), StatusCode::BAD_REQUEST);
         // D12: what a delegate acting for a grantor may not do is forbidden.
         assert_eq!(status_of("not_allowed_when_acting"), StatusCode::FORBIDDEN);
         assert_eq!(status_of("no_active_delegation"), StatusCode::FORBIDDEN);

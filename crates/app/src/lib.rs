@@ -101,7 +101,7 @@ impl Default for Timeouts {
 
 /// The whole HTTP app on `state`.
 pub fn app(state: AppState) -> Router {
-    use routes::{bookings, delegations, meetings, personal, system};
+    use routes::{bookings, delegations, documents, meetings, personal, system};
     let mut router = Router::new()
         .route("/health", get(system::health))
         .route("/openapi.json", get(system::openapi))
@@ -177,6 +177,15 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/me/contacts",
             get(personal::contacts).put(personal::change_contacts),
+        )
+        // D11: the documents of a registration's evidence.
+        .route(
+            "/v1/me/documents",
+            post(documents::upload_mine).layer(DefaultBodyLimit::max(DOCUMENT_BODY_LIMIT)),
+        )
+        .route(
+            "/v1/counter/documents",
+            post(documents::upload_counter).layer(DefaultBodyLimit::max(DOCUMENT_BODY_LIMIT)),
         )
         .route("/v1/me/pin", post(personal::issue_pin))
         .route("/v1/pin/verify", post(personal::verify_pin));

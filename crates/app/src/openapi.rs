@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::dto;
-use crate::routes::{bookings, delegations, meetings, personal, system};
+use crate::routes::{bookings, delegations, documents, meetings, personal, system};
 
 /// A PDF file, as a request or response body.
 #[derive(ToSchema)]
@@ -40,6 +40,7 @@ impl Modify for BearerAuth {
     info(
         title = "deleghe",
         description = "INPS digital-identity delegations: registration and revocation (D1–D9), \
+                       the evidence of a registration (D11), \
                        bookings (B1–B7), web meetings (M1–M9), notices (N3), telephone PIN (P1–P3). \
                        Every error is application/problem+json with a stable `code`."
     ),
@@ -60,6 +61,8 @@ impl Modify for BearerAuth {
         delegations::counter_revoke,
         delegations::act_as,
         delegations::audit,
+        documents::upload_mine,
+        documents::upload_counter,
         bookings::counters,
         bookings::slots,
         bookings::create,
@@ -94,6 +97,7 @@ impl Modify for BearerAuth {
         dto::Pending,
         dto::DelegationDto,
         dto::DelegationList,
+        dto::EvidenceDto,
         dto::BookingDto,
         dto::BookingList,
         dto::MeetingDto,

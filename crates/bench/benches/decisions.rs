@@ -19,9 +19,10 @@ use deleghe_domain::booking::{
     AccessCodeDigest, Booker, BookerCommand, BookingId, GrantorDetails, Phone, RequestBooking,
 };
 use deleghe_domain::delegation::{
-    Channel, Delegate, DelegateCommand, DelegationId, Grantor, GrantorCommand, RequestDelegation,
-    RevocationChannel, Role,
+    Channel, Delegate, DelegateCommand, DelegationId, Evidence, EvidenceDocument, Grantor,
+    GrantorCommand, RequestDelegation, RevocationChannel, Role,
 };
+use deleghe_domain::document::{DocumentDigest, DocumentKind};
 use deleghe_domain::meeting::{Meeting, MeetingBooking, MeetingCommand};
 use deleghe_domain::schedule::{
     Counter, CounterId, Mode, OfficeId, OpeningInterval, WeeklySchedule,
@@ -70,6 +71,11 @@ fn request(
         channel: Channel::Online,
         ends_on: Some(NaiveDate::from_ymd_opt(2027, 12, 31).unwrap()),
         meeting: None,
+        // D11: a copy of the grantor's identity document, by digest.
+        evidence: Evidence::new(vec![EvidenceDocument {
+            kind: DocumentKind::IdentityDocument,
+            sha256: DocumentDigest::parse(&"a".repeat(64)).expect("a digest"),
+        }]),
         at,
     }
 }

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc, Weekday};
 use deleghe_adapters::{Actor, Metadata};
 use deleghe_domain::booking::{AccessCodeDigest, BookingId, Phone, RequestBooking};
-use deleghe_domain::delegation::{Channel, DelegationId, RequestDelegation, Role};
+use deleghe_domain::delegation::{
+    Channel, DelegationId, Evidence, EvidenceDocument, RequestDelegation, Role,
+};
+use deleghe_domain::document::{DocumentDigest, DocumentKind};
 use deleghe_domain::schedule::{
     Counter, CounterId, Mode, OfficeId, OpeningInterval, Slot, WeeklySchedule,
 };
@@ -63,6 +66,11 @@ pub fn registration(
         channel: Channel::Online,
         ends_on: None,
         meeting: None,
+        // D11: a copy of the grantor's identity document, by digest.
+        evidence: Evidence::new(vec![EvidenceDocument {
+            kind: DocumentKind::IdentityDocument,
+            sha256: DocumentDigest::parse(&"a".repeat(64)).expect("a digest"),
+        }]),
         at,
     }
 }

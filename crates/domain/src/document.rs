@@ -45,8 +45,9 @@ pub enum DocumentError {
     /// M6: the content is not a PDF (whatever the file is called), or the file is empty.
     #[error("the document is not a PDF (M6)")]
     NotAPdf,
-    /// M6: a document kind other than `aa08` or `identity_document`.
-    #[error("unknown document kind {0:?}: expected \"aa08\" or \"identity_document\" (M6)")]
+    /// M6, D11: a document kind this place does not take (a meeting takes
+    /// `aa08` and `identity_document`; a counter every [`DocumentKind`]).
+    #[error("unknown document kind {0:?} (M6, D11)")]
     UnknownKind(String),
 }
 
@@ -61,7 +62,7 @@ impl DocumentError {
     }
 }
 
-/// M6 (and D5): which document a file is.
+/// M6, D5, D11: which document a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
@@ -69,15 +70,50 @@ pub enum DocumentKind {
     Aa08,
     /// A copy of the grantor's identity document.
     IdentityDocument,
+    /// Form AA09 (D5): the request handed in by the delegate for a grantor
+    /// kept away by ill health.
+    Aa09,
+    /// Form AA10 (D5): the request of a legal representative.
+    Aa10,
+    /// D11: a digitally signed document received by PEC.
+    Pec,
 }
 
 impl DocumentKind {
-    /// The wire name: `"aa08"` or `"identity_document"` (as in serde).
+    /// Every kind, in wire order.
+    pub const ALL: [DocumentKind; 5] = [
+        DocumentKind::Aa08,
+        DocumentKind::IdentityDocument,
+        DocumentKind::Aa09,
+        DocumentKind::Aa10,
+        DocumentKind::Pec,
+    ];
+
+    /// The wire name: `"aa08"`, `"identity_document"`, `"aa09"`, `"aa10"`
+    /// or `"pec"` (as in serde).
     pub fn as_str(&self) -> &'static str {
         match self {
             DocumentKind::Aa08 => "aa08",
             DocumentKind::IdentityDocument => "identity_document",
+            DocumentKind::Aa09 => "aa09",
+            DocumentKind::Aa10 => "aa10",
+            DocumentKind::Pec => "pec",
         }
+    }
+
+    /// M6: the kinds a web meeting takes (form AA08 and the grantor's
+    /// identity document).
+    pub fn in_meeting(self) -> bool {
+        matches!(self, DocumentKind::Aa08 | DocumentKind::IdentityDocument)
+    }
+
+    /// M6: parses the wire name of a kind a web meeting takes; any other is
+    /// [`DocumentError::UnknownKind`].
+    pub fn for_meeting(s: &str) -> Result<Self, DocumentError> {
+        s.parse::<Self>()
+            .ok()
+            .filter(|kind| kind.in_meeting())
+            .ok_or_else(|| DocumentError::UnknownKind(s.to_owned()))
     }
 }
 
@@ -90,13 +126,12 @@ impl fmt::Display for DocumentKind {
 impl FromStr for DocumentKind {
     type Err = DocumentError;
 
-    /// Parses the wire name, exactly (`"aa08"`, `"identity_document"`).
+    /// Parses the wire name, exactly (`"aa08"`, `"identity_document"`...).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "aa08" => Ok(DocumentKind::Aa08),
-            "identity_document" => Ok(DocumentKind::IdentityDocument),
-            other => Err(DocumentError::UnknownKind(other.to_owned())),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| DocumentError::UnknownKind(s.to_owned()))
     }
 }
 
@@ -190,6 +225,42 @@ pub struct DocumentRef {
     /// Length of the content in bytes.
     pub bytes: u64,
 }
+
+/// D11: the SHA-256 digest of a stored document, as events name it: 64
+/// lowercase hex digits, checked.
+///
+/// ```
+/// use deleghe_domain::document::DocumentDigest;
+///
+/// assert!(DocumentDigest::parse(&"a".repeat(64)).is_ok());
+/// assert!(DocumentDigest::parse(&"A".repeat(64)).is_err());
+/// assert!(DocumentDigest::parse("abc").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DocumentDigest(String);
+
+/// Why a string is not a document's digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a document's SHA-256 is 64 lowercase hex digits: {0:?}")]
+pub struct DocumentDigestError(pub String);
+
+impl DocumentDigest {
+    /// Checks `input`: exactly 64 characters among `0-9` and `a-f`.
+    pub fn parse(input: &str) -> Result<Self, DocumentDigestError> {
+        let ok = input.len() == 64
+            && input
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(DocumentDigestError(input.chars().take(80).collect()))
+        }
+    }
+}
+
+crate::ids::string_value!(DocumentDigest, DocumentDigestError);
 
 /// The SHA-256 digest of `bytes`, lowercase hex (64 characters).
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -519,6 +590,9 @@ trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n";
         for (kind, name) in [
             (DocumentKind::Aa08, "aa08"),
             (DocumentKind::IdentityDocument, "identity_document"),
+            (DocumentKind::Aa09, "aa09"),
+            (DocumentKind::Aa10, "aa10"),
+            (DocumentKind::Pec, "pec"),
         ] {
             assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
             assert_eq!(name.parse::<DocumentKind>(), Ok(kind));
@@ -526,5 +600,30 @@ trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n";
         }
         let err = "AA09".parse::<DocumentKind>().unwrap_err();
         assert_eq!(err.code(), "unknown_document_kind");
+        // A meeting takes the AA08 and the identity document only (M6).
+        assert_eq!(DocumentKind::for_meeting("aa08"), Ok(DocumentKind::Aa08));
+        assert_eq!(
+            DocumentKind::for_meeting("aa10"),
+            Err(DocumentError::UnknownKind("aa10".into()))
+        );
+    }
+
+    #[test]
+    fn d11_a_digest_is_64_lowercase_hex_digits() {
+        let good = sha256_hex(b"abc");
+        assert_eq!(DocumentDigest::parse(&good).unwrap().as_str(), good);
+        for bad in [
+            "",
+            "abc",
+            &good[..63],
+            &good.to_uppercase(),
+            &format!("{good}0"),
+            &"g".repeat(64),
+        ] {
+            assert!(DocumentDigest::parse(bad).is_err(), "{bad:?}");
+        }
+        let json = serde_json::to_string(&DocumentDigest::parse(&good).unwrap()).unwrap();
+        assert_eq!(json, format!("\"{good}\""));
+        assert!(serde_json::from_str::<DocumentDigest>("\"xyz\"").is_err());
     }
 }

@@ -19,8 +19,8 @@ use crate::booking::{
 };
 use crate::delegation::flow::{self as delegation_flow, FlowCommand};
 use crate::delegation::{
-    Channel, DelegateCommand, DelegateEvent, DelegationError, GrantorCommand, GrantorEvent,
-    RequestDelegation, Role,
+    Channel, DelegateCommand, DelegateEvent, DelegationError, Evidence, GrantorCommand,
+    GrantorEvent, RequestDelegation, Role,
 };
 use crate::meeting::{MeetingCommand, MeetingError, MeetingEvent, RegistrationResult};
 use crate::{FiscalCode, Issuer};
@@ -112,6 +112,9 @@ pub enum Refusal {
     /// A contacts rule (N7, D12).
     #[error(transparent)]
     Contacts(#[from] crate::contacts::ContactsError),
+    /// An uploads rule (D11, D12).
+    #[error(transparent)]
+    Uploads(#[from] crate::uploads::UploadsError),
 }
 
 impl Refusal {
@@ -123,6 +126,7 @@ impl Refusal {
             Self::Meeting(e) => e.code(),
             Self::Pin(e) => e.code(),
             Self::Contacts(e) => e.code(),
+            Self::Uploads(e) => e.code(),
         }
     }
 }
@@ -293,7 +297,11 @@ pub fn react(event: &Event, now: DateTime<Utc>) -> Vec<Command> {
             // M7: a completed meeting registers the delegation under D1–D3.
             if let (
                 Some((delegation_id, grantor, delegate)),
-                MeetingEvent::CompletionRequested { booking_id, .. },
+                MeetingEvent::CompletionRequested {
+                    booking_id,
+                    documents,
+                    ..
+                },
             ) = (crate::meeting::registration_request(e), e)
             {
                 next.push(Command::Grantor {
@@ -307,6 +315,8 @@ pub fn react(event: &Event, now: DateTime<Utc>) -> Vec<Command> {
                             channel: Channel::WebMeeting,
                             ends_on: None,
                             meeting: Some(booking_id.clone()),
+                            // D11: the meeting's documents are its evidence.
+                            evidence: Evidence::of_refs(documents),
                             at: now,
                         },
                         by: Issuer::system(),
@@ -467,6 +477,7 @@ mod tests {
             channel: Channel::Online,
             ends_on: None,
             meeting: None,
+            evidence: Evidence::default(),
             at: now,
         };
         let first = Command::Grantor {
@@ -484,6 +495,7 @@ mod tests {
             channel: request.channel,
             ends_on: None,
             meeting: None,
+            evidence: Evidence::default(),
             at: now,
         });
         // The repeat of the request calls for what its event called for.

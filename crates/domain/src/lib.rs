@@ -10,12 +10,14 @@
 //! - [`fiscal_code`]: I1, the validated person id;
 //! - [`policy`]: every number the rules use;
 //! - [`issuer`]: who issues a command, and for whom (D9, D12);
-//! - [`delegation`]: the grantor and delegate aggregates (D1–D9, D12) and the
+//! - [`delegation`]: the grantor and delegate aggregates (D1–D9, D11, D12) and the
 //!   registration flow that keeps D10 across them;
 //! - [`schedule`]: counters, weekly schedules and slots in Europe/Rome (B3);
 //! - [`booking`]: a citizen's bookings and a slot's places (B1–B7);
 //! - [`meeting`]: the web meeting (M1–M10);
-//! - [`document`]: the PDFs of a meeting (M6);
+//! - [`document`]: the PDFs of a meeting and of a registration's evidence
+//!   (M6, D11);
+//! - [`uploads`]: who uploaded which document of evidence (D11);
 //! - [`contacts`]: a citizen's mobile and IO choice (N7);
 //! - [`notification`]: the messages the events call for (N1–N7);
 //! - [`pin`]: the telephone PIN (P1–P3);
@@ -36,6 +38,7 @@
 //!     channel: Channel::Online,
 //!     ends_on: None,
 //!     meeting: None,
+//!     evidence: Default::default(),
 //!     at: Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
 //! };
 //! // Online, the grantor asks in person (D5, D12).
@@ -58,6 +61,7 @@ pub mod notification;
 pub mod pin;
 pub mod policy;
 pub mod time;
+pub mod uploads;
 
 pub use fiscal_code::{FiscalCode, FiscalCodeError};
 pub use issuer::{Actor, Issuer};

@@ -59,7 +59,10 @@ pub(crate) fn row_keys(events: &[LoggedEvent]) -> RowKeys {
                 (event.aggregate_id.clone(), e.booking_id().to_string()),
                 e.holds_place(),
             ),
-            Payload::Process(Event::Delegate(_)) | Payload::Pin(_) | Payload::Contacts(_) => {}
+            Payload::Process(Event::Delegate(_))
+            | Payload::Pin(_)
+            | Payload::Contacts(_)
+            | Payload::Uploads(_) => {}
         }
     }
     keys
@@ -95,7 +98,10 @@ pub(crate) async fn apply(
         Payload::Process(Event::Meeting(e)) => {
             meeting(batch, &event.aggregate_id, e, position).await?
         }
-        Payload::Process(Event::Delegate(_)) | Payload::Pin(_) | Payload::Contacts(_) => vec![],
+        Payload::Process(Event::Delegate(_))
+        | Payload::Pin(_)
+        | Payload::Contacts(_)
+        | Payload::Uploads(_) => vec![],
     };
     if cx.outbox {
         for op in ops {
@@ -117,6 +123,13 @@ fn document_references(payload: &Payload) -> Vec<&str> {
         Payload::Process(Event::Meeting(MeetingEvent::DocumentAttached { document, .. })) => {
             vec![document.sha256.as_str()]
         }
+        Payload::Process(Event::Grantor(GrantorEvent::DelegationRequested {
+            evidence, ..
+        })) => evidence
+            .documents()
+            .iter()
+            .map(|d| d.sha256.as_str())
+            .collect(),
         _ => vec![],
     }
 }
@@ -147,6 +160,7 @@ fn event_type(payload: &Payload) -> String {
         Payload::Process(Event::Meeting(e)) => e.event_type(),
         Payload::Pin(e) => e.event_type(),
         Payload::Contacts(e) => e.event_type(),
+        Payload::Uploads(e) => e.event_type(),
     }
 }
 
@@ -156,6 +170,7 @@ fn event_at(payload: &Payload) -> DateTime<Utc> {
         Payload::Process(e) => e.at(),
         Payload::Pin(e) => e.at(),
         Payload::Contacts(e) => e.at(),
+        Payload::Uploads(e) => e.at(),
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use deleghe_domain::booking::{
     BookedBy, Booking, BookingId, BookingStatus, GrantorDetails, Phone, Ticket,
 };
-use deleghe_domain::delegation::{Channel, Delegation, DelegationId, Role, Status};
+use deleghe_domain::delegation::{Channel, Delegation, DelegationId, Evidence, Role, Status};
 use deleghe_domain::meeting::{Meeting, MeetingState, Outcome};
 use deleghe_domain::schedule::{CounterId, Mode, OfficeId, Slot};
 use deleghe_domain::time::ROME;
@@ -59,6 +59,8 @@ pub struct DelegationView {
     /// D8: the first day the grantor may revoke online, while that can happen
     /// at all (see above).
     pub revocable_online_from: Option<NaiveDate>,
+    /// D11: the stored documents it was registered on, `[{kind, sha256}]`.
+    pub evidence: Evidence,
 }
 
 impl DelegationView {
@@ -78,6 +80,7 @@ impl DelegationView {
             ends_on: d.ends_on,
             revoked_at: d.revoked_at(),
             revocable_online_from: revocable.then(|| d.revocable_online_from(policy)).flatten(),
+            evidence: d.evidence.clone(),
         }
     }
 }

@@ -22,10 +22,12 @@ use deleghe_domain::delegation::{
     Delegate, Delegation, DelegationError, DelegationId, Grantor, GrantorCommand,
     RequestDelegation, RevocationChannel, Stage,
 };
+use deleghe_domain::document::DocumentRef;
 use deleghe_domain::flows::{Command, Event, Refusal};
 use deleghe_domain::meeting::{Meeting, MeetingCommand};
 use deleghe_domain::notification::Contact;
 use deleghe_domain::pin::{PinAccount, PinCommand, PinEvent};
+use deleghe_domain::uploads::{Uploads, UploadsCommand};
 use deleghe_domain::{FiscalCode, Policy};
 
 mod exec;
@@ -58,6 +60,7 @@ pub struct Deleghe {
     meetings: PersistedEventStore<Repository, Meeting>,
     pins: PersistedEventStore<Repository, PinAccount>,
     contacts: PersistedEventStore<Repository, CitizenContacts>,
+    uploads: PersistedEventStore<Repository, Uploads>,
 }
 
 impl Deleghe {
@@ -77,6 +80,8 @@ impl Deleghe {
             pins: PersistedEventStore::new_event_store(repository.clone())
                 .with_upcasters(crate::upcast::upcasters()),
             contacts: PersistedEventStore::new_event_store(repository.clone())
+                .with_upcasters(crate::upcast::upcasters()),
+            uploads: PersistedEventStore::new_event_store(repository.clone())
                 .with_upcasters(crate::upcast::upcasters()),
             repository,
             policy,
@@ -521,6 +526,50 @@ impl Deleghe {
     /// N7: a citizen's contacts (none set: no mobile, no IO messages).
     pub async fn contacts(&self, citizen: &FiscalCode) -> Result<CitizenContacts, ServiceError> {
         load(&self.contacts, citizen.as_str()).await
+    }
+}
+
+impl Deleghe {
+    // ------------------------------------------------------------ uploads
+
+    /// D11: records that the metadata's actor uploaded `document` (stored
+    /// beforehand, after M6's checks); returns their uploads as they are now.
+    /// D12: a delegate acting for someone uploads nothing.
+    pub async fn record_upload(
+        &self,
+        document: DocumentRef,
+        meta: &Metadata,
+    ) -> Result<Uploads, ServiceError> {
+        let by = meta.issuer();
+        let stream = Uploads::stream_id(&by)
+            .ok_or(ServiceError::Misuse("the system uploads no documents"))?;
+        let command = UploadsCommand::Record {
+            document,
+            by,
+            at: self.now(),
+        };
+        let run = Exec::new(
+            &stream,
+            &command,
+            &self.policy,
+            meta,
+            self.max_attempts,
+            &|_| false,
+        );
+        self.repository.holding(run.on(&self.uploads)).await??;
+        load(&self.uploads, &stream).await
+    }
+
+    /// D11: the documents `uploader` uploaded (none if nothing is stored);
+    /// the system has none.
+    pub async fn uploads(
+        &self,
+        uploader: &deleghe_domain::Issuer,
+    ) -> Result<Uploads, ServiceError> {
+        match Uploads::stream_id(uploader) {
+            Some(stream) => load(&self.uploads, &stream).await,
+            None => Ok(Uploads::default()),
+        }
     }
 }
 

@@ -6,9 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use deleghe_domain::delegation::{
-    Channel, Delegation, DelegationId, GrantorCommand, RequestDelegation, RevocationChannel, Role,
-    Status,
+    Channel, Delegation, DelegationId, Evidence, EvidenceDocument, GrantorCommand,
+    RequestDelegation, RevocationChannel, Role, Status,
 };
+use deleghe_domain::document::DocumentDigest;
 use deleghe_domain::{FiscalCode, Issuer};
 
 use crate::auth::{Caller, Principal, Role as TokenRole, TokenRequest};
@@ -29,14 +30,51 @@ fn fresh_id() -> DelegationId {
     DelegationId::parse(&new_id()).expect("a UUID is a valid delegation id")
 }
 
+/// D11: the evidence `named` points to, each `(field, digest)` a document
+/// `uploader` uploaded and the document store holds. A digest that is not
+/// one is 400 `invalid_request`; one naming no such document is 400
+/// `unknown_document`, both with the field. Whether the evidence is enough
+/// for the channel is the rules' to say (`evidence_missing`).
+async fn evidence_of(
+    state: &AppState,
+    uploader: &Issuer,
+    named: Vec<(String, String)>,
+) -> Result<Evidence, AppError> {
+    if named.is_empty() {
+        return Ok(Evidence::default());
+    }
+    let uploads = state.service().uploads(uploader).await?;
+    let mut documents = Vec::with_capacity(named.len());
+    for (field, text) in named {
+        let sha256 = DocumentDigest::parse(&text).map_err(|error| AppError::InvalidDigest {
+            field: field.clone(),
+            error,
+        })?;
+        let unknown = || AppError::UnknownDocument {
+            field: field.clone(),
+            sha256: sha256.to_string(),
+        };
+        let uploaded = uploads.document(sha256.as_str()).ok_or_else(unknown)?;
+        // Swept since (unused for longer than the grace period): upload it again.
+        if state.documents().get(sha256.as_str()).await?.is_none() {
+            return Err(unknown());
+        }
+        documents.push(EvidenceDocument {
+            kind: uploaded.kind,
+            sha256,
+        });
+    }
+    Ok(Evidence::new(documents))
+}
+
 /// The grantor registers a delegation online (D1, D2, D4, D5, D7).
 #[utoipa::path(post, path = "/v1/delegations", tag = "delegations",
     request_body = NewDelegation,
     responses(
         (status = 201, description = "registered, active", body = DelegationDto),
         (status = 202, description = "accepted, its flow still under way: `Location` names the resource to poll, `Retry-After` when", body = Pending, headers(("Location" = String, description = "the resource to poll"), ("Retry-After" = u32, description = "seconds"))),
-        (status = 400, description = "`invalid_request`, `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request` (also a malformed `identity_document`, with `field`), `invalid_fiscal_code`, `unknown_document` (a digest naming no document the caller uploaded, with `field` and `sha256`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `evidence_missing` (with `missing`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -46,6 +84,15 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<DelegationDto>), AppError> {
     let grantor = caller.citizen()?.clone();
     let delegate = FiscalCode::parse(&body.delegate).map_err(AppError::fiscal_code("delegate"))?;
+    let meta = caller.metadata("web");
+    // D11: the grantor's own upload. A delegate acting for the grantor is
+    // refused by the rules (D12), whatever the body names.
+    let by = meta.issuer();
+    let named = match (&body.identity_document, by.acting_for()) {
+        (Some(sha256), None) => vec![("identity_document".to_owned(), sha256.clone())],
+        _ => vec![],
+    };
+    let evidence = evidence_of(&state, &by, named).await?;
     let request = RequestDelegation {
         id: fresh_id(),
         grantor,
@@ -54,12 +101,10 @@ pub async fn create(
         channel: Channel::Online,
         ends_on: body.ends_on,
         meeting: None,
+        evidence,
         at: state.now(),
     };
-    let d = state
-        .service()
-        .register_delegation(request, &caller.metadata("web"))
-        .await?;
+    let d = state.service().register_delegation(request, &meta).await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &d))))
 }
 
@@ -69,9 +114,9 @@ pub async fn create(
     responses(
         (status = 201, description = "registered: active, or awaiting confirmation for legal roles", body = DelegationDto),
         (status = 202, description = "accepted, its flow still under way: `Location` names the resource to poll, `Retry-After` when", body = Pending, headers(("Location" = String, description = "the resource to poll"), ("Retry-After" = u32, description = "seconds"))),
-        (status = 400, description = "`invalid_request`, `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request` (also a malformed digest in `documents`, with `field`), `invalid_fiscal_code`, `unknown_document` (a digest naming no document the calling operator uploaded, with `field` and `sha256`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `pec_needs_legal_representative`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `pec_needs_legal_representative`, `evidence_missing` (with `missing`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn counter_create(
@@ -86,6 +131,15 @@ pub async fn counter_create(
         CounterChannelDto::Counter => Channel::Counter,
         CounterChannelDto::Pec => Channel::Pec,
     };
+    let meta = caller.metadata(channel.as_str());
+    // D11: the documents this operator uploaded.
+    let named = body
+        .documents
+        .into_iter()
+        .enumerate()
+        .map(|(i, sha256)| (format!("documents[{i}]"), sha256))
+        .collect();
+    let evidence = evidence_of(&state, &meta.issuer(), named).await?;
     let request = RequestDelegation {
         id: fresh_id(),
         grantor,
@@ -94,12 +148,10 @@ pub async fn counter_create(
         channel,
         ends_on: body.ends_on,
         meeting: None,
+        evidence,
         at: state.now(),
     };
-    let d = state
-        .service()
-        .register_delegation(request, &caller.metadata(channel.as_str()))
-        .await?;
+    let d = state.service().register_delegation(request, &meta).await?;
     Ok((StatusCode::CREATED, Json(dto(&state, &d))))
 }
 

@@ -4,8 +4,6 @@
 //! records consent, attendance and documents (M4–M6), and completes it, which
 //! registers the delegation under D1–D3 (M7), or abandons it (M8).
 
-use std::str::FromStr;
-
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -260,7 +258,7 @@ pub async fn upload(
     request: Request,
 ) -> Result<(StatusCode, Json<DocumentDto>), AppError> {
     let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
-    let kind = DocumentKind::from_str(&q.kind)?;
+    let kind = DocumentKind::for_meeting(&q.kind)?;
     let booking_active = b.stage == BookingStage::Confirmed;
     state
         .service()

@@ -4,6 +4,7 @@
 
 pub mod bookings;
 pub mod delegations;
+pub mod documents;
 pub mod meetings;
 pub mod personal;
 pub mod system;

@@ -27,7 +27,7 @@ pub async fn d1_d4_d7_online_registration(api: Api) {
         .post(
             "/v1/delegations",
             &api.citizen(&g),
-            json!({"delegate": cf(3)}),
+            json!({"delegate": cf(3), "identity_document": api.id_doc(&g).await}),
         )
         .await
         .refused(422, "grantor_already_has_delegate");
@@ -45,7 +45,7 @@ pub async fn d1_d4_d7_online_registration(api: Api) {
         .post(
             "/v1/delegations",
             &api.citizen(&cf(5)),
-            json!({"delegate": cf(6), "ends_on": "2026-12-15"}),
+            json!({"delegate": cf(6), "ends_on": "2026-12-15", "identity_document": api.id_doc(&cf(5)).await}),
         )
         .await
         .refused(422, "end_date_too_soon");
@@ -54,7 +54,7 @@ pub async fn d1_d4_d7_online_registration(api: Api) {
         .post(
             "/v1/delegations",
             &api.citizen(&cf(5)),
-            json!({"delegate": cf(6), "ends_on": "2027-06-30"}),
+            json!({"delegate": cf(6), "ends_on": "2027-06-30", "identity_document": api.id_doc(&cf(5)).await}),
         )
         .await
         .ok(201);
@@ -70,7 +70,7 @@ pub async fn d2_cap_and_d3_legal_representatives(api: Api) {
         .post(
             "/v1/delegations",
             &api.citizen(&cf(24)),
-            json!({"delegate": delegate}),
+            json!({"delegate": delegate, "identity_document": api.id_doc(&cf(24)).await}),
         )
         .await
         .refused(422, "delegate_cap_reached");
@@ -80,7 +80,8 @@ pub async fn d2_cap_and_d3_legal_representatives(api: Api) {
         .post(
             "/v1/counter/delegations",
             &api.operator(),
-            json!({"grantor": cf(24), "delegate": delegate, "role": "tutor"}),
+            json!({"grantor": cf(24), "delegate": delegate, "role": "tutor",
+                   "documents": api.counter_docs(&api.operator(), &["aa10", "identity_document"]).await}),
         )
         .await
         .ok(201);
@@ -96,7 +97,8 @@ pub async fn d6_counter_registration_confirmation_and_rejection(api: Api) {
         .post(
             "/v1/counter/delegations",
             &op,
-            json!({"grantor": cf(30), "delegate": cf(31)}),
+            json!({"grantor": cf(30), "delegate": cf(31),
+                   "documents": api.counter_docs(&op, &["aa08", "identity_document"]).await}),
         )
         .await
         .ok(201);
@@ -107,7 +109,8 @@ pub async fn d6_counter_registration_confirmation_and_rejection(api: Api) {
         .post(
             "/v1/counter/delegations",
             &op,
-            json!({"grantor": cf(32), "delegate": cf(31), "role": "tutor"}),
+            json!({"grantor": cf(32), "delegate": cf(31), "role": "tutor",
+                   "documents": api.counter_docs(&op, &["aa10", "identity_document"]).await}),
         )
         .await
         .ok(201);
@@ -127,7 +130,8 @@ pub async fn d6_counter_registration_confirmation_and_rejection(api: Api) {
         .post(
             "/v1/counter/delegations",
             &op,
-            json!({"grantor": cf(33), "delegate": cf(34), "role": "curator", "channel": "pec"}),
+            json!({"grantor": cf(33), "delegate": cf(34), "role": "curator", "channel": "pec",
+                   "documents": api.counter_docs(&op, &["pec"]).await}),
         )
         .await
         .ok(201);
@@ -238,7 +242,8 @@ pub async fn d8_revocation_online_and_at_the_counter(api: Api) {
         .post(
             "/v1/counter/delegations",
             &api.operator(),
-            json!({"grantor": cf(46), "delegate": cf(47), "role": "parent"}),
+            json!({"grantor": cf(46), "delegate": cf(47), "role": "parent",
+                   "documents": api.counter_docs(&api.operator(), &["aa10", "identity_document"]).await}),
         )
         .await
         .ok(201);

@@ -5,6 +5,7 @@
 
 mod bookings;
 mod delegations;
+mod evidence;
 mod meetings;
 mod pending;
 mod personal;
@@ -43,6 +44,13 @@ macro_rules! scenarios {
             }
 
             #[tokio::test]
+            async fn d11_the_policy_may_waive_the_online_identity_document() {
+                let Some(store) = $open else { return };
+                crate::evidence::d11_the_policy_may_waive_the_online_identity_document(store)
+                    .await;
+            }
+
+            #[tokio::test]
             async fn flows_that_outlive_their_request_answer_202_with_where_to_ask() {
                 let Some(store) = $open else { return };
                 crate::pending::flows_that_outlive_their_request_answer_202_with_where_to_ask(store)
@@ -62,6 +70,11 @@ scenarios!(
     delegations::bad_json_and_invalid_fiscal_codes_store_nothing,
     delegations::tokens_are_checked,
     delegations::d9_act_as_only_while_the_delegation_is_active_and_traced,
+    evidence::d11_online_needs_the_grantors_own_identity_document,
+    evidence::d11_counter_forms_follow_the_role,
+    evidence::d11_pec_needs_the_signed_documents,
+    evidence::d11_uploads_are_checked_and_refused_when_acting,
+    evidence::d11_evidence_is_never_swept,
     bookings::b3_counters_and_their_free_slots,
     bookings::b1_b2_b3_b5_booking_rules,
     bookings::b4_b6_full_slots_started_slots_and_cancelling,

@@ -52,9 +52,14 @@ pub async fn flows_that_outlive_their_request_answer_202_with_where_to_ask(store
     let me = api.citizen(&grantor);
 
     // A registration whose seat step did not run.
+    let id_doc = api.id_doc(&grantor).await;
     armed.store(true, Ordering::SeqCst);
     let posted = api
-        .post("/v1/delegations", &me, json!({"delegate": delegate}))
+        .post(
+            "/v1/delegations",
+            &me,
+            json!({"delegate": delegate, "identity_document": id_doc}),
+        )
         .await;
     let id = posted.json()["id"].as_str().unwrap().to_owned();
     accepted(&posted, "delegations", &id);
@@ -83,12 +88,13 @@ pub async fn flows_that_outlive_their_request_answer_202_with_where_to_ask(store
     for n in 0..3 {
         api.delegate_online(&cf(311 + n), &busy).await;
     }
+    let late_doc = api.id_doc(&cf(320)).await;
     armed.store(true, Ordering::SeqCst);
     let late = api
         .post(
             "/v1/delegations",
             &api.citizen(&cf(320)),
-            json!({"delegate": busy}),
+            json!({"delegate": busy, "identity_document": late_doc}),
         )
         .await;
     let late_id = late.json()["id"].as_str().unwrap().to_owned();

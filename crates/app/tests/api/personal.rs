@@ -270,7 +270,7 @@ pub async fn n7_a_registration_in_someones_name_reaches_them(api: Api) {
         .post(
             "/v1/counter/delegations",
             &op,
-            json!({"grantor": grantor, "delegate": delegate}),
+            json!({"grantor": grantor, "delegate": delegate, "documents": api.counter_docs(&op, &["aa08", "identity_document"]).await}),
         )
         .await
         .ok(201);
@@ -311,7 +311,7 @@ pub async fn n7_the_coming_expiry_is_told_and_contacts_changed_meanwhile_are_use
     api.post(
         "/v1/counter/delegations",
         &op,
-        json!({"grantor": grantor, "delegate": delegate, "ends_on": "2026-12-31"}),
+        json!({"grantor": grantor, "delegate": delegate, "ends_on": "2026-12-31", "documents": api.counter_docs(&op, &["aa08", "identity_document"]).await}),
     )
     .await
     .ok(201);
@@ -358,7 +358,7 @@ pub async fn n7_the_coming_expiry_is_told_and_contacts_changed_meanwhile_are_use
         .post(
             "/v1/counter/delegations",
             &op,
-            json!({"grantor": g2, "delegate": d2, "ends_on": "2027-02-28"}),
+            json!({"grantor": g2, "delegate": d2, "ends_on": "2027-02-28", "documents": api.counter_docs(&op, &["aa08", "identity_document"]).await}),
         )
         .await
         .ok(201);

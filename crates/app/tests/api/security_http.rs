@@ -151,12 +151,13 @@ async fn a_request_that_runs_too_long_is_answered_408() {
 #[tokio::test]
 async fn the_audit_trail_carries_the_servers_request_id() {
     let api = Api::on(Store::Memory, false).await;
+    let identity_document = api.id_doc(&cf(710)).await;
     let request = axum::http::Request::post("/v1/delegations")
         .header("authorization", format!("Bearer {}", api.citizen(&cf(710))))
         .header("content-type", "application/json")
         .header("x-request-id", "chosen-by-the-client")
         .body(axum::body::Body::from(
-            json!({"delegate": cf(711)}).to_string(),
+            json!({"delegate": cf(711), "identity_document": identity_document}).to_string(),
         ))
         .unwrap();
     let answer = api.send(request).await;

@@ -75,7 +75,25 @@ async fn over_a_real_socket_with_graceful_shutdown() {
             expires_at: chrono::Utc::now() + chrono::Duration::minutes(5),
         })
         .unwrap();
-    let body = format!(r#"{{"delegate": "{}"}}"#, cf(501));
+    // D11: the copy of the grantor's identity document, uploaded (here
+    // through the library, the socket carries the registration).
+    let pdf = deleghe_domain::document::blank_pdf(2048).unwrap();
+    let checked = state.parse_pdf(pdf.clone().into()).await.unwrap();
+    state.documents().put(&pdf).await.unwrap();
+    let grantor = deleghe_domain::FiscalCode::parse(&cf(500)).unwrap();
+    state
+        .service()
+        .record_upload(
+            checked.to_ref(deleghe_domain::document::DocumentKind::IdentityDocument),
+            &deleghe_adapters::Metadata::new(deleghe_adapters::Actor::Citizen(grantor), "web"),
+        )
+        .await
+        .unwrap();
+    let body = format!(
+        r#"{{"delegate": "{}", "identity_document": "{}"}}"#,
+        cf(501),
+        checked.sha256()
+    );
     let created = exchange(
         address,
         format!(

@@ -160,7 +160,13 @@ impl Answer {
 
 impl Api {
     pub async fn on(store: Store, dev_clock: bool) -> Self {
-        Self::build(store, dev_clock, None, None).await
+        Self::build(store, dev_clock, None, None, Policy::default()).await
+    }
+
+    /// The app under `policy` (D11's switch, say).
+    #[allow(dead_code)]
+    pub async fn with_policy(store: Store, policy: Policy) -> Self {
+        Self::build(store, false, None, None, policy).await
     }
 
     /// The app whose service stops its flows where `failpoint` says, as a
@@ -169,7 +175,7 @@ impl Api {
         store: Store,
         failpoint: deleghe_adapters::service::Failpoint,
     ) -> Self {
-        Self::build(store, false, None, Some(failpoint)).await
+        Self::build(store, false, None, Some(failpoint), Policy::default()).await
     }
 
     /// The app in memory, sending its SMS to the provider at `url`
@@ -180,7 +186,14 @@ impl Api {
             url: url.to_owned(),
             token: deleghe_app::config::Secret::new(token),
         };
-        Self::build(Store::Memory, false, Some(provider), None).await
+        Self::build(
+            Store::Memory,
+            false,
+            Some(provider),
+            None,
+            Policy::default(),
+        )
+        .await
     }
 
     async fn build(
@@ -188,6 +201,7 @@ impl Api {
         dev_clock: bool,
         provider: Option<deleghe_app::config::SmsProvider>,
         failpoint: Option<deleghe_adapters::service::Failpoint>,
+        policy: Policy,
     ) -> Self {
         let mut sqlite = None;
         let repository = match store {
@@ -209,7 +223,7 @@ impl Api {
         let sms = std::env::temp_dir().join(format!("deleghe-app-sms-{}.jsonl", unique()));
         let state = AppState::open(StateConfig {
             repository,
-            policy: Policy::default(),
+            policy,
             keys: deleghe_app::auth::JwtKeys::new(&deleghe_app::config::Secret::new(
                 deleghe_app::state::TEST_SECRET,
             )),
@@ -386,15 +400,65 @@ impl Api {
 
     // ------------------------------------------------------------ shortcuts
 
-    /// Registers an online delegation; returns it.
+    /// Registers an online delegation, on a copy of the grantor's identity
+    /// document they upload first (D11); returns it.
     pub async fn delegate_online(&self, grantor: &str, delegate: &str) -> Value {
+        let identity_document = self.id_doc(grantor).await;
         self.post(
             "/v1/delegations",
             &self.citizen(grantor),
-            json!({ "delegate": delegate }),
+            json!({ "delegate": delegate, "identity_document": identity_document }),
         )
         .await
         .ok(201)
+    }
+
+    /// A blank PDF, a different one for each kind of document (D11).
+    pub fn pdf_of(kind: &str) -> Vec<u8> {
+        let len = match kind {
+            "aa08" => 1000,
+            "aa09" => 1001,
+            "aa10" => 1002,
+            "identity_document" => 1003,
+            "pec" => 1004,
+            _ => 1005,
+        };
+        deleghe_domain::document::blank_pdf(len).unwrap()
+    }
+
+    /// D11: `citizen` uploads a copy of their identity document; returns its
+    /// SHA-256.
+    pub async fn id_doc(&self, citizen: &str) -> String {
+        let answer = self
+            .post_raw(
+                "/v1/me/documents?kind=identity_document",
+                Some(&self.citizen(citizen)),
+                "application/pdf",
+                // Not the operators' blank identity document: another file.
+                deleghe_domain::document::blank_pdf(1010).unwrap(),
+            )
+            .await
+            .ok(201);
+        answer["sha256"].as_str().unwrap().to_owned()
+    }
+
+    /// D11: the operator `op` uploads one document of each of `kinds`
+    /// (`aa08`, `aa10`, `identity_document`, `pec`...); returns their digests.
+    pub async fn counter_docs(&self, op: &str, kinds: &[&str]) -> Vec<String> {
+        let mut digests = Vec::new();
+        for kind in kinds {
+            let answer = self
+                .post_raw(
+                    &format!("/v1/counter/documents?kind={kind}"),
+                    Some(op),
+                    "application/pdf",
+                    Self::pdf_of(kind),
+                )
+                .await
+                .ok(201);
+            digests.push(answer["sha256"].as_str().unwrap().to_owned());
+        }
+        digests
     }
 
     /// Books the web-meeting counter on Tuesday 1 December at 09:00.

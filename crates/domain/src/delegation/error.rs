@@ -40,6 +40,13 @@ pub enum DelegationError {
     /// D5: PEC is the legal representatives' channel.
     #[error("only legal representatives register a delegation by PEC (D5)")]
     PecNeedsLegalRepresentative,
+    /// D11: the registration lacks the documents its channel needs.
+    #[error("the registration lacks the evidence it needs: {} (D11)", missing.join(", "))]
+    EvidenceMissing {
+        /// Each requirement not met: the document kinds any of which would
+        /// meet it, joined with `|` (`"aa08|aa09"`, `"identity_document"`).
+        missing: Vec<String>,
+    },
     /// D6: a confirmation or rejection of a delegation that is not awaiting
     /// confirmation, or is past its end date.
     #[error("the delegation is not awaiting confirmation (D6)")]
@@ -98,6 +105,7 @@ impl DelegationError {
             Self::EndDateTooSoon { .. } => "end_date_too_soon",
             Self::LegalRepresentativeNeedsCounter => "legal_representative_needs_counter",
             Self::PecNeedsLegalRepresentative => "pec_needs_legal_representative",
+            Self::EvidenceMissing { .. } => "evidence_missing",
             Self::NotAwaitingConfirmation => "not_awaiting_confirmation",
             Self::OnlineRevocationTooEarly { .. } => "online_revocation_too_early",
             Self::NotActive => "not_active",

@@ -6,7 +6,9 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::model::is_past_end;
-use super::{Channel, Delegation, DelegationError, DelegationId, RevocationChannel, Role, Stage};
+use super::{
+    Channel, Delegation, DelegationError, DelegationId, Evidence, RevocationChannel, Role, Stage,
+};
 use crate::booking::BookingId;
 use crate::time::local_date;
 use crate::{FiscalCode, Issuer, Policy};
@@ -35,6 +37,9 @@ pub struct RequestDelegation {
     pub ends_on: Option<NaiveDate>,
     /// M7: the web meeting whose completion asks for this registration.
     pub meeting: Option<BookingId>,
+    /// D11: the stored documents the registration is made on.
+    #[serde(default)]
+    pub evidence: Evidence,
     /// The instant of the request; D1 and D7 are judged at it.
     pub at: DateTime<Utc>,
 }
@@ -154,6 +159,10 @@ pub enum GrantorEvent {
         /// M7: the web meeting whose completion asked for it; none on other channels.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         meeting: Option<BookingId>,
+        /// D11: the stored documents it is made on; none in the events
+        /// stored before D11.
+        #[serde(default, skip_serializing_if = "Evidence::is_empty")]
+        evidence: Evidence,
         /// The instant of the request.
         at: DateTime<Utc>,
     },
@@ -289,6 +298,7 @@ impl Delegation {
                 channel,
                 ends_on,
                 meeting,
+                evidence,
                 at,
             } => Some(Delegation {
                 id: id.clone(),
@@ -298,6 +308,7 @@ impl Delegation {
                 channel: *channel,
                 ends_on: *ends_on,
                 meeting: meeting.clone(),
+                evidence: evidence.clone(),
                 requested_at: *at,
                 registered_at: None,
                 stage: Stage::Pending,
@@ -586,6 +597,11 @@ impl Grantor {
             (Channel::Pec, false) => return Err(DelegationError::PecNeedsLegalRepresentative),
             _ => {}
         }
+        // D11: the documents the channel needs, the form matching the role.
+        let missing = r.evidence.missing(r.channel, r.role, policy);
+        if !missing.is_empty() {
+            return Err(DelegationError::EvidenceMissing { missing });
+        }
         if let Some(ends_on) = r.ends_on {
             let today = local_date(r.at);
             let min_days = if r.channel == Channel::Online {
@@ -613,6 +629,7 @@ impl Grantor {
             channel: r.channel,
             ends_on: r.ends_on,
             meeting: r.meeting,
+            evidence: r.evidence,
             at: r.at,
         }])
     }

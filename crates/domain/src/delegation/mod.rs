@@ -4,7 +4,8 @@
 //!
 //! - [`Grantor`] (stream id: the grantor's fiscal code) owns the lifecycle of
 //!   every delegation the grantor gives: request, registration, confirmation
-//!   (D6), revocation (D8). It enforces D1 (one delegate at a time), D4, D5, D7.
+//!   (D6), revocation (D8). It enforces D1 (one delegate at a time), D4, D5,
+//!   D7 and D11 (the evidence, [`Evidence`]).
 //! - [`Delegate`] (stream id: the delegate's fiscal code) holds one *seat* per
 //!   delegation received and enforces D2 (the cap) and D3 (legal
 //!   representatives take no ordinary seat).
@@ -24,12 +25,14 @@
 
 mod delegate;
 mod error;
+mod evidence;
 pub mod flow;
 mod grantor;
 mod model;
 
 pub use delegate::{Delegate, DelegateCommand, DelegateEvent, Seat};
 pub use error::DelegationError;
+pub use evidence::{counter_forms, Evidence, EvidenceDocument};
 pub use grantor::{Grantor, GrantorCommand, GrantorEvent, RequestDelegation};
 pub use model::{
     expires_at, is_past_end, Channel, Delegation, DelegationId, DelegationIdError,

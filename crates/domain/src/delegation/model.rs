@@ -206,6 +206,10 @@ pub struct Delegation {
     /// M7: the web meeting that asked for it, if any.
     #[serde(default)]
     pub meeting: Option<crate::booking::BookingId>,
+    /// D11: the stored documents it was registered on (none in delegations
+    /// requested before D11).
+    #[serde(default)]
+    pub evidence: super::Evidence,
     /// The instant of the request.
     pub requested_at: DateTime<Utc>,
     /// The instant of the registration, none before it; D8 counts from its local date.

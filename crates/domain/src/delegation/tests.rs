@@ -7,6 +7,7 @@ use cqrs_es::test::TestFramework;
 
 use super::flow::{after_delegate_event, after_grantor_event, after_refusal, FlowCommand};
 use super::*;
+use crate::document::DocumentKind;
 use crate::{FiscalCode, Issuer, Policy};
 
 const GRANTOR: &str = "RSSMRA85T10A562S";
@@ -56,8 +57,35 @@ fn request(
         channel,
         ends_on: None,
         meeting: None,
+        evidence: enough(channel, role),
         at: t0(),
     }
+}
+
+/// D11: a stored document's digest, made of one hex digit.
+fn digest(c: char) -> crate::document::DocumentDigest {
+    crate::document::DocumentDigest::parse(&c.to_string().repeat(64)).unwrap()
+}
+
+fn doc(kind: DocumentKind, c: char) -> EvidenceDocument {
+    EvidenceDocument {
+        kind,
+        sha256: digest(c),
+    }
+}
+
+/// D11: the evidence a registration on `channel` needs, for `role`.
+fn enough(channel: Channel, role: Role) -> Evidence {
+    use DocumentKind::*;
+    Evidence::new(match channel {
+        Channel::Online => vec![doc(IdentityDocument, 'a')],
+        Channel::Counter if role.is_legal_representative() => {
+            vec![doc(Aa10, 'b'), doc(IdentityDocument, 'a')]
+        }
+        Channel::Counter => vec![doc(Aa08, 'b'), doc(IdentityDocument, 'a')],
+        Channel::Pec => vec![doc(Pec, 'c')],
+        Channel::WebMeeting => vec![doc(Aa08, 'd'), doc(IdentityDocument, 'e')],
+    })
 }
 
 /// The command asking for `r`, issued as its channel has it: online by the
@@ -81,6 +109,7 @@ fn requested(r: &RequestDelegation) -> GrantorEvent {
         channel: r.channel,
         ends_on: r.ends_on,
         meeting: None,
+        evidence: r.evidence.clone(),
         at: r.at,
     }
 }
@@ -1000,6 +1029,7 @@ fn a_request_starts_a_pending_delegation_and_nothing_else_does() {
             channel: Channel::Counter,
             ends_on: None,
             meeting: None,
+            evidence: r.evidence.clone(),
             requested_at: t0(),
             registered_at: None,
             stage: Stage::Pending,
@@ -1301,4 +1331,228 @@ fn d10_a_refusal_keeps_its_rule_whole_and_older_events_still_load() {
         older,
         GrantorEvent::DelegationRefused { refusal: None, .. }
     ));
+}
+
+// ---------------------------------------------------------------- D11
+
+/// The request `r` with `evidence` instead.
+fn with_evidence(r: RequestDelegation, evidence: Vec<EvidenceDocument>) -> RequestDelegation {
+    RequestDelegation {
+        evidence: Evidence::new(evidence),
+        ..r
+    }
+}
+
+fn missing(what: &[&str]) -> Result<Vec<GrantorEvent>, DelegationError> {
+    Err(DelegationError::EvidenceMissing {
+        missing: what.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+#[test]
+fn d11_online_needs_the_grantors_identity_document() {
+    let policy = Policy::default();
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let bare = with_evidence(r.clone(), vec![]);
+    assert_eq!(
+        Grantor::default().decide(asked(bare), &policy),
+        missing(&["identity_document"])
+    );
+    // A form is not an identity document.
+    let form = with_evidence(r.clone(), vec![doc(DocumentKind::Aa08, 'b')]);
+    assert_eq!(
+        Grantor::default().decide(asked(form), &policy),
+        missing(&["identity_document"])
+    );
+    let events = Grantor::default()
+        .decide(asked(r.clone()), &policy)
+        .unwrap();
+    assert_eq!(events, vec![requested(&r)]);
+    // The delegation keeps its evidence.
+    let g = grantor_with(events);
+    assert_eq!(
+        g.delegation(&r.id).unwrap().evidence.documents(),
+        &[doc(DocumentKind::IdentityDocument, 'a')]
+    );
+    assert_eq!(
+        DelegationError::EvidenceMissing { missing: vec![] }.code(),
+        "evidence_missing"
+    );
+}
+
+#[test]
+fn d11_the_policy_may_waive_the_online_identity_document() {
+    let policy = Policy {
+        online_identity_document_required: false,
+        ..Policy::default()
+    };
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Online);
+    let bare = with_evidence(r, vec![]);
+    let events = Grantor::default()
+        .decide(asked(bare.clone()), &policy)
+        .unwrap();
+    assert_eq!(events, vec![requested(&bare)]);
+    // The waiver is for the online copy only: a counter still needs its documents.
+    let counter = request("d-2", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
+    let counter = with_evidence(counter, vec![]);
+    assert_eq!(
+        Grantor::default().decide(asked(counter), &policy),
+        missing(&["aa08|aa09", "identity_document"])
+    );
+}
+
+#[test]
+fn d11_a_counter_needs_the_form_of_the_role_and_the_identity_document() {
+    use DocumentKind::*;
+    let policy = Policy::default();
+    let id_doc = doc(IdentityDocument, 'a');
+    // Ordinary: AA08 or AA09, never AA10.
+    for form in [Aa08, Aa09] {
+        let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
+        let r = with_evidence(r, vec![doc(form, 'b'), id_doc.clone()]);
+        assert!(
+            Grantor::default().decide(asked(r), &policy).is_ok(),
+            "{form}"
+        );
+    }
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
+    let aa10 = with_evidence(r.clone(), vec![doc(Aa10, 'b'), id_doc.clone()]);
+    assert_eq!(
+        Grantor::default().decide(asked(aa10), &policy),
+        missing(&["aa08|aa09"])
+    );
+    let no_id = with_evidence(r, vec![doc(Aa08, 'b')]);
+    assert_eq!(
+        Grantor::default().decide(asked(no_id), &policy),
+        missing(&["identity_document"])
+    );
+    // A legal representative: AA10 only.
+    for role in [
+        Role::Tutor,
+        Role::Curator,
+        Role::SupportAdministrator,
+        Role::Parent,
+    ] {
+        let r = request("d-1", GRANTOR, DELEGATE, role, Channel::Counter);
+        for form in [Aa08, Aa09] {
+            let wrong = with_evidence(r.clone(), vec![doc(form, 'b'), id_doc.clone()]);
+            assert_eq!(
+                Grantor::default().decide(asked(wrong), &policy),
+                missing(&["aa10"])
+            );
+        }
+        let right = with_evidence(r, vec![doc(Aa10, 'b'), id_doc.clone()]);
+        assert!(Grantor::default().decide(asked(right), &policy).is_ok());
+    }
+    assert_eq!(counter_forms(Role::Ordinary), &[Aa08, Aa09]);
+    assert_eq!(counter_forms(Role::Parent), &[Aa10]);
+}
+
+#[test]
+fn d11_pec_needs_the_signed_documents_received() {
+    let policy = Policy::default();
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Pec);
+    let bare = with_evidence(r.clone(), vec![]);
+    assert_eq!(
+        Grantor::default().decide(asked(bare), &policy),
+        missing(&["pec"])
+    );
+    let forms = with_evidence(
+        r.clone(),
+        vec![
+            doc(DocumentKind::Aa10, 'b'),
+            doc(DocumentKind::IdentityDocument, 'a'),
+        ],
+    );
+    assert_eq!(
+        Grantor::default().decide(asked(forms), &policy),
+        missing(&["pec"])
+    );
+    assert!(Grantor::default().decide(asked(r), &policy).is_ok());
+}
+
+#[test]
+fn d11_a_web_meeting_registration_rests_on_the_meetings_documents() {
+    let policy = Policy::default();
+    let r = request(
+        "d-1",
+        GRANTOR,
+        DELEGATE,
+        Role::Ordinary,
+        Channel::WebMeeting,
+    );
+    let half = with_evidence(r.clone(), vec![doc(DocumentKind::Aa08, 'd')]);
+    assert_eq!(
+        Grantor::default().decide(asked(half), &policy),
+        missing(&["identity_document"])
+    );
+    assert!(Grantor::default().decide(asked(r), &policy).is_ok());
+
+    // M7: the flow passes the meeting's documents as the evidence.
+    use crate::document::DocumentRef;
+    use crate::flows::{react, Command, Event};
+    use crate::meeting::MeetingEvent;
+    let documents: Vec<DocumentRef> = [
+        (DocumentKind::Aa08, 'd'),
+        (DocumentKind::IdentityDocument, 'e'),
+    ]
+    .into_iter()
+    .map(|(kind, c)| DocumentRef {
+        kind,
+        sha256: c.to_string().repeat(64),
+        bytes: 1000,
+    })
+    .collect();
+    let completion = Event::Meeting(MeetingEvent::CompletionRequested {
+        booking_id: crate::booking::BookingId::parse("b-1").unwrap(),
+        delegation_id: id("d-1"),
+        grantor: cf(GRANTOR),
+        delegate: cf(DELEGATE),
+        documents,
+        at: t0(),
+    });
+    let next = react(&completion, t0());
+    let [Command::Grantor {
+        command: GrantorCommand::Request { request, .. },
+        ..
+    }] = &next[..]
+    else {
+        panic!("a registration request: {next:?}");
+    };
+    assert_eq!(
+        request.evidence,
+        enough(Channel::WebMeeting, Role::Ordinary)
+    );
+    assert!(request
+        .evidence
+        .missing(Channel::WebMeeting, Role::Ordinary, &policy)
+        .is_empty());
+}
+
+#[test]
+fn d11_events_stored_before_d11_still_load_without_evidence() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Ordinary, Channel::Counter);
+    let bare = with_evidence(r.clone(), vec![]);
+    let json = serde_json::to_value(requested(&bare)).unwrap();
+    assert!(
+        json["DelegationRequested"].get("evidence").is_none(),
+        "{json}"
+    );
+    let back: GrantorEvent = serde_json::from_value(json).unwrap();
+    assert_eq!(back, requested(&bare));
+    // With evidence, it is written as a list of {kind, sha256}.
+    let json = serde_json::to_value(requested(&r)).unwrap();
+    assert_eq!(
+        json["DelegationRequested"]["evidence"],
+        serde_json::json!([
+            {"kind": "aa08", "sha256": "b".repeat(64)},
+            {"kind": "identity_document", "sha256": "a".repeat(64)},
+        ])
+    );
+    let bad = serde_json::json!({"DelegationRequested": {
+        "id": "d-1", "grantor": GRANTOR, "delegate": DELEGATE, "role": "ordinary",
+        "channel": "counter", "ends_on": null, "at": "2026-12-01T08:00:00Z",
+        "evidence": [{"kind": "aa08", "sha256": "XYZ"}],
+    }});
+    assert!(serde_json::from_value::<GrantorEvent>(bad).is_err());
 }

@@ -215,6 +215,10 @@ pub enum MeetingEvent {
         grantor: FiscalCode,
         /// Who receives it: the booker.
         delegate: FiscalCode,
+        /// M6, D11: the meeting's documents, the evidence the registration
+        /// is made on; none in the events stored before D11.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        documents: Vec<DocumentRef>,
         /// The instant of the command.
         at: DateTime<Utc>,
     },
@@ -669,6 +673,7 @@ impl Meeting {
             delegation_id,
             grantor: booking.grantor.fiscal_code.clone(),
             delegate: booking.booker.clone(),
+            documents: self.documents.clone(),
             at,
         }])
     }

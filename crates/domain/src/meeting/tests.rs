@@ -161,6 +161,10 @@ fn completion_requested() -> MeetingEvent {
         delegation_id: delegation_id(),
         grantor: cf(GRANTOR),
         delegate: cf(DELEGATE),
+        documents: vec![
+            document(DocumentKind::Aa08, 'a'),
+            document(DocumentKind::IdentityDocument, 'b'),
+        ],
         at: t(5),
     }
 }
@@ -1355,6 +1359,7 @@ fn meeting_events_carry_their_instant() {
             delegation_id: delegation_id(),
             grantor: cf(GRANTOR),
             delegate: cf(DELEGATE),
+            documents: vec![document(DocumentKind::Aa08, 'a')],
             at: t(6),
         },
         MeetingEvent::MeetingEnded {

@@ -56,6 +56,7 @@
 //!     channel: Channel::Counter,
 //!     ends_on: None,
 //!     meeting: None,
+//!     evidence: Default::default(),
 //!     at,
 //! })
 //! .unwrap();

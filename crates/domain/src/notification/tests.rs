@@ -421,6 +421,7 @@ fn delegation(ends_on: Option<NaiveDate>) -> Delegation {
         channel: crate::delegation::Channel::Online,
         ends_on,
         meeting: None,
+        evidence: Default::default(),
         at: utc(2026, 12, 1, 9, 0),
     })
     .unwrap()
@@ -608,6 +609,7 @@ fn n7_confirmation_and_rejection_are_told_requests_and_refusals_are_not() {
         channel: crate::delegation::Channel::Online,
         ends_on: None,
         meeting: None,
+        evidence: Default::default(),
         at,
     };
     assert!(told(&requested, at).is_empty());
