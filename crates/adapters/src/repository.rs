@@ -133,8 +133,8 @@ impl Repository {
         }
     }
 
-    /// Opens the store named by [`DATABASE_URL_VAR`](sql::DATABASE_URL_VAR),
-    /// or [`DEFAULT_DATABASE_URL`](sql::DEFAULT_DATABASE_URL) if it is unset.
+    /// Opens the store named by [`DATABASE_URL_VAR`],
+    /// or [`DEFAULT_DATABASE_URL`] if it is unset.
     pub async fn from_env() -> Result<Self, ConnectError> {
         let url = std::env::var(sql::DATABASE_URL_VAR)
             .unwrap_or_else(|_| sql::DEFAULT_DATABASE_URL.to_owned());

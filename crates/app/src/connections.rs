@@ -4,7 +4,7 @@
 //! hyper enforces the deadline ([`Timeouts::head`], its header read
 //! timeout) and closes the connection; it sends no answer. So that a client
 //! whose head stalled learns why, the connection's task keeps a second
-//! handle on the socket ([`Shared`]) and writes a 408 problem itself, when
+//! handle on the socket (`Shared`) and writes a 408 problem itself, when
 //! the stalled head is the connection's first request (on a connection kept
 //! alive between requests, a deadline reached while idle just closes it).
 //! Graceful shutdown: stop accepting, let requests in flight finish.

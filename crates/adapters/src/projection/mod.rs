@@ -194,7 +194,7 @@ impl Projector {
 
     /// Applies every event stored so far; returns how many.
     ///
-    /// Three things overlap: the log is read ahead ([`READ_AHEAD`] batches,
+    /// Three things overlap: the log is read ahead (`READ_AHEAD` batches,
     /// read and decoded by a task of their own); each batch is applied in
     /// memory, its missing rows read on a connection of its own as
     /// committed, while the batch before it is written, by another task on

@@ -53,7 +53,7 @@ pub(crate) trait SidePool: Send + Sync {
 }
 
 /// The read side of one store. Cloning shares the pool, and the turns its
-/// projectors take to catch up ([`CatchUpTurns`]).
+/// projectors take to catch up (`CatchUpTurns`).
 #[derive(Clone)]
 pub struct ReadSide(Arc<dyn SidePool>, Arc<CatchUpTurns>);
 
