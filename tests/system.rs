@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use deleghe::adapters::gateway::FileSmsGateway;
 use deleghe::adapters::repository::ConnectError;
-use deleghe::adapters::system::{Intervals, OpenError};
+use deleghe::adapters::system::{Intervals, OpenError, WorkerHealth};
 use deleghe::adapters::{SettableClock, System};
 use deleghe::domain::booking::BookingId;
 use deleghe::domain::Policy;
@@ -151,4 +151,26 @@ async fn an_unknown_store_is_refused_by_name() {
         "{error:?}"
     );
     assert!(error.to_string().contains("mysql"), "{error}");
+}
+
+#[tokio::test]
+async fn the_workers_health_names_each_worker_that_has_stopped() {
+    let system = System::builder(Policy::default())
+        .open("memory:")
+        .await
+        .unwrap();
+    let workers = system.workers(Intervals::default());
+    let health = workers.health();
+    assert_eq!(health.stopped(), Vec::<&str>::new(), "all five run");
+    // A worker whose task panics counts as stopped, as one that returns.
+    let watched = WorkerHealth::default();
+    let crashed = tokio::spawn(watched.watch("crashing", async { panic!("a worker's bug") }));
+    let forever = tokio::spawn(watched.watch("waiting", std::future::pending::<()>()));
+    assert!(crashed.await.is_err());
+    assert_eq!(watched.stopped(), vec!["crashing"]);
+    forever.abort();
+    let _ = forever.await;
+    assert_eq!(watched.stopped(), vec!["crashing", "waiting"]);
+    workers.stop().await;
+    assert_eq!(health.stopped().len(), 5, "{:?}", health.stopped());
 }

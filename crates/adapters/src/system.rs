@@ -29,6 +29,8 @@
 //! for a test that needs one piece with a failpoint or a batch size of its
 //! own; the builder is what a service embedding the rules calls.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -324,27 +326,25 @@ impl System {
     /// Tokio runtime.
     pub fn workers(&self, every: Intervals) -> Workers {
         let (stop, stopped) = watch::channel(false);
+        let alive = WorkerHealth::default();
         let handles = vec![
-            (
+            alive.spawn(
                 "flow runner",
-                tokio::spawn(self.runner().run(every.poll, stopped.clone())),
+                self.runner().run(every.poll, stopped.clone()),
             ),
-            (
+            alive.spawn(
                 "projector",
-                tokio::spawn(self.new_projector().run(every.poll, stopped.clone())),
+                self.new_projector().run(every.poll, stopped.clone()),
             ),
-            (
+            alive.spawn(
                 "outbox dispatcher and reminder scheduler",
-                tokio::spawn(self.dispatcher().run(every.poll, stopped.clone())),
+                self.dispatcher().run(every.poll, stopped.clone()),
             ),
-            (
+            alive.spawn(
                 "booking timer",
-                tokio::spawn(self.booking_timer().run(every.settle, stopped.clone())),
+                self.booking_timer().run(every.settle, stopped.clone()),
             ),
-            (
-                "document sweep",
-                tokio::spawn(self.sweep().run(every.sweep, stopped)),
-            ),
+            alive.spawn("document sweep", self.sweep().run(every.sweep, stopped)),
         ];
         for (name, _) in &handles {
             tracing::info!(worker = name, "started");
@@ -353,6 +353,7 @@ impl System {
             stop,
             handles,
             grace: every.grace,
+            alive,
         }
     }
 }
@@ -388,9 +389,68 @@ pub struct Workers {
     stop: watch::Sender<bool>,
     handles: Vec<(&'static str, JoinHandle<()>)>,
     grace: Duration,
+    alive: WorkerHealth,
+}
+
+/// Which workers are running: a cheap handle a readiness check keeps
+/// (`GET /health/ready` in the app). A worker counts as stopped once its
+/// task has ended, whether it returned or panicked.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerHealth(Arc<std::sync::Mutex<Vec<(&'static str, Arc<AtomicBool>)>>>);
+
+impl WorkerHealth {
+    /// The names of the workers whose task has ended.
+    pub fn stopped(&self) -> Vec<&'static str> {
+        self.0
+            .lock()
+            .map(|workers| {
+                workers
+                    .iter()
+                    .filter(|(_, running)| !running.load(Ordering::SeqCst))
+                    .map(|(name, _)| *name)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Spawns `task` as the worker `name`, marked as running until it ends.
+    fn spawn<F>(&self, name: &'static str, task: F) -> (&'static str, JoinHandle<()>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        (name, tokio::spawn(self.watch(name, task)))
+    }
+
+    /// `task`, marked as running until it ends (returning, or unwinding
+    /// from a panic).
+    pub fn watch<F>(&self, name: &'static str, task: F) -> impl Future<Output = F::Output>
+    where
+        F: Future,
+    {
+        let running = Arc::new(AtomicBool::new(true));
+        if let Ok(mut workers) = self.0.lock() {
+            workers.push((name, Arc::clone(&running)));
+        }
+        async move {
+            /// Sets the flag off when dropped: at the end, or on a panic.
+            struct Ended(Arc<AtomicBool>);
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    self.0.store(false, Ordering::SeqCst);
+                }
+            }
+            let _ended = Ended(running);
+            task.await
+        }
+    }
 }
 
 impl Workers {
+    /// A handle that says which of these workers are running.
+    pub fn health(&self) -> WorkerHealth {
+        self.alive.clone()
+    }
+
     /// Tells every worker to stop and waits for each (at most the grace of
     /// its [`Intervals`]); a worker that has not stopped by then is left to
     /// the runtime's shutdown, which is safe: each step is idempotent.

@@ -84,6 +84,10 @@ pub enum AppError {
     /// The request's head, body or whole took longer than allowed (408).
     #[error("the request took too long to arrive or to answer; send it again")]
     RequestTimeout,
+    /// `GET /health/ready`: a background worker has stopped (503
+    /// `not_ready`, with `stopped`: their names).
+    #[error("not ready: stopped workers: {}", .0.join(", "))]
+    NotReady(Vec<&'static str>),
     /// A fault of the app itself (500; the message is logged, not sent).
     #[error("{0}")]
     Internal(String),
@@ -150,6 +154,7 @@ impl AppError {
             Self::Document(e) => e.code(),
             Self::Service(e) => e.code(),
             Self::RequestTimeout => "request_timeout",
+            Self::NotReady(_) => "not_ready",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -190,7 +195,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "not_a_pdf" | "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "pin_locked" | "access_code_locked" => StatusCode::LOCKED,
         "request_timeout" => StatusCode::REQUEST_TIMEOUT,
-        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable" | "not_ready" => StatusCode::SERVICE_UNAVAILABLE,
         "internal_error" | "corrupt" | "misuse" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -283,7 +288,12 @@ impl IntoResponse for AppError {
             } else {
                 "an unexpected error occurred"
             };
-            return problem(status, code, detail, Map::new());
+            // The names of stopped workers say nothing of the data.
+            let mut extra = Map::new();
+            if let Self::NotReady(stopped) = &self {
+                extra.insert("stopped".into(), json!(stopped));
+            }
+            return problem(status, code, detail, extra);
         }
         tracing::debug!(code, status = status.as_u16(), "request refused");
         problem(status, code, &self.to_string(), self.extra())

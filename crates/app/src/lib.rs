@@ -104,6 +104,8 @@ pub fn app(state: AppState) -> Router {
     use routes::{bookings, delegations, documents, meetings, personal, system};
     let mut router = Router::new()
         .route("/health", get(system::health))
+        .route("/health/live", get(system::live))
+        .route("/health/ready", get(system::ready))
         .route("/openapi.json", get(system::openapi))
         .route("/v1/policy", get(system::policy))
         // Delegations (D1–D9).

@@ -46,6 +46,8 @@ impl Modify for BearerAuth {
     ),
     paths(
         system::health,
+        system::live,
+        system::ready,
         system::policy,
         system::openapi,
         system::get_clock,

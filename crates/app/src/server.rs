@@ -166,6 +166,7 @@ pub async fn run(
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
 ) -> Result<(), BoxError> {
     let workers = state.system().workers(intervals());
+    state.watch_workers(workers.health());
     let timeouts = state.timeouts();
     let served = crate::connections::serve(listener, crate::app(state), timeouts, shutdown).await;
     tracing::info!("no more requests in flight; stopping the workers");

@@ -17,7 +17,7 @@ use deleghe_adapters::gateway::{FileSmsGateway, Gateways, HttpIoGateway, HttpSms
 use deleghe_adapters::outbox::{DispatchReport, Dispatcher};
 use deleghe_adapters::projection::{BookingView, DelegationView, ReadModels};
 use deleghe_adapters::service::Failpoint;
-use deleghe_adapters::system::OpenError;
+use deleghe_adapters::system::{OpenError, WorkerHealth};
 use deleghe_adapters::{Deleghe, Repository, ServiceError, SettableClock, System, Unsettled};
 use deleghe_domain::booking::{Booking, BookingId, BookingStage};
 use deleghe_domain::delegation::{Delegation, DelegationError, DelegationId, Stage, Status};
@@ -49,6 +49,8 @@ struct Inner {
     counters: Counters,
     dev_clock: bool,
     timeouts: Timeouts,
+    /// The workers' liveness, once `serve` has started them.
+    workers: std::sync::OnceLock<WorkerHealth>,
 }
 
 /// How to build an [`AppState`].
@@ -119,7 +121,23 @@ impl AppState {
             counters: config.counters,
             dev_clock: config.dev_clock,
             timeouts: config.timeouts,
+            workers: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Keeps the liveness of the workers `serve` started, for
+    /// `GET /health/ready` (set once; a second call is ignored).
+    pub fn watch_workers(&self, health: WorkerHealth) {
+        let _ = self.0.workers.set(health);
+    }
+
+    /// The workers that have stopped; empty when none runs in this process.
+    pub fn stopped_workers(&self) -> Vec<&'static str> {
+        self.0
+            .workers
+            .get()
+            .map(WorkerHealth::stopped)
+            .unwrap_or_default()
     }
 
     /// The library's composition root under this app.

@@ -38,6 +38,38 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, AppEr
     }))
 }
 
+/// Liveness: 200 while the process answers at all (it checks nothing else,
+/// so that an orchestrator restarts only a process that is stuck).
+#[utoipa::path(get, path = "/health/live", tag = "system",
+    responses((status = 200, body = Health)))]
+pub async fn live() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+    })
+}
+
+/// Readiness: 200 when the store answers and every background worker this
+/// process started is running (flow runner, projector, dispatcher, booking
+/// timer, document sweep); 503 otherwise.
+#[utoipa::path(get, path = "/health/ready", tag = "system",
+    responses(
+        (status = 200, body = Health),
+        (status = 503, description = "`unavailable`: the store is unreachable; `not_ready`: a worker has stopped, named in `stopped`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
+    state
+        .repository()
+        .checkpoint(deleghe_adapters::runner::CHECKPOINT)
+        .await?;
+    let stopped = state.stopped_workers();
+    if !stopped.is_empty() {
+        return Err(AppError::NotReady(stopped));
+    }
+    Ok(Json(Health {
+        status: "ok".to_owned(),
+    }))
+}
+
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "system",
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]

@@ -62,6 +62,13 @@ async fn over_a_real_socket_with_graceful_shutdown() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains("x-request-id:"), "{health}");
     assert!(health.ends_with(r#"{"status":"ok"}"#), "{health}");
+    // The workers `serve` started are running.
+    let ready = exchange(
+        address,
+        "GET /health/ready HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
 
     let token = state
         .keys()

@@ -31,6 +31,25 @@ pub async fn health_and_openapi(api: Api) {
         .send(Request::get("/health").body(Body::empty()).unwrap())
         .await;
     assert_eq!(health.ok(200), json!({"status": "ok"}));
+    for path in ["/health/live", "/health/ready"] {
+        let answer = api
+            .send(Request::get(path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(answer.ok(200), json!({"status": "ok"}), "{path}");
+    }
+    // Readiness follows the workers: one that has ended is named.
+    let workers = deleghe_adapters::system::WorkerHealth::default();
+    workers.watch("booking timer", async {}).await;
+    api.state.watch_workers(workers);
+    let not_ready = api
+        .send(Request::get("/health/ready").body(Body::empty()).unwrap())
+        .await
+        .refused(503, "not_ready");
+    assert_eq!(not_ready["stopped"], json!(["booking timer"]));
+    let live = api
+        .send(Request::get("/health/live").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(live.status, 200, "alive all the same");
     let doc = api
         .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
         .await
@@ -39,6 +58,8 @@ pub async fn health_and_openapi(api: Api) {
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/health", "get"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
         ("/v1/policy", "get"),
         ("/v1/delegations", "post"),
         ("/v1/delegations", "get"),
