@@ -396,7 +396,10 @@ pub struct Workers {
 /// (`GET /health/ready` in the app). A worker counts as stopped once its
 /// task has ended, whether it returned or panicked.
 #[derive(Debug, Clone, Default)]
-pub struct WorkerHealth(Arc<std::sync::Mutex<Vec<(&'static str, Arc<AtomicBool>)>>>);
+pub struct WorkerHealth(Arc<std::sync::Mutex<Vec<Watched>>>);
+
+/// A worker's name, and whether its task is still running.
+type Watched = (&'static str, Arc<AtomicBool>);
 
 impl WorkerHealth {
     /// The names of the workers whose task has ended.
