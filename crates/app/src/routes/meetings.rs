@@ -11,7 +11,7 @@ use deleghe_domain::booking::{Booking, BookingStage};
 use deleghe_domain::delegation::DelegationId;
 use deleghe_domain::document::DocumentKind;
 use deleghe_domain::meeting::{
-    AbandonReason, Meeting, MeetingBooking, MeetingCommand, MeetingError, Outcome,
+    AbandonReason, EndedBooking, Meeting, MeetingBooking, MeetingCommand, MeetingError, Outcome,
 };
 use deleghe_domain::schedule::Mode;
 
@@ -414,6 +414,10 @@ pub async fn abandon(
     };
     let command = MeetingCommand::Abandon {
         outcome,
+        booking: Some(EndedBooking {
+            id: b.id.clone(),
+            booker: b.booker.clone(),
+        }),
         at: state.now(),
     };
     Ok(Json(MeetingDto::from(

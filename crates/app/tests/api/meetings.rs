@@ -417,3 +417,34 @@ pub async fn m7_a_rule_refusing_the_registration_ends_the_meeting(api: Api) {
         .ok(200);
     assert_eq!(theirs, json!({"items": []}));
 }
+
+pub async fn b8_a_meeting_abandoned_before_anyone_joined_settles_its_booking(api: Api) {
+    let op = api.operator();
+    for (n, outcome, status) in [(0, "no_show", "missed"), (2, "technical_failure", "served")] {
+        let (delegate, grantor) = (cf(230 + n), cf(231 + n));
+        let booked = api.book_meeting(&delegate, &grantor).await;
+        let id = booked["id"].as_str().unwrap().to_owned();
+        // Nobody has joined: the meeting is still scheduled.
+        let ended = api
+            .post(
+                &format!("/v1/bookings/{id}/meeting/abandon"),
+                &op,
+                json!({"outcome": outcome}),
+            )
+            .await
+            .ok(200);
+        assert_eq!(ended["state"], "ended");
+        let me = api.citizen(&delegate);
+        let after = api.get(&format!("/v1/bookings/{id}"), &me).await.ok(200);
+        assert_eq!(after["status"], status, "{outcome}");
+        assert_eq!(after["actions"], json!(["detail"]));
+        // Ended, it no longer holds the counter type (B1).
+        let mut next = json!({
+            "counter": "deleghe-web-meeting", "start": "2026-12-03T09:00:00+01:00",
+            "mode": "web_meeting", "reason": "Registrazione delega", "phone": "333 123 4567",
+            "grantor": {"fiscal_code": grantor, "first_name": "Anna", "last_name": "Bianchi"},
+        });
+        next["start"] = json!(format!("2026-12-03T{:02}:00:00+01:00", 9 + n));
+        api.post("/v1/bookings", &me, next).await.ok(201);
+    }
+}

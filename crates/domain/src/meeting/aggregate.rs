@@ -137,6 +137,11 @@ pub enum MeetingCommand {
     Abandon {
         /// M8: why the meeting ends.
         outcome: AbandonReason,
+        /// B8: the booking the meeting is for, which its end settles. A
+        /// meeting someone joined knows it already; one nobody joined
+        /// learns it here (the caller reads it from the booking).
+        #[serde(default)]
+        booking: Option<EndedBooking>,
         /// The instant of the command.
         at: DateTime<Utc>,
     },
@@ -562,13 +567,28 @@ impl Meeting {
                 self.decide_complete(delegation_id, at, policy)
             }
             MeetingCommand::RecordOutcome { result, at } => self.decide_outcome(result, at),
-            MeetingCommand::Abandon { outcome, at } => {
+            MeetingCommand::Abandon {
+                outcome,
+                booking,
+                at,
+            } => {
                 let outcome = Outcome::from(outcome);
                 match self.state {
                     MeetingState::Ended if self.outcome.as_ref() == Some(&outcome) => Ok(vec![]),
                     MeetingState::Ended => Err(MeetingError::MeetingClosed),
                     MeetingState::Registering => Err(MeetingError::Registering),
-                    _ => Ok(self.end(outcome, at)),
+                    _ => {
+                        let mut events = self.end(outcome, at);
+                        // B8: even a meeting nobody joined settles its booking.
+                        if let Some(MeetingEvent::MeetingEnded { booking: named, .. }) =
+                            events.last_mut()
+                        {
+                            if named.is_none() {
+                                *named = booking;
+                            }
+                        }
+                        Ok(events)
+                    }
                 }
             }
         }

@@ -1115,17 +1115,18 @@ async fn m8_abandon_ends_the_meeting_with_each_reason() {
         (AbandonReason::DocumentsInvalid, Outcome::DocumentsInvalid),
     ] {
         for given in [vec![], waiting(), in_call()] {
-            // B8: a meeting nobody joined names no booking.
-            let booking = (!given.is_empty()).then(ended_booking);
+            // B8: the end names the booking, which it settles, whether
+            // the meeting knew it (someone joined) or the command told it.
             framework()
                 .given(given)
                 .when_async(MeetingCommand::Abandon {
                     outcome: reason,
+                    booking: Some(ended_booking()),
                     at: t(20),
                 })
                 .await
                 .then_expect_events(vec![MeetingEvent::MeetingEnded {
-                    booking,
+                    booking: Some(ended_booking()),
                     outcome: outcome.clone(),
                     at: t(20),
                 }]);
@@ -1135,7 +1136,11 @@ async fn m8_abandon_ends_the_meeting_with_each_reason() {
 
 #[test]
 fn m8_abandon_refused_while_registering_and_after_the_end() {
-    let abandon = |outcome| MeetingCommand::Abandon { outcome, at: t(20) };
+    let abandon = |outcome| MeetingCommand::Abandon {
+        outcome,
+        booking: None,
+        at: t(20),
+    };
     let err = decide(registering(), abandon(AbandonReason::TechnicalFailure)).unwrap_err();
     assert_eq!(err, MeetingError::Registering);
     assert_eq!(err.code(), "registration_in_progress");
@@ -1452,6 +1457,7 @@ fn m12_the_recording_stops_when_the_meeting_ends_before_the_attendance() {
         recording(),
         MeetingCommand::Abandon {
             outcome: AbandonReason::TechnicalFailure,
+            booking: None,
             at: t(4),
         },
     )
