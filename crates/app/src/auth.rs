@@ -24,7 +24,6 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
 use deleghe_adapters::codes::AccessCodes;
 use deleghe_adapters::Metadata;
-use deleghe_domain::delegation::DelegationError;
 use deleghe_domain::{FiscalCode, Issuer};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -318,7 +317,7 @@ impl Caller {
                 ..
             } => Ok(me),
             // D12: what a delegate may not do for the grantor.
-            Principal::Citizen { .. } => Err(DelegationError::NotAllowedWhenActing.into()),
+            Principal::Citizen { .. } => Err(AppError::OwnCitizenOnly),
             Principal::Operator { .. } => Err(AppError::Forbidden("this call is for citizens")),
         }
     }

@@ -61,6 +61,10 @@ pub enum AppError {
     /// D9: an act-as token whose delegation is not active (403).
     #[error("you may act for {0} only while their delegation to you is active (D9)")]
     NoActiveDelegation(String),
+    /// D12: a call for the citizen in person, made with an act-as token
+    /// (403 `not_allowed_when_acting`).
+    #[error("this is for the citizen in person: a delegate acting for them cannot do it (D12)")]
+    OwnCitizenOnly,
     /// An unknown id, or one the caller may not see (404 `not_found`).
     #[error("{0}")]
     NotFound(String),
@@ -147,6 +151,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NoActiveDelegation(_) => "no_active_delegation",
             Self::NotFound(_) => "not_found",
+            Self::OwnCitizenOnly => "not_allowed_when_acting",
             Self::PayloadTooLarge {
                 document: false, ..
             } => "payload_too_large",
