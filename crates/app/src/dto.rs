@@ -79,8 +79,8 @@ pub struct CounterDelegation {
     /// uploaded by the calling operator with `POST /v1/counter/documents`:
     /// at a counter the form (AA08 or AA09; AA10 for a legal
     /// representative) and the grantor's identity document, by PEC the
-    /// signed documents received.
-    #[serde(default)]
+    /// signed documents received. Required (the contract's field has no
+    /// `?`): an empty list is refused by D11 with `evidence_missing`.
     pub documents: Vec<String>,
 }
 

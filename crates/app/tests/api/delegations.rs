@@ -152,7 +152,7 @@ pub async fn d6_counter_registration_confirmation_and_rejection(api: Api) {
     api.post(
         "/v1/counter/delegations",
         &op,
-        json!({"grantor": cf(35), "delegate": cf(36), "channel": "pec"}),
+        json!({"grantor": cf(35), "delegate": cf(36), "channel": "pec", "documents": []}),
     )
     .await
     .refused(422, "pec_needs_legal_representative");
@@ -179,7 +179,7 @@ pub async fn d6_counter_registration_confirmation_and_rejection(api: Api) {
     api.post(
         "/v1/counter/delegations",
         &citizen,
-        json!({"grantor": cf(37), "delegate": cf(38)}),
+        json!({"grantor": cf(37), "delegate": cf(38), "documents": []}),
     )
     .await
     .refused(403, "forbidden");
@@ -392,7 +392,7 @@ pub async fn bad_json_and_invalid_fiscal_codes_store_nothing(api: Api) {
     api.post(
         "/v1/counter/delegations",
         &api.operator(),
-        json!({"grantor": "RSSMRA85T10A562X", "delegate": cf(61)}),
+        json!({"grantor": "RSSMRA85T10A562X", "delegate": cf(61), "documents": []}),
     )
     .await
     .refused(400, "invalid_fiscal_code");

@@ -342,11 +342,19 @@ pub async fn d11_the_policy_may_waive_the_online_identity_document(store: Store)
         .await
         .ok(201);
     assert_eq!(created["evidence"][0]["sha256"], mine.as_str());
-    // A counter still needs its documents.
+    // A counter still needs its documents: the field is required, and an
+    // empty list is not enough.
     api.post(
         "/v1/counter/delegations",
         &api.operator(),
         json!({"grantor": cf(753), "delegate": cf(754)}),
+    )
+    .await
+    .refused(400, "invalid_request");
+    api.post(
+        "/v1/counter/delegations",
+        &api.operator(),
+        json!({"grantor": cf(753), "delegate": cf(754), "documents": []}),
     )
     .await
     .refused(422, "evidence_missing");
