@@ -56,6 +56,31 @@ pub struct IoSettings {
 pub const ENV_TOKEN_MAX_MINUTES: &str = "DELEGHE_TOKEN_MAX_MINUTES";
 pub const ENV_TOKEN_ISSUER: &str = "DELEGHE_TOKEN_ISSUER";
 pub const ENV_TOKEN_AUDIENCE: &str = "DELEGHE_TOKEN_AUDIENCE";
+pub const ENV_LOG_FORMAT: &str = "DELEGHE_LOG_FORMAT";
+
+/// How the log is written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One line of text per record (the default; colours on a terminal).
+    Text,
+    /// One JSON object per line, for a log collector: `timestamp`,
+    /// `level`, `target`, `fields` (the message among them) and `spans`.
+    Json,
+}
+
+impl LogFormat {
+    /// `DELEGHE_LOG_FORMAT`: `text` (also when unset or empty) or `json`;
+    /// anything else is refused, naming the variable and what it takes.
+    pub fn from_env_value(value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim) {
+            None | Some("") | Some("text") => Ok(Self::Text),
+            Some("json") => Ok(Self::Json),
+            Some(other) => Err(format!(
+                "{ENV_LOG_FORMAT} is {other:?}: it takes `text` or `json`"
+            )),
+        }
+    }
+}
 /// The largest `DELEGHE_TOKEN_MAX_MINUTES` accepted: a week.
 pub const MAX_TOKEN_MAX_MINUTES: i64 = 7 * 24 * 60;
 

@@ -20,11 +20,23 @@ async fn main() -> ExitCode {
     // hostile upload would flood the log, so it is silent unless asked for.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,lopdf=off"));
-    tracing_subscriber::fmt()
+    let format = std::env::var(deleghe_app::config::ENV_LOG_FORMAT).ok();
+    let format = match deleghe_app::config::LogFormat::from_env_value(format.as_deref()) {
+        Ok(format) => format,
+        Err(message) => {
+            eprintln!("deleghe: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        deleghe_app::config::LogFormat::Text => {
+            log.with_ansi(std::io::stderr().is_terminal()).init();
+        }
+        deleghe_app::config::LogFormat::Json => log.json().with_current_span(false).init(),
+    }
     let cli = deleghe_app::cli::Cli::parse();
     match deleghe_app::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -516,3 +516,31 @@ fn serve_dev_refuses_a_development_folder_others_could_tamper_with() {
         "nothing was written through the link"
     );
 }
+
+#[test]
+fn logs_are_json_lines_when_asked_and_a_bad_format_stops_the_start() {
+    let tmp = TempDir::new();
+    let url = format!("sqlite://{}", tmp.0.join("log.sqlite").display());
+    let mut json = deleghe(&tmp.0, &["migrate", "--database-url", &url]);
+    json.env("DELEGHE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info");
+    let (ok, _, err) = run(json);
+    assert!(ok, "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("schema up to date"))
+        .unwrap_or_else(|| panic!("no log line in {err}"));
+    let record: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
+    assert_eq!(record["level"], "INFO");
+    assert_eq!(record["fields"]["message"], "schema up to date");
+    assert_eq!(record["fields"]["store"], "sqlite");
+
+    let mut xml = deleghe(&tmp.0, &["migrate", "--database-url", &url]);
+    xml.env("DELEGHE_LOG_FORMAT", "xml");
+    let (ok, _, err) = run(xml);
+    assert!(!ok, "started with an unknown log format");
+    assert!(
+        err.contains("DELEGHE_LOG_FORMAT") && err.contains("json"),
+        "{err}"
+    );
+}
