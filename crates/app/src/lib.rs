@@ -42,6 +42,7 @@ pub mod counters;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod pdf;
 pub mod privacy;
@@ -106,6 +107,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(system::health))
         .route("/health/live", get(system::live))
         .route("/health/ready", get(system::ready))
+        .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(system::openapi))
         .route("/v1/policy", get(system::policy))
         // Delegations (D1–D9).
@@ -202,6 +204,8 @@ pub fn app(state: AppState) -> Router {
     }
     let timeouts = state.timeouts();
     router
+        // Counted by the route matched (a route layer sees its template).
+        .route_layer(middleware::from_fn(metrics::track))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -48,6 +48,7 @@ impl Modify for BearerAuth {
         system::health,
         system::live,
         system::ready,
+        crate::metrics::render,
         system::policy,
         system::openapi,
         system::get_clock,

@@ -83,6 +83,8 @@ impl AppState {
     /// [`SettableClock`] that reads real time until `PUT /dev/clock` sets it.
     pub async fn open(config: StateConfig) -> Result<Self, ServiceError> {
         let clock = SettableClock::new();
+        // The metrics recorder, before the first command is counted.
+        crate::metrics::handle();
         let mut builder = System::builder(config.policy)
             .clock(clock.as_clock())
             .access_codes(config.keys.access_codes().clone());

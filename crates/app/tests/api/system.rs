@@ -60,6 +60,7 @@ pub async fn health_and_openapi(api: Api) {
         ("/health", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
+        ("/metrics", "get"),
         ("/v1/policy", "get"),
         ("/v1/delegations", "post"),
         ("/v1/delegations", "get"),
@@ -187,4 +188,68 @@ pub async fn dev_clock_when_enabled(store: Store) {
     assert_eq!(d["registered_at"], "2026-12-01T08:00:00Z");
     api.delete("/dev/clock", &op).await.ok(204);
     assert!((api.state.now() - Utc::now()).num_seconds().abs() < 5);
+}
+
+pub async fn metrics_count_requests_and_commands(api: Api) {
+    let (grantor, delegate) = (crate::support::cf(990), crate::support::cf(991));
+    api.delegate_online(&grantor, &delegate).await;
+    api.get("/v1/delegations/no-such", &api.citizen(&grantor))
+        .await
+        .refused(404, "not_found");
+    let answer = api
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(answer.status, 200);
+    assert!(answer
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = String::from_utf8(answer.body).unwrap();
+    let has = |prefix: &str, labels: &[&str]| {
+        text.lines().any(|line| {
+            line.starts_with(prefix) && labels.iter().all(|l| line.contains(l)) && {
+                let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+                value > 0.0
+            }
+        })
+    };
+    // Requests by the route's template, never the id in the path.
+    assert!(
+        has(
+            "deleghe_http_requests_total{",
+            &[
+                r#"route="/v1/delegations/{id}""#,
+                r#"status="404""#,
+                r#"method="GET""#
+            ]
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("no-such"), "an id in a label");
+    assert!(
+        has(
+            "deleghe_commands_total{",
+            &[r#"command="delegation.request""#, r#"outcome="ok""#]
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            "deleghe_command_duration_seconds_count{",
+            &[r#"command="delegation.request""#]
+        ) || has(
+            "deleghe_command_duration_seconds{",
+            &[r#"command="delegation.request""#]
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"deleghe_checkpoint_position{worker="projector"}"#),
+        "{text}"
+    );
+    // No fiscal code reaches a label.
+    assert!(!text.contains(&grantor) && !text.contains(&delegate));
 }
