@@ -29,13 +29,23 @@ use crate::state::AppState;
         (status = 503, description = "the store is unreachable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
+    store_answers(&state).await?;
+    Ok(ok())
+}
+
+/// Whether the store answers: one small read.
+async fn store_answers(state: &AppState) -> Result<(), AppError> {
     state
         .repository()
         .checkpoint(deleghe_adapters::runner::CHECKPOINT)
         .await?;
-    Ok(Json(Health {
+    Ok(())
+}
+
+fn ok() -> Json<Health> {
+    Json(Health {
         status: "ok".to_owned(),
-    }))
+    })
 }
 
 /// Liveness: 200 while the process answers at all (it checks nothing else,
@@ -43,9 +53,7 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, AppEr
 #[utoipa::path(get, path = "/health/live", tag = "system",
     responses((status = 200, body = Health)))]
 pub async fn live() -> Json<Health> {
-    Json(Health {
-        status: "ok".to_owned(),
-    })
+    ok()
 }
 
 /// Readiness: 200 when the store answers and every background worker this
@@ -57,17 +65,12 @@ pub async fn live() -> Json<Health> {
         (status = 503, description = "`unavailable`: the store is unreachable; `not_ready`: a worker has stopped, named in `stopped`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
-    state
-        .repository()
-        .checkpoint(deleghe_adapters::runner::CHECKPOINT)
-        .await?;
+    store_answers(&state).await?;
     let stopped = state.stopped_workers();
     if !stopped.is_empty() {
         return Err(AppError::NotReady(stopped));
     }
-    Ok(Json(Health {
-        status: "ok".to_owned(),
-    }))
+    Ok(ok())
 }
 
 /// This API's OpenAPI 3.1 document.
