@@ -35,6 +35,85 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The answers any operation may give that its handler does not list: the
+/// error funnel's (`crate::error`), so that the document states every
+/// status a client can get. Added where the operation does not already
+/// declare the status.
+struct CommonAnswers;
+
+impl CommonAnswers {
+    fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+            .into()
+    }
+}
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let always_up = path == "/health/live" || path == "/openapi.json";
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = operation.request_body.is_some();
+                let has_input =
+                    has_body || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let mut add = |status: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| Self::problem(description));
+                };
+                if has_input {
+                    add("400", "`invalid_request`: malformed JSON, a missing, unknown or mistyped field, a bad query or path");
+                }
+                if secured {
+                    add("401", "`unauthorized`: no valid bearer token");
+                    add("403", "`forbidden`: signed in, not allowed");
+                }
+                if path.contains('{') {
+                    add(
+                        "404",
+                        "`not_found`: no such resource, or one the caller may not see",
+                    );
+                }
+                if has_body {
+                    add("413", "`payload_too_large`: a body over the limit");
+                }
+                if !always_up {
+                    add(
+                        "408",
+                        "`request_timeout`: the request's head, body or whole took too long",
+                    );
+                    add(
+                        "500",
+                        "`internal_error`: a fault of the app (the cause is logged, not sent)",
+                    );
+                    add("503", "`unavailable`: the store is unreachable");
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -107,7 +186,7 @@ impl Modify for BearerAuth {
         dto::OutcomeDto,
         PdfBody,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonAnswers),
     tags(
         (name = "delegations", description = "D1–D9, citizens"),
         (name = "counter", description = "D5, D6, D8 at a counter, B8, B9: operators"),

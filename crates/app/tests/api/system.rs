@@ -253,3 +253,44 @@ pub async fn metrics_count_requests_and_commands(api: Api) {
     // No fiscal code reaches a label.
     assert!(!text.contains(&grantor) && !text.contains(&delegate));
 }
+
+pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
+    let doc = api
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await
+        .ok(200);
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            let declares = |status: &str| responses.contains_key(status);
+            let what = format!("{method} {path}");
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty());
+            if secured {
+                assert!(declares("401") && declares("403"), "{what}: 401/403");
+            }
+            if path.contains('{') {
+                assert!(declares("404"), "{what}: 404");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(declares("400") && declares("413"), "{what}: 400/413");
+            }
+            if path != "/health/live" && path != "/openapi.json" {
+                assert!(declares("503") && declares("408"), "{what}: 503/408");
+            }
+            // Every error answer is a problem.
+            for (status, answer) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        answer["content"].get("application/problem+json").is_some(),
+                        "{what}: {status} is not a problem"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked} operations");
+}
