@@ -18,9 +18,9 @@ use deleghe_adapters::outbox::{DispatchReport, Dispatcher};
 use deleghe_adapters::projection::{BookingView, DelegationView, ReadModels};
 use deleghe_adapters::service::Failpoint;
 use deleghe_adapters::system::{OpenError, WorkerHealth};
-use deleghe_adapters::{Deleghe, Repository, ServiceError, SettableClock, System, Unsettled};
+use deleghe_adapters::{Deleghe, Repository, ServiceError, SettableClock, System};
 use deleghe_domain::booking::{Booking, BookingId, BookingStage};
-use deleghe_domain::delegation::{Delegation, DelegationError, DelegationId, Stage, Status};
+use deleghe_domain::delegation::{Delegation, DelegationError, DelegationId, Status};
 use deleghe_domain::document::PdfDocument;
 use deleghe_domain::flows::Refusal;
 use deleghe_domain::meeting::Meeting;
@@ -291,29 +291,19 @@ impl AppState {
     }
 
     /// What [`Self::delegation_outcome`] found, once the caller may see
-    /// it: the view if registered; otherwise why not.
+    /// it: the view if registered; otherwise why not (the library's
+    /// [`deleghe_adapters::service::settled_delegation`], on the stored one).
     pub async fn settled_delegation(&self, d: DelegationView) -> Result<DelegationView, AppError> {
-        match d.status {
-            Status::Pending => Err(ServiceError::Pending(Unsettled::Delegation {
-                grantor: d.grantor,
-                id: d.id,
-            })
-            .into()),
-            Status::Refused => {
-                let stored = self.service().grantor(&d.grantor).await?;
-                match stored.delegation(&d.id).map(|s| &s.stage) {
-                    Some(Stage::Refused {
-                        refusal: Some(refusal),
-                        ..
-                    }) => Err(ServiceError::Rule(Refusal::from(refusal.clone())).into()),
-                    Some(Stage::Refused { reason, .. }) => {
-                        Err(ServiceError::RefusedEarlier(reason.clone()).into())
-                    }
-                    _ => Err(AppError::not_found(format!("delegation {}", d.id))),
-                }
-            }
-            _ => Ok(d),
+        if !matches!(d.status, Status::Pending | Status::Refused) {
+            return Ok(d);
         }
+        let stored = self.service().grantor(&d.grantor).await?;
+        let delegation = stored
+            .delegation(&d.id)
+            .cloned()
+            .ok_or_else(|| AppError::not_found(format!("delegation {}", d.id)))?;
+        let settled = deleghe_adapters::service::settled_delegation(delegation)?;
+        Ok(self.delegation_view(&settled))
     }
 
     /// A booking by id, from its booker's stream (a refused request was
@@ -329,8 +319,9 @@ impl AppState {
     }
 
     /// A booking by id whatever its stage, from its booker's stream (the
-    /// outcome of a request a 202 answered); 404 if nothing was asked
-    /// under that id.
+    /// outcome of a request a 202 answered, which
+    /// [`deleghe_adapters::service::settled_booking`] reads); 404 if nothing
+    /// was asked under that id.
     pub async fn booking_outcome(&self, id: &str) -> Result<Booking, AppError> {
         let missing = || AppError::not_found(format!("booking {id}"));
         let id = BookingId::parse(id).map_err(|_| missing())?;
@@ -341,26 +332,6 @@ impl AppState {
             .booking(&id)
             .cloned()
             .ok_or_else(missing)
-    }
-
-    /// What [`Self::booking_outcome`] found, once the caller may see it:
-    /// the booking if it stands (or has ended); otherwise why not.
-    pub fn settled_booking(b: Booking) -> Result<Booking, AppError> {
-        match &b.stage {
-            BookingStage::Pending => Err(ServiceError::Pending(Unsettled::Booking {
-                booker: b.booker,
-                id: b.id,
-            })
-            .into()),
-            BookingStage::Refused {
-                refusal: Some(refusal),
-                ..
-            } => Err(ServiceError::Rule(Refusal::from(refusal.clone())).into()),
-            BookingStage::Refused { reason, .. } => {
-                Err(ServiceError::RefusedEarlier(reason.clone()).into())
-            }
-            _ => Ok(b),
-        }
     }
 
     /// The view of a booking as clients see it, with its meeting's state.

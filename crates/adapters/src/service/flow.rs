@@ -150,39 +150,14 @@ impl Deleghe {
         let action = command.action();
         let span = tracing::debug_span!("command", aggregate = kind, action);
         let started = std::time::Instant::now();
-        let step = self
-            .run_step(command, meta, in_flow, kept)
-            .instrument(span)
-            .await;
-        // Operations: every command by its action and outcome, and its time.
-        let outcome = match &step {
-            Ok(_) => "ok",
-            Err(ServiceError::Rule(_) | ServiceError::RefusedEarlier(_)) => "refused",
-            Err(ServiceError::Conflict) => "conflict",
-            Err(_) => "error",
-        };
-        metrics::counter!("deleghe_commands_total", "command" => action, "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("deleghe_command_duration_seconds", "command" => action)
-            .record(started.elapsed().as_secs_f64());
-        step
-    }
-
-    async fn run_step(
-        &self,
-        command: &Command,
-        meta: &Metadata,
-        in_flow: bool,
-        kept: Option<&Kept>,
-    ) -> Result<Step, ServiceError> {
-        let guard = self.guard(command, meta, self.now())?;
-        let step = StepOf {
-            meta,
-            in_flow,
-            kept,
-            guard: guard.as_ref(),
-        };
-        async {
+        let step = async {
+            let guard = self.guard(command, meta, self.now())?;
+            let step = StepOf {
+                meta,
+                in_flow,
+                kept,
+                guard: guard.as_ref(),
+            };
             match command {
                 Command::Grantor { id, command } => {
                     step.on::<Grantor>(self, id.as_str(), command).await
@@ -199,7 +174,20 @@ impl Deleghe {
                 }
             }
         }
-        .await
+        .instrument(span)
+        .await;
+        // Operations: every command by its action and outcome, and its time.
+        let outcome = match &step {
+            Ok(_) => "ok",
+            Err(ServiceError::Rule(_) | ServiceError::RefusedEarlier(_)) => "refused",
+            Err(ServiceError::Conflict) => "conflict",
+            Err(_) => "error",
+        };
+        metrics::counter!("deleghe_commands_total", "command" => action, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("deleghe_command_duration_seconds", "command" => action)
+            .record(started.elapsed().as_secs_f64());
+        step
     }
 
     /// D9, D12: for a command a delegate issues on a grantor's behalf, the

@@ -234,21 +234,7 @@ impl Deleghe {
         };
         // The answer is the stored outcome: once it is settled, steps left
         // undone by an interruption (a seat's release) are the runner's.
-        match &delegation.stage {
-            // Stored, not settled (a step failed for a passing reason, or
-            // another driver holds it): the runner finishes it (D10).
-            Stage::Pending => Err(ServiceError::Pending(Unsettled::Delegation {
-                grantor: grantor.clone(),
-                id: id.clone(),
-            })),
-            // The rule's own refusal, whoever decided it first.
-            Stage::Refused {
-                refusal: Some(refusal),
-                ..
-            } => Err(Refusal::from(refusal.clone()).into()),
-            Stage::Refused { reason, .. } => Err(ServiceError::RefusedEarlier(reason.clone())),
-            _ => Ok(delegation),
-        }
+        settled_delegation(delegation)
     }
 
     /// A command on one of a grantor's delegations (confirm, reject, revoke),
@@ -365,23 +351,7 @@ impl Deleghe {
                 })?,
         };
         // As for delegations, the answer is the stored outcome.
-        match &booking.stage {
-            deleghe_domain::booking::BookingStage::Pending => {
-                Err(ServiceError::Pending(Unsettled::Booking {
-                    booker: booker.clone(),
-                    id: id.clone(),
-                }))
-            }
-            // The rule's own refusal, whoever decided it first.
-            deleghe_domain::booking::BookingStage::Refused {
-                refusal: Some(refusal),
-                ..
-            } => Err(Refusal::from(refusal.clone()).into()),
-            deleghe_domain::booking::BookingStage::Refused { reason, .. } => {
-                Err(ServiceError::RefusedEarlier(reason.clone()))
-            }
-            _ => Ok(booking),
-        }
+        settled_booking(booking)
     }
 
     /// A command on one of a citizen's bookings (cancel, served, missed).
@@ -585,5 +555,42 @@ pub trait ContactBook: Send + Sync {
 impl ContactBook for Deleghe {
     async fn contact(&self, citizen: &FiscalCode) -> Result<Contact, ServiceError> {
         Ok(self.contacts(citizen).await?.contact().clone())
+    }
+}
+
+/// A registration's answer from its stored outcome: the delegation once
+/// registered (or awaiting confirmation, or ended since); `Pending` while
+/// its flow is under way (the runner finishes it, D10); otherwise the rule's
+/// own refusal, whoever decided it first.
+pub fn settled_delegation(delegation: Delegation) -> Result<Delegation, ServiceError> {
+    match &delegation.stage {
+        Stage::Pending => Err(ServiceError::Pending(Unsettled::Delegation {
+            grantor: delegation.grantor.clone(),
+            id: delegation.id.clone(),
+        })),
+        Stage::Refused {
+            refusal: Some(refusal),
+            ..
+        } => Err(Refusal::from(refusal.clone()).into()),
+        Stage::Refused { reason, .. } => Err(ServiceError::RefusedEarlier(reason.clone())),
+        _ => Ok(delegation),
+    }
+}
+
+/// A booking request's answer from its stored outcome, as
+/// [`settled_delegation`] for registrations.
+pub fn settled_booking(booking: Booking) -> Result<Booking, ServiceError> {
+    use deleghe_domain::booking::BookingStage;
+    match &booking.stage {
+        BookingStage::Pending => Err(ServiceError::Pending(Unsettled::Booking {
+            booker: booking.booker.clone(),
+            id: booking.id.clone(),
+        })),
+        BookingStage::Refused {
+            refusal: Some(refusal),
+            ..
+        } => Err(Refusal::from(refusal.clone()).into()),
+        BookingStage::Refused { reason, .. } => Err(ServiceError::RefusedEarlier(reason.clone())),
+        _ => Ok(booking),
     }
 }

@@ -261,7 +261,7 @@ pub async fn get(
     if !caller.may_see(&b.booker) {
         return Err(AppError::not_found(format!("booking {id}")));
     }
-    let b = AppState::settled_booking(b)?;
+    let b = deleghe_adapters::service::settled_booking(b)?;
     Ok(Json(BookingDto::from(&state.booking_view(&b).await?)))
 }
 
