@@ -243,9 +243,16 @@ pub async fn d12_an_act_as_token_cannot_touch_the_grantors_contacts(api: Api) {
         .as_str()
         .unwrap()
         .to_owned();
-    api.get("/v1/me/contacts", &acting)
+    let refused = api
+        .get("/v1/me/contacts", &acting)
         .await
         .refused(403, "not_allowed_when_acting");
+    // The refusal says what it refuses, not something about delegations.
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("in person") && !detail.contains("delegations"),
+        "{detail}"
+    );
     api.put("/v1/me/contacts", &acting, json!({"phone": "3479999999"}))
         .await
         .refused(403, "not_allowed_when_acting");
