@@ -25,7 +25,7 @@
 //! let state = Delegations::load(&service, &people(5)).await.unwrap();
 //! state.check(&policy, t0()).unwrap();
 //! // Nothing is left halfway: D10 once every flow has ended.
-//! state.settled(t0()).unwrap();
+//! state.settled().unwrap();
 //! # }
 //! ```
 //!
@@ -121,10 +121,10 @@ impl Delegations {
     }
 
     /// D10 once every flow has ended (the requests answered, the runner
-    /// caught up): nothing is pending, and the seats are exactly the live
-    /// delegations.
-    pub fn settled(&self, now: DateTime<Utc>) -> Result<(), Violation> {
-        d10_settled(self, now)
+    /// caught up): nothing is pending, and the seats are exactly the
+    /// delegations in force.
+    pub fn settled(&self) -> Result<(), Violation> {
+        d10_settled(self)
     }
 }
 
@@ -196,15 +196,17 @@ pub fn d3(state: &Delegations, now: DateTime<Utc>) -> Result<(), Violation> {
 }
 
 /// D10, once every flow has ended: no delegation is left pending, and every
-/// delegate's seats are exactly the live delegations to them.
-pub fn d10_settled(state: &Delegations, now: DateTime<Utc>) -> Result<(), Violation> {
-    let mut live = BTreeMap::new();
+/// delegate's seats are exactly the delegations to them that were
+/// registered or await confirmation and were not revoked or rejected since
+/// (those past their end date keep their seat, D7, and do not count).
+pub fn d10_settled(state: &Delegations) -> Result<(), Violation> {
+    let mut held = BTreeMap::new();
     for d in state.delegations() {
         ensure(d.stage != Stage::Pending, "D10", || {
             format!("{} of {} left pending", d.id, d.grantor)
         })?;
-        if d.is_live(now) {
-            live.insert(d.id.clone(), d.delegate.clone());
+        if matches!(d.stage, Stage::Active | Stage::AwaitingConfirmation) {
+            held.insert(d.id.clone(), d.delegate.clone());
         }
     }
     let mut seats = BTreeMap::new();
@@ -213,8 +215,8 @@ pub fn d10_settled(state: &Delegations, now: DateTime<Utc>) -> Result<(), Violat
             seats.insert(id.clone(), code.clone());
         }
     }
-    ensure(seats == live, "D10", || {
-        format!("the seats {seats:?} are not the live delegations {live:?}")
+    ensure(seats == held, "D10", || {
+        format!("the seats {seats:?} are not the delegations in force {held:?}")
     })
 }
 

@@ -155,24 +155,10 @@ impl StoreUnderTest {
         })
     }
 
-    /// [`postgres`](Self::postgres) on the server named by
-    /// [`POSTGRES_URL_VAR`]; `None` when it is not set, said once on stderr
-    /// (past the test harness's capture) so that a skipped store is seen.
+    /// [`postgres`](Self::postgres) on the server of [`postgres_server`];
+    /// `None` without one.
     pub fn postgres_from_env() -> Option<Self> {
-        match std::env::var(POSTGRES_URL_VAR) {
-            Ok(server) if !server.is_empty() => Some(Self::postgres(&server)),
-            _ => {
-                static SAID: Once = Once::new();
-                SAID.call_once(|| {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "skipping the PostgreSQL variants: {POSTGRES_URL_VAR} is not set \
-                         (scripts/test sets it when the server is up)"
-                    );
-                });
-                None
-            }
-        }
+        postgres_server().map(|server| Self::postgres(&server))
     }
 
     /// The URL the store is opened with, for a store made from one.
@@ -190,6 +176,26 @@ impl StoreUnderTest {
     pub async fn remove(self) {
         if let Some(remove) = self.remove {
             remove().await;
+        }
+    }
+}
+
+/// The PostgreSQL server named by [`POSTGRES_URL_VAR`]; `None` when it is
+/// not set, said once on stderr (past the test harness's capture) so that
+/// a skipped store is seen.
+pub fn postgres_server() -> Option<String> {
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(server) if !server.is_empty() => Some(server),
+        _ => {
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping the PostgreSQL variants: {POSTGRES_URL_VAR} is not set \
+                     (scripts/test sets it when the server is up)"
+                );
+            });
+            None
         }
     }
 }

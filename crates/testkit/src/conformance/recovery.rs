@@ -43,13 +43,13 @@ async fn recover(repository: &Repository, clock: &SettableClock) {
         .expect("the runner catches up");
 }
 
-/// D10 once every flow has ended: seats are exactly the live delegations,
-/// and nothing is pending.
+/// D10 once every flow has ended: seats are exactly the delegations in
+/// force, and nothing is pending.
 async fn assert_settled(service: &Deleghe) {
     let state = Delegations::load(service, &people(8))
         .await
         .expect("the states load");
-    if let Err(violation) = state.settled(service.now()) {
+    if let Err(violation) = state.settled() {
         panic!("{violation}");
     }
 }
