@@ -5,6 +5,31 @@
 //! With [`model::delegation`](crate::model::delegation), a property test of
 //! an integration: each step's answer compared with the model's, the
 //! invariants checked after it (see the crate's example).
+//!
+//! ```
+//! use deleghe_adapters::{Deleghe, SettableClock};
+//! use deleghe_domain::delegation::{Channel, Role};
+//! use deleghe_domain::Policy;
+//! use deleghe_testkit::drive::Driver;
+//! use deleghe_testkit::fixtures::t0;
+//! use deleghe_testkit::model::delegation::Transition;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let clock = SettableClock::fixed(t0());
+//! let service = Deleghe::in_memory(Policy::default()).with_clock(clock.as_clock());
+//! let mut driver = Driver::new(clock);
+//! let register = Transition::Register {
+//!     grantor: 1,
+//!     delegate: 1,
+//!     role: Role::Ordinary,
+//!     channel: Channel::Online,
+//!     ends_in_days: None,
+//! };
+//! // D4: no delegation to oneself.
+//! assert_eq!(driver.apply(&service, &register).await, Err("self_delegation".into()));
+//! # }
+//! ```
 
 use chrono::{DateTime, Duration, Utc};
 use deleghe_adapters::{Actor, Deleghe, Metadata, SettableClock};

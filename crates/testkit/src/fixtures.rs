@@ -80,14 +80,6 @@ pub fn operator() -> Metadata {
 
 /// D11: the documents a registration on `channel` needs for `role`, by
 /// digest (the rules do not read the document store).
-///
-/// ```
-/// use deleghe_domain::delegation::{Channel, Role};
-/// use deleghe_testkit::fixtures::evidence_for;
-///
-/// let online = evidence_for(Channel::Online, Role::Ordinary);
-/// assert_eq!(online, evidence_for(Channel::Online, Role::Ordinary));
-/// ```
 pub fn evidence_for(channel: Channel, role: Role) -> Evidence {
     let doc = |kind, c: char| EvidenceDocument {
         kind,
@@ -221,13 +213,6 @@ pub fn meeting_ready(booking: &Booking, at: DateTime<Utc>) -> Vec<MeetingCommand
 /// An event written as a store keeps it, bypassing the rules: for the
 /// tests of what a store does with events (sequences, conflicts, the log),
 /// whatever their payload.
-///
-/// ```
-/// use deleghe_testkit::fixtures::raw_event;
-///
-/// let e = raw_event("pin", "X", 1, serde_json::json!({"n": 1}));
-/// assert_eq!((e.aggregate_id.as_str(), e.sequence), ("X", 1));
-/// ```
 pub fn raw_event(
     aggregate_type: &str,
     id: &str,

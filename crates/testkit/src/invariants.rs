@@ -233,6 +233,28 @@ pub struct SlotState {
 
 /// The booking rules' states at one moment: every booker's bookings, and
 /// the ledgers of the slots they book, by slot key.
+///
+/// ```
+/// use deleghe_adapters::{Deleghe, Metadata, Actor};
+/// use deleghe_domain::Policy;
+/// use deleghe_testkit::fixtures::{people, person, t0, tuesday_9, web_booking, web_counter};
+/// use deleghe_testkit::invariants::Bookings;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let policy = Policy::default();
+/// let service = Deleghe::in_memory(policy.clone());
+/// for booker in 1..4 {
+///     let meta = Metadata::new(Actor::Citizen(person(booker)), "web");
+///     let _ = service.book(web_booking(&format!("b-{booker}"), booker), &meta).await;
+/// }
+/// let slot = web_counter().offers(tuesday_9()).unwrap();
+/// let state = Bookings::load(&service, &people(4), &[(web_counter(), slot)]).await.unwrap();
+/// // B4: two places, the third booking refused.
+/// assert_eq!(state.bookings().count(), 3);
+/// state.check(&policy, t0()).unwrap();
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Bookings {
     /// Each booker's bookings.

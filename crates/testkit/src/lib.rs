@@ -13,7 +13,9 @@
 //!
 //! A downstream property test: random delegation histories through the
 //! service, each outcome compared with the model's, the invariants checked
-//! after every step.
+//! after every step (`examples/downstream_property.rs` is the same as a
+//! test and a program). The store conformance suite on an embedder's store
+//! is one call, [`conformance::conformance`].
 //!
 //! ```
 //! use deleghe_adapters::{Deleghe, SettableClock};
@@ -36,9 +38,10 @@
 //!         for step in &history {
 //!             model.step(step);
 //!             let got = driver.apply(&service, step).await;
-//!             prop_assert_eq!(got, model.expected);
+//!             prop_assert_eq!(got, model.expected.map_err(str::to_owned));
 //!             let state = Delegations::load(&service, &people(model.people)).await.unwrap();
-//!             prop_assert!(state.check(&policy, driver.now()).is_ok());
+//!             prop_assert_eq!(state.check(&policy, driver.now()), Ok(()));
+//!             prop_assert_eq!(state.settled(), Ok(()));
 //!         }
 //!         Ok(())
 //!     })?;

@@ -287,6 +287,16 @@ where
 
 /// Runs the case of [`CASES`] named `name` on stores from `factory`.
 ///
+/// ```
+/// use deleghe_testkit::conformance::run_case;
+/// use deleghe_testkit::store::StoreUnderTest;
+///
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() {
+/// run_case("checkpoints_survive_a_reconnect", || async { StoreUnderTest::memory() }).await;
+/// # }
+/// ```
+///
 /// # Panics
 ///
 /// If no case has that name, or the store fails it.
