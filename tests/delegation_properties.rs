@@ -18,18 +18,19 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use cqrs_es::Aggregate;
 use deleghe::domain::delegation::flow::{
     after_delegate_event, after_grantor_event, after_refusal, FlowCommand,
 };
 use deleghe::domain::delegation::{
     Channel, Delegate, DelegateEvent, DelegationError, DelegationId, Grantor, GrantorCommand,
-    GrantorEvent, RequestDelegation, RevocationChannel, Role, Stage,
+    GrantorEvent, RevocationChannel, Role, Stage,
 };
 use deleghe::domain::time::local_date;
 use deleghe::domain::{FiscalCode, Issuer, Policy};
-use deleghe_testkit::fixtures::{evidence_for, person, tuesday_9 as t0};
+use deleghe_testkit::drive::registration;
+use deleghe_testkit::fixtures::{person, tuesday_9 as t0};
 use deleghe_testkit::invariants::Delegations;
 use deleghe_testkit::model::delegation::{DelegationMachine, Model, Transition};
 use deleghe_testkit::strategies::{interleaving, policy, Action};
@@ -205,28 +206,13 @@ impl StateMachineTest for Sut {
 
     fn apply(mut sut: Sut, model: &Model, t: Transition) -> Sut {
         let now = sut.now;
-        let today: NaiveDate = local_date(now);
         let outcome = match t {
             Transition::Register {
-                grantor,
-                delegate,
-                role,
-                channel,
-                ends_in_days,
+                grantor, channel, ..
             } => {
                 sut.next_id += 1;
                 let id = DelegationId::parse(&format!("d-{}", sut.next_id)).unwrap();
-                let request = RequestDelegation {
-                    id: id.clone(),
-                    grantor: person(grantor),
-                    delegate: person(delegate),
-                    role,
-                    channel,
-                    ends_on: ends_in_days.map(|d| today + chrono::Days::new(d)),
-                    meeting: None,
-                    evidence: evidence_for(channel, role),
-                    at: now,
-                };
+                let request = registration(&t, id.clone(), now).unwrap();
                 // Online, the grantor asks in person; at a counter or by
                 // PEC, an operator (D5, D12).
                 let by = match channel {
@@ -448,18 +434,15 @@ proptest! {
             match action {
                 Action::Start(g, d, legal) => {
                     n += 1;
-                    let role = if legal { Role::Tutor } else { Role::Ordinary };
-                    let request = RequestDelegation {
-                        id: DelegationId::parse(&format!("d-{n}")).unwrap(),
-                        grantor: person(g),
-                        delegate: person(d),
-                        role,
+                    let at_the_counter = Transition::Register {
+                        grantor: g,
+                        delegate: d,
+                        role: if legal { Role::Tutor } else { Role::Ordinary },
                         channel: Channel::Counter,
-                        ends_on: None,
-                        meeting: None,
-                        evidence: evidence_for(Channel::Counter, role),
-                        at: now,
+                        ends_in_days: None,
                     };
+                    let id = DelegationId::parse(&format!("d-{n}")).unwrap();
+                    let request = registration(&at_the_counter, id, now).unwrap();
                     workers.push(vec![FlowCommand::Grantor {
                         grantor: person(g),
                         command: request.issued_by(Issuer::operator("op-test")),

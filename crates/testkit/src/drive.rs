@@ -80,25 +80,11 @@ impl Driver {
         let citizen = |n: usize| Metadata::new(Actor::Citizen(person(n)), "web");
         let outcome = match *step {
             Transition::Register {
-                grantor,
-                delegate,
-                role,
-                channel,
-                ends_in_days,
+                grantor, channel, ..
             } => {
                 self.requests += 1;
                 let id = DelegationId::parse(&format!("d-{}", self.requests)).expect("an id");
-                let request = RequestDelegation {
-                    id: id.clone(),
-                    grantor: person(grantor),
-                    delegate: person(delegate),
-                    role,
-                    channel,
-                    ends_on: ends_in_days.map(|d| local_date(now) + chrono::Days::new(d)),
-                    meeting: None,
-                    evidence: evidence_for(channel, role),
-                    at: now,
-                };
+                let request = registration(step, id.clone(), now).expect("a registration");
                 // D5, D12: online, the grantor asks in person; elsewhere, an
                 // operator.
                 let meta = match channel {
@@ -154,4 +140,35 @@ impl Driver {
             .find(|(g, _)| *g == grantor)
             .map(|(_, id)| id.clone())
     }
+}
+
+/// The request a [`Transition::Register`] stands for, made at `now` under
+/// `id`, with the evidence its channel needs (D11); `None` for the other
+/// steps.
+pub fn registration(
+    step: &Transition,
+    id: DelegationId,
+    now: DateTime<Utc>,
+) -> Option<RequestDelegation> {
+    let Transition::Register {
+        grantor,
+        delegate,
+        role,
+        channel,
+        ends_in_days,
+    } = *step
+    else {
+        return None;
+    };
+    Some(RequestDelegation {
+        id,
+        grantor: person(grantor),
+        delegate: person(delegate),
+        role,
+        channel,
+        ends_on: ends_in_days.map(|d| local_date(now) + chrono::Days::new(d)),
+        meeting: None,
+        evidence: evidence_for(channel, role),
+        at: now,
+    })
 }
