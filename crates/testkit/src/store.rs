@@ -27,12 +27,10 @@
 
 use std::future::Future;
 use std::io::Write;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 
-use deleghe_adapters::sqlx;
 use deleghe_adapters::Repository;
 
 /// The environment variable that names the PostgreSQL server of the tests
@@ -118,7 +116,8 @@ impl StoreUnderTest {
     }
 
     /// A new SQLite file in the temporary directory, removed with its
-    /// journal files.
+    /// journal files (feature `sqlite`).
+    #[cfg(feature = "sqlite")]
     pub fn sqlite() -> Self {
         let file = std::env::temp_dir().join(format!("{}.db", unique_name("deleghe_test")));
         let path = file.clone();
@@ -128,13 +127,15 @@ impl StoreUnderTest {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut path = file.clone().into_os_string();
                     path.push(suffix);
-                    let _ = std::fs::remove_file(PathBuf::from(path));
+                    let _ = std::fs::remove_file(std::path::PathBuf::from(path));
                 }
             }
         })
     }
 
-    /// A new schema on the PostgreSQL server at `server`, dropped on removal.
+    /// A new schema on the PostgreSQL server at `server`, dropped on removal
+    /// (feature `postgres`).
+    #[cfg(feature = "postgres")]
     pub fn postgres(server: &str) -> Self {
         let schema = unique_name("t");
         let separator = if server.contains('?') { '&' } else { '?' };
@@ -142,7 +143,7 @@ impl StoreUnderTest {
         Self::at_url(&format!("{server}{separator}schema={schema}")).on_remove(move || {
             let (server, schema) = (server.clone(), dropped.clone());
             async move {
-                use sqlx::Connection;
+                use deleghe_adapters::sqlx::{self, Connection};
                 let mut conn = sqlx::PgConnection::connect(&server)
                     .await
                     .expect("the PostgreSQL server");
@@ -156,7 +157,8 @@ impl StoreUnderTest {
     }
 
     /// [`postgres`](Self::postgres) on the server of [`postgres_server`];
-    /// `None` without one.
+    /// `None` without one (feature `postgres`).
+    #[cfg(feature = "postgres")]
     pub fn postgres_from_env() -> Option<Self> {
         postgres_server().map(|server| Self::postgres(&server))
     }

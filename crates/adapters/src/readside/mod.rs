@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ServiceError;
 use crate::repository::Repository;
 use crate::sql::statements::{Statements, Transactional};
-use crate::sql::store::SqlStore;
+use crate::sql::SqlStore;
 use crate::sql::SqliteDialect;
 
 pub(crate) use batch::{BookingRecord, Cache, DelegationRecord, RowKeys, WriteSet};
@@ -99,9 +99,14 @@ impl ReadSide {
     /// created and migrated: open it once and share the handle.
     pub async fn open(repository: &Repository) -> Result<Self, ServiceError> {
         match repository.read_side() {
-            Some(pool) => Ok(Self(pool, Arc::default())),
+            Some(side) => Ok(side),
             None => Self::in_memory().await,
         }
+    }
+
+    /// The read side on a store's pool.
+    pub(crate) fn on(pool: Arc<dyn SidePool>) -> Self {
+        Self(pool, Arc::default())
     }
 
     /// A new, empty, in-memory read side (the in-memory repository's).
