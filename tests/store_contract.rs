@@ -6,7 +6,10 @@
 //! - `sqlite::*`: a new SQLite file per case, in the temporary directory;
 //! - `postgres::*`: a new schema per case in the database of
 //!   `DELEGHE_TEST_POSTGRES_URL` (`scripts/test` sets it when the local
-//!   server is up); without it they say so on stderr and pass, skipped.
+//!   server is up); without it they say so on stderr and pass, skipped;
+//! - `mariadb::*`: a new database per case on the server of
+//!   `DELEGHE_TEST_MARIADB_URL` (`mysql://USER@HOST:PORT`), through the
+//!   MariaDB store crate; skipped likewise without it.
 //!
 //! What every store must do is the suite's (`deleghe_testkit::conformance`):
 //! give back what it was given; surface optimistic-concurrency conflicts;
@@ -31,6 +34,8 @@ use deleghe::domain::{FiscalCode, Policy};
 use deleghe_testkit::fixtures::{person, raw_event, request, t0};
 use deleghe_testkit::store::{unique_name, StoreUnderTest};
 use serde_json::json;
+
+mod support;
 
 mod memory {
     deleghe_testkit::conformance_tests!(|| async {
@@ -61,6 +66,27 @@ mod postgres {
         let Some(store) = super::StoreUnderTest::postgres_from_env() else {
             return;
         };
+        super::the_frameworks_repositories_read_what_the_library_stores(&store).await;
+        store.remove().await;
+    }
+}
+
+mod mariadb {
+    use super::support::{mariadb_server, mariadb_under_test};
+
+    deleghe_testkit::conformance_tests!(|| async {
+        match mariadb_server() {
+            Some(server) => Some(mariadb_under_test(&server).await),
+            None => None,
+        }
+    });
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_frameworks_repositories_read_what_the_library_stores() {
+        let Some(server) = mariadb_server() else {
+            return;
+        };
+        let store = mariadb_under_test(&server).await;
         super::the_frameworks_repositories_read_what_the_library_stores(&store).await;
         store.remove().await;
     }
@@ -121,6 +147,23 @@ async fn the_frameworks_repositories_read_what_the_library_stores(store: &StoreU
                 .await
                 .unwrap(),
         )
+    }
+    if let Some(pool) = repository.pool::<deleghe_store_mariadb::sqlx::MySqlPool>() {
+        // mysql-es writes into the MariaDB store's table and the library
+        // reads it. The other way does not work on MariaDB: the keys are
+        // `utf8mb4_bin` (byte order, as on the other stores) and MariaDB
+        // marks such columns binary, which mysql-es's sqlx will not decode
+        // as text (the store's own statements cast them).
+        let framework = mysql_es::MysqlEventRepository::new(pool.clone());
+        framework
+            .persist::<PinAccount>(std::slice::from_ref(&extra), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored::<PinAccount>(&repository, "PINFRAMEWORK").await,
+            vec![extra]
+        );
+        return;
     }
     let (theirs, written) = match (repository.sqlite_pool(), repository.postgres_pool()) {
         (Some(pool), _) => {

@@ -37,6 +37,7 @@ fn sms_file(store: &Store) -> std::path::PathBuf {
             Store::Memory => "memory",
             Store::Sqlite => "sqlite",
             Store::Postgres(_) => "postgres",
+            Store::MariaDb(_) => "mariadb",
         },
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ))

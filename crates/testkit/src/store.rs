@@ -25,11 +25,12 @@
 //! # }
 //! ```
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex};
 
 use deleghe_adapters::Repository;
 
@@ -182,21 +183,31 @@ impl StoreUnderTest {
     }
 }
 
-/// The PostgreSQL server named by [`POSTGRES_URL_VAR`]; `None` when it is
-/// not set, said once on stderr (past the test harness's capture) so that
-/// a skipped store is seen.
+/// The PostgreSQL server named by [`POSTGRES_URL_VAR`]; `None`, said on
+/// stderr, when it is not set.
 pub fn postgres_server() -> Option<String> {
-    match std::env::var(POSTGRES_URL_VAR) {
+    server_from_env(POSTGRES_URL_VAR)
+}
+
+/// The server of a store named by the environment variable `var`; `None`
+/// when it is not set, said once on stderr (past the test harness's
+/// capture) so that a skipped store is seen.
+pub fn server_from_env(var: &str) -> Option<String> {
+    match std::env::var(var) {
         Ok(server) if !server.is_empty() => Some(server),
         _ => {
-            static SAID: Once = Once::new();
-            SAID.call_once(|| {
+            static SAID: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+            if SAID
+                .lock()
+                .map(|mut said| said.insert(var.to_owned()))
+                .unwrap_or(false)
+            {
                 let _ = writeln!(
                     std::io::stderr(),
-                    "skipping the PostgreSQL variants: {POSTGRES_URL_VAR} is not set \
+                    "skipping the tests of the store of {var}: it is not set \
                      (scripts/test sets it when the server is up)"
                 );
-            });
+            }
             None
         }
     }

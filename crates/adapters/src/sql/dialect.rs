@@ -255,6 +255,10 @@ pub trait Dialect: Send + Sync + 'static {
     /// `($1 claim, $2 claimed until, $3 now, $4 now, $5 limit)`: the rows
     /// claimed, whole.
     const CLAIM_DUE: &'static str = queries::CLAIM_DUE;
+    /// `($1 claim, $2 claimed until)`: where [`Self::CLAIM_DUE`] returns no
+    /// rows (a database whose `UPDATE` cannot), the rows it claimed, whole,
+    /// read after it in the same order.
+    const CLAIMED: Option<&'static str> = None;
     /// `($1 sent at, $2 key)`.
     const MARK_SENT: &'static str = queries::MARK_SENT;
     /// `($1 attempts, $2 next attempt at, $3 error, $4 status, $5 key)`.

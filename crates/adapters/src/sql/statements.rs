@@ -664,12 +664,25 @@ where
         until: &str,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, ServiceError> {
-        let query = sqlx::query_as::<D::DB, _>(D::CLAIM_DUE)
+        let Some(claimed) = D::CLAIMED else {
+            let query = sqlx::query_as::<D::DB, _>(D::CLAIM_DUE)
+                .bind(claim)
+                .bind(until)
+                .bind(now)
+                .bind(now)
+                .bind(limit);
+            return all(query, &mut *self.conn, Ok).await;
+        };
+        sqlx::query::<D::DB>(D::CLAIM_DUE)
             .bind(claim)
             .bind(until)
             .bind(now)
             .bind(now)
-            .bind(limit);
+            .bind(limit)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        let query = sqlx::query_as::<D::DB, _>(claimed).bind(claim).bind(until);
         all(query, &mut *self.conn, Ok).await
     }
 
