@@ -2,9 +2,10 @@
 //! any number of connections to it ([`StoreUnderTest::connect`]), and what
 //! removes it once the case has passed.
 //!
-//! Ready-made: [`StoreUnderTest::memory`], [`StoreUnderTest::sqlite`] (a new
-//! file in the temporary directory), [`StoreUnderTest::postgres`] (a new
-//! schema on a server). Any other store, a custom one included, is
+//! Ready-made: [`StoreUnderTest::memory`], `StoreUnderTest::sqlite` (a new
+//! file in the temporary directory; feature `sqlite`, the default),
+//! `StoreUnderTest::postgres` (a new schema on a server; feature
+//! `postgres`). Any other store, a custom one included, is
 //! [`StoreUnderTest::new`] with a function that opens a [`Repository`] on it.
 //!
 //! ```
