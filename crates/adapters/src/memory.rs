@@ -135,6 +135,11 @@ impl EventStore for MemoryStore {
         Ok(self.all_of_type(aggregate_type))
     }
 
+    async fn log_head(&self) -> Result<i64, ServiceError> {
+        let log = self.log.lock().expect("memory log poisoned");
+        Ok(i64::try_from(log.events.len()).unwrap_or(i64::MAX))
+    }
+
     async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
         Ok(MemoryStore::checkpoint(self, name))
     }

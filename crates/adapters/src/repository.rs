@@ -225,6 +225,11 @@ impl Repository {
         }
     }
 
+    /// The position of the last event of the log, 0 if it is empty.
+    pub async fn log_head(&self) -> Result<i64, ServiceError> {
+        self.store.log_head().await
+    }
+
     /// The position a named reader (runner, projector, dispatcher) has handled.
     pub async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
         self.store.checkpoint(name).await

@@ -93,6 +93,20 @@ pub trait EventStore: Send + Sync + 'static {
         aggregate_type: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError>;
 
+    /// The position of the last event of the log (0 if empty): how far the
+    /// log's readers have to go, for their lag. The default reads the log
+    /// through; a store that can say it at once should.
+    async fn log_head(&self) -> Result<i64, ServiceError> {
+        let mut head = 0;
+        loop {
+            let page = self.read_log(head, 4096).await?;
+            match page.last_position() {
+                Some(last) => head = last,
+                None => return Ok(head),
+            }
+        }
+    }
+
     /// The position the reader `name` saved, 0 if none.
     async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError>;
 
@@ -159,6 +173,14 @@ impl From<Vec<Positioned>> for StoredEvents {
 }
 
 impl StoredEvents {
+    /// The position of the last of them, if any.
+    pub fn last_position(&self) -> Option<i64> {
+        match &self.0 {
+            Stored::Parsed(events) => events.last().map(|e| e.position),
+            Stored::Text(events) => events.last().map(|e| e.position),
+        }
+    }
+
     /// Events as text, from a SQL store.
     #[cfg_attr(not(feature = "sql"), allow(dead_code))]
     pub(crate) fn text(events: Vec<StoredText>) -> Self {

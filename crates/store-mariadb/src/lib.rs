@@ -127,6 +127,7 @@ SELECT CAST(aggregate_type AS CHAR) AS aggregate_type, CAST(aggregate_id AS CHAR
         7,
         "",
     );
+    const LOG_HEAD: &'static str = "SELECT COALESCE(MAX(position), 0) FROM events";
     const CHECKPOINT: &'static str = "SELECT position FROM checkpoints WHERE name = ?";
     const SAVE_CHECKPOINT: &'static str = "
 INSERT INTO checkpoints (name, position) VALUES (?, ?)

@@ -336,6 +336,12 @@ impl ReadSide {
     }
 
     /// How many documents are stored, and their bytes in all.
+    /// What waits on the read side: flows not settled, notifications not
+    /// sent yet or given up.
+    pub async fn backlog(&self) -> Result<Backlog, ServiceError> {
+        self.conn().await?.backlog().await
+    }
+
     pub(crate) async fn document_usage(&self) -> Result<(i64, i64), ServiceError> {
         self.conn().await?.document_usage().await
     }
@@ -820,4 +826,17 @@ pub(crate) fn rows<R, T>(
     f: fn(R) -> Result<T, ServiceError>,
 ) -> Result<Vec<T>, ServiceError> {
     raw.into_iter().map(f).collect()
+}
+
+/// What waits, as the read side sees it ([`ReadSide::backlog`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    /// Registrations whose flow has not settled yet (`pending`).
+    pub delegations_pending: i64,
+    /// Bookings whose flow has not settled yet (`pending`).
+    pub bookings_pending: i64,
+    /// Notifications waiting to be sent (or retried).
+    pub outbox_pending: i64,
+    /// Notifications given up on (N6: retries exhausted or refused).
+    pub outbox_failed: i64,
 }

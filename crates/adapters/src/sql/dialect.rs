@@ -160,6 +160,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// Waits until every commit before it is durable, where commits can be
     /// deferred; `None` where they cannot.
     const FLUSH: Option<&'static str> = None;
+    /// The position of the last event, 0 if none (after
+    /// [`Self::NUMBER_EVENTS`]).
+    const LOG_HEAD: &'static str = queries::LOG_HEAD;
     /// `($1 name)`.
     const CHECKPOINT: &'static str = queries::CHECKPOINT;
     /// `($1 name, $2 position)`.
@@ -281,6 +284,9 @@ pub trait Dialect: Send + Sync + 'static {
     const SWEEP_DOCUMENTS: &'static str = queries::SWEEP_DOCUMENTS;
     /// `($1 sha256)`.
     const DOCUMENT: &'static str = queries::DOCUMENT;
+    /// Four counts: delegations `pending`, bookings `pending`, outbox rows
+    /// `pending`, outbox rows `failed`.
+    const BACKLOG: &'static str = queries::BACKLOG;
     /// How many documents, and their bytes in all.
     const DOCUMENT_USAGE: &'static str = queries::DOCUMENT_USAGE;
 }

@@ -40,6 +40,9 @@ SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
  WHERE aggregate_type = $1 AND position IS NOT NULL
  ORDER BY position";
 
+/// The position of the last event of the log, 0 if it is empty.
+pub const LOG_HEAD: &str = "SELECT CAST(COALESCE(MAX(position), 0) AS BIGINT) FROM events";
+
 /// The standard text of [`Dialect::CHECKPOINT`](super::Dialect::CHECKPOINT).
 pub const CHECKPOINT: &str = "SELECT position FROM checkpoints WHERE name = $1";
 
@@ -217,6 +220,14 @@ DELETE FROM documents
 RETURNING size";
 /// The standard text of [`Dialect::DOCUMENT`](super::Dialect::DOCUMENT).
 pub const DOCUMENT: &str = "SELECT content FROM documents WHERE sha256 = $1";
+/// Flows not settled yet (delegations and bookings `pending`) and the
+/// outbox's rows waiting or given up, as the read side sees them.
+pub const BACKLOG: &str = "
+SELECT (SELECT COUNT(*) FROM read_delegations WHERE stage = 'pending'),
+       (SELECT COUNT(*) FROM read_bookings WHERE stage = 'pending'),
+       (SELECT COUNT(*) FROM outbox WHERE status = 'pending'),
+       (SELECT COUNT(*) FROM outbox WHERE status = 'failed')";
+
 /// The standard text of [`Dialect::DOCUMENT_USAGE`](super::Dialect::DOCUMENT_USAGE).
 pub const DOCUMENT_USAGE: &str =
     "SELECT count(*), CAST(coalesce(sum(size), 0) AS BIGINT) FROM documents";

@@ -122,6 +122,11 @@ where
         conn.events_of_type(aggregate_type).await
     }
 
+    async fn log_head(&self) -> Result<i64, ServiceError> {
+        let mut conn = self.conn().await.map_err(service_error)?;
+        conn.log_head().await
+    }
+
     async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
         let mut conn = self.conn().await.map_err(service_error)?;
         conn.checkpoint(name).await
