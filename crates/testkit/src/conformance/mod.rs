@@ -140,10 +140,15 @@ impl Stores {
         self.fresh().await.connect().await
     }
 
+    /// Removes every store made, all at once.
     async fn remove(self) {
         let made = std::mem::take(&mut *self.made.lock().unwrap());
-        for store in made {
-            store.remove().await;
+        let removals: Vec<_> = made
+            .into_iter()
+            .map(|store| tokio::spawn(store.remove()))
+            .collect();
+        for removal in removals {
+            removal.await.expect("a store removed");
         }
     }
 }
