@@ -1,9 +1,11 @@
-//! Property tests of the delegation rules (D1–D3, D7, D8, D10).
+//! Property tests of the delegation rules (D1–D3, D7, D8, D10), with the
+//! strategies, the reference model and the invariant checks of
+//! `deleghe-testkit`.
 //!
 //! 1. A model-based state machine test: random sequences of registrations,
 //!    revocations (online and at the counter), confirmations and time jumps
-//!    over a small population run against the real aggregates and against a
-//!    small reference model; outcomes, statuses and the invariants are
+//!    over a small population run against the real aggregates and against
+//!    the kit's reference model; outcomes, statuses and the invariants are
 //!    compared after every step, and replaying the stored events (through
 //!    JSON, as a store would) rebuilds the same state.
 //! 2. Random interleavings of the steps of concurrent registration flows,
@@ -16,38 +18,25 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use cqrs_es::Aggregate;
 use deleghe::domain::delegation::flow::{
     after_delegate_event, after_grantor_event, after_refusal, FlowCommand,
 };
 use deleghe::domain::delegation::{
     Channel, Delegate, DelegateEvent, DelegationError, DelegationId, Grantor, GrantorCommand,
-    GrantorEvent, RequestDelegation, RevocationChannel, Role, Stage, Status,
+    GrantorEvent, RevocationChannel, Role, Stage,
 };
 use deleghe::domain::time::local_date;
 use deleghe::domain::{FiscalCode, Issuer, Policy};
+use deleghe_testkit::drive::registration;
+use deleghe_testkit::fixtures::{person, tuesday_9 as t0};
+use deleghe_testkit::invariants::Delegations;
+use deleghe_testkit::model::delegation::{DelegationMachine, Model, Transition};
+use deleghe_testkit::strategies::{interleaving, policy, Action};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
-
-/// Six valid fiscal codes: the population of every test.
-const PEOPLE: [&str; 6] = [
-    "RSSMRA85T10A562S",
-    "VRDLGU70A01H501O",
-    "BNCGNN80A41F205A",
-    "NREFNC62B15L219M",
-    "GLLPLA90C22G273D",
-    "FRRLRA75D55A944I",
-];
-
-fn person(i: usize) -> FiscalCode {
-    FiscalCode::parse(PEOPLE[i]).unwrap()
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap()
-}
 
 // ------------------------------------------------------------------ the world
 
@@ -64,8 +53,9 @@ enum Stored {
 struct World {
     policy: Policy,
     runtime: tokio::runtime::Runtime,
-    grantors: BTreeMap<FiscalCode, (Grantor, Vec<GrantorEvent>)>,
-    delegates: BTreeMap<FiscalCode, (Delegate, Vec<DelegateEvent>)>,
+    state: Delegations,
+    grantor_events: BTreeMap<FiscalCode, Vec<GrantorEvent>>,
+    delegate_events: BTreeMap<FiscalCode, Vec<DelegateEvent>>,
     log: Vec<Stored>,
 }
 
@@ -77,8 +67,9 @@ impl World {
         Self {
             policy,
             runtime,
-            grantors: BTreeMap::new(),
-            delegates: BTreeMap::new(),
+            state: Delegations::default(),
+            grantor_events: BTreeMap::new(),
+            delegate_events: BTreeMap::new(),
             log: Vec::new(),
         }
     }
@@ -89,23 +80,25 @@ impl World {
         let sink = cqrs_es::event_sink::EventSink::default();
         let stored: Vec<Stored> = match command {
             FlowCommand::Grantor { grantor, command } => {
-                let (state, events) = self.grantors.entry(grantor.clone()).or_default();
+                let state = self.state.grantors.entry(grantor.clone()).or_default();
                 let mut next = state.clone();
                 self.runtime
                     .block_on(next.handle(command.clone(), &self.policy, &sink))?;
                 let new = self.runtime.block_on(sink.collect());
                 *state = next;
+                let events = self.grantor_events.entry(grantor.clone()).or_default();
                 events.extend(new.iter().cloned());
                 new.into_iter().map(Stored::Grantor).collect()
             }
             FlowCommand::Delegate { delegate, command } => {
                 let sink = cqrs_es::event_sink::EventSink::default();
-                let (state, events) = self.delegates.entry(delegate.clone()).or_default();
+                let state = self.state.delegates.entry(delegate.clone()).or_default();
                 let mut next = state.clone();
                 self.runtime
                     .block_on(next.handle(command.clone(), &self.policy, &sink))?;
                 let new = self.runtime.block_on(sink.collect());
                 *state = next;
+                let events = self.delegate_events.entry(delegate.clone()).or_default();
                 events.extend(new.iter().cloned());
                 new.into_iter().map(Stored::Delegate).collect()
             }
@@ -138,62 +131,45 @@ impl World {
     }
 
     fn grantor(&self, who: &FiscalCode) -> Grantor {
-        self.grantors
-            .get(who)
-            .map(|(g, _)| g.clone())
-            .unwrap_or_default()
-    }
-
-    fn all_delegations(&self) -> impl Iterator<Item = &deleghe::domain::delegation::Delegation> {
-        self.grantors.values().flat_map(|(g, _)| g.delegations())
+        self.state.grantors.get(who).cloned().unwrap_or_default()
     }
 
     /// D1, D2, D3 at `now`, on the registered delegations and on the seats.
     fn check_invariants(&self, now: DateTime<Utc>) {
-        for (code, (g, _)) in &self.grantors {
-            let live = g.delegations().iter().filter(|d| d.is_live(now)).count();
-            assert!(live <= 1, "D1: {code} has {live} live delegations");
-        }
-        let cap = self.policy.max_ordinary_delegations_per_delegate as usize;
-        let mut active_ordinary: BTreeMap<&FiscalCode, usize> = BTreeMap::new();
-        for d in self.all_delegations() {
-            if d.role == Role::Ordinary && d.is_live(now) && d.stage != Stage::Pending {
-                *active_ordinary.entry(&d.delegate).or_default() += 1;
-            }
-        }
-        for (delegate, n) in active_ordinary {
-            assert!(
-                n <= cap,
-                "D2: {delegate} holds {n} ordinary delegations, cap {cap}"
-            );
-        }
-        for (code, (d, _)) in &self.delegates {
-            let seats = d.ordinary_seats(now);
-            assert!(
-                seats <= cap,
-                "D2: {code} holds {seats} ordinary seats, cap {cap}"
-            );
+        if let Err(violation) = self.state.check(&self.policy, now) {
+            panic!("{violation}");
         }
     }
 
     /// Replaying every stream's stored events, through JSON as a store keeps
     /// them, rebuilds the state the framework holds.
     fn check_replay(&self) {
-        for (code, (state, events)) in &self.grantors {
-            let mut rebuilt = Grantor::default();
+        fn replay<A: Aggregate + Default>(events: &[A::Event]) -> A {
+            let mut rebuilt = A::default();
             for e in events {
                 let json = serde_json::to_string(e).unwrap();
                 rebuilt.apply(serde_json::from_str(&json).unwrap());
             }
-            assert_eq!(&rebuilt, state, "replay of grantor {code}");
+            rebuilt
         }
-        for (code, (state, events)) in &self.delegates {
-            let mut rebuilt = Delegate::default();
-            for e in events {
-                let json = serde_json::to_string(e).unwrap();
-                rebuilt.apply(serde_json::from_str(&json).unwrap());
-            }
-            assert_eq!(&rebuilt, state, "replay of delegate {code}");
+        for (code, state) in &self.state.grantors {
+            let events = self.grantor_events.get(code).map_or(&[][..], Vec::as_slice);
+            assert_eq!(
+                &replay::<Grantor>(events),
+                state,
+                "replay of grantor {code}"
+            );
+        }
+        for (code, state) in &self.state.delegates {
+            let events = self
+                .delegate_events
+                .get(code)
+                .map_or(&[][..], Vec::as_slice);
+            assert_eq!(
+                &replay::<Delegate>(events),
+                state,
+                "replay of delegate {code}"
+            );
         }
     }
 }
@@ -206,237 +182,6 @@ fn react(stored: &Stored, now: DateTime<Utc>) -> Option<FlowCommand> {
 }
 
 // ------------------------------------------------------ 1. the state machine
-
-#[derive(Debug, Clone)]
-enum Transition {
-    Register {
-        grantor: usize,
-        delegate: usize,
-        role: Role,
-        channel: Channel,
-        ends_in_days: Option<u64>,
-    },
-    Revoke {
-        grantor: usize,
-        online: bool,
-    },
-    Confirm {
-        grantor: usize,
-        reject: bool,
-    },
-    Advance {
-        days: u64,
-    },
-}
-
-/// The reference model: what the rule book says, as plainly as possible.
-#[derive(Debug, Clone)]
-struct RefDelegation {
-    grantor: usize,
-    delegate: usize,
-    role: Role,
-    channel: Channel,
-    registered_day: i64,
-    /// Last day in force, counted from day 0.
-    ends_day: Option<i64>,
-    state: RefState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RefState {
-    Awaiting,
-    Active,
-    Revoked,
-    Rejected,
-}
-
-#[derive(Debug, Clone)]
-struct Model {
-    today: i64,
-    cap: usize,
-    delegations: Vec<RefDelegation>,
-    /// The outcome the model expects of the last transition.
-    expected: Result<(), &'static str>,
-}
-
-impl RefDelegation {
-    fn expired(&self, today: i64) -> bool {
-        self.ends_day.is_some_and(|end| today > end)
-    }
-    fn status(&self, today: i64) -> Status {
-        match self.state {
-            RefState::Awaiting if self.expired(today) => Status::Expired,
-            RefState::Active if self.expired(today) => Status::Expired,
-            RefState::Awaiting => Status::AwaitingConfirmation,
-            RefState::Active => Status::Active,
-            RefState::Revoked => Status::Revoked,
-            RefState::Rejected => Status::Rejected,
-        }
-    }
-    fn live(&self, today: i64) -> bool {
-        matches!(
-            self.status(today),
-            Status::Active | Status::AwaitingConfirmation
-        )
-    }
-}
-
-impl Model {
-    fn latest_of(&self, grantor: usize) -> Option<usize> {
-        self.delegations.iter().rposition(|d| d.grantor == grantor)
-    }
-}
-
-struct DelegationMachine;
-
-impl ReferenceStateMachine for DelegationMachine {
-    type State = Model;
-    type Transition = Transition;
-
-    fn init_state() -> BoxedStrategy<Model> {
-        Just(Model {
-            today: 0,
-            cap: Policy::default().max_ordinary_delegations_per_delegate as usize,
-            delegations: vec![],
-            expected: Ok(()),
-        })
-        .boxed()
-    }
-
-    fn transitions(_: &Model) -> BoxedStrategy<Transition> {
-        let role = prop_oneof![
-            6 => Just(Role::Ordinary),
-            1 => Just(Role::Tutor),
-            1 => Just(Role::Parent),
-        ];
-        let channel = prop_oneof![
-            3 => Just(Channel::Online),
-            2 => Just(Channel::Counter),
-            1 => Just(Channel::WebMeeting),
-            1 => Just(Channel::Pec),
-        ];
-        let ends = prop_oneof![3 => Just(None), 1 => (0u64..60).prop_map(Some)];
-        prop_oneof![
-            6 => (0..PEOPLE.len(), 0..3usize, role, channel, ends).prop_map(
-                |(grantor, delegate, role, channel, ends_in_days)| Transition::Register {
-                    grantor,
-                    delegate,
-                    role,
-                    channel,
-                    ends_in_days,
-                }
-            ),
-            2 => (0..PEOPLE.len(), any::<bool>())
-                .prop_map(|(grantor, online)| Transition::Revoke { grantor, online }),
-            1 => (0..PEOPLE.len(), any::<bool>())
-                .prop_map(|(grantor, reject)| Transition::Confirm { grantor, reject }),
-            // Whole months hit the 30-day edges of D7 and D8 exactly.
-            1 => prop_oneof![Just(1u64), Just(29), Just(30), 1u64..20]
-                .prop_map(|days| Transition::Advance { days }),
-        ]
-        .boxed()
-    }
-
-    fn apply(mut m: Model, t: &Transition) -> Model {
-        let today = m.today;
-        m.expected = match *t {
-            Transition::Register {
-                grantor,
-                delegate,
-                role,
-                channel,
-                ends_in_days,
-            } => {
-                let legal = role != Role::Ordinary;
-                let min_days = if channel == Channel::Online { 30 } else { 1 };
-                if grantor == delegate {
-                    Err("self_delegation")
-                } else if channel == Channel::Online && legal {
-                    Err("legal_representative_needs_counter")
-                } else if channel == Channel::Pec && !legal {
-                    Err("pec_needs_legal_representative")
-                } else if ends_in_days.is_some_and(|d| (d as i64) < min_days) {
-                    Err("end_date_too_soon")
-                } else if m
-                    .delegations
-                    .iter()
-                    .any(|d| d.grantor == grantor && d.live(today))
-                {
-                    Err("grantor_already_has_delegate")
-                } else if !legal
-                    && m.delegations
-                        .iter()
-                        .filter(|d| d.delegate == delegate && d.role == Role::Ordinary)
-                        .filter(|d| d.live(today))
-                        .count()
-                        >= m.cap
-                {
-                    Err("delegate_cap_reached")
-                } else {
-                    m.delegations.push(RefDelegation {
-                        grantor,
-                        delegate,
-                        role,
-                        channel,
-                        registered_day: today,
-                        ends_day: ends_in_days.map(|d| today + d as i64),
-                        state: if legal {
-                            RefState::Awaiting
-                        } else {
-                            RefState::Active
-                        },
-                    });
-                    Ok(())
-                }
-            }
-            Transition::Revoke { grantor, online } => match m.latest_of(grantor) {
-                None => Err("not_found"),
-                Some(i) => {
-                    let d = &mut m.delegations[i];
-                    let status = d.status(today);
-                    if online {
-                        if d.role != Role::Ordinary {
-                            Err("revocation_needs_counter")
-                        } else if status != Status::Active {
-                            Err("not_active")
-                        } else if today < d.registered_day + 30 {
-                            Err("online_revocation_too_early")
-                        } else {
-                            d.state = RefState::Revoked;
-                            Ok(())
-                        }
-                    } else if !d.live(today) {
-                        Err("not_active")
-                    } else {
-                        d.state = RefState::Revoked;
-                        Ok(())
-                    }
-                }
-            },
-            Transition::Confirm { grantor, reject } => match m.latest_of(grantor) {
-                None => Err("not_found"),
-                Some(i) => {
-                    let d = &mut m.delegations[i];
-                    if d.status(today) != Status::AwaitingConfirmation {
-                        Err("not_awaiting_confirmation")
-                    } else {
-                        d.state = if reject {
-                            RefState::Rejected
-                        } else {
-                            RefState::Active
-                        };
-                        Ok(())
-                    }
-                }
-            },
-            Transition::Advance { days } => {
-                m.today += days as i64;
-                Ok(())
-            }
-        };
-        m
-    }
-}
 
 struct Sut {
     world: World,
@@ -461,28 +206,13 @@ impl StateMachineTest for Sut {
 
     fn apply(mut sut: Sut, model: &Model, t: Transition) -> Sut {
         let now = sut.now;
-        let today: NaiveDate = local_date(now);
         let outcome = match t {
             Transition::Register {
-                grantor,
-                delegate,
-                role,
-                channel,
-                ends_in_days,
+                grantor, channel, ..
             } => {
                 sut.next_id += 1;
                 let id = DelegationId::parse(&format!("d-{}", sut.next_id)).unwrap();
-                let request = RequestDelegation {
-                    id: id.clone(),
-                    grantor: person(grantor),
-                    delegate: person(delegate),
-                    role,
-                    channel,
-                    ends_on: ends_in_days.map(|d| today + chrono::Days::new(d)),
-                    meeting: None,
-                    evidence: enough(channel, role),
-                    at: now,
-                };
+                let request = registration(&t, id.clone(), now).unwrap();
                 // Online, the grantor asks in person; at a counter or by
                 // PEC, an operator (D5, D12).
                 let by = match channel {
@@ -572,19 +302,10 @@ impl StateMachineTest for Sut {
                 assert!(local_date(at) >= d.revocable_online_from(&policy).unwrap());
             }
         }
-        // Quiescent: every seat belongs to a live delegation and vice versa.
-        for (code, (delegate, _)) in &sut.world.delegates {
-            for (id, seat) in delegate.seats() {
-                let g = sut.world.grantor(&seat.grantor);
-                let d = g.delegation(id).unwrap();
-                assert!(
-                    !matches!(
-                        d.stage,
-                        Stage::Revoked { .. } | Stage::Rejected { .. } | Stage::Refused { .. }
-                    ),
-                    "seat {id} of {code} outlived its delegation"
-                );
-            }
+        // Quiescent (D10): every seat belongs to a delegation in force and
+        // vice versa, nothing pending.
+        if let Err(violation) = sut.world.state.settled() {
+            panic!("{violation}");
         }
     }
 }
@@ -635,8 +356,8 @@ prop_state_machine! {
 /// registration to one delegate is attempted and refused in the given case.
 #[test]
 fn d2_cap_is_reached_by_a_plain_sequence() {
-    let mut sut = Sut::init_test(&DelegationMachine::init_state_value());
-    let mut model = DelegationMachine::init_state_value();
+    let mut model = Model::default();
+    let mut sut = Sut::init_test(&model);
     for grantor in [0, 2, 3, 4] {
         let t = Transition::Register {
             grantor,
@@ -652,51 +373,7 @@ fn d2_cap_is_reached_by_a_plain_sequence() {
     assert_eq!(model.expected, Err("delegate_cap_reached"));
 }
 
-trait InitValue {
-    fn init_state_value() -> Model;
-}
-
-impl InitValue for DelegationMachine {
-    fn init_state_value() -> Model {
-        Model {
-            today: 0,
-            cap: Policy::default().max_ordinary_delegations_per_delegate as usize,
-            delegations: vec![],
-            expected: Ok(()),
-        }
-    }
-}
-
 // ------------------------------------- 2. interleavings of concurrent flows
-
-/// One unit of work that can be scheduled.
-#[derive(Debug, Clone)]
-enum Action {
-    /// A new request, handled by a worker of its own (grantor, delegate, role).
-    Start(usize, usize, bool),
-    /// Worker `n` (modulo the workers alive) takes its next step.
-    Step(usize),
-    /// Worker `n` crashes: its next step is lost.
-    Crash(usize),
-    /// A revocation at the counter of grantor `n`'s current delegation.
-    Revoke(usize),
-    /// The recovery runner takes one step over the event log.
-    Runner,
-    /// The runner crashes: it resumes from its checkpoint.
-    RunnerCrash,
-}
-
-fn action() -> impl Strategy<Value = Action> {
-    prop_oneof![
-        3 => (0..PEOPLE.len(), 0..2usize, prop::bool::weighted(0.15))
-            .prop_map(|(g, d, legal)| Action::Start(g, d, legal)),
-        6 => (0..8usize).prop_map(Action::Step),
-        1 => (0..8usize).prop_map(Action::Crash),
-        1 => (0..PEOPLE.len()).prop_map(Action::Revoke),
-        2 => Just(Action::Runner),
-        1 => Just(Action::RunnerCrash),
-    ]
-}
 
 /// The recovery runner: reads the log from its checkpoint and drives each
 /// event's reaction to its end, at least once.
@@ -745,10 +422,9 @@ proptest! {
 
     #[test]
     fn d10_invariants_hold_under_any_interleaving_and_crash(
-        actions in prop::collection::vec(action(), 1..80),
-        cap in 1u32..4,
+        actions in interleaving(),
+        policy in policy(),
     ) {
-        let policy = Policy { max_ordinary_delegations_per_delegate: cap, ..Policy::default() };
         let mut world = World::new(policy);
         let now = t0();
         let mut workers: Vec<Vec<FlowCommand>> = Vec::new();
@@ -758,17 +434,15 @@ proptest! {
             match action {
                 Action::Start(g, d, legal) => {
                     n += 1;
-                    let request = RequestDelegation {
-                        id: DelegationId::parse(&format!("d-{n}")).unwrap(),
-                        grantor: person(g),
-                        delegate: person(d),
+                    let at_the_counter = Transition::Register {
+                        grantor: g,
+                        delegate: d,
                         role: if legal { Role::Tutor } else { Role::Ordinary },
                         channel: Channel::Counter,
-                        ends_on: None,
-                        meeting: None,
-                        evidence: enough(Channel::Counter, if legal { Role::Tutor } else { Role::Ordinary }),
-                        at: now,
+                        ends_in_days: None,
                     };
+                    let id = DelegationId::parse(&format!("d-{n}")).unwrap();
+                    let request = registration(&at_the_counter, id, now).unwrap();
                     workers.push(vec![FlowCommand::Grantor {
                         grantor: person(g),
                         command: request.issued_by(Issuer::operator("op-test")),
@@ -814,47 +488,11 @@ proptest! {
             steps += 1;
             prop_assert!(steps < 100_000, "the runner does not converge");
         }
-        // Every flow has ended...
-        for d in world.all_delegations() {
-            prop_assert!(d.stage != Stage::Pending, "{} left pending", d.id);
+        // Every flow has ended, and the seats are exactly the live
+        // delegations (D10).
+        if let Err(violation) = world.state.settled() {
+            return Err(TestCaseError::fail(violation.to_string()));
         }
-        // ...and the seats are exactly the live delegations.
-        let mut seats = BTreeMap::new();
-        for (code, (delegate, _)) in &world.delegates {
-            for id in delegate.seats().keys() {
-                seats.insert(id.clone(), code.clone());
-            }
-        }
-        let mut live = BTreeMap::new();
-        for d in world.all_delegations() {
-            if d.is_live(now) {
-                live.insert(d.id.clone(), d.delegate.clone());
-            }
-        }
-        prop_assert_eq!(seats, live);
         world.check_replay();
     }
-}
-
-/// D11: the documents a registration on `channel` needs for `role`, by
-/// digest (the rules do not read the store).
-fn enough(channel: Channel, role: Role) -> deleghe::domain::delegation::Evidence {
-    use deleghe::domain::delegation::{counter_forms, Evidence, EvidenceDocument};
-    use deleghe::domain::document::{DocumentDigest, DocumentKind};
-    let doc = |kind, c: char| EvidenceDocument {
-        kind,
-        sha256: DocumentDigest::parse(&c.to_string().repeat(64)).unwrap(),
-    };
-    Evidence::new(match channel {
-        Channel::Online => vec![doc(DocumentKind::IdentityDocument, 'a')],
-        Channel::Counter => vec![
-            doc(counter_forms(role)[0], 'b'),
-            doc(DocumentKind::IdentityDocument, 'a'),
-        ],
-        Channel::Pec => vec![doc(DocumentKind::Pec, 'c')],
-        Channel::WebMeeting => vec![
-            doc(DocumentKind::Aa08, 'd'),
-            doc(DocumentKind::IdentityDocument, 'e'),
-        ],
-    })
 }

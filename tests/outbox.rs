@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use deleghe::adapters::gateway::async_trait;
 use deleghe::adapters::gateway::sms::SmsLine;
 use deleghe::adapters::gateway::{
@@ -37,40 +37,26 @@ use deleghe::domain::booking::{BookerCommand, Booking, BookingId, Phone, Request
 use deleghe::domain::contacts::ContactsCommand;
 use deleghe::domain::notification::IoMessage;
 use deleghe::domain::{FiscalCode, Issuer, Policy};
+use deleghe_testkit::store::{unique_name, StoreUnderTest};
 use serde_json::{json, Value};
 use support::*;
 
 // ------------------------------------------------------------ fixtures
 
-fn unique() -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    )
-}
-
 /// The URL of a new, empty store of the kind, so that a test can open it
 /// again as a restarted process would.
 async fn new_store_url(store: &Store) -> String {
-    match store {
+    let store = match store {
         Store::Memory => unreachable!("a restart needs a durable store"),
-        Store::Sqlite => {
-            let file = std::env::temp_dir().join(format!("deleghe-outbox-{}.sqlite", unique()));
-            format!("sqlite://{}", file.display())
-        }
-        Store::Postgres(url) => {
-            let separator = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{separator}schema=t_{}", unique())
-        }
-        Store::MariaDb(server) => support::mariadb_database(server).await,
-    }
+        Store::Sqlite => StoreUnderTest::sqlite(),
+        Store::Postgres(url) => StoreUnderTest::postgres(url),
+        Store::MariaDb(server) => return support::mariadb_database(server).await,
+    };
+    store.url().expect("a store at a URL").to_owned()
 }
 
 fn sms_file() -> PathBuf {
-    std::env::temp_dir().join(format!("deleghe-sms-{}.jsonl", unique()))
+    std::env::temp_dir().join(format!("{}.jsonl", unique_name("deleghe-sms")))
 }
 
 /// One process's view of a store: the service, the projector, the read

@@ -1,26 +1,27 @@
-//! Crash recovery (D10): a flow is stopped between every pair of its steps,
-//! as a crash would stop it, then the runner restarts from the log. Every
-//! flow must end (no delegation or booking left pending), and the seats and
-//! places must match exactly what is live.
-//!
-//! The same scenarios run on every store the library has: in memory always,
-//! SQLite always, PostgreSQL when `DELEGHE_TEST_POSTGRES_URL` is set.
-
-mod support;
+//! Crash recovery (D10): each flow is stopped between every pair of its
+//! steps, as a crash would stop it, and a restarted runner catches up from
+//! the log; every flow must end (no delegation or booking left pending),
+//! and the seats and places must match exactly what is live. Besides: the
+//! runner racing the requests, and a step overtaken by another writer.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use deleghe::adapters::runner::FlowRunner;
-use deleghe::adapters::{Deleghe, Metadata, Repository, ServiceError, SettableClock};
-use deleghe::domain::booking::{BookerCommand, BookingStage};
-use deleghe::domain::delegation::{
+use deleghe_adapters::runner::FlowRunner;
+use deleghe_adapters::{Deleghe, Metadata, Repository, ServiceError, SettableClock};
+use deleghe_domain::booking::{BookerCommand, BookingStage};
+use deleghe_domain::delegation::{
     DelegationError, DelegationId, GrantorCommand, RevocationChannel, Stage,
 };
-use deleghe::domain::flows::{self, Command, Refusal};
-use deleghe::domain::meeting::{MeetingCommand, MeetingState};
-use deleghe::domain::Policy;
-use support::*;
+use deleghe_domain::flows::{self, Command, Refusal};
+use deleghe_domain::meeting::{MeetingCommand, MeetingState};
+use deleghe_domain::Policy;
+
+use super::Stores;
+use crate::fixtures::{
+    meeting_ready, meta, operator, people, person, request, slot_of, t0, web_booking,
+};
+use crate::invariants::Delegations;
 
 /// A service on `repository` that stops before its `k`-th follow-up step.
 fn crashing_at(repository: Repository, clock: &SettableClock, k: usize) -> Deleghe {
@@ -42,33 +43,21 @@ async fn recover(repository: &Repository, clock: &SettableClock) {
         .expect("the runner catches up");
 }
 
-/// Seats are exactly the live delegations, and nothing is pending.
+/// D10 once every flow has ended: seats are exactly the delegations in
+/// force, and nothing is pending.
 async fn assert_settled(service: &Deleghe) {
-    let now = service.now();
-    let mut live = Vec::new();
-    for p in people() {
-        for d in service.grantor(&p).await.unwrap().delegations() {
-            assert_ne!(d.stage, Stage::Pending, "{} left pending", d.id);
-            if d.is_live(now) {
-                live.push((d.delegate.clone(), d.id.clone()));
-            }
-        }
+    let state = Delegations::load(service, &people(8))
+        .await
+        .expect("the states load");
+    if let Err(violation) = state.settled() {
+        panic!("{violation}");
     }
-    let mut seats = Vec::new();
-    for p in people() {
-        for id in service.delegate(&p).await.unwrap().seats().keys() {
-            seats.push((p.clone(), id.clone()));
-        }
-    }
-    live.sort();
-    seats.sort();
-    assert_eq!(seats, live, "seats must match the live delegations");
 }
 
-async fn registration_scenario(store: Store) {
+pub(super) async fn registration_scenario(stores: &Stores) {
     // Three steps follow a request: reserve the seat, complete, (no more).
     for k in 0..3 {
-        let repository = fresh(&store).await;
+        let repository = stores.repository().await;
         let clock = SettableClock::fixed(t0());
         let setup = restarted(repository.clone(), &clock);
         // Two grantors and a third, whose registration crashes, fill the
@@ -105,11 +94,11 @@ async fn registration_scenario(store: Store) {
     }
 }
 
-async fn refusal_and_revocation_scenario(store: Store) {
+pub(super) async fn refusal_and_revocation_scenario(stores: &Stores) {
     let policy = Policy::default();
     // A refused registration: reserve refused, refuse, release (tombstone).
     for k in 0..4 {
-        let repository = fresh(&store).await;
+        let repository = stores.repository().await;
         let clock = SettableClock::fixed(t0());
         let setup = restarted(repository.clone(), &clock);
         for g in 1..=policy.max_ordinary_delegations_per_delegate as usize {
@@ -160,10 +149,10 @@ async fn refusal_and_revocation_scenario(store: Store) {
     }
 }
 
-async fn booking_scenario(store: Store) {
+pub(super) async fn booking_scenario(stores: &Stores) {
     // Booking: reserve place, confirm; cancellation: release.
     for k in 0..3 {
-        let repository = fresh(&store).await;
+        let repository = stores.repository().await;
         let clock = SettableClock::fixed(t0());
         let service = crashing_at(repository.clone(), &clock, k);
         let _ = service.book(web_booking("b-1", 1), &meta(1)).await;
@@ -205,10 +194,10 @@ async fn booking_scenario(store: Store) {
     }
 }
 
-async fn meeting_scenario(store: Store) {
+pub(super) async fn meeting_scenario(stores: &Stores) {
     // Completion: request, reserve, complete, record outcome on the meeting.
     for k in 0..5 {
-        let repository = fresh(&store).await;
+        let repository = stores.repository().await;
         let clock = SettableClock::fixed(t0());
         let setup = restarted(repository.clone(), &clock);
         let booking = setup.book(web_booking("wm-1", 1), &meta(1)).await.unwrap();
@@ -244,10 +233,10 @@ async fn meeting_scenario(store: Store) {
     }
 }
 
-async fn racing_the_runner_scenario(store: Store) {
+pub(super) async fn racing_the_runner_scenario(stores: &Stores) {
     // The runner works the log while the requests drive their own flows:
     // whoever takes a step first, each request still answers its outcome.
-    let repository = fresh(&store).await;
+    let repository = stores.repository().await;
     let clock = SettableClock::fixed(t0());
     let service = restarted(repository.clone(), &clock);
     let runner = FlowRunner::new(service.clone());
@@ -269,12 +258,12 @@ async fn racing_the_runner_scenario(store: Store) {
     assert_settled(&restarted(repository, &clock)).await;
 }
 
-async fn overtaken_by_the_runner_scenario(store: Store) {
+pub(super) async fn overtaken_by_the_runner_scenario(stores: &Stores) {
     // Deterministically: the request stores its first step, the runner
     // takes the second (the seat) before the request does, then the request
     // drives on. Its repeat of the seat step stores nothing, and it must
     // still complete the registration rather than stop halfway.
-    let repository = fresh(&store).await;
+    let repository = stores.repository().await;
     let clock = SettableClock::fixed(t0());
     let service = restarted(repository.clone(), &clock);
     let first = Command::Grantor {
@@ -291,13 +280,13 @@ async fn overtaken_by_the_runner_scenario(store: Store) {
     assert_eq!(g.delegations()[0].stage, Stage::Active);
 }
 
-async fn kept_state_overtaken_scenario(store: Store) {
+pub(super) async fn kept_state_overtaken_scenario(stores: &Stores) {
     // A registration's last step starts from the grantor as its own first
     // step left it, without loading it. Here another writer changes the
     // grantor in between (refuses the pending delegation): the append of
     // the stale decision conflicts, and the step is decided again on what
     // is stored, so the registration ends refused, not registered.
-    let repository = fresh(&store).await;
+    let repository = stores.repository().await;
     let clock = SettableClock::fixed(t0());
     let other = restarted(repository.clone(), &clock);
     let id = DelegationId::parse("overtaken").unwrap();
@@ -364,38 +353,3 @@ async fn kept_state_overtaken_scenario(store: Store) {
     recover(&repository, &clock).await;
     assert_settled(&restarted(repository, &clock)).await;
 }
-
-macro_rules! on_every_store {
-    ($($name:ident),*) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Memory).await; })*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Sqlite).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
-                if let Some(store) = super::postgres_store() {
-                    super::$name(store).await;
-                }
-            })*
-        }
-        mod mariadb {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
-                if let Some(store) = super::mariadb_store() {
-                    super::$name(store).await;
-                }
-            })*
-        }
-    };
-}
-
-on_every_store!(
-    registration_scenario,
-    refusal_and_revocation_scenario,
-    booking_scenario,
-    meeting_scenario,
-    racing_the_runner_scenario,
-    overtaken_by_the_runner_scenario,
-    kept_state_overtaken_scenario
-);
