@@ -21,11 +21,11 @@
 //! `crates/adapters/migrations/{sqlite,postgres}`.
 
 mod batch;
+mod port;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use deleghe_domain::booking::Booking;
 use deleghe_domain::delegation::Delegation;
@@ -35,22 +35,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ServiceError;
 use crate::repository::Repository;
-use crate::sql::statements::{Statements, Transactional};
+
 use crate::sql::store::SqlStore;
 use crate::sql::SqliteDialect;
-
 pub(crate) use batch::{BookingRecord, Cache, DelegationRecord, RowKeys, WriteSet};
 use batch::{Keys, OutboxWrite};
-
-/// Where the read side's connections come from: the port each store's pool
-/// implements (`sql/store.rs`, for every SQL dialect).
-#[async_trait]
-pub(crate) trait SidePool: Send + Sync {
-    async fn acquire(&self) -> Result<Box<dyn Statements>, ServiceError>;
-
-    /// Whether the pool lends more than one connection at once.
-    fn pipelines(&self) -> bool;
-}
+pub(crate) use port::{BoxFuture, SidePool, SideStatements, Transactional};
 
 /// The read side of one store. Cloning shares the pool, and the turns its
 /// projectors take to catch up (`CatchUpTurns`).
@@ -136,7 +126,7 @@ impl ReadSide {
     }
 
     /// A pooled connection, for one statement.
-    async fn conn(&self) -> Result<Box<dyn Statements>, ServiceError> {
+    async fn conn(&self) -> Result<Box<dyn SideStatements>, ServiceError> {
         self.0.acquire().await
     }
 
@@ -337,7 +327,7 @@ impl ReadSide {
 }
 
 /// A connection of the read side, held across transactions.
-pub(crate) struct HeldSide(Box<dyn Statements>);
+pub(crate) struct HeldSide(Box<dyn SideStatements>);
 
 /// How far a projector got, and how many rebuilds its rows have been
 /// through: a rebuild rewrites rows without moving the position, so a
@@ -447,7 +437,7 @@ impl SideTx<'_> {
 /// The rows a batch will touch are read up front ([`Batch::prefetch`], one
 /// query per table); a row it did not announce is read when first asked for.
 pub(crate) struct Batch<'a> {
-    conn: &'a mut dyn Statements,
+    conn: &'a mut dyn SideStatements,
     cache: &'a mut Cache,
 }
 
@@ -642,7 +632,7 @@ pub(crate) struct PlaceRow {
 }
 
 /// D9: one event stored on behalf of a grantor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// The event's position in the log.
     pub position: i64,
@@ -666,14 +656,14 @@ pub struct AuditEntry {
 
 /// M6, D11: an event refers to a stored document by its SHA-256; the first
 /// such event's position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct DocumentRefRow {
     pub sha256: String,
     pub position: i64,
 }
 
 /// A calendar notice as stored (N3).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NoticeRow {
     pub id: String,
     pub citizen: String,
@@ -685,7 +675,7 @@ pub(crate) struct NoticeRow {
 }
 
 /// One outbox row (N1–N6), as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     /// The idempotency key (N6): one row, one delivery, per key.
     pub key: String,
@@ -751,68 +741,4 @@ pub(crate) struct Attempt<'a> {
     pub error: &'a str,
     /// `pending` to retry, `failed` to give up.
     pub status: &'a str,
-}
-
-// Raw rows, decoded the same way from both dialects.
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RawDelegation {
-    data: String,
-    position: i64,
-}
-
-impl RawDelegation {
-    pub(crate) fn into_row(self) -> Result<DelegationRow, ServiceError> {
-        Ok(DelegationRow {
-            delegation: from_json(&self.data)?,
-            position: self.position,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RawBooking {
-    data: String,
-    meeting: String,
-    position: i64,
-}
-
-impl RawBooking {
-    pub(crate) fn into_row(self) -> Result<BookingRow, ServiceError> {
-        Ok(BookingRow {
-            booking: from_json(&self.data)?,
-            meeting: from_json(&self.meeting)?,
-            position: self.position,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RawPlace {
-    slot_key: String,
-    booking: String,
-    counter: String,
-    slot_start: String,
-    held: bool,
-    position: i64,
-}
-
-impl From<RawPlace> for PlaceRow {
-    fn from(r: RawPlace) -> Self {
-        Self {
-            slot_key: r.slot_key,
-            booking: r.booking,
-            counter: r.counter,
-            slot_start: r.slot_start,
-            held: r.held,
-            position: r.position,
-        }
-    }
-}
-
-pub(crate) fn rows<R, T>(
-    raw: Vec<R>,
-    f: fn(R) -> Result<T, ServiceError>,
-) -> Result<Vec<T>, ServiceError> {
-    raw.into_iter().map(f).collect()
 }

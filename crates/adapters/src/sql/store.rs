@@ -14,7 +14,7 @@ use super::dialect::Dialect;
 use super::statements::{Conn, Statements};
 use super::{persistence_error, service_error};
 use crate::error::ServiceError;
-use crate::readside::SidePool;
+use crate::readside::{SidePool, SideStatements};
 use crate::repository::{Held, Store, StoredEvents};
 
 /// A pooled connection of a store of dialect `D`.
@@ -53,7 +53,7 @@ fn held<D: Dialect>(held: Option<&Held>) -> Option<&Mutex<Pooled<D>>> {
 #[async_trait]
 impl<D: Dialect> Store for SqlStore<D>
 where
-    Pooled<D>: Statements,
+    Pooled<D>: Statements + SideStatements,
 {
     fn pool(&self) -> Option<&(dyn Any + Send + Sync)> {
         Some(&self.pool)
@@ -129,9 +129,9 @@ where
 #[async_trait]
 impl<D: Dialect> SidePool for SqlStore<D>
 where
-    Pooled<D>: Statements,
+    Pooled<D>: SideStatements,
 {
-    async fn acquire(&self) -> Result<Box<dyn Statements>, ServiceError> {
+    async fn acquire(&self) -> Result<Box<dyn SideStatements>, ServiceError> {
         Ok(Box::new(self.conn().await.map_err(service_error)?))
     }
 
