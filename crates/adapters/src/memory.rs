@@ -112,7 +112,8 @@ impl MemoryRepository {
 }
 
 /// In memory there is no connection to hold, no pool and no read side
-/// (`ReadSide::open` makes one), and every commit is as durable as it gets.
+/// (`ReadSide::open` makes one in memory), and every commit is as durable
+/// as it gets.
 #[async_trait]
 impl Store for MemoryRepository {
     fn pool(&self) -> Option<&(dyn Any + Send + Sync)> {

@@ -1,6 +1,6 @@
 //! The tables written from the event log and beside it: read models,
 //! outbox, calendar notices and documents, in the same database as the
-//! events (the SQLite file, or the PostgreSQL schema).
+//! events (the SQLite file, or the PostgreSQL schema), or in memory.
 //!
 //! [`ReadSide`] is the handle on them. It is opened once from the
 //! [`Repository`] and shared by the projector, the read models, the
@@ -8,19 +8,22 @@
 //! - on SQLite and PostgreSQL it is the event store's own pool, so the
 //!   projector saves rows and checkpoint in one transaction of the database
 //!   that holds the events;
-//! - on the in-memory repository it is an in-memory SQLite database (one
-//!   connection, kept open) with the same schema, so every store answers the
-//!   same queries with the same code.
+//! - on the in-memory repository it is the in-memory read side
+//!   (`memory.rs`): the same tables as Rust maps, no SQL database, every
+//!   statement answered as the SQL stores answer it.
 //!
 //! Layout: this file holds the row types, and the handles the rest of the
 //! library reads and writes through ([`ReadSide`], `HeldSide`, `SideTx`,
-//! `Batch`), each on a connection of the store's `SidePool`; every
-//! statement is written once, for every dialect, in `crate::sql`
-//! (`statements.rs`, its text in `queries.rs` or the dialect's module);
-//! `batch.rs` holds the projector's write-behind cache; the schema is in
+//! `Batch`), each on a connection of the store's `SidePool`; `port.rs` the
+//! port every read side implements (`SidePool`, `SideStatements`,
+//! `Transactional`); `memory.rs` the in-memory one; every SQL statement is
+//! written once, for every dialect, in `crate::sql` (`statements.rs`, its
+//! text in `queries.rs` or the dialect's module); `batch.rs` holds the
+//! projector's write-behind cache; the schema is in
 //! `crates/adapters/migrations/{sqlite,postgres}`.
 
 mod batch;
+mod memory;
 mod port;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,10 +39,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::ServiceError;
 use crate::repository::Repository;
 
-use crate::sql::store::SqlStore;
-use crate::sql::SqliteDialect;
 pub(crate) use batch::{BookingRecord, Cache, DelegationRecord, RowKeys, WriteSet};
 use batch::{Keys, OutboxWrite};
+use memory::MemorySide;
 pub(crate) use port::{BoxFuture, SidePool, SideStatements, Transactional};
 
 /// The read side of one store. Cloning shares the pool, and the turns its
@@ -85,8 +87,8 @@ impl CatchUpTurns {
 impl ReadSide {
     /// The read side of `repository`'s store. On SQLite and PostgreSQL the
     /// schema is already there (the repository applied the migrations when it
-    /// connected); for the in-memory repository a new in-memory database is
-    /// created and migrated: open it once and share the handle.
+    /// connected); for the in-memory repository a new, empty in-memory read
+    /// side is made: open it once and share the handle.
     pub async fn open(repository: &Repository) -> Result<Self, ServiceError> {
         match repository.read_side() {
             Some(pool) => Ok(Self(pool, Arc::default())),
@@ -94,20 +96,15 @@ impl ReadSide {
         }
     }
 
-    /// A new, empty, in-memory read side (the in-memory repository's).
+    /// A new, empty, in-memory read side (the in-memory repository's): the
+    /// tables in Rust, answering every statement as the SQL stores do.
     pub async fn in_memory() -> Result<Self, ServiceError> {
-        let pool = crate::sql::sqlite::in_memory()
-            .await
-            .map_err(|e| ServiceError::Unavailable(Box::new(e)))?;
-        Ok(Self(
-            Arc::new(SqlStore::<SqliteDialect>::new(pool)),
-            Arc::default(),
-        ))
+        Ok(Self(Arc::new(MemorySide::new()), Arc::default()))
     }
 
     /// Whether the pool lends two connections at once, as the pipelined
     /// catch-up needs (one reads the next batch's rows while the other
-    /// writes the last one); the in-memory read side has one.
+    /// writes the last one); the in-memory read side has nothing to overlap.
     pub(crate) fn pipelines(&self) -> bool {
         self.0.pipelines()
     }

@@ -2,9 +2,10 @@
 //! ([`SideStatements`]), a transaction of it ([`Transactional`]), and where
 //! connections come from ([`SidePool`]).
 //!
-//! Implemented by every SQL dialect's connection (`crate::sql`, the
-//! statements written once for SQLite and PostgreSQL). Nothing above this
-//! port knows which one it runs on.
+//! Two implementations: every SQL dialect's connection (`crate::sql`, the
+//! statements written once for SQLite and PostgreSQL) and the in-memory
+//! read side ([`super::memory`]), which answers every statement as its SQL
+//! text does. Nothing above this port knows which one it runs on.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +19,8 @@ use super::{
 use crate::error::ServiceError;
 
 /// Where the read side's connections come from: the port each store's pool
-/// implements (`sql/store.rs`, for every SQL dialect).
+/// implements (`sql/store.rs`, for every SQL dialect; the in-memory read
+/// side, [`super::memory::MemorySide`]).
 #[async_trait]
 pub(crate) trait SidePool: Send + Sync {
     async fn acquire(&self) -> Result<Box<dyn SideStatements>, ServiceError>;
