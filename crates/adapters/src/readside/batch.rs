@@ -126,7 +126,7 @@ impl Cache {
 
 /// What one batch writes back, owned, so that it can be written while the
 /// next batch is applied.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct WriteSet {
     pub delegations: Vec<DelegationRecord>,
     pub bookings: Vec<BookingRecord>,
@@ -147,6 +147,7 @@ fn first_refs(refs: Vec<DocumentRefRow>) -> Vec<DocumentRefRow> {
 }
 
 /// A delegation row as written: its columns.
+#[derive(Debug, Clone)]
 pub(crate) struct DelegationRecord {
     pub id: String,
     pub grantor: String,
@@ -173,6 +174,7 @@ impl DelegationRecord {
 }
 
 /// A booking row as written: its columns.
+#[derive(Debug, Clone)]
 pub(crate) struct BookingRecord {
     pub id: String,
     pub booker: String,
@@ -354,7 +356,7 @@ pub(crate) enum OutboxWrite {
 
 /// A batch's outbox writes as one statement per kind, each key once, that
 /// leave the outbox as the writes run one by one would.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct OutboxPlan {
     /// Rows to insert if their key is free (as `pending`, or as `withdrawn`
     /// when the batch withdraws them after scheduling them).

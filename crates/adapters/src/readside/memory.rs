@@ -424,7 +424,7 @@ impl Db<'_> {
 
     // ------------------------------------------------------------ batches
 
-    /// `id IN (…)`: each id once, however often given.
+    /// `id IN (…)`.
     fn delegations_of(&self, ids: &[String]) -> Result<Vec<DelegationRow>, ServiceError> {
         let table = self.delegations();
         let ids: BTreeSet<&String> = ids.iter().collect();
@@ -443,7 +443,7 @@ impl Db<'_> {
             .collect()
     }
 
-    /// A join on the keys: a key given twice finds its row twice.
+    /// A join on the keys.
     fn places_of(&self, keys: &[(String, String)]) -> Vec<PlaceRow> {
         let table = self.places();
         keys.iter().filter_map(|k| table.get(k).cloned()).collect()
@@ -1155,4 +1155,112 @@ impl Transactional for Tx {
 
 fn rows(found: Vec<(&String, &BookingCols)>) -> Result<Vec<BookingRow>, ServiceError> {
     found.into_iter().map(|(_, b)| b.row()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(id: &str) -> NoticeRow {
+        NoticeRow {
+            id: id.to_owned(),
+            citizen: "c".to_owned(),
+            title: "t".to_owned(),
+            body: "b".to_owned(),
+            posted_at: "2026-12-01T09:00:00.000000Z".to_owned(),
+            is_read: false,
+            deleted: false,
+        }
+    }
+
+    async fn notices(conn: &mut dyn SideStatements) -> usize {
+        conn.notices_of("c").await.unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn a_transaction_is_seen_by_others_once_committed() {
+        let side = MemorySide::new();
+        let mut conn = side.acquire().await.unwrap();
+        let mut other = side.acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        tx.insert_notice(&notice("n-1")).await.unwrap();
+        assert_eq!(notices(&mut *tx).await, 1, "its own write");
+        assert_eq!(notices(&mut *other).await, 0, "not committed yet");
+        tx.commit().await.unwrap();
+        assert_eq!(notices(&mut *other).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_transaction_leaves_nothing() {
+        let side = MemorySide::new();
+        let mut conn = side.acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        tx.insert_notice(&notice("n-1")).await.unwrap();
+        tx.lock_read_checkpoint("projector").await.unwrap();
+        tx.save_read_checkpoint("projector", 7).await.unwrap();
+        drop(tx);
+        assert_eq!(notices(&mut *conn).await, 0);
+        let checkpoint = conn.read_checkpoint("projector").await.unwrap();
+        assert_eq!(checkpoint.position, 0);
+        // The lock went with it: the next transaction begins at once.
+        let tx = tokio::time::timeout(Duration::from_secs(1), conn.begin()).await;
+        assert!(matches!(tx, Ok(Ok(_))));
+    }
+
+    /// Two projectors each read the checkpoint, wait, and move it on by
+    /// one: one after the other, as `FOR UPDATE` has them, neither update
+    /// is lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn projectors_take_the_checkpoint_in_turn() {
+        let side = MemorySide::new();
+        let projector = |side: MemorySide| async move {
+            let mut conn = side.acquire().await.unwrap();
+            let mut tx = conn.begin().await.unwrap();
+            let at = tx.lock_read_checkpoint("projector").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            tx.save_read_checkpoint("projector", at.position + 1)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        };
+        let first = tokio::spawn(projector(side.clone()));
+        let second = tokio::spawn(projector(side.clone()));
+        first.await.unwrap();
+        second.await.unwrap();
+        let mut conn = side.acquire().await.unwrap();
+        assert_eq!(conn.read_checkpoint("projector").await.unwrap().position, 2);
+    }
+
+    /// A write outside any transaction waits for the one open, as SQLite's
+    /// writer waits for the lock; a read does not.
+    #[tokio::test]
+    async fn a_write_waits_for_the_open_transaction() {
+        let side = MemorySide::new();
+        let mut conn = side.acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        tx.insert_notice(&notice("n-1")).await.unwrap();
+        let writer = side.clone();
+        let write = tokio::spawn(async move {
+            let mut other = writer.acquire().await.unwrap();
+            other.insert_notice(&notice("n-2")).await.unwrap();
+            notices(&mut *other).await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!write.is_finished(), "written past an open transaction");
+        let mut reader = side.acquire().await.unwrap();
+        assert_eq!(notices(&mut *reader).await, 0);
+        tx.commit().await.unwrap();
+        assert_eq!(write.await.unwrap(), 2);
+    }
+
+    /// A statement that breaks a `CHECK` changes nothing.
+    #[tokio::test]
+    async fn a_statement_that_breaks_a_check_changes_nothing() {
+        let side = MemorySide::new();
+        let mut conn = side.acquire().await.unwrap();
+        conn.lock_read_checkpoint("projector").await.unwrap();
+        assert!(conn.save_read_checkpoint("projector", -1).await.is_err());
+        let checkpoint = conn.read_checkpoint("projector").await.unwrap();
+        assert_eq!(checkpoint.position, 0);
+    }
 }

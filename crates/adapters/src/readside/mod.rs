@@ -23,6 +23,8 @@
 //! `crates/adapters/migrations/{sqlite,postgres}`.
 
 mod batch;
+#[cfg(test)]
+mod differential;
 mod memory;
 mod port;
 

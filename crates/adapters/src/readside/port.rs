@@ -60,14 +60,16 @@ pub(crate) trait SideStatements: Send {
 
     // ------------------------------------------------------------ batches
 
-    /// The delegations of `ids` that exist (each once, in no given order).
+    /// The delegations of `ids` (each given once) that exist, in no given
+    /// order.
     async fn delegations(&mut self, ids: &[String]) -> Result<Vec<DelegationRow>, ServiceError>;
 
-    /// The bookings of `ids` that exist (each once, in no given order).
+    /// The bookings of `ids` (each given once) that exist, in no given
+    /// order.
     async fn bookings(&mut self, ids: &[String]) -> Result<Vec<BookingRow>, ServiceError>;
 
-    /// The places of `(slot_key, booking)` keys, one for each key found (a
-    /// key given twice, twice), in no given order.
+    /// The places of `(slot_key, booking)` keys (each given once) that
+    /// exist, in no given order.
     async fn places(&mut self, keys: &[(String, String)]) -> Result<Vec<PlaceRow>, ServiceError>;
 
     /// Writes what a batch changed: the rows (a stored row keeps a newer
