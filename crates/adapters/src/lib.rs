@@ -31,6 +31,8 @@ pub mod metadata;
 pub mod outbox;
 pub mod private_files;
 pub mod projection;
+#[cfg(test)]
+mod read_side_differential;
 mod readside;
 pub mod repository;
 pub mod runner;

@@ -1,7 +1,7 @@
 //! The read side in memory: the in-memory repository's, with no SQL
 //! database under it. Its tables are Rust maps, and it answers every
 //! statement of [`SideStatements`] as the SQL text of `crate::sql` does on
-//! SQLite and PostgreSQL (the differential test `readside::differential`
+//! SQLite and PostgreSQL (the differential test `read_side_differential`
 //! holds it to SQLite's answers).
 //!
 //! How it keeps the SQL semantics:

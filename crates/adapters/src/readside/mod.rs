@@ -23,8 +23,6 @@
 //! `crates/adapters/migrations/{sqlite,postgres}`.
 
 mod batch;
-#[cfg(test)]
-mod differential;
 mod memory;
 mod port;
 
@@ -43,7 +41,7 @@ use crate::repository::Repository;
 
 pub(crate) use batch::{BookingRecord, Cache, DelegationRecord, RowKeys, WriteSet};
 use batch::{Keys, OutboxWrite};
-use memory::MemorySide;
+pub(crate) use memory::MemorySide;
 pub(crate) use port::{BoxFuture, SidePool, SideStatements, Transactional};
 
 /// The read side of one store. Cloning shares the pool, and the turns its

@@ -1,6 +1,7 @@
-//! The in-memory read side against SQLite: the same random sequences of
-//! writes, transactions and queries on both, and the same answer to every
-//! statement, then the same tables.
+//! The in-memory read side (`readside/memory.rs`) against SQLite's
+//! (`sql/`), in a module of its own since it needs both: the same random
+//! sequences of writes, transactions and queries on both, and the same
+//! answer to every statement, then the same tables.
 //!
 //! Values come from small alphabets, so that keys collide, rows conflict
 //! and queries find them; the texts include an upper-case letter and a
@@ -24,13 +25,11 @@ use deleghe_domain::schedule::{Counter, Mode, OfficeId};
 use deleghe_domain::FiscalCode;
 use proptest::prelude::*;
 
-use super::batch::OutboxPlan;
-use super::memory::MemorySide;
-use super::{
-    Attempt, AuditEntry, BookingRecord, DelegationRecord, DocumentRefRow, NoticeRow, OutboxEntry,
-    PlaceRow, SidePool, SideStatements, WriteSet,
-};
 use crate::error::ServiceError;
+use crate::readside::{
+    Attempt, AuditEntry, BookingRecord, DelegationRecord, DocumentRefRow, MemorySide, NoticeRow,
+    OutboxEntry, PlaceRow, SidePool, SideStatements, WriteSet,
+};
 use crate::sql::store::SqlStore;
 use crate::sql::SqliteDialect;
 
@@ -274,7 +273,7 @@ fn write_set() -> impl Strategy<Value = WriteSet> {
     )
         .prop_map(
             |(delegations, bookings, places, audit, refs, schedule, or_withdraw, withdraw)| {
-                WriteSet {
+                let mut set = WriteSet {
                     delegations,
                     bookings,
                     places,
@@ -286,12 +285,12 @@ fn write_set() -> impl Strategy<Value = WriteSet> {
                             position,
                         })
                         .collect(),
-                    outbox: OutboxPlan {
-                        schedule,
-                        schedule_or_withdraw: or_withdraw,
-                        withdraw: withdraw.into_iter().map(str::to_owned).collect(),
-                    },
-                }
+                    ..WriteSet::default()
+                };
+                set.outbox.schedule = schedule;
+                set.outbox.schedule_or_withdraw = or_withdraw;
+                set.outbox.withdraw = withdraw.into_iter().map(str::to_owned).collect();
+                set
             },
         )
 }
