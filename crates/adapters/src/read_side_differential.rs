@@ -3,6 +3,12 @@
 //! sequences of writes, transactions and queries on both, and the same
 //! answer to every statement, then the same tables.
 //!
+//! With `DELEGHE_TEST_POSTGRES_URL` set, the same runs on PostgreSQL too,
+//! on steps kept to what the projector and the dispatcher ask (each key
+//! once in a write-back, no negative limit, no `CHECK` broken): there a
+//! multi-row upsert that meets a key twice, a negative `LIMIT` and any
+//! statement after a failed one in a transaction are errors.
+//!
 //! Values come from small alphabets, so that keys collide, rows conflict
 //! and queries find them; the texts include an upper-case letter and a
 //! non-ASCII one, so that an order other than byte order shows. While a
@@ -31,7 +37,7 @@ use crate::readside::{
     OutboxEntry, PlaceRow, SidePool, SideStatements, WriteSet,
 };
 use crate::sql::store::SqlStore;
-use crate::sql::SqliteDialect;
+use crate::sql::{PostgresDialect, SqliteDialect};
 
 // ------------------------------------------------------------------ alphabets
 
@@ -718,4 +724,105 @@ fn a_newer_row_is_kept_on_both_sides() {
     // The newer row stayed: listed under its grantor, not the older one's.
     assert!(in_memory[2].1.as_ref().unwrap().contains("d-0"));
     assert_eq!(in_memory[3].1, Ok("[]".to_owned()));
+}
+
+// ------------------------------------------------------------------ PostgreSQL
+
+/// A PostgreSQL read side in a schema of its own, dropped afterwards.
+struct PostgresSide {
+    store: SqlStore<PostgresDialect>,
+    pool: sqlx::PgPool,
+    schema: String,
+}
+
+impl PostgresSide {
+    async fn open(url: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let schema = format!(
+            "t_side_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{separator}schema={schema}");
+        let (options, named) = crate::sql::postgres::options(&url).unwrap();
+        let pool = crate::sql::postgres::open(options, named.as_deref())
+            .await
+            .unwrap();
+        Self {
+            store: SqlStore::new(pool.clone()),
+            pool,
+            schema,
+        }
+    }
+
+    async fn remove(self) {
+        // The name is the test's own: identifiers cannot be bound.
+        sqlx::query(&format!("DROP SCHEMA \"{}\" CASCADE", self.schema))
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        self.pool.close().await;
+    }
+}
+
+/// `step` as the projector and the dispatcher would ask it: each key once
+/// in a write-back's upserts, no negative limit, no broken `CHECK`.
+fn tamed(step: &Step) -> Step {
+    fn once<T, K: Ord>(rows: &mut Vec<T>, key: impl Fn(&T) -> K) {
+        let mut seen = std::collections::BTreeSet::new();
+        rows.retain(|r| seen.insert(key(r)));
+    }
+    let mut step = step.clone();
+    match &mut step {
+        Step::Read {
+            query: Query::BookingsToSettle(_, _, _, n),
+            ..
+        }
+        | Step::Change(Change::ClaimDue(_, _, _, n)) => *n = (*n).max(0),
+        Step::Change(Change::SaveReadCheckpoint(_, p)) => *p = (*p).max(0),
+        // The one status of `ATTEMPTED` the schema refuses.
+        Step::Change(Change::MarkAttempt(_, _, _, status)) if *status == "lost" => {
+            *status = "failed";
+        }
+        Step::Change(Change::Write(set)) => {
+            once(&mut set.delegations, |r| r.id.clone());
+            once(&mut set.bookings, |r| r.id.clone());
+            once(&mut set.places, |r| (r.slot_key.clone(), r.booking.clone()));
+            once(&mut set.outbox.schedule_or_withdraw, |r| r.key.clone());
+        }
+        _ => {}
+    }
+    step
+}
+
+/// On PostgreSQL, when `DELEGHE_TEST_POSTGRES_URL` names a server: the
+/// same answers, in the same orders (`COLLATE "C"`).
+#[test]
+fn the_memory_side_answers_as_postgresql() {
+    let Ok(url) = std::env::var("DELEGHE_TEST_POSTGRES_URL") else {
+        eprintln!("skipping the PostgreSQL variant: DELEGHE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let config = ProptestConfig::with_cases(cases().div_ceil(2));
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let steps = prop::collection::vec(step(), 1..40)
+        .prop_map(|steps| steps.iter().map(tamed).collect::<Vec<_>>());
+    runner
+        .run(&steps, |steps| {
+            let (in_memory, on_postgres) = runtime().block_on(async {
+                let memory: Arc<dyn SidePool> = Arc::new(MemorySide::new());
+                let postgres = PostgresSide::open(&url).await;
+                let in_memory = run(&*memory, &steps).await;
+                let on_postgres = run(&postgres.store, &steps).await;
+                postgres.remove().await;
+                (in_memory, on_postgres)
+            });
+            for (m, p) in in_memory.iter().zip(&on_postgres) {
+                prop_assert_eq!(m, p, "step {} of {:#?}", m.0, steps.get(m.0));
+            }
+            prop_assert_eq!(in_memory.len(), on_postgres.len());
+            Ok(())
+        })
+        .unwrap();
 }

@@ -2,7 +2,8 @@
 //! database under it. Its tables are Rust maps, and it answers every
 //! statement of [`SideStatements`] as the SQL text of `crate::sql` does on
 //! SQLite and PostgreSQL (the differential test `read_side_differential`
-//! holds it to SQLite's answers).
+//! holds it to SQLite's answers, and to PostgreSQL's where a server is
+//! given).
 //!
 //! How it keeps the SQL semantics:
 //! - **Orders**: each query sorts as its `ORDER BY` does, text compared
