@@ -36,8 +36,9 @@ use crate::readside::{
     Attempt, AuditEntry, BookingRecord, DelegationRecord, DocumentRefRow, MemorySide, NoticeRow,
     OutboxEntry, PlaceRow, SidePool, SideStatements, WriteSet,
 };
-use crate::sql::store::SqlStore;
-use crate::sql::{PostgresDialect, SqliteDialect};
+#[cfg(feature = "postgres")]
+use crate::sql::PostgresDialect;
+use crate::sql::{SqlStore, SqliteDialect};
 
 // ------------------------------------------------------------------ alphabets
 
@@ -52,7 +53,14 @@ const INSTANTS: [&str; 4] = [
 ];
 const DATES: [&str; 2] = ["2026-12-01", "2026-12-02"];
 const DELEGATION_STAGES: [&str; 4] = ["pending", "refused", "active", "revoked"];
-const BOOKING_STAGES: [&str; 5] = ["refused", "confirmed", "served", "missed", "cancelled"];
+const BOOKING_STAGES: [&str; 6] = [
+    "pending",
+    "refused",
+    "confirmed",
+    "served",
+    "missed",
+    "cancelled",
+];
 const MODES: [&str; 2] = ["web_meeting", "in_person"];
 const CHECKPOINTS: [&str; 2] = ["projector", "other"];
 /// The statuses a batch writes, and those the dispatcher records (one the
@@ -330,6 +338,7 @@ enum Query {
     Outbox,
     Document(&'static str),
     DocumentUsage,
+    Backlog,
 }
 
 /// A statement that may write.
@@ -395,6 +404,7 @@ fn query() -> impl Strategy<Value = Query> {
         Just(Query::Outbox),
         name().prop_map(Query::Document),
         Just(Query::DocumentUsage),
+        Just(Query::Backlog),
     ]
 }
 
@@ -494,6 +504,7 @@ async fn read(conn: &mut dyn SideStatements, query: &Query) -> Answer {
         Query::Outbox => answer(conn.outbox().await),
         Query::Document(sha) => answer(conn.document(sha).await),
         Query::DocumentUsage => answer(conn.document_usage().await),
+        Query::Backlog => answer(conn.backlog().await),
     }
 }
 
@@ -551,6 +562,7 @@ async fn tables(conn: &mut dyn SideStatements) -> Vec<Answer> {
         Query::AllDocumentRefs,
         Query::Outbox,
         Query::DocumentUsage,
+        Query::Backlog,
     ] {
         all.push(read(conn, &query).await);
     }
@@ -729,12 +741,14 @@ fn a_newer_row_is_kept_on_both_sides() {
 // ------------------------------------------------------------------ PostgreSQL
 
 /// A PostgreSQL read side in a schema of its own, dropped afterwards.
+#[cfg(feature = "postgres")]
 struct PostgresSide {
     store: SqlStore<PostgresDialect>,
     pool: sqlx::PgPool,
     schema: String,
 }
 
+#[cfg(feature = "postgres")]
 impl PostgresSide {
     async fn open(url: &str) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -768,6 +782,7 @@ impl PostgresSide {
 
 /// `step` as the projector and the dispatcher would ask it: each key once
 /// in a write-back's upserts, no negative limit, no broken `CHECK`.
+#[cfg(feature = "postgres")]
 fn tamed(step: &Step) -> Step {
     fn once<T, K: Ord>(rows: &mut Vec<T>, key: impl Fn(&T) -> K) {
         let mut seen = std::collections::BTreeSet::new();
@@ -798,6 +813,7 @@ fn tamed(step: &Step) -> Step {
 
 /// On PostgreSQL, when `DELEGHE_TEST_POSTGRES_URL` names a server: the
 /// same answers, in the same orders (`COLLATE "C"`).
+#[cfg(feature = "postgres")]
 #[test]
 fn the_memory_side_answers_as_postgresql() {
     let Ok(url) = std::env::var("DELEGHE_TEST_POSTGRES_URL") else {

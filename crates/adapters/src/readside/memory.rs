@@ -37,7 +37,7 @@ use async_trait::async_trait;
 use tokio::sync::{Mutex as WriteLock, OwnedMutexGuard};
 
 use super::{
-    from_json, Attempt, AuditEntry, BookingRecord, BookingRow, BoxFuture, Checkpoint,
+    from_json, Attempt, AuditEntry, Backlog, BookingRecord, BookingRow, BoxFuture, Checkpoint,
     DelegationRecord, DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow, SidePool,
     SideStatements, Transactional, WriteSet,
 };
@@ -798,6 +798,30 @@ impl Db<'_> {
             .rows()
             .fold((0, 0), |(n, bytes), (_, d)| (n + 1, bytes + d.size))
     }
+
+    fn backlog(&self) -> Backlog {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let outbox = |status: &str| {
+            let rows = self.outbox().rows();
+            count(rows.filter(|(_, r)| r.entry.status == status).count())
+        };
+        Backlog {
+            delegations_pending: count(
+                self.delegations()
+                    .rows()
+                    .filter(|(_, d)| d.stage == "pending")
+                    .count(),
+            ),
+            bookings_pending: count(
+                self.bookings()
+                    .rows()
+                    .filter(|(_, b)| b.stage == "pending")
+                    .count(),
+            ),
+            outbox_pending: outbox("pending"),
+            outbox_failed: outbox("failed"),
+        }
+    }
 }
 
 // ------------------------------------------------------------------ connections
@@ -1083,6 +1107,10 @@ macro_rules! side_statements {
 
         async fn document_usage(&mut self) -> Result<(i64, i64), ServiceError> {
             $read!(self, |db| Ok(db.document_usage()))
+        }
+
+        async fn backlog(&mut self) -> Result<Backlog, ServiceError> {
+            $read!(self, |db| Ok(db.backlog()))
         }
         }
     };

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 
 use super::{
-    Attempt, AuditEntry, BookingRow, Checkpoint, DelegationRow, DocumentRefRow, NoticeRow,
+    Attempt, AuditEntry, Backlog, BookingRow, Checkpoint, DelegationRow, DocumentRefRow, NoticeRow,
     OutboxEntry, PlaceRow, WriteSet,
 };
 use crate::error::ServiceError;
@@ -221,6 +221,12 @@ pub(crate) trait SideStatements: Send {
 
     /// How many documents are stored, and their bytes in all.
     async fn document_usage(&mut self) -> Result<(i64, i64), ServiceError>;
+
+    // ------------------------------------------------------------ backlog
+
+    /// What waits: delegations and bookings `pending`, outbox rows
+    /// `pending` and `failed`.
+    async fn backlog(&mut self) -> Result<Backlog, ServiceError>;
 }
 
 /// The statements of a transaction, and its end.

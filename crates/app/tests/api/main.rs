@@ -96,6 +96,7 @@ scenarios!(
     personal::n7_the_coming_expiry_is_told_and_contacts_changed_meanwhile_are_used,
     system::health_and_openapi,
     system::metrics_count_requests_and_commands,
+    system::metrics_answer_what_operations_lists,
     system::openapi_declares_every_status_the_error_funnel_gives,
     system::the_policy_in_force,
     system::unknown_paths_and_methods_answer_problems,
