@@ -24,7 +24,9 @@
 //!   its own statements read through them, the others read the committed
 //!   tables only, and the commit applies them (dropped, they are forgotten:
 //!   the rollback). A write outside a transaction takes the lock for its
-//!   one statement; a read takes none. Each statement is all or nothing.
+//!   one statement; a read takes none. Each statement is all or nothing: it
+//!   checks before it writes (a write-back is a statement per table, in
+//!   turn, as on the SQL stores).
 //!
 //! Queries scan their table: the in-memory store is for embedding and
 //! tests, whose read models stay small.
@@ -111,8 +113,10 @@ impl Shared {
         })
     }
 
-    /// Runs a statement that may write, as its own transaction: its changes
-    /// (none if it failed) are committed at once.
+    /// Runs a statement that may write, as its own transaction: what it
+    /// wrote is committed at once. A statement checks before it writes, so
+    /// one that failed wrote nothing (a write-back keeps the tables it wrote
+    /// before the one that failed, as its SQL statements do).
     async fn write<T>(
         &self,
         statement: impl FnOnce(&mut Db<'_>) -> Result<T, ServiceError>,
