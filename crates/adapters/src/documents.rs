@@ -8,7 +8,8 @@
 //!   hex digits fan the files out), each written to a temporary file, synced
 //!   and renamed into place, so a reader never sees half a document;
 //! - [`DatabaseDocuments`]: the `documents` table of the read side's database
-//!   (`BLOB` on SQLite, `bytea` on PostgreSQL).
+//!   (`BLOB` on SQLite, `bytea` on PostgreSQL; a map on the in-memory read
+//!   side).
 //!
 //! Both check what they return against its digest: a corrupted file is an
 //! error, not a document.

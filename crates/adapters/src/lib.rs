@@ -32,6 +32,8 @@ pub mod metadata;
 pub mod outbox;
 pub mod private_files;
 pub mod projection;
+#[cfg(all(test, feature = "sqlite"))]
+mod read_side_differential;
 mod readside;
 pub mod repository;
 pub mod runner;

@@ -206,8 +206,8 @@ impl Projector {
     /// [`Projector::rebuild`]), are still those the batch was applied on;
     /// if another projector moved either, everything applied ahead is
     /// dropped and the catch-up starts again from the stored rows. On the
-    /// in-memory read side, which has one connection, batches are applied
-    /// and written in turn, in their transaction.
+    /// in-memory read side, which waits on no network (nothing to overlap),
+    /// batches are applied and written in turn, in their transaction.
     ///
     /// Catch-ups through one [`ReadSide`] (and its clones) take turns, so
     /// that callers beyond the pool's size never wait on one another for
@@ -289,8 +289,7 @@ impl Projector {
     /// written in its transaction.
     async fn catch_up_in_turn(&self) -> Result<usize, ServiceError> {
         let mut total = 0;
-        // One connection for every batch; the in-memory read side has no
-        // other.
+        // One connection for every batch.
         let mut held = self.side.hold().await?;
         'from_checkpoint: loop {
             let mut from = held.checkpoint(CHECKPOINT).await?.position;

@@ -126,7 +126,7 @@ impl Cache {
 
 /// What one batch writes back, owned, so that it can be written while the
 /// next batch is applied.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct WriteSet {
     pub delegations: Vec<DelegationRecord>,
     pub bookings: Vec<BookingRecord>,
@@ -147,6 +147,7 @@ fn first_refs(refs: Vec<DocumentRefRow>) -> Vec<DocumentRefRow> {
 }
 
 /// A delegation row as written: its columns.
+#[derive(Debug, Clone)]
 pub(crate) struct DelegationRecord {
     pub id: String,
     pub grantor: String,
@@ -173,15 +174,20 @@ impl DelegationRecord {
 }
 
 /// A booking row as written: its columns.
+#[derive(Debug, Clone)]
 pub(crate) struct BookingRecord {
     pub id: String,
     pub booker: String,
+    // Columns of the SQL table only: no statement reads them, and the
+    // in-memory read side keeps none.
+    #[cfg_attr(not(feature = "sql"), allow(dead_code))]
     pub counter: String,
     pub office: String,
     pub mode: &'static str,
     pub slot_start: String,
     pub slot_date: String,
     pub stage: &'static str,
+    #[cfg_attr(not(feature = "sql"), allow(dead_code))]
     pub meeting_state: &'static str,
     pub data: String,
     pub meeting: String,
@@ -354,7 +360,7 @@ pub(crate) enum OutboxWrite {
 
 /// A batch's outbox writes as one statement per kind, each key once, that
 /// leave the outbox as the writes run one by one would.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct OutboxPlan {
     /// Rows to insert if their key is free (as `pending`, or as `withdrawn`
     /// when the batch withdraws them after scheduling them).

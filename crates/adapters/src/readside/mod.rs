@@ -1,6 +1,6 @@
 //! The tables written from the event log and beside it: read models,
 //! outbox, calendar notices and documents, in the same database as the
-//! events (the SQLite file, or the PostgreSQL schema).
+//! events (the SQLite file, or the PostgreSQL schema), or in memory.
 //!
 //! [`ReadSide`] is the handle on them. It is opened once from the
 //! [`Repository`] and shared by the projector, the read models, the
@@ -8,24 +8,27 @@
 //! - on SQLite and PostgreSQL it is the event store's own pool, so the
 //!   projector saves rows and checkpoint in one transaction of the database
 //!   that holds the events;
-//! - on the in-memory repository it is an in-memory SQLite database (one
-//!   connection, kept open) with the same schema, so every store answers the
-//!   same queries with the same code.
+//! - on the in-memory repository it is the in-memory read side
+//!   (`memory.rs`): the same tables as Rust maps, no SQL database, every
+//!   statement answered as the SQL stores answer it.
 //!
 //! Layout: this file holds the row types, and the handles the rest of the
 //! library reads and writes through ([`ReadSide`], `HeldSide`, `SideTx`,
-//! `Batch`), each on a connection of the store's `SidePool`; every
-//! statement is written once, for every dialect, in `crate::sql`
-//! (`statements.rs`, its text in `queries.rs` or the dialect's module);
-//! `batch.rs` holds the projector's write-behind cache; the schema is in
+//! `Batch`), each on a connection of the store's `SidePool`; `port.rs` the
+//! port every read side implements (`SidePool`, `SideStatements`,
+//! `Transactional`); `memory.rs` the in-memory one; every SQL statement is
+//! written once, for every dialect, in `crate::sql` (`statements.rs`, its
+//! text in `queries.rs` or the dialect's module); `batch.rs` holds the
+//! projector's write-behind cache; the schema is in
 //! `crates/adapters/migrations/{sqlite,postgres}`.
 
 mod batch;
+mod memory;
+mod port;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use deleghe_domain::booking::Booking;
 use deleghe_domain::delegation::Delegation;
@@ -35,22 +38,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ServiceError;
 use crate::repository::Repository;
-use crate::sql::statements::{Statements, Transactional};
-use crate::sql::SqlStore;
-use crate::sql::SqliteDialect;
 
 pub(crate) use batch::{BookingRecord, Cache, DelegationRecord, RowKeys, WriteSet};
 use batch::{Keys, OutboxWrite};
-
-/// Where the read side's connections come from: the port each store's pool
-/// implements (`sql/store.rs`, for every SQL dialect).
-#[async_trait]
-pub(crate) trait SidePool: Send + Sync {
-    async fn acquire(&self) -> Result<Box<dyn Statements>, ServiceError>;
-
-    /// Whether the pool lends more than one connection at once.
-    fn pipelines(&self) -> bool;
-}
+pub(crate) use memory::MemorySide;
+pub(crate) use port::{BoxFuture, SidePool, SideStatements, Transactional};
 
 /// The read side of one store. Cloning shares the pool, and the turns its
 /// projectors take to catch up (`CatchUpTurns`).
@@ -95,8 +87,8 @@ impl CatchUpTurns {
 impl ReadSide {
     /// The read side of `repository`'s store. On SQLite and PostgreSQL the
     /// schema is already there (the repository applied the migrations when it
-    /// connected); for the in-memory repository a new in-memory database is
-    /// created and migrated: open it once and share the handle.
+    /// connected); for the in-memory repository a new, empty in-memory read
+    /// side is made: open it once and share the handle.
     pub async fn open(repository: &Repository) -> Result<Self, ServiceError> {
         match repository.read_side() {
             Some(side) => Ok(side),
@@ -105,24 +97,20 @@ impl ReadSide {
     }
 
     /// The read side on a store's pool.
+    #[cfg(feature = "sql")]
     pub(crate) fn on(pool: Arc<dyn SidePool>) -> Self {
         Self(pool, Arc::default())
     }
 
-    /// A new, empty, in-memory read side (the in-memory repository's).
+    /// A new, empty, in-memory read side (the in-memory repository's): the
+    /// tables in Rust, answering every statement as the SQL stores do.
     pub async fn in_memory() -> Result<Self, ServiceError> {
-        let pool = crate::sql::sqlite::in_memory()
-            .await
-            .map_err(|e| ServiceError::Unavailable(Box::new(e)))?;
-        Ok(Self(
-            Arc::new(SqlStore::<SqliteDialect>::new(pool)),
-            Arc::default(),
-        ))
+        Ok(Self(Arc::new(MemorySide::new()), Arc::default()))
     }
 
     /// Whether the pool lends two connections at once, as the pipelined
     /// catch-up needs (one reads the next batch's rows while the other
-    /// writes the last one); the in-memory read side has one.
+    /// writes the last one); the in-memory read side has nothing to overlap.
     pub(crate) fn pipelines(&self) -> bool {
         self.0.pipelines()
     }
@@ -141,7 +129,7 @@ impl ReadSide {
     }
 
     /// A pooled connection, for one statement.
-    async fn conn(&self) -> Result<Box<dyn Statements>, ServiceError> {
+    async fn conn(&self) -> Result<Box<dyn SideStatements>, ServiceError> {
         self.0.acquire().await
     }
 
@@ -348,7 +336,7 @@ impl ReadSide {
 }
 
 /// A connection of the read side, held across transactions.
-pub(crate) struct HeldSide(Box<dyn Statements>);
+pub(crate) struct HeldSide(Box<dyn SideStatements>);
 
 /// How far a projector got, and how many rebuilds its rows have been
 /// through: a rebuild rewrites rows without moving the position, so a
@@ -458,7 +446,7 @@ impl SideTx<'_> {
 /// The rows a batch will touch are read up front ([`Batch::prefetch`], one
 /// query per table); a row it did not announce is read when first asked for.
 pub(crate) struct Batch<'a> {
-    conn: &'a mut dyn Statements,
+    conn: &'a mut dyn SideStatements,
     cache: &'a mut Cache,
 }
 
@@ -653,7 +641,7 @@ pub(crate) struct PlaceRow {
 }
 
 /// D9: one event stored on behalf of a grantor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// The event's position in the log.
     pub position: i64,
@@ -677,14 +665,14 @@ pub struct AuditEntry {
 
 /// M6, D11: an event refers to a stored document by its SHA-256; the first
 /// such event's position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct DocumentRefRow {
     pub sha256: String,
     pub position: i64,
 }
 
 /// A calendar notice as stored (N3).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NoticeRow {
     pub id: String,
     pub citizen: String,
@@ -696,7 +684,7 @@ pub(crate) struct NoticeRow {
 }
 
 /// One outbox row (N1–N6), as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     /// The idempotency key (N6): one row, one delivery, per key.
     pub key: String,
@@ -762,70 +750,6 @@ pub(crate) struct Attempt<'a> {
     pub error: &'a str,
     /// `pending` to retry, `failed` to give up.
     pub status: &'a str,
-}
-
-// Raw rows, decoded the same way from both dialects.
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RawDelegation {
-    data: String,
-    position: i64,
-}
-
-impl RawDelegation {
-    pub(crate) fn into_row(self) -> Result<DelegationRow, ServiceError> {
-        Ok(DelegationRow {
-            delegation: from_json(&self.data)?,
-            position: self.position,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RawBooking {
-    data: String,
-    meeting: String,
-    position: i64,
-}
-
-impl RawBooking {
-    pub(crate) fn into_row(self) -> Result<BookingRow, ServiceError> {
-        Ok(BookingRow {
-            booking: from_json(&self.data)?,
-            meeting: from_json(&self.meeting)?,
-            position: self.position,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RawPlace {
-    slot_key: String,
-    booking: String,
-    counter: String,
-    slot_start: String,
-    held: bool,
-    position: i64,
-}
-
-impl From<RawPlace> for PlaceRow {
-    fn from(r: RawPlace) -> Self {
-        Self {
-            slot_key: r.slot_key,
-            booking: r.booking,
-            counter: r.counter,
-            slot_start: r.slot_start,
-            held: r.held,
-            position: r.position,
-        }
-    }
-}
-
-pub(crate) fn rows<R, T>(
-    raw: Vec<R>,
-    f: fn(R) -> Result<T, ServiceError>,
-) -> Result<Vec<T>, ServiceError> {
-    raw.into_iter().map(f).collect()
 }
 
 /// What waits, as the read side sees it ([`ReadSide::backlog`]).

@@ -125,7 +125,7 @@ pub trait Dialect: Send + Sync + 'static {
     fn many(statement: &Self::Many, rows: usize) -> Cow<'static, str>;
 
     /// The arguments of a statement over `rows` rows, whose `values` come
-    /// row after row (each row's in the order of [`Record::values`]).
+    /// row after row (each row's in the order of `Record::values`).
     fn bind_many<'a>(
         values: Vec<Value<'a>>,
         rows: usize,

@@ -53,7 +53,7 @@ INSERT INTO checkpoints (name, position) VALUES ($1, $2)
 
 // ------------------------------------------------------------ read side
 
-/// The standard text of [`Dialect::BEGIN`](super::Dialect::BEGIN).
+/// The standard text of [`Dialect::BEGIN_WRITE`](super::Dialect::BEGIN_WRITE).
 pub const BEGIN: &str = "BEGIN";
 
 /// The standard text of [`Dialect::ENSURE_READ_CHECKPOINT`](super::Dialect::ENSURE_READ_CHECKPOINT).

@@ -211,28 +211,6 @@ pub(crate) async fn open(options: SqliteConnectOptions) -> Result<SqlitePool, Co
     Ok(pool)
 }
 
-/// A new in-memory database, its schema up to date, on a pool of one
-/// connection that is never closed: an in-memory database lives as long as
-/// its connection.
-pub(crate) async fn in_memory() -> Result<SqlitePool, ConnectError> {
-    let options = SqliteConnectOptions::from_str("sqlite::memory:")
-        .map_err(|e| super::invalid("SQLite", e))?
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(options)
-        .await
-        .map_err(|source| ConnectError::Sqlite {
-            path: ":memory:".to_owned(),
-            source,
-        })?;
-    migrate(&pool).await?;
-    Ok(pool)
-}
-
 fn display_path(path: &Path) -> String {
     path.display().to_string()
 }

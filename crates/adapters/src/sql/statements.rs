@@ -3,15 +3,14 @@
 //! every [`Dialect`], which supplies only its text and the shape in which a
 //! statement over many rows binds them.
 //!
-//! [`Statements`] is what a connection of a SQL store can do, as the event
-//! repository (the log) and the read side use it; [`Conn`] implements it for
-//! every dialect whose driver meets the bounds stated once on that
-//! implementation (sqlx's SQLite and PostgreSQL drivers do).
+//! [`Statements`] is what a connection of a SQL store runs on the log (the
+//! event repository's port); [`SideStatements`], the read side's port, what
+//! it runs on the read side. [`Conn`] implements both for every dialect
+//! whose driver meets the bounds stated on those implementations (sqlx's
+//! SQLite and PostgreSQL drivers do).
 
-use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::DerefMut;
-use std::pin::Pin;
 
 use async_trait::async_trait;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
@@ -24,18 +23,15 @@ use super::{persistence_error, service_error};
 use crate::error::ServiceError;
 use crate::events::StoredText;
 use crate::readside::{
-    rows, Attempt, AuditEntry, Backlog, BookingRecord, BookingRow, Checkpoint, DelegationRecord,
-    DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation,
-    RawPlace, WriteSet,
+    from_json, Attempt, AuditEntry, Backlog, BookingRecord, BookingRow, BoxFuture, Checkpoint,
+    DelegationRecord, DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow,
+    SideStatements, Transactional, WriteSet,
 };
 
-/// What one connection of a SQL store runs: the statements on the log (the
-/// event repository's) and on the read side (the projector's, the read
-/// models', the outbox's, the notices' and the documents').
+/// What one connection of a SQL store runs on the log: the event
+/// repository's statements (the read side's are [`SideStatements`]).
 #[async_trait]
 pub(crate) trait Statements: Send {
-    // ------------------------------------------------------------ the log
-
     /// One stream, in sequence order.
     async fn stream(
         &mut self,
@@ -72,148 +68,7 @@ pub(crate) trait Statements: Send {
     async fn checkpoint(&mut self, name: &str) -> Result<i64, ServiceError>;
 
     async fn save_checkpoint(&mut self, name: &str, position: i64) -> Result<(), ServiceError>;
-
-    // ------------------------------------------------------------ read side
-
-    /// A transaction that holds the store's write lock from its start.
-    async fn begin(&mut self) -> Result<Box<dyn Transactional + '_>, ServiceError>;
-
-    /// The projector's checkpoint `name` as committed (zero if missing).
-    async fn read_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError>;
-
-    /// The checkpoint `name`, locked until the transaction ends (created at
-    /// 0 if missing).
-    async fn lock_read_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError>;
-
-    async fn save_read_checkpoint(&mut self, name: &str, position: i64)
-        -> Result<(), ServiceError>;
-
-    /// Counts a rebuild of the rows of checkpoint `name`.
-    async fn next_generation(&mut self, name: &str) -> Result<(), ServiceError>;
-
-    async fn delegations(&mut self, ids: &[String]) -> Result<Vec<DelegationRow>, ServiceError>;
-
-    async fn bookings(&mut self, ids: &[String]) -> Result<Vec<BookingRow>, ServiceError>;
-
-    /// The places of `(slot_key, booking)` keys.
-    async fn places(&mut self, keys: &[(String, String)]) -> Result<Vec<PlaceRow>, ServiceError>;
-
-    /// Writes what a batch changed: the rows, the audit rows, the references
-    /// to documents, the outbox.
-    async fn write(&mut self, set: &WriteSet) -> Result<(), ServiceError>;
-
-    /// Empties every read model, the references to documents included.
-    async fn clear_read_models(&mut self) -> Result<(), ServiceError>;
-
-    async fn delegation(&mut self, id: &str) -> Result<Option<DelegationRow>, ServiceError>;
-
-    async fn delegations_by_grantor(
-        &mut self,
-        grantor: &str,
-    ) -> Result<Vec<DelegationRow>, ServiceError>;
-
-    async fn delegations_by_delegate(
-        &mut self,
-        delegate: &str,
-    ) -> Result<Vec<DelegationRow>, ServiceError>;
-
-    async fn all_delegations(&mut self) -> Result<Vec<DelegationRow>, ServiceError>;
-
-    async fn booking(&mut self, id: &str) -> Result<Option<BookingRow>, ServiceError>;
-
-    async fn bookings_of(&mut self, booker: &str) -> Result<Vec<BookingRow>, ServiceError>;
-
-    async fn bookings_by_office_day(
-        &mut self,
-        office: &str,
-        date: &str,
-    ) -> Result<Vec<BookingRow>, ServiceError>;
-
-    async fn bookings_to_settle(
-        &mut self,
-        started_before: &str,
-        after: (&str, &str),
-        limit: i64,
-    ) -> Result<Vec<BookingRow>, ServiceError>;
-
-    async fn waiting_room(
-        &mut self,
-        office: &str,
-        date: &str,
-    ) -> Result<Vec<BookingRow>, ServiceError>;
-
-    async fn all_bookings(&mut self) -> Result<Vec<BookingRow>, ServiceError>;
-
-    async fn places_held(
-        &mut self,
-        counter: &str,
-        first: &str,
-        last: &str,
-    ) -> Result<Vec<(String, i64)>, ServiceError>;
-
-    async fn all_places(&mut self) -> Result<Vec<PlaceRow>, ServiceError>;
-
-    async fn audit_of(&mut self, grantor: &str) -> Result<Vec<AuditEntry>, ServiceError>;
-
-    async fn all_audit(&mut self) -> Result<Vec<AuditEntry>, ServiceError>;
-
-    async fn all_document_refs(&mut self) -> Result<Vec<DocumentRefRow>, ServiceError>;
-
-    async fn document_referenced(&mut self, sha256: &str) -> Result<bool, ServiceError>;
-
-    async fn insert_notice(&mut self, notice: &NoticeRow) -> Result<(), ServiceError>;
-
-    async fn notices_of(&mut self, citizen: &str) -> Result<Vec<NoticeRow>, ServiceError>;
-
-    async fn set_notice_read(
-        &mut self,
-        citizen: &str,
-        id: &str,
-        read: bool,
-    ) -> Result<bool, ServiceError>;
-
-    async fn delete_notice(&mut self, citizen: &str, id: &str) -> Result<bool, ServiceError>;
-
-    async fn claim_due(
-        &mut self,
-        claim: &str,
-        now: &str,
-        until: &str,
-        limit: i64,
-    ) -> Result<Vec<OutboxEntry>, ServiceError>;
-
-    async fn mark_sent(&mut self, key: &str, at: &str) -> Result<bool, ServiceError>;
-
-    async fn mark_attempt(&mut self, attempt: &Attempt<'_>) -> Result<bool, ServiceError>;
-
-    async fn outbox(&mut self) -> Result<Vec<OutboxEntry>, ServiceError>;
-
-    async fn put_document(
-        &mut self,
-        sha256: &str,
-        content: &[u8],
-        stored_at: &str,
-    ) -> Result<(), ServiceError>;
-
-    async fn document(&mut self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError>;
-
-    async fn sweep_documents(&mut self, stored_before: &str) -> Result<Vec<i64>, ServiceError>;
-
-    async fn document_usage(&mut self) -> Result<(i64, i64), ServiceError>;
-
-    /// The read side's backlog: flows pending, outbox rows waiting and
-    /// given up.
-    async fn backlog(&mut self) -> Result<Backlog, ServiceError>;
 }
-
-/// The statements of a transaction, and its end.
-pub(crate) trait Transactional: Statements {
-    fn commit<'a>(self: Box<Self>) -> BoxFuture<'a, Result<(), ServiceError>>
-    where
-        Self: 'a;
-}
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A connection of a store of dialect `D`: pooled (`PoolConnection`), or a
 /// transaction's (`Transaction`).
@@ -235,7 +90,7 @@ type DbConn<D> = <<D as Dialect>::DB as Database>::Connection;
 
 impl<'c, D: Dialect> Transactional for Conn<D, sqlx::Transaction<'c, D::DB>>
 where
-    Self: Statements,
+    Self: SideStatements,
 {
     fn commit<'a>(self: Box<Self>) -> BoxFuture<'a, Result<(), ServiceError>>
     where
@@ -390,7 +245,25 @@ where
             .map_err(service_error)?;
         Ok(())
     }
+}
 
+// The same bounds as above.
+#[async_trait]
+impl<D, C> SideStatements for Conn<D, C>
+where
+    D: Dialect,
+    C: DerefMut<Target = DbConn<D>> + Send,
+    for<'c> &'c mut DbConn<D>: Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> &'q [u8]: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> i64: Encode<'q, D::DB> + Decode<'q, D::DB> + Type<D::DB>,
+    for<'q> bool: Encode<'q, D::DB> + Decode<'q, D::DB> + Type<D::DB>,
+    for<'r> String: Decode<'r, D::DB> + Type<D::DB>,
+    for<'r> Vec<u8>: Decode<'r, D::DB> + Type<D::DB>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'n> &'n str: ColumnIndex<<D::DB as Database>::Row>,
+{
     // ------------------------------------------------------------ checkpoint
 
     async fn begin(&mut self) -> Result<Box<dyn Transactional + '_>, ServiceError> {
@@ -604,14 +477,14 @@ where
 
     async fn audit_of(&mut self, grantor: &str) -> Result<Vec<AuditEntry>, ServiceError> {
         let query = sqlx::query_as::<D::DB, _>(D::AUDIT_OF).bind(grantor);
-        all(query, &mut *self.conn, Ok).await
+        all(query, &mut *self.conn, audit_entry).await
     }
 
     async fn all_audit(&mut self) -> Result<Vec<AuditEntry>, ServiceError> {
         all(
             sqlx::query_as::<D::DB, _>(D::ALL_AUDIT),
             &mut *self.conn,
-            Ok,
+            audit_entry,
         )
         .await
     }
@@ -620,7 +493,7 @@ where
         all(
             sqlx::query_as::<D::DB, _>(D::ALL_DOCUMENT_REFS),
             &mut *self.conn,
-            Ok,
+            |(sha256, position)| Ok(DocumentRefRow { sha256, position }),
         )
         .await
     }
@@ -651,7 +524,7 @@ where
 
     async fn notices_of(&mut self, citizen: &str) -> Result<Vec<NoticeRow>, ServiceError> {
         let query = sqlx::query_as::<D::DB, _>(D::NOTICES_OF).bind(citizen);
-        all(query, &mut *self.conn, Ok).await
+        all(query, &mut *self.conn, notice).await
     }
 
     async fn set_notice_read(
@@ -690,7 +563,7 @@ where
                 .bind(now)
                 .bind(now)
                 .bind(limit);
-            return all(query, &mut *self.conn, Ok).await;
+            return all(query, &mut *self.conn, outbox_entry).await;
         };
         sqlx::query::<D::DB>(D::CLAIM_DUE)
             .bind(claim)
@@ -702,7 +575,7 @@ where
             .await
             .map_err(service_error)?;
         let query = sqlx::query_as::<D::DB, _>(claimed).bind(claim).bind(until);
-        all(query, &mut *self.conn, Ok).await
+        all(query, &mut *self.conn, outbox_entry).await
     }
 
     async fn mark_sent(&mut self, key: &str, at: &str) -> Result<bool, ServiceError> {
@@ -721,7 +594,8 @@ where
     }
 
     async fn outbox(&mut self) -> Result<Vec<OutboxEntry>, ServiceError> {
-        all(sqlx::query_as::<D::DB, _>(D::OUTBOX), &mut *self.conn, Ok).await
+        let query = sqlx::query_as::<D::DB, _>(D::OUTBOX);
+        all(query, &mut *self.conn, outbox_entry).await
     }
 
     // ------------------------------------------------------------ documents
@@ -1052,4 +926,169 @@ impl Record for OutboxEntry {
             Value::Int(self.position),
         ]);
     }
+}
+
+// ------------------------------------------------------------ decoded rows
+
+// The read side's rows, decoded the same way from every dialect, by the
+// order of the columns their statements select.
+
+#[derive(sqlx::FromRow)]
+struct RawDelegation {
+    data: String,
+    position: i64,
+}
+
+impl RawDelegation {
+    fn into_row(self) -> Result<DelegationRow, ServiceError> {
+        Ok(DelegationRow {
+            delegation: from_json(&self.data)?,
+            position: self.position,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RawBooking {
+    data: String,
+    meeting: String,
+    position: i64,
+}
+
+impl RawBooking {
+    fn into_row(self) -> Result<BookingRow, ServiceError> {
+        Ok(BookingRow {
+            booking: from_json(&self.data)?,
+            meeting: from_json(&self.meeting)?,
+            position: self.position,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RawPlace {
+    slot_key: String,
+    booking: String,
+    counter: String,
+    slot_start: String,
+    held: bool,
+    position: i64,
+}
+
+impl From<RawPlace> for PlaceRow {
+    fn from(r: RawPlace) -> Self {
+        Self {
+            slot_key: r.slot_key,
+            booking: r.booking,
+            counter: r.counter,
+            slot_start: r.slot_start,
+            held: r.held,
+            position: r.position,
+        }
+    }
+}
+
+fn rows<R, T>(raw: Vec<R>, f: fn(R) -> Result<T, ServiceError>) -> Result<Vec<T>, ServiceError> {
+    raw.into_iter().map(f).collect()
+}
+
+/// The columns of [`Dialect::AUDIT_OF`].
+type RawAudit = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn audit_entry(raw: RawAudit) -> Result<AuditEntry, ServiceError> {
+    let (
+        position,
+        grantor,
+        actor,
+        action,
+        aggregate_type,
+        aggregate_id,
+        at,
+        channel,
+        correlation_id,
+    ) = raw;
+    Ok(AuditEntry {
+        position,
+        grantor,
+        actor,
+        action,
+        aggregate_type,
+        aggregate_id,
+        at,
+        channel,
+        correlation_id,
+    })
+}
+
+/// The columns of [`Dialect::NOTICES_OF`].
+type RawNotice = (String, String, String, String, String, bool, bool);
+
+fn notice(raw: RawNotice) -> Result<NoticeRow, ServiceError> {
+    let (id, citizen, title, body, posted_at, is_read, deleted) = raw;
+    Ok(NoticeRow {
+        id,
+        citizen,
+        title,
+        body,
+        posted_at,
+        is_read,
+        deleted,
+    })
+}
+
+/// The columns of [`Dialect::OUTBOX`] and [`Dialect::CLAIM_DUE`].
+type RawOutbox = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+fn outbox_entry(raw: RawOutbox) -> Result<OutboxEntry, ServiceError> {
+    let (
+        key,
+        channel,
+        recipient,
+        title,
+        body,
+        due_at,
+        status,
+        attempts,
+        next_attempt_at,
+        last_error,
+        sent_at,
+        position,
+    ) = raw;
+    Ok(OutboxEntry {
+        key,
+        channel,
+        recipient,
+        title,
+        body,
+        due_at,
+        status,
+        attempts,
+        next_attempt_at,
+        last_error,
+        sent_at,
+        position,
+    })
 }

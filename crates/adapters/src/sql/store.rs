@@ -15,7 +15,7 @@ use super::statements::{Conn, Statements};
 use super::{persistence_error, service_error};
 use crate::error::ServiceError;
 use crate::projection::ReadSide;
-use crate::readside::SidePool;
+use crate::readside::{SidePool, SideStatements};
 use crate::store::{EventStore, Held, StoredEvents};
 
 /// A pooled connection of a store of dialect `D`.
@@ -60,7 +60,7 @@ fn held<D: Dialect>(held: Option<&Held>) -> Option<&Mutex<Pooled<D>>> {
 #[async_trait]
 impl<D: Dialect> EventStore for SqlStore<D>
 where
-    Pooled<D>: Statements,
+    Pooled<D>: Statements + SideStatements,
 {
     fn pool(&self) -> Option<&(dyn Any + Send + Sync)> {
         Some(&self.pool)
@@ -141,9 +141,9 @@ where
 #[async_trait]
 impl<D: Dialect> SidePool for SqlStore<D>
 where
-    Pooled<D>: Statements,
+    Pooled<D>: SideStatements,
 {
-    async fn acquire(&self) -> Result<Box<dyn Statements>, ServiceError> {
+    async fn acquire(&self) -> Result<Box<dyn SideStatements>, ServiceError> {
         Ok(Box::new(self.conn().await.map_err(service_error)?))
     }
 
