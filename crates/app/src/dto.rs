@@ -14,6 +14,8 @@ use deleghe_domain::schedule::{Counter, Mode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::openapi::{FiscalCodeText, PhoneText, Sha256Text};
+
 // ------------------------------------------------------------------ delegations
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -51,14 +53,14 @@ pub enum CounterChannelDto {
 #[serde(deny_unknown_fields)]
 pub struct NewDelegation {
     /// The delegate's fiscal code.
-    #[schema(example = "VRDLGU70A01H501O")]
+    #[schema(value_type = FiscalCodeText, example = "VRDLGU70A01H501O")]
     pub delegate: String,
     /// D7: last day in force; none: no end. Online, at least 30 days ahead.
     pub ends_on: Option<NaiveDate>,
     /// D11: the SHA-256 of the copy of the caller's identity document,
     /// uploaded by the caller with `POST /v1/me/documents`. Required unless
     /// the policy waives it (`online_identity_document_required`).
-    #[schema(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    #[schema(value_type = Option<Sha256Text>)]
     pub identity_document: Option<String>,
 }
 
@@ -66,9 +68,9 @@ pub struct NewDelegation {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CounterDelegation {
-    #[schema(example = "RSSMRA85T10A562S")]
+    #[schema(value_type = FiscalCodeText, example = "RSSMRA85T10A562S")]
     pub grantor: String,
-    #[schema(example = "VRDLGU70A01H501O")]
+    #[schema(value_type = FiscalCodeText, example = "VRDLGU70A01H501O")]
     pub delegate: String,
     /// Default `ordinary`; legal roles wait for confirmation (D6).
     pub role: Option<RoleDto>,
@@ -81,6 +83,7 @@ pub struct CounterDelegation {
     /// representative) and the grantor's identity document, by PEC the
     /// signed documents received. Required (the contract's field has no
     /// `?`): an empty list is refused by D11 with `evidence_missing`.
+    #[schema(value_type = Vec<Sha256Text>)]
     pub documents: Vec<String>,
 }
 
@@ -150,8 +153,10 @@ pub struct DelegationList {
 #[into_params(parameter_in = Query)]
 pub struct DelegationQuery {
     /// The grantor's fiscal code.
+    #[param(value_type = Option<FiscalCodeText>)]
     pub grantor: Option<String>,
     /// The delegate's fiscal code.
+    #[param(value_type = Option<FiscalCodeText>)]
     pub delegate: Option<String>,
 }
 
@@ -159,7 +164,8 @@ pub struct DelegationQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActAs {
-    #[schema(example = "RSSMRA85T10A562S")]
+    /// The grantor the caller is a delegate of.
+    #[schema(value_type = FiscalCodeText, example = "RSSMRA85T10A562S")]
     pub grantor: String,
 }
 
@@ -254,8 +260,14 @@ pub struct SlotList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct GrantorDto {
+    /// The grantor's fiscal code (I1).
+    #[schema(value_type = FiscalCodeText)]
     pub fiscal_code: String,
+    /// At most 100 characters, not blank (surrounding spaces are trimmed).
+    #[schema(pattern = "\\S", max_length = 100, example = "Laura")]
     pub first_name: String,
+    /// At most 100 characters, not blank (surrounding spaces are trimmed).
+    #[schema(pattern = "\\S", max_length = 100, example = "Bianchi")]
     pub last_name: String,
 }
 
@@ -266,12 +278,15 @@ pub struct NewBooking {
     #[schema(example = "deleghe-web-meeting")]
     pub counter: String,
     /// The slot's start, RFC 3339 with an offset.
-    #[schema(value_type = String, example = "2026-12-01T09:00:00+01:00")]
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T09:00:00+01:00")]
     pub start: DateTime<FixedOffset>,
     pub mode: ModeDto,
+    /// Why the citizen books: not blank, at most 500 characters (surrounding
+    /// spaces are trimmed).
+    #[schema(pattern = "\\S", max_length = 500, example = "Delega")]
     pub reason: String,
     /// An Italian mobile number for the SMS (N1).
-    #[schema(example = "+39 333 123 4567")]
+    #[schema(value_type = PhoneText)]
     pub phone: String,
     /// B5: required for a web meeting at the delegations counter.
     pub grantor: Option<GrantorDto>,
@@ -293,17 +308,21 @@ pub enum OperatorChannelDto {
 #[serde(deny_unknown_fields)]
 pub struct CounterBooking {
     /// The citizen the booking is for.
+    #[schema(value_type = FiscalCodeText)]
     pub citizen: String,
     pub channel: OperatorChannelDto,
     #[schema(example = "deleghe-web-meeting")]
     pub counter: String,
     /// The slot's start, RFC 3339 with an offset.
-    #[schema(value_type = String, example = "2026-12-01T09:00:00+01:00")]
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T09:00:00+01:00")]
     pub start: DateTime<FixedOffset>,
     pub mode: ModeDto,
+    /// Why the citizen books: not blank, at most 500 characters (surrounding
+    /// spaces are trimmed).
+    #[schema(pattern = "\\S", max_length = 500, example = "Delega")]
     pub reason: String,
     /// An Italian mobile number for the SMS (N1).
-    #[schema(example = "+39 333 123 4567")]
+    #[schema(value_type = PhoneText)]
     pub phone: String,
     /// B5: required for a web meeting at the delegations counter.
     pub grantor: Option<GrantorDto>,
@@ -406,9 +425,11 @@ pub struct BookingList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BookingQuery {
-    /// Operators: the office.
+    /// Operators: the office, their own by default (M11: another is 403
+    /// `other_office`); not blank, at most 100 characters.
+    #[param(pattern = "\\S", max_length = 100, example = "DCM NAPOLI")]
     pub office: Option<String>,
-    /// Operators: the local date.
+    /// Operators: the local date, today (Europe/Rome) by default.
     pub date: Option<NaiveDate>,
 }
 
@@ -557,6 +578,7 @@ impl From<&Meeting> for MeetingDto {
 #[into_params(parameter_in = Query)]
 pub struct DocumentQuery {
     /// `aa08 | identity_document`.
+    #[param(value_type = MeetingDocumentKind)]
     pub kind: String,
 }
 
@@ -565,6 +587,7 @@ pub struct DocumentQuery {
 #[into_params(parameter_in = Query)]
 pub struct MyDocumentQuery {
     /// `identity_document`.
+    #[param(value_type = OwnDocumentKind)]
     pub kind: String,
 }
 
@@ -573,6 +596,7 @@ pub struct MyDocumentQuery {
 #[into_params(parameter_in = Query)]
 pub struct CounterDocumentQuery {
     /// `aa08 | aa09 | aa10 | identity_document | pec`.
+    #[param(value_type = EvidenceKind)]
     pub kind: String,
 }
 
@@ -619,6 +643,7 @@ pub struct NoticeList {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The grantor whose trail is wanted.
+    #[param(value_type = FiscalCodeText)]
     pub grantor: String,
 }
 
@@ -682,7 +707,7 @@ pub struct ContactsDto {
 pub struct ContactsChange {
     /// An Italian mobile (`3331234567`, `+39 333 123 4567`), or `null`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "+393331234567")]
+    #[schema(value_type = Option<PhoneText>)]
     pub phone: Option<Option<String>>,
     /// Whether messages also go to the IO app.
     #[serde(default)]
@@ -706,7 +731,7 @@ where
 #[serde(deny_unknown_fields)]
 pub struct NewPin {
     /// `1d | 1w | 1m | 3m`.
-    #[schema(example = "1w")]
+    #[schema(value_type = PinValidityDto, example = "1w")]
     pub validity: String,
 }
 
@@ -730,7 +755,10 @@ impl fmt::Debug for PinIssued {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinCheckRequest {
+    /// The citizen whose PIN is read out.
+    #[schema(value_type = FiscalCodeText)]
     pub fiscal_code: String,
+    /// The PIN as the citizen reads it out.
     pub pin: String,
 }
 
@@ -788,4 +816,65 @@ pub struct Pending {
     pub id: String,
     #[schema(example = "/v1/delegations/d-4b1c")]
     pub location: String,
+}
+
+// ------------------------------------------------------------------ enums of the document
+
+/// P1: how long a PIN lasts. For the document only: the handler reads the
+/// text, so that anything else is `invalid_validity`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum PinValidityDto {
+    /// A day.
+    #[schema(rename = "1d")]
+    Day,
+    /// A week.
+    #[schema(rename = "1w")]
+    Week,
+    /// A month.
+    #[schema(rename = "1m")]
+    Month,
+    /// Three months.
+    #[schema(rename = "3m")]
+    ThreeMonths,
+}
+
+/// M6: the documents of a web meeting. For the document only: the handler
+/// reads the text, so that anything else is `unknown_document_kind`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum MeetingDocumentKind {
+    /// Form AA08, the delegation request.
+    Aa08,
+    /// A copy of the grantor's identity document.
+    IdentityDocument,
+}
+
+/// D11: a citizen's own evidence. For the document only, as above.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OwnDocumentKind {
+    /// A copy of the citizen's identity document.
+    IdentityDocument,
+}
+
+/// D5, D11: the documents an operator uploads. For the document only, as
+/// above.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EvidenceKind {
+    /// Form AA08, the delegation request.
+    Aa08,
+    /// A copy of the grantor's identity document.
+    IdentityDocument,
+    /// Form AA09: the request handed in by the delegate for a grantor kept
+    /// away by ill health.
+    Aa09,
+    /// Form AA10: the request of a legal representative.
+    Aa10,
+    /// A digitally signed document received by PEC.
+    Pec,
 }

@@ -60,6 +60,18 @@ macro_rules! scenarios {
     };
 }
 
+/// The document does not depend on the store: once.
+#[tokio::test]
+async fn openapi_states_the_constraints_of_requests() {
+    let api = crate::support::Api::on(crate::support::Store::Memory, false).await;
+    system::openapi_states_the_constraints_of_requests(api).await;
+}
+
+#[test]
+fn the_fiscal_code_pattern_is_the_parsers_grammar() {
+    system::the_fiscal_code_pattern_is_the_parsers_grammar();
+}
+
 scenarios!(
     delegations::d1_d4_d7_online_registration,
     delegations::d2_cap_and_d3_legal_representatives,

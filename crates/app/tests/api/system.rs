@@ -115,6 +115,40 @@ pub async fn unknown_paths_and_methods_answer_problems(api: Api) {
         )
         .await;
     answer.refused(405, "method_not_allowed");
+    // RFC 9110: a 405 names the methods the resource answers, and does so
+    // before anything looks at the caller (no token here).
+    let allowed = |answer: &crate::support::Answer| {
+        let mut methods: Vec<String> = answer
+            .headers
+            .get("allow")
+            .expect("a 405 has Allow")
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .collect();
+        methods.sort();
+        methods
+    };
+    assert_eq!(allowed(&answer), ["GET", "HEAD", "POST"]);
+    for (method, path, allow) in [
+        ("DELETE", "/v1/delegations/d-1", &["GET", "HEAD"][..]),
+        ("PATCH", "/v1/bookings/b-1", &["DELETE", "GET", "HEAD"][..]),
+        ("GET", "/v1/me/pin", &["POST"][..]),
+        ("PUT", "/health", &["GET", "HEAD"][..]),
+    ] {
+        let answer = api
+            .send(
+                Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        answer.refused(405, "method_not_allowed");
+        assert_eq!(allowed(&answer), allow, "{method} {path}");
+    }
     // Every answer carries a request id: the server's, even when the
     // client sent one (kept beside it in the logs only).
     let given = api
@@ -274,8 +308,18 @@ pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
             if path.contains('{') {
                 assert!(declares("404"), "{what}: 404");
             }
-            if operation.get("requestBody").is_some() {
+            if let Some(body) = operation.get("requestBody") {
                 assert!(declares("400") && declares("413"), "{what}: 400/413");
+                // A JSON body sent as anything else is 415 (extract.rs).
+                if body["content"].get("application/json").is_some() {
+                    assert!(declares("415"), "{what}: 415");
+                }
+            }
+            // A command may lose to a concurrent one every time (409).
+            let command =
+                method != "get" && path.starts_with("/v1/") && path != "/v1/sessions/act-as";
+            if command {
+                assert!(declares("409"), "{what}: 409");
             }
             if path != "/health/live" && path != "/openapi.json" {
                 assert!(declares("503") && declares("408"), "{what}: 503/408");
@@ -293,4 +337,116 @@ pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
         }
     }
     assert!(checked > 40, "{checked} operations");
+}
+
+/// The document states the constraints the app enforces on requests: the
+/// fiscal code's grammar (I1), enums, formats, sizes, required fields, and
+/// no unknown fields in a JSON body.
+pub async fn openapi_states_the_constraints_of_requests(api: Api) {
+    let doc = api
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await
+        .ok(200);
+    let schemas = &doc["components"]["schemas"];
+    let fiscal_code = &schemas["FiscalCode"];
+    assert_eq!(fiscal_code["format"], "fiscal-code");
+    assert_eq!(fiscal_code["minLength"], 16);
+    assert_eq!(fiscal_code["maxLength"], 16);
+    let pattern = fiscal_code["pattern"].as_str().unwrap();
+    assert_eq!(pattern, deleghe_app::openapi::FISCAL_CODE_PATTERN);
+    // Every request schema naming a fiscal code points at it.
+    for (schema, field) in [
+        ("NewDelegation", "delegate"),
+        ("CounterDelegation", "grantor"),
+        ("CounterDelegation", "delegate"),
+        ("ActAs", "grantor"),
+        ("GrantorDto", "fiscal_code"),
+        ("CounterBooking", "citizen"),
+        ("PinCheckRequest", "fiscal_code"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["$ref"], "#/components/schemas/FiscalCode",
+            "{schema}.{field}"
+        );
+    }
+    // Each JSON request body refuses unknown fields, as the app does.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(schema) =
+                operation["requestBody"]["content"]["application/json"]["schema"].get("$ref")
+            else {
+                continue;
+            };
+            let name = schema.as_str().unwrap().rsplit('/').next().unwrap();
+            assert_eq!(
+                schemas[name]["additionalProperties"], false,
+                "{method} {path}: {name}"
+            );
+        }
+    }
+    assert_eq!(
+        schemas["NewBooking"]["properties"]["start"]["format"],
+        "date-time"
+    );
+    assert_eq!(
+        schemas["NewBooking"]["properties"]["reason"]["maxLength"],
+        500
+    );
+    assert_eq!(
+        schemas["NewBooking"]["properties"]["phone"]["$ref"],
+        "#/components/schemas/Phone"
+    );
+    let required = schemas["NewBooking"]["required"].as_array().unwrap();
+    for field in ["counter", "start", "mode", "reason", "phone"] {
+        assert!(required.contains(&json!(field)), "{field}");
+    }
+    assert_eq!(schemas["Sha256"]["pattern"], "^[0-9a-f]{64}$");
+    assert_eq!(
+        schemas["PinValidityDto"]["enum"],
+        json!(["1d", "1w", "1m", "3m"])
+    );
+    assert_eq!(
+        schemas["EvidenceKind"]["enum"],
+        json!(["aa08", "identity_document", "aa09", "aa10", "pec"])
+    );
+    assert_eq!(
+        schemas["ModeDto"]["enum"],
+        json!(["in_person", "phone_callback", "web_meeting"])
+    );
+}
+
+/// The fiscal code's pattern and the parser agree (I1): valid codes, in
+/// either case and with omocodia letters, match; codes the parser refuses
+/// for their layout, month or day do not.
+pub fn the_fiscal_code_pattern_is_the_parsers_grammar() {
+    let regex = regex::Regex::new(deleghe_app::openapi::FISCAL_CODE_PATTERN).unwrap();
+    let matches = |code: &str| regex.is_match(code);
+    for ok in [
+        "RSSMRA85T10A562S",
+        "rssmra85t10a562s",
+        "VRDLGU70A01H501O",
+        "BNCGNN80A41F205A",
+        // Every digit an omocodia letter.
+        "RSSMRAURTMLARNNS",
+    ] {
+        let body = &ok.to_ascii_uppercase()[..15];
+        let check = deleghe_domain::FiscalCode::check_character(body).unwrap();
+        let code = format!("{}{check}", &ok[..15]);
+        assert!(deleghe_domain::FiscalCode::parse(&code).is_ok(), "{code}");
+        assert!(matches(&code), "{code}");
+    }
+    for bad in [
+        "RSSMRA85T10A562",       // 15 characters
+        "RSSMRA85T10A562SX",     // 17
+        "RSSMRA8AT10A562S",      // a letter where a digit belongs, not omocodia
+        "RSSMRA85F10A562S",      // F is no month
+        "RSSMRA85T32A562S",      // day 32
+        "RSSMRA85T00A562S",      // day 0
+        "RSSMRA85T72A562S",      // day 72
+        "RSSMRA85T10A56 S",      // a space
+        "RSSMRA85T10A562\u{e9}", // not ASCII
+    ] {
+        assert!(deleghe_domain::FiscalCode::parse(bad).is_err(), "{bad}");
+        assert!(!matches(bad), "{bad}");
+    }
 }
