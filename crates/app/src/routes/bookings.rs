@@ -13,6 +13,7 @@ use deleghe_domain::booking::{
     OperatorChannel, Phone, RequestBooking, Settler, Ticket,
 };
 use deleghe_domain::schedule::{Mode, OfficeId};
+use deleghe_domain::time::ROME;
 use deleghe_domain::FiscalCode;
 
 use crate::auth::Caller;
@@ -51,8 +52,9 @@ pub async fn counters(State(state): State<AppState>, _caller: Caller) -> Json<Co
     params(("id" = String, Path, description = "counter id"), SlotQuery),
     responses(
         (status = 200, body = SlotList),
-        (status = 400, description = "bad or too long range", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request`: a date missing or not `YYYY-MM-DD`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_range` (with `max`): `to` before `from`, or a range over 62 days", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn slots(
@@ -65,8 +67,18 @@ pub async fn slots(
         .counters()
         .get(&id)
         .ok_or_else(|| AppError::not_found(format!("counter {id}")))?;
+    let range = |detail: String| AppError::InvalidRange {
+        detail,
+        max: MAX_SLOT_RANGE_DAYS,
+    };
+    if q.to < q.from {
+        return Err(range(format!(
+            "the range starts on {}, after its end {}",
+            q.from, q.to
+        )));
+    }
     if (q.to - q.from).num_days() >= MAX_SLOT_RANGE_DAYS {
-        return Err(AppError::invalid(format!(
+        return Err(range(format!(
             "a listing covers at most {MAX_SLOT_RANGE_DAYS} days"
         )));
     }
@@ -76,7 +88,7 @@ pub async fn slots(
         .slot_availability(counter, q.from, q.to)
         .await
         .map_err(|e| match e {
-            QueryError::Range(e) => AppError::invalid(e.to_string()),
+            QueryError::Range(e) => range(e.to_string()),
             QueryError::Store(e) => AppError::Service(e),
         })?;
     Ok(Json(SlotList {
@@ -202,12 +214,14 @@ async fn book(
 }
 
 /// A citizen's own bookings ("Le mie prenotazioni", B7); an operator's
-/// console: the bookings of an office on a day, with their meeting state (M9).
+/// console: the bookings of an office on a day, with their meeting state
+/// (M9), by default the operator's own office, today (Europe/Rome).
 #[utoipa::path(get, path = "/v1/bookings", tag = "bookings",
     params(BookingQuery),
     responses(
         (status = 200, body = BookingList),
-        (status = 400, description = "an operator without office and date", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request`: a date that is not `YYYY-MM-DD`, a blank office", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`other_office` (M11): another office's day", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -215,16 +229,24 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<BookingQuery>,
 ) -> Result<Json<BookingList>, AppError> {
+    // Checked whoever asks, though a citizen's list does not use them.
+    let office = q
+        .office
+        .as_deref()
+        .map(OfficeId::parse)
+        .transpose()
+        .map_err(|e| AppError::invalid(e.to_string()))?;
     let read = state.read().await?;
     let found = if caller.is_operator() {
-        let (Some(office), Some(date)) = (q.office, q.date) else {
-            return Err(AppError::invalid(
-                "an operator lists the bookings of an office on a day: give office and date",
-            ));
-        };
-        let office = OfficeId::parse(&office).map_err(|e| AppError::invalid(e.to_string()))?;
-        // M11: the days of the operator's own office only.
         let (_, mine) = caller.operator()?;
+        let office = match office {
+            Some(office) => office,
+            None => OfficeId::parse(mine).map_err(|e| AppError::invalid(e.to_string()))?,
+        };
+        let date = q
+            .date
+            .unwrap_or_else(|| state.now().with_timezone(&ROME).date_naive());
+        // M11: the days of the operator's own office only.
         if office.as_str() != mine {
             return Err(BookingError::OtherOffice { office }.into());
         }
