@@ -341,4 +341,17 @@ impl Modify for CommonAnswers {
         (name = "development", description = "only with --dev or DELEGHE_DEV_CLOCK=1; otherwise 404"),
     )
 )]
+/// The OpenAPI document: `ApiDoc::openapi()` (from [`utoipa::OpenApi`]).
+///
+/// ```
+/// use deleghe_app::openapi::ApiDoc;
+/// use utoipa::OpenApi;
+///
+/// let document = ApiDoc::openapi();
+/// let create = document.paths.paths["/v1/delegations"].post.as_ref().unwrap();
+/// // Every status the operation can give, errors as problem+json.
+/// for status in ["201", "202", "400", "401", "403", "409", "415", "422", "503"] {
+///     assert!(create.responses.responses.contains_key(status), "{status}");
+/// }
+/// ```
 pub struct ApiDoc;
