@@ -93,14 +93,15 @@ impl AppState {
     /// use deleghe_app::auth::JwtKeys;
     /// use deleghe_app::config::Secret;
     /// use deleghe_app::counters::Counters;
+    /// use deleghe_app::state::TEST_SECRET;
     /// use deleghe_app::{AppState, StateConfig, Timeouts};
     /// use deleghe_domain::Policy;
     ///
     /// let state = AppState::open(StateConfig {
     ///     repository: Repository::memory(),
     ///     policy: Policy::default(),
-    ///     // In a deployment: DELEGHE_JWT_SECRET, checked by `config`.
-    ///     keys: JwtKeys::new(&Secret::new("an-example-key-of-an-embedder-0123456789")),
+    ///     // In a deployment: the key of DELEGHE_JWT_SECRET, checked by `config`.
+    ///     keys: JwtKeys::new(&Secret::new(TEST_SECRET)),
     ///     counters: Counters::builtin(),
     ///     dev_clock: false,
     ///     sms_outbox: None,
