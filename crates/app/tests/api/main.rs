@@ -109,6 +109,7 @@ scenarios!(
     system::health_and_openapi,
     system::metrics_count_requests_and_commands,
     system::openapi_declares_every_status_the_error_funnel_gives,
+    system::every_operation_declares_what_it_answers_to_bad_requests,
     system::the_policy_in_force,
     system::unknown_paths_and_methods_answer_problems,
     system::dev_clock_is_off_by_default,

@@ -339,6 +339,97 @@ pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
     assert!(checked > 40, "{checked} operations");
 }
 
+/// What the document declares is what the app answers, found by asking:
+/// every operation, sent without a token, with a body of the wrong type,
+/// with a body that is not an object and with an unknown method, answers a
+/// status the operation (or, for the method, the document's description)
+/// declares, and every error is a problem.
+pub async fn every_operation_declares_what_it_answers_to_bad_requests(api: Api) {
+    let doc = api
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await
+        .ok(200);
+    let citizen = api.citizen(&cf(450));
+    let operator = api.operator();
+    let mut asked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        // Any id: a path of the right shape, whether or not it exists.
+        let path = template
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x-1" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().unwrap() {
+            let declared = |status: u16| operation["responses"].get(status.to_string()).is_some();
+            let what = format!("{method} {template}");
+            let json_body = operation["requestBody"]["content"]
+                .get("application/json")
+                .is_some();
+            let mut tries: Vec<(&str, Option<&str>, Option<(&str, &str)>)> =
+                vec![("no token", None, None)];
+            for token in [&citizen, &operator] {
+                tries.push(("signed in", Some(token.as_str()), None));
+                if json_body {
+                    tries.push((
+                        "text body",
+                        Some(token.as_str()),
+                        Some(("text/plain", "{}")),
+                    ));
+                    tries.push((
+                        "array body",
+                        Some(token.as_str()),
+                        Some(("application/json", "[]")),
+                    ));
+                }
+            }
+            for (how, token, body) in tries {
+                let mut request = Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(&path);
+                if let Some(token) = token {
+                    request = request.header("authorization", format!("Bearer {token}"));
+                }
+                let request = match body {
+                    Some((kind, text)) => request
+                        .header("content-type", kind)
+                        .body(Body::from(text))
+                        .unwrap(),
+                    None => request.body(Body::empty()).unwrap(),
+                };
+                let answer = api.send(request).await;
+                let status = answer.status.as_u16();
+                assert!(declared(status), "{what}, {how}: {status} is not declared");
+                if status >= 400 {
+                    answer.code();
+                }
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked > 150, "{asked} requests");
+    // A method no operation of a known path has: 405, with Allow.
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        // Off, the development clock's paths are not known: 404.
+        let unknown = template.starts_with("/dev/") && !api.state.dev_clock_enabled();
+        if template.contains('{') || item.get("patch").is_some() || unknown {
+            continue;
+        }
+        let answer = api
+            .send(
+                Request::builder()
+                    .method("PATCH")
+                    .uri(template)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        answer.refused(405, "method_not_allowed");
+        assert!(answer.headers.contains_key("allow"), "PATCH {template}");
+    }
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(description.contains("405"), "{description}");
+}
+
 /// The document states the constraints the app enforces on requests: the
 /// fiscal code's grammar (I1), enums, formats, sizes, required fields, and
 /// no unknown fields in a JSON body.
