@@ -194,8 +194,12 @@ impl Modify for CommonAnswers {
                     .as_ref()
                     .is_some_and(|b| b.content.contains_key("application/json"));
                 // The commands of the library: every write of `/v1` but
-                // act-as, which mints a token and stores nothing.
-                let commands = writes && path.starts_with("/v1/") && path != "/v1/sessions/act-as";
+                // act-as, which mints a token and stores nothing, and the
+                // notices', which change a read model only.
+                let commands = writes
+                    && path.starts_with("/v1/")
+                    && path != "/v1/sessions/act-as"
+                    && !path.starts_with("/v1/me/notices/");
                 let has_input =
                     has_body || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 let mut add = |status: &str, description: &str| {

@@ -266,7 +266,7 @@ pub async fn list(
 
 /// One booking: its booker, or an operator.
 #[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, body = BookingDto),
         (status = 202, description = "its request is accepted and still being settled: ask again after `Retry-After`", body = Pending, headers(("Location" = String, description = "this resource"), ("Retry-After" = u32, description = "seconds"))),
@@ -290,7 +290,7 @@ pub async fn get(
 /// B6: the booker cancels until the slot starts; the place is given back and
 /// the reminder withdrawn (N2).
 #[utoipa::path(delete, path = "/v1/bookings/{id}", tag = "bookings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "status `cancelled`", body = BookingDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -320,7 +320,7 @@ pub async fn cancel(
 
 /// B7: the ticket of a confirmed booking, as a PDF.
 #[utoipa::path(get, path = "/v1/bookings/{id}/ticket", tag = "bookings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "the ticket", content_type = "application/pdf", body = crate::openapi::PdfBody),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -381,7 +381,7 @@ async fn settle(
 
 /// B8: the citizen was served at the counter or on the phone.
 #[utoipa::path(post, path = "/v1/counter/bookings/{id}/served", tag = "counter",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "status `served`", body = BookingDto),
         (status = 403, description = "not an operator, or of another office (`other_office`)", body = Problem, content_type = "application/problem+json"),
@@ -399,7 +399,7 @@ pub async fn served(
 
 /// B8: the citizen did not come.
 #[utoipa::path(post, path = "/v1/counter/bookings/{id}/missed", tag = "counter",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "status `missed`", body = BookingDto),
         (status = 403, description = "not an operator, or of another office (`other_office`)", body = Problem, content_type = "application/problem+json"),

@@ -175,7 +175,7 @@ async fn operator_command(
 
 /// D6: an operator confirms a legal representative's delegation.
 #[utoipa::path(post, path = "/v1/counter/delegations/{id}/confirm", tag = "counter",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "active", body = DelegationDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -196,7 +196,7 @@ pub async fn confirm(
 
 /// D6: an operator rejects a legal representative's delegation.
 #[utoipa::path(post, path = "/v1/counter/delegations/{id}/reject", tag = "counter",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "rejected", body = DelegationDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -217,7 +217,7 @@ pub async fn reject(
 
 /// D8: an operator revokes a delegation at a counter, at any time.
 #[utoipa::path(post, path = "/v1/counter/delegations/{id}/revoke", tag = "counter",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "revoked", body = DelegationDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -240,7 +240,7 @@ pub async fn counter_revoke(
 
 /// D8: the grantor revokes online, once 30 days have passed.
 #[utoipa::path(post, path = "/v1/delegations/{id}/revoke", tag = "delegations",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "revoked", body = DelegationDto),
         (status = 403, description = "the delegate, or an operator (who revokes at the counter)", body = Problem, content_type = "application/problem+json"),
@@ -277,7 +277,7 @@ pub async fn revoke(
 
 /// One delegation: its grantor, its delegate, or an operator.
 #[utoipa::path(get, path = "/v1/delegations/{id}", tag = "delegations",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, body = DelegationDto),
         (status = 202, description = "its request is accepted and still being settled: ask again after `Retry-After`", body = Pending, headers(("Location" = String, description = "this resource"), ("Retry-After" = u32, description = "seconds"))),
