@@ -340,6 +340,14 @@ pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
     assert!(checked > 40, "{checked} operations");
 }
 
+/// One request of the test below: what it is, its token, its body's
+/// content type and text.
+type Try<'a> = (
+    &'static str,
+    Option<&'a str>,
+    Option<(&'static str, &'static str)>,
+);
+
 /// What the document declares is what the app answers, found by asking:
 /// every operation, sent without a token, with a body of the wrong type,
 /// with a body that is not an object and with an unknown method, answers a
@@ -366,8 +374,7 @@ pub async fn every_operation_declares_what_it_answers_to_bad_requests(api: Api) 
             let json_body = operation["requestBody"]["content"]
                 .get("application/json")
                 .is_some();
-            let mut tries: Vec<(&str, Option<&str>, Option<(&str, &str)>)> =
-                vec![("no token", None, None)];
+            let mut tries: Vec<Try<'_>> = vec![("no token", None, None)];
             for token in [&citizen, &operator] {
                 tries.push(("signed in", Some(token.as_str()), None));
                 if json_body {
