@@ -315,6 +315,15 @@ macro_rules! on_every_store {
                 }
             )*
         }
+        mod mariadb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(store) = super::mariadb_store() else { return };
+                    super::$test(store).await;
+                }
+            )*
+        }
     };
 }
 

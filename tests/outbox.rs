@@ -54,7 +54,7 @@ fn unique() -> String {
 
 /// The URL of a new, empty store of the kind, so that a test can open it
 /// again as a restarted process would.
-fn new_store_url(store: &Store) -> String {
+async fn new_store_url(store: &Store) -> String {
     match store {
         Store::Memory => unreachable!("a restart needs a durable store"),
         Store::Sqlite => {
@@ -65,6 +65,7 @@ fn new_store_url(store: &Store) -> String {
             let separator = if url.contains('?') { '&' } else { '?' };
             format!("{url}{separator}schema=t_{}", unique())
         }
+        Store::MariaDb(server) => support::mariadb_database(server).await,
     }
 }
 
@@ -84,7 +85,7 @@ struct Process {
 
 impl Process {
     async fn start(url: &str, clock: &SettableClock) -> Self {
-        let repository = Repository::connect(url).await.expect("the store opens");
+        let repository = support::open(url).await;
         let side = ReadSide::open(&repository).await.unwrap();
         Self {
             service: Arc::new(
@@ -109,6 +110,21 @@ impl Process {
             if schema.starts_with("t_") {
                 // Identifiers cannot be bound; this one is the test's own.
                 sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        } else if let Some(pool) = self
+            .repository
+            .pool::<deleghe_store_mariadb::sqlx::MySqlPool>()
+        {
+            use deleghe_store_mariadb::sqlx as mysql;
+            let database: String = mysql::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            if database.starts_with("t_") {
+                mysql::query(&format!("DROP DATABASE {database}"))
                     .execute(pool)
                     .await
                     .unwrap();
@@ -182,7 +198,7 @@ fn status_of<'a>(outbox: &'a HashMap<String, OutboxEntry>, key: &str) -> &'a str
 // ------------------------------------------------------------ scenarios
 
 async fn dispatcher_killed_mid_batch_sends_every_message_once_per_key(store: Store) {
-    let url = new_store_url(&store);
+    let url = new_store_url(&store).await;
     let clock = SettableClock::fixed(t0());
     let sms = sms_file();
     let first = Process::start(&url, &clock).await;
@@ -292,7 +308,7 @@ async fn dispatcher_killed_mid_batch_sends_every_message_once_per_key(store: Sto
 }
 
 async fn reminders_survive_a_restart_and_a_cancelled_one_is_never_sent(store: Store) {
-    let url = new_store_url(&store);
+    let url = new_store_url(&store).await;
     let clock = SettableClock::fixed(t0());
     let sms = sms_file();
     let first = Process::start(&url, &clock).await;
@@ -367,7 +383,7 @@ impl SmsGateway for Flaky {
 }
 
 async fn failures_are_retried_with_backoff_then_given_up(store: Store) {
-    let url = new_store_url(&store);
+    let url = new_store_url(&store).await;
     let clock = SettableClock::fixed(t0());
     let p = Process::start(&url, &clock).await;
     p.book("b-0", 1, 0).await;
@@ -665,7 +681,7 @@ async fn n5_booking_confirmations_reach_the_io_app_through_the_outbox() {
     let allowed = person(1);
     let api = FakeApi::start("io-key", allowed.clone(), person(5), person(6));
     let clock = SettableClock::fixed(t0());
-    let url = new_store_url(&Store::Sqlite);
+    let url = new_store_url(&Store::Sqlite).await;
     let p = Process::start(&url, &clock).await;
     // N7: person 1 has chosen IO messages, person 2 has not.
     p.service
@@ -722,6 +738,13 @@ macro_rules! on_durable_stores {
         mod postgres {
             $(#[tokio::test] async fn $name() {
                 if let Some(store) = super::postgres_store() {
+                    super::$name(store).await;
+                }
+            })*
+        }
+        mod mariadb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+                if let Some(store) = super::mariadb_store() {
                     super::$name(store).await;
                 }
             })*

@@ -871,6 +871,13 @@ macro_rules! on_every_store {
                 }
             })*
         }
+        mod mariadb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+                if let Some(store) = super::mariadb_store() {
+                    super::$name(store).await;
+                }
+            })*
+        }
     };
 }
 

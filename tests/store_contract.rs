@@ -42,6 +42,7 @@ use deleghe::domain::{FiscalCode, Policy};
 use serde_json::{json, Value};
 
 const POSTGRES_URL_VAR: &str = "DELEGHE_TEST_POSTGRES_URL";
+const MARIADB_URL_VAR: &str = "DELEGHE_TEST_MARIADB_URL";
 
 // ------------------------------------------------------------------ stores
 
@@ -54,6 +55,7 @@ struct Store {
 enum Place {
     Sqlite(PathBuf),
     Postgres { server: String, schema: String },
+    MariaDb { server: String, database: String },
 }
 
 /// A name no other test (of this run or another) uses.
@@ -102,11 +104,40 @@ impl Store {
         })
     }
 
+    /// A database of its own on the MariaDB server named by
+    /// `DELEGHE_TEST_MARIADB_URL` (`mysql://USER@HOST:PORT`), or `None`.
+    async fn mariadb() -> Option<Self> {
+        let Ok(server) = std::env::var(MARIADB_URL_VAR) else {
+            static SAID: Once = Once::new();
+            SAID.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping MariaDB contract tests: {MARIADB_URL_VAR} is not set \
+                     (scripts/test sets it to mysql://root@127.0.0.1:3306 when the server is up)"
+                );
+            });
+            return None;
+        };
+        use deleghe_store_mariadb::sqlx::{Connection, Executor, MySqlConnection};
+        let database = unique("contract");
+        let mut conn = MySqlConnection::connect(&server).await.unwrap();
+        conn.execute(format!("CREATE DATABASE {database}").as_str())
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        Some(Self {
+            url: format!("{}/{database}", server.trim_end_matches('/')),
+            place: Place::MariaDb { server, database },
+        })
+    }
+
     /// A new connection to this store (its migrations applied, if not yet).
     async fn connect(&self) -> Repository {
-        Repository::connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot open the test store: {e}"))
+        let opened = match self.place {
+            Place::MariaDb { .. } => deleghe_store_mariadb::connect(&self.url).await,
+            _ => Repository::connect(&self.url).await,
+        };
+        opened.unwrap_or_else(|e| panic!("cannot open the test store: {e}"))
     }
 
     /// Removes the store. Not run when the test fails, so that the store
@@ -125,6 +156,14 @@ impl Store {
                 let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
                 sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
                     .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+            }
+            Place::MariaDb { server, database } => {
+                use deleghe_store_mariadb::sqlx::{Connection, Executor, MySqlConnection};
+                let mut conn = MySqlConnection::connect(&server).await.unwrap();
+                conn.execute(format!("DROP DATABASE {database}").as_str())
                     .await
                     .unwrap();
                 conn.close().await.unwrap();
@@ -152,6 +191,19 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
                     let Some(store) = super::Store::postgres() else {
+                        return;
+                    };
+                    super::$test(&store).await;
+                    store.remove().await;
+                }
+            )*
+        }
+
+        mod mariadb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(store) = super::Store::mariadb().await else {
                         return;
                     };
                     super::$test(&store).await;
@@ -308,6 +360,23 @@ async fn the_frameworks_repositories_read_what_the_library_stores(store: &Store)
                 .await
                 .unwrap(),
         )
+    }
+    if let Some(pool) = repository.pool::<deleghe_store_mariadb::sqlx::MySqlPool>() {
+        // mysql-es writes into the MariaDB store's table and the library
+        // reads it. The other way does not work on MariaDB: the keys are
+        // `utf8mb4_bin` (byte order, as on the other stores) and MariaDB
+        // marks such columns binary, which mysql-es's sqlx will not decode
+        // as text (the store's own statements cast them).
+        let framework = mysql_es::MysqlEventRepository::new(pool.clone());
+        framework
+            .persist::<PinAccount>(std::slice::from_ref(&extra), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored::<PinAccount>(&repository, "PINFRAMEWORK").await,
+            vec![extra]
+        );
+        return;
     }
     let (theirs, written) = match (repository.sqlite_pool(), repository.postgres_pool()) {
         (Some(pool), _) => {

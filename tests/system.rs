@@ -37,6 +37,7 @@ fn sms_file(store: &Store) -> std::path::PathBuf {
             Store::Memory => "memory",
             Store::Sqlite => "sqlite",
             Store::Postgres(_) => "postgres",
+            Store::MariaDb(_) => "mariadb",
         },
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ))
@@ -173,4 +174,62 @@ async fn the_workers_health_names_each_worker_that_has_stopped() {
     assert_eq!(watched.stopped(), vec!["crashing", "waiting"]);
     workers.stop().await;
     assert_eq!(health.stopped().len(), 5, "{:?}", health.stopped());
+}
+
+/// `System::progress` (what `GET /metrics` reports): the lag of the
+/// projector behind the head of the log, in events and in seconds, and the
+/// flows the read side sees unsettled.
+#[tokio::test]
+async fn progress_reports_the_lag_and_what_waits() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut all = stores();
+    all.extend(mariadb_store());
+    for store in all {
+        let clock = SettableClock::fixed(t0());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        // The registration stops after its first command: its flow is left
+        // pending, for the runner.
+        let system = System::builder(Policy::default())
+            .clock(clock.as_clock())
+            .failpoint(Arc::new(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst) == 1
+            }))
+            .on(fresh(&store).await)
+            .await
+            .unwrap_or_else(|e| panic!("{store:?}: {e}"));
+        let empty = system.progress().await.unwrap();
+        assert_eq!(empty.log_head, 0, "{store:?}");
+        assert_eq!(empty.projector_lag_events(), 0, "{store:?}");
+        assert_eq!(empty.projector_lag_seconds, 0.0, "{store:?}");
+
+        let _ = system
+            .service()
+            .register_delegation(request("d-progress", 0, 1), &meta(0))
+            .await;
+        assert!(
+            calls.load(Ordering::SeqCst) >= 2,
+            "{store:?}: the failpoint was reached"
+        );
+        clock.set(Some(t0() + chrono::Duration::seconds(90)));
+        let behind = system.progress().await.unwrap();
+        assert!(behind.log_head >= 1, "{store:?}: {behind:?}");
+        assert_eq!(behind.projector_lag_events(), behind.log_head, "{store:?}");
+        assert_eq!(behind.runner_lag_events(), behind.log_head, "{store:?}");
+        assert_eq!(behind.projector_lag_seconds, 90.0, "{store:?}: {behind:?}");
+        assert_eq!(
+            behind.read_side.delegations_pending, 0,
+            "{store:?}: nothing projected yet"
+        );
+
+        system.caught_up().await.unwrap();
+        let projected = system.progress().await.unwrap();
+        assert_eq!(projected.projector_lag_events(), 0, "{store:?}");
+        assert_eq!(projected.projector_lag_seconds, 0.0, "{store:?}");
+        assert_eq!(
+            projected.read_side.delegations_pending, 1,
+            "{store:?}: the stopped registration is pending: {projected:?}"
+        );
+        assert_eq!(projected.read_side.bookings_pending, 0, "{store:?}");
+    }
 }

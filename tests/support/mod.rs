@@ -163,6 +163,8 @@ pub enum Store {
     Memory,
     Sqlite,
     Postgres(String),
+    /// The server's URL, `mysql://USER@HOST:PORT`.
+    MariaDb(String),
 }
 
 /// An empty store of the kind: a new in-memory log, a new SQLite file, or
@@ -182,6 +184,53 @@ pub async fn fresh(store: &Store) -> Repository {
             Repository::connect(&format!("{url}{separator}schema={schema}"))
                 .await
                 .expect("PostgreSQL store")
+        }
+        Store::MariaDb(server) => open(&mariadb_database(server).await).await,
+    }
+}
+
+/// A new, empty database on the MariaDB server at `server`: its URL.
+pub async fn mariadb_database(server: &str) -> String {
+    use deleghe_store_mariadb::sqlx::{Connection, Executor, MySqlConnection};
+    let database = format!("t_{}", uuid().replace('-', ""));
+    let mut conn = MySqlConnection::connect(server)
+        .await
+        .expect("the MariaDB server");
+    conn.execute(format!("CREATE DATABASE {database}").as_str())
+        .await
+        .expect("a database of the test's own");
+    conn.close().await.unwrap();
+    format!("{}/{database}", server.trim_end_matches('/'))
+}
+
+/// Opens the store at `url`, of any kind the tests use (MariaDB's is a
+/// crate of its own).
+pub async fn open(url: &str) -> Repository {
+    if url.starts_with("mysql:") {
+        deleghe_store_mariadb::connect(url)
+            .await
+            .expect("MariaDB store")
+    } else {
+        Repository::connect(url).await.expect("the store opens")
+    }
+}
+
+/// The MariaDB store of the tests, if `DELEGHE_TEST_MARIADB_URL` is set;
+/// otherwise says clearly that the MariaDB variant is skipped.
+pub fn mariadb_store() -> Option<Store> {
+    match std::env::var("DELEGHE_TEST_MARIADB_URL") {
+        Ok(url) if !url.is_empty() => Some(Store::MariaDb(url)),
+        _ => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping the MariaDB variants: DELEGHE_TEST_MARIADB_URL is not set \
+                     (scripts/test sets it when the server is up)"
+                );
+            });
+            None
         }
     }
 }

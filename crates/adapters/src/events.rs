@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ServiceError;
-use crate::memory::Positioned;
+use crate::store::Positioned;
 
 /// What a stored event is, in the domain's terms.
 #[derive(Debug, Clone, PartialEq)]

@@ -22,6 +22,7 @@
 
 pub mod clock;
 pub mod codes;
+pub mod connect;
 pub mod documents;
 pub mod error;
 mod events;
@@ -36,7 +37,9 @@ pub mod repository;
 pub mod runner;
 pub mod service;
 pub mod settle;
-mod sql;
+#[cfg(feature = "sql")]
+pub mod sql;
+pub mod store;
 pub mod system;
 mod upcast;
 
@@ -47,5 +50,6 @@ pub use repository::Repository;
 pub use service::Deleghe;
 /// The sqlx the SQL stores are built on (the same version as sqlite-es's and
 /// postgres-es's), for statements of an embedder's own on their pools.
+#[cfg(feature = "sql")]
 pub use sql::sqlx;
 pub use system::System;

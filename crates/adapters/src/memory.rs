@@ -2,7 +2,6 @@
 //! cqrs-es's `MemStore`), with the same optimistic concurrency as the SQL
 //! stores and a global position in commit order.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -10,18 +9,7 @@ use async_trait::async_trait;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 
 use crate::error::ServiceError;
-use crate::readside::SidePool;
-use crate::repository::{Held, Store, StoredEvents};
-
-/// One stored event and its position in the log (1-based, commit order).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Positioned {
-    /// Its place in the global log: in commit order, without gaps.
-    pub position: i64,
-    /// The event as cqrs-es stores it, payload and metadata as JSON, not yet
-    /// upcast.
-    pub event: SerializedEvent,
-}
+use crate::store::{EventStore, Held, Positioned, StoredEvents};
 
 #[derive(Default)]
 struct Log {
@@ -31,18 +19,20 @@ struct Log {
     streams: HashMap<(String, String), Vec<usize>>,
 }
 
-/// The in-memory log. Cloning shares it.
+/// The in-memory event store (`memory:`), for embedding and tests: its
+/// positions have no gaps. Cloning shares it.
 #[derive(Clone, Default)]
-pub struct MemoryRepository {
+pub struct MemoryStore {
     log: Arc<Mutex<Log>>,
 }
 
-impl MemoryRepository {
+impl MemoryStore {
+    /// A new, empty store.
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub(crate) fn stream(&self, aggregate_type: &str, aggregate_id: &str) -> Vec<SerializedEvent> {
+    fn stream(&self, aggregate_type: &str, aggregate_id: &str) -> Vec<SerializedEvent> {
         let log = self.log.lock().expect("memory log poisoned");
         log.streams
             .get(&(aggregate_type.to_owned(), aggregate_id.to_owned()))
@@ -50,7 +40,7 @@ impl MemoryRepository {
             .unwrap_or_default()
     }
 
-    pub(crate) fn append(&self, events: &[SerializedEvent]) -> Result<(), PersistenceError> {
+    fn append(&self, events: &[SerializedEvent]) -> Result<(), PersistenceError> {
         let mut log = self.log.lock().expect("memory log poisoned");
         // All or nothing: every event must take the next free sequence.
         let mut next: HashMap<(String, String), usize> = HashMap::new();
@@ -76,7 +66,7 @@ impl MemoryRepository {
     }
 
     /// Events after `after` (a position), at most `limit`, in commit order.
-    pub fn read_log(&self, after: i64, limit: usize) -> Vec<Positioned> {
+    fn read_log(&self, after: i64, limit: usize) -> Vec<Positioned> {
         let log = self.log.lock().expect("memory log poisoned");
         let start = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
         log.events
@@ -91,7 +81,7 @@ impl MemoryRepository {
             .collect()
     }
 
-    pub(crate) fn all_of_type(&self, aggregate_type: &str) -> Vec<SerializedEvent> {
+    fn all_of_type(&self, aggregate_type: &str) -> Vec<SerializedEvent> {
         let log = self.log.lock().expect("memory log poisoned");
         log.events
             .iter()
@@ -100,40 +90,29 @@ impl MemoryRepository {
             .collect()
     }
 
-    pub(crate) fn checkpoint(&self, name: &str) -> i64 {
+    fn checkpoint(&self, name: &str) -> i64 {
         let log = self.log.lock().expect("memory log poisoned");
         log.checkpoints.get(name).copied().unwrap_or(0)
     }
 
-    pub(crate) fn save_checkpoint(&self, name: &str, position: i64) {
+    fn save_checkpoint(&self, name: &str, position: i64) {
         let mut log = self.log.lock().expect("memory log poisoned");
         log.checkpoints.insert(name.to_owned(), position);
     }
 }
 
-/// In memory there is no connection to hold, no pool and no read side
-/// (`ReadSide::open` makes one), and every commit is as durable as it gets.
+/// In memory there is no connection to hold, no pool and no read side of
+/// its own (`ReadSide::open` makes one), and every commit is as durable as
+/// it gets: the port's defaults.
 #[async_trait]
-impl Store for MemoryRepository {
-    fn pool(&self) -> Option<&(dyn Any + Send + Sync)> {
-        None
-    }
-
-    fn read_side(&self) -> Option<Arc<dyn SidePool>> {
-        None
-    }
-
-    async fn hold(&self) -> Result<Option<Held>, ServiceError> {
-        Ok(None)
-    }
-
+impl EventStore for MemoryStore {
     async fn stream(
         &self,
         _: Option<&Held>,
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        Ok(MemoryRepository::stream(self, aggregate_type, aggregate_id))
+        Ok(MemoryStore::stream(self, aggregate_type, aggregate_id))
     }
 
     async fn append(
@@ -142,17 +121,11 @@ impl Store for MemoryRepository {
         events: &[SerializedEvent],
         _durable: bool,
     ) -> Result<(), PersistenceError> {
-        MemoryRepository::append(self, events)
-    }
-
-    async fn flush(&self, _: Option<&Held>) -> Result<(), ServiceError> {
-        Ok(())
+        MemoryStore::append(self, events)
     }
 
     async fn read_log(&self, after: i64, limit: usize) -> Result<StoredEvents, ServiceError> {
-        Ok(StoredEvents::Parsed(MemoryRepository::read_log(
-            self, after, limit,
-        )))
+        Ok(MemoryStore::read_log(self, after, limit).into())
     }
 
     async fn events_of_type(
@@ -162,12 +135,17 @@ impl Store for MemoryRepository {
         Ok(self.all_of_type(aggregate_type))
     }
 
+    async fn log_head(&self) -> Result<i64, ServiceError> {
+        let log = self.log.lock().expect("memory log poisoned");
+        Ok(i64::try_from(log.events.len()).unwrap_or(i64::MAX))
+    }
+
     async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {
-        Ok(MemoryRepository::checkpoint(self, name))
+        Ok(MemoryStore::checkpoint(self, name))
     }
 
     async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError> {
-        MemoryRepository::save_checkpoint(self, name, position);
+        MemoryStore::save_checkpoint(self, name, position);
         Ok(())
     }
 }

@@ -8,91 +8,46 @@
 //! commit order ([`Repository::read_log`]) and the checkpoints of its readers;
 //! `docs/STORES.md` describes the schema and why the positions can be trusted.
 //!
-//! Each store implements one port, `Store`: `memory.rs`, and
-//! `sql/store.rs` for every SQL dialect.
+//! Each store implements one public port, [`crate::store::EventStore`]:
+//! `memory.rs`, `sql/store.rs` for every SQL dialect, and any embedder's
+//! store ([`Repository::from_store`]).
 
-use std::any::Any;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use cqrs_es::persist::{
     EventUpcaster, PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent,
     SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
 use serde_json::Value;
-use sqlx::postgres::PgPool;
-use sqlx::sqlite::SqlitePool;
 
 use crate::error::ServiceError;
 use crate::events::{self, StoredText};
-use crate::memory::MemoryRepository;
-use crate::readside::SidePool;
-use crate::sql::store::SqlStore;
-use crate::sql::{self, PostgresDialect, SqliteDialect, StoreUrl};
+use crate::projection::ReadSide;
+use crate::store::{EventStore, Held, MemoryStore, Stored, StoredEvents};
 
+pub use crate::connect::{ConnectError, DATABASE_URL_VAR, DEFAULT_DATABASE_URL};
 pub use crate::events::{LoggedEvent, Payload};
-pub use crate::memory::Positioned;
-pub use crate::sql::{ConnectError, DATABASE_URL_VAR, DEFAULT_DATABASE_URL};
-
-/// What the repository asks of a store: the port each store implements
-/// (`memory.rs`; `sql/store.rs` for every SQL dialect).
-#[async_trait]
-pub(crate) trait Store: Send + Sync {
-    /// The store's connection pool, if it has one.
-    fn pool(&self) -> Option<&(dyn Any + Send + Sync)>;
-
-    /// The read side's tables, if the store holds them beside the events.
-    fn read_side(&self) -> Option<Arc<dyn SidePool>>;
-
-    /// A connection for a scope of [`Repository::holding`] to run on, if
-    /// the store has connections.
-    async fn hold(&self) -> Result<Option<Held>, ServiceError>;
-
-    /// One stream, in sequence order, on `held` if it is this store's.
-    async fn stream(
-        &self,
-        held: Option<&Held>,
-        aggregate_type: &str,
-        aggregate_id: &str,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError>;
-
-    /// Appends one command's events (of one stream or several): all, each
-    /// at the sequence it was decided at, or none.
-    async fn append(
-        &self,
-        held: Option<&Held>,
-        events: &[SerializedEvent],
-        durable: bool,
-    ) -> Result<(), PersistenceError>;
-
-    /// Returns once every commit made before it is durable.
-    async fn flush(&self, held: Option<&Held>) -> Result<(), ServiceError>;
-
-    async fn read_log(&self, after: i64, limit: usize) -> Result<StoredEvents, ServiceError>;
-
-    async fn events_of_type(
-        &self,
-        aggregate_type: &str,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError>;
-
-    async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError>;
-
-    async fn save_checkpoint(&self, name: &str, position: i64) -> Result<(), ServiceError>;
-}
+pub use crate::store::Positioned;
 
 /// A shared handle on the store; every aggregate's store holds one.
 #[derive(Clone)]
 pub struct Repository {
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventStore>,
 }
 
 impl Repository {
     /// A new, empty store in memory, for embedding and tests (what `memory:`
     /// opens).
     pub fn memory() -> Self {
+        Self::from_store(MemoryStore::new())
+    }
+
+    /// The repository on a store of any kind: the library's own, or an
+    /// embedder's implementing the port ([`crate::store`]).
+    pub fn from_store(store: impl EventStore) -> Self {
         Self {
-            store: Arc::new(MemoryRepository::new()),
+            store: Arc::new(store),
         }
     }
 
@@ -113,7 +68,7 @@ impl Repository {
     /// let store = Repository::connect(&format!("sqlite://{}", file.display())).await.unwrap();
     /// assert!(store.sqlite_pool().is_some());
     ///
-    /// let error = Repository::connect("mysql://localhost/deleghe").await.err().unwrap();
+    /// let error = Repository::connect("redis://localhost/0").await.err().unwrap();
     /// assert!(matches!(error, ConnectError::UnsupportedScheme { .. }));
     /// # store.sqlite_pool().unwrap().close().await;
     /// # for suffix in ["", "-wal", "-shm"] {
@@ -122,66 +77,69 @@ impl Repository {
     /// # }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, ConnectError> {
-        match StoreUrl::parse(url)? {
-            StoreUrl::Memory => Ok(Self::memory()),
-            StoreUrl::Sqlite(options) => {
-                Ok(Self::from_sqlite_pool(sql::sqlite::open(options).await?))
-            }
-            StoreUrl::Postgres { options, schema } => Ok(Self::from_postgres_pool(
-                sql::postgres::open(options, schema.as_deref()).await?,
-            )),
-        }
+        crate::connect::connect(url).await
     }
 
     /// Opens the store named by [`DATABASE_URL_VAR`],
     /// or [`DEFAULT_DATABASE_URL`] if it is unset.
     pub async fn from_env() -> Result<Self, ConnectError> {
-        let url = std::env::var(sql::DATABASE_URL_VAR)
-            .unwrap_or_else(|_| sql::DEFAULT_DATABASE_URL.to_owned());
+        let url =
+            std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
         Self::connect(&url).await
     }
 
     /// The SQLite store on an open pool, whose schema is up to date (see
     /// [`Repository::migrate`]).
-    pub fn from_sqlite_pool(pool: SqlitePool) -> Self {
-        Self {
-            store: Arc::new(SqlStore::<SqliteDialect>::new(pool)),
-        }
+    #[cfg(feature = "sqlite")]
+    pub fn from_sqlite_pool(pool: sqlx::SqlitePool) -> Self {
+        Self::from_store(crate::sql::SqlStore::<crate::sql::SqliteDialect>::new(pool))
     }
 
     /// The PostgreSQL store on an open pool, whose schema is up to date (see
     /// [`Repository::migrate`]).
-    pub fn from_postgres_pool(pool: PgPool) -> Self {
-        Self {
-            store: Arc::new(SqlStore::<PostgresDialect>::new(pool)),
-        }
+    #[cfg(feature = "postgres")]
+    pub fn from_postgres_pool(pool: sqlx::PgPool) -> Self {
+        Self::from_store(crate::sql::SqlStore::<crate::sql::PostgresDialect>::new(
+            pool,
+        ))
     }
 
     /// Brings the store's schema up to date: applies the migrations not yet
     /// applied ([`Repository::connect`] does it on opening; a store built on
-    /// a pool of the caller's needs it once). Nothing to do in memory.
+    /// a pool of the caller's needs it once). Nothing to do in memory, nor
+    /// for a store of an embedder's.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
+        #[cfg(feature = "sqlite")]
         if let Some(pool) = self.sqlite_pool() {
-            crate::sql::migrate_sqlite(pool).await
-        } else if let Some(pool) = self.postgres_pool() {
-            crate::sql::migrate_postgres(pool).await
-        } else {
-            Ok(())
+            return crate::sql::migrate_sqlite(pool).await;
         }
+        #[cfg(feature = "postgres")]
+        if let Some(pool) = self.postgres_pool() {
+            return crate::sql::migrate_postgres(pool).await;
+        }
+        Ok(())
+    }
+
+    /// The store's connection pool, if it has one and it is a `P`: how an
+    /// embedder reaches its own store's pool through the repository.
+    pub fn pool<P: std::any::Any>(&self) -> Option<&P> {
+        self.store.pool()?.downcast_ref()
     }
 
     /// The SQLite pool, if this is the SQLite store.
-    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
-        self.store.pool()?.downcast_ref()
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        self.pool()
     }
 
     /// The PostgreSQL pool, if this is the PostgreSQL store.
-    pub fn postgres_pool(&self) -> Option<&PgPool> {
-        self.store.pool()?.downcast_ref()
+    #[cfg(feature = "postgres")]
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        self.pool()
     }
 
     /// The read side's tables in this store's database, if it has them.
-    pub(crate) fn read_side(&self) -> Option<Arc<dyn SidePool>> {
+    pub(crate) fn read_side(&self) -> Option<ReadSide> {
         self.store.read_side()
     }
 
@@ -194,9 +152,9 @@ impl Repository {
         after: i64,
         limit: usize,
     ) -> Result<Vec<Positioned>, ServiceError> {
-        match self.read_stored(after, limit).await? {
-            StoredEvents::Parsed(events) => Ok(events),
-            StoredEvents::Text(events) => events.into_iter().map(StoredText::parsed).collect(),
+        match self.read_stored(after, limit).await?.0 {
+            Stored::Parsed(events) => Ok(events),
+            Stored::Text(events) => events.into_iter().map(StoredText::parsed).collect(),
         }
     }
 
@@ -244,7 +202,7 @@ impl Repository {
 
     /// Returns once every commit made before it is durable.
     pub(crate) async fn flush(&self) -> Result<(), ServiceError> {
-        self.store.flush(Held::current().as_ref()).await
+        self.store.flush(current().as_ref()).await
     }
 
     /// Runs `work` with every load, append and flush it makes through this
@@ -258,13 +216,18 @@ impl Repository {
         &self,
         work: F,
     ) -> Result<F::Output, ServiceError> {
-        if Held::current().is_some() {
+        if current().is_some() {
             return Ok(work.await);
         }
         match self.store.hold().await? {
             Some(held) => Ok(HELD.scope(held, work).await),
             None => Ok(work.await),
         }
+    }
+
+    /// The position of the last event of the log, 0 if it is empty.
+    pub async fn log_head(&self) -> Result<i64, ServiceError> {
+        self.store.log_head().await
     }
 
     /// The position a named reader (runner, projector, dispatcher) has handled.
@@ -287,32 +250,10 @@ tokio::task_local! {
     static HELD: Held;
 }
 
-/// The connection a scope of [`Repository::holding`] runs on, as the store
-/// that lent it knows it.
-#[derive(Clone)]
-pub(crate) struct Held(Arc<dyn Any + Send + Sync>);
-
-impl Held {
-    pub(crate) fn new<T: Any + Send + Sync>(conn: T) -> Self {
-        Self(Arc::new(conn))
-    }
-
-    /// The connection, if it is a `T`.
-    pub(crate) fn get<T: Any>(&self) -> Option<&T> {
-        self.0.downcast_ref()
-    }
-
-    fn current() -> Option<Held> {
-        HELD.try_with(Held::clone).ok()
-    }
-}
-
-/// Events of the log as a store gave them.
-pub(crate) enum StoredEvents {
-    /// From the memory store, already parsed.
-    Parsed(Vec<Positioned>),
-    /// From a SQL store, payload and metadata as text.
-    Text(Vec<StoredText>),
+/// The connection the scope of [`Repository::holding`] around the caller
+/// runs on, if any.
+fn current() -> Option<Held> {
+    HELD.try_with(Held::clone).ok()
 }
 
 impl StoredEvents {
@@ -321,12 +262,12 @@ impl StoredEvents {
         self,
         upcasters: &[Box<dyn EventUpcaster>],
     ) -> Result<Vec<LoggedEvent>, ServiceError> {
-        match self {
-            StoredEvents::Parsed(events) => events
+        match self.0 {
+            Stored::Parsed(events) => events
                 .into_iter()
                 .map(|e| events::decode(e, upcasters))
                 .collect(),
-            StoredEvents::Text(events) => events
+            Stored::Text(events) => events
                 .into_iter()
                 .map(|e| events::decode_text(e, upcasters))
                 .collect(),
@@ -346,7 +287,7 @@ impl PersistedEventRepository for Repository {
         // Read by our own statement, the same as sqlite-es's and
         // postgres-es's, so that it can run on a held connection.
         self.store
-            .stream(Held::current().as_ref(), A::TYPE, aggregate_id)
+            .stream(current().as_ref(), A::TYPE, aggregate_id)
             .await
     }
 
@@ -382,9 +323,7 @@ impl PersistedEventRepository for Repository {
         // they are stored all or none, each at the sequence it was decided
         // at, so a stream another writer moved makes the whole append conflict.
         let durable = !DEFERRED.try_with(|deferred| *deferred).unwrap_or(false);
-        self.store
-            .append(Held::current().as_ref(), events, durable)
-            .await
+        self.store.append(current().as_ref(), events, durable).await
     }
 
     // The streams are read whole, then replayed: sqlite-es's and postgres-es's

@@ -44,7 +44,7 @@ use crate::documents::{DatabaseDocuments, DocumentStore, DocumentSweep, DEFAULT_
 use crate::error::ServiceError;
 use crate::gateway::{DisabledIo, DisabledSms, Gateways, IoGateway, NoticeCalendar, SmsGateway};
 use crate::outbox::Dispatcher;
-use crate::projection::{Projector, ReadModels, ReadSide};
+use crate::projection::{Backlog, Projector, ReadModels, ReadSide};
 use crate::repository::{ConnectError, Repository};
 use crate::runner::FlowRunner;
 use crate::service::{ContactBook, Deleghe, Failpoint};
@@ -241,6 +241,51 @@ impl System {
     pub async fn caught_up(&self) -> Result<&ReadModels, ServiceError> {
         self.0.projector.catch_up().await?;
         Ok(&self.0.read)
+    }
+
+    /// How far the workers are behind the log, and what waits on the read
+    /// side: what `GET /metrics` reports (docs/OPERATIONS.md). A few reads,
+    /// no catch-up.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use deleghe_adapters::System;
+    /// use deleghe_domain::Policy;
+    ///
+    /// let system = System::builder(Policy::default()).open("memory:").await.unwrap();
+    /// let progress = system.progress().await.unwrap();
+    /// assert_eq!(progress.log_head, 0);
+    /// assert_eq!(progress.projector_lag_events(), 0);
+    /// # }
+    /// ```
+    pub async fn progress(&self) -> Result<Progress, ServiceError> {
+        let repository = &self.0.repository;
+        let log_head = repository.log_head().await?;
+        // The projector's checkpoint is the read side's own (it moves with
+        // the read models, in their transaction); the runner's is the log's.
+        let projector = self.0.projector.checkpoint().await?;
+        let runner = repository.checkpoint(crate::runner::CHECKPOINT).await?;
+        let oldest = if projector < log_head {
+            repository
+                .read_events(projector, 1)
+                .await?
+                .into_iter()
+                .next()
+        } else {
+            None
+        };
+        let projector_lag_seconds = oldest.map_or(0.0, |e| {
+            let age = self.now() - crate::projection::event_at(&e.payload);
+            (age.num_milliseconds().max(0) as f64) / 1000.0
+        });
+        Ok(Progress {
+            log_head,
+            projector_position: projector,
+            runner_position: runner,
+            projector_lag_seconds,
+            read_side: self.0.side.backlog().await?,
+        })
     }
 
     /// The projector the queries catch up with (its timings are the
@@ -466,5 +511,34 @@ impl Workers {
                 Err(_) => tracing::warn!(worker = name, "did not stop in time"),
             }
         }
+    }
+}
+
+/// How far the workers are behind the log, and what waits on the read side
+/// ([`System::progress`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// The position of the last event of the log.
+    pub log_head: i64,
+    /// The last position the projector applied.
+    pub projector_position: i64,
+    /// The last position the flow runner examined.
+    pub runner_position: i64,
+    /// How long ago (by the system's clock) the oldest event the projector
+    /// has not applied was decided; 0 when it is at the head.
+    pub projector_lag_seconds: f64,
+    /// Flows not settled and notifications waiting or given up.
+    pub read_side: Backlog,
+}
+
+impl Progress {
+    /// Events the projector has still to apply.
+    pub fn projector_lag_events(&self) -> i64 {
+        (self.log_head - self.projector_position).max(0)
+    }
+
+    /// Events the flow runner has still to examine.
+    pub fn runner_lag_events(&self) -> i64 {
+        (self.log_head - self.runner_position).max(0)
     }
 }

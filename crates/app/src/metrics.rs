@@ -25,6 +25,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use deleghe_adapters::system::Progress;
+
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -69,18 +71,32 @@ pub async fn track(request: Request, next: Next) -> Response {
         (status = 503, description = "the store is unreachable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn render(State(state): State<AppState>) -> Result<Response, AppError> {
-    for (worker, name) in [
-        ("projector", deleghe_adapters::projection::CHECKPOINT),
-        ("flow runner", deleghe_adapters::runner::CHECKPOINT),
-    ] {
-        let position = state.repository().checkpoint(name).await?;
-        #[allow(clippy::cast_precision_loss)]
-        metrics::gauge!("deleghe_checkpoint_position", "worker" => worker).set(position as f64);
-    }
+    record_progress(&state.system().progress().await?);
     let mut response = Body::from(handle().render()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// The gauges of [`deleghe_adapters::system::Progress`], set at each scrape.
+#[allow(clippy::cast_precision_loss)]
+fn record_progress(progress: &Progress) {
+    metrics::gauge!("deleghe_log_head_position").set(progress.log_head as f64);
+    for (worker, position) in [
+        ("projector", progress.projector_position),
+        ("flow runner", progress.runner_position),
+    ] {
+        metrics::gauge!("deleghe_checkpoint_position", "worker" => worker).set(position as f64);
+    }
+    metrics::gauge!("deleghe_projector_lag_events").set(progress.projector_lag_events() as f64);
+    metrics::gauge!("deleghe_projector_lag_seconds").set(progress.projector_lag_seconds);
+    metrics::gauge!("deleghe_runner_lag_events").set(progress.runner_lag_events() as f64);
+    let side = &progress.read_side;
+    metrics::gauge!("deleghe_flows_pending", "flow" => "delegation")
+        .set(side.delegations_pending as f64);
+    metrics::gauge!("deleghe_flows_pending", "flow" => "booking").set(side.bookings_pending as f64);
+    metrics::gauge!("deleghe_outbox_backlog").set(side.outbox_pending as f64);
+    metrics::gauge!("deleghe_outbox_failed").set(side.outbox_failed as f64);
 }

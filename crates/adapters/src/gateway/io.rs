@@ -15,7 +15,7 @@ use deleghe_domain::notification::IoMessage;
 use deleghe_domain::FiscalCode;
 use serde::{Deserialize, Serialize};
 
-use super::sms::{check, http_client, transport};
+use super::http::{check, http_client, transport};
 use super::{GatewayError, IoGateway};
 
 /// The header the IO API reads the service's subscription key from.
@@ -130,18 +130,5 @@ impl IoGateway for HttpIoGateway {
         check(response).await?;
         tracing::debug!(key, "IO message submitted");
         Ok(())
-    }
-}
-
-/// No IO gateway configured: every IO message is refused (and so recorded
-/// as failed, with the reason, instead of waiting for ever).
-pub struct DisabledIo;
-
-#[async_trait]
-impl IoGateway for DisabledIo {
-    async fn send(&self, _: &FiscalCode, _: &IoMessage, _: &str) -> Result<(), GatewayError> {
-        Err(GatewayError::Permanent(
-            "the IO app gateway is not configured".to_owned(),
-        ))
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! - [`SmsGateway`] (N1, N2, N4): [`sms::FileSmsGateway`], the development
 //!   gateway that appends JSON lines to a file (`DELEGHE_SMS_OUTBOX`), and
-//!   [`sms::HttpSmsGateway`], a real provider's over HTTP;
-//! - [`IoGateway`] (N5): [`io::HttpIoGateway`], the IO app of PagoPA (profile
-//!   check, then message submission), and [`io::DisabledIo`];
+//!   `HttpSmsGateway`, a real provider's over HTTPS (feature `http-gateways`);
+//! - [`IoGateway`] (N5): `io::HttpIoGateway`, the IO app of PagoPA (profile
+//!   check, then message submission; feature `http-gateways`), and
+//!   [`DisabledIo`];
 //! - [`CalendarGateway`] (N3): [`calendar::NoticeCalendar`], which posts the
 //!   notice into the citizen's personal area (the `notices` table).
 //!
@@ -16,6 +17,9 @@
 //! at-least-once into exactly-once per key.
 
 pub mod calendar;
+#[cfg(feature = "http-gateways")]
+mod http;
+#[cfg(feature = "http-gateways")]
 pub mod io;
 pub mod sms;
 
@@ -29,8 +33,11 @@ use deleghe_domain::FiscalCode;
 /// The attribute the ports are declared with, for implementing them elsewhere.
 pub use async_trait::async_trait;
 pub use calendar::NoticeCalendar;
-pub use io::{DisabledIo, HttpIoGateway};
-pub use sms::{DisabledSms, FileSmsGateway, HttpSmsGateway};
+#[cfg(feature = "http-gateways")]
+pub use http::HttpSmsGateway;
+#[cfg(feature = "http-gateways")]
+pub use io::HttpIoGateway;
+pub use sms::{DisabledSms, FileSmsGateway};
 
 /// Why a gateway did not deliver.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +72,7 @@ pub trait SmsGateway: Send + Sync {
 pub trait IoGateway: Send + Sync {
     /// Sends `message` to the citizen; `Ok` once it is accepted. `key` names
     /// the message (N6), although the IO API takes none:
-    /// [`io::HttpIoGateway`] logs it.
+    /// `io::HttpIoGateway` logs it.
     async fn send(
         &self,
         fiscal_code: &FiscalCode,
@@ -99,4 +106,17 @@ pub struct Gateways {
     pub io: Arc<dyn IoGateway>,
     /// N3: where the `calendar` rows go.
     pub calendar: Arc<dyn CalendarGateway>,
+}
+
+/// No IO gateway configured: every IO message is refused (and so recorded
+/// as failed, with the reason, instead of waiting for ever).
+pub struct DisabledIo;
+
+#[async_trait]
+impl IoGateway for DisabledIo {
+    async fn send(&self, _: &FiscalCode, _: &IoMessage, _: &str) -> Result<(), GatewayError> {
+        Err(GatewayError::Permanent(
+            "the IO app gateway is not configured".to_owned(),
+        ))
+    }
 }

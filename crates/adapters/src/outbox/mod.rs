@@ -234,6 +234,7 @@ impl Dispatcher {
                         })
                         .await?;
                     tracing::debug!(key = %row.key, reason, "notification not sent");
+                    attempted(&row, "withdrawn");
                     report.skipped += 1;
                 }
                 Ok(Delivery::Sent) => {
@@ -242,6 +243,7 @@ impl Dispatcher {
                     }
                     self.side.mark_sent(&row.key, &ts((self.clock)())).await?;
                     tracing::debug!(key = %row.key, channel = %row.channel, "notification sent");
+                    attempted(&row, "sent");
                     report.sent += 1;
                 }
                 Err(error) => {
@@ -260,6 +262,7 @@ impl Dispatcher {
                             status: if give_up { "failed" } else { "pending" },
                         })
                         .await?;
+                    attempted(&row, if give_up { "failed" } else { "retry" });
                     if give_up {
                         tracing::warn!(key = %row.key, %error, "notification given up");
                         report.failed += 1;
@@ -367,6 +370,19 @@ impl Dispatcher {
             .await
             .map_err(|e| GatewayError::Temporary(format!("the contacts cannot be read: {e}")))
     }
+}
+
+/// Counts one delivery attempt by channel and outcome (`sent`, `retry`,
+/// `failed`, `withdrawn`), for `GET /metrics`.
+fn attempted(row: &OutboxEntry, outcome: &'static str) {
+    let channel = match row.channel.as_str() {
+        "sms" => "sms",
+        "io" => "io",
+        "calendar" => "calendar",
+        _ => "other",
+    };
+    metrics::counter!("deleghe_outbox_attempts_total", "channel" => channel, "outcome" => outcome)
+        .increment(1);
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ fn event_type(payload: &Payload) -> String {
 }
 
 /// The instant an event carries: when it happened, by the command's clock.
-fn event_at(payload: &Payload) -> DateTime<Utc> {
+pub(crate) fn event_at(payload: &Payload) -> DateTime<Utc> {
     match payload {
         Payload::Process(e) => e.at(),
         Payload::Pin(e) => e.at(),

@@ -49,7 +49,8 @@ use tokio::sync::mpsc;
 pub use read_models::{QueryError, ReadModelDump, ReadModels};
 pub use views::{BookingView, DelegationView, NoticeView, SlotAvailability, WaitingRoomEntry};
 
-pub use crate::readside::{AuditEntry, OutboxEntry, ReadSide};
+pub use crate::readside::{AuditEntry, Backlog, OutboxEntry, ReadSide};
+pub(crate) use apply::event_at;
 
 use crate::error::ServiceError;
 use crate::events::LoggedEvent;

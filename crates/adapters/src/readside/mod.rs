@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ServiceError;
 use crate::repository::Repository;
 use crate::sql::statements::{Statements, Transactional};
-use crate::sql::store::SqlStore;
+use crate::sql::SqlStore;
 use crate::sql::SqliteDialect;
 
 pub(crate) use batch::{BookingRecord, Cache, DelegationRecord, RowKeys, WriteSet};
@@ -99,9 +99,14 @@ impl ReadSide {
     /// created and migrated: open it once and share the handle.
     pub async fn open(repository: &Repository) -> Result<Self, ServiceError> {
         match repository.read_side() {
-            Some(pool) => Ok(Self(pool, Arc::default())),
+            Some(side) => Ok(side),
             None => Self::in_memory().await,
         }
+    }
+
+    /// The read side on a store's pool.
+    pub(crate) fn on(pool: Arc<dyn SidePool>) -> Self {
+        Self(pool, Arc::default())
     }
 
     /// A new, empty, in-memory read side (the in-memory repository's).
@@ -331,6 +336,12 @@ impl ReadSide {
     }
 
     /// How many documents are stored, and their bytes in all.
+    /// What waits on the read side: flows not settled, notifications not
+    /// sent yet or given up.
+    pub async fn backlog(&self) -> Result<Backlog, ServiceError> {
+        self.conn().await?.backlog().await
+    }
+
     pub(crate) async fn document_usage(&self) -> Result<(i64, i64), ServiceError> {
         self.conn().await?.document_usage().await
     }
@@ -815,4 +826,17 @@ pub(crate) fn rows<R, T>(
     f: fn(R) -> Result<T, ServiceError>,
 ) -> Result<Vec<T>, ServiceError> {
     raw.into_iter().map(f).collect()
+}
+
+/// What waits, as the read side sees it ([`ReadSide::backlog`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    /// Registrations whose flow has not settled yet (`pending`).
+    pub delegations_pending: i64,
+    /// Bookings whose flow has not settled yet (`pending`).
+    pub bookings_pending: i64,
+    /// Notifications waiting to be sent (or retried).
+    pub outbox_pending: i64,
+    /// Notifications given up on (N6: retries exhausted or refused).
+    pub outbox_failed: i64,
 }

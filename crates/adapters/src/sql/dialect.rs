@@ -20,11 +20,68 @@ use super::queries;
 
 /// One value of a row that a statement over many rows writes or looks up.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
+    /// Text.
     Text(&'a str),
+    /// Text or NULL.
     NullableText(Option<&'a str>),
+    /// A 64-bit integer.
     Int(i64),
+    /// A boolean.
     Bool(bool),
+}
+
+/// A statement over many rows as a dialect whose driver binds one parameter
+/// per value writes it (SQLite's, MariaDB's): `head`, then one `(?, …)` of
+/// `width` parameters per row, comma-separated, after `VALUES` ([`Rows::values`])
+/// or alone ([`Rows::list`]), then `tail`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows {
+    head: &'static str,
+    width: usize,
+    tail: &'static str,
+    values: bool,
+}
+
+impl Rows {
+    /// `head VALUES (?, …), … tail`: an insert, or a table of rows.
+    pub const fn values(head: &'static str, width: usize, tail: &'static str) -> Self {
+        Self {
+            head,
+            width,
+            tail,
+            values: true,
+        }
+    }
+
+    /// `head (?, …), … tail`, a row of one value being a bare `?`: a list,
+    /// as in `IN (?, ?, …)` or `IN ((?, ?), …)`.
+    pub const fn list(head: &'static str, width: usize, tail: &'static str) -> Self {
+        Self {
+            head,
+            width,
+            tail,
+            values: false,
+        }
+    }
+
+    /// Its text over `rows` rows (at least one).
+    pub fn sql(&self, rows: usize) -> String {
+        let tuple = if self.width == 1 && !self.values {
+            "?".to_owned()
+        } else {
+            format!("({})", vec!["?"; self.width].join(", "))
+        };
+        let mut sql =
+            String::with_capacity(self.head.len() + self.tail.len() + 8 + rows * (tuple.len() + 2));
+        sql.push_str(self.head);
+        if self.values {
+            sql.push_str("VALUES ");
+        }
+        sql.push_str(&vec![tuple.as_str(); rows.max(1)].join(", "));
+        sql.push_str(self.tail);
+        sql
+    }
 }
 
 /// A row a statement over many rows writes or looks up.
@@ -51,7 +108,7 @@ impl Record for (String, String) {
 /// default to the standard text in [`queries`]. A statement over many rows
 /// ([`Dialect::Many`]) has no standard text: dialects take many rows in
 /// different shapes.
-pub(crate) trait Dialect: Send + Sync + 'static {
+pub trait Dialect: Send + Sync + 'static {
     /// The sqlx driver.
     type DB: Database;
 
@@ -103,6 +160,9 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Waits until every commit before it is durable, where commits can be
     /// deferred; `None` where they cannot.
     const FLUSH: Option<&'static str> = None;
+    /// The position of the last event, 0 if none (after
+    /// [`Self::NUMBER_EVENTS`]).
+    const LOG_HEAD: &'static str = queries::LOG_HEAD;
     /// `($1 name)`.
     const CHECKPOINT: &'static str = queries::CHECKPOINT;
     /// `($1 name, $2 position)`.
@@ -130,20 +190,21 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const DELEGATION: &'static str = queries::DELEGATION;
     /// Rows: ids. Data, position of those found.
     const DELEGATIONS: Self::Many;
-    /// Rows: [`crate::readside::DelegationRecord`]s. A stored row keeps a
+    /// Rows: delegation rows (id, grantor, delegate, stage, requested_at, data, position). A stored row keeps a
     /// newer position.
     const PUT_DELEGATIONS: Self::Many;
     /// `($1 grantor)`.
     const DELEGATIONS_BY_GRANTOR: &'static str = queries::DELEGATIONS_BY_GRANTOR;
     /// `($1 delegate)`.
     const DELEGATIONS_BY_DELEGATE: &'static str = queries::DELEGATIONS_BY_DELEGATE;
+    /// Every delegation row, by id.
     const ALL_DELEGATIONS: &'static str = queries::ALL_DELEGATIONS;
 
     /// `($1 id)`: data, meeting, position.
     const BOOKING: &'static str = queries::BOOKING;
     /// Rows: ids. Data, meeting, position of those found.
     const BOOKINGS: Self::Many;
-    /// Rows: [`crate::readside::BookingRecord`]s. A stored row keeps a newer
+    /// Rows: booking rows (id, booker, counter, office, mode, slot_start, slot_date, stage, meeting_state, data, meeting, position). A stored row keeps a newer
     /// position.
     const PUT_BOOKINGS: Self::Many;
     /// `($1 booker)`.
@@ -156,25 +217,29 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const BOOKINGS_TO_SETTLE: &'static str = queries::BOOKINGS_TO_SETTLE;
     /// `($1 office, $2 date)`.
     const WAITING_ROOM: &'static str = queries::WAITING_ROOM;
+    /// Every booking row, by id.
     const ALL_BOOKINGS: &'static str = queries::ALL_BOOKINGS;
 
     /// Rows: (slot_key, booking). The places found, whole.
     const PLACES: Self::Many;
-    /// Rows: [`crate::readside::PlaceRow`]s. A stored row keeps a newer
+    /// Rows: place rows (slot_key, booking, counter, slot_start, held, position). A stored row keeps a newer
     /// position.
     const PUT_PLACES: Self::Many;
     /// `($1 counter, $2 first slot start, $3 last slot start)`.
     const PLACES_HELD: &'static str = queries::PLACES_HELD;
+    /// Every place row, by slot and booking.
     const ALL_PLACES: &'static str = queries::ALL_PLACES;
 
-    /// Rows: [`crate::readside::AuditEntry`]s; one already there is kept.
+    /// Rows: audit rows (position, grantor, actor, action, aggregate_type, aggregate_id, at, channel, correlation_id); one already there is kept.
     const INSERT_AUDIT: Self::Many;
     /// `($1 grantor)`.
     const AUDIT_OF: &'static str = queries::AUDIT_OF;
+    /// Every audit row, by position.
     const ALL_AUDIT: &'static str = queries::ALL_AUDIT;
 
     /// Rows: (sha256, position); the first event naming a document keeps it.
     const INSERT_DOCUMENT_REFS: Self::Many;
+    /// Every document reference, by digest.
     const ALL_DOCUMENT_REFS: &'static str = queries::ALL_DOCUMENT_REFS;
     /// `($1 sha256)`: a row if an event refers to the document.
     const DOCUMENT_REFERENCED: &'static str = queries::DOCUMENT_REFERENCED;
@@ -182,7 +247,7 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Empties every read model, one statement a table.
     const CLEAR_READ_MODELS: [&'static str; 5] = queries::CLEAR_READ_MODELS;
 
-    /// Rows: [`crate::readside::OutboxEntry`]s (key, channel, recipient,
+    /// Rows: outbox rows (key, channel, recipient,
     /// title, body, due_at, status, next_attempt_at, position; attempts take
     /// their default); a key already there is left alone.
     const SCHEDULE: Self::Many;
@@ -193,10 +258,15 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// `($1 claim, $2 claimed until, $3 now, $4 now, $5 limit)`: the rows
     /// claimed, whole.
     const CLAIM_DUE: &'static str = queries::CLAIM_DUE;
+    /// `($1 claim, $2 claimed until)`: where [`Self::CLAIM_DUE`] returns no
+    /// rows (a database whose `UPDATE` cannot), the rows it claimed, whole,
+    /// read after it in the same order.
+    const CLAIMED: Option<&'static str> = None;
     /// `($1 sent at, $2 key)`.
     const MARK_SENT: &'static str = queries::MARK_SENT;
     /// `($1 attempts, $2 next attempt at, $3 error, $4 status, $5 key)`.
     const MARK_ATTEMPT: &'static str = queries::MARK_ATTEMPT;
+    /// Every outbox row, by position and key.
     const OUTBOX: &'static str = queries::OUTBOX;
 
     /// `($1 id, $2 citizen, $3 title, $4 body, $5 posted_at)`.
@@ -214,6 +284,9 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const SWEEP_DOCUMENTS: &'static str = queries::SWEEP_DOCUMENTS;
     /// `($1 sha256)`.
     const DOCUMENT: &'static str = queries::DOCUMENT;
+    /// Four counts: delegations `pending`, bookings `pending`, outbox rows
+    /// `pending`, outbox rows `failed`.
+    const BACKLOG: &'static str = queries::BACKLOG;
     /// How many documents, and their bytes in all.
     const DOCUMENT_USAGE: &'static str = queries::DOCUMENT_USAGE;
 }

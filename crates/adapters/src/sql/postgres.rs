@@ -26,7 +26,7 @@ const MAX_CONNECTIONS: u32 = 10;
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// PostgreSQL's dialect.
-pub(crate) struct PostgresDialect;
+pub struct PostgresDialect;
 
 /// The append, with `$extra` joined to its rows (see
 /// [`Dialect::APPEND_DEFERRED`]): `unnest` of one array per column, in
@@ -371,6 +371,20 @@ pub(crate) fn server_name(options: &PgConnectOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_errors_do_not_show_passwords() {
+        let (options, _) = options("postgres://deleghe:s3cret@db.example:6543/deleghe").unwrap();
+        let name = server_name(&options);
+        assert_eq!(name, "db.example:6543/deleghe");
+        assert!(!name.contains("s3cret"));
+    }
+
+    #[test]
+    fn a_schema_is_taken_from_the_url() {
+        let (_, schema) = options("postgres://postgres@127.0.0.1:5432/test?schema=t_1").unwrap();
+        assert_eq!(schema.as_deref(), Some("t_1"));
+    }
 
     #[test]
     fn arrays_are_bound_one_per_column() {

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 };
 use sqlx::Arguments;
 
-use super::dialect::{Dialect, Value};
+use super::dialect::{Dialect, Rows, Value};
 use super::ConnectError;
 
 /// How long a writer waits for the one before it (SQLite lets one writer at
@@ -36,28 +36,7 @@ const MOST_ROWS: usize = 256;
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite's dialect.
-pub(crate) struct SqliteDialect;
-
-/// A statement over many rows: `head`, then `VALUES` and one `(?, …)` of
-/// `width` parameters per row, then `tail`.
-pub(crate) struct Rows {
-    head: &'static str,
-    width: usize,
-    tail: &'static str,
-}
-
-impl Rows {
-    fn sql(&self, rows: usize) -> String {
-        let tuple = format!("({})", vec!["?"; self.width].join(", "));
-        let mut sql =
-            String::with_capacity(self.head.len() + self.tail.len() + 8 + rows * (tuple.len() + 2));
-        sql.push_str(self.head);
-        sql.push_str("VALUES ");
-        sql.push_str(&vec![tuple.as_str(); rows.max(1)].join(", "));
-        sql.push_str(self.tail);
-        sql
-    }
-}
+pub struct SqliteDialect;
 
 /// [`Dialect::SCHEDULE`]'s rows: `(key, channel, recipient, title, body,
 /// due_at, status, next_attempt_at, position)`.
@@ -97,106 +76,106 @@ impl Dialect for SqliteDialect {
     }
 
     /// The position is the rowid alias, handed out by SQLite in row order.
-    const APPEND: Rows = Rows {
-        head: "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+    const APPEND: Rows = Rows::values(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
                event_version, payload, metadata) ",
-        width: 7,
-        tail: "",
-    };
+        7,
+        "",
+    );
 
     /// `IMMEDIATE`: one writer at a time, taken at the start.
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
-    const DELEGATIONS: Rows = Rows {
-        head: "SELECT data, position FROM read_delegations WHERE id IN (",
-        width: 1,
-        tail: ")",
-    };
-    const PUT_DELEGATIONS: Rows = Rows {
-        head: "
+    const DELEGATIONS: Rows = Rows::values(
+        "SELECT data, position FROM read_delegations WHERE id IN (",
+        1,
+        ")",
+    );
+    const PUT_DELEGATIONS: Rows = Rows::values(
+        "
 INSERT INTO read_delegations (id, grantor, delegate, stage, requested_at, data, position) ",
-        width: 7,
-        tail: "
+        7,
+        "
     ON CONFLICT (id) DO UPDATE SET grantor = excluded.grantor, delegate = excluded.delegate,
        stage = excluded.stage, requested_at = excluded.requested_at, data = excluded.data,
        position = excluded.position
      WHERE read_delegations.position < excluded.position",
-    };
+    );
 
-    const BOOKINGS: Rows = Rows {
-        head: "SELECT data, meeting, position FROM read_bookings WHERE id IN (",
-        width: 1,
-        tail: ")",
-    };
-    const PUT_BOOKINGS: Rows = Rows {
-        head: "
+    const BOOKINGS: Rows = Rows::values(
+        "SELECT data, meeting, position FROM read_bookings WHERE id IN (",
+        1,
+        ")",
+    );
+    const PUT_BOOKINGS: Rows = Rows::values(
+        "
 INSERT INTO read_bookings (id, booker, counter, office, mode, slot_start, slot_date, stage,
                            meeting_state, data, meeting, position) ",
-        width: 12,
-        tail: "
+        12,
+        "
     ON CONFLICT (id) DO UPDATE SET booker = excluded.booker, counter = excluded.counter,
        office = excluded.office, mode = excluded.mode, slot_start = excluded.slot_start,
        slot_date = excluded.slot_date, stage = excluded.stage,
        meeting_state = excluded.meeting_state, data = excluded.data,
        meeting = excluded.meeting, position = excluded.position
      WHERE read_bookings.position < excluded.position",
-    };
+    );
 
     /// A join, not `(slot_key, booking) IN (VALUES …)`, which SQLite answers
     /// by scanning the table.
-    const PLACES: Rows = Rows {
-        head: "
+    const PLACES: Rows = Rows::values(
+        "
 SELECT p.slot_key, p.booking, p.counter, p.slot_start, p.held, p.position FROM (",
-        width: 2,
-        tail: ") AS k
+        2,
+        ") AS k
   JOIN read_slot_places p ON p.slot_key = k.column1 AND p.booking = k.column2",
-    };
-    const PUT_PLACES: Rows = Rows {
-        head: "
+    );
+    const PUT_PLACES: Rows = Rows::values(
+        "
 INSERT INTO read_slot_places (slot_key, booking, counter, slot_start, held, position) ",
-        width: 6,
-        tail: "
+        6,
+        "
     ON CONFLICT (slot_key, booking) DO UPDATE SET counter = excluded.counter,
        slot_start = excluded.slot_start, held = excluded.held, position = excluded.position
      WHERE read_slot_places.position < excluded.position",
-    };
+    );
 
-    const INSERT_AUDIT: Rows = Rows {
-        head: "
+    const INSERT_AUDIT: Rows = Rows::values(
+        "
 INSERT INTO read_audit (position, grantor, actor, action, aggregate_type, aggregate_id, at,
                         channel, correlation_id) ",
-        width: 9,
-        tail: "
+        9,
+        "
     ON CONFLICT (position) DO NOTHING",
-    };
+    );
 
-    const INSERT_DOCUMENT_REFS: Rows = Rows {
-        head: "
+    const INSERT_DOCUMENT_REFS: Rows = Rows::values(
+        "
 INSERT INTO read_document_refs (sha256, position) ",
-        width: 2,
-        tail: "
+        2,
+        "
     ON CONFLICT (sha256) DO NOTHING",
-    };
+    );
 
-    const SCHEDULE: Rows = Rows {
-        head: SCHEDULE_HEAD,
-        width: 9,
-        tail: "
+    const SCHEDULE: Rows = Rows::values(
+        SCHEDULE_HEAD,
+        9,
+        "
     ON CONFLICT (key) DO NOTHING",
-    };
-    const SCHEDULE_OR_WITHDRAW: Rows = Rows {
-        head: SCHEDULE_HEAD,
-        width: 9,
-        tail: "
+    );
+    const SCHEDULE_OR_WITHDRAW: Rows = Rows::values(
+        SCHEDULE_HEAD,
+        9,
+        "
     ON CONFLICT (key) DO UPDATE SET status = 'withdrawn' WHERE outbox.status = 'pending'",
-    };
-    const WITHDRAW: Rows = Rows {
-        head: "
+    );
+    const WITHDRAW: Rows = Rows::values(
+        "
 UPDATE outbox SET status = 'withdrawn'
  WHERE key IN (",
-        width: 1,
-        tail: ") AND (status = 'pending') IS TRUE",
-    };
+        1,
+        ") AND (status = 'pending') IS TRUE",
+    );
 }
 
 /// The options of a `sqlite://FILE` URL: the file created if missing, in

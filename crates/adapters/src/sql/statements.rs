@@ -24,7 +24,7 @@ use super::{persistence_error, service_error};
 use crate::error::ServiceError;
 use crate::events::StoredText;
 use crate::readside::{
-    rows, Attempt, AuditEntry, BookingRecord, BookingRow, Checkpoint, DelegationRecord,
+    rows, Attempt, AuditEntry, Backlog, BookingRecord, BookingRow, Checkpoint, DelegationRecord,
     DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow, RawBooking, RawDelegation,
     RawPlace, WriteSet,
 };
@@ -67,6 +67,8 @@ pub(crate) trait Statements: Send {
     ) -> Result<Vec<SerializedEvent>, PersistenceError>;
 
     /// The position a named reader of the log has handled (0 if none).
+    async fn log_head(&mut self) -> Result<i64, ServiceError>;
+
     async fn checkpoint(&mut self, name: &str) -> Result<i64, ServiceError>;
 
     async fn save_checkpoint(&mut self, name: &str, position: i64) -> Result<(), ServiceError>;
@@ -198,6 +200,10 @@ pub(crate) trait Statements: Send {
     async fn sweep_documents(&mut self, stored_before: &str) -> Result<Vec<i64>, ServiceError>;
 
     async fn document_usage(&mut self) -> Result<(i64, i64), ServiceError>;
+
+    /// The read side's backlog: flows pending, outbox rows waiting and
+    /// given up.
+    async fn backlog(&mut self) -> Result<Backlog, ServiceError>;
 }
 
 /// The statements of a transaction, and its end.
@@ -351,6 +357,19 @@ where
             .await
             .map_err(persistence_error)?;
         rows.iter().map(event).collect()
+    }
+
+    async fn log_head(&mut self) -> Result<i64, ServiceError> {
+        if let Some(number) = D::NUMBER_EVENTS {
+            sqlx::query::<D::DB>(number)
+                .execute(&mut *self.conn)
+                .await
+                .map_err(service_error)?;
+        }
+        sqlx::query_scalar::<D::DB, i64>(D::LOG_HEAD)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(service_error)
     }
 
     async fn checkpoint(&mut self, name: &str) -> Result<i64, ServiceError> {
@@ -664,12 +683,25 @@ where
         until: &str,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, ServiceError> {
-        let query = sqlx::query_as::<D::DB, _>(D::CLAIM_DUE)
+        let Some(claimed) = D::CLAIMED else {
+            let query = sqlx::query_as::<D::DB, _>(D::CLAIM_DUE)
+                .bind(claim)
+                .bind(until)
+                .bind(now)
+                .bind(now)
+                .bind(limit);
+            return all(query, &mut *self.conn, Ok).await;
+        };
+        sqlx::query::<D::DB>(D::CLAIM_DUE)
             .bind(claim)
             .bind(until)
             .bind(now)
             .bind(now)
-            .bind(limit);
+            .bind(limit)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        let query = sqlx::query_as::<D::DB, _>(claimed).bind(claim).bind(until);
         all(query, &mut *self.conn, Ok).await
     }
 
@@ -733,6 +765,20 @@ where
             .fetch_one(&mut *self.conn)
             .await
             .map_err(service_error)
+    }
+
+    async fn backlog(&mut self) -> Result<Backlog, ServiceError> {
+        let (delegations_pending, bookings_pending, outbox_pending, outbox_failed) =
+            sqlx::query_as::<D::DB, (i64, i64, i64, i64)>(D::BACKLOG)
+                .fetch_one(&mut *self.conn)
+                .await
+                .map_err(service_error)?;
+        Ok(Backlog {
+            delegations_pending,
+            bookings_pending,
+            outbox_pending,
+            outbox_failed,
+        })
     }
 }
 

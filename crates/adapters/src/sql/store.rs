@@ -14,14 +14,20 @@ use super::dialect::Dialect;
 use super::statements::{Conn, Statements};
 use super::{persistence_error, service_error};
 use crate::error::ServiceError;
+use crate::projection::ReadSide;
 use crate::readside::SidePool;
-use crate::repository::{Held, Store, StoredEvents};
+use crate::store::{EventStore, Held, StoredEvents};
 
 /// A pooled connection of a store of dialect `D`.
 type Pooled<D> = Conn<D, PoolConnection<<D as Dialect>::DB>>;
 
-/// A SQL store: its pool. Cloning shares the pool.
-pub(crate) struct SqlStore<D: Dialect> {
+/// A SQL store of dialect `D`, on its pool: the event store and the read
+/// side at once, in one database. Cloning shares the pool.
+///
+/// A store crate for another SQL database implements [`Dialect`] and
+/// plugs its store in with
+/// `Repository::from_store(SqlStore::<ItsDialect>::new(pool))`.
+pub struct SqlStore<D: Dialect> {
     pool: Pool<D::DB>,
 }
 
@@ -34,8 +40,9 @@ impl<D: Dialect> Clone for SqlStore<D> {
 }
 
 impl<D: Dialect> SqlStore<D> {
-    /// The store on `pool`, whose schema is up to date.
-    pub(crate) fn new(pool: Pool<D::DB>) -> Self {
+    /// The store on `pool`, whose schema is up to date (the dialect's
+    /// migrations applied).
+    pub fn new(pool: Pool<D::DB>) -> Self {
         Self { pool }
     }
 
@@ -51,7 +58,7 @@ fn held<D: Dialect>(held: Option<&Held>) -> Option<&Mutex<Pooled<D>>> {
 }
 
 #[async_trait]
-impl<D: Dialect> Store for SqlStore<D>
+impl<D: Dialect> EventStore for SqlStore<D>
 where
     Pooled<D>: Statements,
 {
@@ -59,8 +66,8 @@ where
         Some(&self.pool)
     }
 
-    fn read_side(&self) -> Option<Arc<dyn SidePool>> {
-        Some(Arc::new(self.clone()))
+    fn read_side(&self) -> Option<ReadSide> {
+        Some(ReadSide::on(Arc::new(self.clone())))
     }
 
     async fn hold(&self) -> Result<Option<Held>, ServiceError> {
@@ -104,7 +111,7 @@ where
 
     async fn read_log(&self, after: i64, limit: usize) -> Result<StoredEvents, ServiceError> {
         let mut conn = self.conn().await.map_err(service_error)?;
-        Ok(StoredEvents::Text(conn.read_log(after, limit).await?))
+        Ok(StoredEvents::text(conn.read_log(after, limit).await?))
     }
 
     async fn events_of_type(
@@ -113,6 +120,11 @@ where
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         let mut conn = self.conn().await.map_err(persistence_error)?;
         conn.events_of_type(aggregate_type).await
+    }
+
+    async fn log_head(&self) -> Result<i64, ServiceError> {
+        let mut conn = self.conn().await.map_err(service_error)?;
+        conn.log_head().await
     }
 
     async fn checkpoint(&self, name: &str) -> Result<i64, ServiceError> {

@@ -108,6 +108,7 @@ scenarios!(
     personal::n7_the_coming_expiry_is_told_and_contacts_changed_meanwhile_are_used,
     system::health_and_openapi,
     system::metrics_count_requests_and_commands,
+    system::metrics_answer_what_operations_lists,
     system::openapi_declares_every_status_the_error_funnel_gives,
     system::every_operation_declares_what_it_answers_to_bad_requests,
     system::the_policy_in_force,

@@ -288,6 +288,47 @@ pub async fn metrics_count_requests_and_commands(api: Api) {
     assert!(!text.contains(&grantor) && !text.contains(&delegate));
 }
 
+/// Every metric docs/OPERATIONS.md lists is answered, with a number.
+pub async fn metrics_answer_what_operations_lists(api: Api) {
+    let (grantor, delegate) = (crate::support::cf(980), crate::support::cf(981));
+    api.delegate_online(&grantor, &delegate).await;
+    // A booking's confirmation SMS (N1) goes out: the attempt is counted.
+    api.book_meeting(&delegate, &grantor).await;
+    assert!(!api.sent_sms().await.is_empty());
+    let answer = api
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(answer.status, 200);
+    let text = String::from_utf8(answer.body).unwrap();
+    let docs = include_str!("../../../../docs/OPERATIONS.md");
+    let listed: Vec<&str> = docs
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `deleghe_"))
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    assert!(listed.len() >= 13, "{listed:?}");
+    for name in listed {
+        let name = format!("deleghe_{name}");
+        let line = text
+            .lines()
+            .find(|line| {
+                line.strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.starts_with(['{', ' ', '_']))
+            })
+            .unwrap_or_else(|| panic!("{name} is not answered:\n{text}"));
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+    assert!(
+        text.contains(r#"deleghe_outbox_attempts_total{channel="sms",outcome="sent"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"deleghe_flows_pending{flow="delegation"}"#),
+        "{text}"
+    );
+}
+
 pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
     let doc = api
         .send(Request::get("/openapi.json").body(Body::empty()).unwrap())

@@ -1101,3 +1101,72 @@ fn b10_a_confirmation_that_did_not_know_the_place_learns_it_from_the_reservation
     // Once known, the number does not change.
     assert_eq!(b.decide(learn, &Policy::default()), Ok(vec![]));
 }
+
+// ------------------------------------------------------------ the slot's ledger
+
+fn t(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 9, minute, 0).unwrap()
+}
+
+/// The names events are stored under are the serde tags the stored JSON
+/// carries, and the version is the one the upcasters start from: a store
+/// reading back an event by its `event_type` must find it.
+#[test]
+fn slot_events_are_stored_under_their_own_names() {
+    let booking = BookingId::parse("b-names").unwrap();
+    let events = [
+        SlotEvent::PlaceReserved {
+            booking: booking.clone(),
+            booker: cf(BOOKER),
+            at: t(0),
+            place: 1,
+        },
+        SlotEvent::PlaceReleased {
+            booking,
+            booker: cf(BOOKER),
+            at: t(1),
+        },
+    ];
+    let mut names = Vec::new();
+    for event in &events {
+        let json = serde_json::to_value(event).unwrap();
+        let tag = json.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(cqrs_es::DomainEvent::event_type(event), tag);
+        assert_eq!(cqrs_es::DomainEvent::event_version(event), "1.0");
+        names.push(tag);
+    }
+    assert_eq!(names, ["PlaceReserved", "PlaceReleased"]);
+}
+
+/// B4: the ledger counts the places held and knows who holds one; a
+/// released place is neither counted nor held.
+#[test]
+fn b4_the_ledger_counts_and_knows_the_places_held() {
+    use cqrs_es::Aggregate;
+    let (first, second) = (
+        BookingId::parse("b-first").unwrap(),
+        BookingId::parse("b-second").unwrap(),
+    );
+    let mut ledger = SlotLedger::default();
+    assert_eq!(ledger.taken(), 0);
+    assert!(!ledger.holds(&first));
+    for (n, booking) in [&first, &second].into_iter().enumerate() {
+        ledger.apply(SlotEvent::PlaceReserved {
+            booking: booking.clone(),
+            booker: cf(BOOKER),
+            at: t(n as u32),
+            place: n as u32 + 1,
+        });
+    }
+    assert_eq!(ledger.taken(), 2);
+    assert!(ledger.holds(&first) && ledger.holds(&second));
+    ledger.apply(SlotEvent::PlaceReleased {
+        booking: first.clone(),
+        booker: cf(BOOKER),
+        at: t(5),
+    });
+    assert_eq!(ledger.taken(), 1);
+    assert!(!ledger.holds(&first));
+    assert!(ledger.holds(&second));
+    assert!(!ledger.holds(&BookingId::parse("b-never").unwrap()));
+}

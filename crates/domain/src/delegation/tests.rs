@@ -1556,3 +1556,67 @@ fn d11_events_stored_before_d11_still_load_without_evidence() {
     }});
     assert!(serde_json::from_value::<GrantorEvent>(bad).is_err());
 }
+
+// ------------------------------------------------------------ the delegate's seats
+
+/// The names events are stored under are the serde tags the stored JSON
+/// carries, and the version is the one the upcasters start from.
+#[test]
+fn delegate_events_are_stored_under_their_own_names() {
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let events = [
+        DelegateEvent::SeatReserved {
+            id: id("d-names"),
+            grantor: cf(GRANTOR),
+            delegate: cf(DELEGATE),
+            role: Role::Ordinary,
+            ends_on: None,
+            at,
+        },
+        DelegateEvent::SeatReleased {
+            id: id("d-names"),
+            grantor: cf(GRANTOR),
+            delegate: cf(DELEGATE),
+            at,
+        },
+    ];
+    let mut names = Vec::new();
+    for event in &events {
+        let json = serde_json::to_value(event).unwrap();
+        let tag = json.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(cqrs_es::DomainEvent::event_type(event), tag);
+        assert_eq!(cqrs_es::DomainEvent::event_version(event), "1.0");
+        names.push(tag);
+    }
+    assert_eq!(names, ["SeatReserved", "SeatReleased"]);
+}
+
+/// D2: the seats held are those reserved and not released.
+#[test]
+fn d2_the_seats_held_are_the_reserved_not_released() {
+    use cqrs_es::Aggregate;
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let mut delegate = Delegate::default();
+    assert!(delegate.seats().is_empty());
+    for (n, grantor) in [GRANTOR, OTHERS[0]].into_iter().enumerate() {
+        delegate.apply(DelegateEvent::SeatReserved {
+            id: id(&format!("d-seat-{n}")),
+            grantor: cf(grantor),
+            delegate: cf(DELEGATE),
+            role: Role::Ordinary,
+            ends_on: None,
+            at,
+        });
+    }
+    let held: Vec<String> = delegate.seats().keys().map(|d| d.to_string()).collect();
+    assert_eq!(held, ["d-seat-0", "d-seat-1"]);
+    delegate.apply(DelegateEvent::SeatReleased {
+        id: id("d-seat-0"),
+        grantor: cf(GRANTOR),
+        delegate: cf(DELEGATE),
+        at,
+    });
+    let held: Vec<String> = delegate.seats().keys().map(|d| d.to_string()).collect();
+    assert_eq!(held, ["d-seat-1"]);
+    assert_eq!(delegate.ordinary_seats(at), 1);
+}
