@@ -94,10 +94,13 @@ pub struct DelegationDto {
     pub grantor: String,
     pub delegate: String,
     /// `ordinary | tutor | curator | support_administrator | parent`.
+    #[schema(value_type = RoleDto)]
     pub role: String,
     /// `online | counter | web_meeting | pec`.
+    #[schema(value_type = DelegationChannelDto)]
     pub channel: String,
     /// `awaiting_confirmation | active | revoked | expired | rejected`.
+    #[schema(value_type = DelegationStatusDto)]
     pub status: String,
     pub registered_at: Option<DateTime<Utc>>,
     pub ends_on: Option<NaiveDate>,
@@ -113,6 +116,7 @@ pub struct DelegationDto {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct EvidenceDto {
     /// `identity_document | aa08 | aa09 | aa10 | pec`.
+    #[schema(value_type = EvidenceKind)]
     pub kind: String,
     /// SHA-256 of the document, lowercase hex.
     pub sha256: String,
@@ -349,6 +353,7 @@ impl CounterBooking {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BookedByDto {
     /// `front_office | contact_center`.
+    #[schema(value_type = OperatorChannelDto)]
     pub channel: String,
 }
 
@@ -358,6 +363,7 @@ pub struct BookedByDto {
 pub struct BookingDto {
     pub id: String,
     /// `confirmed | cancelled | served | missed` (B8).
+    #[schema(value_type = BookingStatusDto)]
     pub status: String,
     /// B10: the code for the office's queue, e.g. `DJ301`; `null` until
     /// the booking holds its place.
@@ -369,8 +375,10 @@ pub struct BookingDto {
     pub counter_name: String,
     pub office: String,
     /// `in_person | phone_callback | web_meeting`.
+    #[schema(value_type = ModeDto)]
     pub mode: String,
     /// RFC 3339 with the Europe/Rome offset.
+    #[schema(format = DateTime)]
     pub start: String,
     pub end: String,
     /// Local date, `DD/MM/YYYY`, as on the ticket.
@@ -381,8 +389,10 @@ pub struct BookingDto {
     pub phone: String,
     pub grantor: Option<GrantorDto>,
     /// B7: `detail`, `ticket`, `cancel`, `join_meeting`, as they apply now.
+    #[schema(value_type = Vec<BookingActionDto>)]
     pub actions: Vec<String>,
     /// M9, web meetings only: `scheduled | waiting_room | in_call | registering | ended`.
+    #[schema(value_type = Option<MeetingStateDto>)]
     pub meeting_state: Option<String>,
 }
 
@@ -516,6 +526,7 @@ impl DocumentDto {
 pub struct OutcomeDto {
     /// `delegation_registered | registration_refused | consent_denied |
     /// grantor_absent | no_show | technical_failure | documents_invalid`.
+    #[schema(value_type = OutcomeKindDto)]
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -542,6 +553,7 @@ impl From<&Outcome> for OutcomeDto {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MeetingDto {
     /// `scheduled | waiting_room | in_call | registering | ended`.
+    #[schema(value_type = MeetingStateDto)]
     pub state: String,
     /// M4: null until asked.
     pub consent: Option<bool>,
@@ -877,4 +889,104 @@ pub enum EvidenceKind {
     Aa10,
     /// A digitally signed document received by PEC.
     Pec,
+}
+
+/// D5: the channels a delegation is registered by. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DelegationChannelDto {
+    /// Online, by the grantor.
+    Online,
+    /// At a counter.
+    Counter,
+    /// In a web meeting (M7).
+    WebMeeting,
+    /// By PEC.
+    Pec,
+}
+
+/// What a delegation is, as answered (D6, D7, D8). For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DelegationStatusDto {
+    /// A legal representative's, waiting for an operator (D6).
+    AwaitingConfirmation,
+    /// In force.
+    Active,
+    /// Revoked (D8).
+    Revoked,
+    /// Past its last day (D7).
+    Expired,
+    /// Rejected by an operator (D6).
+    Rejected,
+}
+
+/// B8: what a booking is, as answered. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum BookingStatusDto {
+    /// Holding its place.
+    Confirmed,
+    /// Cancelled by its booker (B6).
+    Cancelled,
+    /// The citizen was served.
+    Served,
+    /// Nobody came.
+    Missed,
+}
+
+/// B7: what a citizen may do with a booking now. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum BookingActionDto {
+    /// See it.
+    Detail,
+    /// Print its ticket.
+    Ticket,
+    /// Cancel it.
+    Cancel,
+    /// Join its web meeting.
+    JoinMeeting,
+}
+
+/// M9: where a web meeting stands. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum MeetingStateDto {
+    /// Not joined yet.
+    Scheduled,
+    /// The booker waits for an operator (M3).
+    WaitingRoom,
+    /// An operator took it in charge.
+    InCall,
+    /// Completed, its registration under way (M7).
+    Registering,
+    /// Over, with an outcome.
+    Ended,
+}
+
+/// M7, M8: how a web meeting ended. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OutcomeKindDto {
+    /// The delegation was registered.
+    DelegationRegistered,
+    /// A rule refused the registration (`code`).
+    RegistrationRefused,
+    /// Consent was denied (M4).
+    ConsentDenied,
+    /// The grantor was absent.
+    GrantorAbsent,
+    /// Nobody came.
+    NoShow,
+    /// The call failed.
+    TechnicalFailure,
+    /// The documents were not valid.
+    DocumentsInvalid,
 }

@@ -563,6 +563,35 @@ pub async fn openapi_states_the_constraints_of_requests(api: Api) {
         schemas["ModeDto"]["enum"],
         json!(["in_person", "phone_callback", "web_meeting"])
     );
+    // And the answers' closed sets, as docs/APP.md lists them.
+    assert_eq!(
+        schemas["DelegationDto"]["properties"]["status"]["$ref"],
+        "#/components/schemas/DelegationStatusDto"
+    );
+    assert_eq!(
+        schemas["DelegationStatusDto"]["enum"],
+        json!([
+            "awaiting_confirmation",
+            "active",
+            "revoked",
+            "expired",
+            "rejected"
+        ])
+    );
+    assert_eq!(
+        schemas["BookingStatusDto"]["enum"],
+        json!(["confirmed", "cancelled", "served", "missed"])
+    );
+    assert_eq!(
+        schemas["MeetingStateDto"]["enum"],
+        json!([
+            "scheduled",
+            "waiting_room",
+            "in_call",
+            "registering",
+            "ended"
+        ])
+    );
 }
 
 /// The fiscal code's pattern and the parser agree (I1): valid codes, in
