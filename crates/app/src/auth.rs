@@ -37,7 +37,9 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// A citizen, acting for themselves (or, with `act_for`, for a grantor).
     Citizen,
+    /// An operator of an office (`office`).
     Operator,
 }
 
@@ -45,18 +47,25 @@ pub enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
+    /// SPID, the public digital identity system.
     Spid,
+    /// CIE, the electronic identity card.
     Cie,
+    /// CNS, the national services card.
     Cns,
 }
 
 /// The claims of a bearer token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// The caller's fiscal code.
     pub sub: String,
+    /// Citizen or operator.
     pub role: Role,
+    /// I2: how a citizen signed in (required for citizens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthMethod>,
+    /// An operator's office (required for operators).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub office: Option<String>,
     /// Issued at (seconds): required, optional here only so that its
@@ -66,11 +75,15 @@ pub struct Claims {
     /// Not before (seconds), honoured where present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
+    /// Expiry (seconds).
     pub exp: i64,
+    /// The issuer, checked when [`TokenRules::issuer`] is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// The audience, checked when [`TokenRules::audience`] is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// D9: the grantor an act-as token acts for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act_for: Option<String>,
 }
@@ -103,6 +116,7 @@ impl Default for TokenRules {
 }
 
 impl TokenRules {
+    /// [`TokenRules::max_minutes`] as a duration.
     pub fn max_lifetime(&self) -> Duration {
         Duration::try_minutes(self.max_minutes).unwrap_or(Duration::MAX)
     }
@@ -167,10 +181,12 @@ impl JwtKeys {
         &self.pseudonyms
     }
 
+    /// The same key, checking and minting under `rules`.
     pub fn with_rules(self, rules: TokenRules) -> Self {
         Self { rules, ..self }
     }
 
+    /// What tokens must satisfy, and what those minted carry.
     pub fn rules(&self) -> &TokenRules {
         &self.rules
     }
@@ -242,12 +258,19 @@ impl JwtKeys {
 /// Mints a token (the `token` subcommand, act-as sessions, tests) with
 /// [`JwtKeys::issue`].
 pub struct TokenRequest {
+    /// Whom the token is for (`sub`).
     pub sub: FiscalCode,
+    /// Citizen or operator.
     pub role: Role,
+    /// I2: how the citizen signed in.
     pub auth: Option<AuthMethod>,
+    /// The operator's office.
     pub office: Option<String>,
+    /// D9: the grantor an act-as token acts for.
     pub act_for: Option<FiscalCode>,
+    /// `iat`.
     pub issued_at: DateTime<Utc>,
+    /// `exp`.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -271,7 +294,7 @@ impl TokenRequest {
 
 /// Who is calling, once the token is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
+pub(crate) enum Principal {
     /// A citizen with their own identity; `acting_for` is the grantor of an
     /// active delegation when the token is an act-as one (D9).
     Citizen {
@@ -288,7 +311,7 @@ pub enum Principal {
 /// The extractor of every authenticated handler: the principal, the request
 /// id (the correlation id of what the request stores) and the claims' expiry.
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub(crate) struct Caller {
     pub principal: Principal,
     pub request_id: String,
     pub expires_at: i64,

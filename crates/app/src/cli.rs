@@ -16,10 +16,12 @@ use crate::counters::Counters;
 #[derive(Debug, Parser)]
 #[command(name = "deleghe", version, about)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API, with the flow runner and the read side's workers.
@@ -32,6 +34,7 @@ pub enum Command {
     Token(TokenArgs),
 }
 
+/// The store a maintenance subcommand works on.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Store URL [env: DELEGHE_DATABASE_URL] [default: sqlite://deleghe.sqlite]
@@ -39,6 +42,7 @@ pub struct StoreArgs {
     pub database_url: Option<String>,
 }
 
+/// The flags of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Development mode: signs with the development JWT key of your private
@@ -83,6 +87,7 @@ impl From<ServeArgs> for Flags {
     }
 }
 
+/// The flags of `token`.
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// The fiscal code (`sub`).
@@ -158,6 +163,21 @@ pub fn token(args: TokenArgs) -> Result<String, String> {
 }
 
 /// Runs a command line; the error is what to print before exiting with 1.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use clap::Parser;
+/// use deleghe_app::cli::{run, Cli};
+///
+/// // Creates the schema of a store (here one in memory), then returns.
+/// let cli = Cli::try_parse_from(["deleghe", "migrate", "--database-url", "memory:"]).unwrap();
+/// run(cli).await.unwrap();
+/// // A bad value is refused by name.
+/// let cli = Cli::try_parse_from(["deleghe", "migrate", "--database-url", "mysql://x"]).unwrap();
+/// assert!(run(cli).await.is_err());
+/// # }
+/// ```
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => {

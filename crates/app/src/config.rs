@@ -23,13 +23,21 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const MIN_SECRET_BYTES: usize = keys::MIN_KEY_BYTES;
 
 pub use deleghe_adapters::repository::DATABASE_URL_VAR as ENV_DATABASE_URL;
+/// The address to bind (`--listen`).
 pub const ENV_LISTEN: &str = "DELEGHE_LISTEN";
+/// The HS256 key; never on a command line.
 pub const ENV_JWT_SECRET: &str = "DELEGHE_JWT_SECRET";
+/// `1` enables `/dev/clock` (`--dev-clock`).
 pub const ENV_DEV_CLOCK: &str = "DELEGHE_DEV_CLOCK";
+/// The development SMS gateway's file (`--sms-outbox`).
 pub const ENV_SMS_OUTBOX: &str = "DELEGHE_SMS_OUTBOX";
+/// A JSON file of counters replacing the built-in ones (`--counters`).
 pub const ENV_COUNTERS: &str = "DELEGHE_COUNTERS";
+/// A JSON file of policy values by name (`--policy`).
 pub const ENV_POLICY: &str = "DELEGHE_POLICY";
+/// The SMS provider's URL.
 pub const ENV_SMS_URL: &str = "DELEGHE_SMS_URL";
+/// The SMS provider's bearer token.
 pub const ENV_SMS_TOKEN: &str = "DELEGHE_SMS_TOKEN";
 
 /// N1, N2, N4: a real SMS provider over HTTP, both or neither of
@@ -41,7 +49,9 @@ pub struct SmsProvider {
     /// The provider's bearer token.
     pub token: Secret,
 }
+/// N5: the IO API's base URL.
 pub const ENV_IO_URL: &str = "DELEGHE_IO_URL";
+/// N5: the service's subscription key.
 pub const ENV_IO_KEY: &str = "DELEGHE_IO_KEY";
 
 /// N5: the IO app gateway, both or neither of `DELEGHE_IO_URL` and
@@ -53,9 +63,13 @@ pub struct IoSettings {
     /// The service's subscription key.
     pub key: Secret,
 }
+/// The longest life of a token, in minutes.
 pub const ENV_TOKEN_MAX_MINUTES: &str = "DELEGHE_TOKEN_MAX_MINUTES";
+/// The `iss` tokens must carry.
 pub const ENV_TOKEN_ISSUER: &str = "DELEGHE_TOKEN_ISSUER";
+/// The `aud` tokens must carry.
 pub const ENV_TOKEN_AUDIENCE: &str = "DELEGHE_TOKEN_AUDIENCE";
+/// `text` or `json`.
 pub const ENV_LOG_FORMAT: &str = "DELEGHE_LOG_FORMAT";
 
 /// How the log is written to standard error.
@@ -89,10 +103,12 @@ pub const MAX_TOKEN_MAX_MINUTES: i64 = 7 * 24 * 60;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
 
+    /// The value itself, for the one place that uses it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -128,8 +144,11 @@ pub enum JwtKey {
 /// What `serve` runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The store (`DELEGHE_DATABASE_URL`).
     pub database_url: String,
+    /// The address to bind.
     pub listen: SocketAddr,
+    /// The key tokens are signed with, checked.
     pub jwt: JwtKey,
     /// What tokens must satisfy, and what the app's own carry.
     pub tokens: TokenRules,
@@ -155,12 +174,19 @@ pub struct Config {
 /// What the command line gave (each `None` falls back to the environment).
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
+    /// `--database-url`.
     pub database_url: Option<String>,
+    /// `--listen`.
     pub listen: Option<String>,
+    /// `--dev`.
     pub dev: bool,
+    /// `--dev-clock`.
     pub dev_clock: bool,
+    /// `--sms-outbox`.
     pub sms_outbox: Option<PathBuf>,
+    /// `--counters`.
     pub counters: Option<PathBuf>,
+    /// `--policy`.
     pub policy: Option<PathBuf>,
     /// The development folder, instead of the current user's (tests).
     pub dev_dir: Option<PathBuf>,

@@ -61,20 +61,24 @@ impl Counters {
         })
     }
 
+    /// The built-in counters (`crates/app/config/counters.json`).
     pub fn builtin() -> Self {
         Self::from_json(DEFAULT_COUNTERS).expect("the built-in counters are valid")
     }
 
+    /// The counters of a JSON file, or what is wrong with it.
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Self::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Every counter, in configuration order.
     pub fn all(&self) -> &[Counter] {
         &self.list
     }
 
+    /// The counter `id`, if configured.
     pub fn get(&self, id: &str) -> Option<&Counter> {
         self.by_id.get(id).map(|i| &self.list[*i])
     }

@@ -14,6 +14,8 @@ use deleghe_domain::schedule::{Counter, Mode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::openapi::{FiscalCodeText, PhoneText, Sha256Text};
+
 // ------------------------------------------------------------------ delegations
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -51,14 +53,14 @@ pub enum CounterChannelDto {
 #[serde(deny_unknown_fields)]
 pub struct NewDelegation {
     /// The delegate's fiscal code.
-    #[schema(example = "VRDLGU70A01H501O")]
+    #[schema(value_type = FiscalCodeText, example = "VRDLGU70A01H501O")]
     pub delegate: String,
     /// D7: last day in force; none: no end. Online, at least 30 days ahead.
     pub ends_on: Option<NaiveDate>,
     /// D11: the SHA-256 of the copy of the caller's identity document,
     /// uploaded by the caller with `POST /v1/me/documents`. Required unless
     /// the policy waives it (`online_identity_document_required`).
-    #[schema(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    #[schema(value_type = Option<Sha256Text>)]
     pub identity_document: Option<String>,
 }
 
@@ -66,9 +68,9 @@ pub struct NewDelegation {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CounterDelegation {
-    #[schema(example = "RSSMRA85T10A562S")]
+    #[schema(value_type = FiscalCodeText, example = "RSSMRA85T10A562S")]
     pub grantor: String,
-    #[schema(example = "VRDLGU70A01H501O")]
+    #[schema(value_type = FiscalCodeText, example = "VRDLGU70A01H501O")]
     pub delegate: String,
     /// Default `ordinary`; legal roles wait for confirmation (D6).
     pub role: Option<RoleDto>,
@@ -81,6 +83,7 @@ pub struct CounterDelegation {
     /// representative) and the grantor's identity document, by PEC the
     /// signed documents received. Required (the contract's field has no
     /// `?`): an empty list is refused by D11 with `evidence_missing`.
+    #[schema(value_type = Vec<Sha256Text>)]
     pub documents: Vec<String>,
 }
 
@@ -91,10 +94,13 @@ pub struct DelegationDto {
     pub grantor: String,
     pub delegate: String,
     /// `ordinary | tutor | curator | support_administrator | parent`.
+    #[schema(value_type = RoleDto)]
     pub role: String,
     /// `online | counter | web_meeting | pec`.
+    #[schema(value_type = DelegationChannelDto)]
     pub channel: String,
     /// `awaiting_confirmation | active | revoked | expired | rejected`.
+    #[schema(value_type = DelegationStatusDto)]
     pub status: String,
     pub registered_at: Option<DateTime<Utc>>,
     pub ends_on: Option<NaiveDate>,
@@ -110,6 +116,7 @@ pub struct DelegationDto {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct EvidenceDto {
     /// `identity_document | aa08 | aa09 | aa10 | pec`.
+    #[schema(value_type = EvidenceKind)]
     pub kind: String,
     /// SHA-256 of the document, lowercase hex.
     pub sha256: String,
@@ -150,8 +157,10 @@ pub struct DelegationList {
 #[into_params(parameter_in = Query)]
 pub struct DelegationQuery {
     /// The grantor's fiscal code.
+    #[param(value_type = Option<FiscalCodeText>)]
     pub grantor: Option<String>,
     /// The delegate's fiscal code.
+    #[param(value_type = Option<FiscalCodeText>)]
     pub delegate: Option<String>,
 }
 
@@ -159,7 +168,8 @@ pub struct DelegationQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActAs {
-    #[schema(example = "RSSMRA85T10A562S")]
+    /// The grantor the caller is a delegate of.
+    #[schema(value_type = FiscalCodeText, example = "RSSMRA85T10A562S")]
     pub grantor: String,
 }
 
@@ -254,8 +264,14 @@ pub struct SlotList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct GrantorDto {
+    /// The grantor's fiscal code (I1).
+    #[schema(value_type = FiscalCodeText)]
     pub fiscal_code: String,
+    /// At most 100 characters, not blank (surrounding spaces are trimmed).
+    #[schema(pattern = "\\S", max_length = 100, example = "Laura")]
     pub first_name: String,
+    /// At most 100 characters, not blank (surrounding spaces are trimmed).
+    #[schema(pattern = "\\S", max_length = 100, example = "Bianchi")]
     pub last_name: String,
 }
 
@@ -266,12 +282,15 @@ pub struct NewBooking {
     #[schema(example = "deleghe-web-meeting")]
     pub counter: String,
     /// The slot's start, RFC 3339 with an offset.
-    #[schema(value_type = String, example = "2026-12-01T09:00:00+01:00")]
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T09:00:00+01:00")]
     pub start: DateTime<FixedOffset>,
     pub mode: ModeDto,
+    /// Why the citizen books: not blank, at most 500 characters (surrounding
+    /// spaces are trimmed).
+    #[schema(pattern = "\\S", max_length = 500, example = "Delega")]
     pub reason: String,
     /// An Italian mobile number for the SMS (N1).
-    #[schema(example = "+39 333 123 4567")]
+    #[schema(value_type = PhoneText)]
     pub phone: String,
     /// B5: required for a web meeting at the delegations counter.
     pub grantor: Option<GrantorDto>,
@@ -293,17 +312,21 @@ pub enum OperatorChannelDto {
 #[serde(deny_unknown_fields)]
 pub struct CounterBooking {
     /// The citizen the booking is for.
+    #[schema(value_type = FiscalCodeText)]
     pub citizen: String,
     pub channel: OperatorChannelDto,
     #[schema(example = "deleghe-web-meeting")]
     pub counter: String,
     /// The slot's start, RFC 3339 with an offset.
-    #[schema(value_type = String, example = "2026-12-01T09:00:00+01:00")]
+    #[schema(value_type = String, format = DateTime, example = "2026-12-01T09:00:00+01:00")]
     pub start: DateTime<FixedOffset>,
     pub mode: ModeDto,
+    /// Why the citizen books: not blank, at most 500 characters (surrounding
+    /// spaces are trimmed).
+    #[schema(pattern = "\\S", max_length = 500, example = "Delega")]
     pub reason: String,
     /// An Italian mobile number for the SMS (N1).
-    #[schema(example = "+39 333 123 4567")]
+    #[schema(value_type = PhoneText)]
     pub phone: String,
     /// B5: required for a web meeting at the delegations counter.
     pub grantor: Option<GrantorDto>,
@@ -330,6 +353,7 @@ impl CounterBooking {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BookedByDto {
     /// `front_office | contact_center`.
+    #[schema(value_type = OperatorChannelDto)]
     pub channel: String,
 }
 
@@ -339,6 +363,7 @@ pub struct BookedByDto {
 pub struct BookingDto {
     pub id: String,
     /// `confirmed | cancelled | served | missed` (B8).
+    #[schema(value_type = BookingStatusDto)]
     pub status: String,
     /// B10: the code for the office's queue, e.g. `DJ301`; `null` until
     /// the booking holds its place.
@@ -350,8 +375,10 @@ pub struct BookingDto {
     pub counter_name: String,
     pub office: String,
     /// `in_person | phone_callback | web_meeting`.
+    #[schema(value_type = ModeDto)]
     pub mode: String,
     /// RFC 3339 with the Europe/Rome offset.
+    #[schema(format = DateTime)]
     pub start: String,
     pub end: String,
     /// Local date, `DD/MM/YYYY`, as on the ticket.
@@ -362,8 +389,10 @@ pub struct BookingDto {
     pub phone: String,
     pub grantor: Option<GrantorDto>,
     /// B7: `detail`, `ticket`, `cancel`, `join_meeting`, as they apply now.
+    #[schema(value_type = Vec<BookingActionDto>)]
     pub actions: Vec<String>,
     /// M9, web meetings only: `scheduled | waiting_room | in_call | registering | ended`.
+    #[schema(value_type = Option<MeetingStateDto>)]
     pub meeting_state: Option<String>,
 }
 
@@ -406,9 +435,11 @@ pub struct BookingList {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BookingQuery {
-    /// Operators: the office.
+    /// Operators: the office, their own by default (M11: another is 403
+    /// `other_office`); not blank, at most 100 characters.
+    #[param(pattern = "\\S", max_length = 100, example = "DCM NAPOLI")]
     pub office: Option<String>,
-    /// Operators: the local date.
+    /// Operators: the local date, today (Europe/Rome) by default.
     pub date: Option<NaiveDate>,
 }
 
@@ -495,6 +526,7 @@ impl DocumentDto {
 pub struct OutcomeDto {
     /// `delegation_registered | registration_refused | consent_denied |
     /// grantor_absent | no_show | technical_failure | documents_invalid`.
+    #[schema(value_type = OutcomeKindDto)]
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -521,6 +553,7 @@ impl From<&Outcome> for OutcomeDto {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MeetingDto {
     /// `scheduled | waiting_room | in_call | registering | ended`.
+    #[schema(value_type = MeetingStateDto)]
     pub state: String,
     /// M4: null until asked.
     pub consent: Option<bool>,
@@ -557,6 +590,7 @@ impl From<&Meeting> for MeetingDto {
 #[into_params(parameter_in = Query)]
 pub struct DocumentQuery {
     /// `aa08 | identity_document`.
+    #[param(value_type = MeetingDocumentKind)]
     pub kind: String,
 }
 
@@ -565,6 +599,7 @@ pub struct DocumentQuery {
 #[into_params(parameter_in = Query)]
 pub struct MyDocumentQuery {
     /// `identity_document`.
+    #[param(value_type = OwnDocumentKind)]
     pub kind: String,
 }
 
@@ -573,6 +608,7 @@ pub struct MyDocumentQuery {
 #[into_params(parameter_in = Query)]
 pub struct CounterDocumentQuery {
     /// `aa08 | aa09 | aa10 | identity_document | pec`.
+    #[param(value_type = EvidenceKind)]
     pub kind: String,
 }
 
@@ -619,6 +655,7 @@ pub struct NoticeList {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The grantor whose trail is wanted.
+    #[param(value_type = FiscalCodeText)]
     pub grantor: String,
 }
 
@@ -682,7 +719,7 @@ pub struct ContactsDto {
 pub struct ContactsChange {
     /// An Italian mobile (`3331234567`, `+39 333 123 4567`), or `null`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "+393331234567")]
+    #[schema(value_type = Option<PhoneText>)]
     pub phone: Option<Option<String>>,
     /// Whether messages also go to the IO app.
     #[serde(default)]
@@ -706,7 +743,7 @@ where
 #[serde(deny_unknown_fields)]
 pub struct NewPin {
     /// `1d | 1w | 1m | 3m`.
-    #[schema(example = "1w")]
+    #[schema(value_type = PinValidityDto, example = "1w")]
     pub validity: String,
 }
 
@@ -730,7 +767,10 @@ impl fmt::Debug for PinIssued {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinCheckRequest {
+    /// The citizen whose PIN is read out.
+    #[schema(value_type = FiscalCodeText)]
     pub fiscal_code: String,
+    /// The PIN as the citizen reads it out.
     pub pin: String,
 }
 
@@ -788,4 +828,165 @@ pub struct Pending {
     pub id: String,
     #[schema(example = "/v1/delegations/d-4b1c")]
     pub location: String,
+}
+
+// ------------------------------------------------------------------ enums of the document
+
+/// P1: how long a PIN lasts. For the document only: the handler reads the
+/// text, so that anything else is `invalid_validity`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum PinValidityDto {
+    /// A day.
+    #[schema(rename = "1d")]
+    Day,
+    /// A week.
+    #[schema(rename = "1w")]
+    Week,
+    /// A month.
+    #[schema(rename = "1m")]
+    Month,
+    /// Three months.
+    #[schema(rename = "3m")]
+    ThreeMonths,
+}
+
+/// M6: the documents of a web meeting. For the document only: the handler
+/// reads the text, so that anything else is `unknown_document_kind`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum MeetingDocumentKind {
+    /// Form AA08, the delegation request.
+    Aa08,
+    /// A copy of the grantor's identity document.
+    IdentityDocument,
+}
+
+/// D11: a citizen's own evidence. For the document only, as above.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OwnDocumentKind {
+    /// A copy of the citizen's identity document.
+    IdentityDocument,
+}
+
+/// D5, D11: the documents an operator uploads. For the document only, as
+/// above.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EvidenceKind {
+    /// Form AA08, the delegation request.
+    Aa08,
+    /// A copy of the grantor's identity document.
+    IdentityDocument,
+    /// Form AA09: the request handed in by the delegate for a grantor kept
+    /// away by ill health.
+    Aa09,
+    /// Form AA10: the request of a legal representative.
+    Aa10,
+    /// A digitally signed document received by PEC.
+    Pec,
+}
+
+/// D5: the channels a delegation is registered by. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DelegationChannelDto {
+    /// Online, by the grantor.
+    Online,
+    /// At a counter.
+    Counter,
+    /// In a web meeting (M7).
+    WebMeeting,
+    /// By PEC.
+    Pec,
+}
+
+/// What a delegation is, as answered (D6, D7, D8). For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum DelegationStatusDto {
+    /// A legal representative's, waiting for an operator (D6).
+    AwaitingConfirmation,
+    /// In force.
+    Active,
+    /// Revoked (D8).
+    Revoked,
+    /// Past its last day (D7).
+    Expired,
+    /// Rejected by an operator (D6).
+    Rejected,
+}
+
+/// B8: what a booking is, as answered. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum BookingStatusDto {
+    /// Holding its place.
+    Confirmed,
+    /// Cancelled by its booker (B6).
+    Cancelled,
+    /// The citizen was served.
+    Served,
+    /// Nobody came.
+    Missed,
+}
+
+/// B7: what a citizen may do with a booking now. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum BookingActionDto {
+    /// See it.
+    Detail,
+    /// Print its ticket.
+    Ticket,
+    /// Cancel it.
+    Cancel,
+    /// Join its web meeting.
+    JoinMeeting,
+}
+
+/// M9: where a web meeting stands. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum MeetingStateDto {
+    /// Not joined yet.
+    Scheduled,
+    /// The booker waits for an operator (M3).
+    WaitingRoom,
+    /// An operator took it in charge.
+    InCall,
+    /// Completed, its registration under way (M7).
+    Registering,
+    /// Over, with an outcome.
+    Ended,
+}
+
+/// M7, M8: how a web meeting ended. For the document only.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OutcomeKindDto {
+    /// The delegation was registered.
+    DelegationRegistered,
+    /// A rule refused the registration (`code`).
+    RegistrationRefused,
+    /// Consent was denied (M4).
+    ConsentDenied,
+    /// The grantor was absent.
+    GrantorAbsent,
+    /// Nobody came.
+    NoShow,
+    /// The call failed.
+    TechnicalFailure,
+    /// The documents were not valid.
+    DocumentsInvalid,
 }

@@ -45,7 +45,7 @@ pub enum AppError {
         error: deleghe_domain::document::DocumentDigestError,
     },
     /// D11: a well-formed digest naming no stored document the caller
-    /// uploaded (400 `unknown_document`, with `field` and `sha256`).
+    /// uploaded (422 `unknown_document`, with `field` and `sha256`).
     #[error("{field}: no document {sha256} uploaded by you is stored (D11)")]
     UnknownDocument { field: String, sha256: String },
     /// No valid bearer token (401).
@@ -68,6 +68,18 @@ pub enum AppError {
     /// An unknown id, or one the caller may not see (404 `not_found`).
     #[error("{0}")]
     NotFound(String),
+    /// A JSON body sent without `Content-Type: application/json` (415
+    /// `unsupported_media_type`).
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    /// B3: a range of dates a listing does not cover: reversed, or longer
+    /// than allowed (422 `invalid_range`, with `max`, the most days).
+    #[error("{detail}")]
+    InvalidRange { detail: String, max: i64 },
+    /// `GET /v1/delegations` by an operator who names neither the grantor
+    /// nor the delegate (422 `citizen_required`).
+    #[error("an operator lists the delegations of a citizen: give grantor, delegate or both")]
+    CitizenRequired,
     /// A body over the size limit (413; `document_too_large` for an upload).
     #[error("the request body is larger than the {limit} bytes allowed here")]
     PayloadTooLarge { limit: usize, document: bool },
@@ -151,6 +163,9 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NoActiveDelegation(_) => "no_active_delegation",
             Self::NotFound(_) => "not_found",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::InvalidRange { .. } => "invalid_range",
+            Self::CitizenRequired => "citizen_required",
             Self::OwnCitizenOnly => "not_allowed_when_acting",
             Self::PayloadTooLarge {
                 document: false, ..
@@ -183,8 +198,7 @@ pub fn status_of(code: &str) -> StatusCode {
         | "invalid_phone"
         | "invalid_validity"
         | "invalid_pin"
-        | "unknown_document_kind"
-        | "unknown_document" => StatusCode::BAD_REQUEST,
+        | "unknown_document_kind" => StatusCode::BAD_REQUEST,
         "unauthorized" => StatusCode::UNAUTHORIZED,
         "forbidden"
         | "no_active_delegation"
@@ -323,6 +337,9 @@ impl AppError {
             Self::NoActiveDelegation(grantor) => {
                 m.insert("grantor".into(), json!(grantor));
             }
+            Self::InvalidRange { max, .. } => {
+                m.insert("max".into(), json!(max));
+            }
             Self::TokenTooLong { max_minutes } => {
                 m.insert("max_minutes".into(), json!(max_minutes));
             }
@@ -439,13 +456,22 @@ mod tests {
         assert_eq!(status_of("not_a_pdf"), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(status_of("invalid_validity"), StatusCode::BAD_REQUEST);
         assert_eq!(status_of("conflict"), StatusCode::CONFLICT);
-        // D11: a registration without its evidence is a rule's refusal; a
-        // digest naming no document of the caller's is bad input.
+        // D11: a registration without its evidence is a rule's refusal, and
+        // so is a well-formed digest naming no document of the caller's.
         assert_eq!(
             status_of("evidence_missing"),
             StatusCode::UNPROCESSABLE_ENTITY
         );
-        assert_eq!(status_of("unknown_document"), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status_of("unknown_document"),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        // Well-formed, and refused for what it says, not for its shape.
+        assert_eq!(status_of("invalid_range"), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            status_of("unsupported_media_type"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
         // D12: what a delegate acting for a grantor may not do is forbidden.
         assert_eq!(status_of("not_allowed_when_acting"), StatusCode::FORBIDDEN);
         assert_eq!(status_of("no_active_delegation"), StatusCode::FORBIDDEN);

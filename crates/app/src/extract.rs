@@ -23,7 +23,19 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        match axum::Json::<T>::from_request(req, state).await {
+        // Read as a value first: serde would take a struct from a JSON array
+        // too (`[null, null]`), and every body of the contract is an object.
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        if !value.is_object() {
+            return Err(AppError::invalid("the body must be a JSON object"));
+        }
+        // Through axum again, whose rejection names the field at fault.
+        let bytes = serde_json::to_vec(&value)
+            .map_err(|e| AppError::Internal(format!("a JSON value did not serialise: {e}")))?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
@@ -54,9 +66,9 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
         };
     }
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            AppError::invalid("the body must be JSON, sent with Content-Type: application/json")
-        }
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
+            "the body must be JSON, sent with Content-Type: application/json",
+        ),
         other => AppError::invalid(other.body_text()),
     }
 }

@@ -7,15 +7,23 @@
 //! The contract is `docs/APP.md`; the app serves its OpenAPI document at
 //! `GET /openapi.json`, generated from the handlers below.
 //!
-//! Layout:
-//! - [`app`]: the router, with its layers (request id, trace span, body
-//!   limits, panics as 500);
-//! - [`routes`]: the handlers, one module per group of endpoints of docs/APP.md;
-//! - [`auth`]: bearer tokens, who may do what, act-as (D9);
-//! - [`error`]: the one place where errors become problem+json answers;
-//! - [`config`], [`counters`]: the typed configuration read once at start;
-//! - [`server`]: `serve`, with the workers, and graceful shutdown;
-//! - [`dto`], [`extract`], [`pdf`], [`state`]: the rest.
+//! What an embedder uses:
+//! - [`app`]: the router on an [`AppState`], with its layers (request id,
+//!   trace span, body limits, deadlines, panics as 500);
+//! - [`AppState::open`] with a [`StateConfig`]: the library's system on a
+//!   store, with the app's clock, keys and counters;
+//! - [`server::run`]: the router and the workers on a listener, until a
+//!   shutdown signal; [`cli::run`]: the `deleghe` command line;
+//! - [`auth`]: bearer tokens, who may do what, act-as (D9); [`config`],
+//!   [`counters`]: the typed configuration read once at start;
+//! - [`openapi::ApiDoc`]: the OpenAPI document `GET /openapi.json` serves;
+//!   [`privacy`]: how the logs name people.
+//!
+//! Inside, private: the handlers (`routes`, one module per group of
+//! endpoints of docs/APP.md), the one place where errors become
+//! problem+json answers (`error`), the JSON shapes (`dto`), the extractors
+//! (`extract`), the connections' head deadline (`connections`), metrics,
+//! the ticket PDF.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -37,16 +45,16 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod connections;
+mod connections;
 pub mod counters;
-pub mod dto;
-pub mod error;
-pub mod extract;
-pub mod metrics;
+mod dto;
+mod error;
+mod extract;
+mod metrics;
 pub mod openapi;
-pub mod pdf;
+mod pdf;
 pub mod privacy;
-pub mod routes;
+mod routes;
 pub mod server;
 pub mod state;
 
@@ -100,7 +108,37 @@ impl Default for Timeouts {
     }
 }
 
-/// The whole HTTP app on `state`.
+/// The whole HTTP app on `state`: every route of docs/APP.md, an unknown
+/// path answering 404 and an unknown method on a known path 405 (with
+/// `Allow`), both problem+json.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use axum::body::Body;
+/// use axum::http::{header, Request, StatusCode};
+/// use deleghe_app::{app, AppState};
+/// use tower::ServiceExt;
+///
+/// let router = app(AppState::for_tests(false).await);
+/// let document = router
+///     .clone()
+///     .oneshot(Request::get("/openapi.json").body(Body::empty()).unwrap())
+///     .await
+///     .unwrap();
+/// assert_eq!(document.status(), StatusCode::OK);
+/// let wrong_method = router
+///     .oneshot(Request::delete("/v1/delegations").body(Body::empty()).unwrap())
+///     .await
+///     .unwrap();
+/// assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+/// assert_eq!(wrong_method.headers()[header::ALLOW], "POST,GET,HEAD");
+/// assert_eq!(
+///     wrong_method.headers()[header::CONTENT_TYPE],
+///     "application/problem+json"
+/// );
+/// # }
+/// ```
 pub fn app(state: AppState) -> Router {
     use routes::{bookings, delegations, documents, meetings, personal, system};
     let mut router = Router::new()

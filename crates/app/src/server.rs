@@ -160,6 +160,36 @@ pub async fn serve(
 
 /// Serves `state` on `listener` with the workers until `shutdown` resolves;
 /// then lets requests in flight finish and stops the workers.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use deleghe_app::AppState;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let address = listener.local_addr()?;
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let server = tokio::spawn(deleghe_app::server::run(
+///     listener,
+///     AppState::for_tests(false).await,
+///     Box::pin(async move {
+///         let _ = stopped.await;
+///     }),
+/// ));
+/// let mut socket = tokio::net::TcpStream::connect(address).await?;
+/// socket
+///     .write_all(b"GET /health/ready HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+///     .await?;
+/// let mut answer = String::new();
+/// socket.read_to_string(&mut answer).await?;
+/// // Ready: the store answers and the workers it started are running.
+/// assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+/// stop.send(()).unwrap();
+/// server.await??;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,

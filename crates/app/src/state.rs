@@ -55,9 +55,13 @@ struct Inner {
 
 /// How to build an [`AppState`].
 pub struct StateConfig {
+    /// The store, migrated.
     pub repository: Repository,
+    /// Every number and switch the rules use.
     pub policy: Policy,
+    /// The key that checks and mints tokens, with its rules.
     pub keys: JwtKeys,
+    /// The offices' counters.
     pub counters: Counters,
     /// Enables `/dev/*` (the settable clock).
     pub dev_clock: bool,
@@ -81,6 +85,37 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> ServiceErro
 impl AppState {
     /// The rules on `repository` and its read side, reading time from a
     /// [`SettableClock`] that reads real time until `PUT /dev/clock` sets it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use deleghe_adapters::Repository;
+    /// use deleghe_app::auth::JwtKeys;
+    /// use deleghe_app::config::Secret;
+    /// use deleghe_app::counters::Counters;
+    /// use deleghe_app::state::TEST_SECRET;
+    /// use deleghe_app::{AppState, StateConfig, Timeouts};
+    /// use deleghe_domain::Policy;
+    ///
+    /// let state = AppState::open(StateConfig {
+    ///     repository: Repository::memory(),
+    ///     policy: Policy::default(),
+    ///     // In a deployment: the key of DELEGHE_JWT_SECRET, checked by `config`.
+    ///     keys: JwtKeys::new(&Secret::new(TEST_SECRET)),
+    ///     counters: Counters::builtin(),
+    ///     dev_clock: false,
+    ///     sms_outbox: None,
+    ///     timeouts: Timeouts::default(),
+    ///     io: None,
+    ///     sms_provider: None,
+    ///     failpoint: None,
+    /// })
+    /// .await?;
+    /// assert!(state.counters().get("deleghe-web-meeting").is_some());
+    /// assert!(!state.dev_clock_enabled());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn open(config: StateConfig) -> Result<Self, ServiceError> {
         let clock = SettableClock::new();
         // The metrics recorder, before the first command is counted.
@@ -147,18 +182,22 @@ impl AppState {
         &self.0.system
     }
 
+    /// The library's commands and queries.
     pub fn service(&self) -> &Arc<Deleghe> {
         self.0.system.service()
     }
 
+    /// The store.
     pub fn repository(&self) -> &Repository {
         self.0.system.repository()
     }
 
+    /// The policy in force.
     pub fn policy(&self) -> &Policy {
         self.0.system.policy()
     }
 
+    /// The app's clock: real time, unless the development clock set it.
     pub fn clock(&self) -> &SettableClock {
         &self.0.clock
     }
@@ -168,14 +207,17 @@ impl AppState {
         self.0.clock.now()
     }
 
+    /// The token key, and the access codes' (M2).
     pub fn keys(&self) -> &JwtKeys {
         &self.0.keys
     }
 
+    /// The configured counters.
     pub fn counters(&self) -> &Counters {
         &self.0.counters
     }
 
+    /// Where uploaded documents are kept (M6, D11).
     pub fn documents(&self) -> &Arc<dyn DocumentStore> {
         self.0.system.documents()
     }
@@ -201,14 +243,17 @@ impl AppState {
         Ok(judged?)
     }
 
+    /// SMS, IO and calendar: where the outbox sends.
     pub fn gateways(&self) -> &Gateways {
         self.0.system.gateways()
     }
 
+    /// Whether `/dev/clock` is served.
     pub fn dev_clock_enabled(&self) -> bool {
         self.0.dev_clock
     }
 
+    /// The request deadlines.
     pub fn timeouts(&self) -> Timeouts {
         self.0.timeouts
     }
@@ -247,7 +292,7 @@ impl AppState {
     /// D9: the delegation through which `delegate` may act for `grantor`
     /// now (the library's rule, `Deleghe::acting_delegation`); the refusal
     /// names the grantor.
-    pub async fn check_acting_for(
+    pub(crate) async fn check_acting_for(
         &self,
         delegate: &FiscalCode,
         grantor: &FiscalCode,
@@ -261,13 +306,13 @@ impl AppState {
     }
 
     /// The view of a delegation as clients see it.
-    pub fn delegation_view(&self, d: &Delegation) -> DelegationView {
+    pub(crate) fn delegation_view(&self, d: &Delegation) -> DelegationView {
         DelegationView::of(d, self.now(), self.policy())
     }
 
     /// A registered delegation by id (one still in its registration flow,
     /// or refused by a rule, was never registered: 404).
-    pub async fn delegation(&self, id: &str) -> Result<DelegationView, AppError> {
+    pub(crate) async fn delegation(&self, id: &str) -> Result<DelegationView, AppError> {
         let missing = || AppError::not_found(format!("delegation {id}"));
         let id = DelegationId::parse(id).map_err(|_| missing())?;
         match self.read().await?.delegation(&id).await? {
@@ -280,7 +325,7 @@ impl AppState {
     /// outcome of its request (`Location` of a 202): the registered
     /// delegation, or `pending` while its flow is under way, or the refusing
     /// rule's own error. 404 if nothing was ever asked under that id.
-    pub async fn delegation_outcome(&self, id: &str) -> Result<DelegationView, AppError> {
+    pub(crate) async fn delegation_outcome(&self, id: &str) -> Result<DelegationView, AppError> {
         let missing = || AppError::not_found(format!("delegation {id}"));
         let id = DelegationId::parse(id).map_err(|_| missing())?;
         self.read()
@@ -293,7 +338,10 @@ impl AppState {
     /// What [`Self::delegation_outcome`] found, once the caller may see
     /// it: the view if registered; otherwise why not (the library's
     /// [`deleghe_adapters::service::settled_delegation`], on the stored one).
-    pub async fn settled_delegation(&self, d: DelegationView) -> Result<DelegationView, AppError> {
+    pub(crate) async fn settled_delegation(
+        &self,
+        d: DelegationView,
+    ) -> Result<DelegationView, AppError> {
         if !matches!(d.status, Status::Pending | Status::Refused) {
             return Ok(d);
         }
@@ -308,7 +356,7 @@ impl AppState {
 
     /// A booking by id, from its booker's stream (a refused request was
     /// never a booking, and a pending one is not one yet: 404).
-    pub async fn booking(&self, id: &str) -> Result<Booking, AppError> {
+    pub(crate) async fn booking(&self, id: &str) -> Result<Booking, AppError> {
         let b = self.booking_outcome(id).await?;
         match b.stage {
             BookingStage::Pending | BookingStage::Refused { .. } => {
@@ -322,7 +370,7 @@ impl AppState {
     /// outcome of a request a 202 answered, which
     /// [`deleghe_adapters::service::settled_booking`] reads); 404 if nothing
     /// was asked under that id.
-    pub async fn booking_outcome(&self, id: &str) -> Result<Booking, AppError> {
+    pub(crate) async fn booking_outcome(&self, id: &str) -> Result<Booking, AppError> {
         let missing = || AppError::not_found(format!("booking {id}"));
         let id = BookingId::parse(id).map_err(|_| missing())?;
         let view = self.read().await?.booking(&id).await?.ok_or_else(missing)?;
@@ -335,7 +383,7 @@ impl AppState {
     }
 
     /// The view of a booking as clients see it, with its meeting's state.
-    pub async fn booking_view(&self, b: &Booking) -> Result<BookingView, AppError> {
+    pub(crate) async fn booking_view(&self, b: &Booking) -> Result<BookingView, AppError> {
         let meeting = if b.mode == Mode::WebMeeting {
             self.service().meeting(&b.id).await?
         } else {

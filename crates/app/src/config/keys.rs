@@ -46,19 +46,30 @@ pub const KNOWN_KEYS: &[&str] = &[
 /// What is wrong with a key (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyWeakness {
+    /// Too little key material.
     #[error(
         "holds {bytes} bytes of key material ({how}): an HS256 key needs at least {MIN_KEY_BYTES}"
     )]
-    Short { bytes: usize, how: &'static str },
+    Short {
+        /// The bytes of key material found.
+        bytes: usize,
+        /// How they were counted (hex, base64, bytes).
+        how: &'static str,
+    },
     #[error(
         "is trivially weak ({why}): a key is {MIN_KEY_BYTES} random bytes or more, \
          e.g. `openssl rand -hex 32`"
     )]
-    Trivial { why: &'static str },
+    /// Trivially weak, as `why` says.
+    Trivial {
+        /// Few distinct characters, a repeated string...
+        why: &'static str,
+    },
     #[error(
         "is a key published in this repository (a test or example key): \
          generate your own, e.g. `openssl rand -hex 32`"
     )]
+    /// A key this repository shows.
     Published,
 }
 

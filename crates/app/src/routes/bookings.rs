@@ -13,6 +13,7 @@ use deleghe_domain::booking::{
     OperatorChannel, Phone, RequestBooking, Settler, Ticket,
 };
 use deleghe_domain::schedule::{Mode, OfficeId};
+use deleghe_domain::time::ROME;
 use deleghe_domain::FiscalCode;
 
 use crate::auth::Caller;
@@ -51,8 +52,9 @@ pub async fn counters(State(state): State<AppState>, _caller: Caller) -> Json<Co
     params(("id" = String, Path, description = "counter id"), SlotQuery),
     responses(
         (status = 200, body = SlotList),
-        (status = 400, description = "bad or too long range", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request`: a date missing or not `YYYY-MM-DD`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_range` (with `max`): `to` before `from`, or a range over 62 days", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn slots(
@@ -65,8 +67,18 @@ pub async fn slots(
         .counters()
         .get(&id)
         .ok_or_else(|| AppError::not_found(format!("counter {id}")))?;
+    let range = |detail: String| AppError::InvalidRange {
+        detail,
+        max: MAX_SLOT_RANGE_DAYS,
+    };
+    if q.to < q.from {
+        return Err(range(format!(
+            "the range starts on {}, after its end {}",
+            q.from, q.to
+        )));
+    }
     if (q.to - q.from).num_days() >= MAX_SLOT_RANGE_DAYS {
-        return Err(AppError::invalid(format!(
+        return Err(range(format!(
             "a listing covers at most {MAX_SLOT_RANGE_DAYS} days"
         )));
     }
@@ -76,7 +88,7 @@ pub async fn slots(
         .slot_availability(counter, q.from, q.to)
         .await
         .map_err(|e| match e {
-            QueryError::Range(e) => AppError::invalid(e.to_string()),
+            QueryError::Range(e) => range(e.to_string()),
             QueryError::Store(e) => AppError::Service(e),
         })?;
     Ok(Json(SlotList {
@@ -202,12 +214,14 @@ async fn book(
 }
 
 /// A citizen's own bookings ("Le mie prenotazioni", B7); an operator's
-/// console: the bookings of an office on a day, with their meeting state (M9).
+/// console: the bookings of an office on a day, with their meeting state
+/// (M9), by default the operator's own office, today (Europe/Rome).
 #[utoipa::path(get, path = "/v1/bookings", tag = "bookings",
     params(BookingQuery),
     responses(
         (status = 200, body = BookingList),
-        (status = 400, description = "an operator without office and date", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request`: a date that is not `YYYY-MM-DD`, a blank office", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`other_office` (M11): another office's day", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -215,16 +229,24 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<BookingQuery>,
 ) -> Result<Json<BookingList>, AppError> {
+    // Checked whoever asks, though a citizen's list does not use them.
+    let office = q
+        .office
+        .as_deref()
+        .map(OfficeId::parse)
+        .transpose()
+        .map_err(|e| AppError::invalid(e.to_string()))?;
     let read = state.read().await?;
     let found = if caller.is_operator() {
-        let (Some(office), Some(date)) = (q.office, q.date) else {
-            return Err(AppError::invalid(
-                "an operator lists the bookings of an office on a day: give office and date",
-            ));
-        };
-        let office = OfficeId::parse(&office).map_err(|e| AppError::invalid(e.to_string()))?;
-        // M11: the days of the operator's own office only.
         let (_, mine) = caller.operator()?;
+        let office = match office {
+            Some(office) => office,
+            None => OfficeId::parse(mine).map_err(|e| AppError::invalid(e.to_string()))?,
+        };
+        let date = q
+            .date
+            .unwrap_or_else(|| state.now().with_timezone(&ROME).date_naive());
+        // M11: the days of the operator's own office only.
         if office.as_str() != mine {
             return Err(BookingError::OtherOffice { office }.into());
         }
@@ -244,7 +266,7 @@ pub async fn list(
 
 /// One booking: its booker, or an operator.
 #[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, body = BookingDto),
         (status = 202, description = "its request is accepted and still being settled: ask again after `Retry-After`", body = Pending, headers(("Location" = String, description = "this resource"), ("Retry-After" = u32, description = "seconds"))),
@@ -268,7 +290,7 @@ pub async fn get(
 /// B6: the booker cancels until the slot starts; the place is given back and
 /// the reminder withdrawn (N2).
 #[utoipa::path(delete, path = "/v1/bookings/{id}", tag = "bookings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "status `cancelled`", body = BookingDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -298,7 +320,7 @@ pub async fn cancel(
 
 /// B7: the ticket of a confirmed booking, as a PDF.
 #[utoipa::path(get, path = "/v1/bookings/{id}/ticket", tag = "bookings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "the ticket", content_type = "application/pdf", body = crate::openapi::PdfBody),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -359,7 +381,7 @@ async fn settle(
 
 /// B8: the citizen was served at the counter or on the phone.
 #[utoipa::path(post, path = "/v1/counter/bookings/{id}/served", tag = "counter",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "status `served`", body = BookingDto),
         (status = 403, description = "not an operator, or of another office (`other_office`)", body = Problem, content_type = "application/problem+json"),
@@ -377,7 +399,7 @@ pub async fn served(
 
 /// B8: the citizen did not come.
 #[utoipa::path(post, path = "/v1/counter/bookings/{id}/missed", tag = "counter",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "status `missed`", body = BookingDto),
         (status = 403, description = "not an operator, or of another office (`other_office`)", body = Problem, content_type = "application/problem+json"),

@@ -32,7 +32,7 @@ fn fresh_id() -> DelegationId {
 
 /// D11: the evidence `named` points to, each `(field, digest)` a document
 /// `uploader` uploaded and the document store holds. A digest that is not
-/// one is 400 `invalid_request`; one naming no such document is 400
+/// one is 400 `invalid_request`; one naming no such document is 422
 /// `unknown_document`, both with the field. Whether the evidence is enough
 /// for the channel is the rules' to say (`evidence_missing`).
 async fn evidence_of(
@@ -73,8 +73,9 @@ async fn evidence_of(
     responses(
         (status = 201, description = "registered, active", body = DelegationDto),
         (status = 202, description = "accepted, its flow still under way: `Location` names the resource to poll, `Retry-After` when", body = Pending, headers(("Location" = String, description = "the resource to poll"), ("Retry-After" = u32, description = "seconds"))),
-        (status = 400, description = "`invalid_request` (also a malformed `identity_document`, with `field`), `invalid_fiscal_code`, `unknown_document` (a digest naming no document the caller uploaded, with `field` and `sha256`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `evidence_missing` (with `missing`)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request` (also a malformed `identity_document`, with `field`), `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator; `not_allowed_when_acting` for an act-as token (D12); `no_active_delegation`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `evidence_missing` (with `missing`), `unknown_document` (a digest naming no document the caller uploaded, with `field` and `sha256`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -114,9 +115,9 @@ pub async fn create(
     responses(
         (status = 201, description = "registered: active, or awaiting confirmation for legal roles", body = DelegationDto),
         (status = 202, description = "accepted, its flow still under way: `Location` names the resource to poll, `Retry-After` when", body = Pending, headers(("Location" = String, description = "the resource to poll"), ("Retry-After" = u32, description = "seconds"))),
-        (status = 400, description = "`invalid_request` (also a malformed digest in `documents`, with `field`), `invalid_fiscal_code`, `unknown_document` (a digest naming no document the calling operator uploaded, with `field` and `sha256`)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request` (also a malformed digest in `documents`, with `field`), `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `pec_needs_legal_representative`, `evidence_missing` (with `missing`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`self_delegation`, `grantor_already_has_delegate`, `delegate_cap_reached`, `end_date_too_soon`, `pec_needs_legal_representative`, `evidence_missing` (with `missing`), `unknown_document` (a digest naming no document the calling operator uploaded, with `field` and `sha256`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn counter_create(
@@ -174,7 +175,7 @@ async fn operator_command(
 
 /// D6: an operator confirms a legal representative's delegation.
 #[utoipa::path(post, path = "/v1/counter/delegations/{id}/confirm", tag = "counter",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "active", body = DelegationDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -195,7 +196,7 @@ pub async fn confirm(
 
 /// D6: an operator rejects a legal representative's delegation.
 #[utoipa::path(post, path = "/v1/counter/delegations/{id}/reject", tag = "counter",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "rejected", body = DelegationDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -216,7 +217,7 @@ pub async fn reject(
 
 /// D8: an operator revokes a delegation at a counter, at any time.
 #[utoipa::path(post, path = "/v1/counter/delegations/{id}/revoke", tag = "counter",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "revoked", body = DelegationDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -239,7 +240,7 @@ pub async fn counter_revoke(
 
 /// D8: the grantor revokes online, once 30 days have passed.
 #[utoipa::path(post, path = "/v1/delegations/{id}/revoke", tag = "delegations",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "revoked", body = DelegationDto),
         (status = 403, description = "the delegate, or an operator (who revokes at the counter)", body = Problem, content_type = "application/problem+json"),
@@ -276,7 +277,7 @@ pub async fn revoke(
 
 /// One delegation: its grantor, its delegate, or an operator.
 #[utoipa::path(get, path = "/v1/delegations/{id}", tag = "delegations",
-    params(("id" = String, Path, description = "delegation id")),
+    params(("id" = String, Path, description = "delegation id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, body = DelegationDto),
         (status = 202, description = "its request is accepted and still being settled: ask again after `Retry-After`", body = Pending, headers(("Location" = String, description = "this resource"), ("Retry-After" = u32, description = "seconds"))),
@@ -297,13 +298,16 @@ pub async fn get(
     Ok(Json(DelegationDto::from(&d)))
 }
 
-/// The delegations a grantor gave, or a delegate received.
+/// The delegations a grantor gave (`grantor`), a delegate received
+/// (`delegate`), or one gave the other (both); without either, a citizen's
+/// own, given and received.
 #[utoipa::path(get, path = "/v1/delegations", tag = "delegations",
     params(DelegationQuery),
     responses(
         (status = 200, body = DelegationList),
-        (status = 400, description = "neither or both parameters; `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_fiscal_code`, naming the parameter", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "another citizen's list", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`citizen_required`: an operator names the grantor or the delegate", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -311,31 +315,44 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<DelegationQuery>,
 ) -> Result<Json<DelegationList>, AppError> {
-    let (who, as_grantor) = match (&q.grantor, &q.delegate) {
-        (Some(g), None) => (
-            FiscalCode::parse(g).map_err(AppError::fiscal_code("grantor"))?,
-            true,
-        ),
-        (None, Some(d)) => (
-            FiscalCode::parse(d).map_err(AppError::fiscal_code("delegate"))?,
-            false,
-        ),
-        _ => {
-            return Err(AppError::invalid(
-                "give exactly one of the query parameters grantor and delegate",
-            ))
-        }
+    let parse = |text: &Option<String>, field| {
+        text.as_deref()
+            .map(|t| FiscalCode::parse(t).map_err(AppError::fiscal_code(field)))
+            .transpose()
     };
-    if !caller.may_see(&who) {
-        return Err(AppError::Forbidden(
-            "a citizen lists only their own delegations",
-        ));
-    }
+    let grantor = parse(&q.grantor, "grantor")?;
+    let delegate = parse(&q.delegate, "delegate")?;
     let read = state.read().await?;
-    let found = if as_grantor {
-        read.delegations_by_grantor(&who).await?
-    } else {
-        read.delegations_by_delegate(&who).await?
+    let found = match (grantor, delegate) {
+        (Some(g), d) => {
+            // Both named: the one may see it if they are either party.
+            if !(caller.may_see(&g) || d.as_ref().is_some_and(|d| caller.may_see(d))) {
+                return Err(AppError::Forbidden(
+                    "a citizen lists only their own delegations",
+                ));
+            }
+            let given = read.delegations_by_grantor(&g).await?;
+            match d {
+                Some(d) => given.into_iter().filter(|x| x.delegate == d).collect(),
+                None => given,
+            }
+        }
+        (None, Some(d)) => {
+            if !caller.may_see(&d) {
+                return Err(AppError::Forbidden(
+                    "a citizen lists only their own delegations",
+                ));
+            }
+            read.delegations_by_delegate(&d).await?
+        }
+        (None, None) => {
+            let Ok(me) = caller.citizen() else {
+                return Err(AppError::CitizenRequired);
+            };
+            let mut mine = read.delegations_by_grantor(me).await?;
+            mine.extend(read.delegations_by_delegate(me).await?);
+            mine
+        }
     };
     // A request still in its flow, or refused, was never a delegation: the
     // contract lists none (its own `Location` answers for it).

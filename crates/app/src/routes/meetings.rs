@@ -77,7 +77,7 @@ async fn run(
 /// M1–M3: the booker joins with the code sent by SMS, from 15 minutes before
 /// the booked time until the slot ends; they wait in the waiting room.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/join", tag = "meetings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     request_body = Join,
     responses(
         (status = 200, description = "state `waiting_room` or `in_call`", body = MeetingDto),
@@ -111,7 +111,7 @@ pub async fn join(
 /// M10: an operator of the office issues a new access code, sent by SMS to
 /// the booking's phone; earlier codes stop working and joining is unlocked.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/new-code", tag = "meetings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "a new code went by SMS", body = MeetingDto),
         (status = 403, description = "not an operator, or `other_office` (M11)", body = Problem, content_type = "application/problem+json"),
@@ -142,7 +142,7 @@ pub async fn new_code(
 
 /// The meeting as its booker and the operator's console see it (M9).
 #[utoipa::path(get, path = "/v1/bookings/{id}/meeting", tag = "meetings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, body = MeetingDto),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
@@ -160,7 +160,7 @@ pub async fn get(
 
 /// M3: an operator takes the waiting citizen in charge; the call starts.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/take-in-charge", tag = "meetings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "state `in_call`", body = MeetingDto),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
@@ -184,7 +184,7 @@ pub async fn take_in_charge(
 
 /// M4: recording consent; `false` ends the meeting (`consent_denied`).
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/consent", tag = "meetings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     request_body = Consent,
     responses(
         (status = 200, body = MeetingDto),
@@ -209,7 +209,7 @@ pub async fn consent(
 
 /// M5: the operator attests who is present.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/attendance", tag = "meetings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     request_body = Attendance,
     responses(
         (status = 200, body = MeetingDto),
@@ -240,7 +240,7 @@ pub async fn attendance(
 /// before the body is read: an upload it would refuse (not joined, booking
 /// cancelled, meeting closed) stores nothing.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/documents", tag = "meetings",
-    params(("id" = String, Path, description = "booking id"), DocumentQuery),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$"), DocumentQuery),
     request_body(content = crate::openapi::PdfBody, content_type = "application/pdf"),
     responses(
         (status = 201, body = DocumentDto),
@@ -291,8 +291,8 @@ pub async fn upload(
 /// its own (`Content-Security-Policy: sandbox`); no cache keeps it.
 #[utoipa::path(get, path = "/v1/bookings/{id}/meeting/documents/{document}", tag = "meetings",
     params(
-        ("id" = String, Path, description = "booking id"),
-        ("document" = String, Path, description = "document id (its SHA-256)"),
+        ("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$"),
+        ("document" = String, Path, description = "document id: its SHA-256 (404 for one that is not)", pattern = "^[0-9a-f]{64}$"),
     ),
     responses(
         (status = 200, description = "the PDF", content_type = "application/pdf", body = crate::openapi::PdfBody,
@@ -354,7 +354,7 @@ pub async fn download(
 /// (channel `web_meeting`) under D1–D3; a refusing rule ends the meeting
 /// with that rule's code.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/complete", tag = "meetings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "outcome `delegation_registered`", body = Completed),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
@@ -391,7 +391,7 @@ pub async fn complete(
 
 /// M8: the operator ends the meeting without a registration.
 #[utoipa::path(post, path = "/v1/bookings/{id}/meeting/abandon", tag = "meetings",
-    params(("id" = String, Path, description = "booking id")),
+    params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     request_body = Abandon,
     responses(
         (status = 200, description = "state `ended`", body = MeetingDto),

@@ -80,12 +80,28 @@ pub async fn b3_counters_and_their_free_slots(api: Api) {
     assert_eq!(after["items"][0]["free"], 1);
     assert_eq!(after["items"][1]["free"], 2);
 
+    // Well-formed dates of a range a listing does not cover: refused for
+    // what they say, naming the most days.
     for bad in [
         "from=2026-12-02&to=2026-12-01",
         "from=2026-01-01&to=2026-12-31",
-        "from=2026-12-01",
-        "from=yesterday&to=2026-12-01",
+        "from=2026-12-01&to=2027-02-01",
     ] {
+        let refused = api
+            .get(&format!("/v1/counters/deleghe-web-meeting/slots?{bad}"), &t)
+            .await
+            .refused(422, "invalid_range");
+        assert_eq!(refused["max"], 62, "{bad}");
+    }
+    // 62 days, both ends included, are listed.
+    api.get(
+        "/v1/counters/deleghe-web-meeting/slots?from=2026-12-01&to=2027-01-31",
+        &t,
+    )
+    .await
+    .ok(200);
+    // A date missing, or not a date: the request's shape.
+    for bad in ["from=2026-12-01", "from=yesterday&to=2026-12-01"] {
         api.get(&format!("/v1/counters/deleghe-web-meeting/slots?{bad}"), &t)
             .await
             .refused(400, "invalid_request");
@@ -337,9 +353,18 @@ pub async fn b7_tickets_and_the_operators_day(api: Api) {
         .await
         .ok(200);
     assert_eq!(other_day, json!({"items": []}));
-    api.get("/v1/bookings", &op)
+    // Without office and date: the operator's own office, today (the
+    // test clock stands on Monday 30 November), and only that.
+    let today = api.get("/v1/bookings", &op).await.ok(200);
+    assert_eq!(today, json!({"items": []}));
+    let tuesday = api.get("/v1/bookings?date=2026-12-01", &op).await.ok(200);
+    assert_eq!(tuesday, day);
+    api.get("/v1/bookings?office=%20", &op)
         .await
         .refused(400, "invalid_request");
+    api.get("/v1/bookings?office=ROMA%20EUR", &op)
+        .await
+        .refused(403, "other_office");
     // A citizen sees only their own.
     assert_eq!(
         api.get("/v1/bookings", &api.citizen(&grantor))

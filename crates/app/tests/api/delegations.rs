@@ -290,15 +290,31 @@ pub async fn delegations_are_seen_only_by_their_parties(api: Api) {
     api.get(&by_delegate, &api.citizen(&g))
         .await
         .refused(403, "forbidden");
-    api.get("/v1/delegations", &api.citizen(&g))
+    // Neither: a citizen's own, given and received; an operator names one.
+    for who in [&g, &d] {
+        let own = api.get("/v1/delegations", &api.citizen(who)).await.ok(200);
+        assert_eq!(own["items"], json!([created.clone()]), "{who}");
+    }
+    let none = api
+        .get("/v1/delegations", &api.citizen(&stranger))
         .await
-        .refused(400, "invalid_request");
-    api.get(
-        &format!("/v1/delegations?grantor={g}&delegate={d}"),
-        &api.citizen(&g),
-    )
-    .await
-    .refused(400, "invalid_request");
+        .ok(200);
+    assert_eq!(none["items"], json!([]));
+    api.get("/v1/delegations", &api.operator())
+        .await
+        .refused(422, "citizen_required");
+    // Both: what the one gave the other, for either party or an operator.
+    let both = format!("/v1/delegations?grantor={g}&delegate={d}");
+    for who in [api.citizen(&g), api.citizen(&d), api.operator()] {
+        let items = api.get(&both, &who).await.ok(200)["items"].clone();
+        assert_eq!(items, json!([created.clone()]));
+    }
+    let to_stranger = format!("/v1/delegations?grantor={g}&delegate={stranger}");
+    let items = api.get(&to_stranger, &api.citizen(&g)).await.ok(200)["items"].clone();
+    assert_eq!(items, json!([]));
+    api.get(&both, &api.citizen(&stranger))
+        .await
+        .refused(403, "forbidden");
     api.get("/v1/delegations?grantor=NOTACODE", &api.citizen(&g))
         .await
         .refused(400, "invalid_fiscal_code");
@@ -374,7 +390,18 @@ pub async fn bad_json_and_invalid_fiscal_codes_store_nothing(api: Api) {
         raw(r#"{"delegate": "VRDLGU70A01H501O"}"#),
     )
     .await
-    .refused(400, "invalid_request");
+    .refused(415, "unsupported_media_type");
+    // Every body is an object: serde alone would take a struct from an array.
+    for not_an_object in [r#"["VRDLGU70A01H501O", null, null]"#, "null", "42"] {
+        api.post_raw(
+            "/v1/delegations",
+            Some(&t),
+            "application/json",
+            raw(not_an_object),
+        )
+        .await
+        .refused(400, "invalid_request");
+    }
     // I1: a wrong check character, a wrong length.
     let bad = api
         .post(

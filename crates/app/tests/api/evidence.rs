@@ -35,7 +35,7 @@ pub async fn d11_online_needs_the_grantors_own_identity_document(api: Api) {
             json!({"delegate": d, "identity_document": someone_elses}),
         )
         .await
-        .refused(400, "unknown_document");
+        .refused(422, "unknown_document");
     assert_eq!(unknown["field"], "identity_document");
     assert_eq!(unknown["sha256"], someone_elses.as_str());
     // Nor is one an operator uploaded for a counter.
@@ -46,7 +46,7 @@ pub async fn d11_online_needs_the_grantors_own_identity_document(api: Api) {
         json!({"delegate": d, "identity_document": operators}),
     )
     .await
-    .refused(400, "unknown_document");
+    .refused(422, "unknown_document");
 
     // Uploaded by the grantor: registered, and the delegation shows it.
     let mine = api.id_doc(&g).await;
@@ -134,7 +134,7 @@ pub async fn d11_counter_forms_follow_the_role(api: Api) {
             json!({"grantor": cf(712), "delegate": cf(713), "role": "tutor", "documents": aa10}),
         )
         .await
-        .refused(400, "unknown_document");
+        .refused(422, "unknown_document");
     assert_eq!(bad["field"], "documents[0]");
     // Nor is a citizen's upload.
     let citizens = api.id_doc(&cf(712)).await;
@@ -145,7 +145,7 @@ pub async fn d11_counter_forms_follow_the_role(api: Api) {
                "documents": [aa10[0].clone(), citizens]}),
     )
     .await
-    .refused(400, "unknown_document");
+    .refused(422, "unknown_document");
     let malformed = api
         .post(
             "/v1/counter/delegations",
@@ -313,7 +313,7 @@ pub async fn d11_evidence_is_never_swept(api: Api) {
                "channel": "pec", "documents": [unused]}),
     )
     .await
-    .refused(400, "unknown_document");
+    .refused(422, "unknown_document");
 }
 
 pub async fn d11_the_policy_may_waive_the_online_identity_document(store: Store) {

@@ -60,6 +60,18 @@ macro_rules! scenarios {
     };
 }
 
+/// The document does not depend on the store: once.
+#[tokio::test]
+async fn openapi_states_the_constraints_of_requests() {
+    let api = crate::support::Api::on(crate::support::Store::Memory, false).await;
+    system::openapi_states_the_constraints_of_requests(api).await;
+}
+
+#[test]
+fn the_fiscal_code_pattern_is_the_parsers_grammar() {
+    system::the_fiscal_code_pattern_is_the_parsers_grammar();
+}
+
 scenarios!(
     delegations::d1_d4_d7_online_registration,
     delegations::d2_cap_and_d3_legal_representatives,
@@ -98,6 +110,7 @@ scenarios!(
     system::metrics_count_requests_and_commands,
     system::metrics_answer_what_operations_lists,
     system::openapi_declares_every_status_the_error_funnel_gives,
+    system::every_operation_declares_what_it_answers_to_bad_requests,
     system::the_policy_in_force,
     system::unknown_paths_and_methods_answer_problems,
     system::dev_clock_is_off_by_default,

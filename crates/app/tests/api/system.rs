@@ -115,6 +115,40 @@ pub async fn unknown_paths_and_methods_answer_problems(api: Api) {
         )
         .await;
     answer.refused(405, "method_not_allowed");
+    // RFC 9110: a 405 names the methods the resource answers, and does so
+    // before anything looks at the caller (no token here).
+    let allowed = |answer: &crate::support::Answer| {
+        let mut methods: Vec<String> = answer
+            .headers
+            .get("allow")
+            .expect("a 405 has Allow")
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .collect();
+        methods.sort();
+        methods
+    };
+    assert_eq!(allowed(&answer), ["GET", "HEAD", "POST"]);
+    for (method, path, allow) in [
+        ("DELETE", "/v1/delegations/d-1", &["GET", "HEAD"][..]),
+        ("PATCH", "/v1/bookings/b-1", &["DELETE", "GET", "HEAD"][..]),
+        ("GET", "/v1/me/pin", &["POST"][..]),
+        ("PUT", "/health", &["GET", "HEAD"][..]),
+    ] {
+        let answer = api
+            .send(
+                Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        answer.refused(405, "method_not_allowed");
+        assert_eq!(allowed(&answer), allow, "{method} {path}");
+    }
     // Every answer carries a request id: the server's, even when the
     // client sent one (kept beside it in the logs only).
     let given = api
@@ -315,9 +349,20 @@ pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
             if path.contains('{') {
                 assert!(declares("404"), "{what}: 404");
             }
-            if operation.get("requestBody").is_some() {
+            if let Some(body) = operation.get("requestBody") {
                 assert!(declares("400") && declares("413"), "{what}: 400/413");
+                // A JSON body sent as anything else is 415 (extract.rs).
+                if body["content"].get("application/json").is_some() {
+                    assert!(declares("415"), "{what}: 415");
+                }
             }
+            // A command may lose to a concurrent one every time (409).
+            // Act-as mints a token; the notices' writes change a read model.
+            let command = method != "get"
+                && path.starts_with("/v1/")
+                && path != "/v1/sessions/act-as"
+                && !path.starts_with("/v1/me/notices/");
+            assert_eq!(declares("409"), command, "{what}: 409");
             if path != "/health/live" && path != "/openapi.json" {
                 assert!(declares("503") && declares("408"), "{what}: 503/408");
             }
@@ -334,4 +379,253 @@ pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
         }
     }
     assert!(checked > 40, "{checked} operations");
+}
+
+/// One request of the test below: what it is, its token, its body's
+/// content type and text.
+type Try<'a> = (
+    &'static str,
+    Option<&'a str>,
+    Option<(&'static str, &'static str)>,
+);
+
+/// What the document declares is what the app answers, found by asking:
+/// every operation, sent without a token, with a body of the wrong type,
+/// with a body that is not an object and with an unknown method, answers a
+/// status the operation (or, for the method, the document's description)
+/// declares, and every error is a problem.
+pub async fn every_operation_declares_what_it_answers_to_bad_requests(api: Api) {
+    let doc = api
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await
+        .ok(200);
+    let citizen = api.citizen(&cf(450));
+    let operator = api.operator();
+    let mut asked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        // Any id: a path of the right shape, whether or not it exists.
+        let path = template
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x-1" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().unwrap() {
+            let declared = |status: u16| operation["responses"].get(status.to_string()).is_some();
+            let what = format!("{method} {template}");
+            let json_body = operation["requestBody"]["content"]
+                .get("application/json")
+                .is_some();
+            let mut tries: Vec<Try<'_>> = vec![("no token", None, None)];
+            for token in [&citizen, &operator] {
+                tries.push(("signed in", Some(token.as_str()), None));
+                if json_body {
+                    tries.push((
+                        "text body",
+                        Some(token.as_str()),
+                        Some(("text/plain", "{}")),
+                    ));
+                    tries.push((
+                        "array body",
+                        Some(token.as_str()),
+                        Some(("application/json", "[]")),
+                    ));
+                }
+            }
+            for (how, token, body) in tries {
+                let mut request = Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(&path);
+                if let Some(token) = token {
+                    request = request.header("authorization", format!("Bearer {token}"));
+                }
+                let request = match body {
+                    Some((kind, text)) => request
+                        .header("content-type", kind)
+                        .body(Body::from(text))
+                        .unwrap(),
+                    None => request.body(Body::empty()).unwrap(),
+                };
+                let answer = api.send(request).await;
+                let status = answer.status.as_u16();
+                assert!(declared(status), "{what}, {how}: {status} is not declared");
+                if status >= 400 {
+                    answer.code();
+                }
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked > 150, "{asked} requests");
+    // A method no operation of a known path has: 405, with Allow.
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        // Off, the development clock's paths are not known: 404.
+        let unknown = template.starts_with("/dev/") && !api.state.dev_clock_enabled();
+        if template.contains('{') || item.get("patch").is_some() || unknown {
+            continue;
+        }
+        let answer = api
+            .send(
+                Request::builder()
+                    .method("PATCH")
+                    .uri(template)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        answer.refused(405, "method_not_allowed");
+        assert!(answer.headers.contains_key("allow"), "PATCH {template}");
+    }
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(description.contains("405"), "{description}");
+}
+
+/// The document states the constraints the app enforces on requests: the
+/// fiscal code's grammar (I1), enums, formats, sizes, required fields, and
+/// no unknown fields in a JSON body.
+pub async fn openapi_states_the_constraints_of_requests(api: Api) {
+    let doc = api
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await
+        .ok(200);
+    let schemas = &doc["components"]["schemas"];
+    let fiscal_code = &schemas["FiscalCode"];
+    assert_eq!(fiscal_code["format"], "fiscal-code");
+    assert_eq!(fiscal_code["minLength"], 16);
+    assert_eq!(fiscal_code["maxLength"], 16);
+    let pattern = fiscal_code["pattern"].as_str().unwrap();
+    assert_eq!(pattern, deleghe_app::openapi::FISCAL_CODE_PATTERN);
+    // Every request schema naming a fiscal code points at it.
+    for (schema, field) in [
+        ("NewDelegation", "delegate"),
+        ("CounterDelegation", "grantor"),
+        ("CounterDelegation", "delegate"),
+        ("ActAs", "grantor"),
+        ("GrantorDto", "fiscal_code"),
+        ("CounterBooking", "citizen"),
+        ("PinCheckRequest", "fiscal_code"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["$ref"], "#/components/schemas/FiscalCode",
+            "{schema}.{field}"
+        );
+    }
+    // Each JSON request body refuses unknown fields, as the app does.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(schema) =
+                operation["requestBody"]["content"]["application/json"]["schema"].get("$ref")
+            else {
+                continue;
+            };
+            let name = schema.as_str().unwrap().rsplit('/').next().unwrap();
+            assert_eq!(
+                schemas[name]["additionalProperties"], false,
+                "{method} {path}: {name}"
+            );
+        }
+    }
+    assert_eq!(
+        schemas["NewBooking"]["properties"]["start"]["format"],
+        "date-time"
+    );
+    assert_eq!(
+        schemas["NewBooking"]["properties"]["reason"]["maxLength"],
+        500
+    );
+    assert_eq!(
+        schemas["NewBooking"]["properties"]["phone"]["$ref"],
+        "#/components/schemas/Phone"
+    );
+    let required = schemas["NewBooking"]["required"].as_array().unwrap();
+    for field in ["counter", "start", "mode", "reason", "phone"] {
+        assert!(required.contains(&json!(field)), "{field}");
+    }
+    assert_eq!(schemas["Sha256"]["pattern"], "^[0-9a-f]{64}$");
+    // Path ids: the alphabet of DelegationId and BookingId.
+    for path in ["/v1/delegations/{id}", "/v1/bookings/{id}"] {
+        let id = &doc["paths"][path]["get"]["parameters"][0];
+        assert_eq!(id["name"], "id");
+        assert_eq!(
+            id["schema"]["pattern"],
+            deleghe_app::openapi::ID_PATTERN,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        schemas["PinValidityDto"]["enum"],
+        json!(["1d", "1w", "1m", "3m"])
+    );
+    assert_eq!(
+        schemas["EvidenceKind"]["enum"],
+        json!(["aa08", "identity_document", "aa09", "aa10", "pec"])
+    );
+    assert_eq!(
+        schemas["ModeDto"]["enum"],
+        json!(["in_person", "phone_callback", "web_meeting"])
+    );
+    // And the answers' closed sets, as docs/APP.md lists them.
+    assert_eq!(
+        schemas["DelegationDto"]["properties"]["status"]["$ref"],
+        "#/components/schemas/DelegationStatusDto"
+    );
+    assert_eq!(
+        schemas["DelegationStatusDto"]["enum"],
+        json!([
+            "awaiting_confirmation",
+            "active",
+            "revoked",
+            "expired",
+            "rejected"
+        ])
+    );
+    assert_eq!(
+        schemas["BookingStatusDto"]["enum"],
+        json!(["confirmed", "cancelled", "served", "missed"])
+    );
+    assert_eq!(
+        schemas["MeetingStateDto"]["enum"],
+        json!([
+            "scheduled",
+            "waiting_room",
+            "in_call",
+            "registering",
+            "ended"
+        ])
+    );
+}
+
+/// The fiscal code's pattern and the parser agree (I1): valid codes, in
+/// either case and with omocodia letters, match; codes the parser refuses
+/// for their layout, month or day do not.
+pub fn the_fiscal_code_pattern_is_the_parsers_grammar() {
+    let regex = regex::Regex::new(deleghe_app::openapi::FISCAL_CODE_PATTERN).unwrap();
+    let matches = |code: &str| regex.is_match(code);
+    for ok in [
+        "RSSMRA85T10A562S",
+        "rssmra85t10a562s",
+        "VRDLGU70A01H501O",
+        "BNCGNN80A41F205A",
+        // Every digit an omocodia letter.
+        "RSSMRAURTMLARNNS",
+    ] {
+        let body = &ok.to_ascii_uppercase()[..15];
+        let check = deleghe_domain::FiscalCode::check_character(body).unwrap();
+        let code = format!("{}{check}", &ok[..15]);
+        assert!(deleghe_domain::FiscalCode::parse(&code).is_ok(), "{code}");
+        assert!(matches(&code), "{code}");
+    }
+    for bad in [
+        "RSSMRA85T10A562",       // 15 characters
+        "RSSMRA85T10A562SX",     // 17
+        "RSSMRA8AT10A562S",      // a letter where a digit belongs, not omocodia
+        "RSSMRA85F10A562S",      // F is no month
+        "RSSMRA85T32A562S",      // day 32
+        "RSSMRA85T00A562S",      // day 0
+        "RSSMRA85T72A562S",      // day 72
+        "RSSMRA85T10A56 S",      // a space
+        "RSSMRA85T10A562\u{e9}", // not ASCII
+    ] {
+        assert!(deleghe_domain::FiscalCode::parse(bad).is_err(), "{bad}");
+        assert!(!matches(bad), "{bad}");
+    }
 }
