@@ -233,3 +233,43 @@ async fn progress_reports_the_lag_and_what_waits() {
         assert_eq!(projected.read_side.bookings_pending, 0, "{store:?}");
     }
 }
+
+/// The projector worker is woken by an append made in its process: with a
+/// poll of an hour, a booking is projected all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projector_is_woken_by_an_append_not_only_by_its_poll() {
+    for store in stores() {
+        let clock = SettableClock::fixed(t0());
+        let system = System::builder(Policy::default())
+            .clock(clock.as_clock())
+            .on(fresh(&store).await)
+            .await
+            .unwrap_or_else(|e| panic!("{store:?}: {e}"));
+        let workers = system.workers(Intervals {
+            poll: Duration::from_secs(3600),
+            ..Intervals::default()
+        });
+        // The workers' first turn, on the empty log, is over.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        system
+            .service()
+            .book(web_booking("b-woken", 1), &meta(1))
+            .await
+            .unwrap();
+        let mut progress = system.progress().await.unwrap();
+        for _ in 0..200 {
+            if progress.log_head > 0 && progress.projector_lag_events() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            progress = system.progress().await.unwrap();
+        }
+        workers.stop().await;
+        assert!(progress.log_head > 0, "{store:?}");
+        assert_eq!(
+            progress.projector_lag_events(),
+            0,
+            "{store:?}: the append did not wake the projector: {progress:?}"
+        );
+    }
+}

@@ -34,6 +34,9 @@ pub use crate::store::Positioned;
 #[derive(Clone)]
 pub struct Repository {
     store: Arc<dyn EventStore>,
+    /// Told of every append through this repository or a clone: the
+    /// projector waits on it rather than only polling.
+    appended: Arc<tokio::sync::Notify>,
 }
 
 impl Repository {
@@ -48,6 +51,7 @@ impl Repository {
     pub fn from_store(store: impl EventStore) -> Self {
         Self {
             store: Arc::new(store),
+            appended: Arc::default(),
         }
     }
 
@@ -225,6 +229,14 @@ impl Repository {
         }
     }
 
+    /// What is told of every append made through this repository (or a
+    /// clone of it), in this process: a worker that reads the log waits on
+    /// it between its polls. An append by another process is seen at the
+    /// next poll.
+    pub(crate) fn appended(&self) -> &Arc<tokio::sync::Notify> {
+        &self.appended
+    }
+
     /// The position of the last event of the log, 0 if it is empty.
     pub async fn log_head(&self) -> Result<i64, ServiceError> {
         self.store.log_head().await
@@ -323,7 +335,11 @@ impl PersistedEventRepository for Repository {
         // they are stored all or none, each at the sequence it was decided
         // at, so a stream another writer moved makes the whole append conflict.
         let durable = !DEFERRED.try_with(|deferred| *deferred).unwrap_or(false);
-        self.store.append(current().as_ref(), events, durable).await
+        let appended = self.store.append(current().as_ref(), events, durable).await;
+        if appended.is_ok() {
+            self.appended.notify_waiters();
+        }
+        appended
     }
 
     // The streams are read whole, then replayed: sqlite-es's and postgres-es's

@@ -461,9 +461,17 @@ impl Projector {
         Ok(replayed + self.catch_up().await?)
     }
 
-    /// Runs until `shutdown` turns true, polling the log every `every`.
+    /// Runs until `shutdown` turns true: catches up as soon as an append is
+    /// made through its repository (or a clone) in this process, and every
+    /// `every` for the appends of other processes.
     pub async fn run(self, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let appended = Arc::clone(self.repository.appended());
         loop {
+            // Listening before the catch-up: an append during it wakes the
+            // next turn at once instead of waiting for the poll.
+            let notified = appended.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             match self.catch_up().await {
                 Ok(n) if n > 0 => tracing::debug!(events = n, "projector caught up"),
                 Ok(_) => {}
@@ -471,6 +479,7 @@ impl Projector {
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
+                _ = &mut notified => {}
                 _ = shutdown.changed() => {
                     if *shutdown.borrow() {
                         return;
