@@ -265,7 +265,10 @@ async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
 
     let mut load = Load::new(&api).await;
     for n in 0..5 {
-        assert!(load.round(n).await, "before the limit every write is stored");
+        assert!(
+            load.round(n).await,
+            "before the limit every write is stored"
+        );
     }
     // A little room left: a few rounds fit, then the database is full.
     let before = page_count(&pool).await;
@@ -301,8 +304,9 @@ async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
 
     let logs = captured.text();
     assert!(
-        logs.lines().any(|l| (l.contains(" WARN ") || l.contains(" ERROR "))
-            && l.contains("database or disk is full")),
+        logs.lines()
+            .any(|l| (l.contains(" WARN ") || l.contains(" ERROR "))
+                && l.contains("database or disk is full")),
         "a warn or error line names the cause:\n{logs}"
     );
 
@@ -319,17 +323,25 @@ async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
     }
     assert!(recovered, "writes are stored again once there is room");
     assert!(load.acked.len() > acked_when_full);
-    assert_eq!(load.refused.len(), refused_when_full, "no write refused with room");
+    assert_eq!(
+        load.refused.len(),
+        refused_when_full,
+        "no write refused with room"
+    );
 
     // The workers resume: ready, the projector at the head, and the
     // dispatcher sends the confirmation SMS of a booking made now.
     let ready = api.get("/health/ready", "").await;
     ready.ok(200);
-    eventually(Duration::from_secs(10), "the projector reaches the head", || async {
-        let text = String::from_utf8(api.get("/metrics", "").await.body).unwrap();
-        metric(&text, "deleghe_projector_lag_events") == Some(0.0)
-            && metric(&text, "deleghe_runner_lag_events") == Some(0.0)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the projector reaches the head",
+        || async {
+            let text = String::from_utf8(api.get("/metrics", "").await.body).unwrap();
+            metric(&text, "deleghe_projector_lag_events") == Some(0.0)
+                && metric(&text, "deleghe_runner_lag_events") == Some(0.0)
+        },
+    )
     .await;
     let last_booking = load
         .acked
@@ -340,12 +352,16 @@ async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
             _ => None,
         })
         .expect("a booking stored after the recovery");
-    eventually(Duration::from_secs(10), "the dispatcher sends again", || async {
-        deleghe_adapters::gateway::FileSmsGateway::read_lines(&api.sms)
-            .unwrap_or_default()
-            .iter()
-            .any(|l| l.key.contains(&last_booking))
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the dispatcher sends again",
+        || async {
+            deleghe_adapters::gateway::FileSmsGateway::read_lines(&api.sms)
+                .unwrap_or_default()
+                .iter()
+                .any(|l| l.key.contains(&last_booking))
+        },
+    )
     .await;
 
     // Nothing acknowledged is lost: each is there, to its owner, settled
