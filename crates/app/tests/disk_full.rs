@@ -11,6 +11,7 @@
 //! global one, so that the workers' tasks log into it too.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -231,23 +232,132 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// The capturing subscriber, the process's global one, set once.
+fn captured() -> Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            tracing::subscriber::set_global_default(
+                tracing_subscriber::fmt()
+                    .with_max_level(tracing::Level::INFO)
+                    .with_ansi(false)
+                    .with_writer(captured.clone())
+                    .finish(),
+            )
+            .unwrap();
+            captured
+        })
+        .clone()
+}
+
+/// One scenario at a time: they share the log.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How the test takes the room away and gives it back.
+enum Room {
+    /// SQLite's page limit, lent with every connection.
+    PageLimit(Arc<AtomicU32>),
+    /// A tmpfs of its own, mounted on this folder: a full file system.
+    Tmpfs(PathBuf),
+}
+
+impl Room {
+    /// Leaves room for a few more rounds only.
+    async fn narrow(&self, pool: &SqlitePool) {
+        match self {
+            Self::PageLimit(limit) => {
+                let before = page_count(pool).await;
+                limit.store(before + 24, Ordering::SeqCst);
+            }
+            Self::Tmpfs(dir) => {
+                let used: u64 = std::fs::read_dir(dir)
+                    .unwrap()
+                    .map(|f| f.unwrap().metadata().unwrap().len().div_ceil(4096) * 4096)
+                    .sum();
+                remount(dir, used + 96 * 1024);
+            }
+        }
+    }
+
+    /// Gives the room back.
+    fn widen(&self) {
+        match self {
+            Self::PageLimit(limit) => limit.store(UNLIMITED, Ordering::SeqCst),
+            Self::Tmpfs(dir) => remount(dir, 64 * 1024 * 1024),
+        }
+    }
+}
+
+fn remount(dir: &Path, bytes: u64) {
+    let status = std::process::Command::new("mount")
+        .args(["-o", &format!("remount,size={bytes}")])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "remounting {} at {bytes} bytes",
+        dir.display()
+    );
+}
+
+/// A SQLite file made full by its page limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
-    let captured = Captured::default();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(captured.clone())
-            .finish(),
-    )
-    .unwrap();
-
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = std::env::temp_dir().join(format!("deleghe-full-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("deleghe.sqlite");
     let limit = Arc::new(AtomicU32::new(UNLIMITED));
-    let pool = pool_with_page_limit(&file, limit.clone()).await;
+    let pool = pool_with_page_limit(&dir.join("deleghe.sqlite"), limit.clone()).await;
+    fill_and_recover(pool, Room::PageLimit(limit)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A SQLite file on a file system that is full: a tmpfs of a few hundred
+/// KiB. Mounting takes privileges: where the test may not mount, it says
+/// so and passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_file_system_refuses_writes_with_503_and_recovers() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = std::env::temp_dir().join(format!("deleghe-tmpfs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        let _ = std::fs::remove_dir(&dir);
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping the tmpfs variant of the disk-full test: this user may not mount a tmpfs \
+             (the page-limit variant runs everywhere)"
+        );
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _unmount = Unmount(dir.clone());
+    let pool = pool_with_page_limit(
+        &dir.join("deleghe.sqlite"),
+        Arc::new(AtomicU32::new(UNLIMITED)),
+    )
+    .await;
+    fill_and_recover(pool, Room::Tmpfs(dir.clone())).await;
+}
+
+/// Drives the app on `pool` until `room` runs out, then gives it back;
+/// checks what the app answered, logged and kept.
+async fn fill_and_recover(pool: SqlitePool, room: Room) {
+    let captured = captured();
+    captured.0.lock().unwrap().clear();
     let repository = Repository::from_sqlite_pool(pool.clone());
     repository.migrate().await.unwrap();
     let api = Api::with_policy(Store::Given(repository), Policy::default()).await;
@@ -271,8 +381,7 @@ async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
         );
     }
     // A little room left: a few rounds fit, then the database is full.
-    let before = page_count(&pool).await;
-    limit.store(before + 24, Ordering::SeqCst);
+    room.narrow(&pool).await;
     let mut n = 5;
     let whole = Duration::from_secs(60);
     while load.refused.is_empty() {
@@ -311,7 +420,7 @@ async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
     );
 
     // Space comes back: the same app writes again, without a restart.
-    limit.store(UNLIMITED, Ordering::SeqCst);
+    room.widen();
     let acked_when_full = load.acked.len();
     let refused_when_full = load.refused.len();
     let mut recovered = false;
@@ -421,5 +530,4 @@ async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
         .unwrap()
         .unwrap();
     pool.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
