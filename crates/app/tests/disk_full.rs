@@ -12,18 +12,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::header;
+use deleghe_adapters::sql;
 use deleghe_adapters::Repository;
 use deleghe_domain::Policy;
 use serde_json::{json, Value};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 use tracing_subscriber::fmt::MakeWriter;
 
 #[path = "api/support.rs"]
@@ -61,19 +59,11 @@ impl Captured {
 /// No limit: SQLite's own maximum.
 const UNLIMITED: u32 = 1_073_741_823;
 
-/// A pool opened as the app opens a `sqlite://FILE` store (WAL, the same
-/// busy timeout), whose connections each take the page limit of `limit`
-/// whenever they are lent.
+/// The pool the app opens on a `sqlite://FILE` store, whose connections
+/// each take the page limit of `limit` whenever they are lent.
 async fn pool_with_page_limit(file: &std::path::Path, limit: Arc<AtomicU32>) -> SqlitePool {
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", file.display()))
-        .unwrap()
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
-    SqlitePoolOptions::new()
-        .max_connections(8)
+    let options = sql::sqlite_options(&format!("sqlite://{}", file.display())).unwrap();
+    sql::sqlite_pool_options()
         .before_acquire(move |connection, _| {
             let limit = limit.load(Ordering::SeqCst);
             Box::pin(async move {
@@ -102,6 +92,9 @@ struct Load<'a> {
     slot: usize,
     acked: Vec<Acked>,
     refused: Vec<Answer>,
+    /// The registrations and bookings answered 503, by citizen: a 503
+    /// stores nothing (a request stored whose flow could not go on is 202).
+    refused_writes: Vec<(&'static str, usize)>,
 }
 
 impl<'a> Load<'a> {
@@ -125,18 +118,25 @@ impl<'a> Load<'a> {
             slot: 0,
             acked: Vec::new(),
             refused: Vec::new(),
+            refused_writes: Vec::new(),
         }
     }
 
     /// Sorts an answer to a write: 2xx kept as acknowledged, 5xx kept as
     /// refused; anything else is a failure of the test's own load.
-    fn sort(&mut self, answer: Answer, acked: impl FnOnce(&Value) -> Acked) -> bool {
+    fn sort(
+        &mut self,
+        answer: Answer,
+        write: (&'static str, usize),
+        acked: impl FnOnce(&Value) -> Acked,
+    ) -> bool {
         let status = answer.status.as_u16();
         if answer.status.is_success() {
             self.acked.push(acked(&answer.json()));
             true
         } else if answer.status.is_server_error() {
             self.refused.push(answer);
+            self.refused_writes.push(write);
             false
         } else {
             panic!(
@@ -175,7 +175,7 @@ impl<'a> Load<'a> {
                 json!({"delegate": delegate, "identity_document": digest}),
             )
             .await;
-        let mut all = self.sort(registered, |v| Acked::Delegation {
+        let mut all = self.sort(registered, ("delegation", n), |v| Acked::Delegation {
             id: v["id"].as_str().unwrap().to_owned(),
             owner: n,
         });
@@ -196,7 +196,7 @@ impl<'a> Load<'a> {
                 self.slot += 1;
                 continue;
             }
-            all &= self.sort(booked, |v| Acked::Booking {
+            all &= self.sort(booked, ("booking", n), |v| Acked::Booking {
                 id: v["id"].as_str().unwrap().to_owned(),
                 owner: n,
             });
@@ -495,6 +495,27 @@ async fn fill_and_recover(pool: SqlitePool, room: Room) {
             status == 200 || status == 422,
             "{path}: {status} {}",
             String::from_utf8_lossy(&answer.body)
+        );
+    }
+
+    // A write answered 503 stored nothing, once every flow has ended.
+    api.state.system().runner().catch_up().await.unwrap();
+    for (kind, n) in &load.refused_writes {
+        let who = deleghe_domain::FiscalCode::parse(&cf(*n)).unwrap();
+        let service = api.state.service();
+        let stored = if *kind == "delegation" {
+            !service
+                .grantor(&who)
+                .await
+                .unwrap()
+                .delegations()
+                .is_empty()
+        } else {
+            !service.booker(&who).await.unwrap().bookings().is_empty()
+        };
+        assert!(
+            !stored,
+            "the {kind} of citizen {n} was answered 503, and stored"
         );
     }
 
