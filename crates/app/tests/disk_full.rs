@@ -95,6 +95,12 @@ struct Load<'a> {
     /// The registrations and bookings answered 503, by citizen: a 503
     /// stores nothing (a request stored whose flow could not go on is 202).
     refused_writes: Vec<(&'static str, usize)>,
+    /// How many registrations and bookings of each citizen were answered
+    /// other than 503 (2xx, or a rule's 422 such as `slot_full`): each such
+    /// answer may have stored one, a 503 none.
+    answered: std::collections::HashMap<(&'static str, usize), usize>,
+    /// The identity documents uploaded ahead of their rounds, by citizen.
+    uploaded: std::collections::HashMap<usize, String>,
 }
 
 impl<'a> Load<'a> {
@@ -119,6 +125,8 @@ impl<'a> Load<'a> {
             acked: Vec::new(),
             refused: Vec::new(),
             refused_writes: Vec::new(),
+            uploaded: std::collections::HashMap::new(),
+            answered: std::collections::HashMap::new(),
         }
     }
 
@@ -131,6 +139,9 @@ impl<'a> Load<'a> {
         acked: impl FnOnce(&Value) -> Acked,
     ) -> bool {
         let status = answer.status.as_u16();
+        if !answer.status.is_server_error() {
+            *self.answered.entry(write).or_default() += 1;
+        }
         if answer.status.is_success() {
             self.acked.push(acked(&answer.json()));
             true
@@ -146,17 +157,14 @@ impl<'a> Load<'a> {
         }
     }
 
-    /// Citizen `n` uploads an identity document and names a delegate on it
-    /// (D11), then books a place at the pensions counter. Whether every
-    /// write of the round was acknowledged.
-    async fn round(&mut self, n: usize) -> bool {
-        let (grantor, delegate) = (cf(n), cf(5000 + n));
-        let token = self.api.citizen(&grantor);
+    /// Citizen `n` uploads a copy of their identity document (D11); its
+    /// digest, or false if it was refused.
+    async fn upload(&mut self, n: usize) -> bool {
         let upload = self
             .api
             .post_raw(
                 "/v1/me/documents?kind=identity_document",
-                Some(&token),
+                Some(&self.api.citizen(&cf(n))),
                 "application/pdf",
                 deleghe_domain::document::blank_pdf(1100 + n).unwrap(),
             )
@@ -167,18 +175,42 @@ impl<'a> Load<'a> {
             return false;
         }
         let digest = upload.json()["sha256"].as_str().unwrap().to_owned();
+        self.uploaded.insert(n, digest);
+        true
+    }
+
+    /// Citizen `n` names a delegate on their identity document (uploaded
+    /// now, unless it was ahead of the round), then books a place at the
+    /// pensions counter. Whether every write of the round was acknowledged.
+    async fn round(&mut self, n: usize) -> bool {
+        let (grantor, delegate) = (cf(n), cf(5000 + n));
+        let token = self.api.citizen(&grantor);
+        let mut all = true;
+        if !self.uploaded.contains_key(&n) {
+            all &= self.upload(n).await;
+        }
+        if let Some(digest) = self.uploaded.get(&n).cloned() {
+            all &= self.register(n, &token, &delegate, &digest).await;
+        }
+        all & self.book(n, &token).await
+    }
+
+    async fn register(&mut self, n: usize, token: &str, delegate: &str, digest: &str) -> bool {
         let registered = self
             .api
             .post(
                 "/v1/delegations",
-                &token,
+                token,
                 json!({"delegate": delegate, "identity_document": digest}),
             )
             .await;
-        let mut all = self.sort(registered, ("delegation", n), |v| Acked::Delegation {
+        self.sort(registered, ("delegation", n), |v| Acked::Delegation {
             id: v["id"].as_str().unwrap().to_owned(),
             owner: n,
-        });
+        })
+    }
+
+    async fn book(&mut self, n: usize, token: &str) -> bool {
         loop {
             let Some(start) = self.slots.get(self.slot).cloned() else {
                 panic!("the load ran out of slots before the database was full");
@@ -187,20 +219,20 @@ impl<'a> Load<'a> {
                 .api
                 .post(
                     "/v1/bookings",
-                    &token,
+                    token,
                     json!({"counter": "pensioni-roma", "start": start, "mode": "in_person",
                            "reason": "Pensione", "phone": "333 123 4567"}),
                 )
                 .await;
             if booked.status.as_u16() == 422 && booked.code() == "slot_full" {
+                *self.answered.entry(("booking", n)).or_default() += 1;
                 self.slot += 1;
                 continue;
             }
-            all &= self.sort(booked, ("booking", n), |v| Acked::Booking {
+            return self.sort(booked, ("booking", n), |v| Acked::Booking {
                 id: v["id"].as_str().unwrap().to_owned(),
                 owner: n,
             });
-            return all;
         }
     }
 }
@@ -380,11 +412,16 @@ async fn fill_and_recover(pool: SqlitePool, room: Room) {
             "before the limit every write is stored"
         );
     }
+    // The documents of the next rounds, ahead: when the room runs out,
+    // registrations and bookings meet it too, not only uploads.
+    for n in 5..45 {
+        assert!(load.upload(n).await);
+    }
     // A little room left: a few rounds fit, then the database is full.
     room.narrow(&pool).await;
     let mut n = 5;
     let whole = Duration::from_secs(60);
-    while load.refused.is_empty() {
+    while load.refused_writes.is_empty() {
         assert!(n < 400, "the database never filled up");
         tokio::time::timeout(whole, load.round(n))
             .await
@@ -498,26 +535,38 @@ async fn fill_and_recover(pool: SqlitePool, room: Room) {
         );
     }
 
-    // A write answered 503 stored nothing, once every flow has ended.
+    // A write answered 503 stored nothing, once every flow has ended: a
+    // citizen has as many registrations and bookings as were answered
+    // otherwise (the rule's refusals are kept too).
     api.state.system().runner().catch_up().await.unwrap();
-    for (kind, n) in &load.refused_writes {
-        let who = deleghe_domain::FiscalCode::parse(&cf(*n)).unwrap();
+    for write in &load.refused_writes {
+        let (kind, n) = *write;
+        let who = deleghe_domain::FiscalCode::parse(&cf(n)).unwrap();
         let service = api.state.service();
-        let stored = if *kind == "delegation" {
-            !service
-                .grantor(&who)
-                .await
-                .unwrap()
-                .delegations()
-                .is_empty()
+        let stored = if kind == "delegation" {
+            service.grantor(&who).await.unwrap().delegations().len()
         } else {
-            !service.booker(&who).await.unwrap().bookings().is_empty()
+            service.booker(&who).await.unwrap().bookings().len()
         };
-        assert!(
-            !stored,
-            "the {kind} of citizen {n} was answered 503, and stored"
+        let answered = load.answered.get(write).copied().unwrap_or(0);
+        assert_eq!(
+            stored, answered,
+            "{kind}s of citizen {n}: {stored} stored, {answered} answered other than 503"
         );
     }
+
+    // Every connection of the pool begins a write again (none keeps a
+    // transaction SQLite ended by itself on the full disk).
+    let mut connections = Vec::new();
+    for _ in 0..8 {
+        let mut connection = pool.acquire().await.unwrap();
+        let begun = sqlx::Connection::begin_with(&mut *connection, "BEGIN IMMEDIATE")
+            .await
+            .map(drop);
+        assert!(begun.is_ok(), "a pooled connection cannot write: {begun:?}");
+        connections.push(connection);
+    }
+    drop(connections);
 
     // Nothing is corrupted, and the read side agrees with the log.
     let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check")
