@@ -19,6 +19,9 @@ use deleghe_domain::time::ROME;
 use deleghe_domain::FiscalCodeError;
 use serde_json::{json, Map, Value};
 
+/// The `Retry-After` of a 503 answer, in seconds.
+const RETRY_AFTER_SECONDS: &str = "1";
+
 /// Everything a handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -312,7 +315,16 @@ impl IntoResponse for AppError {
             if let Self::NotReady(stopped) = &self {
                 extra.insert("stopped".into(), json!(stopped));
             }
-            return problem(status, code, detail, extra);
+            let mut response = problem(status, code, detail, extra);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                // A passing fault (the store out of reach or out of space,
+                // a worker restarting): say when to ask again, as a 202 does.
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
+            }
+            return response;
         }
         tracing::debug!(code, status = status.as_u16(), "request refused");
         problem(status, code, &self.to_string(), self.extra())

@@ -47,6 +47,8 @@ pub(crate) use postgres::PostgresDialect;
 pub use sqlite::migrate as migrate_sqlite;
 #[cfg(feature = "sqlite")]
 pub(crate) use sqlite::SqliteDialect;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{options as sqlite_options, pool_options as sqlite_pool_options};
 pub use store::SqlStore;
 
 pub use crate::connect::ConnectError;

@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use sqlx::error::BoxDynError;
 use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteTransactionManager;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::Arguments;
+use sqlx::{Arguments, Connection, TransactionManager};
 
 use super::dialect::{Dialect, Rows, Value};
 use super::ConnectError;
@@ -179,8 +180,13 @@ UPDATE outbox SET status = 'withdrawn'
 }
 
 /// The options of a `sqlite://FILE` URL: the file created if missing, in
-/// WAL mode.
-pub(crate) fn options(url: &str) -> Result<SqliteConnectOptions, ConnectError> {
+/// WAL mode. With [`pool_options`], what [`Repository::connect`] opens,
+/// for a pool of one's own passed to [`Repository::from_sqlite_pool`] (a
+/// test's, with a hook of its own).
+///
+/// [`Repository::connect`]: crate::Repository::connect
+/// [`Repository::from_sqlite_pool`]: crate::Repository::from_sqlite_pool
+pub fn options(url: &str) -> Result<SqliteConnectOptions, ConnectError> {
     Ok(SqliteConnectOptions::from_str(url)
         .map_err(|e| super::invalid("SQLite", e))?
         .create_if_missing(true)
@@ -197,18 +203,40 @@ pub(crate) fn options(url: &str) -> Result<SqliteConnectOptions, ConnectError> {
 /// Opens (creating if missing) a SQLite database and brings its schema up to date.
 pub(crate) async fn open(options: SqliteConnectOptions) -> Result<SqlitePool, ConnectError> {
     let path = display_path(options.get_filename());
-    let pool = SqlitePoolOptions::new()
+    let pool = pool_options()
+        .connect_with(options)
+        .await
+        .map_err(|source| ConnectError::Sqlite { path, source })?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// The options of the store's pool (see [`options`]).
+pub fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(super::ACQUIRE_TIMEOUT)
         // A SQLite connection is a file handle in this process: nothing can
         // close it behind the pool's back, so the ping before each loan
         // (sqlx's default) is a round trip to its worker thread for nothing.
         .test_before_acquire(false)
-        .connect_with(options)
-        .await
-        .map_err(|source| ConnectError::Sqlite { path, source })?;
-    migrate(&pool).await?;
-    Ok(pool)
+        // SQLite may roll a transaction back by itself when a statement or
+        // the commit fails (SQLITE_FULL, SQLITE_IOERR: a full disk). sqlx's
+        // own rollback then fails, and the connection goes on counting a
+        // transaction that is gone: every `BEGIN IMMEDIATE` on it would be
+        // refused, long after the disk has room again. Such a connection is
+        // closed instead of going back to the pool.
+        .after_release(|connection, _| {
+            Box::pin(async move {
+                if SqliteTransactionManager::get_transaction_depth(connection) == 0 {
+                    return Ok(true);
+                }
+                // A dropped transaction's rollback is queued on the
+                // connection's thread: let it run, then count again.
+                connection.ping().await?;
+                Ok(SqliteTransactionManager::get_transaction_depth(connection) == 0)
+            })
+        })
 }
 
 fn display_path(path: &Path) -> String {
@@ -228,6 +256,34 @@ mod tests {
     fn a_statement_has_a_tuple_per_row() {
         let sql = SqliteDialect::PLACES.sql(2);
         assert!(sql.contains("FROM (VALUES (?, ?), (?, ?)) AS k"), "{sql}");
+    }
+
+    /// SQLite may end a transaction by itself when a statement or the
+    /// commit fails (SQLITE_FULL, SQLITE_IOERR: a full disk), behind
+    /// sqlx's back: sqlx's rollback then fails and the connection keeps
+    /// counting a transaction that is gone, refusing every `BEGIN IMMEDIATE`
+    /// after. Such a connection must not go back to the pool, or the store
+    /// keeps failing writes once the disk has room again.
+    #[tokio::test]
+    async fn a_transaction_sqlite_ended_by_itself_does_not_spoil_the_pool() {
+        let file = std::env::temp_dir().join(format!("deleghe-tx-{}.sqlite", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}", file.display());
+        let pool = pool_options()
+            .max_connections(1)
+            .connect_with(options(&url).unwrap())
+            .await
+            .unwrap();
+        let mut tx = pool.begin_with(SqliteDialect::BEGIN_WRITE).await.unwrap();
+        // What SQLite does on its own after SQLITE_FULL, here on purpose.
+        sqlx::raw_sql("ROLLBACK").execute(&mut *tx).await.unwrap();
+        drop(tx);
+        let tx = pool.begin_with(SqliteDialect::BEGIN_WRITE).await;
+        assert!(tx.is_ok(), "{:?}", tx.err());
+        tx.unwrap().commit().await.unwrap();
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub enum Store {
     /// A new SQLite file in the temporary folder, removed with the `Api`.
     Sqlite,
     Postgres(String),
+    /// A store the test opened itself (a SQLite pool with a page limit, say).
+    #[allow(dead_code)]
+    Given(Repository),
 }
 
 /// The PostgreSQL store, if `DELEGHE_TEST_POSTGRES_URL` is set; otherwise
@@ -219,6 +222,7 @@ impl Api {
                     .await
                     .expect("a PostgreSQL store")
             }
+            Store::Given(repository) => repository,
         };
         let sms = std::env::temp_dir().join(format!("deleghe-app-sms-{}.jsonl", unique()));
         let state = AppState::open(StateConfig {
