@@ -372,7 +372,11 @@ async fn a_full_file_system_refuses_writes_with_503_and_recovers() {
     struct Unmount(PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            // Lazily: a failed run may leave the pool with the file open.
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
             let _ = std::fs::remove_dir(&self.0);
         }
     }
