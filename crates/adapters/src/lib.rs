@@ -26,6 +26,8 @@ pub mod connect;
 pub mod documents;
 pub mod error;
 mod events;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod gateway;
 mod memory;
 pub mod metadata;

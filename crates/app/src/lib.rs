@@ -50,6 +50,8 @@ pub mod counters;
 mod dto;
 mod error;
 mod extract;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod metrics;
 pub mod openapi;
 mod pdf;

@@ -54,6 +54,8 @@ pub mod delegation;
 pub mod document;
 pub mod fiscal_code;
 pub mod flows;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod ids;
 pub mod issuer;
 pub mod meeting;
