@@ -77,19 +77,31 @@ random_cf() {
 
 token() { "$BIN" token "$@"; }
 
+# The log position the last write answered with (its `Position` header):
+# every request names it in `If-Min-Position`, so that the lists and notices
+# read show what the walkthrough wrote (docs/APP.md, "Reading your writes").
+POSITION=0
+remember_position() {
+  local p
+  p=$(tr -d '\r' <"$WORK/headers" | awk -F': ' 'tolower($1) == "position" { print $2 }' | tail -n1)
+  if [[ "$p" =~ ^[0-9]+$ ]] && (( p > POSITION )); then POSITION=$p; fi
+}
+
 # call WHO METHOD PATH [JSON]: prints the request and the answer; the body
 # of the answer is left in $WORK/body and its status in $STATUS.
 call() {
   local who="$1" method="$2" path="$3" body="${4:-}" tok
   tok="${TOKENS[$who]:-}"
   printf '\n\033[36m>>> %s %s\033[0m  (%s)\n' "$method" "$path" "$who"
-  local args=(-sS -o "$WORK/body" -w '%{http_code}' -X "$method" "$BASE$path")
+  local args=(-sS -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method" "$BASE$path"
+    -H "If-Min-Position: $POSITION")
   [ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
   if [ -n "$body" ]; then
     echo "$body" | jq .
     args+=(-H 'Content-Type: application/json' --data "$body")
   fi
   STATUS=$(curl "${args[@]}")
+  remember_position
   printf '\033[33m<<< %s\033[0m\n' "$STATUS"
   # A bearer token is shown shortened: it is a credential.
   if [ -s "$WORK/body" ]; then
@@ -124,9 +136,10 @@ expect() {
 upload() {
   local who="$1" path="$2" file="$3"
   printf '\n\033[36m>>> POST %s\033[0m  (%s, application/pdf, %s bytes)\n' "$path" "$who" "$(wc -c <"$file")"
-  STATUS=$(curl -sS -o "$WORK/body" -w '%{http_code}' -X POST "$BASE$path" \
+  STATUS=$(curl -sS -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X POST "$BASE$path" \
     -H "Authorization: Bearer ${TOKENS[$who]}" -H 'Content-Type: application/pdf' \
     --data-binary "@$file")
+  remember_position
   printf '\033[33m<<< %s\033[0m\n' "$STATUS"
   jq . "$WORK/body"
 }
@@ -186,7 +199,7 @@ call delegate GET /v1/counters
 expect 200
 call delegate GET "/v1/counters/deleghe-web-meeting/slots?from=2026-12-01&to=2026-12-03"
 expect 200
-SLOTS=$(curl -sS -H "Authorization: Bearer ${TOKENS[delegate]}" \
+SLOTS=$(curl -sS -H "If-Min-Position: $POSITION" -H "Authorization: Bearer ${TOKENS[delegate]}" \
   "$BASE/v1/counters/deleghe-web-meeting/slots?from=2026-12-01&to=2027-01-31")
 START=$(jq -r '[.items[] | select(.free > 0)][0].start // empty' <<<"$SLOTS")
 [ -n "$START" ] || { echo "walkthrough: no free slot left until January: remove deleghe.sqlite" >&2; exit 1; }
@@ -285,7 +298,7 @@ expect 200
 TOKENS[delegate_for_grantor]=$(jq -r .token "$WORK/body")
 call delegate_for_grantor GET "/v1/delegations?grantor=$GRANTOR"
 expect 200
-SLOT2=$(curl -sS -H "Authorization: Bearer ${TOKENS[delegate_for_grantor]}" \
+SLOT2=$(curl -sS -H "If-Min-Position: $POSITION" -H "Authorization: Bearer ${TOKENS[delegate_for_grantor]}" \
   "$BASE/v1/counters/pensioni-roma/slots?from=$(day 1)&to=$(day 30)" \
   | jq -r '[.items[] | select(.free > 0)][0].start')
 call delegate_for_grantor POST /v1/bookings "$(jq -n --arg start "$SLOT2" '{

@@ -273,3 +273,108 @@ async fn the_projector_is_woken_by_an_append_not_only_by_its_poll() {
         );
     }
 }
+
+/// ADR 0014: the read models at a position. Naming none, or one already
+/// applied, they answer as they are; naming a later one, the read brings
+/// them up to it (no worker runs here); with no time to wait, it answers
+/// `Behind`; past the log's end, `BeyondLog`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_wait_for_the_position_they_name_and_no_longer() {
+    use deleghe::adapters::ServiceError;
+    let wait = Duration::from_secs(5);
+    for store in stores() {
+        let system = System::builder(Policy::default())
+            .clock(SettableClock::fixed(t0()).as_clock())
+            .on(fresh(&store).await)
+            .await
+            .unwrap_or_else(|e| panic!("{store:?}: {e}"));
+        let booking = web_booking("b-at", 1);
+        let booker = booking.booker.clone();
+        system.service().book(booking, &meta(1)).await.unwrap();
+        let head = system.repository().log_head().await.unwrap();
+        assert!(head > 0, "{store:?}");
+        let id = BookingId::parse("b-at").unwrap();
+
+        let now = system.read_models_at(None, wait).await.unwrap();
+        assert!(
+            now.booking(&id).await.unwrap().is_none(),
+            "{store:?}: no catch-up without a position"
+        );
+        match system.read_models_at(Some(head), Duration::ZERO).await {
+            Err(ServiceError::Behind { wanted, reached }) => {
+                assert_eq!((wanted, reached), (head, 0), "{store:?}");
+            }
+            other => panic!("{store:?}: {:?}", other.map(|_| ())),
+        }
+        let at = system.read_models_at(Some(head), wait).await.unwrap();
+        let found = at
+            .booking(&id)
+            .await
+            .unwrap()
+            .expect("the booking, projected");
+        assert_eq!(found.booker, booker, "{store:?}");
+        assert_eq!(system.projector().checkpoint().await.unwrap(), head);
+        // Applied already: answered from what is there.
+        assert!(system
+            .read_models_at(Some(head), Duration::ZERO)
+            .await
+            .is_ok());
+        match system.read_models_at(Some(head + 1), wait).await {
+            Err(ServiceError::BeyondLog { wanted, head: at }) => {
+                assert_eq!((wanted, at), (head + 1, head), "{store:?}");
+            }
+            other => panic!("{store:?}: {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+/// ADR 0014: on PostgreSQL, an append committed by another process wakes
+/// the projector at once (its trigger's `NOTIFY`, the workers' `LISTEN`),
+/// not at its next poll: here the poll is an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_another_processs_append_wakes_the_projector() {
+    use deleghe_testkit::store::StoreUnderTest;
+    let Some(server) = postgres_store().map(|s| match s {
+        Store::Postgres(url) => url,
+        _ => unreachable!(),
+    }) else {
+        return;
+    };
+    let store = StoreUnderTest::postgres(&server);
+    let open = || async {
+        System::builder(Policy::default())
+            .clock(SettableClock::fixed(t0()).as_clock())
+            .on(store.connect().await)
+            .await
+            .unwrap()
+    };
+    let (writer, watcher) = (open().await, open().await);
+    let workers = watcher.workers(Intervals {
+        poll: Duration::from_secs(3600),
+        ..Intervals::default()
+    });
+    // The workers' first turn, on the empty log, is over, and they listen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    writer
+        .service()
+        .book(web_booking("b-notified", 1), &meta(1))
+        .await
+        .unwrap();
+    let head = writer.repository().log_head().await.unwrap();
+    let mut applied = 0;
+    for _ in 0..100 {
+        // The watcher's own projector, not a read's catch-up, moves it.
+        applied = watcher.projector().checkpoint().await.unwrap();
+        if applied >= head {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    workers.stop().await;
+    store.remove().await;
+    assert!(head > 0);
+    assert_eq!(
+        applied, head,
+        "the other process's append did not wake the projector"
+    );
+}

@@ -39,6 +39,25 @@ pub enum ServiceError {
     /// outcome (`202` with a `Location` in the app).
     #[error("{0} is accepted and still being settled")]
     Pending(Unsettled),
+    /// A read asked for the read models at a log position they had not
+    /// reached when its wait ended ([`crate::System::read_models_at`]):
+    /// ask again shortly (`503` with `Retry-After` in the app).
+    #[error("the read models are at position {reached}, not yet at {wanted}")]
+    Behind {
+        /// The position the read asked for.
+        wanted: i64,
+        /// The position the read models had applied when the wait ended.
+        reached: i64,
+    },
+    /// A read asked for the read models at a log position the log has not
+    /// reached: no write answered with it (`400` in the app).
+    #[error("position {wanted} is beyond the end of the log ({head})")]
+    BeyondLog {
+        /// The position the read asked for.
+        wanted: i64,
+        /// The position of the log's last event.
+        head: i64,
+    },
 }
 
 /// What a [`ServiceError::Pending`] left under way.
@@ -80,6 +99,8 @@ impl ServiceError {
             Self::Misuse(_) => "misuse",
             Self::RefusedEarlier(code) => code,
             Self::Pending(_) => "pending",
+            Self::Behind { .. } => "read_models_behind",
+            Self::BeyondLog { .. } => "position_beyond_log",
         }
     }
 

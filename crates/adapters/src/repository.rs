@@ -237,6 +237,52 @@ impl Repository {
         &self.appended
     }
 
+    /// Relays to [`Repository::appended`] the appends other processes
+    /// commit to the same PostgreSQL log (its trigger notifies channel
+    /// `deleghe_log` at each appending commit; ADR 0014), until `shutdown`
+    /// turns true; a connection lost is opened again. `None` on any other
+    /// store, whose workers poll.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn relay_appends(
+        &self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let pool = self.postgres_pool()?.clone();
+        let appended = Arc::clone(&self.appended);
+        Some(async move {
+            loop {
+                let listening = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    listener.listen(LOG_CHANNEL).await?;
+                    loop {
+                        listener.recv().await?;
+                        appended.notify_waiters();
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<std::convert::Infallible, sqlx::Error>(unreachable!())
+                };
+                tokio::select! {
+                    ended = listening => {
+                        let Err(error) = ended;
+                        tracing::warn!(%error, "the log's notifications stopped; listening again");
+                    }
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+                // A pause before listening again, cut short by shutdown.
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+        })
+    }
+
     /// The position of the last event of the log, 0 if it is empty.
     pub async fn log_head(&self) -> Result<i64, ServiceError> {
         self.store.log_head().await
@@ -253,6 +299,11 @@ impl Repository {
         self.store.save_checkpoint(name, position).await
     }
 }
+
+/// The PostgreSQL channel the log's trigger notifies at each appending
+/// commit (migration `…_notify_appends.sql`).
+#[cfg(feature = "postgres")]
+const LOG_CHANNEL: &str = "deleghe_log";
 
 tokio::task_local! {
     /// Set by [`Repository::deferring`]: appends made in its scope commit

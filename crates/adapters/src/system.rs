@@ -243,6 +243,69 @@ impl System {
         Ok(&self.0.read)
     }
 
+    /// The read models once they have applied the log at least up to
+    /// `position` (what a write answered with), so that a read sees that
+    /// write and every one before it; at once, with no read of the log, if
+    /// `position` is `None` or already applied. Waits at most `wait`:
+    /// past it, [`ServiceError::Behind`]. A position beyond the end of
+    /// the log, which no write answered, is [`ServiceError::BeyondLog`].
+    ///
+    /// While waiting, the read brings the read models up itself (a
+    /// catch-up, in turns with the projector worker's, in a task of its
+    /// own that a wait ending mid-way leaves to finish), so it is served
+    /// whether or not a worker runs in this process.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use deleghe_adapters::{ServiceError, System};
+    /// use deleghe_domain::Policy;
+    ///
+    /// let system = System::builder(Policy::default()).open("memory:").await.unwrap();
+    /// let wait = Duration::from_millis(100);
+    /// assert!(system.read_models_at(None, wait).await.is_ok());
+    /// assert!(matches!(
+    ///     system.read_models_at(Some(7), wait).await,
+    ///     Err(ServiceError::BeyondLog { wanted: 7, head: 0 })
+    /// ));
+    /// # }
+    /// ```
+    pub async fn read_models_at(
+        &self,
+        position: Option<i64>,
+        wait: Duration,
+    ) -> Result<&ReadModels, ServiceError> {
+        let Some(wanted) = position.filter(|p| *p > 0) else {
+            return Ok(&self.0.read);
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut reached = self.0.projector.checkpoint().await?;
+        while reached < wanted {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ServiceError::Behind { wanted, reached });
+            }
+            let system = self.clone();
+            let catching = tokio::spawn(async move { system.0.projector.catch_up().await });
+            match tokio::time::timeout_at(deadline, catching).await {
+                Ok(Ok(caught)) => {
+                    caught?;
+                }
+                Ok(Err(failed)) => return Err(ServiceError::Unavailable(Box::new(failed))),
+                Err(_) => return Err(ServiceError::Behind { wanted, reached }),
+            }
+            reached = self.0.projector.checkpoint().await?;
+            if reached < wanted {
+                // A catch-up applies every event stored before it began.
+                let head = self.0.repository.log_head().await?;
+                if head < wanted {
+                    return Err(ServiceError::BeyondLog { wanted, head });
+                }
+            }
+        }
+        Ok(&self.0.read)
+    }
+
     /// How far the workers are behind the log, and what waits on the read
     /// side: what `GET /metrics` reports (docs/OPERATIONS.md). A few reads,
     /// no catch-up.
@@ -372,7 +435,8 @@ impl System {
     pub fn workers(&self, every: Intervals) -> Workers {
         let (stop, stopped) = watch::channel(false);
         let alive = WorkerHealth::default();
-        let handles = vec![
+        #[allow(unused_mut)] // without PostgreSQL, nothing is pushed
+        let mut handles = vec![
             alive.spawn(
                 "flow runner",
                 self.runner().run(every.poll, stopped.clone()),
@@ -389,8 +453,15 @@ impl System {
                 "booking timer",
                 self.booking_timer().run(every.settle, stopped.clone()),
             ),
-            alive.spawn("document sweep", self.sweep().run(every.sweep, stopped)),
+            alive.spawn(
+                "document sweep",
+                self.sweep().run(every.sweep, stopped.clone()),
+            ),
         ];
+        #[cfg(feature = "postgres")]
+        if let Some(relay) = self.0.repository.relay_appends(stopped) {
+            handles.push(alive.spawn("log notifications", relay));
+        }
         for (name, _) in &handles {
             tracing::info!(worker = name, "started");
         }

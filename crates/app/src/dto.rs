@@ -990,3 +990,29 @@ pub enum OutcomeKindDto {
     /// The documents were not valid.
     DocumentsInvalid,
 }
+
+/// ADR 0014: the log position a read of the read models must see, as the
+/// `min_position` query parameter (the `If-Min-Position` header wins).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // the OpenAPI document only: `position::MinPosition` reads it
+pub struct ReadAtQuery {
+    /// Answer only once the read models have applied the log up to this
+    /// position (what a write answered in `Position`), waiting a few
+    /// seconds at most (then 503 `read_models_behind`).
+    #[param(minimum = 0)]
+    pub min_position: Option<i64>,
+}
+
+/// ADR 0014: the log position a read of the read models must see, as a
+/// header.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // the OpenAPI document only: `position::MinPosition` reads it
+pub struct ReadAtHeader {
+    /// Answer only once the read models have applied the log up to this
+    /// position (what a write answered in `Position`), waiting a few
+    /// seconds at most (then 503 `read_models_behind`).
+    #[param(rename = "If-Min-Position", minimum = 0)]
+    pub if_min_position: Option<i64>,
+}

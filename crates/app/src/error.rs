@@ -217,7 +217,8 @@ pub fn status_of(code: &str) -> StatusCode {
         "not_a_pdf" | "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "pin_locked" | "access_code_locked" => StatusCode::LOCKED,
         "request_timeout" => StatusCode::REQUEST_TIMEOUT,
-        "unavailable" | "not_ready" => StatusCode::SERVICE_UNAVAILABLE,
+        "position_beyond_log" => StatusCode::BAD_REQUEST,
+        "unavailable" | "not_ready" | "read_models_behind" => StatusCode::SERVICE_UNAVAILABLE,
         "internal_error" | "corrupt" | "misuse" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
@@ -487,6 +488,23 @@ mod tests {
         // D12: what a delegate acting for a grantor may not do is forbidden.
         assert_eq!(status_of("not_allowed_when_acting"), StatusCode::FORBIDDEN);
         assert_eq!(status_of("no_active_delegation"), StatusCode::FORBIDDEN);
+    }
+
+    /// ADR 0014: read models short of the position a read named are a
+    /// passing state (503, ask again); a position past the log's end is
+    /// the client's mistake (400).
+    #[test]
+    fn a_read_ahead_of_the_read_models_is_asked_again_later() {
+        let behind = AppError::Service(ServiceError::Behind {
+            wanted: 9,
+            reached: 4,
+        })
+        .into_response();
+        assert_eq!(behind.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(behind.headers()[header::RETRY_AFTER], RETRY_AFTER_SECONDS);
+        let beyond = AppError::Service(ServiceError::BeyondLog { wanted: 9, head: 4 });
+        assert_eq!(beyond.code(), "position_beyond_log");
+        assert_eq!(beyond.into_response().status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub mod fuzzing;
 mod metrics;
 pub mod openapi;
 mod pdf;
+pub mod position;
 pub mod privacy;
 mod routes;
 pub mod server;
@@ -98,6 +99,9 @@ pub struct Timeouts {
     pub body: Duration,
     /// From the head to the end of the answer.
     pub request: Duration,
+    /// How long a read naming a log position (`If-Min-Position`) waits for
+    /// the read models to reach it before answering 503 (ADR 0014).
+    pub read_wait: Duration,
 }
 
 impl Default for Timeouts {
@@ -106,6 +110,7 @@ impl Default for Timeouts {
             head: Duration::from_secs(30),
             body: Duration::from_secs(30),
             request: Duration::from_secs(60),
+            read_wait: Duration::from_secs(5),
         }
     }
 }
@@ -244,6 +249,11 @@ pub fn app(state: AppState) -> Router {
     }
     let timeouts = state.timeouts();
     router
+        // ADR 0014: a write's answer names the log position it reached.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            position::stamp,
+        ))
         // Counted by the route matched (a route layer sees its template).
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(system::not_found)

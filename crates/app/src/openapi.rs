@@ -253,6 +253,78 @@ impl Modify for CommonAnswers {
     }
 }
 
+/// ADR 0014: every write that succeeds answers with the log position it
+/// reached, in the `Position` header and, in a JSON object body, as
+/// `position` (`crate::position::stamp`).
+struct Positions;
+
+impl Modify for Positions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
+        use utoipa::openapi::{KnownFormat, RefOr};
+        let position = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0))
+        };
+        let mut stamped = std::collections::BTreeSet::new();
+        for item in openapi.paths.paths.values_mut() {
+            let writes = [
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in writes.into_iter().filter_map(Option::as_mut) {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !status.starts_with('2') {
+                        continue;
+                    }
+                    response.headers.insert(
+                        "Position".into(),
+                        HeaderBuilder::new()
+                            .schema(position())
+                            .description(Some(
+                                "The log position this write reached: name it in \
+                                 `If-Min-Position` (or `min_position`) to read the read \
+                                 models with it applied.",
+                            ))
+                            .build(),
+                    );
+                    for content in response.content.values() {
+                        if let Some(RefOr::Ref(schema)) = &content.schema {
+                            if let Some(name) = schema.ref_location.rsplit('/').next() {
+                                stamped.insert(name.to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in stamped {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name) {
+                object.properties.insert(
+                    "position".into(),
+                    position()
+                        .description(Some(
+                            "On the answer of a write only: the log position it reached \
+                             (as the `Position` header).",
+                        ))
+                        .into(),
+                );
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -339,7 +411,7 @@ impl Modify for CommonAnswers {
         Sha256Text,
         PdfBody,
     )),
-    modifiers(&BearerAuth, &CommonAnswers),
+    modifiers(&BearerAuth, &CommonAnswers, &Positions),
     tags(
         (name = "delegations", description = "D1–D9, citizens"),
         (name = "counter", description = "D5, D6, D8 at a counter, B8, B9: operators"),

@@ -32,6 +32,7 @@ use crate::auth::JwtKeys;
 use crate::config::{IoSettings, Secret, SmsProvider};
 use crate::counters::Counters;
 use crate::error::AppError;
+use crate::position::MinPosition;
 use crate::Timeouts;
 
 /// The app's shared state; cloning shares it.
@@ -258,10 +259,14 @@ impl AppState {
         self.0.timeouts
     }
 
-    /// The read models, brought up to the end of the log first, so that a
-    /// query sees every command answered before it.
-    pub async fn read(&self) -> Result<&ReadModels, ServiceError> {
-        self.0.system.caught_up().await
+    /// The read models once they have applied the log up to `at` (what a
+    /// write answered with: ADR 0014), waiting at most the read wait; at
+    /// once, as the projector left them, if `at` names no position.
+    pub async fn read(&self, at: MinPosition) -> Result<&ReadModels, ServiceError> {
+        self.0
+            .system
+            .read_models_at(at.0, self.0.timeouts.read_wait)
+            .await
     }
 
     /// The outbox dispatcher of this app: its gateways, its clock, and the
@@ -310,15 +315,29 @@ impl AppState {
         DelegationView::of(d, self.now(), self.policy())
     }
 
+    /// Whose stream holds delegation `id`. The read models know it once
+    /// they have projected it, and it never changes; one they do not know
+    /// yet is looked for again after a catch-up, so that a client finds
+    /// what it has just written without naming a position (ADR 0014).
+    async fn grantor_of(&self, id: &DelegationId) -> Result<Option<FiscalCode>, ServiceError> {
+        let models = self.read(MinPosition::default()).await?;
+        if let Some(found) = models.delegation(id).await? {
+            return Ok(Some(found.grantor));
+        }
+        let models = self.0.system.caught_up().await?;
+        Ok(models.delegation(id).await?.map(|found| found.grantor))
+    }
+
     /// A registered delegation by id (one still in its registration flow,
-    /// or refused by a rule, was never registered: 404).
+    /// or refused by a rule, was never registered: 404), as its grantor's
+    /// stream holds it now.
     pub(crate) async fn delegation(&self, id: &str) -> Result<DelegationView, AppError> {
         let missing = || AppError::not_found(format!("delegation {id}"));
-        let id = DelegationId::parse(id).map_err(|_| missing())?;
-        match self.read().await?.delegation(&id).await? {
-            Some(d) if !matches!(d.status, Status::Pending | Status::Refused) => Ok(d),
-            _ => Err(missing()),
+        let found = self.delegation_outcome(id).await?;
+        if matches!(found.status, Status::Pending | Status::Refused) {
+            return Err(missing());
         }
+        Ok(found)
     }
 
     /// A delegation by id whatever its stage, for a client polling the
@@ -328,11 +347,10 @@ impl AppState {
     pub(crate) async fn delegation_outcome(&self, id: &str) -> Result<DelegationView, AppError> {
         let missing = || AppError::not_found(format!("delegation {id}"));
         let id = DelegationId::parse(id).map_err(|_| missing())?;
-        self.read()
-            .await?
-            .delegation(&id)
-            .await?
-            .ok_or_else(missing)
+        let grantor = self.grantor_of(&id).await?.ok_or_else(missing)?;
+        let stored = self.service().grantor(&grantor).await?;
+        let delegation = stored.delegation(&id).ok_or_else(missing)?;
+        Ok(self.delegation_view(delegation))
     }
 
     /// What [`Self::delegation_outcome`] found, once the caller may see
@@ -373,7 +391,24 @@ impl AppState {
     pub(crate) async fn booking_outcome(&self, id: &str) -> Result<Booking, AppError> {
         let missing = || AppError::not_found(format!("booking {id}"));
         let id = BookingId::parse(id).map_err(|_| missing())?;
-        let view = self.read().await?.booking(&id).await?.ok_or_else(missing)?;
+        // Whose stream: as for a delegation, a booking not projected yet
+        // is looked for again after a catch-up.
+        let view = match self
+            .read(MinPosition::default())
+            .await?
+            .booking(&id)
+            .await?
+        {
+            Some(view) => view,
+            None => self
+                .0
+                .system
+                .caught_up()
+                .await?
+                .booking(&id)
+                .await?
+                .ok_or_else(missing)?,
+        };
         self.service()
             .booker(&view.booker)
             .await?

@@ -19,10 +19,11 @@ use deleghe_domain::FiscalCode;
 use crate::auth::Caller;
 use crate::dto::{
     BookingDto, BookingList, BookingQuery, CounterBooking, CounterDto, CounterList, NewBooking,
-    OperatorChannelDto, Pending, Problem, SlotDto, SlotList, SlotQuery,
+    OperatorChannelDto, Pending, Problem, ReadAtHeader, ReadAtQuery, SlotDto, SlotList, SlotQuery,
 };
 use crate::error::AppError;
 use crate::extract::{Json, Path, Query};
+use crate::position::MinPosition;
 use crate::routes::new_id;
 use crate::state::AppState;
 
@@ -49,9 +50,11 @@ pub async fn counters(State(state): State<AppState>, _caller: Caller) -> Json<Co
 /// B3, B4: the slots a counter offers on the local dates `from` to `to`
 /// (at most 62 days), with their free places.
 #[utoipa::path(get, path = "/v1/counters/{id}/slots", tag = "bookings",
-    params(("id" = String, Path, description = "counter id"), SlotQuery),
+    params(("id" = String, Path, description = "counter id"), SlotQuery, ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = SlotList),
+        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "`invalid_request`: a date missing or not `YYYY-MM-DD`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_range` (with `max`): `to` before `from`, or a range over 62 days", body = Problem, content_type = "application/problem+json"),
@@ -60,6 +63,7 @@ pub async fn counters(State(state): State<AppState>, _caller: Caller) -> Json<Co
 pub async fn slots(
     State(state): State<AppState>,
     _caller: Caller,
+    at: MinPosition,
     Path(id): Path<String>,
     Query(q): Query<SlotQuery>,
 ) -> Result<Json<SlotList>, AppError> {
@@ -83,7 +87,7 @@ pub async fn slots(
         )));
     }
     let slots = state
-        .read()
+        .read(at)
         .await?
         .slot_availability(counter, q.from, q.to)
         .await
@@ -217,9 +221,11 @@ async fn book(
 /// console: the bookings of an office on a day, with their meeting state
 /// (M9), by default the operator's own office, today (Europe/Rome).
 #[utoipa::path(get, path = "/v1/bookings", tag = "bookings",
-    params(BookingQuery),
+    params(BookingQuery, ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = BookingList),
+        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "`invalid_request`: a date that is not `YYYY-MM-DD`, a blank office", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`other_office` (M11): another office's day", body = Problem, content_type = "application/problem+json"),
     ),
@@ -227,6 +233,7 @@ async fn book(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    at: MinPosition,
     Query(q): Query<BookingQuery>,
 ) -> Result<Json<BookingList>, AppError> {
     // Checked whoever asks, though a citizen's list does not use them.
@@ -236,7 +243,7 @@ pub async fn list(
         .map(OfficeId::parse)
         .transpose()
         .map_err(|e| AppError::invalid(e.to_string()))?;
-    let read = state.read().await?;
+    let read = state.read(at).await?;
     let found = if caller.is_operator() {
         let (_, mine) = caller.operator()?;
         let office = match office {

@@ -15,10 +15,12 @@ use deleghe_domain::{FiscalCode, Issuer};
 use crate::auth::{Caller, Principal, Role as TokenRole, TokenRequest};
 use crate::dto::{
     ActAs, AuditDto, AuditList, AuditQuery, CounterChannelDto, CounterDelegation, DelegationDto,
-    DelegationList, DelegationQuery, NewDelegation, Pending, Problem, TokenDto,
+    DelegationList, DelegationQuery, NewDelegation, Pending, Problem, ReadAtHeader, ReadAtQuery,
+    TokenDto,
 };
 use crate::error::AppError;
 use crate::extract::{Json, Path, Query};
+use crate::position::MinPosition;
 use crate::routes::new_id;
 use crate::state::AppState;
 
@@ -302,9 +304,11 @@ pub async fn get(
 /// (`delegate`), or one gave the other (both); without either, a citizen's
 /// own, given and received.
 #[utoipa::path(get, path = "/v1/delegations", tag = "delegations",
-    params(DelegationQuery),
+    params(DelegationQuery, ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = DelegationList),
+        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "`invalid_fiscal_code`, naming the parameter", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "another citizen's list", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`citizen_required`: an operator names the grantor or the delegate", body = Problem, content_type = "application/problem+json"),
@@ -313,6 +317,7 @@ pub async fn get(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    at: MinPosition,
     Query(q): Query<DelegationQuery>,
 ) -> Result<Json<DelegationList>, AppError> {
     let parse = |text: &Option<String>, field| {
@@ -322,7 +327,7 @@ pub async fn list(
     };
     let grantor = parse(&q.grantor, "grantor")?;
     let delegate = parse(&q.delegate, "delegate")?;
-    let read = state.read().await?;
+    let read = state.read(at).await?;
     let found = match (grantor, delegate) {
         (Some(g), d) => {
             // Both named: the one may see it if they are either party.
@@ -368,9 +373,11 @@ pub async fn list(
 /// D9: the actions taken on behalf of a grantor (who, for whom, what,
 /// when): for the grantor and for operators.
 #[utoipa::path(get, path = "/v1/audit", tag = "delegations",
-    params(AuditQuery),
+    params(AuditQuery, ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = AuditList),
+        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "`invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "another citizen's trail", body = Problem, content_type = "application/problem+json"),
     ),
@@ -378,6 +385,7 @@ pub async fn list(
 pub async fn audit(
     State(state): State<AppState>,
     caller: Caller,
+    at: MinPosition,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<AuditList>, AppError> {
     let grantor = FiscalCode::parse(&q.grantor).map_err(AppError::fiscal_code("grantor"))?;
@@ -386,7 +394,7 @@ pub async fn audit(
             "a citizen reads only their own audit trail",
         ));
     }
-    let items = state.read().await?.audit_trail(&grantor).await?;
+    let items = state.read(at).await?.audit_trail(&grantor).await?;
     Ok(Json(AuditList {
         items: items.into_iter().map(AuditDto::from).collect(),
     }))

@@ -17,26 +17,31 @@ use deleghe_domain::FiscalCode;
 use crate::auth::Caller;
 use crate::dto::{
     ContactsChange, ContactsDto, NewPin, NoticeDto, NoticeList, PinCheckRequest, PinIssued,
-    PinValid, Problem,
+    PinValid, Problem, ReadAtHeader, ReadAtQuery,
 };
 use crate::error::AppError;
 use crate::extract::{Json, Path};
+use crate::position::MinPosition;
 use crate::routes::random_bytes;
 use crate::state::AppState;
 
 /// N3: the citizen's calendar notices, newest first.
 #[utoipa::path(get, path = "/v1/me/notices", tag = "personal area",
+    params(ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = NoticeList),
+        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "not a citizen", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn notices(
     State(state): State<AppState>,
     caller: Caller,
+    at: MinPosition,
 ) -> Result<Json<NoticeList>, AppError> {
     let me = caller.citizen()?;
-    let notices = state.read().await?.notices_of(me).await?;
+    let notices = state.read(at).await?.notices_of(me).await?;
     Ok(Json(NoticeList {
         items: notices.iter().map(NoticeDto::from).collect(),
     }))
@@ -45,11 +50,12 @@ pub async fn notices(
 async fn mark(
     state: &AppState,
     caller: &Caller,
+    at: MinPosition,
     id: &str,
     read: bool,
 ) -> Result<Json<NoticeDto>, AppError> {
     let me = caller.citizen()?;
-    let models = state.read().await?;
+    let models = state.read(at).await?;
     let found = if read {
         models.mark_notice_read(me, id).await?
     } else {
@@ -66,51 +72,60 @@ async fn mark(
 
 /// N3: marks a notice as read.
 #[utoipa::path(post, path = "/v1/me/notices/{id}/read", tag = "personal area",
-    params(("id" = String, Path, description = "notice id")),
+    params(("id" = String, Path, description = "notice id"), ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = NoticeDto),
+        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn mark_read(
     State(state): State<AppState>,
     caller: Caller,
+    at: MinPosition,
     Path(id): Path<String>,
 ) -> Result<Json<NoticeDto>, AppError> {
-    mark(&state, &caller, &id, true).await
+    mark(&state, &caller, at, &id, true).await
 }
 
 /// N3: marks a notice as unread.
 #[utoipa::path(post, path = "/v1/me/notices/{id}/unread", tag = "personal area",
-    params(("id" = String, Path, description = "notice id")),
+    params(("id" = String, Path, description = "notice id"), ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = NoticeDto),
+        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn mark_unread(
     State(state): State<AppState>,
     caller: Caller,
+    at: MinPosition,
     Path(id): Path<String>,
 ) -> Result<Json<NoticeDto>, AppError> {
-    mark(&state, &caller, &id, false).await
+    mark(&state, &caller, at, &id, false).await
 }
 
 /// N3: deletes a notice.
 #[utoipa::path(delete, path = "/v1/me/notices/{id}", tag = "personal area",
-    params(("id" = String, Path, description = "notice id")),
+    params(("id" = String, Path, description = "notice id"), ReadAtQuery, ReadAtHeader),
     responses(
         (status = 204, description = "deleted"),
+        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn delete_notice(
     State(state): State<AppState>,
     caller: Caller,
+    at: MinPosition,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let me = caller.citizen()?;
-    if state.read().await?.delete_notice(me, &id).await? {
+    if state.read(at).await?.delete_notice(me, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found(format!("notice {id}")))

@@ -603,6 +603,7 @@ pub async fn b8_an_unserved_booking_is_missed_by_itself(api: Api) {
     // missed_after_minutes (30) after the slot's end, both are missed.
     api.set_now(tuesday_9() + chrono::Duration::minutes(60));
     assert_eq!(api.state.settle_bookings().await.unwrap(), 2);
+    api.read_from_the_log_head().await;
     let after = listed(&api.get("/v1/bookings", &t).await.ok(200), &made["id"]);
     assert_eq!(after["status"], "missed");
     assert_eq!(after["actions"], json!(["detail"]));

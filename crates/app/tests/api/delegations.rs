@@ -1,6 +1,8 @@
 //! Delegations through HTTP: D1–D9, authentication, authorization and input
 //! validation.
 
+use axum::body::Body;
+use axum::http::Request;
 use chrono::{Duration, Utc};
 use deleghe_app::auth::{AuthMethod, Claims, Role};
 use serde_json::json;
@@ -652,4 +654,62 @@ pub async fn d9_act_as_only_while_the_delegation_is_active_and_traced(api: Api) 
     )
     .await
     .refused(403, "no_active_delegation");
+}
+
+/// ADR 0014: a write answers with the log position it reached (header and
+/// body alike); a read naming it sees the write, a read naming none answers
+/// from the read models as they are, without bringing them up first (no
+/// worker runs here, so they stay behind).
+pub async fn reads_see_a_write_when_they_name_its_position(api: Api) {
+    let (g, d) = (cf(640), cf(641));
+    let doc = api.id_doc(&g).await;
+    let created = api
+        .post(
+            "/v1/delegations",
+            &api.citizen(&g),
+            json!({"delegate": d, "identity_document": doc}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let position = created.position.expect("a write answers with its position");
+    let head = api.state.repository().log_head().await.unwrap();
+    assert_eq!(
+        position, head,
+        "the position is the log's head after the write"
+    );
+    assert!(position > 0);
+    let created = created.json();
+
+    let list = format!("/v1/delegations?grantor={g}");
+    let read = |header: Option<String>, query: &str| {
+        let mut request = Request::get(format!("{list}{query}"))
+            .header("authorization", format!("Bearer {}", api.citizen(&g)));
+        if let Some(at) = header {
+            request = request.header("if-min-position", at);
+        }
+        api.send_as_is(request.body(Body::empty()).unwrap())
+    };
+    // Naming no position: the read models as the projector left them.
+    let stale = read(None, "").await.ok(200);
+    assert_eq!(stale, json!({"items": []}));
+    // Naming it, in the header or the query: the write is there.
+    let seen = read(Some(position.to_string()), "").await.ok(200);
+    assert_eq!(seen, json!({"items": [created]}));
+    let by_query = read(None, &format!("&min_position={position}"))
+        .await
+        .ok(200);
+    assert_eq!(by_query, seen);
+
+    // A position no write answered, or not a position at all: 400.
+    let beyond = read(Some((head + 1000).to_string()), "").await;
+    let problem = beyond.refused(400, "position_beyond_log");
+    assert!(problem["detail"].as_str().unwrap().contains("beyond"));
+    for bad in ["-1", "x", "1.5", ""] {
+        read(Some(bad.to_owned()), "")
+            .await
+            .refused(400, "invalid_request");
+    }
+    read(None, "&min_position=later")
+        .await
+        .refused(400, "invalid_request");
 }

@@ -78,6 +78,7 @@ scenarios!(
     delegations::d6_counter_registration_confirmation_and_rejection,
     delegations::d8_revocation_online_and_at_the_counter,
     delegations::delegations_are_seen_only_by_their_parties,
+    delegations::reads_see_a_write_when_they_name_its_position,
     delegations::clients_at_once_read_their_own_writes,
     delegations::bad_json_and_invalid_fiscal_codes_store_nothing,
     delegations::tokens_are_checked,

@@ -21,6 +21,7 @@ const SHORT: Timeouts = Timeouts {
     head: Duration::from_millis(300),
     body: Duration::from_millis(300),
     request: Duration::from_millis(900),
+    read_wait: Duration::from_millis(300),
 };
 
 /// The server of `serve` on a loopback port with `SHORT` deadlines.

@@ -24,7 +24,7 @@ pub async fn m10_the_access_code_is_stored_nowhere(api: Api) {
             "the code is in a stored event: {stored}"
         );
     }
-    let read = api.state.read().await.unwrap();
+    let read = api.state.system().caught_up().await.unwrap();
     let dump = format!("{:?}", read.dump().await.unwrap());
     assert!(!dump.contains(&code), "the code is in a read model");
     let outbox = format!("{:?}", read.outbox().await.unwrap());

@@ -85,6 +85,9 @@ pub struct Api {
     pub sms: std::path::PathBuf,
     /// The SQLite file of a `Store::Sqlite` scenario.
     sqlite: Option<std::path::PathBuf>,
+    /// The highest log position a write answered with: every read names
+    /// it (`If-Min-Position`), as a client that reads what it wrote does.
+    position: std::sync::atomic::AtomicI64,
 }
 
 impl Drop for Api {
@@ -104,7 +107,12 @@ impl Drop for Api {
 pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body, less the `position` of a write's answer when it equals
+    /// the `Position` header (then in [`Answer::position`]): the tests
+    /// compare what a write answered with what a read does.
     pub body: Vec<u8>,
+    /// The log position a write answered with, in its header and its body.
+    pub position: Option<i64>,
 }
 
 impl Answer {
@@ -247,7 +255,17 @@ impl Api {
             state,
             sms,
             sqlite,
+            position: Default::default(),
         }
+    }
+
+    /// Reads from now on name the log's head: what a client does that
+    /// learns of writes made by a worker (B8's timer, say) rather than by
+    /// its own requests.
+    pub async fn read_from_the_log_head(&self) {
+        let head = self.state.repository().log_head().await.unwrap();
+        self.position
+            .fetch_max(head, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn set_now(&self, at: DateTime<Utc>) {
@@ -295,10 +313,32 @@ impl Api {
         })
     }
 
+    /// Sends `request`, naming in `If-Min-Position` the highest position
+    /// a write answered so far, unless it names one itself.
     pub async fn send(&self, request: Request<Body>) -> Answer {
+        self.exchange(request, true).await
+    }
+
+    /// Sends `request` as it is: a read naming no position.
+    pub async fn send_as_is(&self, request: Request<Body>) -> Answer {
+        self.exchange(request, false).await
+    }
+
+    async fn exchange(&self, mut request: Request<Body>, name_position: bool) -> Answer {
+        use std::sync::atomic::Ordering;
+        let seen = self.position.load(Ordering::SeqCst);
+        if name_position && seen > 0 && !request.headers().contains_key("if-min-position") {
+            request.headers_mut().insert("if-min-position", seen.into());
+        }
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
+        let header_position = headers
+            .get("position")
+            .and_then(|p| p.to_str().ok()?.parse::<i64>().ok());
+        if let Some(position) = header_position {
+            self.position.fetch_max(position, Ordering::SeqCst);
+        }
         let body = response
             .into_body()
             .collect()
@@ -306,10 +346,22 @@ impl Api {
             .unwrap()
             .to_bytes()
             .to_vec();
+        let mut position = None;
+        let mut body = body;
+        if let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&body) {
+            if let (Some(stamped), Some(header)) = (object.get("position"), header_position) {
+                if stamped.as_i64() == Some(header) {
+                    object.remove("position");
+                    position = Some(header);
+                    body = serde_json::to_vec(&object).unwrap();
+                }
+            }
+        }
         Answer {
             status,
             headers,
             body,
+            position,
         }
     }
 
