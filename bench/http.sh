@@ -24,6 +24,7 @@ if ! command -v wrk >/dev/null; then
   exit 1
 fi
 cargo build --release -q -p deleghe-app
+if [ "$store" = postgres ]; then cargo build --release -q -p deleghe-bench --bin deleghe-minimal-read; fi
 app=target/release/deleghe
 
 work=$(mktemp -d -t deleghe-http-XXXXXX)
@@ -127,6 +128,41 @@ read=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
   -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader")
 summary "read:  GET /v1/delegations?grantor=..." "$read"
 peak=$(awk '/^VmHWM:/ {print $2, $3}' "/proc/$server/status")
+rps_of() { awk '/^Requests\/sec:/ {print $2}' <<<"$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# The limits of the read, on PostgreSQL, in the same run (ADR 0014):
+# (c) the database's: pgbench running the read model's very SELECT, as many
+#     clients as wrk has connections;
+# (d) the stack's: a minimal axum + sqlx server (crates/bench/src/minimal_read.rs)
+#     serving that SELECT on the same path, under the same wrk.
+if [ "$store" = postgres ]; then
+  query=$(target/release/deleghe-minimal-read --print-query)
+  printf '%s;\n' "$query" | sed "s/\\\$1/'$reader'/" >"$work/read.sql"
+  pgbench_out=$(PGOPTIONS='-c search_path=bench_http' pgbench -n -c "$connections" -j 2 \
+    -T "$seconds" -f "$work/read.sql" "${postgres%%\?*}" 2>&1)
+  pg_tps=$(awk '/^tps = / {print $3; exit}' <<<"$pgbench_out")
+  pg_p=$(awk '/latency average/ {print $4, $5}' <<<"$pgbench_out")
+  printf '%-8s %-40s %10s tx/s   latency average %s\n' "$store" "(c) pgbench: the same SELECT" \
+    "${pg_tps:-n/a}" "${pg_p:-n/a}"
+  minimal_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  target/release/deleghe-minimal-read --database-url "$url" \
+    --listen "127.0.0.1:$minimal_port" >"$work/minimal.log" 2>&1 &
+  minimal=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  minimal_out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
+    "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader")
+  kill "$minimal" 2>/dev/null || true
+  wait "$minimal" 2>/dev/null || true
+  summary "(d) minimal axum + sqlx: the same read" "$minimal_out"
+  app_rps=$(rps_of "$read")
+  printf '%-8s %-40s %s× pgbench (target ≥ 0.5), %s× the minimal handler (target ≥ 0.8)\n' \
+    "$store" "ratio: the app's read" "$(ratio "$app_rps" "${pg_tps:-0}")" \
+    "$(ratio "$app_rps" "$(rps_of "$minimal_out")")"
+fi
 printf '%-8s %-40s %s\n' "$store" "server peak memory (VmHWM)" "$peak"
 if [ -n "${DELEGHE_BENCH_HTTP_VERBOSE:-}" ]; then
   printf '%s\n\n%s\n' "$write" "$read"

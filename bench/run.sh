@@ -80,5 +80,18 @@ if [ -n "$quick" ]; then seconds=3; fi
 for store in sqlite postgres; do
   DELEGHE_BENCH_HTTP_SECONDS=$seconds bash bench/http.sh "$store" 2>&1 | tee -a "$out"
 done
+# ------------------------------------------------------------ ratios across the parts
+say ""
+say "## 4. the app's write against the library's registration, same concurrency (target >= 0.8)"
+connections=${DELEGHE_BENCH_HTTP_CONNECTIONS:-16}
+for store in sqlite postgres; do
+  library=$(awk -v s="$store" -v c="$connections" \
+    '$1 == s && $2 == "online" && $3 == "registration" && $5 == c {print $6; exit}' "$out")
+  app=$(awk -v s="$store" '$1 == s && $2 == "write:" {print $5; exit}' "$out")
+  ratio=$(awk -v a="${app:-0}" -v b="${library:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+  say "$(printf '%-8s app write %s req/s, library registration (c=%s) %s/s: %s×' \
+    "$store" "${app:-n/a}" "$connections" "${library:-n/a}" "$ratio")"
+done
+
 say ""
 say "load average after: $(cut -d' ' -f1-3 /proc/loadavg); all of the above is in $out"

@@ -1013,6 +1013,6 @@ pub struct ReadAtHeader {
     /// Answer only once the read models have applied the log up to this
     /// position (what a write answered in `Position`), waiting a few
     /// seconds at most (then 503 `read_models_behind`).
-    #[param(rename = "If-Min-Position", minimum = 0)]
+    #[param(rename = "If-Min-Position", minimum = 0, nullable = false)]
     pub if_min_position: Option<i64>,
 }

@@ -86,8 +86,12 @@ pub async fn stamp(State(state): State<AppState>, request: Request, next: Next) 
     }
     let position = match state.repository().log_head().await {
         Ok(position) => position,
-        // The write is done; only its position could not be read.
-        Err(error) => return AppError::Service(error).into_response(),
+        Err(error) => {
+            // The write is done and its answer stands; only a read that
+            // needs it will not know what to wait for.
+            tracing::warn!(%error, "a write's log position could not be read");
+            return response;
+        }
     };
     let (mut parts, body) = response.into_parts();
     parts.headers.insert(POSITION, HeaderValue::from(position));

@@ -373,9 +373,9 @@ impl Report {
                     self.find(store, Scenario::Bare, c),
                 ) {
                     target(
-                        &format!("{store}: online registration >= 0.5x bare command, c={c}"),
+                        &format!("{store}: online registration >= 0.9x bare command, c={c}"),
                         r.rate() / b.rate(),
-                        0.5,
+                        0.9,
                     );
                 }
             }
