@@ -4,6 +4,8 @@
 //! - A dispatcher killed in the middle of a batch (between a send and its
 //!   record) and restarted sends every due message, and the SMS file holds
 //!   each key once (at-least-once delivery, idempotent receiver).
+//! - A dispatcher whose step failed mid-batch takes its own claims back at
+//!   its next step, without waiting for their lease to lapse.
 //! - Reminders (N2) wait durably: a new dispatcher on the reopened store
 //!   sends them when due; a cancelled booking's reminder is never sent.
 //! - Failures are retried with exponential backoff, then given up.
@@ -291,6 +293,58 @@ async fn dispatcher_killed_mid_batch_sends_every_message_once_per_key(store: Sto
     assert!(!line[0].text.contains("{{"), "{}", line[0].text);
     let _ = std::fs::remove_file(&sms);
     second.dispose(&url).await;
+}
+
+/// A dispatcher whose step failed between a send and its record (the
+/// store gone mid-batch, here a failpoint) takes the rows it had claimed
+/// back at its next step, without waiting for their lease to lapse;
+/// another dispatcher still leaves them alone until then.
+async fn a_failed_step_leaves_its_claims_to_its_next_step(store: Store) {
+    let url = new_store_url(&store).await;
+    let clock = SettableClock::fixed(t0());
+    let sms = sms_file();
+    let p = Process::start(&url, &clock).await;
+    for (n, booker) in [1, 2, 3].into_iter().enumerate() {
+        p.book(&format!("b-{n}"), booker, n as i64).await;
+    }
+    let sms_sent = Arc::new(AtomicUsize::new(0));
+    let counter = sms_sent.clone();
+    let dispatcher = p
+        .dispatcher(&sms, &clock)
+        .with_batch(100)
+        .with_failpoint(Arc::new(move |row: &OutboxEntry| {
+            row.channel == "sms" && counter.fetch_add(1, Ordering::SeqCst) == 0
+        }));
+    assert!(dispatcher.drain().await.is_err(), "the step fails");
+    // A second later: the claims' lease (60 s) still runs.
+    clock.set(Some(t0() + Duration::seconds(1)));
+    assert_eq!(
+        p.dispatcher(&sms, &clock).drain().await.unwrap().claimed,
+        0,
+        "another dispatcher leaves the claimed rows alone while their lease runs"
+    );
+
+    // The same dispatcher: everything due is sent.
+    let report = dispatcher.drain().await.unwrap();
+    assert!(report.claimed > 0, "{report:?}");
+    assert_eq!(
+        report.claimed,
+        report.sent + report.failed + report.skipped,
+        "{report:?}"
+    );
+    let outbox = p.outbox().await;
+    let lines = lines_per_key(&sms);
+    for n in 0..3 {
+        let key = format!("booking:b-{n}:sms:confirmation");
+        assert_eq!(status_of(&outbox, &key), "sent");
+        assert_eq!(lines.get(&key), Some(&1), "{key} is in the SMS file once");
+        assert_eq!(
+            status_of(&outbox, &format!("booking:b-{n}:calendar:confirmation")),
+            "sent"
+        );
+    }
+    let _ = std::fs::remove_file(&sms);
+    p.dispose(&url).await;
 }
 
 async fn reminders_survive_a_restart_and_a_cancelled_one_is_never_sent(store: Store) {
@@ -740,6 +794,7 @@ macro_rules! on_durable_stores {
 
 on_durable_stores!(
     dispatcher_killed_mid_batch_sends_every_message_once_per_key,
+    a_failed_step_leaves_its_claims_to_its_next_step,
     reminders_survive_a_restart_and_a_cancelled_one_is_never_sent,
     failures_are_retried_with_backoff_then_given_up
 );

@@ -311,7 +311,7 @@ UPDATE outbox SET status = 'withdrawn'
     const CLAIM_DUE: &'static str = "
 UPDATE outbox SET claim = ?, claimed_until = ?
  WHERE status = 'pending' AND next_attempt_at <= ?
-   AND (claimed_until IS NULL OR claimed_until <= ?)
+   AND (claimed_until IS NULL OR claimed_until <= ? OR claim = ?)
  ORDER BY next_attempt_at, `key`
  LIMIT ?";
     const CLAIMED: Option<&'static str> = Some(

@@ -25,8 +25,12 @@
 //! is recorded `withdrawn`, with the reason, like a cancelled reminder.
 //!
 //! A dispatcher that dies between 2 and 3 leaves its claim to lapse; the
-//! next run sends the row again. A dispatcher starts no send once its claim
-//! has lapsed (a slow batch leaves its tail to others). Delivery is at least once, and the gateways
+//! next run sends the row again. A dispatcher whose step failed (the store
+//! gone between a send and its record, say) is not dead: its next step
+//! takes back the rows it still holds, at once, rather than leave them to
+//! the lease (a dispatcher runs one step at a time, so a claim of its own
+//! outside a step is one a failed step left). A dispatcher starts no send
+//! once its claim has lapsed (a slow batch leaves its tail to others). Delivery is at least once, and the gateways
 //! receive the key (N6): the development SMS gateway and the calendar never
 //! deliver a key twice, so for them it is exactly once per key.
 
@@ -126,6 +130,9 @@ pub struct Dispatcher {
     codes: Option<AccessCodes>,
     /// N7: the contacts the `mobile` and `io` rows go to.
     contacts: Arc<dyn ContactBook>,
+    /// Held through each step: one step at a time, so that a step takes
+    /// back only the claims a failed step left, never another's rows.
+    stepping: tokio::sync::Mutex<()>,
 }
 
 /// N7: nobody's contacts are known: no `mobile` or `io` row is sent.
@@ -161,6 +168,7 @@ impl Dispatcher {
             failpoint: None,
             codes: None,
             contacts: Arc::new(NoContacts),
+            stepping: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -203,8 +211,11 @@ impl Dispatcher {
         self
     }
 
-    /// Claims up to one batch of due rows and sends them.
+    /// Claims up to one batch of due rows, those a failed step of this
+    /// dispatcher left claimed among them, and sends them. Steps of one
+    /// dispatcher run one at a time.
     pub async fn step(&self) -> Result<DispatchReport, ServiceError> {
+        let _one_at_a_time = self.stepping.lock().await;
         let now = (self.clock)();
         let until = now + chrono::Duration::from_std(self.retry.lease).unwrap_or_default();
         let mut rows = self

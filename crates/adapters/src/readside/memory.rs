@@ -690,7 +690,8 @@ impl Db<'_> {
             .filter(|row| {
                 row.entry.status == "pending"
                     && row.entry.next_attempt_at.as_str() <= now
-                    && row.claimed_until.as_deref().is_none_or(|c| c <= now)
+                    && (row.claimed_until.as_deref().is_none_or(|c| c <= now)
+                        || row.claim.as_deref() == Some(claim))
             })
             .collect();
         due.sort_by(|a, b| {

@@ -181,8 +181,8 @@ pub(crate) trait SideStatements: Send {
     // ------------------------------------------------------------ outbox
 
     /// Claims up to `limit` pending rows due at `now` whose claim (if any)
-    /// has lapsed, by due time, then key, for `claim` until `until`; returns
-    /// them, in no given order.
+    /// has lapsed or is `claim` itself, by due time, then key, for `claim`
+    /// until `until`; returns them, in no given order.
     async fn claim_due(
         &mut self,
         claim: &str,

@@ -255,8 +255,8 @@ pub trait Dialect: Send + Sync + 'static {
     const SCHEDULE_OR_WITHDRAW: Self::Many;
     /// Rows: keys, withdrawn if pending.
     const WITHDRAW: Self::Many;
-    /// `($1 claim, $2 claimed until, $3 now, $4 now, $5 limit)`: the rows
-    /// claimed, whole.
+    /// `($1 claim, $2 claimed until, $3 now, $4 now, $5 claim, $6 limit)`:
+    /// the rows claimed, whole (those the claimant holds already among them).
     const CLAIM_DUE: &'static str = queries::CLAIM_DUE;
     /// `($1 claim, $2 claimed until)`: where [`Self::CLAIM_DUE`] returns no
     /// rows (a database whose `UPDATE` cannot), the rows it claimed, whole,

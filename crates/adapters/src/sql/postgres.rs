@@ -207,9 +207,9 @@ UPDATE outbox SET status = 'withdrawn' WHERE key = ANY($1) AND (status = 'pendin
 UPDATE outbox SET claim = $1, claimed_until = $2
  WHERE key IN (SELECT key FROM outbox
                 WHERE status = 'pending' AND next_attempt_at <= $3
-                  AND (claimed_until IS NULL OR claimed_until <= $4)
+                  AND (claimed_until IS NULL OR claimed_until <= $4 OR claim = $5)
                 ORDER BY next_attempt_at, key
-                LIMIT $5
+                LIMIT $6
                 FOR UPDATE SKIP LOCKED)
 RETURNING key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
           last_error, sent_at, position";

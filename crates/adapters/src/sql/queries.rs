@@ -158,14 +158,17 @@ pub const CLEAR_READ_MODELS: [&str; 5] = [
 // pending row each time.
 
 /// SQLite has one writer at a time, so the select and the update are one
-/// atomic step; PostgreSQL's skips the rows other dispatchers hold.
+/// atomic step; PostgreSQL's skips the rows other dispatchers hold. A row
+/// still claimed by the claimant (`$5`, the same as `$1`) is taken again:
+/// a dispatcher claims one step at a time, so its own claim outside a step
+/// is one a failed step left.
 pub const CLAIM_DUE: &str = "
 UPDATE outbox SET claim = $1, claimed_until = $2
  WHERE key IN (SELECT key FROM outbox
                 WHERE status = 'pending' AND next_attempt_at <= $3
-                  AND (claimed_until IS NULL OR claimed_until <= $4)
+                  AND (claimed_until IS NULL OR claimed_until <= $4 OR claim = $5)
                 ORDER BY next_attempt_at, key
-                LIMIT $5)
+                LIMIT $6)
 RETURNING key, channel, recipient, title, body, due_at, status, attempts, next_attempt_at,
           last_error, sent_at, position";
 /// The standard text of [`Dialect::MARK_SENT`](super::Dialect::MARK_SENT).

@@ -562,6 +562,7 @@ where
                 .bind(until)
                 .bind(now)
                 .bind(now)
+                .bind(claim)
                 .bind(limit);
             return all(query, &mut *self.conn, outbox_entry).await;
         };
@@ -570,6 +571,7 @@ where
             .bind(until)
             .bind(now)
             .bind(now)
+            .bind(claim)
             .bind(limit)
             .execute(&mut *self.conn)
             .await
