@@ -94,4 +94,10 @@ for store in sqlite postgres; do
 done
 
 say ""
+say "## 5. what the log's NOTIFY costs a commit: bench/notify.sh"
+notify_seconds=5
+if [ -n "$quick" ]; then notify_seconds=1; fi
+DELEGHE_BENCH_NOTIFY_SECONDS=$notify_seconds bash bench/notify.sh 2>&1 | tee -a "$out"
+
+say ""
 say "load average after: $(cut -d' ' -f1-3 /proc/loadavg); all of the above is in $out"

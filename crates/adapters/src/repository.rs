@@ -34,9 +34,17 @@ pub use crate::store::Positioned;
 #[derive(Clone)]
 pub struct Repository {
     store: Arc<dyn EventStore>,
-    /// Told of every append through this repository or a clone: the
+    /// Told of every append through this repository or a clone, and, on
+    /// PostgreSQL, of every append another process announces: the
     /// projector waits on it rather than only polling.
     appended: Arc<tokio::sync::Notify>,
+    /// Told of the appends made through this repository only: what the
+    /// PostgreSQL announcer passes on to other processes.
+    appended_here: Arc<tokio::sync::Notify>,
+    /// This repository's name in the announcements, so that it does not
+    /// wake itself on its own.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    announcer: Arc<str>,
 }
 
 impl Repository {
@@ -52,6 +60,8 @@ impl Repository {
         Self {
             store: Arc::new(store),
             appended: Arc::default(),
+            appended_here: Arc::default(),
+            announcer: uuid::Uuid::new_v4().to_string().into(),
         }
     }
 
@@ -237,11 +247,56 @@ impl Repository {
         &self.appended
     }
 
-    /// Relays to [`Repository::appended`] the appends other processes
-    /// commit to the same PostgreSQL log (its trigger notifies channel
-    /// `deleghe_log` at each appending commit; ADR 0014), until `shutdown`
-    /// turns true; a connection lost is opened again. `None` on any other
-    /// store, whose workers poll.
+    /// On PostgreSQL, the two tasks that wake the workers of every process
+    /// on one log when any of them appends (ADR 0014), until `shutdown`
+    /// turns true: the *announcer* sends `NOTIFY deleghe_log` after the
+    /// appends made here, one at a time, however many appends happened
+    /// meanwhile, in a transaction of its own (a `NOTIFY` inside the
+    /// append's transaction would take PostgreSQL's global notification
+    /// lock in every appending commit: `bench/notify.sh`); the *relay*
+    /// `LISTEN`s and passes the other processes' announcements on to
+    /// [`Repository::appended`]. A connection lost is opened again. `None`
+    /// on any other store, whose workers poll.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn announce_appends(
+        &self,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        let pool = self.postgres_pool()?.clone();
+        let (here, me) = (Arc::clone(&self.appended_here), Arc::clone(&self.announcer));
+        let mut stop = shutdown;
+        Some(async move {
+            let mut next = Box::pin(Arc::clone(&here).notified_owned());
+            next.as_mut().enable();
+            loop {
+                tokio::select! {
+                    _ = &mut next => {}
+                    _ = stop.changed() => {
+                        if *stop.borrow() {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+                // Listening again before announcing: an append during the
+                // announcement is announced next.
+                next = Box::pin(here.clone().notified_owned());
+                next.as_mut().enable();
+                // The payload: the log's schema (other logs of the same
+                // database ignore it) and who announces.
+                let announced = sqlx::query("SELECT pg_notify($1, current_schema() || ' ' || $2)")
+                    .bind(LOG_CHANNEL)
+                    .bind(&*me)
+                    .execute(&pool)
+                    .await;
+                if let Err(error) = announced {
+                    tracing::warn!(%error, "an append could not be announced; other processes poll");
+                }
+            }
+        })
+    }
+
+    /// The relay of [`Repository::announce_appends`].
     #[cfg(feature = "postgres")]
     pub(crate) fn relay_appends(
         &self,
@@ -249,14 +304,21 @@ impl Repository {
     ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
         let pool = self.postgres_pool()?.clone();
         let appended = Arc::clone(&self.appended);
+        let me = Arc::clone(&self.announcer);
         Some(async move {
             loop {
                 let listening = async {
+                    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+                        .fetch_one(&pool)
+                        .await?;
+                    let (ours, mine) = (format!("{schema} "), format!("{schema} {me}"));
                     let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
                     listener.listen(LOG_CHANNEL).await?;
                     loop {
-                        listener.recv().await?;
-                        appended.notify_waiters();
+                        let heard = listener.recv().await?;
+                        if heard.payload().starts_with(&ours) && heard.payload() != mine {
+                            appended.notify_waiters();
+                        }
                     }
                     #[allow(unreachable_code)]
                     Ok::<std::convert::Infallible, sqlx::Error>(unreachable!())
@@ -264,7 +326,7 @@ impl Repository {
                 tokio::select! {
                     ended = listening => {
                         let Err(error) = ended;
-                        tracing::warn!(%error, "the log's notifications stopped; listening again");
+                        tracing::warn!(%error, "the log's announcements stopped; listening again");
                     }
                     _ = shutdown.changed() => {}
                 }
@@ -300,8 +362,8 @@ impl Repository {
     }
 }
 
-/// The PostgreSQL channel the log's trigger notifies at each appending
-/// commit (migration `…_notify_appends.sql`).
+/// The PostgreSQL channel on which processes announce their appends
+/// ([`Repository::announce_appends`]).
 #[cfg(feature = "postgres")]
 const LOG_CHANNEL: &str = "deleghe_log";
 
@@ -389,6 +451,7 @@ impl PersistedEventRepository for Repository {
         let appended = self.store.append(current().as_ref(), events, durable).await;
         if appended.is_ok() {
             self.appended.notify_waiters();
+            self.appended_here.notify_waiters();
         }
         appended
     }
@@ -416,4 +479,61 @@ async fn replay(events: Vec<SerializedEvent>) -> Result<ReplayStream, Persistenc
         feed.push(Ok(e)).await?;
     }
     Ok(stream)
+}
+
+/// ADR 0014: on PostgreSQL, an append announced by one process wakes the
+/// workers of another on the same log, and a process is not woken by its
+/// own announcements.
+#[cfg(all(test, feature = "postgres"))]
+mod announcements {
+    use std::time::Duration;
+
+    use super::Repository;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_append_here_wakes_the_other_processes_and_not_this_one() {
+        let Ok(server) = std::env::var("DELEGHE_TEST_POSTGRES_URL") else {
+            eprintln!("skipping: DELEGHE_TEST_POSTGRES_URL is not set");
+            return;
+        };
+        let schema = format!("t_announce_{}", uuid::Uuid::new_v4().simple());
+        let separator = if server.contains('?') { '&' } else { '?' };
+        let url = format!("{server}{separator}schema={schema}");
+        let (here, there) = (
+            Repository::connect(&url).await.unwrap(),
+            Repository::connect(&url).await.unwrap(),
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let tasks = [
+            tokio::spawn(here.announce_appends(stopped.clone()).unwrap()),
+            tokio::spawn(here.relay_appends(stopped.clone()).unwrap()),
+            tokio::spawn(there.relay_appends(stopped).unwrap()),
+        ];
+        // The relays are listening.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let woken_there = there.appended().clone().notified_owned();
+        let woken_here = here.appended().clone().notified_owned();
+        tokio::pin!(woken_there, woken_here);
+        woken_there.as_mut().enable();
+        woken_here.as_mut().enable();
+        // What an append through `here` signals besides its own workers.
+        here.appended_here.notify_waiters();
+        let heard = tokio::time::timeout(Duration::from_secs(5), &mut woken_there).await;
+        let echoed = tokio::time::timeout(Duration::from_millis(500), &mut woken_here).await;
+        stop.send(true).unwrap();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&server).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert!(heard.is_ok(), "the other process was not woken");
+        assert!(
+            echoed.is_err(),
+            "a process was woken by its own announcement"
+        );
+    }
 }

@@ -459,8 +459,12 @@ impl System {
             ),
         ];
         #[cfg(feature = "postgres")]
-        if let Some(relay) = self.0.repository.relay_appends(stopped) {
-            handles.push(alive.spawn("log notifications", relay));
+        if let (Some(announce), Some(relay)) = (
+            self.0.repository.announce_appends(stopped.clone()),
+            self.0.repository.relay_appends(stopped),
+        ) {
+            handles.push(alive.spawn("log announcer", announce));
+            handles.push(alive.spawn("log listener", relay));
         }
         for (name, _) in &handles {
             tracing::info!(worker = name, "started");
