@@ -492,6 +492,33 @@ fn booker_events_name_their_booking_and_carry_their_instant() {
     }
 }
 
+/// The names a citizen's booking events are stored under, fixed: they are
+/// the serde tags of the stored JSON and the names the upcasters and the
+/// read side look for, at version 1.0 (renaming one is a break of the
+/// stored format, not a refactoring).
+#[test]
+fn booker_events_are_stored_under_their_own_names() {
+    let mut names = Vec::new();
+    for event in &every_booker_event() {
+        let json = serde_json::to_value(event).unwrap();
+        let tag = json.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(cqrs_es::DomainEvent::event_type(event), tag);
+        assert_eq!(cqrs_es::DomainEvent::event_version(event), "1.0");
+        names.push(tag);
+    }
+    assert_eq!(
+        names,
+        [
+            "BookingRequested",
+            "BookingConfirmed",
+            "BookingRefused",
+            "BookingCancelled",
+            "BookingServed",
+            "BookingMissed"
+        ]
+    );
+}
+
 #[test]
 fn booking_stage_names_are_those_the_read_side_stores() {
     let at = tuesday_9();

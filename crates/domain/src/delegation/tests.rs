@@ -969,6 +969,35 @@ fn grantor_events_name_their_delegation_and_carry_their_instant() {
     }
 }
 
+/// The names a grantor's events are stored under, fixed: they are the
+/// serde tags of the stored JSON and the names the upcasters and the read
+/// side look for, at version 1.0 (renaming one is a break of the stored
+/// format, not a refactoring).
+#[test]
+fn grantor_events_are_stored_under_their_own_names() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let mut names = Vec::new();
+    for event in &every_grantor_event(&r) {
+        let json = serde_json::to_value(event).unwrap();
+        let tag = json.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(cqrs_es::DomainEvent::event_type(event), tag);
+        assert_eq!(cqrs_es::DomainEvent::event_version(event), "1.0");
+        names.push(tag);
+    }
+    assert_eq!(
+        names,
+        [
+            "DelegationRequested",
+            "DelegationRegistered",
+            "DelegationRefused",
+            "DelegationConfirmed",
+            "DelegationRejected",
+            "DelegationRevoked",
+            "DelegateActed"
+        ]
+    );
+}
+
 #[test]
 fn stage_names_are_those_the_read_side_stores() {
     for (stage, name) in [
