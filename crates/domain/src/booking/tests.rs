@@ -542,6 +542,36 @@ fn booking_stage_names_are_those_the_read_side_stores() {
     }
 }
 
+/// B8: the statuses a client sees have the wire names of the HTTP contract,
+/// the ones their serialised form carries.
+#[test]
+fn b8_status_names_are_those_of_the_http_contract() {
+    for (status, name) in [
+        (BookingStatus::Pending, "pending"),
+        (BookingStatus::Confirmed, "confirmed"),
+        (BookingStatus::Cancelled, "cancelled"),
+        (BookingStatus::Refused, "refused"),
+        (BookingStatus::Served, "served"),
+        (BookingStatus::Missed, "missed"),
+    ] {
+        assert_eq!(status.as_str(), name);
+        assert_eq!(serde_json::to_value(status).unwrap(), name);
+    }
+}
+
+/// B9: the channels an operator books from have the wire names of the HTTP
+/// contract, the ones their serialised form carries.
+#[test]
+fn b9_operator_channel_names_are_those_of_the_http_contract() {
+    for (channel, name) in [
+        (OperatorChannel::FrontOffice, "front_office"),
+        (OperatorChannel::ContactCenter, "contact_center"),
+    ] {
+        assert_eq!(channel.as_str(), name);
+        assert_eq!(serde_json::to_value(channel).unwrap(), name);
+    }
+}
+
 #[test]
 fn slot_events_name_their_booking_and_whether_it_holds_its_place() {
     let booking = BookingId::parse("b-1").unwrap();
