@@ -356,6 +356,30 @@ fn b7_ticket_and_list_show_office_date_time_counter_and_actions() {
     );
 }
 
+/// B6, B7: cancelling is offered until the slot starts, not at its start;
+/// joining a web meeting until the slot ends, not at its end.
+#[test]
+fn b7_actions_at_the_edges_of_the_slot() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let booking = &b.bookings()[0];
+    let (start, end) = (booking.slot.start, booking.slot.end);
+    let second = Duration::seconds(1);
+    assert_eq!(
+        booking.actions(start - second),
+        vec!["detail", "ticket", "cancel", "join_meeting"]
+    );
+    assert_eq!(
+        booking.actions(start),
+        vec!["detail", "ticket", "join_meeting"]
+    );
+    assert_eq!(
+        booking.actions(end - second),
+        vec!["detail", "ticket", "join_meeting"]
+    );
+    assert_eq!(booking.actions(end), vec!["detail", "ticket"]);
+}
+
 #[test]
 fn m11_a_booking_is_handled_by_operators_of_its_office() {
     let mut b = Booker::default();
