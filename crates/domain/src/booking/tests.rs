@@ -378,6 +378,14 @@ fn b7_actions_at_the_edges_of_the_slot() {
         vec!["detail", "ticket", "join_meeting"]
     );
     assert_eq!(booking.actions(end), vec!["detail", "ticket"]);
+    // A booking in person has no meeting to join.
+    let counter = other_counter("pensioni", "pensioni");
+    booked(&mut b, other_request("b-2", counter, tuesday_9()));
+    let in_person = b.booking(&BookingId::parse("b-2").unwrap()).unwrap();
+    assert_eq!(
+        in_person.actions(start - second),
+        vec!["detail", "ticket", "cancel"]
+    );
 }
 
 #[test]
