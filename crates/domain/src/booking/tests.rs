@@ -388,6 +388,26 @@ fn b7_actions_at_the_edges_of_the_slot() {
     );
 }
 
+/// M2: a stored booking is read back with the digest of its access code;
+/// a plain code, stored before codes were kept as digests, is dropped
+/// (docs/adr/0008-access-codes-derived-never-stored.md).
+#[test]
+fn m2_a_stored_booking_keeps_its_code_digest_and_drops_a_plain_code() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let booking = b.bookings()[0].clone();
+    assert_eq!(
+        booking.access_code,
+        Some(AccessCodeDigest::from_bytes(&[7; 32]))
+    );
+    let mut stored = serde_json::to_value(&booking).unwrap();
+    let read: Booking = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(read, booking);
+    stored["access_code"] = "483920".into();
+    let legacy: Booking = serde_json::from_value(stored).unwrap();
+    assert_eq!(legacy.access_code, None);
+}
+
 #[test]
 fn m11_a_booking_is_handled_by_operators_of_its_office() {
     let mut b = Booker::default();
