@@ -908,6 +908,50 @@ fn b8_an_operator_settles_a_booking_only_once_its_slot_has_started() {
             at: tuesday_9()
         }]
     );
+    // Missed too, from the slot's start.
+    let events = b
+        .decide(missed(Settler::Operator, tuesday_9()), &policy)
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![BookerEvent::BookingMissed {
+            id: b1(),
+            booker: cf(BOOKER),
+            at: tuesday_9()
+        }]
+    );
+}
+
+/// B4: the flow's refusal (the slot was full) refuses the booking while it
+/// is pending, and only then: a booking that holds its place is not
+/// refused by a late or repeated refusal.
+#[test]
+fn b4_a_full_slot_refuses_a_pending_booking_only() {
+    let policy = Policy::default();
+    let refuse = || BookerCommand::Refuse {
+        id: b1(),
+        refusal: BookingError::SlotFull { capacity: 1 },
+        at: a_week_before(),
+    };
+    let mut pending = Booker::default();
+    apply_all(
+        &mut pending,
+        BookerCommand::Request(Box::new(other_request("b-1", pensions(), tuesday_9()))),
+    );
+    let events = pending.decide(refuse(), &policy).unwrap();
+    let [BookerEvent::BookingRefused {
+        id,
+        reason,
+        refusal,
+        ..
+    }] = &events[..]
+    else {
+        panic!("expected a refusal, got {events:?}");
+    };
+    assert_eq!(id, &b1());
+    assert_eq!(reason, "slot_full");
+    assert_eq!(refusal, &Some(BookingError::SlotFull { capacity: 1 }));
+    assert_eq!(holding_b1().decide(refuse(), &policy), Ok(vec![]));
 }
 
 #[test]
