@@ -279,6 +279,54 @@ fn b5_delegations_web_meeting_needs_the_grantor_details() {
         )
         .unwrap();
     assert!(matches!(&events[0], BookerEvent::BookingRequested(bk) if bk.grantor.is_none()));
+    // Nor does a web meeting at another counter.
+    let mut pensions_online = other_counter("pensioni", "pensioni");
+    pensions_online.modes = vec![Mode::WebMeeting];
+    let r = RequestBooking {
+        mode: Mode::WebMeeting,
+        ..other_request("b-3", pensions_online, tuesday_9())
+    };
+    let events = b
+        .decide(BookerCommand::Request(Box::new(r)), &Policy::default())
+        .unwrap();
+    assert!(matches!(&events[0], BookerEvent::BookingRequested(bk) if bk.grantor.is_none()));
+}
+
+/// B1, B2: a retried request (the same id, booker, counter, start and
+/// mode) is recognised and is no second booking; the id of a booking is
+/// not taken again by a request that differs in any of them.
+#[test]
+fn b2_a_retried_request_is_not_a_second_booking_and_its_id_is_its_own() {
+    let first = || other_request("b-1", other_counter("pensioni", "pensioni"), tuesday_9());
+    let mut b = Booker::default();
+    apply_all(&mut b, BookerCommand::Request(Box::new(first())));
+    assert_eq!(
+        b.decide(
+            BookerCommand::Request(Box::new(first())),
+            &Policy::default()
+        ),
+        Ok(vec![])
+    );
+    for other in [
+        RequestBooking {
+            booker: cf(GRANTOR),
+            ..first()
+        },
+        RequestBooking {
+            counter: other_counter("anagrafe", "anagrafe"),
+            ..first()
+        },
+        RequestBooking {
+            start: tuesday_9() + Duration::minutes(30),
+            ..first()
+        },
+        RequestBooking {
+            mode: Mode::PhoneCallback,
+            ..first()
+        },
+    ] {
+        assert_eq!(request_err(&b, other), BookingError::IdAlreadyUsed(b1()));
+    }
 }
 
 #[test]
