@@ -526,6 +526,71 @@ fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     ));
 }
 
+/// B10: the confirmation that follows a reservation carries the place's
+/// number to the booking; a reservation stored before B10 (place 0) has
+/// none to carry.
+#[test]
+fn b10_the_flow_carries_the_place_number_to_the_confirmation() {
+    let now = a_week_before();
+    let reserved = |place| SlotEvent::PlaceReserved {
+        place,
+        booking: b1(),
+        booker: cf(BOOKER),
+        at: now,
+    };
+    for (place, carried) in [(0, None), (1, Some(1)), (7, Some(7))] {
+        let next = after_slot_event(&reserved(place), now).unwrap();
+        assert_eq!(next.aggregate_id(), BOOKER);
+        assert_eq!(
+            next,
+            BookingFlowCommand::Booker {
+                booker: cf(BOOKER),
+                command: BookerCommand::Confirm {
+                    id: b1(),
+                    place: carried,
+                    at: now,
+                },
+            }
+        );
+    }
+}
+
+/// B4: a confirmation refused because the booking was closed meanwhile
+/// gives its place back to the slot, on the slot's own stream; any other
+/// refused confirmation is left alone.
+#[test]
+fn b4_the_flow_gives_back_the_place_of_a_booking_closed_meanwhile() {
+    let now = a_week_before();
+    let key = "pensioni@2026-12-01T08:00:00Z".to_owned();
+    let confirm = BookingFlowCommand::Booker {
+        booker: cf(BOOKER),
+        command: BookerCommand::Confirm {
+            id: b1(),
+            place: Some(1),
+            at: now,
+        },
+    };
+    let closed = BookingError::NoLongerPending {
+        id: b1(),
+        booker: cf(BOOKER),
+        slot_key: key.clone(),
+    };
+    let release = after_refusal(&confirm, &closed, now).unwrap();
+    assert_eq!(release.aggregate_id(), key);
+    assert_eq!(
+        release,
+        BookingFlowCommand::Slot {
+            slot_key: key,
+            command: SlotCommand::ReleasePlace {
+                booking: b1(),
+                booker: cf(BOOKER),
+                at: now,
+            },
+        }
+    );
+    assert_eq!(after_refusal(&confirm, &BookingError::NotActive, now), None);
+}
+
 // ---------------------------------------------------------------- the events
 
 /// A booking requested a week before its Tuesday 09:00 slot, and every
