@@ -969,6 +969,38 @@ fn grantor_events_name_their_delegation_and_carry_their_instant() {
     }
 }
 
+/// D6, D8: each command on one of a grantor's delegations (its request,
+/// the flow's steps, a confirmation, a rejection, a revocation) names that
+/// delegation, by which the service finds it; acting for the grantor (D9)
+/// names none, being about whichever delegation is active.
+#[test]
+fn d8_a_command_on_a_delegation_names_it_and_acting_for_names_none() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let by = Issuer::citizen(cf(GRANTOR));
+    let at = days(1);
+    let d1 = || id("d-1");
+    for command in [
+        r.issued_by(by.clone()),
+        GrantorCommand::CompleteRegistration { id: d1(), at },
+        GrantorCommand::RefuseRegistration {
+            id: d1(),
+            refusal: DelegationError::DelegateCapReached { cap: 3 },
+            at,
+        },
+        GrantorCommand::Confirm { id: d1(), at },
+        GrantorCommand::Reject { id: d1(), at },
+        GrantorCommand::Revoke {
+            id: d1(),
+            channel: RevocationChannel::Online,
+            at,
+            by,
+        },
+    ] {
+        assert_eq!(command.delegation_id(), Some(&d1()), "{command:?}");
+    }
+    assert_eq!(act_for(DELEGATE, at).delegation_id(), None);
+}
+
 /// The names a grantor's events are stored under, fixed: they are the
 /// serde tags of the stored JSON and the names the upcasters and the read
 /// side look for, at version 1.0 (renaming one is a break of the stored
