@@ -969,6 +969,17 @@ fn grantor_events_name_their_delegation_and_carry_their_instant() {
     }
 }
 
+/// D10: a grantor's pending delegations are those whose registration flow
+/// has not ended: requested, neither registered nor refused yet.
+#[test]
+fn d10_the_pending_delegations_are_those_whose_flow_has_not_ended() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let pending = |g: &Grantor| g.pending().map(|d| d.id.to_string()).collect::<Vec<_>>();
+    assert_eq!(pending(&grantor_with(vec![requested(&r)])), ["d-1"]);
+    let registered = grantor_with(vec![requested(&r), registered(&r, days(1))]);
+    assert!(pending(&registered).is_empty());
+}
+
 /// D6, D8: each command on one of a grantor's delegations (its request,
 /// the flow's steps, a confirmation, a rejection, a revocation) names that
 /// delegation, by which the service finds it; acting for the grantor (D9)
