@@ -980,6 +980,22 @@ fn d10_the_pending_delegations_are_those_whose_flow_has_not_ended() {
     assert!(pending(&registered).is_empty());
 }
 
+/// D10: the flow's completion step repeated (a replay after a crash) on a
+/// delegation it already registered is no event, whether it is active or
+/// awaiting confirmation (D6).
+#[test]
+fn d10_a_repeated_completion_of_a_registered_delegation_is_no_event() {
+    for role in [Role::Ordinary, Role::Tutor] {
+        let r = request("d-1", GRANTOR, DELEGATE, role, Channel::Counter);
+        let g = grantor_with(vec![requested(&r), registered(&r, days(1))]);
+        let again = GrantorCommand::CompleteRegistration {
+            id: id("d-1"),
+            at: days(2),
+        };
+        assert_eq!(g.decide(again, &Policy::default()), Ok(vec![]), "{role:?}");
+    }
+}
+
 /// D6, D8: each command on one of a grantor's delegations (its request,
 /// the flow's steps, a confirmation, a rejection, a revocation) names that
 /// delegation, by which the service finds it; acting for the grantor (D9)
