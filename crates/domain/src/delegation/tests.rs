@@ -1057,6 +1057,47 @@ fn grantor_events_are_stored_under_their_own_names() {
     );
 }
 
+/// D3, D5: the roles and the registration channels have the wire names of
+/// the HTTP contract and of the stored events, the ones their serialised
+/// forms carry; so do the statuses a client sees.
+#[test]
+fn d3_d5_role_channel_and_status_names_are_those_of_the_http_contract() {
+    fn wire<T: serde::Serialize>(value: T) -> serde_json::Value {
+        serde_json::to_value(value).unwrap()
+    }
+    for (role, name) in [
+        (Role::Ordinary, "ordinary"),
+        (Role::Tutor, "tutor"),
+        (Role::Curator, "curator"),
+        (Role::SupportAdministrator, "support_administrator"),
+        (Role::Parent, "parent"),
+    ] {
+        assert_eq!(role.as_str(), name);
+        assert_eq!(wire(role), name);
+    }
+    for (channel, name) in [
+        (Channel::Online, "online"),
+        (Channel::Counter, "counter"),
+        (Channel::WebMeeting, "web_meeting"),
+        (Channel::Pec, "pec"),
+    ] {
+        assert_eq!(channel.as_str(), name);
+        assert_eq!(wire(channel), name);
+    }
+    for (status, name) in [
+        (Status::Pending, "pending"),
+        (Status::AwaitingConfirmation, "awaiting_confirmation"),
+        (Status::Active, "active"),
+        (Status::Revoked, "revoked"),
+        (Status::Expired, "expired"),
+        (Status::Rejected, "rejected"),
+        (Status::Refused, "refused"),
+    ] {
+        assert_eq!(status.as_str(), name);
+        assert_eq!(wire(status), name);
+    }
+}
+
 #[test]
 fn stage_names_are_those_the_read_side_stores() {
     for (stage, name) in [
