@@ -613,6 +613,22 @@ fn d7_past_its_end_date_a_delegation_is_expired_and_frees_the_grantor() {
     assert!(g.decide(asked(second), &Policy::default()).is_err());
 }
 
+/// D6, D7: a legal representative's delegation still awaiting
+/// confirmation past its end date is expired too, and no longer occupies
+/// the grantor.
+#[test]
+fn d7_an_awaiting_delegation_past_its_end_date_is_expired() {
+    let mut r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    r.ends_on = Some(date(2026, 12, 10));
+    let g = grantor_with(vec![requested(&r), registered(&r, t0())]);
+    let d = g.delegation(&r.id).unwrap();
+    let last_evening = Utc.with_ymd_and_hms(2026, 12, 10, 22, 30, 0).unwrap();
+    let next_morning = Utc.with_ymd_and_hms(2026, 12, 10, 23, 30, 0).unwrap();
+    assert_eq!(d.status(last_evening), Status::AwaitingConfirmation);
+    assert_eq!(d.status(next_morning), Status::Expired);
+    assert!(g.current(next_morning).is_none());
+}
+
 // ---------------------------------------------------------------- D8
 
 /// Revocation of `d-1` as its channel has it: online by the grantor in
@@ -628,6 +644,32 @@ fn revoke(channel: RevocationChannel, at: DateTime<Utc>) -> GrantorCommand {
         at,
         by,
     }
+}
+
+/// D8: a revoked delegation says when it was revoked; one in force does
+/// not.
+#[test]
+fn d8_a_revoked_delegation_knows_when() {
+    let (r, mut given) = active_online();
+    assert_eq!(
+        grantor_with(given.clone())
+            .delegation(&r.id)
+            .unwrap()
+            .revoked_at(),
+        None
+    );
+    given.extend(
+        grantor_with(given.clone())
+            .decide(
+                revoke(RevocationChannel::Counter, days(3)),
+                &Policy::default(),
+            )
+            .unwrap(),
+    );
+    let g = grantor_with(given);
+    let d = g.delegation(&r.id).unwrap();
+    assert_eq!(d.revoked_at(), Some(days(3)));
+    assert_eq!(d.status(days(4)), Status::Revoked);
 }
 
 #[test]
