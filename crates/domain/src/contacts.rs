@@ -334,5 +334,73 @@ mod tests {
         let shown = format!("{command:?}");
         assert!(!shown.contains("3331234567"), "{shown}");
         assert!(!shown.contains(me().as_str()), "{shown}");
+        // What the command does is still written out, only not the number.
+        assert!(shown.starts_with("Change {"), "{shown}");
+        assert!(shown.contains(r#"phone: "set""#), "{shown}");
+        let removed = format!(
+            "{:?}",
+            change(Some(None), Some(true), Issuer::citizen(me()))
+        );
+        assert!(
+            removed.contains(r#"phone: "removed", io: Some(true)"#),
+            "{removed}"
+        );
+    }
+
+    /// N7: the contacts name their citizen once set, and a change naming
+    /// someone else is refused even when made by that someone in person.
+    #[test]
+    fn n7_contacts_belong_to_the_citizen_who_set_them() {
+        let mut state = CitizenContacts::default();
+        assert_eq!(state.citizen(), None);
+        run(&mut state, change(None, Some(true), Issuer::citizen(me())));
+        assert_eq!(state.citizen(), Some(&me()));
+        let other = FiscalCode::parse("VRDLGU70A01H501O").unwrap();
+        let theirs = ContactsCommand::Change {
+            citizen: other.clone(),
+            phone: None,
+            io: Some(false),
+            at: at(),
+            by: Issuer::citizen(other),
+        };
+        assert_eq!(
+            state.decide(theirs, &Policy::default()).unwrap_err(),
+            ContactsError::CitizenMismatch
+        );
+    }
+
+    /// N7: the event is stored under its serde tag, at version 1.0 (the
+    /// stored format: a store reads the event back by that name).
+    #[test]
+    fn n7_contacts_events_are_stored_under_their_own_names() {
+        let event = ContactsEvent::ContactsChanged {
+            citizen: me(),
+            phone: None,
+            io: true,
+            at: at(),
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        let tag = json.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(tag, "ContactsChanged");
+        assert_eq!(event.event_type(), tag);
+        assert_eq!(event.event_version(), "1.0");
+        assert_eq!(event.at(), at());
+    }
+
+    /// N7, D12: each refusal has the stable code of the HTTP contract, the
+    /// one its serialised form carries.
+    #[test]
+    fn n7_refusals_have_their_contract_codes() {
+        for (error, code) in [
+            (
+                ContactsError::NotAllowedWhenActing,
+                "not_allowed_when_acting",
+            ),
+            (ContactsError::NotTheCitizen, "not_the_citizen"),
+            (ContactsError::CitizenMismatch, "citizen_mismatch"),
+        ] {
+            assert_eq!(error.code(), code);
+            assert_eq!(serde_json::to_value(&error).unwrap()["code"], code);
+        }
     }
 }

@@ -492,6 +492,57 @@ trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n";
         }
     }
 
+    /// A blank one-page PDF with one more object: an object stream, not
+    /// compressed, of `len` bytes of content.
+    fn pdf_with_object_stream(len: usize) -> Vec<u8> {
+        let mut out = b"%PDF-1.7\n".to_vec();
+        let mut offsets = Vec::new();
+        let stream = format!("<< /Type /ObjStm /N 0 /First 0 /Length {len} >>\nstream\n");
+        let mut stream = stream.into_bytes();
+        stream.resize(stream.len() + len, b' ');
+        stream.extend_from_slice(b"\nendstream");
+        for (i, body) in [
+            &b"<< /Type /Catalog /Pages 2 0 R >>"[..],
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+            &stream,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend_from_slice(b"xref\n0 5\n0000000000 65535 f \n");
+        for offset in offsets {
+            out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+        );
+        out
+    }
+
+    /// M6: a stream read while the file is checked may hold up to 2 MiB
+    /// (docs/SECURITY.md), a real file's cross-reference and object
+    /// streams fit; one byte more and the file is refused, whatever its
+    /// own size.
+    #[test]
+    fn m6_a_stream_of_up_to_two_mebibytes_is_read_and_no_more() {
+        assert_eq!(MAX_STREAM_BYTES_WHEN_PARSING, 2_097_152);
+        let within = pdf_with_object_stream(2_097_152);
+        assert!(within.len() < 3_145_728);
+        assert!(PdfDocument::parse(&within, max()).is_ok());
+        let over = pdf_with_object_stream(2_097_153);
+        assert_eq!(
+            PdfDocument::parse(&over, max()).unwrap_err(),
+            DocumentError::NotAPdf
+        );
+    }
+
     #[test]
     fn m6_limit_is_three_mebibytes() {
         assert_eq!(max(), 3_145_728);

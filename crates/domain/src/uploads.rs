@@ -268,4 +268,71 @@ mod tests {
         );
         assert_eq!(Uploads::stream_id(&Issuer::system()), None);
     }
+
+    /// D11: the latest kind of each digest, in order of first upload; D12:
+    /// a delegate acting for a grantor uploads nothing for them.
+    #[test]
+    fn d11_uploads_keep_the_latest_kind_of_each_document_in_order() {
+        let me = FiscalCode::parse("RSSMRA85T10A562S").unwrap();
+        let by = Issuer::citizen(me.clone());
+        let policy = Policy::default();
+        let mut state = Uploads::default();
+        for document in [
+            doc(DocumentKind::IdentityDocument, 'a'),
+            doc(DocumentKind::Aa08, 'b'),
+            doc(DocumentKind::Aa08, 'a'),
+        ] {
+            let record = UploadsCommand::Record {
+                document,
+                by: by.clone(),
+                at: at(),
+            };
+            for e in state.decide(record, &policy).unwrap() {
+                assert_eq!(e.at(), at());
+                state.evolve(e);
+            }
+        }
+        assert_eq!(
+            state.documents(),
+            [doc(DocumentKind::Aa08, 'a'), doc(DocumentKind::Aa08, 'b')]
+        );
+        let delegate = FiscalCode::parse("VRDLGU70A01H501O").unwrap();
+        let acting = UploadsCommand::Record {
+            document: doc(DocumentKind::IdentityDocument, 'c'),
+            by: Issuer::delegate_for(delegate, me),
+            at: at(),
+        };
+        assert_eq!(
+            Uploads::default().decide(acting, &policy).unwrap_err(),
+            UploadsError::NotAllowedWhenActing
+        );
+    }
+
+    /// D11: the event is stored under its serde tag, at version 1.0 (the
+    /// stored format: a store reads the event back by that name); each
+    /// refusal has the code of the HTTP contract its serialised form
+    /// carries.
+    #[test]
+    fn d11_uploads_are_stored_under_their_own_names_and_refused_with_their_codes() {
+        let event = UploadsEvent::DocumentUploaded {
+            uploader: Actor::System,
+            document: doc(DocumentKind::Aa08, 'a'),
+            at: at(),
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        let tag = json.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(tag, "DocumentUploaded");
+        assert_eq!(event.event_type(), tag);
+        assert_eq!(event.event_version(), "1.0");
+        for (error, code) in [
+            (
+                UploadsError::NotAllowedWhenActing,
+                "not_allowed_when_acting",
+            ),
+            (UploadsError::UploaderMismatch, "uploader_mismatch"),
+        ] {
+            assert_eq!(error.code(), code);
+            assert_eq!(serde_json::to_value(&error).unwrap()["code"], code);
+        }
+    }
 }

@@ -250,6 +250,28 @@ mod tests {
         assert!(!code.matches(""));
     }
 
+    /// M2: an access code is 6 to 12 ASCII letters or digits, read trimmed
+    /// and in upper case.
+    #[test]
+    fn m2_an_access_code_is_6_to_12_letters_or_digits() {
+        assert_eq!(AccessCode::parse(" abc234 ").unwrap().as_str(), "ABC234");
+        assert!(AccessCode::parse("ABCDEFGHJK23").is_ok());
+        for bad in ["ABC23", "ABCDEFGHJK234", "ABC-234", "ABC 234", "ABCÈ234"] {
+            assert_eq!(AccessCode::parse(bad), Err(AccessCodeError), "{bad}");
+        }
+    }
+
+    /// M2: a drawn code takes each byte modulo the alphabet, which leaves
+    /// out the letters and digits a caller mistakes for one another
+    /// (I, O, 0, 1).
+    #[test]
+    fn m2_a_drawn_code_maps_each_byte_into_its_alphabet() {
+        let code = AccessCode::from_random(&[0, 1, 2, 31, 32, 33, 255, 100]);
+        assert_eq!(code.as_str(), "ABC9AB9E");
+        let every = AccessCode::from_random(&[8, 14, 24, 25, 26, 27, 28, 29]);
+        assert_eq!(every.as_str(), "JQ234567");
+    }
+
     #[test]
     fn m10_access_code_digests_are_64_hex_digits_compared_whole() {
         let a = AccessCodeDigest::from_bytes(&[0xab; 32]);
@@ -260,6 +282,8 @@ mod tests {
         for bad in ["", "ABC234", &"AB".repeat(32), &"ab".repeat(31)] {
             assert!(AccessCodeDigest::parse(bad).is_err(), "{bad}");
         }
+        // Debug output shows enough of a digest to tell two apart, not all of it.
+        assert_eq!(format!("{a:?}"), "AccessCodeDigest(abababab…)");
         assert!(!format!("{a:?}").contains(&"ab".repeat(8)));
     }
 

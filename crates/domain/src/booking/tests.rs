@@ -279,6 +279,54 @@ fn b5_delegations_web_meeting_needs_the_grantor_details() {
         )
         .unwrap();
     assert!(matches!(&events[0], BookerEvent::BookingRequested(bk) if bk.grantor.is_none()));
+    // Nor does a web meeting at another counter.
+    let mut pensions_online = other_counter("pensioni", "pensioni");
+    pensions_online.modes = vec![Mode::WebMeeting];
+    let r = RequestBooking {
+        mode: Mode::WebMeeting,
+        ..other_request("b-3", pensions_online, tuesday_9())
+    };
+    let events = b
+        .decide(BookerCommand::Request(Box::new(r)), &Policy::default())
+        .unwrap();
+    assert!(matches!(&events[0], BookerEvent::BookingRequested(bk) if bk.grantor.is_none()));
+}
+
+/// B1, B2: a retried request (the same id, booker, counter, start and
+/// mode) is recognised and is no second booking; the id of a booking is
+/// not taken again by a request that differs in any of them.
+#[test]
+fn b2_a_retried_request_is_not_a_second_booking_and_its_id_is_its_own() {
+    let first = || other_request("b-1", other_counter("pensioni", "pensioni"), tuesday_9());
+    let mut b = Booker::default();
+    apply_all(&mut b, BookerCommand::Request(Box::new(first())));
+    assert_eq!(
+        b.decide(
+            BookerCommand::Request(Box::new(first())),
+            &Policy::default()
+        ),
+        Ok(vec![])
+    );
+    for other in [
+        RequestBooking {
+            booker: cf(GRANTOR),
+            ..first()
+        },
+        RequestBooking {
+            counter: other_counter("anagrafe", "anagrafe"),
+            ..first()
+        },
+        RequestBooking {
+            start: tuesday_9() + Duration::minutes(30),
+            ..first()
+        },
+        RequestBooking {
+            mode: Mode::PhoneCallback,
+            ..first()
+        },
+    ] {
+        assert_eq!(request_err(&b, other), BookingError::IdAlreadyUsed(b1()));
+    }
 }
 
 #[test]
@@ -356,6 +404,58 @@ fn b7_ticket_and_list_show_office_date_time_counter_and_actions() {
     );
 }
 
+/// B6, B7: cancelling is offered until the slot starts, not at its start;
+/// joining a web meeting until the slot ends, not at its end.
+#[test]
+fn b7_actions_at_the_edges_of_the_slot() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let booking = &b.bookings()[0];
+    let (start, end) = (booking.slot.start, booking.slot.end);
+    let second = Duration::seconds(1);
+    assert_eq!(
+        booking.actions(start - second),
+        vec!["detail", "ticket", "cancel", "join_meeting"]
+    );
+    assert_eq!(
+        booking.actions(start),
+        vec!["detail", "ticket", "join_meeting"]
+    );
+    assert_eq!(
+        booking.actions(end - second),
+        vec!["detail", "ticket", "join_meeting"]
+    );
+    assert_eq!(booking.actions(end), vec!["detail", "ticket"]);
+    // A booking in person has no meeting to join.
+    let counter = other_counter("pensioni", "pensioni");
+    booked(&mut b, other_request("b-2", counter, tuesday_9()));
+    let in_person = b.booking(&BookingId::parse("b-2").unwrap()).unwrap();
+    assert_eq!(
+        in_person.actions(start - second),
+        vec!["detail", "ticket", "cancel"]
+    );
+}
+
+/// M2: a stored booking is read back with the digest of its access code;
+/// a plain code, stored before codes were kept as digests, is dropped
+/// (docs/adr/0008-access-codes-derived-never-stored.md).
+#[test]
+fn m2_a_stored_booking_keeps_its_code_digest_and_drops_a_plain_code() {
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let booking = b.bookings()[0].clone();
+    assert_eq!(
+        booking.access_code,
+        Some(AccessCodeDigest::from_bytes(&[7; 32]))
+    );
+    let mut stored = serde_json::to_value(&booking).unwrap();
+    let read: Booking = serde_json::from_value(stored.clone()).unwrap();
+    assert_eq!(read, booking);
+    stored["access_code"] = "483920".into();
+    let legacy: Booking = serde_json::from_value(stored).unwrap();
+    assert_eq!(legacy.access_code, None);
+}
+
 #[test]
 fn m11_a_booking_is_handled_by_operators_of_its_office() {
     let mut b = Booker::default();
@@ -426,6 +526,71 @@ fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     ));
 }
 
+/// B10: the confirmation that follows a reservation carries the place's
+/// number to the booking; a reservation stored before B10 (place 0) has
+/// none to carry.
+#[test]
+fn b10_the_flow_carries_the_place_number_to_the_confirmation() {
+    let now = a_week_before();
+    let reserved = |place| SlotEvent::PlaceReserved {
+        place,
+        booking: b1(),
+        booker: cf(BOOKER),
+        at: now,
+    };
+    for (place, carried) in [(0, None), (1, Some(1)), (7, Some(7))] {
+        let next = after_slot_event(&reserved(place), now).unwrap();
+        assert_eq!(next.aggregate_id(), BOOKER);
+        assert_eq!(
+            next,
+            BookingFlowCommand::Booker {
+                booker: cf(BOOKER),
+                command: BookerCommand::Confirm {
+                    id: b1(),
+                    place: carried,
+                    at: now,
+                },
+            }
+        );
+    }
+}
+
+/// B4: a confirmation refused because the booking was closed meanwhile
+/// gives its place back to the slot, on the slot's own stream; any other
+/// refused confirmation is left alone.
+#[test]
+fn b4_the_flow_gives_back_the_place_of_a_booking_closed_meanwhile() {
+    let now = a_week_before();
+    let key = "pensioni@2026-12-01T08:00:00Z".to_owned();
+    let confirm = BookingFlowCommand::Booker {
+        booker: cf(BOOKER),
+        command: BookerCommand::Confirm {
+            id: b1(),
+            place: Some(1),
+            at: now,
+        },
+    };
+    let closed = BookingError::NoLongerPending {
+        id: b1(),
+        booker: cf(BOOKER),
+        slot_key: key.clone(),
+    };
+    let release = after_refusal(&confirm, &closed, now).unwrap();
+    assert_eq!(release.aggregate_id(), key);
+    assert_eq!(
+        release,
+        BookingFlowCommand::Slot {
+            slot_key: key,
+            command: SlotCommand::ReleasePlace {
+                booking: b1(),
+                booker: cf(BOOKER),
+                at: now,
+            },
+        }
+    );
+    assert_eq!(after_refusal(&confirm, &BookingError::NotActive, now), None);
+}
+
 // ---------------------------------------------------------------- the events
 
 /// A booking requested a week before its Tuesday 09:00 slot, and every
@@ -492,6 +657,33 @@ fn booker_events_name_their_booking_and_carry_their_instant() {
     }
 }
 
+/// The names a citizen's booking events are stored under, fixed: they are
+/// the serde tags of the stored JSON and the names the upcasters and the
+/// read side look for, at version 1.0 (renaming one is a break of the
+/// stored format, not a refactoring).
+#[test]
+fn booker_events_are_stored_under_their_own_names() {
+    let mut names = Vec::new();
+    for event in &every_booker_event() {
+        let json = serde_json::to_value(event).unwrap();
+        let tag = json.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(cqrs_es::DomainEvent::event_type(event), tag);
+        assert_eq!(cqrs_es::DomainEvent::event_version(event), "1.0");
+        names.push(tag);
+    }
+    assert_eq!(
+        names,
+        [
+            "BookingRequested",
+            "BookingConfirmed",
+            "BookingRefused",
+            "BookingCancelled",
+            "BookingServed",
+            "BookingMissed"
+        ]
+    );
+}
+
 #[test]
 fn booking_stage_names_are_those_the_read_side_stores() {
     let at = tuesday_9();
@@ -512,6 +704,36 @@ fn booking_stage_names_are_those_the_read_side_stores() {
     ] {
         assert_eq!(stage.as_str(), name);
         assert_eq!(serde_json::to_value(&stage).unwrap()["stage"], name);
+    }
+}
+
+/// B8: the statuses a client sees have the wire names of the HTTP contract,
+/// the ones their serialised form carries.
+#[test]
+fn b8_status_names_are_those_of_the_http_contract() {
+    for (status, name) in [
+        (BookingStatus::Pending, "pending"),
+        (BookingStatus::Confirmed, "confirmed"),
+        (BookingStatus::Cancelled, "cancelled"),
+        (BookingStatus::Refused, "refused"),
+        (BookingStatus::Served, "served"),
+        (BookingStatus::Missed, "missed"),
+    ] {
+        assert_eq!(status.as_str(), name);
+        assert_eq!(serde_json::to_value(status).unwrap(), name);
+    }
+}
+
+/// B9: the channels an operator books from have the wire names of the HTTP
+/// contract, the ones their serialised form carries.
+#[test]
+fn b9_operator_channel_names_are_those_of_the_http_contract() {
+    for (channel, name) in [
+        (OperatorChannel::FrontOffice, "front_office"),
+        (OperatorChannel::ContactCenter, "contact_center"),
+    ] {
+        assert_eq!(channel.as_str(), name);
+        assert_eq!(serde_json::to_value(channel).unwrap(), name);
     }
 }
 
@@ -799,6 +1021,50 @@ fn b8_an_operator_settles_a_booking_only_once_its_slot_has_started() {
             at: tuesday_9()
         }]
     );
+    // Missed too, from the slot's start.
+    let events = b
+        .decide(missed(Settler::Operator, tuesday_9()), &policy)
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![BookerEvent::BookingMissed {
+            id: b1(),
+            booker: cf(BOOKER),
+            at: tuesday_9()
+        }]
+    );
+}
+
+/// B4: the flow's refusal (the slot was full) refuses the booking while it
+/// is pending, and only then: a booking that holds its place is not
+/// refused by a late or repeated refusal.
+#[test]
+fn b4_a_full_slot_refuses_a_pending_booking_only() {
+    let policy = Policy::default();
+    let refuse = || BookerCommand::Refuse {
+        id: b1(),
+        refusal: BookingError::SlotFull { capacity: 1 },
+        at: a_week_before(),
+    };
+    let mut pending = Booker::default();
+    apply_all(
+        &mut pending,
+        BookerCommand::Request(Box::new(other_request("b-1", pensions(), tuesday_9()))),
+    );
+    let events = pending.decide(refuse(), &policy).unwrap();
+    let [BookerEvent::BookingRefused {
+        id,
+        reason,
+        refusal,
+        ..
+    }] = &events[..]
+    else {
+        panic!("expected a refusal, got {events:?}");
+    };
+    assert_eq!(id, &b1());
+    assert_eq!(reason, "slot_full");
+    assert_eq!(refusal, &Some(BookingError::SlotFull { capacity: 1 }));
+    assert_eq!(holding_b1().decide(refuse(), &policy), Ok(vec![]));
 }
 
 #[test]

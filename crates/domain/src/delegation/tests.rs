@@ -613,6 +613,22 @@ fn d7_past_its_end_date_a_delegation_is_expired_and_frees_the_grantor() {
     assert!(g.decide(asked(second), &Policy::default()).is_err());
 }
 
+/// D6, D7: a legal representative's delegation still awaiting
+/// confirmation past its end date is expired too, and no longer occupies
+/// the grantor.
+#[test]
+fn d7_an_awaiting_delegation_past_its_end_date_is_expired() {
+    let mut r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    r.ends_on = Some(date(2026, 12, 10));
+    let g = grantor_with(vec![requested(&r), registered(&r, t0())]);
+    let d = g.delegation(&r.id).unwrap();
+    let last_evening = Utc.with_ymd_and_hms(2026, 12, 10, 22, 30, 0).unwrap();
+    let next_morning = Utc.with_ymd_and_hms(2026, 12, 10, 23, 30, 0).unwrap();
+    assert_eq!(d.status(last_evening), Status::AwaitingConfirmation);
+    assert_eq!(d.status(next_morning), Status::Expired);
+    assert!(g.current(next_morning).is_none());
+}
+
 // ---------------------------------------------------------------- D8
 
 /// Revocation of `d-1` as its channel has it: online by the grantor in
@@ -628,6 +644,32 @@ fn revoke(channel: RevocationChannel, at: DateTime<Utc>) -> GrantorCommand {
         at,
         by,
     }
+}
+
+/// D8: a revoked delegation says when it was revoked; one in force does
+/// not.
+#[test]
+fn d8_a_revoked_delegation_knows_when() {
+    let (r, mut given) = active_online();
+    assert_eq!(
+        grantor_with(given.clone())
+            .delegation(&r.id)
+            .unwrap()
+            .revoked_at(),
+        None
+    );
+    given.extend(
+        grantor_with(given.clone())
+            .decide(
+                revoke(RevocationChannel::Counter, days(3)),
+                &Policy::default(),
+            )
+            .unwrap(),
+    );
+    let g = grantor_with(given);
+    let d = g.delegation(&r.id).unwrap();
+    assert_eq!(d.revoked_at(), Some(days(3)));
+    assert_eq!(d.status(days(4)), Status::Revoked);
 }
 
 #[test]
@@ -966,6 +1008,135 @@ fn grantor_events_name_their_delegation_and_carry_their_instant() {
     for (n, event) in events.iter().enumerate() {
         assert_eq!(event.delegation_id(), &r.id, "{event:?}");
         assert_eq!(event.at(), days(n as u64), "{event:?}");
+    }
+}
+
+/// D10: a grantor's pending delegations are those whose registration flow
+/// has not ended: requested, neither registered nor refused yet.
+#[test]
+fn d10_the_pending_delegations_are_those_whose_flow_has_not_ended() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let pending = |g: &Grantor| g.pending().map(|d| d.id.to_string()).collect::<Vec<_>>();
+    assert_eq!(pending(&grantor_with(vec![requested(&r)])), ["d-1"]);
+    let registered = grantor_with(vec![requested(&r), registered(&r, days(1))]);
+    assert!(pending(&registered).is_empty());
+}
+
+/// D10: the flow's completion step repeated (a replay after a crash) on a
+/// delegation it already registered is no event, whether it is active or
+/// awaiting confirmation (D6).
+#[test]
+fn d10_a_repeated_completion_of_a_registered_delegation_is_no_event() {
+    for role in [Role::Ordinary, Role::Tutor] {
+        let r = request("d-1", GRANTOR, DELEGATE, role, Channel::Counter);
+        let g = grantor_with(vec![requested(&r), registered(&r, days(1))]);
+        let again = GrantorCommand::CompleteRegistration {
+            id: id("d-1"),
+            at: days(2),
+        };
+        assert_eq!(g.decide(again, &Policy::default()), Ok(vec![]), "{role:?}");
+    }
+}
+
+/// D6, D8: each command on one of a grantor's delegations (its request,
+/// the flow's steps, a confirmation, a rejection, a revocation) names that
+/// delegation, by which the service finds it; acting for the grantor (D9)
+/// names none, being about whichever delegation is active.
+#[test]
+fn d8_a_command_on_a_delegation_names_it_and_acting_for_names_none() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let by = Issuer::citizen(cf(GRANTOR));
+    let at = days(1);
+    let d1 = || id("d-1");
+    for command in [
+        r.issued_by(by.clone()),
+        GrantorCommand::CompleteRegistration { id: d1(), at },
+        GrantorCommand::RefuseRegistration {
+            id: d1(),
+            refusal: DelegationError::DelegateCapReached { cap: 3 },
+            at,
+        },
+        GrantorCommand::Confirm { id: d1(), at },
+        GrantorCommand::Reject { id: d1(), at },
+        GrantorCommand::Revoke {
+            id: d1(),
+            channel: RevocationChannel::Online,
+            at,
+            by,
+        },
+    ] {
+        assert_eq!(command.delegation_id(), Some(&d1()), "{command:?}");
+    }
+    assert_eq!(act_for(DELEGATE, at).delegation_id(), None);
+}
+
+/// The names a grantor's events are stored under, fixed: they are the
+/// serde tags of the stored JSON and the names the upcasters and the read
+/// side look for, at version 1.0 (renaming one is a break of the stored
+/// format, not a refactoring).
+#[test]
+fn grantor_events_are_stored_under_their_own_names() {
+    let r = request("d-1", GRANTOR, DELEGATE, Role::Tutor, Channel::Counter);
+    let mut names = Vec::new();
+    for event in &every_grantor_event(&r) {
+        let json = serde_json::to_value(event).unwrap();
+        let tag = json.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(cqrs_es::DomainEvent::event_type(event), tag);
+        assert_eq!(cqrs_es::DomainEvent::event_version(event), "1.0");
+        names.push(tag);
+    }
+    assert_eq!(
+        names,
+        [
+            "DelegationRequested",
+            "DelegationRegistered",
+            "DelegationRefused",
+            "DelegationConfirmed",
+            "DelegationRejected",
+            "DelegationRevoked",
+            "DelegateActed"
+        ]
+    );
+}
+
+/// D3, D5: the roles and the registration channels have the wire names of
+/// the HTTP contract and of the stored events, the ones their serialised
+/// forms carry; so do the statuses a client sees.
+#[test]
+fn d3_d5_role_channel_and_status_names_are_those_of_the_http_contract() {
+    fn wire<T: serde::Serialize>(value: T) -> serde_json::Value {
+        serde_json::to_value(value).unwrap()
+    }
+    for (role, name) in [
+        (Role::Ordinary, "ordinary"),
+        (Role::Tutor, "tutor"),
+        (Role::Curator, "curator"),
+        (Role::SupportAdministrator, "support_administrator"),
+        (Role::Parent, "parent"),
+    ] {
+        assert_eq!(role.as_str(), name);
+        assert_eq!(wire(role), name);
+    }
+    for (channel, name) in [
+        (Channel::Online, "online"),
+        (Channel::Counter, "counter"),
+        (Channel::WebMeeting, "web_meeting"),
+        (Channel::Pec, "pec"),
+    ] {
+        assert_eq!(channel.as_str(), name);
+        assert_eq!(wire(channel), name);
+    }
+    for (status, name) in [
+        (Status::Pending, "pending"),
+        (Status::AwaitingConfirmation, "awaiting_confirmation"),
+        (Status::Active, "active"),
+        (Status::Revoked, "revoked"),
+        (Status::Expired, "expired"),
+        (Status::Rejected, "rejected"),
+        (Status::Refused, "refused"),
+    ] {
+        assert_eq!(status.as_str(), name);
+        assert_eq!(wire(status), name);
     }
 }
 

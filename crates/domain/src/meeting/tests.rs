@@ -744,6 +744,22 @@ async fn m5_operator_attests_attendance_in_call() {
         .then_expect_events(vec![attendance(true, true, false)]);
 }
 
+/// M5: the meeting keeps what the operator attested, party by party.
+#[test]
+fn m5_the_meeting_keeps_what_was_attested() {
+    let mut given = in_call();
+    assert_eq!(meeting_with(given.clone()).present(), Presence::default());
+    given.push(attendance(true, false, true));
+    assert_eq!(
+        meeting_with(given).present(),
+        Presence {
+            grantor: true,
+            delegate: false,
+            grantor_able_to_consent: true,
+        }
+    );
+}
+
 #[test]
 fn m5_attendance_only_in_call() {
     let cmd = MeetingCommand::RecordAttendance {
