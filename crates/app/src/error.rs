@@ -217,7 +217,6 @@ pub fn status_of(code: &str) -> StatusCode {
         "not_a_pdf" | "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "pin_locked" | "access_code_locked" => StatusCode::LOCKED,
         "request_timeout" => StatusCode::REQUEST_TIMEOUT,
-        "position_beyond_log" => StatusCode::BAD_REQUEST,
         "unavailable" | "not_ready" | "read_models_behind" => StatusCode::SERVICE_UNAVAILABLE,
         "internal_error" | "corrupt" | "misuse" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -492,7 +491,7 @@ mod tests {
 
     /// ADR 0014: read models short of the position a read named are a
     /// passing state (503, ask again); a position past the log's end is
-    /// the client's mistake (400).
+    /// refused by the state of the log (422).
     #[test]
     fn a_read_ahead_of_the_read_models_is_asked_again_later() {
         let behind = AppError::Service(ServiceError::Behind {
@@ -504,7 +503,12 @@ mod tests {
         assert_eq!(behind.headers()[header::RETRY_AFTER], RETRY_AFTER_SECONDS);
         let beyond = AppError::Service(ServiceError::BeyondLog { wanted: 9, head: 4 });
         assert_eq!(beyond.code(), "position_beyond_log");
-        assert_eq!(beyond.into_response().status(), StatusCode::BAD_REQUEST);
+        // A request that fits the OpenAPI document is never 400: the
+        // state (the log's end) refuses it.
+        assert_eq!(
+            beyond.into_response().status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 
     #[test]

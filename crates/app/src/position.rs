@@ -5,7 +5,8 @@
 //! read models that names a position (the `If-Min-Position` header, or the
 //! `min_position` query parameter) waits until the read models have applied
 //! the log up to it, at most [`crate::Timeouts::read_wait`], then answers
-//! 503 `read_models_behind` with `Retry-After`; a read naming none answers
+//! 503 `read_models_behind` with `Retry-After` (a position past the log's
+//! end, which no write answered, is 422 `position_beyond_log`); a read naming none answers
 //! from the read models at once. Reads of one record (a delegation, a
 //! booking, a meeting) fold its events and are always current.
 
@@ -54,21 +55,31 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MinPosition {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        if let Some(value) = parts.headers.get(IF_MIN_POSITION) {
-            let text = value
-                .to_str()
-                .map_err(|_| AppError::invalid("If-Min-Position must be ASCII digits"))?;
-            return Self::parse(text, "If-Min-Position").map(|p| Self(Some(p)));
-        }
+        // Both are checked, whichever is given; both given, the later
+        // position is the one waited for.
+        let header = match parts.headers.get(IF_MIN_POSITION) {
+            Some(value) => {
+                let text = value
+                    .to_str()
+                    .map_err(|_| AppError::invalid("If-Min-Position must be ASCII digits"))?;
+                Some(Self::parse(text, "If-Min-Position")?)
+            }
+            None => None,
+        };
         let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map(|q| q.0)
             .unwrap_or_default();
+        let mut query = None;
         for (name, value) in pairs {
             if name == MIN_POSITION {
-                return Self::parse(&value, MIN_POSITION).map(|p| Self(Some(p)));
+                let position = Self::parse(&value, MIN_POSITION)?;
+                query = Some(query.map_or(position, |q: i64| q.max(position)));
             }
         }
-        Ok(Self(None))
+        Ok(Self(match (header, query) {
+            (Some(h), Some(q)) => Some(h.max(q)),
+            (h, q) => h.or(q),
+        }))
     }
 }
 

@@ -53,11 +53,10 @@ pub async fn counters(State(state): State<AppState>, _caller: Caller) -> Json<Co
     params(("id" = String, Path, description = "counter id"), SlotQuery, ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = SlotList),
-        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "`invalid_request`: a date missing or not `YYYY-MM-DD`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_range` (with `max`): `to` before `from`, or a range over 62 days", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_range` (with `max`): `to` before `from`, or a range over 62 days; `position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log, which no write answered", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn slots(
@@ -224,7 +223,7 @@ async fn book(
     params(BookingQuery, ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = BookingList),
-        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log, which no write answered", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "`invalid_request`: a date that is not `YYYY-MM-DD`, a blank office", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`other_office` (M11): another office's day", body = Problem, content_type = "application/problem+json"),

@@ -307,11 +307,10 @@ pub async fn get(
     params(DelegationQuery, ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = DelegationList),
-        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "`invalid_fiscal_code`, naming the parameter", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "another citizen's list", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`citizen_required`: an operator names the grantor or the delegate", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`citizen_required`: an operator names the grantor or the delegate; `position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log, which no write answered", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn list(
@@ -376,7 +375,7 @@ pub async fn list(
     params(AuditQuery, ReadAtQuery, ReadAtHeader),
     responses(
         (status = 200, body = AuditList),
-        (status = 400, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log, which no write answered", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "`invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "another citizen's trail", body = Problem, content_type = "application/problem+json"),

@@ -700,9 +700,10 @@ pub async fn reads_see_a_write_when_they_name_its_position(api: Api) {
         .ok(200);
     assert_eq!(by_query, seen);
 
-    // A position no write answered, or not a position at all: 400.
+    // A position no write answered: 422; not a position at all: 400,
+    // in the header or the query, even beside a valid one.
     let beyond = read(Some((head + 1000).to_string()), "").await;
-    let problem = beyond.refused(400, "position_beyond_log");
+    let problem = beyond.refused(422, "position_beyond_log");
     assert!(problem["detail"].as_str().unwrap().contains("beyond"));
     for bad in ["-1", "x", "1.5", ""] {
         read(Some(bad.to_owned()), "")
@@ -712,4 +713,11 @@ pub async fn reads_see_a_write_when_they_name_its_position(api: Api) {
     read(None, "&min_position=later")
         .await
         .refused(400, "invalid_request");
+    read(Some("0".into()), "&min_position=9223372036854775808")
+        .await
+        .refused(400, "invalid_request");
+    // Both given: the later is waited for.
+    read(Some("0".into()), &format!("&min_position={}", head + 1000))
+        .await
+        .refused(422, "position_beyond_log");
 }
