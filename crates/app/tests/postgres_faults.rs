@@ -26,6 +26,9 @@
 
 #![cfg(unix)]
 
+mod process;
+
+use process::{cf, citizen_token, free_port};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -35,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use deleghe_adapters::{Repository, System};
-use deleghe_app::auth::{AuthMethod, JwtKeys, Role, TokenRequest};
+use deleghe_app::auth::JwtKeys;
 use deleghe_app::config::Secret;
 use deleghe_app::counters::Counters;
 use deleghe_domain::{FiscalCode, Policy};
@@ -60,27 +63,6 @@ fn deadline() -> Duration {
 /// How long the app may take to serve again once the server is back: the
 /// pool's wait for a connection (10 s) and its backoff, with room.
 const SERVES_AGAIN_WITHIN: Duration = Duration::from_secs(20);
-
-/// `n`-th distinct valid fiscal code (as the API tests make them).
-fn cf(n: usize) -> String {
-    let months = b"ABCDEHLMPRST";
-    let body = format!(
-        "RSSMRA{:02}{}{:02}H501",
-        50 + (n / 336) % 50,
-        months[(n / 28) % 12] as char,
-        1 + n % 28
-    );
-    let check = FiscalCode::check_character(&body).expect("valid body");
-    format!("{body}{check}")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Says on standard error why a test does not run here.
 fn skip(why: &str) {
@@ -515,19 +497,6 @@ async fn exchange(
         return Err(format!("an answer cut short: {text:?}"));
     }
     Ok(Answer { status, head, body })
-}
-
-fn citizen_token(keys: &JwtKeys, n: usize) -> String {
-    keys.issue(&TokenRequest {
-        sub: FiscalCode::parse(&cf(n)).unwrap(),
-        role: Role::Citizen,
-        auth: Some(AuthMethod::Spid),
-        office: None,
-        act_for: None,
-        issued_at: Utc::now(),
-        expires_at: Utc::now() + chrono::Duration::minutes(30),
-    })
-    .unwrap()
 }
 
 /// A write the app acknowledged (2xx), and whose it is.

@@ -7,6 +7,9 @@
 
 #![cfg(unix)]
 
+mod process;
+
+use process::{cf, citizen_token, free_port};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use deleghe_adapters::{Repository, System};
-use deleghe_app::auth::{AuthMethod, JwtKeys, Role, TokenRequest};
+use deleghe_app::auth::JwtKeys;
 use deleghe_app::config::Secret;
 use deleghe_app::counters::Counters;
 use deleghe_domain::{FiscalCode, Policy};
@@ -29,31 +32,10 @@ const CLIENTS: usize = 12;
 /// How long the app may take to exit after SIGTERM.
 const EXIT_WITHIN: Duration = Duration::from_secs(30);
 
-/// `n`-th distinct valid fiscal code (as the API tests make them).
-fn cf(n: usize) -> String {
-    let months = b"ABCDEHLMPRST";
-    let body = format!(
-        "RSSMRA{:02}{}{:02}H501",
-        50 + (n / 336) % 50,
-        months[(n / 28) % 12] as char,
-        1 + n % 28
-    );
-    let check = FiscalCode::check_character(&body).expect("valid body");
-    format!("{body}{check}")
-}
-
 /// The app's process, its folder and its address.
 struct App {
     child: Child,
     port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl App {
@@ -381,19 +363,6 @@ impl Load {
             }
         }
     }
-}
-
-fn citizen_token(keys: &JwtKeys, n: usize) -> String {
-    keys.issue(&TokenRequest {
-        sub: FiscalCode::parse(&cf(n)).unwrap(),
-        role: Role::Citizen,
-        auth: Some(AuthMethod::Spid),
-        office: None,
-        act_for: None,
-        issued_at: Utc::now(),
-        expires_at: Utc::now() + chrono::Duration::minutes(30),
-    })
-    .unwrap()
 }
 
 fn temporary_dir() -> PathBuf {

@@ -18,6 +18,9 @@
 
 #![cfg(unix)]
 
+mod process;
+
+use process::{cf, citizen_token, free_port};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,7 +31,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use deleghe_adapters::gateway::FileSmsGateway;
 use deleghe_adapters::{Repository, System};
-use deleghe_app::auth::{AuthMethod, JwtKeys, Role, TokenRequest};
+use deleghe_app::auth::JwtKeys;
 use deleghe_app::config::Secret;
 use deleghe_app::counters::Counters;
 use deleghe_domain::{FiscalCode, Policy};
@@ -69,19 +72,6 @@ const LEASE_SECONDS: i64 = 60;
 /// The bound on the survivors' finishing what the killed instance left.
 const SETTLE_WITHIN: Duration = Duration::from_secs(75);
 
-/// `n`-th distinct valid fiscal code (as the API tests make them).
-fn cf(n: usize) -> String {
-    let months = b"ABCDEHLMPRST";
-    let body = format!(
-        "RSSMRA{:02}{}{:02}H501",
-        50 + (n / 336) % 50,
-        months[(n / 28) % 12] as char,
-        1 + n % 28
-    );
-    let check = FiscalCode::check_character(&body).expect("valid body");
-    format!("{body}{check}")
-}
-
 // The citizens of wave `w`: grantors, their rival delegates, the shared
 // delegate, bookers. Disjoint across waves.
 fn grantor(w: usize, i: usize) -> usize {
@@ -95,14 +85,6 @@ fn delegate(w: usize) -> usize {
 }
 fn booker(w: usize, i: usize) -> usize {
     160 + w * 100 + i
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One `deleghe serve` process.
@@ -250,19 +232,6 @@ async fn request(
         return Outcome::Closed;
     }
     Outcome::Answered { status, body }
-}
-
-fn citizen_token(keys: &JwtKeys, n: usize) -> String {
-    keys.issue(&TokenRequest {
-        sub: FiscalCode::parse(&cf(n)).unwrap(),
-        role: Role::Citizen,
-        auth: Some(AuthMethod::Spid),
-        office: None,
-        act_for: None,
-        issued_at: Utc::now(),
-        expires_at: Utc::now() + chrono::Duration::minutes(30),
-    })
-    .unwrap()
 }
 
 /// A write some instance acknowledged (2xx).
