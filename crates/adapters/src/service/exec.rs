@@ -190,18 +190,21 @@ where
                 }
                 Err(AggregateError::AggregateConflict) => {
                     tracing::debug!(attempt, "optimistic-concurrency conflict, retrying");
-                    // Exponential backoff with full jitter spreads the racers out.
-                    let ceiling_us = 1_000u64 << attempt.min(6);
-                    let random = u64::from_le_bytes(
-                        uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap(),
-                    );
-                    tokio::time::sleep(Duration::from_micros(random % ceiling_us)).await;
+                    back_off(attempt).await;
                 }
                 Err(other) => return Err(ServiceError::from_aggregate(other)),
             }
         }
         Err(ServiceError::Conflict)
     }
+}
+
+/// After the `attempt`th lost optimistic-concurrency race: exponential
+/// backoff with full jitter, which spreads the racers out.
+pub(super) async fn back_off(attempt: usize) {
+    let ceiling_us = 1_000u64 << attempt.min(6);
+    let random = u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap());
+    tokio::time::sleep(Duration::from_micros(random % ceiling_us)).await;
 }
 
 /// D9, D12: the check, for a command a delegate issues on a grantor's behalf,
@@ -242,7 +245,7 @@ impl Guard<'_> {
 /// `events` of aggregate `id`, numbered after `sequence`, as a repository
 /// stores them (what `PersistedEventStore::commit` does, for an append that
 /// spans two streams).
-fn serialize<A: Aggregate>(
+pub(super) fn serialize<A: Aggregate>(
     id: &str,
     sequence: usize,
     events: &[A::Event],

@@ -7,8 +7,9 @@ use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, EventStore};
 use deleghe_domain::booking::{Booker, SlotLedger};
 use deleghe_domain::delegation::{Delegate, DelegationError, Grantor, GrantorCommand};
 use deleghe_domain::flows::{self, Command, Event, Refusal};
@@ -16,7 +17,7 @@ use deleghe_domain::meeting::Meeting;
 use deleghe_domain::{Actor, Policy};
 use tracing::Instrument;
 
-use super::exec::{check_issuer, Exec, Guard};
+use super::exec::{back_off, check_issuer, serialize, Exec, Guard};
 use super::Deleghe;
 use crate::error::ServiceError;
 use crate::metadata::Metadata;
@@ -176,17 +177,7 @@ impl Deleghe {
         }
         .instrument(span)
         .await;
-        // Operations: every command by its action and outcome, and its time.
-        let outcome = match &step {
-            Ok(_) => "ok",
-            Err(ServiceError::Rule(_) | ServiceError::RefusedEarlier(_)) => "refused",
-            Err(ServiceError::Conflict) => "conflict",
-            Err(_) => "error",
-        };
-        metrics::counter!("deleghe_commands_total", "command" => action, "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("deleghe_command_duration_seconds", "command" => action)
-            .record(started.elapsed().as_secs_f64());
+        count(action, step.as_ref().map(|_| ()), started);
         step
     }
 
@@ -239,6 +230,9 @@ impl Deleghe {
         meta: &Metadata,
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
         check_issuer(&first, meta)?;
+        if meta.on_behalf_of.is_none() {
+            return self.run_whole(&first, meta).await;
+        }
         let step = self.execute_step(&first, meta, true, None).await?;
         let (events, mut unflushed) = (step.events, step.deferred);
         let now = self.now();
@@ -308,6 +302,204 @@ impl Deleghe {
             }
         }
         Ok(())
+    }
+}
+
+/// Operations: every command by its action and outcome, and its time.
+fn count(action: &'static str, outcome: Result<(), &ServiceError>, started: std::time::Instant) {
+    let outcome = match outcome {
+        Ok(()) => "ok",
+        Err(ServiceError::Rule(_) | ServiceError::RefusedEarlier(_)) => "refused",
+        Err(ServiceError::Conflict) => "conflict",
+        Err(_) => "error",
+    };
+    metrics::counter!("deleghe_commands_total", "command" => action, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("deleghe_command_duration_seconds", "command" => action)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// A flow decided whole before any of it is stored (ADR 0015): each
+/// aggregate it touches as the flow's own decisions left it, and the rows
+/// of those decisions, in the order they were taken.
+#[derive(Default)]
+struct Decided {
+    /// Each aggregate by type and id: its state after the flow's decisions
+    /// so far, with the sequence of its last event, stored or decided.
+    streams: HashMap<(&'static str, String), Kept>,
+    /// The aggregates a decision of the flow added events to.
+    touched: Vec<(&'static str, String)>,
+    /// Every event decided, serialized at the sequence it takes.
+    rows: Vec<SerializedEvent>,
+}
+
+impl Deleghe {
+    /// A flow started by a caller acting for themselves (D12's guard is for
+    /// a delegate's command, which keeps the step-by-step path), decided
+    /// whole and stored in one append (ADR 0015): `first`, then every step
+    /// its events call for, each decided on the state the earlier decisions
+    /// left, with the compensations of refusals, exactly as
+    /// [`Deleghe::drive_into`] would take them; then all their events in
+    /// one transaction, every stream at the sequence it was loaded at. A
+    /// stream another writer moved meanwhile makes the whole append
+    /// conflict, and the flow is decided again on what is stored then: the
+    /// registration's request, seat and completion (D10), or a booking's
+    /// request, place and confirmation (B4), are stored together or not at
+    /// all. A failpoint stops the flow as a crash between two steps would:
+    /// the steps before it are stored, the runner finishes the rest.
+    async fn run_whole(
+        &self,
+        first: &Command,
+        meta: &Metadata,
+    ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
+        let system = Metadata::system().with_correlation_id(&meta.correlation_id);
+        for attempt in 0..self.max_attempts {
+            let mut decided = Decided::default();
+            let mut report = FlowReport {
+                events: self.decide(first, meta, &mut decided).await?,
+                ..FlowReport::default()
+            };
+            let now = self.now();
+            let mut queue: VecDeque<Command> = if report.events.is_empty() {
+                flows::after_repeat(first, now).into()
+            } else {
+                report
+                    .events
+                    .iter()
+                    .flat_map(|e| flows::react(e, now))
+                    .collect()
+            };
+            let mut stopped = None;
+            while let Some(command) = queue.pop_front() {
+                if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
+                    stopped = Some(ServiceError::Unavailable("stopped at a failpoint".into()));
+                    break;
+                }
+                match self.decide(&command, &system, &mut decided).await {
+                    Ok(events) => {
+                        let now = self.now();
+                        if events.is_empty() {
+                            // Already taken (a repeat): carry on as its
+                            // event would have.
+                            queue.extend(flows::after_repeat(&command, now));
+                        }
+                        for e in &events {
+                            queue.extend(flows::react(e, now));
+                        }
+                        report.events.extend(events);
+                    }
+                    Err(ServiceError::Rule(refusal)) => {
+                        queue.extend(flows::after_refusal(&command, &refusal, self.now()));
+                        report.refusals.push((command, refusal));
+                    }
+                    // Nothing is stored yet: the request fails whole.
+                    Err(other) => return Err(other),
+                }
+            }
+            if !decided.rows.is_empty() {
+                let appended = self
+                    .repository
+                    .persist::<Grantor>(&decided.rows, None)
+                    .await
+                    .map_err(AggregateError::<DelegationError>::from);
+                match appended {
+                    Ok(()) => {}
+                    Err(AggregateError::AggregateConflict) => {
+                        tracing::debug!(attempt, "a stream of the flow moved, deciding again");
+                        back_off(attempt).await;
+                        continue;
+                    }
+                    Err(other) => return Err(ServiceError::from_aggregate(other)),
+                }
+            }
+            for key in decided.touched {
+                if let Some(kept) = decided.streams.remove(&key) {
+                    report.kept.insert(key, kept);
+                }
+            }
+            return Ok((report, stopped));
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// One command of a flow decided on its aggregate as `decided` holds it
+    /// (loaded from the store the first time the flow touches it); its
+    /// events are added to `decided`, not stored.
+    async fn decide(
+        &self,
+        command: &Command,
+        meta: &Metadata,
+        decided: &mut Decided,
+    ) -> Result<Vec<Event>, ServiceError> {
+        let started = std::time::Instant::now();
+        let events = match command {
+            Command::Grantor { id, command } => {
+                self.decide_on::<Grantor>(id.as_str(), command, meta, decided)
+                    .await
+            }
+            Command::Delegate { id, command } => {
+                self.decide_on::<Delegate>(id.as_str(), command, meta, decided)
+                    .await
+            }
+            Command::Booker { id, command } => {
+                self.decide_on::<Booker>(id.as_str(), command, meta, decided)
+                    .await
+            }
+            Command::Slot { id, command } => {
+                self.decide_on::<SlotLedger>(id, command, meta, decided)
+                    .await
+            }
+            Command::Meeting { id, command } => {
+                self.decide_on::<Meeting>(id.as_str(), command, meta, decided)
+                    .await
+            }
+        };
+        count(command.action(), events.as_ref().map(|_| ()), started);
+        events
+    }
+
+    async fn decide_on<A>(
+        &self,
+        id: &str,
+        command: &A::Command,
+        meta: &Metadata,
+        decided: &mut Decided,
+    ) -> Result<Vec<Event>, ServiceError>
+    where
+        A: Stepped,
+        A::Command: Clone,
+        A::Error: Into<Refusal>,
+    {
+        let key = (A::TYPE, id.to_owned());
+        let (mut state, sequence) = match decided.streams.get(&key).and_then(Kept::get::<A>) {
+            Some((state, sequence)) => (state.clone(), sequence),
+            None => {
+                let context = A::store(self)
+                    .load_aggregate(id)
+                    .await
+                    .map_err(ServiceError::from_aggregate)?;
+                (context.aggregate, context.current_sequence)
+            }
+        };
+        // Decided on a copy: a refusal leaves the flow's state as it was.
+        let sink = EventSink::default();
+        state
+            .handle(command.clone(), &self.policy, &sink)
+            .await
+            .map_err(|e| ServiceError::Rule(e.into()))?;
+        let events = sink.collect().await;
+        if !events.is_empty() {
+            decided
+                .rows
+                .extend(serialize::<A>(id, sequence, &events, meta)?);
+            if !decided.touched.contains(&key) {
+                decided.touched.push(key.clone());
+            }
+        }
+        decided
+            .streams
+            .insert(key, Kept::of(state, sequence + events.len()));
+        Ok(events.into_iter().map(A::event).collect())
     }
 }
 

@@ -271,6 +271,7 @@ cases!(
     recovery::racing_the_runner_scenario,
     recovery::overtaken_by_the_runner_scenario,
     recovery::kept_state_overtaken_scenario,
+    recovery::whole_flow_decided_again_scenario,
 );
 
 /// Runs every case of [`CASES`], one after the other, each on new stores

@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use deleghe_adapters::runner::FlowRunner;
-use deleghe_adapters::{Deleghe, Metadata, Repository, ServiceError, SettableClock};
+use deleghe_adapters::{Deleghe, Metadata, Repository, SettableClock};
 use deleghe_domain::booking::{BookerCommand, BookingStage};
 use deleghe_domain::delegation::{
     DelegationError, DelegationId, GrantorCommand, RevocationChannel, Stage,
 };
-use deleghe_domain::flows::{self, Command, Refusal};
+use deleghe_domain::flows::{self, Command};
 use deleghe_domain::meeting::{MeetingCommand, MeetingState};
 use deleghe_domain::Policy;
 
@@ -280,29 +280,20 @@ pub(super) async fn overtaken_by_the_runner_scenario(stores: &Stores) {
     assert_eq!(g.delegations()[0].stage, Stage::Active);
 }
 
-pub(super) async fn kept_state_overtaken_scenario(stores: &Stores) {
-    // A registration's last step starts from the grantor as its own first
-    // step left it, without loading it. Here another writer changes the
-    // grantor in between (refuses the pending delegation): the append of
-    // the stale decision conflicts, and the step is decided again on what
-    // is stored, so the registration ends refused, not registered.
-    let repository = stores.repository().await;
-    let clock = SettableClock::fixed(t0());
-    let other = restarted(repository.clone(), &clock);
-    let id = DelegationId::parse("overtaken").unwrap();
-    let refused = Arc::new(AtomicUsize::new(0));
-    let seen = refused.clone();
-    let refuse = Command::Grantor {
-        id: person(1),
-        command: GrantorCommand::RefuseRegistration {
-            id: id.clone(),
-            // Not the policy's cap: what the client hears is the refusal
-            // as stored, not one rebuilt from its code.
-            refusal: DelegationError::DelegateCapReached { cap: 7 },
-            at: t0(),
-        },
-    };
-    let service = Deleghe::new(repository.clone(), Policy::default())
+/// What another writer does in between two steps of a flow.
+type Meddling = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A service on `repository` whose failpoint, the first time a flow comes
+/// to a registration's completion, lets `other` run `meddle` (another
+/// writer getting in between two steps), and never stops the flow.
+fn meddled_before_completion(
+    repository: Repository,
+    clock: &SettableClock,
+    other: Arc<Deleghe>,
+    meddle: impl Fn(Arc<Deleghe>) -> Meddling + Send + Sync + 'static,
+    ran: Arc<AtomicUsize>,
+) -> Deleghe {
+    Deleghe::new(repository, Policy::default())
         .with_clock(clock.as_clock())
         .with_failpoint(Arc::new(move |command| {
             if matches!(
@@ -311,45 +302,141 @@ pub(super) async fn kept_state_overtaken_scenario(stores: &Stores) {
                     command: GrantorCommand::CompleteRegistration { .. },
                     ..
                 }
-            ) && seen.fetch_add(1, Ordering::SeqCst) == 0
+            ) && ran.fetch_add(1, Ordering::SeqCst) == 0
             {
                 let handle = tokio::runtime::Handle::current();
-                tokio::task::block_in_place(|| {
-                    handle
-                        .block_on(other.execute(&refuse, &Metadata::system()))
-                        .expect("the other writer refuses it")
-                });
+                tokio::task::block_in_place(|| handle.block_on(meddle(other.clone())));
             }
             false
-        }));
-    let outcome = service
-        .register_delegation(request("overtaken", 1, 0), &meta(1))
-        .await;
-    assert_eq!(refused.load(Ordering::SeqCst), 1, "the other writer ran");
-    let error = outcome.unwrap_err();
-    assert_eq!(error.code(), "delegate_cap_reached");
-    assert!(
-        matches!(
-            error,
-            ServiceError::Rule(Refusal::Delegation(DelegationError::DelegateCapReached {
-                cap: 7
-            }))
-        ),
-        "the rule's own refusal, whoever decided it: {error:?}"
+        }))
+}
+
+pub(super) async fn kept_state_overtaken_scenario(stores: &Stores) {
+    // The runner's path (ADR 0002), step by step: a registration's last
+    // step starts from the grantor as the flow's own earlier step left it,
+    // without loading it. Here another writer changes the grantor in
+    // between (refuses the pending delegation): the append of the stale
+    // decision conflicts, and the step is decided again on what is stored,
+    // so the registration ends refused, not registered.
+    let repository = stores.repository().await;
+    let clock = SettableClock::fixed(t0());
+    let other = restarted(repository.clone(), &clock);
+    let id = DelegationId::parse("overtaken").unwrap();
+    let refuse = Command::Grantor {
+        id: person(1),
+        command: GrantorCommand::RefuseRegistration {
+            id: id.clone(),
+            // Not the policy's cap: what is stored is the refusal as the
+            // other writer decided it, not one rebuilt from its code.
+            refusal: DelegationError::DelegateCapReached { cap: 7 },
+            at: t0(),
+        },
+    };
+    let ran = Arc::new(AtomicUsize::new(0));
+    let service = meddled_before_completion(
+        repository.clone(),
+        &clock,
+        other,
+        move |other| {
+            let refuse = refuse.clone();
+            Box::pin(async move {
+                other
+                    .execute(&refuse, &Metadata::system())
+                    .await
+                    .expect("the other writer refuses it");
+            })
+        },
+        ran.clone(),
     );
-    // Decided again within the flow, not left to the runner: the seat the
+    // The request stored alone, as a crash right after it leaves it; then
+    // the runner's driver takes the steps that follow.
+    let first = Command::Grantor {
+        id: person(1),
+        command: request("overtaken", 1, 0).issued_by(meta(1).issuer()),
+    };
+    let events = service.execute(&first, &meta(1)).await.unwrap();
+    let next: Vec<Command> = events.iter().flat_map(|e| flows::react(e, t0())).collect();
+    let report = service.drive(next, "overtaken").await.unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "the other writer ran");
+    assert!(
+        report.refusals.iter().any(|(command, _)| matches!(
+            command,
+            Command::Grantor {
+                command: GrantorCommand::CompleteRegistration { .. },
+                ..
+            }
+        )),
+        "the completion is refused on the stored state: {:?}",
+        report.refusals
+    );
+    // Decided again within the flow, not left to a later run: the seat the
     // flow reserved is already given back.
     let delegate = service.delegate(&person(0)).await.unwrap();
     assert!(delegate.seats().is_empty(), "{:?}", delegate.seats());
     let grantor = service.grantor(&person(1)).await.unwrap();
     assert!(
         matches!(
-            grantor.delegation(&id).unwrap().stage,
-            Stage::Refused { .. }
+            &grantor.delegation(&id).unwrap().stage,
+            Stage::Refused { reason, .. } if reason == "delegate_cap_reached"
         ),
         "{:?}",
         grantor.delegation(&id)
     );
     recover(&repository, &clock).await;
+    assert_settled(&restarted(repository, &clock)).await;
+}
+
+pub(super) async fn whole_flow_decided_again_scenario(stores: &Stores) {
+    // ADR 0015, D1 and D10: a registration a grantor starts is decided
+    // whole (request, seat, completion) and appended once. Here another
+    // writer registers a delegation of the same grantor to someone else
+    // after the flow decided its request and seat, before it decided the
+    // completion: the flow's one append conflicts on the grantor's stream,
+    // nothing of it is stored, and it is decided again on what is stored,
+    // where D1 refuses the request. The delegate asked for never holds a
+    // seat, not even for a moment.
+    let repository = stores.repository().await;
+    let clock = SettableClock::fixed(t0());
+    let other = restarted(repository.clone(), &clock);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let service = meddled_before_completion(
+        repository.clone(),
+        &clock,
+        other,
+        |other| {
+            Box::pin(async move {
+                let d = other
+                    .register_delegation(request("first", 1, 5), &meta(1))
+                    .await
+                    .expect("the other writer registers first");
+                assert_eq!(d.stage, Stage::Active);
+            })
+        },
+        ran.clone(),
+    );
+    let log_before = repository.log_head().await.unwrap();
+    let outcome = service
+        .register_delegation(request("second", 1, 0), &meta(1))
+        .await;
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "the other writer ran once");
+    let error = outcome.unwrap_err();
+    assert_eq!(error.code(), "grantor_already_has_delegate", "{error:?}");
+    let delegate = service.delegate(&person(0)).await.unwrap();
+    assert!(delegate.seats().is_empty(), "{:?}", delegate.seats());
+    let grantor = service.grantor(&person(1)).await.unwrap();
+    assert_eq!(
+        grantor.delegations().len(),
+        1,
+        "{:?}",
+        grantor.delegations()
+    );
+    // What the log holds is the other writer's registration only: the
+    // refused flow stored nothing.
+    let log = repository.read_log(log_before, 100).await.unwrap();
+    assert!(
+        log.iter()
+            .all(|e| e.event.aggregate_id != person(0).as_str()),
+        "nothing of the refused flow is stored"
+    );
     assert_settled(&restarted(repository, &clock)).await;
 }
