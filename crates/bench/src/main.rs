@@ -32,9 +32,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use clap::{Parser, ValueEnum};
+use deleghe_adapters::documents::{DatabaseDocuments, DocumentStore};
 use deleghe_adapters::projection::ReadSide;
 use deleghe_adapters::projection::{Projector, ProjectorTimes};
 use deleghe_adapters::{Deleghe, Repository};
+use deleghe_domain::document::{DocumentKind, DocumentRef};
 use deleghe_domain::{FiscalCode, Policy};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -93,7 +95,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "bare,bare-ours,pgbench,single,registration,booking,revocation"
+        default_value = "bare,bare-ours,pgbench,single,registration,counter-registration,booking,revocation"
     )]
     scenarios: Vec<Only>,
     /// The pgbench program (baseline b); skipped with a note if it cannot run.
@@ -137,6 +139,8 @@ enum Only {
     Pgbench,
     Single,
     Registration,
+    /// What `POST /v1/counter/delegations` does, through the library.
+    CounterRegistration,
     Booking,
     Revocation,
 }
@@ -149,6 +153,7 @@ enum Scenario {
     PgbenchOurs,
     Single,
     Registration,
+    CounterRegistration,
     Booking,
     Revocation,
     LoadSmall,
@@ -168,6 +173,7 @@ impl Scenario {
             Scenario::PgbenchOurs => "(b') pgbench, our table",
             Scenario::Single => "single-aggregate command",
             Scenario::Registration => "online registration (flow)",
+            Scenario::CounterRegistration => "counter registration (flow)",
             Scenario::Booking => "booking (flow)",
             Scenario::Revocation => "revocation (flow)",
             Scenario::LoadSmall => "aggregate load, 10k stored",
@@ -306,8 +312,15 @@ impl Report {
         match l.scenario {
             Scenario::Single
             | Scenario::Registration
+            | Scenario::CounterRegistration
             | Scenario::Booking
             | Scenario::Revocation => {
+                if l.scenario == Scenario::CounterRegistration {
+                    out.extend(over(
+                        self.find(l.store, Scenario::Registration, l.concurrency),
+                        "online registration",
+                    ));
+                }
                 out.extend(over(
                     self.find(l.store, Scenario::Bare, l.concurrency),
                     "bare",
@@ -763,6 +776,18 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
         let op = scenarios::registration(service.clone());
         jobs.push((Scenario::Registration, Job::Op(Arc::new(op))));
     }
+    let desk = if wants(Only::CounterRegistration) {
+        let desk = counter_desk(&service, &repository).await?;
+        report.note(format!(
+            "{store}: {}",
+            events_per_registration(&service, &repository, &desk).await?
+        ));
+        let op = scenarios::counter_registration(desk.clone());
+        jobs.push((Scenario::CounterRegistration, Job::Op(Arc::new(op))));
+        Some(desk)
+    } else {
+        None
+    };
     if wants(Only::Booking) {
         let op = scenarios::booking(service.clone(), counter, slots, next_slot);
         jobs.push((Scenario::Booking, Job::Op(Arc::new(op))));
@@ -782,6 +807,9 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
                         let call = move || op();
                         if round == 0 {
                             stats::run(c, plan.warmup, call.clone()).await;
+                            if let (Scenario::CounterRegistration, Some(desk)) = (scenario, &desk) {
+                                desk.phases.reset();
+                            }
                         }
                         Ok(stats::run(c, plan.duration(), call).await)
                     }
@@ -814,6 +842,14 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
                 }
             }
         }
+        if let Some(desk) = &desk {
+            let online = jobs
+                .iter()
+                .zip(&samples)
+                .find(|((s, _), _)| *s == Scenario::Registration)
+                .and_then(|(_, sample)| sample.as_ref());
+            report.note(counter_phases(store, c, desk, online));
+        }
         for ((scenario, _), sample) in jobs.iter().zip(samples) {
             if let Some(sample) = sample {
                 report.add(store, *scenario, c, sample);
@@ -824,6 +860,92 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
         pool.close().await;
     }
     Ok(())
+}
+
+/// The counter desk of `bench/http.sh` on `repository`: the app's document
+/// store (`DatabaseDocuments` on the read side, as `System` opens it) and the
+/// two documents its registrations name, uploaded once by the operator (a
+/// form AA08 and an identity document, blank one-page PDFs) and recorded as
+/// theirs (D11), as `POST /v1/counter/documents` does.
+async fn counter_desk(
+    service: &Arc<Deleghe>,
+    repository: &Repository,
+) -> Result<scenarios::CounterDesk> {
+    let side = ReadSide::open(repository).await?;
+    let documents: Arc<dyn DocumentStore> = Arc::new(DatabaseDocuments::new(side));
+    let mut digests = Vec::new();
+    for (kind, label) in [
+        (DocumentKind::Aa08, "aa08"),
+        (DocumentKind::IdentityDocument, "identity"),
+    ] {
+        let pdf = fixtures::blank_pdf(label);
+        let sha256 = documents.put(&pdf).await?;
+        let document = DocumentRef {
+            kind,
+            sha256: sha256.clone(),
+            bytes: pdf.len() as u64,
+        };
+        service
+            .record_upload(document, &fixtures::operator())
+            .await?;
+        digests.push(sha256);
+    }
+    Ok(scenarios::CounterDesk {
+        service: service.clone(),
+        documents,
+        repository: repository.clone(),
+        policy: Policy::default(),
+        digests: Arc::new(digests),
+        phases: Arc::default(),
+    })
+}
+
+/// How many events one online and one counter registration append (the
+/// log's head before and after each, nothing else running).
+async fn events_per_registration(
+    service: &Arc<Deleghe>,
+    repository: &Repository,
+    desk: &scenarios::CounterDesk,
+) -> Result<String> {
+    let failed = |e: stats::OpError| format!("a registration failed: {e:?}");
+    let head = repository.log_head().await?;
+    scenarios::registration(service.clone())()
+        .await
+        .map_err(failed)?;
+    let online = repository.log_head().await?;
+    scenarios::counter_registration(desk.clone())()
+        .await
+        .map_err(failed)?;
+    let counter = repository.log_head().await?;
+    desk.phases.reset();
+    Ok(format!(
+        "one counter registration appends {} events, one online registration {}",
+        counter - online,
+        online - head
+    ))
+}
+
+/// Where the counter registrations of concurrency `c` spent their time, by
+/// phase, beside the online registration's mean latency.
+fn counter_phases(
+    store: Store,
+    c: usize,
+    desk: &scenarios::CounterDesk,
+    online: Option<&Sample>,
+) -> String {
+    let (ops, [uploads, documents, register, answer]) = desk.phases.means();
+    let online = online
+        .map(|s| format!("; online registration {} in all", ms(s.mean())))
+        .unwrap_or_default();
+    format!(
+        "{store} counter registration, c={c}, mean per operation over {ops}: the operator's \
+         uploads loaded {}, documents read {}, register_delegation {}, the answer (view, log \
+         head) {} (ms){online}",
+        ms(uploads),
+        ms(documents),
+        ms(register),
+        ms(answer),
+    )
 }
 
 /// Aggregate load time with 10,000 and with all the log's events stored,
