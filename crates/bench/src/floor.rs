@@ -127,7 +127,7 @@ struct Table {
 }
 
 impl Table {
-    /// Row `i` of `n` equal contiguous slices of the rows.
+    /// Slice `i` of the rows cut into `n` contiguous slices of (nearly) equal size.
     fn slice(&self, i: usize, n: usize) -> &[Vec<Cell>] {
         let len = self.rows.len();
         &self.rows[i * len / n..(i + 1) * len / n]
@@ -207,6 +207,7 @@ impl Table {
     }
 }
 
+/// As many transactions as the catch-up had batches (at least one).
 fn transactions_for(batches: usize) -> usize {
     batches.max(1)
 }
