@@ -4,6 +4,9 @@
 #   2. the load tool on SQLite and PostgreSQL, with its baselines (bare
 #      cqrs-es, pgbench): cargo run --release -p deleghe-bench --bin deleghe-load
 #   3. the HTTP app under wrk, on SQLite and PostgreSQL: bench/http.sh
+#   4. the app's write over the library's counter registration (the same
+#      operation) and over its online registration, at the same concurrency
+#   5. what the log's NOTIFY costs a commit: bench/notify.sh
 #
 #   bash bench/run.sh            the full run (about half an hour on 2 cores)
 #   bash bench/run.sh --quick    a smoke test of the tools (a few minutes; not figures to record)
@@ -83,14 +86,26 @@ done
 # ------------------------------------------------------------ ratios across the parts
 say ""
 say "## 4. the app's write against the library's registration, same concurrency (target >= 0.8)"
+# The same operation: the library's counter registration (deleghe-load's
+# "counter registration (flow)": what POST /v1/counter/delegations does, the
+# evidence looked up, minus HTTP); and, as before, the online registration.
 connections=${DELEGHE_BENCH_HTTP_CONNECTIONS:-16}
+library_field() { # store, first word of the scenario, field ($6 rate, $9 p99 ms)
+  awk -v s="$1" -v w="$2" -v c="$connections" -v f="$3" \
+    '$1 == s && $2 == w && $3 == "registration" && $5 == c {print $f; exit}' "$out"
+}
+ratio_of() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 for store in sqlite postgres; do
-  library=$(awk -v s="$store" -v c="$connections" \
-    '$1 == s && $2 == "online" && $3 == "registration" && $5 == c {print $6; exit}' "$out")
+  counter=$(library_field "$store" counter 6)
+  counter_p99=$(library_field "$store" counter 9)
+  online=$(library_field "$store" online 6)
   app=$(awk -v s="$store" '$1 == s && $2 == "write:" {print $5; exit}' "$out")
-  ratio=$(awk -v a="${app:-0}" -v b="${library:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-  say "$(printf '%-8s app write %s req/s, library registration (c=%s) %s/s: %s×' \
-    "$store" "${app:-n/a}" "$connections" "${library:-n/a}" "$ratio")"
+  app_p99=$(awk -v s="$store" '$1 == s && $2 == "write:" {print $10; exit}' "$out")
+  say "$(printf '%-8s app write %s req/s (p99 %s; target < 20 ms), library counter registration, the same operation (c=%s) %s/s (p99 %s ms): %s×' \
+    "$store" "${app:-n/a}" "${app_p99:-n/a}" "$connections" "${counter:-n/a}" "${counter_p99:-n/a}" \
+    "$(ratio_of "$app" "$counter")")"
+  say "$(printf '%-8s app write %s req/s, library online registration (c=%s) %s/s: %s× (against the online registration, which looks no evidence up)' \
+    "$store" "${app:-n/a}" "$connections" "${online:-n/a}" "$(ratio_of "$app" "$online")")"
 done
 
 say ""

@@ -140,3 +140,38 @@ pub fn booking(
         booked_by: None,
     }
 }
+
+/// The operator of `bench/http.sh`'s token (`deleghe token VRDLGU70A01H501O
+/// --role operator`, the default office), as the app's `Caller::metadata`
+/// makes its commands' metadata at a counter: a correlation id per request.
+pub fn operator() -> Metadata {
+    Metadata::new(
+        Actor::Operator("VRDLGU70A01H501O@DCM NAPOLI".into()),
+        "counter",
+    )
+    .with_correlation_id(uuid::Uuid::new_v4().to_string())
+}
+
+/// A blank one-page PDF, `label` in a comment to tell two apart: what
+/// `bench/http.sh` uploads as the evidence of its registrations.
+pub fn blank_pdf(label: &str) -> Vec<u8> {
+    let mut pdf = format!("%PDF-1.4\n% {label}\n");
+    let mut offsets = Vec::new();
+    for object in [
+        "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+        "2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n",
+        "3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>\nendobj\n",
+    ] {
+        offsets.push(pdf.len());
+        pdf.push_str(object);
+    }
+    let xref = pdf.len();
+    pdf.push_str("xref\n0 4\n0000000000 65535 f \n");
+    for offset in offsets {
+        pdf.push_str(&format!("{offset:010} 00000 n \n"));
+    }
+    pdf.push_str(&format!(
+        "trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    ));
+    pdf.into_bytes()
+}

@@ -7,7 +7,8 @@
 //!
 //! Then, over a log of a million events made by the domain and bulk-loaded
 //! ([`log`]): the time to load one aggregate with 10,000 and with 1,000,000
-//! events stored, the projector's catch-up and a full read-model rebuild.
+//! events stored, the projector's catch-up beside its floor (the same rows
+//! written alone, [`floor`]) and a full read-model rebuild.
 //!
 //! `docs/PERFORMANCE.md` says how to run it (`bash bench/run.sh`), what each
 //! figure means, and records one run. It prints figures; it passes or fails
@@ -15,6 +16,7 @@
 
 mod bare;
 mod fixtures;
+mod floor;
 mod log;
 mod pgbench;
 mod scenarios;
@@ -30,9 +32,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use clap::{Parser, ValueEnum};
+use deleghe_adapters::documents::{DatabaseDocuments, DocumentStore};
 use deleghe_adapters::projection::ReadSide;
 use deleghe_adapters::projection::{Projector, ProjectorTimes};
 use deleghe_adapters::{Deleghe, Repository};
+use deleghe_domain::document::{DocumentKind, DocumentRef};
 use deleghe_domain::{FiscalCode, Policy};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Executor};
@@ -91,7 +95,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "bare,bare-ours,pgbench,single,registration,booking,revocation"
+        default_value = "bare,bare-ours,pgbench,single,registration,counter-registration,booking,revocation"
     )]
     scenarios: Vec<Only>,
     /// The pgbench program (baseline b); skipped with a note if it cannot run.
@@ -135,6 +139,8 @@ enum Only {
     Pgbench,
     Single,
     Registration,
+    /// What `POST /v1/counter/delegations` does, through the library.
+    CounterRegistration,
     Booking,
     Revocation,
 }
@@ -147,11 +153,14 @@ enum Scenario {
     PgbenchOurs,
     Single,
     Registration,
+    CounterRegistration,
     Booking,
     Revocation,
     LoadSmall,
     LoadLarge,
     CatchUp,
+    FloorInsert,
+    FloorCopy,
     Rebuild,
 }
 
@@ -164,11 +173,14 @@ impl Scenario {
             Scenario::PgbenchOurs => "(b') pgbench, our table",
             Scenario::Single => "single-aggregate command",
             Scenario::Registration => "online registration (flow)",
+            Scenario::CounterRegistration => "counter registration (flow)",
             Scenario::Booking => "booking (flow)",
             Scenario::Revocation => "revocation (flow)",
             Scenario::LoadSmall => "aggregate load, 10k stored",
             Scenario::LoadLarge => "aggregate load, full log",
             Scenario::CatchUp => "projector catch-up",
+            Scenario::FloorInsert => "floor: same rows, INSERT",
+            Scenario::FloorCopy => "floor: same rows, COPY",
             Scenario::Rebuild => "read-model rebuild",
         }
     }
@@ -177,6 +189,7 @@ impl Scenario {
         match self {
             Scenario::LoadSmall | Scenario::LoadLarge => "loads/s",
             Scenario::CatchUp | Scenario::Rebuild => "events/s",
+            Scenario::FloorInsert | Scenario::FloorCopy => "rows/s",
             _ => "ops/s",
         }
     }
@@ -211,6 +224,24 @@ impl Report {
             .max_by(|a, b| a.rate().total_cmp(&b.rate()))
     }
 
+    /// The floor of the catch-up's row writes: the faster of its two
+    /// measures (multi-row INSERT; on PostgreSQL also COPY).
+    fn floor(&self, store: Store) -> Option<&Sample> {
+        [Scenario::FloorInsert, Scenario::FloorCopy]
+            .into_iter()
+            .filter_map(|s| self.find(store, s, 0))
+            .max_by(|a, b| a.rate().total_cmp(&b.rate()))
+    }
+
+    /// The catch-up's rows written a second (the floor's rows over the
+    /// catch-up's time) and its ratio to the floor's rate.
+    fn against_floor(&self, store: Store) -> Option<(f64, f64)> {
+        let floor = self.floor(store)?;
+        let catch_up = self.find(store, Scenario::CatchUp, 0)?;
+        let rows = floor.ops as f64 / catch_up.elapsed.as_secs_f64().max(1e-9);
+        Some((rows, rows / floor.rate().max(1e-9)))
+    }
+
     /// Prints a note at once (on stderr) and again at the end.
     fn note(&mut self, note: String) {
         eprintln!("{note}");
@@ -232,15 +263,18 @@ impl Report {
     fn format(&self, l: &Line) -> String {
         let s = &l.sample;
         let latency = match l.scenario {
-            Scenario::CatchUp | Scenario::Rebuild => {
+            Scenario::CatchUp | Scenario::Rebuild | Scenario::FloorInsert | Scenario::FloorCopy => {
                 format!("{:>22}", format!("{:.1} s in all", s.elapsed.as_secs_f64()))
             }
             _ => format!("{:>9} {:>9}", ms(s.quantile(0.5)), ms(s.quantile(0.99))),
         };
         let conc = match l.scenario {
-            Scenario::LoadSmall | Scenario::LoadLarge | Scenario::CatchUp | Scenario::Rebuild => {
-                "-".to_owned()
-            }
+            Scenario::LoadSmall
+            | Scenario::LoadLarge
+            | Scenario::CatchUp
+            | Scenario::FloorInsert
+            | Scenario::FloorCopy
+            | Scenario::Rebuild => "-".to_owned(),
             _ => l.concurrency.to_string(),
         };
         let mut text = format!(
@@ -278,8 +312,15 @@ impl Report {
         match l.scenario {
             Scenario::Single
             | Scenario::Registration
+            | Scenario::CounterRegistration
             | Scenario::Booking
             | Scenario::Revocation => {
+                if l.scenario == Scenario::CounterRegistration {
+                    out.extend(over(
+                        self.find(l.store, Scenario::Registration, l.concurrency),
+                        "online registration",
+                    ));
+                }
                 out.extend(over(
                     self.find(l.store, Scenario::Bare, l.concurrency),
                     "bare",
@@ -320,6 +361,21 @@ impl Report {
                     self.best(l.store, Scenario::Bare),
                     "best bare command",
                 ));
+                if l.scenario == Scenario::CatchUp {
+                    if let Some((rows, ratio)) = self.against_floor(l.store) {
+                        out.push(format!("{rows:.0} rows/s written, {ratio:.2}x the floor"));
+                    }
+                }
+            }
+            Scenario::FloorInsert | Scenario::FloorCopy => {
+                // The catch-up's rate of the same rows, over this one.
+                if let Some(c) = self.find(l.store, Scenario::CatchUp, 0) {
+                    let rows = l.sample.ops as f64 / c.elapsed.as_secs_f64().max(1e-9);
+                    out.push(format!(
+                        "catch-up {rows:.0} rows/s: {:.2}x this",
+                        rows / l.sample.rate().max(1e-9)
+                    ));
+                }
             }
             Scenario::LoadLarge => {
                 if let Some(small) = self.find(l.store, Scenario::LoadSmall, 0) {
@@ -400,6 +456,15 @@ impl Report {
                     &format!("{store}: projector catch-up >= 20x the best single-command rate"),
                     p.rate() / s.rate(),
                     20.0,
+                );
+            }
+            // Or, where the database's own row writes are the floor: the
+            // same rows written alone, measured in the same run.
+            if let Some((_, ratio)) = self.against_floor(store) {
+                target(
+                    &format!("{store}: projector catch-up >= 0.7x the floor of its row writes"),
+                    ratio,
+                    0.7,
                 );
             }
             if let (Some(large), Some(small)) = (
@@ -601,7 +666,8 @@ async fn drop_schemas(url: &str) -> Result<()> {
     let mut conn = PgConnection::connect(url).await?;
     conn.execute(
         "DROP SCHEMA IF EXISTS bench_commands CASCADE; DROP SCHEMA IF EXISTS bench_bare CASCADE; \
-         DROP SCHEMA IF EXISTS bench_log CASCADE; DROP SCHEMA IF EXISTS bench_log_small CASCADE",
+         DROP SCHEMA IF EXISTS bench_log CASCADE; DROP SCHEMA IF EXISTS bench_log_small CASCADE; \
+         DROP SCHEMA IF EXISTS bench_floor CASCADE",
     )
     .await?;
     conn.close().await?;
@@ -710,6 +776,18 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
         let op = scenarios::registration(service.clone());
         jobs.push((Scenario::Registration, Job::Op(Arc::new(op))));
     }
+    let desk = if wants(Only::CounterRegistration) {
+        let desk = counter_desk(&service, &repository).await?;
+        report.note(format!(
+            "{store}: {}",
+            events_per_registration(&service, &repository, &desk).await?
+        ));
+        let op = scenarios::counter_registration(desk.clone());
+        jobs.push((Scenario::CounterRegistration, Job::Op(Arc::new(op))));
+        Some(desk)
+    } else {
+        None
+    };
     if wants(Only::Booking) {
         let op = scenarios::booking(service.clone(), counter, slots, next_slot);
         jobs.push((Scenario::Booking, Job::Op(Arc::new(op))));
@@ -729,6 +807,9 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
                         let call = move || op();
                         if round == 0 {
                             stats::run(c, plan.warmup, call.clone()).await;
+                            if let (Scenario::CounterRegistration, Some(desk)) = (scenario, &desk) {
+                                desk.phases.reset();
+                            }
                         }
                         Ok(stats::run(c, plan.duration(), call).await)
                     }
@@ -761,6 +842,14 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
                 }
             }
         }
+        if let Some(desk) = &desk {
+            let online = jobs
+                .iter()
+                .zip(&samples)
+                .find(|((s, _), _)| *s == Scenario::Registration)
+                .and_then(|(_, sample)| sample.as_ref());
+            report.note(counter_phases(store, c, desk, online));
+        }
         for ((scenario, _), sample) in jobs.iter().zip(samples) {
             if let Some(sample) = sample {
                 report.add(store, *scenario, c, sample);
@@ -773,8 +862,95 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
     Ok(())
 }
 
+/// The counter desk of `bench/http.sh` on `repository`: the app's document
+/// store (`DatabaseDocuments` on the read side, as `System` opens it) and the
+/// two documents its registrations name, uploaded once by the operator (a
+/// form AA08 and an identity document, blank one-page PDFs) and recorded as
+/// theirs (D11), as `POST /v1/counter/documents` does.
+async fn counter_desk(
+    service: &Arc<Deleghe>,
+    repository: &Repository,
+) -> Result<scenarios::CounterDesk> {
+    let side = ReadSide::open(repository).await?;
+    let documents: Arc<dyn DocumentStore> = Arc::new(DatabaseDocuments::new(side));
+    let mut digests = Vec::new();
+    for (kind, label) in [
+        (DocumentKind::Aa08, "aa08"),
+        (DocumentKind::IdentityDocument, "identity"),
+    ] {
+        let pdf = fixtures::blank_pdf(label);
+        let sha256 = documents.put(&pdf).await?;
+        let document = DocumentRef {
+            kind,
+            sha256: sha256.clone(),
+            bytes: pdf.len() as u64,
+        };
+        service
+            .record_upload(document, &fixtures::operator())
+            .await?;
+        digests.push(sha256);
+    }
+    Ok(scenarios::CounterDesk {
+        service: service.clone(),
+        documents,
+        repository: repository.clone(),
+        policy: Policy::default(),
+        digests: Arc::new(digests),
+        phases: Arc::default(),
+    })
+}
+
+/// How many events one online and one counter registration append (the
+/// log's head before and after each, nothing else running).
+async fn events_per_registration(
+    service: &Arc<Deleghe>,
+    repository: &Repository,
+    desk: &scenarios::CounterDesk,
+) -> Result<String> {
+    let failed = |e: stats::OpError| format!("a registration failed: {e:?}");
+    let head = repository.log_head().await?;
+    scenarios::registration(service.clone())()
+        .await
+        .map_err(failed)?;
+    let online = repository.log_head().await?;
+    scenarios::counter_registration(desk.clone())()
+        .await
+        .map_err(failed)?;
+    let counter = repository.log_head().await?;
+    desk.phases.reset();
+    Ok(format!(
+        "one counter registration appends {} events, one online registration {}",
+        counter - online,
+        online - head
+    ))
+}
+
+/// Where the counter registrations of concurrency `c` spent their time, by
+/// phase, beside the online registration's mean latency.
+fn counter_phases(
+    store: Store,
+    c: usize,
+    desk: &scenarios::CounterDesk,
+    online: Option<&Sample>,
+) -> String {
+    let (ops, [uploads, documents, register, answer]) = desk.phases.means();
+    let online = online
+        .map(|s| format!("; online registration {} in all", ms(s.mean())))
+        .unwrap_or_default();
+    format!(
+        "{store} counter registration, c={c}, mean per operation over {ops}: the operator's \
+         uploads loaded {}, documents read {}, register_delegation {}, the answer (view, log \
+         head) {} (ms){online}",
+        ms(uploads),
+        ms(documents),
+        ms(register),
+        ms(answer),
+    )
+}
+
 /// Aggregate load time with 10,000 and with all the log's events stored,
-/// then the projector's catch-up over the log and a full rebuild.
+/// then the projector's catch-up over the log, its floor (the same rows
+/// written alone: [`floor`]) and a full rebuild.
 ///
 /// The two sizes are two stores: one with the log's first 10,000 events,
 /// one with all of them (the same first 10,000, then the rest). Their loads
@@ -875,6 +1051,14 @@ async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()>
     if let Some(note) = WalStats::since(wal, store, &plan.postgres, applied).await {
         report.note(format!("{store} catch-up, {note}"));
     }
+    catch_up_floor(
+        store,
+        plan,
+        &repository,
+        catching_up.times().batches,
+        report,
+    )
+    .await?;
     let rebuilding = projector();
     settle(&repository, &plan.postgres).await?;
     let wal = WalStats::read(store, &plan.postgres).await;
@@ -900,6 +1084,65 @@ async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()>
     if let Some(pool) = repository.sqlite_pool() {
         pool.close().await;
     }
+    Ok(())
+}
+
+/// The floor of the catch-up just made on `repository`: the same rows
+/// written alone into a second store of the same schema ([`floor`]).
+async fn catch_up_floor(
+    store: Store,
+    plan: &Plan,
+    repository: &Repository,
+    batches: u64,
+    report: &mut Report,
+) -> Result<()> {
+    let batches = batches as usize;
+    let measured = match store {
+        Store::Sqlite => {
+            let file = plan.work.join("floor.db");
+            let to = Repository::connect(&format!("sqlite://{}", file.display())).await?;
+            let measured = floor::sqlite(repository, &to, batches).await;
+            if let Some(pool) = to.sqlite_pool() {
+                pool.close().await;
+            }
+            measured?
+        }
+        Store::Postgres => {
+            let to = Repository::connect(&with_schema(&plan.postgres, "bench_floor")).await?;
+            let measured =
+                floor::postgres(&plan.postgres, "bench_log", &to, "bench_floor", batches).await;
+            if let Some(pool) = to.postgres_pool() {
+                pool.close().await;
+            }
+            measured?
+        }
+    };
+    report.add(
+        store,
+        Scenario::FloorInsert,
+        0,
+        Sample::single(measured.rows, measured.insert),
+    );
+    if let Some(copy) = measured.copy {
+        report.add(
+            store,
+            Scenario::FloorCopy,
+            0,
+            Sample::single(measured.rows, copy),
+        );
+    }
+    report.note(format!(
+        "{store} floor of the catch-up: its {} rows ({}) written again alone into empty tables \
+         of the same schema, in {} transactions (the catch-up's batches){}",
+        measured.rows,
+        measured.tables(),
+        measured.transactions,
+        if store == Store::Postgres {
+            ", synchronous_commit off in each as in the catch-up's"
+        } else {
+            ""
+        }
+    ));
     Ok(())
 }
 

@@ -1,22 +1,30 @@
 //! The operations the load tool times, each a closure that one load task
 //! calls again and again: a single-aggregate command, the whole online
-//! registration, a booking, a revocation (through [`Deleghe`]), and the bare
+//! registration, the counter registration as `POST /v1/counter/delegations`
+//! makes it, a booking, a revocation (through [`Deleghe`]), and the bare
 //! cqrs-es baseline.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
 use cqrs_es::CqrsFramework;
-use deleghe_adapters::Deleghe;
+use deleghe_adapters::documents::DocumentStore;
+use deleghe_adapters::projection::DelegationView;
+use deleghe_adapters::{Deleghe, Repository};
 use deleghe_domain::booking::BookingStage;
-use deleghe_domain::delegation::{DelegationId, RevocationChannel, Stage};
+use deleghe_domain::delegation::{
+    Channel, DelegationId, Evidence, EvidenceDocument, RequestDelegation, RevocationChannel, Role,
+    Stage,
+};
+use deleghe_domain::document::DocumentDigest;
 use deleghe_domain::flows::Command;
 use deleghe_domain::schedule::{Counter, Slot};
-use deleghe_domain::FiscalCode;
+use deleghe_domain::{FiscalCode, Policy};
 
 use crate::bare::{Tally, TallyCommand};
 use crate::fixtures;
@@ -73,6 +81,138 @@ pub fn registration(
             if delegation.stage != Stage::Active {
                 return Err(OpError::Failed(format!("stage {:?}", delegation.stage)));
             }
+            Ok(())
+        })
+    }
+}
+
+/// What `POST /v1/counter/delegations` needs besides the service: the
+/// document store, the store (for the log's head), the policy (for the
+/// answer's view) and the digests of the documents the operator uploaded
+/// once, as `bench/http.sh` does.
+#[derive(Clone)]
+pub struct CounterDesk {
+    pub service: Arc<Deleghe>,
+    pub documents: Arc<dyn DocumentStore>,
+    pub repository: Repository,
+    pub policy: Policy,
+    pub digests: Arc<Vec<String>>,
+    pub phases: Arc<CounterPhases>,
+}
+
+/// Where the counter registrations' time went: each phase summed over the
+/// operations that completed, in nanoseconds.
+#[derive(Default)]
+pub struct CounterPhases {
+    ops: AtomicU64,
+    uploads: AtomicU64,
+    documents: AtomicU64,
+    register: AtomicU64,
+    answer: AtomicU64,
+}
+
+impl CounterPhases {
+    pub fn reset(&self) {
+        for n in [
+            &self.ops,
+            &self.uploads,
+            &self.documents,
+            &self.register,
+            &self.answer,
+        ] {
+            n.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Operations, then the mean of each phase: the operator's uploads
+    /// loaded, the documents read from the store, `register_delegation`,
+    /// the answer (the view and the log's head).
+    pub fn means(&self) -> (u64, [Duration; 4]) {
+        let ops = self.ops.load(Ordering::Relaxed);
+        let mean = |n: &AtomicU64| Duration::from_nanos(n.load(Ordering::Relaxed) / ops.max(1));
+        (
+            ops,
+            [
+                mean(&self.uploads),
+                mean(&self.documents),
+                mean(&self.register),
+                mean(&self.answer),
+            ],
+        )
+    }
+}
+
+/// The counter registration of `POST /v1/counter/delegations`, the app's
+/// handler (`crates/app/src/routes/delegations.rs`, `counter_create`) call
+/// for call, minus HTTP, JSON and the token's check: the operator's uploads
+/// loaded (D11), each named document checked to be one of them and read
+/// from the document store, the registration (request, seat, completion:
+/// `Deleghe::register_delegation`) on the counter channel with that
+/// evidence, then what the answer costs: the delegation's view, and the
+/// log's head read for its `Position` (ADR 0014, the app's `stamp` layer).
+/// Each between two citizens never seen before, as `bench/http/register.lua`.
+pub fn counter_registration(
+    desk: CounterDesk,
+) -> impl Fn() -> OpFuture + Clone + Send + Sync + 'static {
+    move || {
+        let desk = desk.clone();
+        Box::pin(async move {
+            let grantor = fixtures::code(fixtures::next());
+            let delegate = fixtures::code(fixtures::next());
+            let meta = fixtures::operator();
+            let by = meta.issuer();
+            let began = Instant::now();
+            let uploads = desk.service.uploads(&by).await?;
+            let loaded = Instant::now();
+            let mut evidence = Vec::with_capacity(desk.digests.len());
+            for text in desk.digests.iter() {
+                let sha256 = DocumentDigest::parse(text)?;
+                let unknown = || OpError::Failed(format!("unknown document {text}"));
+                let uploaded = uploads.document(sha256.as_str()).ok_or_else(unknown)?;
+                if desk.documents.get(sha256.as_str()).await?.is_none() {
+                    return Err(unknown());
+                }
+                evidence.push(EvidenceDocument {
+                    kind: uploaded.kind,
+                    sha256,
+                });
+            }
+            let checked = Instant::now();
+            let request = RequestDelegation {
+                id: DelegationId::parse(&uuid::Uuid::new_v4().to_string()).expect("a valid id"),
+                grantor,
+                delegate,
+                role: Role::Ordinary,
+                channel: Channel::Counter,
+                ends_on: None,
+                meeting: None,
+                evidence: Evidence::new(evidence),
+                at: Utc::now(),
+            };
+            let delegation = desk.service.register_delegation(request, &meta).await?;
+            let registered = Instant::now();
+            let view = DelegationView::of(&delegation, Utc::now(), &desk.policy);
+            desk.repository.log_head().await?;
+            let answered = Instant::now();
+            if delegation.stage != Stage::Active {
+                return Err(OpError::Failed(format!("stage {:?}", delegation.stage)));
+            }
+            std::hint::black_box(view);
+            let phases = &desk.phases;
+            let nanos = |d: Duration| d.as_nanos() as u64;
+            phases.ops.fetch_add(1, Ordering::Relaxed);
+            phases
+                .uploads
+                .fetch_add(nanos(loaded - began), Ordering::Relaxed);
+            phases
+                .documents
+                .fetch_add(nanos(checked - loaded), Ordering::Relaxed);
+            phases
+                .register
+                .fetch_add(nanos(registered - checked), Ordering::Relaxed);
+            phases
+                .answer
+                .fetch_add(nanos(answered - registered), Ordering::Relaxed);
             Ok(())
         })
     }
