@@ -65,6 +65,15 @@ pub trait DocumentStore: Send + Sync {
     /// lowercase hex digits names no document.
     async fn get(&self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError>;
 
+    /// Whether the document with digest `sha256` is stored, without reading
+    /// it (what D11's check of a registration's evidence needs: a document
+    /// of megabytes is not read and hashed again for each registration
+    /// naming it; [`DocumentStore::get`] checks the content when it is
+    /// served). The default reads it.
+    async fn contains(&self, sha256: &str) -> Result<bool, ServiceError> {
+        Ok(self.get(sha256).await?.is_some())
+    }
+
     /// How many documents are stored, and how many bytes they hold.
     async fn usage(&self) -> Result<DocumentUsage, ServiceError>;
 
@@ -172,6 +181,15 @@ impl DocumentStore for DiskDocuments {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(e)),
         }
+    }
+
+    async fn contains(&self, sha256: &str) -> Result<bool, ServiceError> {
+        if !is_digest(sha256) {
+            return Ok(false);
+        }
+        tokio::fs::try_exists(self.path(sha256))
+            .await
+            .map_err(io_error)
     }
 
     async fn usage(&self) -> Result<DocumentUsage, ServiceError> {
@@ -342,6 +360,13 @@ impl DocumentStore for DatabaseDocuments {
         }
     }
 
+    async fn contains(&self, sha256: &str) -> Result<bool, ServiceError> {
+        if !is_digest(sha256) {
+            return Ok(false);
+        }
+        self.side.document_stored(sha256).await
+    }
+
     async fn usage(&self) -> Result<DocumentUsage, ServiceError> {
         let (documents, bytes) = self.side.document_usage().await?;
         Ok(DocumentUsage {
@@ -495,8 +520,10 @@ mod tests {
             }
         );
         assert_eq!(store.get(&orphan).await.unwrap(), None);
+        assert!(!store.contains(&orphan).await.unwrap());
         for kept in [&referred, &again, &young] {
             assert!(store.get(kept).await.unwrap().is_some());
+            assert!(store.contains(kept).await.unwrap());
         }
         // Stored again with an earlier clock (a clock set back): its
         // instant stays the later one.
@@ -547,8 +574,10 @@ mod tests {
             }
         );
         assert_eq!(disk.get(&orphan).await.unwrap(), None);
+        assert!(!disk.contains(&orphan).await.unwrap());
         for kept in [&referred, &again, &young] {
             assert!(disk.get(kept).await.unwrap().is_some());
+            assert!(disk.contains(kept).await.unwrap());
         }
         assert_eq!(disk.usage().await.unwrap().documents, 3);
         std::fs::remove_dir_all(&root).unwrap();
@@ -573,6 +602,11 @@ mod tests {
             assert_eq!(store.get(&sha).await.unwrap().as_deref(), Some(&pdf[..]));
             assert_eq!(store.get(&"a".repeat(64)).await.unwrap(), None);
             assert_eq!(store.get("../../etc/passwd").await.unwrap(), None);
+            // D11's check of a registration's evidence: stored or not, unread.
+            assert!(store.contains(&sha).await.unwrap());
+            assert!(!store.contains(&"a".repeat(64)).await.unwrap());
+            assert!(!store.contains("../../etc/passwd").await.unwrap());
+            assert!(!store.contains("").await.unwrap());
             assert_eq!(
                 store.usage().await.unwrap(),
                 DocumentUsage {

@@ -169,7 +169,7 @@ pub fn counter_registration(
                 let sha256 = DocumentDigest::parse(text)?;
                 let unknown = || OpError::Failed(format!("unknown document {text}"));
                 let uploaded = uploads.document(sha256.as_str()).ok_or_else(unknown)?;
-                if desk.documents.get(sha256.as_str()).await?.is_none() {
+                if !desk.documents.contains(sha256.as_str()).await? {
                     return Err(unknown());
                 }
                 evidence.push(EvidenceDocument {

@@ -358,6 +358,7 @@ DELETE FROM documents
    AND NOT EXISTS (SELECT 1 FROM read_document_refs r WHERE r.sha256 = documents.sha256)
 RETURNING size";
     const DOCUMENT: &'static str = "SELECT content FROM documents WHERE sha256 = ?";
+    const DOCUMENT_STORED: &'static str = "SELECT COUNT(*) FROM documents WHERE sha256 = ?";
     const DOCUMENT_USAGE: &'static str =
         "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS SIGNED) FROM documents";
 }

@@ -1103,6 +1103,10 @@ macro_rules! side_statements {
                 .map(|d| d.content.to_vec())))
         }
 
+        async fn document_stored(&mut self, sha256: &str) -> Result<bool, ServiceError> {
+            $read!(self, |db| Ok(db.documents().get(&sha256.to_owned()).is_some()))
+        }
+
         async fn sweep_documents(
             &mut self,
             stored_before: &str,

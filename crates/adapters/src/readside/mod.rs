@@ -323,6 +323,10 @@ impl ReadSide {
         self.conn().await?.document(sha256).await
     }
 
+    pub(crate) async fn document_stored(&self, sha256: &str) -> Result<bool, ServiceError> {
+        self.conn().await?.document_stored(sha256).await
+    }
+
     /// How many documents are stored, and their bytes in all.
     /// What waits on the read side: flows not settled, notifications not
     /// sent yet or given up.

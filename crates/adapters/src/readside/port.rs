@@ -215,6 +215,9 @@ pub(crate) trait SideStatements: Send {
 
     async fn document(&mut self, sha256: &str) -> Result<Option<Vec<u8>>, ServiceError>;
 
+    /// Whether a document is stored, without reading it.
+    async fn document_stored(&mut self, sha256: &str) -> Result<bool, ServiceError>;
+
     /// Deletes the documents stored before `stored_before` that no event
     /// refers to; returns the size of each, in no given order.
     async fn sweep_documents(&mut self, stored_before: &str) -> Result<Vec<i64>, ServiceError>;

@@ -284,6 +284,8 @@ pub trait Dialect: Send + Sync + 'static {
     const SWEEP_DOCUMENTS: &'static str = queries::SWEEP_DOCUMENTS;
     /// `($1 sha256)`.
     const DOCUMENT: &'static str = queries::DOCUMENT;
+    /// `($1 sha256)`: 1 if it is stored, 0 if not.
+    const DOCUMENT_STORED: &'static str = queries::DOCUMENT_STORED;
     /// Four counts: delegations `pending`, bookings `pending`, outbox rows
     /// `pending`, outbox rows `failed`.
     const BACKLOG: &'static str = queries::BACKLOG;

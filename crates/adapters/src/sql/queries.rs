@@ -223,6 +223,8 @@ DELETE FROM documents
 RETURNING size";
 /// The standard text of [`Dialect::DOCUMENT`](super::Dialect::DOCUMENT).
 pub const DOCUMENT: &str = "SELECT content FROM documents WHERE sha256 = $1";
+/// The standard text of [`Dialect::DOCUMENT_STORED`](super::Dialect::DOCUMENT_STORED).
+pub const DOCUMENT_STORED: &str = "SELECT COUNT(*) FROM documents WHERE sha256 = $1";
 /// Flows not settled yet (delegations and bookings `pending`) and the
 /// outbox's rows waiting or given up, as the read side sees them.
 pub const BACKLOG: &str = "

@@ -628,6 +628,15 @@ where
             .map_err(service_error)
     }
 
+    async fn document_stored(&mut self, sha256: &str) -> Result<bool, ServiceError> {
+        let stored: i64 = sqlx::query_scalar::<D::DB, _>(D::DOCUMENT_STORED)
+            .bind(sha256)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(service_error)?;
+        Ok(stored > 0)
+    }
+
     async fn sweep_documents(&mut self, stored_before: &str) -> Result<Vec<i64>, ServiceError> {
         sqlx::query_scalar::<D::DB, _>(D::SWEEP_DOCUMENTS)
             .bind(stored_before)

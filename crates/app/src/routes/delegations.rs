@@ -58,7 +58,7 @@ async fn evidence_of(
         };
         let uploaded = uploads.document(sha256.as_str()).ok_or_else(unknown)?;
         // Swept since (unused for longer than the grace period): upload it again.
-        if state.documents().get(sha256.as_str()).await?.is_none() {
+        if !state.documents().contains(sha256.as_str()).await? {
             return Err(unknown());
         }
         documents.push(EvidenceDocument {
