@@ -115,8 +115,9 @@ start() {
 
 # load STORE PID BASE WORK URL: the load and its report, into target/bench/soak-STORE.txt.
 load() {
-  local store=$1 pid=$2 base=$3 work=$4 url=$5 out=target/bench/soak-$1.txt status=0
+  local store=$1 pid=$2 base=$3 work=$4 url=$5 out=target/bench/soak-$1.txt
   : >"$out"
+  echo 0 >"$work/status"
   {
     echo "# bash bench/soak.sh $which${quick:+ --quick} — $store store — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
@@ -127,13 +128,14 @@ load() {
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
     DELEGHE_JWT_SECRET=$(cat "$work/key") "$soak" --base "$base" --server-pid "$pid" \
       --sms-file "$work/sms.jsonl" --store "$store" --database-url "$url" \
-      --minutes "$minutes" --rate "$rate" 2>&1 || status=$?
+      --minutes "$minutes" --rate "$rate" 2>&1 || echo $? >"$work/status"
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "server log: $(grep -c ' WARN ' "$work/server.log" || true) warnings," \
       "$(grep -c ' ERROR ' "$work/server.log" || true) errors; the last ones:"
     grep -E ' (WARN|ERROR) ' "$work/server.log" | tail -n 5 || true
   } 2>&1 | tee -a "$out"
-  return "$status"
+  # The block above runs in a subshell of the pipe: its status comes by file.
+  return "$(cat "$work/status")"
 }
 
 pids=()
