@@ -85,6 +85,9 @@ struct Args {
     /// Scenarios in flight (each waits for the pace before every request).
     #[arg(long, default_value_t = 48)]
     workers: usize,
+    /// Operators per office (each with their own uploads stream, D11).
+    #[arg(long, default_value_t = 8)]
+    operators: u64,
 }
 
 /// The rules' refusals the mix provokes (D1, D8) or races into; any other
@@ -144,7 +147,6 @@ struct Soak {
 }
 
 const ACTIVE: usize = 5000;
-const OPERATORS: u64 = 8;
 
 /// An answer the scenario goes on with.
 struct Answer {
@@ -199,7 +201,7 @@ impl Soak {
 
     fn operator(&self, office: &str) -> Caller {
         // A few operators per office, as on a working day.
-        let n = self.random(OPERATORS);
+        let n = self.random(self.args.operators);
         let cf = fiscal_code(self.run ^ 0xFFFF, 1_000_000 + n);
         self.token(&cf, Role::Operator, Some(office))
     }
