@@ -162,20 +162,29 @@ pub fn counter_registration(
             let meta = fixtures::operator();
             let by = meta.issuer();
             let began = Instant::now();
-            let uploads = desk.service.uploads(&by).await?;
-            let loaded = Instant::now();
+            // D11: each document named, as this operator uploaded it (ADR 0016).
             let mut evidence = Vec::with_capacity(desk.digests.len());
             for text in desk.digests.iter() {
                 let sha256 = DocumentDigest::parse(text)?;
                 let unknown = || OpError::Failed(format!("unknown document {text}"));
-                let uploaded = uploads.document(sha256.as_str()).ok_or_else(unknown)?;
-                if !desk.documents.contains(sha256.as_str()).await? {
-                    return Err(unknown());
-                }
+                let uploaded = desk
+                    .service
+                    .uploaded(&by, sha256.as_str())
+                    .await?
+                    .ok_or_else(unknown)?;
                 evidence.push(EvidenceDocument {
                     kind: uploaded.kind,
                     sha256,
                 });
+            }
+            let loaded = Instant::now();
+            for document in &evidence {
+                if !desk.documents.contains(document.sha256.as_str()).await? {
+                    return Err(OpError::Failed(format!(
+                        "document {} swept",
+                        document.sha256
+                    )));
+                }
             }
             let checked = Instant::now();
             let request = RequestDelegation {

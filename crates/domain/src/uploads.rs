@@ -5,9 +5,13 @@
 //! uploaded which document, of which kind, so that a registration names
 //! only documents its own requester uploaded.
 //!
-//! One aggregate per uploader (type `uploads`, id: the uploader as the
-//! audit trail writes them, [`Uploads::stream_id`]: `citizen:CF`,
-//! `operator:CF@OFFICE`).
+//! One aggregate per uploader and document (type `uploads`, id
+//! [`Uploads::stream_of`]: the uploader as the audit trail writes them, `#`,
+//! the document's SHA-256: `citizen:CF#<sha256>`,
+//! `operator:CF@OFFICE#<sha256>`; ADR 0016): an upload or a registration's
+//! check loads one document's few events, however many the uploader has
+//! uploaded. Uploads recorded before were on one stream per uploader
+//! ([`Uploads::stream_id`]), which is still read for them.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -135,6 +139,21 @@ impl Uploads {
             Actor::System => None,
             _ => Some(issuer.actor.to_string()),
         }
+    }
+
+    /// The stream of `issuer`'s uploads of the document `sha256` (ADR 0016):
+    /// [`Uploads::stream_id`], `#`, the digest; none for the system, or for
+    /// a digest that is not 64 lowercase hex digits (no stream is named by
+    /// what an outsider wrote).
+    pub fn stream_of(issuer: &Issuer, sha256: &str) -> Option<String> {
+        let digest = sha256.len() == 64
+            && sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !digest {
+            return None;
+        }
+        Self::stream_id(issuer).map(|uploader| format!("{uploader}#{sha256}"))
     }
 
     /// Who uploaded them, once any was.
@@ -267,6 +286,44 @@ mod tests {
             Some("citizen:RSSMRA85T10A562S")
         );
         assert_eq!(Uploads::stream_id(&Issuer::system()), None);
+    }
+
+    /// D11, ADR 0016: one stream per uploader and document, named only by
+    /// a digest; two uploaders of one document, or one uploader of two,
+    /// never share a stream.
+    #[test]
+    fn d11_each_uploader_keeps_each_document_on_a_stream_of_its_own() {
+        let citizen = Issuer::citizen(FiscalCode::parse("RSSMRA85T10A562S").unwrap());
+        let operator = Issuer::operator("BNCGNN80A41F205A@DCM NAPOLI");
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        assert_eq!(
+            Uploads::stream_of(&citizen, &a),
+            Some(format!("citizen:RSSMRA85T10A562S#{a}"))
+        );
+        assert_eq!(
+            Uploads::stream_of(&operator, &a),
+            Some(format!("operator:BNCGNN80A41F205A@DCM NAPOLI#{a}"))
+        );
+        assert_ne!(
+            Uploads::stream_of(&citizen, &a),
+            Uploads::stream_of(&citizen, &b)
+        );
+        assert_eq!(Uploads::stream_of(&Issuer::system(), &a), None);
+        for not_a_digest in [
+            String::new(),
+            "a".repeat(63),
+            "a".repeat(65),
+            "A".repeat(64),
+            format!("{}g", "a".repeat(63)),
+            format!("{}#", "a".repeat(63)),
+            "../".repeat(21) + "a",
+        ] {
+            assert_eq!(
+                Uploads::stream_of(&citizen, &not_a_digest),
+                None,
+                "{not_a_digest:?}"
+            );
+        }
     }
 
     /// D11: the latest kind of each digest, in order of first upload; D12:

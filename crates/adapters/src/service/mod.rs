@@ -503,16 +503,20 @@ impl Deleghe {
     // ------------------------------------------------------------ uploads
 
     /// D11: records that the metadata's actor uploaded `document` (stored
-    /// beforehand, after M6's checks); returns their uploads as they are now.
-    /// D12: a delegate acting for someone uploads nothing.
+    /// beforehand, after M6's checks), on the stream of that uploader and
+    /// document (ADR 0016); returns that stream's state, the document as it
+    /// is recorded now. D12: a delegate acting for someone uploads nothing.
     pub async fn record_upload(
         &self,
         document: DocumentRef,
         meta: &Metadata,
     ) -> Result<Uploads, ServiceError> {
         let by = meta.issuer();
-        let stream = Uploads::stream_id(&by)
-            .ok_or(ServiceError::Misuse("the system uploads no documents"))?;
+        if Uploads::stream_id(&by).is_none() {
+            return Err(ServiceError::Misuse("the system uploads no documents"));
+        }
+        let stream = Uploads::stream_of(&by, &document.sha256)
+            .ok_or(ServiceError::Misuse("a document is named by its SHA-256"))?;
         let command = UploadsCommand::Record {
             document,
             by,
@@ -526,20 +530,32 @@ impl Deleghe {
             self.max_attempts,
             &|_| false,
         );
-        self.repository.holding(run.on(&self.uploads)).await??;
-        load(&self.uploads, &stream).await
+        Ok(self.repository.holding(run.on(&self.uploads)).await??.state)
     }
 
-    /// D11: the documents `uploader` uploaded (none if nothing is stored);
-    /// the system has none.
-    pub async fn uploads(
+    /// D11: the document `sha256` as `uploader` uploaded it, if they did:
+    /// read from the stream of that uploader and document (ADR 0016), a few
+    /// events whatever else they uploaded; for a document recorded before
+    /// that stream existed, from the uploader's one stream of old. None for
+    /// the system, or for what is not a digest.
+    pub async fn uploaded(
         &self,
         uploader: &deleghe_domain::Issuer,
-    ) -> Result<Uploads, ServiceError> {
-        match Uploads::stream_id(uploader) {
-            Some(stream) => load(&self.uploads, &stream).await,
-            None => Ok(Uploads::default()),
+        sha256: &str,
+    ) -> Result<Option<DocumentRef>, ServiceError> {
+        let (Some(stream), Some(of_old)) = (
+            Uploads::stream_of(uploader, sha256),
+            Uploads::stream_id(uploader),
+        ) else {
+            return Ok(None);
+        };
+        if let Some(document) = load(&self.uploads, &stream).await?.document(sha256) {
+            return Ok(Some(document.clone()));
         }
+        Ok(load(&self.uploads, &of_old)
+            .await?
+            .document(sha256)
+            .cloned())
     }
 }
 
@@ -592,5 +608,78 @@ pub fn settled_booking(booking: Booking) -> Result<Booking, ServiceError> {
         } => Err(Refusal::from(refusal.clone()).into()),
         BookingStage::Refused { reason, .. } => Err(ServiceError::RefusedEarlier(reason.clone())),
         _ => Ok(booking),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deleghe_domain::document::{DocumentKind, DocumentRef};
+    use deleghe_domain::uploads::{Uploads, UploadsCommand};
+    use deleghe_domain::{Issuer, Policy};
+
+    use super::exec::Exec;
+    use super::Deleghe;
+    use crate::metadata::Metadata;
+
+    fn document(kind: DocumentKind, c: char) -> DocumentRef {
+        DocumentRef {
+            kind,
+            sha256: c.to_string().repeat(64),
+            bytes: 100,
+        }
+    }
+
+    /// D11, ADR 0016: an upload is found on its own stream; one recorded on
+    /// the uploader's one stream of old (before ADR 0016) is still found;
+    /// another uploader's is not, nor what is not a digest.
+    #[tokio::test]
+    async fn d11_an_upload_is_found_on_its_stream_or_on_the_uploaders_stream_of_old() {
+        let service = Deleghe::in_memory(Policy::default());
+        let operator = deleghe_domain::Actor::Operator("BNCGNN80A41F205A@DCM NAPOLI".into());
+        let meta = Metadata::new(operator, "counter");
+        let by = meta.issuer();
+        let new = document(DocumentKind::Aa08, 'a');
+        let recorded = service.record_upload(new.clone(), &meta).await.unwrap();
+        assert_eq!(recorded.documents(), std::slice::from_ref(&new));
+        // As an older build recorded it: on the uploader's one stream.
+        let old = document(DocumentKind::IdentityDocument, 'b');
+        let of_old = Uploads::stream_id(&by).unwrap();
+        let command = UploadsCommand::Record {
+            document: old.clone(),
+            by: by.clone(),
+            at: service.now(),
+        };
+        Exec::new(&of_old, &command, service.policy(), &meta, 1, &|_| false)
+            .on(&service.uploads)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            service.uploaded(&by, &new.sha256).await.unwrap(),
+            Some(new.clone())
+        );
+        assert_eq!(service.uploaded(&by, &old.sha256).await.unwrap(), Some(old));
+        assert_eq!(service.uploaded(&by, &"c".repeat(64)).await.unwrap(), None);
+        let someone_else = Issuer::operator("RSSMRA85T10A562S@DCM ROMA");
+        assert_eq!(
+            service.uploaded(&someone_else, &new.sha256).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            service
+                .uploaded(&Issuer::system(), &new.sha256)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(service.uploaded(&by, "not a digest").await.unwrap(), None);
+        // The new upload is on a stream of its own, not the one of old.
+        let stream = Uploads::stream_of(&by, &new.sha256).unwrap();
+        assert_eq!(
+            service.repository().read_log(0, 10).await.unwrap()[0]
+                .event
+                .aggregate_id,
+            stream
+        );
     }
 }

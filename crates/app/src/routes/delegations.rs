@@ -45,7 +45,6 @@ async fn evidence_of(
     if named.is_empty() {
         return Ok(Evidence::default());
     }
-    let uploads = state.service().uploads(uploader).await?;
     let mut documents = Vec::with_capacity(named.len());
     for (field, text) in named {
         let sha256 = DocumentDigest::parse(&text).map_err(|error| AppError::InvalidDigest {
@@ -56,7 +55,11 @@ async fn evidence_of(
             field: field.clone(),
             sha256: sha256.to_string(),
         };
-        let uploaded = uploads.document(sha256.as_str()).ok_or_else(unknown)?;
+        let uploaded = state
+            .service()
+            .uploaded(uploader, sha256.as_str())
+            .await?
+            .ok_or_else(unknown)?;
         // Swept since (unused for longer than the grace period): upload it again.
         if !state.documents().contains(sha256.as_str()).await? {
             return Err(unknown());
