@@ -187,9 +187,8 @@ impl DocumentStore for DiskDocuments {
         if !is_digest(sha256) {
             return Ok(false);
         }
-        tokio::fs::try_exists(self.path(sha256))
-            .await
-            .map_err(io_error)
+        let path = self.path(sha256);
+        blocking(move || path.try_exists()).await
     }
 
     async fn usage(&self) -> Result<DocumentUsage, ServiceError> {
