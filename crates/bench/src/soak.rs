@@ -1063,7 +1063,7 @@ fn unique_pdf(comment: &str, bytes: usize) -> Vec<u8> {
 async fn main() {
     let args = Args::parse();
     let secret = std::env::var("DELEGHE_JWT_SECRET")
-        .expect("DELEGHE_JWT_SECRET: the key the server signs tokens with");
+        .expect("DELEGHE_JWT_SECRET, the key the server signs tokens with, is set");
     let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate.max(0.1)));
     // Behind (every scenario waiting on the server): the rate drops, shown.
     pace.set_missed_tick_behavior(MissedTickBehavior::Skip);
