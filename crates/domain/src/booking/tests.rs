@@ -526,6 +526,48 @@ fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     ));
 }
 
+/// B4: a booking step repeated (a retry, or the runner racing the request)
+/// carries the flow on as its event did: the request to the reservation of a
+/// place in its slot, the reservation to the confirmation.
+#[test]
+fn b4_a_repeated_booking_step_continues_the_flow_like_its_event() {
+    use crate::flows::{after_repeat, react, Command, Event};
+    let now = a_week_before();
+    let request = web_request("b-1", tuesday_9());
+    let first = Command::Booker {
+        id: cf(BOOKER),
+        command: BookerCommand::Request(Box::new(request.clone())),
+    };
+    let requested = Booker::default()
+        .decide(
+            BookerCommand::Request(Box::new(request)),
+            &Policy::default(),
+        )
+        .unwrap();
+    let reserve = after_repeat(&first, now);
+    assert_eq!(reserve, react(&Event::Booker(requested[0].clone()), now));
+    let [Command::Slot {
+        id,
+        command: SlotCommand::ReservePlace { capacity, .. },
+    }] = &reserve[..]
+    else {
+        panic!("a reservation of a place: {reserve:?}");
+    };
+    assert_eq!(id, "deleghe-web-meeting@2026-12-01T08:00:00Z");
+    assert_eq!(*capacity, 2);
+    assert_eq!(
+        after_repeat(&reserve[0], now),
+        vec![Command::Booker {
+            id: cf(BOOKER),
+            command: BookerCommand::Confirm {
+                id: BookingId::parse("b-1").unwrap(),
+                place: None,
+                at: now,
+            },
+        }]
+    );
+}
+
 /// B10: the confirmation that follows a reservation carries the place's
 /// number to the booking; a reservation stored before B10 (place 0) has
 /// none to carry.
