@@ -126,3 +126,27 @@ impl fmt::Display for Issuer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cf(s: &str) -> FiscalCode {
+        FiscalCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn d9_a_citizen_reads_their_own_records_and_acting_for_a_grantor_the_grantors() {
+        let me = cf("VRDLGU70A01H501O");
+        let other = cf("RSSMRA85T10A562S");
+        let in_person = Issuer::citizen(me.clone());
+        assert!(in_person.may_read(&me));
+        assert!(!in_person.may_read(&other));
+        let acting = Issuer::delegate_for(me.clone(), other.clone());
+        assert!(acting.may_read(&other));
+        assert!(!acting.may_read(&me));
+        for staff in [Issuer::operator("op-1"), Issuer::system()] {
+            assert!(staff.may_read(&me) && staff.may_read(&other), "{staff}");
+        }
+    }
+}
