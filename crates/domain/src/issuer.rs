@@ -149,4 +149,20 @@ mod tests {
             assert!(staff.may_read(&me) && staff.may_read(&other), "{staff}");
         }
     }
+
+    #[test]
+    fn d9_an_issuer_is_written_as_who_acts_and_for_whom() {
+        let delegate = cf("VRDLGU70A01H501O");
+        let grantor = cf("RSSMRA85T10A562S");
+        assert_eq!(
+            Issuer::delegate_for(delegate.clone(), grantor).to_string(),
+            "citizen:VRDLGU70A01H501O for RSSMRA85T10A562S"
+        );
+        assert_eq!(
+            Issuer::citizen(delegate).to_string(),
+            "citizen:VRDLGU70A01H501O"
+        );
+        assert_eq!(Issuer::operator("op-1").to_string(), "operator:op-1");
+        assert_eq!(Issuer::system().to_string(), "system");
+    }
 }
