@@ -554,6 +554,32 @@ fn m10_a_new_code_unlocks_and_replaces_the_old_one() {
     );
 }
 
+/// M10: an operator issues a new code for the meeting's own booking, also
+/// once someone has joined it; for another booking, none.
+#[test]
+fn m10_a_new_code_is_issued_for_the_meetings_own_booking_only() {
+    let policy = Policy::default();
+    let joined = meeting_with(waiting());
+    assert!(matches!(
+        joined.decide(new_code(1, "NEWCODE1"), &policy).as_deref(),
+        Ok([MeetingEvent::AccessCodeIssued { generation: 1, .. }])
+    ));
+    let for_another = MeetingCommand::IssueAccessCode {
+        booking_id: BookingId::parse("b-43").unwrap(),
+        generation: 1,
+        code: digest("NEWCODE1"),
+        phone: Phone::parse("3331234567").unwrap(),
+        operator: OPERATOR.to_owned(),
+        at: t(2),
+    };
+    assert_eq!(
+        joined.decide(for_another, &policy),
+        Err(MeetingError::BookingMismatch {
+            expected: booking_id()
+        })
+    );
+}
+
 // ---------------------------------------------------------------- M3
 
 #[tokio::test]
