@@ -980,6 +980,11 @@ fn m7_complete_refused_without_both_documents() {
     ] {
         let err = decide(given, complete()).unwrap_err();
         assert_eq!(err.code(), "documents_missing");
+        // The refusal says which, by their wire names.
+        let message = err.to_string();
+        for kind in &missing {
+            assert!(message.contains(kind.as_str()), "{message}");
+        }
         assert_eq!(err, MeetingError::DocumentsMissing { missing });
     }
 }
