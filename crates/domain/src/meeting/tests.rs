@@ -622,6 +622,14 @@ fn m3_take_in_charge_only_from_the_waiting_room() {
             },
         )
         .unwrap_err();
+        // The refusal says, by its wire name, what the meeting is in.
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "nobody is in the waiting room: the meeting is {} (M3)",
+                state.as_str()
+            )
+        );
         assert_eq!(err, MeetingError::NotWaiting { state });
         assert_eq!(err.code(), "not_waiting");
     }
