@@ -1306,6 +1306,26 @@ fn m9_view_serialises_to_the_api_shape() {
 }
 
 #[test]
+fn m7_m8_only_a_registered_delegation_is_a_successful_outcome() {
+    assert!(Outcome::DelegationRegistered {
+        delegation_id: delegation_id()
+    }
+    .is_success());
+    for outcome in [
+        Outcome::RegistrationRefused {
+            code: "delegate_cap_reached".to_owned(),
+        },
+        Outcome::ConsentDenied,
+        Outcome::GrantorAbsent,
+        Outcome::NoShow,
+        Outcome::TechnicalFailure,
+        Outcome::DocumentsInvalid,
+    ] {
+        assert!(!outcome.is_success(), "{outcome:?}");
+    }
+}
+
+#[test]
 fn m9_outcomes_serialise_with_their_names() {
     for (outcome, expected) in [
         (Outcome::ConsentDenied, json!({"kind": "consent_denied"})),
