@@ -1478,3 +1478,50 @@ fn b4_the_ledger_counts_and_knows_the_places_held() {
     assert!(ledger.holds(&second));
     assert!(!ledger.holds(&BookingId::parse("b-never").unwrap()));
 }
+
+/// M1: what a meeting needs of its web-meeting booking; the booking lets
+/// its meeting be joined while it is confirmed and its slot not over.
+#[test]
+fn m1_a_meeting_takes_its_booking_as_active_while_confirmed_and_before_the_slot_ends() {
+    use crate::meeting::MeetingBooking;
+    let id = BookingId::parse("b-1").unwrap();
+    let mut b = Booker::default();
+    for e in b
+        .decide(
+            BookerCommand::Request(Box::new(web_request("b-1", tuesday_9()))),
+            &Policy::default(),
+        )
+        .unwrap()
+    {
+        cqrs_es::Aggregate::apply(&mut b, e);
+    }
+    let pending = b.booking(&id).unwrap().clone();
+    let end = pending.slot.end;
+    let before_end = end - Duration::seconds(1);
+    // Still pending: its place not yet held, the meeting is not open to it.
+    assert!(!MeetingBooking::of(&pending, before_end).unwrap().active);
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let confirmed = b.booking(&id).unwrap();
+    let of = MeetingBooking::of(confirmed, before_end).unwrap();
+    assert_eq!(of.booking_id, id);
+    assert_eq!(of.booker, cf(BOOKER));
+    assert_eq!(of.grantor, grantor());
+    assert_eq!(of.slot, confirmed.slot);
+    assert_eq!(of.access_code, confirmed.access_code);
+    assert!(of.active);
+    assert!(MeetingBooking::of(confirmed, tuesday_9()).unwrap().active);
+    // From the slot's end on, no longer.
+    assert!(!MeetingBooking::of(confirmed, end).unwrap().active);
+    assert!(
+        !MeetingBooking::of(confirmed, end + Duration::minutes(5))
+            .unwrap()
+            .active
+    );
+    // A booking of another counter has no meeting.
+    let mut other = Booker::default();
+    let counter = other_counter("pensioni", "pensioni");
+    booked(&mut other, other_request("b-2", counter, tuesday_9()));
+    let in_person = other.booking(&BookingId::parse("b-2").unwrap()).unwrap();
+    assert_eq!(MeetingBooking::of(in_person, tuesday_9()), None);
+}
