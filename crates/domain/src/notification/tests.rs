@@ -209,6 +209,20 @@ fn n2_reminder_due_30_minutes_before_the_start_across_a_dst_change() {
     assert!(reminder.body.contains("09:00"));
 }
 
+/// N2: the reminder of a web meeting says how to join it [001]; that of a
+/// booking in person does not.
+#[test]
+fn n2_the_reminder_of_a_web_meeting_says_how_to_join_it() {
+    const HOW: &str = "Acceda al web meeting da MyINPS con il codice ricevuto via SMS.";
+    let web = web_booking("b-1");
+    let ops = on_confirmed(&web, &Policy::default(), booked_at());
+    assert!(find(&ops, "booking:b-1:sms:reminder").body.ends_with(HOW));
+    let in_person = booking("b-2", slot_start(), Mode::InPerson);
+    let ops = on_confirmed(&in_person, &Policy::default(), booked_at());
+    let reminder = find(&ops, "booking:b-2:sms:reminder");
+    assert!(!reminder.body.contains(HOW), "{}", reminder.body);
+}
+
 #[test]
 fn n2_reminder_minutes_are_policy() {
     let b = web_booking("b-1");
