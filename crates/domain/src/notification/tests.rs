@@ -377,6 +377,16 @@ fn n3_size_limit_follows_policy() {
         ..Policy::default()
     });
     assert!(notice.body.contains("dimensione massima 2,5 Mb."));
+    // Rounded to the nearest tenth: 3,000,000 bytes are 2.86 MiB.
+    let notice = calendar(&Policy {
+        max_document_bytes: 3_000_000,
+        ..Policy::default()
+    });
+    assert!(
+        notice.body.contains("dimensione massima 2,9 Mb."),
+        "{}",
+        notice.body
+    );
 }
 
 #[test]
