@@ -562,6 +562,37 @@ fn n7_a_registration_with_an_end_date_schedules_its_expiry_notices() {
     );
 }
 
+/// N7: a registration handled from the instant of its expiry on (told
+/// late, after a pause of the outbox) tells the expiry, at once, and no
+/// longer the coming expiry; an instant before, both.
+#[test]
+fn n7_from_the_instant_of_the_expiry_on_only_the_expiry_is_told() {
+    let policy = Policy::default();
+    let ends = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let expiry = utc(2026, 12, 4, 23, 0);
+    for now in [expiry, expiry + Duration::hours(1)] {
+        let ops = on_delegation_event(&registered(false), &delegation(Some(ends)), &policy, now);
+        let keys = keys_of(&ops);
+        assert!(!keys.iter().any(|k| k.contains(":expiring:")), "{keys:?}");
+        assert_eq!(find(&ops, "delegation:d-1:expired:grantor:io").due_at, now);
+    }
+    let just_before = expiry - Duration::seconds(1);
+    let ops = on_delegation_event(
+        &registered(false),
+        &delegation(Some(ends)),
+        &policy,
+        just_before,
+    );
+    assert_eq!(
+        find(&ops, "delegation:d-1:expiring:grantor:io").due_at,
+        just_before
+    );
+    assert_eq!(
+        find(&ops, "delegation:d-1:expired:grantor:io").due_at,
+        expiry
+    );
+}
+
 #[test]
 fn n7_rejection_and_revocation_withdraw_the_expiry_notices() {
     for event in [revoked(), rejected()] {
