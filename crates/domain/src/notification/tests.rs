@@ -159,6 +159,31 @@ fn m10_a_new_access_code_goes_by_sms_to_the_bookings_phone() {
     assert!(on_meeting_event(&joined, booked_at()).is_empty());
 }
 
+/// N1, N2: the SMS name the booking's mode as the guide does
+/// ("Modalità erogazione del servizio").
+#[test]
+fn n1_n2_the_sms_name_the_mode_as_the_guide_does() {
+    for (n, (mode, name)) in [
+        (Mode::WebMeeting, "modalità web meeting."),
+        (Mode::InPerson, "modalità in sede."),
+        (Mode::PhoneCallback, "modalità ricontatto telefonico."),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("b-{n}");
+        let ops = on_confirmed(
+            &booking(&id, slot_start(), mode),
+            &Policy::default(),
+            booked_at(),
+        );
+        for purpose in ["confirmation", "reminder"] {
+            let sms = find(&ops, &format!("booking:{id}:sms:{purpose}"));
+            assert!(sms.body.contains(name), "{}", sms.body);
+        }
+    }
+}
+
 #[test]
 fn n1_no_access_code_outside_web_meetings() {
     let b = booking("b-1", slot_start(), Mode::InPerson);
