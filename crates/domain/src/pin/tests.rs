@@ -300,7 +300,9 @@ fn d12_a_delegate_acting_for_the_citizen_cannot_issue_the_pin() {
 
 #[test]
 fn p1_account_belongs_to_one_citizen() {
+    assert_eq!(PinAccount::default().citizen(), None);
     let a = account_with(PIN);
+    assert_eq!(a.citizen(), Some(&citizen()));
     let other = FiscalCode::parse("VRDGPP80A01H501U").unwrap();
     let err = a
         .decide(
@@ -416,6 +418,17 @@ fn p3_events_and_state_never_contain_the_pin() {
     }
     let debug = format!("{:?}", verify(PIN, t0()));
     assert!(!debug.contains(PIN), "{debug}");
+    // The rest of the command is shown, the PIN's place marked.
+    assert!(
+        debug.starts_with("VerifyPin") && debug.contains("<redacted>"),
+        "{debug}"
+    );
+    let debug = format!("{:?}", issue(PIN, SALT, PinValidity::OneDay, t0()));
+    assert!(
+        debug.starts_with("IssuePin") && debug.contains(citizen().as_str()),
+        "{debug}"
+    );
+    assert!(!debug.contains(PIN), "{debug}");
     // Events round-trip.
     let back: Vec<PinEvent> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, events);
@@ -433,6 +446,7 @@ fn p3_four_failures_then_right_pin_is_valid() {
                 failures: n
             }]
         );
+        assert_eq!(a.failures(), n);
     }
     assert!(!a.is_locked());
     let events = run(&mut a, verify(PIN, t0())).unwrap();
