@@ -395,6 +395,14 @@ fn p3_stored_hash_must_be_argon2id() {
     let argon2i = "$argon2i$v=19$m=4096,t=2,p=1$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     assert_eq!(PinHash::from_phc(argon2i), Err(PinError::InvalidPinHash));
     assert!(serde_json::from_str::<PinHash>("\"1234\"").is_err());
+    // An Argon2id string is taken with its salt and its hash, not without.
+    let whole = PinHash::new(PIN, SALT).unwrap();
+    assert_eq!(PinHash::from_phc(whole.as_str()), Ok(whole.clone()));
+    let (salted, _hash) = whole.as_str().rsplit_once('$').unwrap();
+    assert!(salted.starts_with("$argon2id$"), "{salted}");
+    assert_eq!(PinHash::from_phc(salted), Err(PinError::InvalidPinHash));
+    let (bare, _salt) = salted.rsplit_once('$').unwrap();
+    assert_eq!(PinHash::from_phc(bare), Err(PinError::InvalidPinHash));
 }
 
 #[test]
