@@ -371,6 +371,9 @@ fn p3_hash_is_salted_argon2id_phc() {
     );
     assert!(h1.as_str().starts_with("$argon2id$v=19$m=4096,t=2,p=1$"));
     assert!(!h1.as_str().contains(PIN));
+    // Written out, it is the same PHC string, and reads back as itself.
+    assert_eq!(h1.to_string(), h1.as_str());
+    assert_eq!(PinHash::try_from(h1.to_string()), Ok(h1.clone()));
     assert!(h1.verify(PIN) && h2.verify(PIN));
     assert!(!h1.verify(OTHER_PIN));
     assert_eq!(PinHash::from_phc(h1.as_str()), Ok(h1.clone()));
