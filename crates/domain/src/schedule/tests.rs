@@ -303,6 +303,7 @@ fn b3_per_weekday_intervals() {
         &[iv(8, 30, 10, 0), iv(14, 0, 15, 0)]
     );
     assert!(!s.is_open_on(Weekday::Tue));
+    assert!(s.is_open_on(Weekday::Mon) && s.is_open_on(Weekday::Thu));
     let c = counter_with(s);
     let slots = c.slots_between(d(2026, 6, 1), d(2026, 6, 7)).unwrap();
     // 08:30–10:00 holds one hour slot (the partial 09:30 one is dropped).
