@@ -257,6 +257,7 @@ fn b3_closed_dates_offer_nothing() {
         .with_closed_dates([d(2026, 6, 2)]); // Festa della Repubblica, a Tuesday
     let c = counter_with(s);
     assert!(c.schedule.is_closed(d(2026, 6, 2)));
+    assert!(c.schedule.closed_dates().iter().eq([&d(2026, 6, 2)]));
     assert_eq!(c.offers(rome(2026, 6, 2, 9, 0)), None);
     let slots = c.slots_between(d(2026, 6, 1), d(2026, 6, 7)).unwrap();
     assert_eq!(slots.len(), 6);
