@@ -514,4 +514,350 @@ mod tests {
         let complete = after_repeat(&reserve, now).remove(0);
         assert!(after_repeat(&complete, now).is_empty());
     }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap()
+    }
+
+    fn booking(id: &str) -> BookingId {
+        BookingId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn d2_b4_m10_p3_n7_d11_a_refusal_of_any_aggregate_has_its_rules_contract_code() {
+        use crate::contacts::ContactsError;
+        use crate::pin::PinError;
+        use crate::uploads::UploadsError;
+        let refusals = [
+            (
+                Refusal::from(DelegationError::DelegateCapReached { cap: 3 }),
+                "delegate_cap_reached",
+            ),
+            (
+                Refusal::from(BookingError::SlotFull { capacity: 2 }),
+                "slot_full",
+            ),
+            (
+                Refusal::from(MeetingError::AccessCodeLocked),
+                "access_code_locked",
+            ),
+            (Refusal::from(PinError::Locked), "pin_locked"),
+            (
+                Refusal::from(ContactsError::NotTheCitizen),
+                "not_the_citizen",
+            ),
+            (
+                Refusal::from(UploadsError::UploaderMismatch),
+                "uploader_mismatch",
+            ),
+        ];
+        for (refusal, code) in refusals {
+            assert_eq!(refusal.code(), code, "{refusal:?}");
+        }
+    }
+
+    #[test]
+    fn d9_d10_each_command_goes_to_its_aggregates_stream_and_is_traced_by_its_name() {
+        let grantor = cf("RSSMRA85T10A562S");
+        let delegate = cf("VRDLGU70A01H501O");
+        let id = DelegationId::parse("d-1").unwrap();
+        let to_grantor = Command::Grantor {
+            id: grantor.clone(),
+            command: GrantorCommand::Confirm {
+                id: id.clone(),
+                at: t0(),
+            },
+        };
+        let to_delegate = Command::Delegate {
+            id: delegate.clone(),
+            command: DelegateCommand::ReleaseSeat {
+                id,
+                grantor: grantor.clone(),
+                delegate: delegate.clone(),
+                at: t0(),
+            },
+        };
+        let to_booker = Command::Booker {
+            id: delegate.clone(),
+            command: BookerCommand::Cancel {
+                id: booking("b-1"),
+                at: t0(),
+            },
+        };
+        let to_slot = Command::Slot {
+            id: "web:2026-12-01T08:00:00Z".to_owned(),
+            command: SlotCommand::ReleasePlace {
+                booking: booking("b-1"),
+                booker: delegate.clone(),
+                at: t0(),
+            },
+        };
+        let to_meeting = Command::Meeting {
+            id: booking("b-1"),
+            command: MeetingCommand::Abandon {
+                outcome: crate::meeting::AbandonReason::NoShow,
+                booking: None,
+                at: t0(),
+            },
+        };
+        assert_eq!(to_grantor.target(), ("grantor", "RSSMRA85T10A562S"));
+        assert_eq!(to_delegate.target(), ("delegate", "VRDLGU70A01H501O"));
+        assert_eq!(to_booker.target(), ("booker", "VRDLGU70A01H501O"));
+        assert_eq!(to_slot.target(), ("slot", "web:2026-12-01T08:00:00Z"));
+        assert_eq!(to_meeting.target(), ("meeting", "b-1"));
+        // D9: the trace names what each does.
+        assert_eq!(to_grantor.action(), "delegation.confirm");
+        assert_eq!(to_delegate.action(), "delegation.seat");
+        assert_eq!(to_booker.action(), "booking.cancel");
+        assert_eq!(to_slot.action(), "booking.place");
+        assert_eq!(to_meeting.action(), "meeting.abandon");
+        // D12: only a registration and a revocation carry who issues them.
+        for command in [&to_grantor, &to_delegate, &to_booker, &to_slot, &to_meeting] {
+            assert_eq!(command.issuer(), None, "{command:?}");
+        }
+    }
+
+    #[test]
+    fn d12_a_registration_and_a_revocation_name_who_issues_them() {
+        let grantor = cf("RSSMRA85T10A562S");
+        let delegate = cf("VRDLGU70A01H501O");
+        let acting = Issuer::delegate_for(delegate.clone(), grantor.clone());
+        let request = Command::Grantor {
+            id: grantor.clone(),
+            command: GrantorCommand::Request {
+                request: RequestDelegation {
+                    id: DelegationId::parse("d-1").unwrap(),
+                    grantor: grantor.clone(),
+                    delegate: delegate.clone(),
+                    role: Role::Ordinary,
+                    channel: Channel::Online,
+                    ends_on: None,
+                    meeting: None,
+                    evidence: Evidence::default(),
+                    at: t0(),
+                },
+                by: acting.clone(),
+            },
+        };
+        let revoke = Command::Grantor {
+            id: grantor.clone(),
+            command: GrantorCommand::Revoke {
+                id: DelegationId::parse("d-1").unwrap(),
+                channel: crate::delegation::RevocationChannel::Counter,
+                at: t0(),
+                by: Issuer::operator("op-1"),
+            },
+        };
+        assert_eq!(request.issuer(), Some(&acting));
+        assert_eq!(revoke.issuer(), Some(&Issuer::operator("op-1")));
+        assert_eq!(request.action(), "delegation.request");
+        assert_eq!(revoke.action(), "delegation.revoke");
+    }
+
+    #[test]
+    fn m7_the_meeting_learns_how_its_registration_ended() {
+        let grantor = cf("RSSMRA85T10A562S");
+        let delegate = cf("VRDLGU70A01H501O");
+        let id = DelegationId::parse("d-1").unwrap();
+        let registered = |meeting: Option<BookingId>| {
+            Event::Grantor(GrantorEvent::DelegationRegistered {
+                id: id.clone(),
+                grantor: grantor.clone(),
+                delegate: delegate.clone(),
+                awaiting_confirmation: false,
+                meeting,
+                at: t0(),
+            })
+        };
+        let refused = |meeting: Option<BookingId>| {
+            Event::Grantor(GrantorEvent::DelegationRefused {
+                id: id.clone(),
+                grantor: grantor.clone(),
+                delegate: delegate.clone(),
+                reason: "delegate_cap_reached".to_owned(),
+                refusal: None,
+                meeting,
+                at: t0(),
+            })
+        };
+        let outcome = |result: RegistrationResult| Command::Meeting {
+            id: booking("b-1"),
+            command: MeetingCommand::RecordOutcome { result, at: t0() },
+        };
+        // Registered in a meeting: the meeting records the delegation.
+        let next = react(&registered(Some(booking("b-1"))), t0());
+        assert_eq!(
+            next.last(),
+            Some(&outcome(RegistrationResult::Registered {
+                delegation_id: id.clone()
+            })),
+            "{next:?}"
+        );
+        // Refused: the seat goes back, and the meeting records the refusal.
+        let next = react(&refused(Some(booking("b-1"))), t0());
+        assert_eq!(
+            next.last(),
+            Some(&outcome(RegistrationResult::Refused {
+                code: "delegate_cap_reached".to_owned()
+            })),
+            "{next:?}"
+        );
+        // On the other channels there is no meeting to tell.
+        for event in [registered(None), refused(None)] {
+            assert!(
+                !react(&event, t0())
+                    .iter()
+                    .any(|c| matches!(c, Command::Meeting { .. })),
+                "{event:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn d10_b4_a_refused_flow_step_is_followed_by_its_compensation() {
+        let grantor = cf("RSSMRA85T10A562S");
+        let delegate = cf("VRDLGU70A01H501O");
+        let id = DelegationId::parse("d-1").unwrap();
+        // D10: a seat refused refuses the registration.
+        let reserve = Command::Delegate {
+            id: delegate.clone(),
+            command: DelegateCommand::ReserveSeat {
+                id: id.clone(),
+                grantor: grantor.clone(),
+                delegate: delegate.clone(),
+                role: Role::Ordinary,
+                ends_on: None,
+                at: t0(),
+            },
+        };
+        let cap = DelegationError::DelegateCapReached { cap: 3 };
+        assert_eq!(
+            after_refusal(&reserve, &cap.clone().into(), t0()),
+            Some(Command::Grantor {
+                id: grantor.clone(),
+                command: GrantorCommand::RefuseRegistration {
+                    id: id.clone(),
+                    refusal: cap,
+                    at: t0(),
+                },
+            })
+        );
+        // D10: a completion refused because the delegation was closed
+        // meanwhile gives its seat back.
+        let complete = Command::Grantor {
+            id: grantor.clone(),
+            command: GrantorCommand::CompleteRegistration {
+                id: id.clone(),
+                at: t0(),
+            },
+        };
+        let closed = DelegationError::NoLongerPending {
+            id: id.clone(),
+            delegate: delegate.clone(),
+        };
+        assert_eq!(
+            after_refusal(&complete, &closed.into(), t0()),
+            Some(Command::Delegate {
+                id: delegate.clone(),
+                command: DelegateCommand::ReleaseSeat {
+                    id,
+                    grantor,
+                    delegate: delegate.clone(),
+                    at: t0(),
+                },
+            })
+        );
+        // B4: a place refused refuses the booking.
+        let slot = "deleghe-web-meeting@2026-12-01T08:00:00Z".to_owned();
+        let place = Command::Slot {
+            id: slot.clone(),
+            command: SlotCommand::ReservePlace {
+                booking: booking("b-1"),
+                booker: delegate.clone(),
+                capacity: 2,
+                at: t0(),
+            },
+        };
+        let full = BookingError::SlotFull { capacity: 2 };
+        assert_eq!(
+            after_refusal(&place, &full.clone().into(), t0()),
+            Some(Command::Booker {
+                id: delegate.clone(),
+                command: BookerCommand::Refuse {
+                    id: booking("b-1"),
+                    refusal: full,
+                    at: t0(),
+                },
+            })
+        );
+        // B4: a confirmation refused because the booking was closed
+        // meanwhile gives its place back.
+        let confirm = Command::Booker {
+            id: delegate.clone(),
+            command: BookerCommand::Confirm {
+                id: booking("b-1"),
+                place: Some(1),
+                at: t0(),
+            },
+        };
+        let gone = BookingError::NoLongerPending {
+            id: booking("b-1"),
+            booker: delegate.clone(),
+            slot_key: slot.clone(),
+        };
+        assert_eq!(
+            after_refusal(&confirm, &gone.into(), t0()),
+            Some(Command::Slot {
+                id: slot,
+                command: SlotCommand::ReleasePlace {
+                    booking: booking("b-1"),
+                    booker: delegate,
+                    at: t0(),
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn m7_a_registration_a_meeting_asked_for_refused_at_once_ends_on_the_meeting() {
+        let grantor = cf("RSSMRA85T10A562S");
+        let asked = |channel: Channel, meeting: Option<BookingId>| Command::Grantor {
+            id: grantor.clone(),
+            command: GrantorCommand::Request {
+                request: RequestDelegation {
+                    id: DelegationId::parse("d-2").unwrap(),
+                    grantor: grantor.clone(),
+                    delegate: cf("VRDLGU70A01H501O"),
+                    role: Role::Ordinary,
+                    channel,
+                    ends_on: None,
+                    meeting,
+                    evidence: Evidence::default(),
+                    at: t0(),
+                },
+                by: Issuer::system(),
+            },
+        };
+        let d1: Refusal = DelegationError::GrantorAlreadyHasDelegate {
+            existing: DelegationId::parse("d-1").unwrap(),
+        }
+        .into();
+        assert_eq!(
+            after_refusal(&asked(Channel::WebMeeting, Some(booking("b-1"))), &d1, t0()),
+            Some(Command::Meeting {
+                id: booking("b-1"),
+                command: MeetingCommand::RecordOutcome {
+                    result: RegistrationResult::Refused {
+                        code: "grantor_already_has_delegate".to_owned()
+                    },
+                    at: t0(),
+                },
+            })
+        );
+        // Refused on another channel, the request has nothing to follow.
+        assert_eq!(
+            after_refusal(&asked(Channel::Online, None), &d1, t0()),
+            None
+        );
+    }
 }

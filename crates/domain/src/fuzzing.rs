@@ -161,6 +161,15 @@ mod tests {
         }
     }
 
+    /// M6: past the size limit a file is refused as too large, and at the
+    /// limit exactly, not being a PDF, as not a PDF: the property says which.
+    #[test]
+    fn m6_the_pdf_property_tells_a_file_too_large_from_one_at_the_limit() {
+        let max = usize::try_from(Policy::default().max_document_bytes).unwrap();
+        pdf(&vec![b'x'; max + 1]);
+        pdf(&vec![b'x'; max]);
+    }
+
     #[test]
     fn valid_inputs_reach_the_accepting_branch() {
         fiscal_code(b" rssmra85t10a562s ");

@@ -126,3 +126,43 @@ impl fmt::Display for Issuer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cf(s: &str) -> FiscalCode {
+        FiscalCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn d9_a_citizen_reads_their_own_records_and_acting_for_a_grantor_the_grantors() {
+        let me = cf("VRDLGU70A01H501O");
+        let other = cf("RSSMRA85T10A562S");
+        let in_person = Issuer::citizen(me.clone());
+        assert!(in_person.may_read(&me));
+        assert!(!in_person.may_read(&other));
+        let acting = Issuer::delegate_for(me.clone(), other.clone());
+        assert!(acting.may_read(&other));
+        assert!(!acting.may_read(&me));
+        for staff in [Issuer::operator("op-1"), Issuer::system()] {
+            assert!(staff.may_read(&me) && staff.may_read(&other), "{staff}");
+        }
+    }
+
+    #[test]
+    fn d9_an_issuer_is_written_as_who_acts_and_for_whom() {
+        let delegate = cf("VRDLGU70A01H501O");
+        let grantor = cf("RSSMRA85T10A562S");
+        assert_eq!(
+            Issuer::delegate_for(delegate.clone(), grantor).to_string(),
+            "citizen:VRDLGU70A01H501O for RSSMRA85T10A562S"
+        );
+        assert_eq!(
+            Issuer::citizen(delegate).to_string(),
+            "citizen:VRDLGU70A01H501O"
+        );
+        assert_eq!(Issuer::operator("op-1").to_string(), "operator:op-1");
+        assert_eq!(Issuer::system().to_string(), "system");
+    }
+}

@@ -220,4 +220,17 @@ mod tests {
         let not_recorded = Policy::from_json(r#"{"meetings_recorded": false}"#).unwrap();
         assert!(!not_recorded.meetings_recorded);
     }
+
+    #[test]
+    fn b8_n7_missed_after_a_day_at_most_and_the_expiry_told_a_year_ahead_at_most() {
+        let read = |json: &str| Policy::from_json(json);
+        let day = read(r#"{"missed_after_minutes": 1440}"#).unwrap();
+        assert_eq!(day.missed_after_minutes, 1_440);
+        let past = read(r#"{"missed_after_minutes": 1441}"#).unwrap_err();
+        assert!(past.to_string().contains("missed_after_minutes"), "{past}");
+        let year = read(r#"{"expiry_notice_days": 366}"#).unwrap();
+        assert_eq!(year.expiry_notice_days, 366);
+        let past = read(r#"{"expiry_notice_days": 367}"#).unwrap_err();
+        assert!(past.to_string().contains("expiry_notice_days"), "{past}");
+    }
 }

@@ -526,6 +526,48 @@ fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     ));
 }
 
+/// B4: a booking step repeated (a retry, or the runner racing the request)
+/// carries the flow on as its event did: the request to the reservation of a
+/// place in its slot, the reservation to the confirmation.
+#[test]
+fn b4_a_repeated_booking_step_continues_the_flow_like_its_event() {
+    use crate::flows::{after_repeat, react, Command, Event};
+    let now = a_week_before();
+    let request = web_request("b-1", tuesday_9());
+    let first = Command::Booker {
+        id: cf(BOOKER),
+        command: BookerCommand::Request(Box::new(request.clone())),
+    };
+    let requested = Booker::default()
+        .decide(
+            BookerCommand::Request(Box::new(request)),
+            &Policy::default(),
+        )
+        .unwrap();
+    let reserve = after_repeat(&first, now);
+    assert_eq!(reserve, react(&Event::Booker(requested[0].clone()), now));
+    let [Command::Slot {
+        id,
+        command: SlotCommand::ReservePlace { capacity, .. },
+    }] = &reserve[..]
+    else {
+        panic!("a reservation of a place: {reserve:?}");
+    };
+    assert_eq!(id, "deleghe-web-meeting@2026-12-01T08:00:00Z");
+    assert_eq!(*capacity, 2);
+    assert_eq!(
+        after_repeat(&reserve[0], now),
+        vec![Command::Booker {
+            id: cf(BOOKER),
+            command: BookerCommand::Confirm {
+                id: BookingId::parse("b-1").unwrap(),
+                place: None,
+                at: now,
+            },
+        }]
+    );
+}
+
 /// B10: the confirmation that follows a reservation carries the place's
 /// number to the booking; a reservation stored before B10 (place 0) has
 /// none to carry.
@@ -1435,4 +1477,51 @@ fn b4_the_ledger_counts_and_knows_the_places_held() {
     assert!(!ledger.holds(&first));
     assert!(ledger.holds(&second));
     assert!(!ledger.holds(&BookingId::parse("b-never").unwrap()));
+}
+
+/// M1: what a meeting needs of its web-meeting booking; the booking lets
+/// its meeting be joined while it is confirmed and its slot not over.
+#[test]
+fn m1_a_meeting_takes_its_booking_as_active_while_confirmed_and_before_the_slot_ends() {
+    use crate::meeting::MeetingBooking;
+    let id = BookingId::parse("b-1").unwrap();
+    let mut b = Booker::default();
+    for e in b
+        .decide(
+            BookerCommand::Request(Box::new(web_request("b-1", tuesday_9()))),
+            &Policy::default(),
+        )
+        .unwrap()
+    {
+        cqrs_es::Aggregate::apply(&mut b, e);
+    }
+    let pending = b.booking(&id).unwrap().clone();
+    let end = pending.slot.end;
+    let before_end = end - Duration::seconds(1);
+    // Still pending: its place not yet held, the meeting is not open to it.
+    assert!(!MeetingBooking::of(&pending, before_end).unwrap().active);
+    let mut b = Booker::default();
+    booked(&mut b, web_request("b-1", tuesday_9()));
+    let confirmed = b.booking(&id).unwrap();
+    let of = MeetingBooking::of(confirmed, before_end).unwrap();
+    assert_eq!(of.booking_id, id);
+    assert_eq!(of.booker, cf(BOOKER));
+    assert_eq!(of.grantor, grantor());
+    assert_eq!(of.slot, confirmed.slot);
+    assert_eq!(of.access_code, confirmed.access_code);
+    assert!(of.active);
+    assert!(MeetingBooking::of(confirmed, tuesday_9()).unwrap().active);
+    // From the slot's end on, no longer.
+    assert!(!MeetingBooking::of(confirmed, end).unwrap().active);
+    assert!(
+        !MeetingBooking::of(confirmed, end + Duration::minutes(5))
+            .unwrap()
+            .active
+    );
+    // A booking of another counter has no meeting.
+    let mut other = Booker::default();
+    let counter = other_counter("pensioni", "pensioni");
+    booked(&mut other, other_request("b-2", counter, tuesday_9()));
+    let in_person = other.booking(&BookingId::parse("b-2").unwrap()).unwrap();
+    assert_eq!(MeetingBooking::of(in_person, tuesday_9()), None);
 }

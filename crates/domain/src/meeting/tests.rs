@@ -554,6 +554,32 @@ fn m10_a_new_code_unlocks_and_replaces_the_old_one() {
     );
 }
 
+/// M10: an operator issues a new code for the meeting's own booking, also
+/// once someone has joined it; for another booking, none.
+#[test]
+fn m10_a_new_code_is_issued_for_the_meetings_own_booking_only() {
+    let policy = Policy::default();
+    let joined = meeting_with(waiting());
+    assert!(matches!(
+        joined.decide(new_code(1, "NEWCODE1"), &policy).as_deref(),
+        Ok([MeetingEvent::AccessCodeIssued { generation: 1, .. }])
+    ));
+    let for_another = MeetingCommand::IssueAccessCode {
+        booking_id: BookingId::parse("b-43").unwrap(),
+        generation: 1,
+        code: digest("NEWCODE1"),
+        phone: Phone::parse("3331234567").unwrap(),
+        operator: OPERATOR.to_owned(),
+        at: t(2),
+    };
+    assert_eq!(
+        joined.decide(for_another, &policy),
+        Err(MeetingError::BookingMismatch {
+            expected: booking_id()
+        })
+    );
+}
+
 // ---------------------------------------------------------------- M3
 
 #[tokio::test]
@@ -596,6 +622,14 @@ fn m3_take_in_charge_only_from_the_waiting_room() {
             },
         )
         .unwrap_err();
+        // The refusal says, by its wire name, what the meeting is in.
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "nobody is in the waiting room: the meeting is {} (M3)",
+                state.as_str()
+            )
+        );
         assert_eq!(err, MeetingError::NotWaiting { state });
         assert_eq!(err.code(), "not_waiting");
     }
@@ -954,6 +988,11 @@ fn m7_complete_refused_without_both_documents() {
     ] {
         let err = decide(given, complete()).unwrap_err();
         assert_eq!(err.code(), "documents_missing");
+        // The refusal says which, by their wire names.
+        let message = err.to_string();
+        for kind in &missing {
+            assert!(message.contains(kind.as_str()), "{message}");
+        }
         assert_eq!(err, MeetingError::DocumentsMissing { missing });
     }
 }
@@ -1264,6 +1303,26 @@ fn m9_view_serialises_to_the_api_shape() {
         json!({"kind": "registration_refused", "code": "delegate_cap_reached"})
     );
     assert_eq!(serde_json::from_value::<MeetingView>(json).unwrap(), view);
+}
+
+#[test]
+fn m7_m8_only_a_registered_delegation_is_a_successful_outcome() {
+    assert!(Outcome::DelegationRegistered {
+        delegation_id: delegation_id()
+    }
+    .is_success());
+    for outcome in [
+        Outcome::RegistrationRefused {
+            code: "delegate_cap_reached".to_owned(),
+        },
+        Outcome::ConsentDenied,
+        Outcome::GrantorAbsent,
+        Outcome::NoShow,
+        Outcome::TechnicalFailure,
+        Outcome::DocumentsInvalid,
+    ] {
+        assert!(!outcome.is_success(), "{outcome:?}");
+    }
 }
 
 #[test]

@@ -159,6 +159,31 @@ fn m10_a_new_access_code_goes_by_sms_to_the_bookings_phone() {
     assert!(on_meeting_event(&joined, booked_at()).is_empty());
 }
 
+/// N1, N2: the SMS name the booking's mode as the guide does
+/// ("Modalità erogazione del servizio").
+#[test]
+fn n1_n2_the_sms_name_the_mode_as_the_guide_does() {
+    for (n, (mode, name)) in [
+        (Mode::WebMeeting, "modalità web meeting."),
+        (Mode::InPerson, "modalità in sede."),
+        (Mode::PhoneCallback, "modalità ricontatto telefonico."),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("b-{n}");
+        let ops = on_confirmed(
+            &booking(&id, slot_start(), mode),
+            &Policy::default(),
+            booked_at(),
+        );
+        for purpose in ["confirmation", "reminder"] {
+            let sms = find(&ops, &format!("booking:{id}:sms:{purpose}"));
+            assert!(sms.body.contains(name), "{}", sms.body);
+        }
+    }
+}
+
 #[test]
 fn n1_no_access_code_outside_web_meetings() {
     let b = booking("b-1", slot_start(), Mode::InPerson);
@@ -207,6 +232,20 @@ fn n2_reminder_due_30_minutes_before_the_start_across_a_dst_change() {
         .body
         .contains("DELEGHE IDENTITÀ DIGITALI IN WEB MEETING"));
     assert!(reminder.body.contains("09:00"));
+}
+
+/// N2: the reminder of a web meeting says how to join it [001]; that of a
+/// booking in person does not.
+#[test]
+fn n2_the_reminder_of_a_web_meeting_says_how_to_join_it() {
+    const HOW: &str = "Acceda al web meeting da MyINPS con il codice ricevuto via SMS.";
+    let web = web_booking("b-1");
+    let ops = on_confirmed(&web, &Policy::default(), booked_at());
+    assert!(find(&ops, "booking:b-1:sms:reminder").body.ends_with(HOW));
+    let in_person = booking("b-2", slot_start(), Mode::InPerson);
+    let ops = on_confirmed(&in_person, &Policy::default(), booked_at());
+    let reminder = find(&ops, "booking:b-2:sms:reminder");
+    assert!(!reminder.body.contains(HOW), "{}", reminder.body);
 }
 
 #[test]
@@ -363,6 +402,16 @@ fn n3_size_limit_follows_policy() {
         ..Policy::default()
     });
     assert!(notice.body.contains("dimensione massima 2,5 Mb."));
+    // Rounded to the nearest tenth: 3,000,000 bytes are 2.86 MiB.
+    let notice = calendar(&Policy {
+        max_document_bytes: 3_000_000,
+        ..Policy::default()
+    });
+    assert!(
+        notice.body.contains("dimensione massima 2,9 Mb."),
+        "{}",
+        notice.body
+    );
 }
 
 #[test]
@@ -535,6 +584,37 @@ fn n7_a_registration_with_an_end_date_schedules_its_expiry_notices() {
     assert_eq!(
         find(&ops, "delegation:d-1:expired:grantor:io").due_at,
         utc(2026, 12, 4, 23, 0)
+    );
+}
+
+/// N7: a registration handled from the instant of its expiry on (told
+/// late, after a pause of the outbox) tells the expiry, at once, and no
+/// longer the coming expiry; an instant before, both.
+#[test]
+fn n7_from_the_instant_of_the_expiry_on_only_the_expiry_is_told() {
+    let policy = Policy::default();
+    let ends = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let expiry = utc(2026, 12, 4, 23, 0);
+    for now in [expiry, expiry + Duration::hours(1)] {
+        let ops = on_delegation_event(&registered(false), &delegation(Some(ends)), &policy, now);
+        let keys = keys_of(&ops);
+        assert!(!keys.iter().any(|k| k.contains(":expiring:")), "{keys:?}");
+        assert_eq!(find(&ops, "delegation:d-1:expired:grantor:io").due_at, now);
+    }
+    let just_before = expiry - Duration::seconds(1);
+    let ops = on_delegation_event(
+        &registered(false),
+        &delegation(Some(ends)),
+        &policy,
+        just_before,
+    );
+    assert_eq!(
+        find(&ops, "delegation:d-1:expiring:grantor:io").due_at,
+        just_before
+    );
+    assert_eq!(
+        find(&ops, "delegation:d-1:expired:grantor:io").due_at,
+        expiry
     );
 }
 

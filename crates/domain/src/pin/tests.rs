@@ -300,7 +300,9 @@ fn d12_a_delegate_acting_for_the_citizen_cannot_issue_the_pin() {
 
 #[test]
 fn p1_account_belongs_to_one_citizen() {
+    assert_eq!(PinAccount::default().citizen(), None);
     let a = account_with(PIN);
+    assert_eq!(a.citizen(), Some(&citizen()));
     let other = FiscalCode::parse("VRDGPP80A01H501U").unwrap();
     let err = a
         .decide(
@@ -369,6 +371,9 @@ fn p3_hash_is_salted_argon2id_phc() {
     );
     assert!(h1.as_str().starts_with("$argon2id$v=19$m=4096,t=2,p=1$"));
     assert!(!h1.as_str().contains(PIN));
+    // Written out, it is the same PHC string, and reads back as itself.
+    assert_eq!(h1.to_string(), h1.as_str());
+    assert_eq!(PinHash::try_from(h1.to_string()), Ok(h1.clone()));
     assert!(h1.verify(PIN) && h2.verify(PIN));
     assert!(!h1.verify(OTHER_PIN));
     assert_eq!(PinHash::from_phc(h1.as_str()), Ok(h1.clone()));
@@ -393,6 +398,14 @@ fn p3_stored_hash_must_be_argon2id() {
     let argon2i = "$argon2i$v=19$m=4096,t=2,p=1$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     assert_eq!(PinHash::from_phc(argon2i), Err(PinError::InvalidPinHash));
     assert!(serde_json::from_str::<PinHash>("\"1234\"").is_err());
+    // An Argon2id string is taken with its salt and its hash, not without.
+    let whole = PinHash::new(PIN, SALT).unwrap();
+    assert_eq!(PinHash::from_phc(whole.as_str()), Ok(whole.clone()));
+    let (salted, _hash) = whole.as_str().rsplit_once('$').unwrap();
+    assert!(salted.starts_with("$argon2id$"), "{salted}");
+    assert_eq!(PinHash::from_phc(salted), Err(PinError::InvalidPinHash));
+    let (bare, _salt) = salted.rsplit_once('$').unwrap();
+    assert_eq!(PinHash::from_phc(bare), Err(PinError::InvalidPinHash));
 }
 
 #[test]
@@ -416,6 +429,17 @@ fn p3_events_and_state_never_contain_the_pin() {
     }
     let debug = format!("{:?}", verify(PIN, t0()));
     assert!(!debug.contains(PIN), "{debug}");
+    // The rest of the command is shown, the PIN's place marked.
+    assert!(
+        debug.starts_with("VerifyPin") && debug.contains("<redacted>"),
+        "{debug}"
+    );
+    let debug = format!("{:?}", issue(PIN, SALT, PinValidity::OneDay, t0()));
+    assert!(
+        debug.starts_with("IssuePin") && debug.contains(citizen().as_str()),
+        "{debug}"
+    );
+    assert!(!debug.contains(PIN), "{debug}");
     // Events round-trip.
     let back: Vec<PinEvent> = serde_json::from_str(&json).unwrap();
     assert_eq!(back, events);
@@ -433,6 +457,7 @@ fn p3_four_failures_then_right_pin_is_valid() {
                 failures: n
             }]
         );
+        assert_eq!(a.failures(), n);
     }
     assert!(!a.is_locked());
     let events = run(&mut a, verify(PIN, t0())).unwrap();

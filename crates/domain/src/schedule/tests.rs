@@ -257,6 +257,7 @@ fn b3_closed_dates_offer_nothing() {
         .with_closed_dates([d(2026, 6, 2)]); // Festa della Repubblica, a Tuesday
     let c = counter_with(s);
     assert!(c.schedule.is_closed(d(2026, 6, 2)));
+    assert!(c.schedule.closed_dates().iter().eq([&d(2026, 6, 2)]));
     assert_eq!(c.offers(rome(2026, 6, 2, 9, 0)), None);
     let slots = c.slots_between(d(2026, 6, 1), d(2026, 6, 7)).unwrap();
     assert_eq!(slots.len(), 6);
@@ -303,6 +304,7 @@ fn b3_per_weekday_intervals() {
         &[iv(8, 30, 10, 0), iv(14, 0, 15, 0)]
     );
     assert!(!s.is_open_on(Weekday::Tue));
+    assert!(s.is_open_on(Weekday::Mon) && s.is_open_on(Weekday::Thu));
     let c = counter_with(s);
     let slots = c.slots_between(d(2026, 6, 1), d(2026, 6, 7)).unwrap();
     // 08:30–10:00 holds one hour slot (the partial 09:30 one is dropped).
