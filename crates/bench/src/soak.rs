@@ -803,11 +803,23 @@ impl Soak {
 
     /// The server's resident memory, KiB.
     fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    /// Of it, the anonymous part (`RssAnon`: the heap and the stacks, not
+    /// the files and shared memory mapped, such as SQLite's WAL index): what
+    /// tells the allocator's growth from the mapped pages'.
+    fn anon_kib(&self) -> Option<u64> {
+        self.status_kib("RssAnon:")
+    }
+
+    /// A `/proc/PID/status` field given in KiB.
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.args.server_pid)).ok()?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
     }
@@ -854,7 +866,7 @@ impl Soak {
         let started = Instant::now();
         let mut lines = Vec::new();
         println!(
-            "{:<8} {:>3} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>6} {:>7} {:>6} {:>7} {:>6} {:>5} {:>5}",
+            "{:<8} {:>3} {:>7} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>6} {:>7} {:>6} {:>7} {:>6} {:>5} {:>5}",
             "store",
             "min",
             "req/s",
@@ -862,6 +874,7 @@ impl Soak {
             "p99 ms",
             "max ms",
             "RSS MiB",
+            "anon MiB",
             "outbox",
             "due",
             "failed",
@@ -900,15 +913,22 @@ impl Soak {
                 None => None,
             };
             let show = |v: Option<u64>| v.map_or_else(|| "n/a".to_owned(), |v| v.to_string());
+            let mib = |kib: Option<u64>| {
+                kib.map_or_else(
+                    || "n/a".to_owned(),
+                    |kib| format!("{:.1}", kib as f64 / 1024.0),
+                )
+            };
             println!(
-                "{:<8} {:>3} {:>7.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>8} {:>6} {:>7} {:>6} {:>7} {:>6} {:>5} {:>5}",
+                "{:<8} {:>3} {:>7.1} {:>8.1} {:>8.1} {:>8.1} {:>9} {:>9} {:>8} {:>6} {:>7} {:>6} {:>7} {:>6} {:>5} {:>5}",
                 self.args.store,
                 minute,
                 total as f64 / 60.0,
                 at(0.50),
                 at(0.99),
                 at(1.0),
-                rss.map_or_else(|| "n/a".to_owned(), |kib| format!("{:.1}", kib as f64 / 1024.0)),
+                mib(rss),
+                mib(self.anon_kib()),
                 show(backlog),
                 show(due_now),
                 show(failed),
