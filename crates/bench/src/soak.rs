@@ -5,9 +5,11 @@
 //! `/proc/PID/status`), the outbox backlog and the errors; at the end the
 //! verdict (memory flat and no error).
 //!
-//!     deleghe-soak --base http://127.0.0.1:PORT --server-pid PID \
-//!         --sms-file FILE --store sqlite --database-url URL \
-//!         [--minutes 30] [--rate 50]
+//! ```text
+//! deleghe-soak --base http://127.0.0.1:PORT --server-pid PID \
+//!     --sms-file FILE --store sqlite --database-url URL \
+//!     [--minutes 30] [--rate 50]
+//! ```
 //!
 //! The key the server signs tokens with is `DELEGHE_JWT_SECRET`; the soak
 //! mints its citizens' and operators' tokens with it, as the app's process

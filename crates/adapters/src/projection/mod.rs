@@ -651,6 +651,30 @@ async fn read(
 mod tests {
     use super::*;
 
+    /// The catch-up's times, which an embedder exports as metrics: adding a
+    /// batch's times adds each part, and the total is the sum of the parts
+    /// (the counts are not durations and are not in it).
+    #[test]
+    fn projector_times_add_up_part_by_part() {
+        let ms = Duration::from_millis;
+        let batch = |k: u64| ProjectorTimes {
+            batches: k,
+            events: 10 * k,
+            waiting_for_log: ms(k),
+            begin: ms(2 * k),
+            prefetch: ms(3 * k),
+            apply: ms(4 * k),
+            waiting_for_write: ms(5 * k),
+            write: ms(6 * k),
+            commit: ms(7 * k),
+        };
+        let mut times = batch(1);
+        times += batch(2);
+        assert_eq!(times, batch(3));
+        assert_eq!(times.total(), ms(3 * (1 + 2 + 3 + 4 + 5 + 6 + 7)));
+        assert_eq!(ProjectorTimes::default().total(), Duration::ZERO);
+    }
+
     /// A batch applied on rows of one generation is not written over rows
     /// of another: a rebuild between its reads and its write makes it start
     /// again, even though the position has not moved.
