@@ -938,8 +938,8 @@ fn counter_phases(
         .map(|s| format!("; online registration {} in all", ms(s.mean())))
         .unwrap_or_default();
     format!(
-        "{store} counter registration, c={c}, mean per operation over {ops}: the operator's \
-         uploads loaded {}, documents read {}, register_delegation {}, the answer (view, log \
+        "{store} counter registration, c={c}, mean per operation over {ops}: each document \
+         looked up as the operator's upload {}, checked stored {}, register_delegation {}, the answer (view, log \
          head) {} (ms){online}",
         ms(uploads),
         ms(documents),

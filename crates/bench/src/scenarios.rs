@@ -124,8 +124,9 @@ impl CounterPhases {
         }
     }
 
-    /// Operations, then the mean of each phase: the operator's uploads
-    /// loaded, the documents read from the store, `register_delegation`,
+    /// Operations, then the mean of each phase: each document looked up as
+    /// the operator's upload (ADR 0016), each checked to be stored,
+    /// `register_delegation`,
     /// the answer (the view and the log's head).
     pub fn means(&self) -> (u64, [Duration; 4]) {
         let ops = self.ops.load(Ordering::Relaxed);
