@@ -81,6 +81,37 @@ impl FlowReport {
         self.kept.get(&(kind, id.to_owned()))
     }
 
+    /// What follows a step of the flow, into `queue`: the steps its events
+    /// call for, or, for a repeat that stored nothing, those its event
+    /// would have called for; a rule's refusal is recorded with its
+    /// compensation. Any other error ends the flow.
+    fn follow(
+        &mut self,
+        command: Command,
+        outcome: Result<Vec<Event>, ServiceError>,
+        now: DateTime<Utc>,
+        queue: &mut VecDeque<Command>,
+    ) -> Result<(), ServiceError> {
+        match outcome {
+            Ok(events) => {
+                if events.is_empty() {
+                    queue.extend(flows::after_repeat(&command, now));
+                }
+                for e in &events {
+                    queue.extend(flows::react(e, now));
+                }
+                self.events.extend(events);
+                Ok(())
+            }
+            Err(ServiceError::Rule(refusal)) => {
+                queue.extend(flows::after_refusal(&command, &refusal, now));
+                self.refusals.push((command, refusal));
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// Aggregate `A` `id` as this flow left it, if a step of the flow
     /// stored events on it.
     pub(super) fn kept_state<A: Aggregate + Any>(&self, id: &str) -> Option<&A> {
@@ -273,7 +304,7 @@ impl Deleghe {
                 return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
             }
             let kept = report.kept(&command);
-            match self.execute_step(&command, &meta, true, kept).await {
+            let outcome = match self.execute_step(&command, &meta, true, kept).await {
                 Ok(Step {
                     events,
                     deferred,
@@ -282,24 +313,13 @@ impl Deleghe {
                     if !events.is_empty() {
                         *unflushed = deferred;
                     }
+                    // No events: another driver took this step first.
                     report.keep(&command, kept);
-                    let now = self.now();
-                    if events.is_empty() {
-                        // Another driver took this step first: carry on as
-                        // its event would have.
-                        queue.extend(flows::after_repeat(&command, now));
-                    }
-                    for e in &events {
-                        queue.extend(flows::react(e, now));
-                    }
-                    report.events.extend(events);
+                    Ok(events)
                 }
-                Err(ServiceError::Rule(refusal)) => {
-                    queue.extend(flows::after_refusal(&command, &refusal, self.now()));
-                    report.refusals.push((command, refusal));
-                }
-                Err(other) => return Err(other),
-            }
+                Err(error) => Err(error),
+            };
+            report.follow(command, outcome, self.now(), &mut queue)?;
         }
         Ok(())
     }
@@ -375,26 +395,10 @@ impl Deleghe {
                     stopped = Some(ServiceError::Unavailable("stopped at a failpoint".into()));
                     break;
                 }
-                match self.decide(&command, &system, &mut decided).await {
-                    Ok(events) => {
-                        let now = self.now();
-                        if events.is_empty() {
-                            // Already taken (a repeat): carry on as its
-                            // event would have.
-                            queue.extend(flows::after_repeat(&command, now));
-                        }
-                        for e in &events {
-                            queue.extend(flows::react(e, now));
-                        }
-                        report.events.extend(events);
-                    }
-                    Err(ServiceError::Rule(refusal)) => {
-                        queue.extend(flows::after_refusal(&command, &refusal, self.now()));
-                        report.refusals.push((command, refusal));
-                    }
-                    // Nothing is stored yet: the request fails whole.
-                    Err(other) => return Err(other),
-                }
+                // Any error but a refusal fails the request whole: nothing
+                // is stored yet.
+                let outcome = self.decide(&command, &system, &mut decided).await;
+                report.follow(command, outcome, self.now(), &mut queue)?;
             }
             if !decided.rows.is_empty() {
                 let appended = self
