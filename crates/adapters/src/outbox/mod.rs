@@ -13,10 +13,14 @@
 //!    PostgreSQL `FOR UPDATE SKIP LOCKED`, so concurrent dispatchers take
 //!    different rows; SQLite has one writer at a time);
 //! 2. sends each through the gateway of its channel, with its key;
-//! 3. records it `sent` (durably, before the next row), or, if the gateway
-//!    failed, counts the attempt and sets the next one after an exponential
-//!    backoff; after [`RetryPolicy::max_attempts`], or at once on a
-//!    permanent refusal, the row is `failed`.
+//! 3. records what became of each row, all the step's rows in one
+//!    transaction at its end: `sent`, or, if the gateway failed, the attempt
+//!    counted and the next one set after an exponential backoff; after
+//!    [`RetryPolicy::max_attempts`], or at once on a permanent refusal,
+//!    `failed`. (One commit a step rather than one a row: a row's record is
+//!    a third of what a notification costs the database, and the window in
+//!    which a crash leaves a sent row unrecorded is the step's, which
+//!    delivery at least once with the key already allows for.)
 //!
 //! N7: a row for a citizen's mobile (`mobile`) or IO app (`io`) is resolved
 //! against the contacts the citizen keeps when it is sent ([`ContactBook`]):
@@ -25,7 +29,7 @@
 //! is recorded `withdrawn`, with the reason, like a cancelled reminder.
 //!
 //! A dispatcher that dies between 2 and 3 leaves its claim to lapse; the
-//! next run sends the row again. A dispatcher whose step failed (the store
+//! next run sends the step's rows again. A dispatcher whose step failed (the store
 //! gone between a send and its record, say) is not dead: its next step
 //! takes back the rows it still holds, at once, rather than leave them to
 //! the lease (a dispatcher runs one step at a time, so a claim of its own
@@ -34,6 +38,7 @@
 //! receive the key (N6): the development SMS gateway and the calendar never
 //! deliver a key twice, so for them it is exactly once per key.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +51,7 @@ use crate::clock::Clock;
 use crate::codes::AccessCodes;
 use crate::error::ServiceError;
 use crate::gateway::{GatewayError, Gateways};
-use crate::readside::{parse_ts, ts, Attempt, ReadSide};
+use crate::readside::{parse_ts, ts, Marked, ReadSide};
 use crate::service::ContactBook;
 
 pub use crate::readside::OutboxEntry;
@@ -227,23 +232,25 @@ impl Dispatcher {
             claimed: rows.len(),
             ..DispatchReport::default()
         };
+        // What became of each row, recorded together at the end of the step;
+        // the contacts read once per citizen a step (N7: as they are now).
+        let mut marks = Vec::with_capacity(rows.len());
+        let mut contacts = HashMap::new();
         for row in rows {
             if (self.clock)() >= until {
                 // The claim has lapsed: another dispatcher may hold these
                 // rows now. Leave the rest of the batch to it.
                 break;
             }
-            match self.deliver(&row).await {
+            match self.deliver(&row, &mut contacts).await {
                 Ok(Delivery::Skipped(reason)) => {
-                    self.side
-                        .mark_attempt(&Attempt {
-                            key: &row.key,
-                            attempts: row.attempts,
-                            next_attempt_at: &row.next_attempt_at,
-                            error: reason,
-                            status: "withdrawn",
-                        })
-                        .await?;
+                    marks.push(Marked::Attempt {
+                        key: row.key.clone(),
+                        attempts: row.attempts,
+                        next_attempt_at: row.next_attempt_at.clone(),
+                        error: reason.to_owned(),
+                        status: "withdrawn",
+                    });
                     tracing::debug!(key = %row.key, reason, "notification not sent");
                     attempted(&row, "withdrawn");
                     report.skipped += 1;
@@ -252,7 +259,10 @@ impl Dispatcher {
                     if self.failpoint.as_ref().is_some_and(|stop| stop(&row)) {
                         return Err(ServiceError::Unavailable("stopped at a failpoint".into()));
                     }
-                    self.side.mark_sent(&row.key, &ts((self.clock)())).await?;
+                    marks.push(Marked::Sent {
+                        key: row.key.clone(),
+                        at: ts((self.clock)()),
+                    });
                     tracing::debug!(key = %row.key, channel = %row.channel, "notification sent");
                     attempted(&row, "sent");
                     report.sent += 1;
@@ -263,16 +273,13 @@ impl Dispatcher {
                     let next = now
                         + chrono::Duration::from_std(self.retry.delay(failures))
                             .unwrap_or_default();
-                    let message = error.to_string();
-                    self.side
-                        .mark_attempt(&Attempt {
-                            key: &row.key,
-                            attempts: i64::from(failures),
-                            next_attempt_at: &ts(next),
-                            error: &message,
-                            status: if give_up { "failed" } else { "pending" },
-                        })
-                        .await?;
+                    marks.push(Marked::Attempt {
+                        key: row.key.clone(),
+                        attempts: i64::from(failures),
+                        next_attempt_at: ts(next),
+                        error: error.to_string(),
+                        status: if give_up { "failed" } else { "pending" },
+                    });
                     attempted(&row, if give_up { "failed" } else { "retry" });
                     if give_up {
                         tracing::warn!(key = %row.key, %error, "notification given up");
@@ -284,6 +291,7 @@ impl Dispatcher {
                 }
             }
         }
+        self.side.mark_all(&marks).await?;
         Ok(report)
     }
 
@@ -331,7 +339,11 @@ impl Dispatcher {
             .map_err(|e| GatewayError::Permanent(e.to_string()))
     }
 
-    async fn deliver(&self, row: &OutboxEntry) -> Result<Delivery, GatewayError> {
+    async fn deliver(
+        &self,
+        row: &OutboxEntry,
+        contacts: &mut HashMap<FiscalCode, Contact>,
+    ) -> Result<Delivery, GatewayError> {
         let refused = |what: &str| GatewayError::Permanent(format!("invalid {what} in the outbox"));
         let citizen = || FiscalCode::parse(&row.recipient).map_err(|_| refused("fiscal code"));
         match row.channel.as_str() {
@@ -341,7 +353,7 @@ impl Dispatcher {
                 self.gateways.sms.send(&to, &text, &row.key).await?;
             }
             "mobile" => {
-                let Some(to) = self.contact(&citizen()?).await?.phone else {
+                let Some(to) = self.contact(&citizen()?, contacts).await?.phone else {
                     return Ok(Delivery::Skipped("no mobile number in the contacts"));
                 };
                 let text = self.sendable(&row.body)?;
@@ -349,7 +361,7 @@ impl Dispatcher {
             }
             "io" => {
                 let citizen = citizen()?;
-                if !self.contact(&citizen).await?.io {
+                if !self.contact(&citizen, contacts).await?.io {
                     return Ok(Delivery::Skipped("IO messages not chosen in the contacts"));
                 }
                 let message = IoMessage::fitting(&row.title, &self.sendable(&row.body)?);
@@ -373,13 +385,22 @@ impl Dispatcher {
         Ok(Delivery::Sent)
     }
 
-    /// N7: the citizen's contacts now; a store that cannot answer is a
-    /// temporary failure, tried again later.
-    async fn contact(&self, citizen: &FiscalCode) -> Result<Contact, GatewayError> {
-        self.contacts
-            .contact(citizen)
-            .await
-            .map_err(|e| GatewayError::Temporary(format!("the contacts cannot be read: {e}")))
+    /// N7: the citizen's contacts now (read once a step: `known`); a store
+    /// that cannot answer is a temporary failure, tried again later.
+    async fn contact(
+        &self,
+        citizen: &FiscalCode,
+        known: &mut HashMap<FiscalCode, Contact>,
+    ) -> Result<Contact, GatewayError> {
+        if let Some(contact) = known.get(citizen) {
+            return Ok(contact.clone());
+        }
+        let contact =
+            self.contacts.contact(citizen).await.map_err(|e| {
+                GatewayError::Temporary(format!("the contacts cannot be read: {e}"))
+            })?;
+        known.insert(citizen.clone(), contact.clone());
+        Ok(contact)
     }
 }
 

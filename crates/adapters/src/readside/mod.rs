@@ -273,12 +273,36 @@ impl ReadSide {
         self.conn().await?.claim_due(claim, now, until, limit).await
     }
 
-    pub(crate) async fn mark_sent(&self, key: &str, at: &str) -> Result<bool, ServiceError> {
-        self.conn().await?.mark_sent(key, at).await
-    }
-
-    pub(crate) async fn mark_attempt(&self, attempt: &Attempt<'_>) -> Result<bool, ServiceError> {
-        self.conn().await?.mark_attempt(attempt).await
+    /// Records what became of the rows of one dispatcher's step, in one
+    /// transaction: all of them, or none.
+    pub(crate) async fn mark_all(&self, marks: &[Marked]) -> Result<(), ServiceError> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await?;
+        for mark in marks {
+            match mark {
+                Marked::Sent { key, at } => tx.mark_sent(key, at).await?,
+                Marked::Attempt {
+                    key,
+                    attempts,
+                    next_attempt_at,
+                    error,
+                    status,
+                } => {
+                    tx.mark_attempt(&Attempt {
+                        key,
+                        attempts: *attempts,
+                        next_attempt_at,
+                        error,
+                        status,
+                    })
+                    .await?
+                }
+            };
+        }
+        tx.commit().await
     }
 
     pub(crate) async fn outbox(&self) -> Result<Vec<OutboxEntry>, ServiceError> {
@@ -747,6 +771,22 @@ impl OutboxEntry {
 }
 
 /// What a failed sending attempt records.
+/// What became of one outbox row in a dispatcher's step
+/// ([`ReadSide::mark_all`]).
+pub(crate) enum Marked {
+    /// Sent at `at`: the row is `sent`.
+    Sent { key: String, at: String },
+    /// Not sent: the attempt counted, with the next one, the error, and the
+    /// row's new status (`pending` to retry, `failed`, `withdrawn`).
+    Attempt {
+        key: String,
+        attempts: i64,
+        next_attempt_at: String,
+        error: String,
+        status: &'static str,
+    },
+}
+
 pub(crate) struct Attempt<'a> {
     pub key: &'a str,
     pub attempts: i64,
