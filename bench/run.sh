@@ -106,6 +106,14 @@ for store in sqlite postgres; do
     "$(ratio_of "$app" "$counter")")"
   say "$(printf '%-8s app write %s req/s, library online registration (c=%s) %s/s: %s× (against the online registration, which looks no evidence up)' \
     "$store" "${app:-n/a}" "$connections" "${online:-n/a}" "$(ratio_of "$app" "$online")")"
+  # The same operation with the app's background workers at work on the
+  # library's store (deleghe-load's "workers + counter reg."): the work the
+  # app's process and database do for each registration besides answering it.
+  deployed=$(awk -v s="$store" -v c="$connections" \
+    '$1 == s && $2 == "workers" && $4 == "counter" && $6 == c {print $7; exit}' "$out")
+  say "$(printf '%-8s app write %s req/s, library counter registration with the workers running (c=%s) %s/s: %s×; the workers alone take the library from %s/s to %s/s: %s×' \
+    "$store" "${app:-n/a}" "$connections" "${deployed:-n/a}" "$(ratio_of "$app" "$deployed")" \
+    "${counter:-n/a}" "${deployed:-n/a}" "$(ratio_of "$deployed" "$counter")")"
 done
 
 say ""

@@ -33,8 +33,10 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use clap::{Parser, ValueEnum};
 use deleghe_adapters::documents::{DatabaseDocuments, DocumentStore};
+use deleghe_adapters::gateway::FileSmsGateway;
 use deleghe_adapters::projection::ReadSide;
 use deleghe_adapters::projection::{Projector, ProjectorTimes};
+use deleghe_adapters::system::{Intervals, System};
 use deleghe_adapters::{Deleghe, Repository};
 use deleghe_domain::document::{DocumentKind, DocumentRef};
 use deleghe_domain::{FiscalCode, Policy};
@@ -95,7 +97,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "bare,bare-ours,pgbench,single,registration,counter-registration,booking,revocation"
+        default_value = "bare,bare-ours,pgbench,single,registration,counter-registration,counter-registration-workers,booking,revocation"
     )]
     scenarios: Vec<Only>,
     /// The pgbench program (baseline b); skipped with a note if it cannot run.
@@ -141,6 +143,10 @@ enum Only {
     Registration,
     /// What `POST /v1/counter/delegations` does, through the library.
     CounterRegistration,
+    /// The same, on a store of its own with the app's background workers
+    /// running on it (projector, flow runner, outbox dispatcher), as `deleghe
+    /// serve` runs them.
+    CounterRegistrationWorkers,
     Booking,
     Revocation,
 }
@@ -154,6 +160,7 @@ enum Scenario {
     Single,
     Registration,
     CounterRegistration,
+    CounterRegistrationWorkers,
     Booking,
     Revocation,
     LoadSmall,
@@ -174,6 +181,7 @@ impl Scenario {
             Scenario::Single => "single-aggregate command",
             Scenario::Registration => "online registration (flow)",
             Scenario::CounterRegistration => "counter registration (flow)",
+            Scenario::CounterRegistrationWorkers => "workers + counter reg.",
             Scenario::Booking => "booking (flow)",
             Scenario::Revocation => "revocation (flow)",
             Scenario::LoadSmall => "aggregate load, 10k stored",
@@ -313,8 +321,15 @@ impl Report {
             Scenario::Single
             | Scenario::Registration
             | Scenario::CounterRegistration
+            | Scenario::CounterRegistrationWorkers
             | Scenario::Booking
             | Scenario::Revocation => {
+                if l.scenario == Scenario::CounterRegistrationWorkers {
+                    out.extend(over(
+                        self.find(l.store, Scenario::CounterRegistration, l.concurrency),
+                        "counter registration",
+                    ));
+                }
                 if l.scenario == Scenario::CounterRegistration {
                     out.extend(over(
                         self.find(l.store, Scenario::Registration, l.concurrency),
@@ -667,7 +682,7 @@ async fn drop_schemas(url: &str) -> Result<()> {
     conn.execute(
         "DROP SCHEMA IF EXISTS bench_commands CASCADE; DROP SCHEMA IF EXISTS bench_bare CASCADE; \
          DROP SCHEMA IF EXISTS bench_log CASCADE; DROP SCHEMA IF EXISTS bench_log_small CASCADE; \
-         DROP SCHEMA IF EXISTS bench_floor CASCADE",
+         DROP SCHEMA IF EXISTS bench_floor CASCADE; DROP SCHEMA IF EXISTS bench_desk CASCADE",
     )
     .await?;
     conn.close().await?;
@@ -788,6 +803,33 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
     } else {
         None
     };
+    // The counter registration again, with the app's workers at work on its
+    // store: a store of its own, so that they work on these registrations
+    // only; after each slice, outside its time, they are let finish what it
+    // left them, so that they take no time from the next scenario's slice.
+    let deployed = if wants(Only::CounterRegistrationWorkers) {
+        let desk_repository = match store {
+            Store::Sqlite => {
+                let file = plan.work.join("desk.db");
+                Repository::connect(&format!("sqlite://{}", file.display())).await?
+            }
+            Store::Postgres => {
+                Repository::connect(&with_schema(&plan.postgres, "bench_desk")).await?
+            }
+        };
+        let sms = FileSmsGateway::open(plan.work.join(format!("{store}-sms.jsonl")))?;
+        let system = System::builder(Policy::default())
+            .sms(Arc::new(sms))
+            .on(desk_repository.clone())
+            .await?;
+        let workers = system.workers(Intervals::default());
+        let desk = counter_desk(system.service(), &desk_repository).await?;
+        let op = scenarios::counter_registration(desk);
+        jobs.push((Scenario::CounterRegistrationWorkers, Job::Op(Arc::new(op))));
+        Some((system, workers))
+    } else {
+        None
+    };
     if wants(Only::Booking) {
         let op = scenarios::booking(service.clone(), counter, slots, next_slot);
         jobs.push((Scenario::Booking, Job::Op(Arc::new(op))));
@@ -803,6 +845,23 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
             for (i, (scenario, job)) in jobs.iter().enumerate() {
                 let slice = match job {
                     Job::Op(op) => {
+                        if *scenario == Scenario::CounterRegistration {
+                            // The scenarios before this slice appended without
+                            // reading the log's head; on PostgreSQL the first
+                            // head read would number all of their events
+                            // (`number_events()`) inside this slice, where the
+                            // app's workers keep the log numbered as it grows;
+                            // and, autovacuum being off on the server here, the
+                            // numbering's dead rows would stay in the index of
+                            // the rows left to number, which every head read
+                            // scans: vacuumed, as autovacuum would.
+                            repository.log_head().await?;
+                            if store == Store::Postgres {
+                                let mut conn = PgConnection::connect(&plan.postgres).await?;
+                                conn.execute("VACUUM bench_commands.events").await?;
+                                conn.close().await?;
+                            }
+                        }
                         let op = op.clone();
                         let call = move || op();
                         if round == 0 {
@@ -811,7 +870,21 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
                                 desk.phases.reset();
                             }
                         }
-                        Ok(stats::run(c, plan.duration(), call).await)
+                        let slice = stats::run(c, plan.duration(), call).await;
+                        if let (Scenario::CounterRegistrationWorkers, Some((system, _))) =
+                            (scenario, &deployed)
+                        {
+                            let drained = workers_drained(system).await?;
+                            if round + 1 == plan.rounds {
+                                report.note(format!(
+                                    "{store} workers + counter registration, c={c}: after a slice \
+                                     the workers needed {:.1} s more to finish its notifications \
+                                     and read models",
+                                    drained.as_secs_f64()
+                                ));
+                            }
+                        }
+                        Ok(slice)
                     }
                     Job::Pgbench(schema) => {
                         let (program, script, url, work, schema) = (
@@ -856,10 +929,36 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
             }
         }
     }
+    if let Some((system, workers)) = deployed {
+        workers.stop().await;
+        if let Some(pool) = system.repository().sqlite_pool() {
+            pool.close().await;
+        }
+    }
     if let Some(pool) = repository.sqlite_pool() {
         pool.close().await;
     }
     Ok(())
+}
+
+/// Waits until `system`'s workers have done everything the log and the
+/// outbox hold (read models applied, flows examined, notifications sent or
+/// withdrawn); how long that took.
+async fn workers_drained(system: &System) -> Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let progress = system.progress().await?;
+        if progress.projector_lag_events() == 0
+            && progress.runner_lag_events() == 0
+            && progress.read_side.outbox_pending == 0
+        {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            return Err(format!("the workers did not drain in 300 s: {progress:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The counter desk of `bench/http.sh` on `repository`: the app's document
