@@ -19,6 +19,20 @@ use crate::service::Deleghe;
 /// The checkpoint name of the flow runner.
 pub const CHECKPOINT: &str = "flow-runner";
 
+/// The metadata key, and its value, that an event of a flow decided whole
+/// and to its end carries (ADR 0015, ADR 0017): every step its events call
+/// for was decided and appended with it, so the runner passes it by.
+pub const FLOW: &str = "flow";
+/// See [`FLOW`].
+pub const SETTLED: &str = "settled";
+
+/// Marks `row` as an event of a flow settled in the append that stores it.
+pub(crate) fn mark_settled(row: &mut cqrs_es::persist::SerializedEvent) {
+    if let serde_json::Value::Object(map) = &mut row.metadata {
+        map.insert(FLOW.to_owned(), serde_json::Value::from(SETTLED));
+    }
+}
+
 /// Drives every logged event's follow-up steps to their end (D10), from its
 /// checkpoint ([`CHECKPOINT`]), one batch of events at a time.
 pub struct FlowRunner {
@@ -70,6 +84,9 @@ impl FlowRunner {
     /// Drives the follow-up steps of one stored event to their end.
     async fn handle(&self, stored: crate::store::Positioned) -> Result<(), ServiceError> {
         let logged = decode(stored, &self.upcasters)?;
+        if logged.metadata.get(FLOW).is_some_and(|v| v == SETTLED) {
+            return Ok(());
+        }
         if let Payload::Process(event) = &logged.payload {
             let now = self.service.now();
             let next = flows::react(event, now);
@@ -114,5 +131,97 @@ impl FlowRunner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use deleghe_domain::delegation::{
+        Channel, DelegationId, Evidence, EvidenceDocument, RequestDelegation, Role, Stage,
+    };
+    use deleghe_domain::document::{DocumentDigest, DocumentKind};
+    use deleghe_domain::flows::Command;
+    use deleghe_domain::{Actor, FiscalCode, Policy};
+
+    use super::{FlowRunner, FLOW, SETTLED};
+    use crate::metadata::Metadata;
+    use crate::service::Deleghe;
+
+    fn code(body: &str) -> FiscalCode {
+        let check = FiscalCode::check_character(body).unwrap();
+        FiscalCode::parse(&format!("{body}{check}")).unwrap()
+    }
+
+    fn request(id: &str, grantor: &FiscalCode, delegate: &FiscalCode) -> RequestDelegation {
+        RequestDelegation {
+            id: DelegationId::parse(id).unwrap(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            role: Role::Ordinary,
+            channel: Channel::Online,
+            ends_on: None,
+            meeting: None,
+            evidence: Evidence::new(vec![EvidenceDocument {
+                kind: DocumentKind::IdentityDocument,
+                sha256: DocumentDigest::parse(&"a".repeat(64)).unwrap(),
+            }]),
+            at: Utc::now(),
+        }
+    }
+
+    /// ADR 0017: the events of a registration a caller decided whole, to
+    /// its end, carry the settled mark; those of one stopped after its
+    /// first step (the failpoint, as a crash) carry none, and the runner
+    /// finishes that one (D10).
+    #[tokio::test]
+    async fn only_a_flow_decided_to_its_end_is_marked_settled_and_the_runner_finishes_the_rest() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let service = Arc::new(
+            Deleghe::in_memory(Policy::default()).with_failpoint(Arc::new(move |c: &Command| {
+                stopping.load(Ordering::SeqCst) && matches!(c, Command::Delegate { .. })
+            })),
+        );
+        let settled = |metadata: &serde_json::Value| metadata[FLOW] == SETTLED;
+
+        let (grantor, delegate) = (code("RSSMRA85T10A562"), code("BNCGNN80A01F205"));
+        let meta = Metadata::new(Actor::Citizen(grantor.clone()), "web");
+        let d = service
+            .register_delegation(request("d-1", &grantor, &delegate), &meta)
+            .await
+            .unwrap();
+        assert_eq!(d.stage, Stage::Active);
+        let whole = service.repository().read_log(0, 100).await.unwrap();
+        assert_eq!(whole.len(), 3, "request, seat, completion");
+        assert!(whole.iter().all(|e| settled(&e.event.metadata)));
+
+        stop.store(true, Ordering::SeqCst);
+        let other = code("VRDLGU70A01H501");
+        let meta = Metadata::new(Actor::Citizen(other.clone()), "web");
+        assert!(service
+            .register_delegation(request("d-2", &other, &delegate), &meta)
+            .await
+            .is_err());
+        stop.store(false, Ordering::SeqCst);
+        let stopped = service.repository().read_log(3, 100).await.unwrap();
+        assert_eq!(stopped.len(), 1, "the request only");
+        assert!(!settled(&stopped[0].event.metadata));
+
+        FlowRunner::new(Arc::clone(&service))
+            .catch_up()
+            .await
+            .unwrap();
+        let registered = service.grantor(&other).await.unwrap();
+        assert_eq!(
+            registered
+                .delegation(&DelegationId::parse("d-2").unwrap())
+                .unwrap()
+                .stage,
+            Stage::Active
+        );
     }
 }

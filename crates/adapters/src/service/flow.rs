@@ -400,6 +400,15 @@ impl Deleghe {
                 let outcome = self.decide(&command, &system, &mut decided).await;
                 report.follow(command, outcome, self.now(), &mut queue)?;
             }
+            if stopped.is_none() {
+                // Every step the flow's events call for was decided here and
+                // goes in the same append: the runner has nothing to do for
+                // them (ADR 0017). A flow stopped part-way is left unmarked,
+                // for the runner to finish.
+                for row in &mut decided.rows {
+                    crate::runner::mark_settled(row);
+                }
+            }
             if !decided.rows.is_empty() {
                 let appended = self
                     .repository
