@@ -45,6 +45,21 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Drains the recorder's histogram samples into their summaries every few
+/// seconds, until aborted. The exporter does this only when scraped
+/// (`render`) or when its upkeep runs; `install_recorder` starts no upkeep
+/// of its own, so a deployment nobody scrapes would keep every request's
+/// and every command's duration sample in memory.
+pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            handle().run_upkeep();
+        }
+    })
+}
+
 /// Counts and times each request by the route it matched.
 pub async fn track(request: Request, next: Next) -> Response {
     let route = request

@@ -197,9 +197,11 @@ pub async fn run(
 ) -> Result<(), BoxError> {
     let workers = state.system().workers(intervals());
     state.watch_workers(workers.health());
+    let upkeep = crate::metrics::spawn_upkeep();
     let timeouts = state.timeouts();
     let served = crate::connections::serve(listener, crate::app(state), timeouts, shutdown).await;
     tracing::info!("no more requests in flight; stopping the workers");
+    upkeep.abort();
     workers.stop().await;
     tracing::info!("stopped");
     Ok(served?)
