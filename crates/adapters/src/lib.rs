@@ -45,6 +45,8 @@ pub mod settle;
 pub mod sql;
 pub mod store;
 pub mod system;
+#[cfg(test)]
+mod test_fixtures;
 mod upcast;
 
 pub use clock::SettableClock;

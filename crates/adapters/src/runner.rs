@@ -139,46 +139,22 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
-    use chrono::Utc;
-    use deleghe_domain::delegation::{
-        Channel, DelegationId, Evidence, EvidenceDocument, RequestDelegation, Role, Stage,
-    };
-    use deleghe_domain::document::{DocumentDigest, DocumentKind};
+    use deleghe_domain::delegation::{DelegationId, Stage};
     use deleghe_domain::flows::Command;
-    use deleghe_domain::{Actor, FiscalCode, Policy};
+    use deleghe_domain::{Actor, Policy};
 
     use super::{FlowRunner, FLOW, SETTLED};
     use crate::metadata::Metadata;
     use crate::service::Deleghe;
-
-    fn code(body: &str) -> FiscalCode {
-        let check = FiscalCode::check_character(body).unwrap();
-        FiscalCode::parse(&format!("{body}{check}")).unwrap()
-    }
-
-    fn request(id: &str, grantor: &FiscalCode, delegate: &FiscalCode) -> RequestDelegation {
-        RequestDelegation {
-            id: DelegationId::parse(id).unwrap(),
-            grantor: grantor.clone(),
-            delegate: delegate.clone(),
-            role: Role::Ordinary,
-            channel: Channel::Online,
-            ends_on: None,
-            meeting: None,
-            evidence: Evidence::new(vec![EvidenceDocument {
-                kind: DocumentKind::IdentityDocument,
-                sha256: DocumentDigest::parse(&"a".repeat(64)).unwrap(),
-            }]),
-            at: Utc::now(),
-        }
-    }
+    use crate::test_fixtures::{code, request};
 
     /// ADR 0017: the events of a registration a caller decided whole, to
     /// its end, carry the settled mark; those of one stopped after its
     /// first step (the failpoint, as a crash) carry none, and the runner
     /// finishes that one (D10).
     #[tokio::test]
-    async fn only_a_flow_decided_to_its_end_is_marked_settled_and_the_runner_finishes_the_rest() {
+    async fn d10_only_a_flow_decided_to_its_end_is_marked_settled_and_the_runner_finishes_the_rest()
+    {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
         let service = Arc::new(

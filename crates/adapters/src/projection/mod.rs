@@ -704,6 +704,95 @@ mod tests {
         assert!(matches!(behind, Ok(None)));
     }
 
+    /// Registers `n` delegations (three events each: request, seat,
+    /// completion) through `repository`.
+    async fn register(repository: &Repository, n: usize) {
+        use crate::metadata::Metadata;
+        use crate::test_fixtures::{code, request};
+        use deleghe_domain::Actor;
+        let service = crate::service::Deleghe::new(repository.clone(), Policy::default());
+        let before = repository.read_log(0, 10_000).await.unwrap().len();
+        for k in 0..n {
+            let grantor = code(&format!("RSSMRA85T10A{:03}", 100 + before + k));
+            let delegate = code(&format!("BNCGNN80A01F{:03}", 100 + before + k));
+            let meta = Metadata::new(Actor::Citizen(grantor.clone()), "web");
+            let id = format!("d-{}", before + k);
+            service
+                .register_delegation(request(&id, &grantor, &delegate), &meta)
+                .await
+                .unwrap();
+        }
+    }
+
+    /// What a projector reports of its work ([`Projector::times`], which
+    /// `deleghe-load` prints and an embedder exports): every batch it
+    /// writes and every event it applies are counted once, on each path
+    /// (a catch-up pipelined or in turn, a step, a rebuild), and the
+    /// phases each path goes through take time.
+    async fn times_count_the_batches_and_events_of(repository: Repository, pipelined: bool) {
+        register(&repository, 3).await;
+        let side = ReadSide::open(&repository).await.unwrap();
+        assert_eq!(side.pipelines(), pipelined);
+        let projector = Projector::new(repository.clone(), side, Policy::default()).with_batch(4);
+        let zero = Duration::ZERO;
+
+        // Nine events in batches of four: three batches.
+        assert_eq!(projector.catch_up().await.unwrap(), 9);
+        let caught_up = projector.times();
+        assert_eq!((caught_up.batches, caught_up.events), (3, 9));
+        for (phase, took) in [
+            ("waiting for the log", caught_up.waiting_for_log),
+            ("begin", caught_up.begin),
+            ("prefetch", caught_up.prefetch),
+            ("apply", caught_up.apply),
+            ("write", caught_up.write),
+            ("commit", caught_up.commit),
+        ] {
+            assert!(took > zero, "{phase} took no time in a catch-up");
+        }
+        assert_eq!(caught_up.waiting_for_write > zero, pipelined);
+
+        // A step writes one batch of what is new.
+        register(&repository, 1).await;
+        assert_eq!(projector.step().await.unwrap(), 3);
+        let stepped = projector.times();
+        assert_eq!(
+            (stepped.batches, stepped.events),
+            (caught_up.batches + 1, caught_up.events + 3)
+        );
+        assert!(stepped.commit > caught_up.commit);
+
+        // A rebuild replays the twelve events in three batches, and commits.
+        assert_eq!(projector.rebuild().await.unwrap(), 12);
+        let rebuilt = projector.times();
+        assert_eq!(
+            (rebuilt.batches, rebuilt.events),
+            (stepped.batches + 3, stepped.events + 12)
+        );
+        assert!(rebuilt.waiting_for_log > stepped.waiting_for_log);
+        assert!(rebuilt.write > stepped.write);
+        assert!(rebuilt.commit > stepped.commit);
+    }
+
+    #[tokio::test]
+    async fn times_count_a_catch_up_in_turn() {
+        times_count_the_batches_and_events_of(Repository::memory(), false).await;
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn times_count_a_pipelined_catch_up() {
+        let file =
+            std::env::temp_dir().join(format!("deleghe-times-{}.sqlite", uuid::Uuid::new_v4()));
+        let repository = Repository::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        times_count_the_batches_and_events_of(repository, true).await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+    }
+
     /// Each rebuild moves the generation on.
     #[tokio::test]
     async fn a_rebuild_counts_itself() {
