@@ -19,8 +19,8 @@ use crate::booking::{
 };
 use crate::delegation::flow::{self as delegation_flow, FlowCommand};
 use crate::delegation::{
-    Channel, DelegateCommand, DelegateEvent, DelegationError, Evidence, GrantorCommand,
-    GrantorEvent, RequestDelegation, Role,
+    Channel, DelegateCommand, DelegateEvent, DelegationError, Evidence, Grantor, GrantorCommand,
+    GrantorEvent, RequestDelegation, Role, Stage,
 };
 use crate::meeting::{MeetingCommand, MeetingError, MeetingEvent, RegistrationResult};
 use crate::{FiscalCode, Issuer};
@@ -392,6 +392,44 @@ pub fn after_repeat(command: &Command, now: DateTime<Utc>) -> Vec<Command> {
     }
 }
 
+/// What a repeated last step of a registration calls for besides
+/// [`after_repeat`], read from the grantor as stored: the repeat stored no
+/// event to react to, and its command does not say which web meeting asked
+/// for the delegation or how the registration ended. That meeting learns it
+/// (M7) as the stored event told it, so that a driver overtaken at this
+/// step (by the runner, or another driver) still ends the meeting rather
+/// than leave it registering; recording the same outcome again stores
+/// nothing. Nothing for any other command, nor for a delegation no meeting
+/// asked for or still pending.
+pub fn after_repeat_on(grantor: &Grantor, command: &Command, now: DateTime<Utc>) -> Vec<Command> {
+    let Command::Grantor {
+        command:
+            GrantorCommand::CompleteRegistration { id, .. }
+            | GrantorCommand::RefuseRegistration { id, .. },
+        ..
+    } = command
+    else {
+        return vec![];
+    };
+    let Some(delegation) = grantor.delegation(id) else {
+        return vec![];
+    };
+    let Some(meeting) = &delegation.meeting else {
+        return vec![];
+    };
+    let result = match &delegation.stage {
+        Stage::Pending => return vec![],
+        Stage::Refused { reason, .. } => RegistrationResult::Refused {
+            code: reason.clone(),
+        },
+        // Every other stage comes after the registration's event.
+        _ => RegistrationResult::Registered {
+            delegation_id: id.clone(),
+        },
+    };
+    vec![record_outcome(meeting, result, now)]
+}
+
 /// What follows a command that a rule refused.
 pub fn after_refusal(command: &Command, refusal: &Refusal, now: DateTime<Utc>) -> Option<Command> {
     match (command, refusal) {
@@ -517,6 +555,106 @@ mod tests {
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap()
+    }
+
+    /// M7 and D10: a driver overtaken at a registration's last step (its
+    /// repeat stores nothing) still tells the meeting that asked for the
+    /// delegation how it ended, from the grantor as stored.
+    #[test]
+    fn m7_d10_a_repeated_last_step_tells_the_meeting_what_the_grantor_stored() {
+        use cqrs_es::Aggregate;
+        let now = t0();
+        let (grantor, delegate) = (cf("RSSMRA85T10A562S"), cf("VRDLGU70A01H501O"));
+        let id = |id: &str| DelegationId::parse(id).unwrap();
+        let requested = |d: &str, meeting: Option<BookingId>| GrantorEvent::DelegationRequested {
+            id: id(d),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            role: Role::Ordinary,
+            channel: Channel::WebMeeting,
+            ends_on: None,
+            meeting,
+            evidence: Evidence::default(),
+            at: now,
+        };
+        let registered = |d: &str, meeting: Option<BookingId>| GrantorEvent::DelegationRegistered {
+            id: id(d),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            awaiting_confirmation: false,
+            meeting,
+            at: now,
+        };
+        let mut stored = Grantor::default();
+        for event in [
+            requested("met", Some(booking("b-1"))),
+            registered("met", Some(booking("b-1"))),
+            requested("refused", Some(booking("b-2"))),
+            GrantorEvent::DelegationRefused {
+                id: id("refused"),
+                grantor: grantor.clone(),
+                delegate: delegate.clone(),
+                reason: "delegate_cap_reached".into(),
+                refusal: None,
+                meeting: Some(booking("b-2")),
+                at: now,
+            },
+            requested("pending", Some(booking("b-3"))),
+            requested("online", None),
+            registered("online", None),
+        ] {
+            stored.apply(event);
+        }
+        let on_grantor = |command| Command::Grantor {
+            id: grantor.clone(),
+            command,
+        };
+        let complete =
+            |d: &str| on_grantor(GrantorCommand::CompleteRegistration { id: id(d), at: now });
+        let refuse = |d: &str| {
+            on_grantor(GrantorCommand::RefuseRegistration {
+                id: id(d),
+                refusal: DelegationError::DelegateCapReached { cap: 3 },
+                at: now,
+            })
+        };
+        let registered_outcome = record_outcome(
+            &booking("b-1"),
+            RegistrationResult::Registered {
+                delegation_id: id("met"),
+            },
+            now,
+        );
+        assert_eq!(
+            after_repeat_on(&stored, &complete("met"), now),
+            vec![registered_outcome.clone()]
+        );
+        assert_eq!(
+            after_repeat_on(&stored, &refuse("refused"), now),
+            vec![record_outcome(
+                &booking("b-2"),
+                RegistrationResult::Refused {
+                    code: "delegate_cap_reached".into()
+                },
+                now
+            )]
+        );
+        // Not decided yet, asked by no meeting, unknown: nothing.
+        for d in ["pending", "online", "unknown"] {
+            assert!(
+                after_repeat_on(&stored, &complete(d), now).is_empty(),
+                "{d}"
+            );
+        }
+        // Any other command: nothing, even on a meeting's delegation.
+        assert!(after_repeat_on(&stored, &registered_outcome, now).is_empty());
+        let revoke = on_grantor(GrantorCommand::Revoke {
+            id: id("met"),
+            channel: crate::delegation::RevocationChannel::Online,
+            at: now,
+            by: Issuer::citizen(grantor.clone()),
+        });
+        assert!(after_repeat_on(&stored, &revoke, now).is_empty());
     }
 
     fn booking(id: &str) -> BookingId {

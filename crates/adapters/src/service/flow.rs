@@ -319,7 +319,24 @@ impl Deleghe {
                 }
                 Err(error) => Err(error),
             };
+            // A registration's last step repeated: what its stored outcome
+            // still calls for, from the grantor as stored (M7).
+            let also = match (&outcome, &command) {
+                (
+                    Ok(events),
+                    Command::Grantor {
+                        id,
+                        command:
+                            GrantorCommand::CompleteRegistration { .. }
+                            | GrantorCommand::RefuseRegistration { .. },
+                    },
+                ) if events.is_empty() => {
+                    flows::after_repeat_on(&self.grantor(id).await?, &command, self.now())
+                }
+                _ => Vec::new(),
+            };
             report.follow(command, outcome, self.now(), &mut queue)?;
+            queue.extend(also);
         }
         Ok(())
     }

@@ -233,6 +233,91 @@ pub(super) async fn meeting_scenario(stores: &Stores) {
     }
 }
 
+pub(super) async fn meeting_overtaken_by_the_runner_scenario(stores: &Stores) {
+    // M7, as the soak once found it broken (docs/PERFORMANCE.md, finding
+    // 1): a completion ends the meeting, however far the runner took the
+    // same flow meanwhile. Here the runner is let in after the completion
+    // is decided, before the registration it asks for: it takes whatever
+    // of the flow is stored, and stops before the meeting's outcome, as a
+    // crash would. Both ways of driving a flow must still end the meeting:
+    // the operator's request (decided whole, ADR 0015), which must answer
+    // it ended, never `registering`; and step by step, as the runner and a
+    // delegate's requests drive, where the steps the runner took are
+    // repeats that store nothing and the meeting's outcome comes from the
+    // grantor as stored (`flows::after_repeat_on`).
+    for whole in [true, false] {
+        let repository = stores.repository().await;
+        let clock = SettableClock::fixed(t0());
+        let setup = restarted(repository.clone(), &clock);
+        let booking = setup.book(web_booking("wm-1", 1), &meta(1)).await.unwrap();
+        let start = booking.slot.start;
+        clock.set(Some(start));
+        for command in meeting_ready(&booking, start) {
+            setup
+                .meeting_command(&booking.id, command, &operator())
+                .await
+                .unwrap();
+        }
+        let runner = Arc::new(
+            Deleghe::new(repository.clone(), Policy::default())
+                .with_clock(clock.as_clock())
+                .with_failpoint(Arc::new(|command| {
+                    matches!(
+                        command,
+                        Command::Meeting {
+                            command: MeetingCommand::RecordOutcome { .. },
+                            ..
+                        }
+                    )
+                })),
+        );
+        let ran = Arc::new(AtomicUsize::new(0));
+        let runs = ran.clone();
+        let service = Deleghe::new(repository.clone(), Policy::default())
+            .with_clock(clock.as_clock())
+            .with_failpoint(Arc::new(move |command| {
+                if matches!(
+                    command,
+                    Command::Grantor {
+                        command: GrantorCommand::Request { .. },
+                        ..
+                    }
+                ) && runs.fetch_add(1, Ordering::SeqCst) == 0
+                {
+                    let handle = tokio::runtime::Handle::current();
+                    let runner = FlowRunner::new(runner.clone());
+                    tokio::task::block_in_place(|| {
+                        // Stopped at its failpoint, if it got that far.
+                        let _ = handle.block_on(runner.catch_up());
+                    });
+                }
+                false
+            }));
+        let complete = MeetingCommand::Complete {
+            delegation_id: DelegationId::parse("wm-1-d").unwrap(),
+            at: start,
+        };
+        let meeting = if whole {
+            service
+                .meeting_command(&booking.id, complete, &operator())
+                .await
+                .expect("the completion answers")
+        } else {
+            let first = Command::Meeting {
+                id: booking.id.clone(),
+                command: complete,
+            };
+            service.drive(vec![first], "overtaken").await.unwrap();
+            service.meeting(&booking.id).await.unwrap()
+        };
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "the runner was let in");
+        assert_eq!(meeting.state(), MeetingState::Ended, "whole: {whole}");
+        assert!(meeting.outcome().unwrap().is_success(), "whole: {whole}");
+        recover(&repository, &clock).await;
+        assert_settled(&restarted(repository, &clock)).await;
+    }
+}
+
 pub(super) async fn racing_the_runner_scenario(stores: &Stores) {
     // The runner works the log while the requests drive their own flows:
     // whoever takes a step first, each request still answers its outcome.
