@@ -772,6 +772,46 @@ mod tests {
         assert!(rebuilt.waiting_for_log > stepped.waiting_for_log);
         assert!(rebuilt.write > stepped.write);
         assert!(rebuilt.commit > stepped.commit);
+
+        // Events stored past the checkpoint: a rebuild replays up to it,
+        // then catches up the rest (one batch), and counts both.
+        register(&repository, 1).await;
+        assert_eq!(projector.rebuild().await.unwrap(), 15);
+        let again = projector.times();
+        assert_eq!(
+            (again.batches, again.events),
+            (rebuilt.batches + 4, rebuilt.events + 15)
+        );
+    }
+
+    /// A running projector catches up when an append is made through its
+    /// repository, without waiting for its poll, and stops when told.
+    #[tokio::test]
+    async fn a_running_projector_catches_up_on_each_append_and_stops_when_told() {
+        let repository = Repository::memory();
+        let side = ReadSide::open(&repository).await.unwrap();
+        let projector = Projector::new(repository.clone(), side.clone(), Policy::default());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        // A poll far beyond the test: only an append can wake it.
+        let running = tokio::spawn(projector.run(Duration::from_secs(3600), stopped));
+        for n in 1..=2 {
+            register(&repository, 1).await;
+            let head = repository.log_head().await.unwrap();
+            assert_eq!(head, 3 * n);
+            let caught_up = async {
+                while side.checkpoint(CHECKPOINT).await.unwrap() < head {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(10), caught_up)
+                .await
+                .expect("caught up after the append");
+        }
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), running)
+            .await
+            .expect("stopped when told")
+            .unwrap();
     }
 
     #[tokio::test]
