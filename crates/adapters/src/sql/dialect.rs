@@ -134,6 +134,12 @@ pub trait Dialect: Send + Sync + 'static {
     /// How many rows a statement changed, by the driver's account.
     fn rows_affected(done: &<Self::DB as Database>::QueryResult) -> u64;
 
+    /// The database lets one writer in at a time (SQLite): the store's
+    /// writers then take turns in the process, in the order they came,
+    /// rather than poll for the lock in the database's busy handler
+    /// (`sql/gate.rs`).
+    const ONE_WRITER: bool = false;
+
     // ------------------------------------------------------------ the log
 
     /// Numbers the events committed since the last call, where positions are

@@ -14,7 +14,9 @@
 //! - `sqlite.rs`, `postgres.rs`: the two dialects, and opening each from
 //!   its URL;
 //! - `store.rs`: a store on its pool, generic over the dialect, behind the
-//!   repository's and the read side's ports.
+//!   repository's and the read side's ports;
+//! - `gate.rs`: the turns its writers take in the process, where the
+//!   database lets one writer in at a time (SQLite).
 //!
 //! The schema is in the migrations; `docs/STORES.md` explains both.
 //!
@@ -22,6 +24,7 @@
 //! very version sqlite-es and postgres-es were built with.
 
 mod dialect;
+mod gate;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub mod queries;

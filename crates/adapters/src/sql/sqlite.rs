@@ -86,6 +86,7 @@ impl Dialect for SqliteDialect {
 
     /// `IMMEDIATE`: one writer at a time, taken at the start.
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const ONE_WRITER: bool = true;
 
     const DELEGATIONS: Rows = Rows::values(
         "SELECT data, position FROM read_delegations WHERE id IN (",

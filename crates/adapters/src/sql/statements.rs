@@ -19,6 +19,7 @@ use sqlx::Connection as _;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Row, Type};
 
 use super::dialect::{chunks, Dialect, Record, Value};
+use super::gate::{Turn, WriteGate, WriterBusy};
 use super::{persistence_error, service_error};
 use crate::error::ServiceError;
 use crate::events::StoredText;
@@ -74,6 +75,10 @@ pub(crate) trait Statements: Send {
 /// transaction's (`Transaction`).
 pub(crate) struct Conn<D, C> {
     conn: C,
+    /// The store's writers' turns, if they take turns (`sql/gate.rs`).
+    gate: Option<WriteGate>,
+    /// A transaction's turn, held until it ends.
+    turn: Option<Turn>,
     dialect: PhantomData<fn() -> D>,
 }
 
@@ -81,12 +86,33 @@ impl<D, C> Conn<D, C> {
     pub(crate) fn new(conn: C) -> Self {
         Self {
             conn,
+            gate: None,
+            turn: None,
             dialect: PhantomData,
         }
+    }
+
+    /// Its writes take their turns at `gate`, if any.
+    pub(crate) fn with_gate(mut self, gate: Option<WriteGate>) -> Self {
+        self.gate = gate;
+        self
+    }
+}
+
+/// A writer's turn at `gate`, if its store's writers take turns (the gate
+/// is passed by value: a connection is not shared between threads).
+async fn turn(gate: Option<WriteGate>) -> Result<Option<Turn>, WriterBusy> {
+    match gate {
+        Some(gate) => gate.turn().await.map(Some),
+        None => Ok(None),
     }
 }
 
 type DbConn<D> = <<D as Dialect>::DB as Database>::Connection;
+
+fn unavailable(busy: WriterBusy) -> ServiceError {
+    ServiceError::Unavailable(Box::new(busy))
+}
 
 impl<'c, D: Dialect> Transactional for Conn<D, sqlx::Transaction<'c, D::DB>>
 where
@@ -96,6 +122,7 @@ where
     where
         Self: 'a,
     {
+        // The turn, if any, is given up once the commit has ended.
         Box::pin(async move { self.conn.commit().await.map_err(service_error) })
     }
 }
@@ -156,6 +183,9 @@ where
         // One statement, whatever the number of rows: all or none.
         let sql = D::many(statement, rows.len());
         let args = arguments::<D, _>(&rows).map_err(persistence_error)?;
+        let _turn = turn(self.gate.clone())
+            .await
+            .map_err(|busy| PersistenceError::ConnectionError(Box::new(busy)))?;
         sqlx::query_with::<D::DB, _>(&sql, args)
             .execute(&mut *self.conn)
             .await
@@ -237,6 +267,7 @@ where
     }
 
     async fn save_checkpoint(&mut self, name: &str, position: i64) -> Result<(), ServiceError> {
+        let _turn = turn(self.gate.clone()).await.map_err(unavailable)?;
         sqlx::query::<D::DB>(D::SAVE_CHECKPOINT)
             .bind(name)
             .bind(position)
@@ -267,12 +298,16 @@ where
     // ------------------------------------------------------------ checkpoint
 
     async fn begin(&mut self) -> Result<Box<dyn Transactional + '_>, ServiceError> {
+        // The turn before the database's lock, held until the end.
+        let turn = turn(self.gate.clone()).await.map_err(unavailable)?;
         let tx = self
             .conn
             .begin_with(D::BEGIN_WRITE)
             .await
             .map_err(service_error)?;
-        Ok(Box::new(Conn::<D, _>::new(tx)))
+        let mut tx = Conn::<D, _>::new(tx);
+        tx.turn = turn;
+        Ok(Box::new(tx))
     }
 
     async fn read_checkpoint(&mut self, name: &str) -> Result<Checkpoint, ServiceError> {

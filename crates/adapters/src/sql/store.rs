@@ -11,6 +11,7 @@ use sqlx::pool::{Pool, PoolConnection};
 use tokio::sync::Mutex;
 
 use super::dialect::Dialect;
+use super::gate::WriteGate;
 use super::statements::{Conn, Statements};
 use super::{persistence_error, service_error};
 use crate::error::ServiceError;
@@ -29,12 +30,15 @@ type Pooled<D> = Conn<D, PoolConnection<<D as Dialect>::DB>>;
 /// `Repository::from_store(SqlStore::<ItsDialect>::new(pool))`.
 pub struct SqlStore<D: Dialect> {
     pool: Pool<D::DB>,
+    /// The writers' turns, where the database lets one in at a time.
+    gate: Option<WriteGate>,
 }
 
 impl<D: Dialect> Clone for SqlStore<D> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -43,11 +47,14 @@ impl<D: Dialect> SqlStore<D> {
     /// The store on `pool`, whose schema is up to date (the dialect's
     /// migrations applied).
     pub fn new(pool: Pool<D::DB>) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            gate: D::ONE_WRITER.then(WriteGate::default),
+        }
     }
 
     async fn conn(&self) -> Result<Pooled<D>, sqlx::Error> {
-        Ok(Conn::new(self.pool.acquire().await?))
+        Ok(Conn::new(self.pool.acquire().await?).with_gate(self.gate.clone()))
     }
 }
 
