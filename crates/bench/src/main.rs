@@ -697,17 +697,27 @@ enum Job {
     Pgbench(&'static str),
 }
 
-/// The command scenarios and their baselines, at each concurrency.
-async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> {
-    let repository = match store {
+/// The store `name` of this run: the SQLite file `{name}.db` in the work
+/// folder, or the PostgreSQL schema `bench_{name}`.
+async fn open_store(
+    store: Store,
+    plan: &Plan,
+    name: &str,
+) -> Result<Repository, deleghe_adapters::connect::ConnectError> {
+    match store {
         Store::Sqlite => {
-            let file = plan.work.join("commands.db");
-            Repository::connect(&format!("sqlite://{}", file.display())).await?
+            let file = plan.work.join(format!("{name}.db"));
+            Repository::connect(&format!("sqlite://{}", file.display())).await
         }
         Store::Postgres => {
-            Repository::connect(&with_schema(&plan.postgres, "bench_commands")).await?
+            Repository::connect(&with_schema(&plan.postgres, &format!("bench_{name}"))).await
         }
-    };
+    }
+}
+
+/// The command scenarios and their baselines, at each concurrency.
+async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> {
+    let repository = open_store(store, plan, "commands").await?;
     let service = Arc::new(Deleghe::new(repository.clone(), Policy::default()));
 
     // Delegations registered two months ago, for the revocations: written by
@@ -808,15 +818,7 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
     // only; after each slice, outside its time, they are let finish what it
     // left them, so that they take no time from the next scenario's slice.
     let deployed = if wants(Only::CounterRegistrationWorkers) {
-        let desk_repository = match store {
-            Store::Sqlite => {
-                let file = plan.work.join("desk.db");
-                Repository::connect(&format!("sqlite://{}", file.display())).await?
-            }
-            Store::Postgres => {
-                Repository::connect(&with_schema(&plan.postgres, "bench_desk")).await?
-            }
-        };
+        let desk_repository = open_store(store, plan, "desk").await?;
         let sms = FileSmsGateway::open(plan.work.join(format!("{store}-sms.jsonl")))?;
         let system = System::builder(Policy::default())
             .sms(Arc::new(sms))
@@ -1056,17 +1058,7 @@ fn counter_phases(
 /// are measured in turn, a slice of each per round, so that a busy spell of
 /// the shared machine falls on both alike.
 async fn event_log(store: Store, plan: &Plan, report: &mut Report) -> Result<()> {
-    let open = |name: &'static str| async move {
-        match store {
-            Store::Sqlite => {
-                let file = plan.work.join(format!("{name}.db"));
-                Repository::connect(&format!("sqlite://{}", file.display())).await
-            }
-            Store::Postgres => {
-                Repository::connect(&with_schema(&plan.postgres, &format!("bench_{name}"))).await
-            }
-        }
-    };
+    let open = |name: &'static str| open_store(store, plan, name);
     let target = |repository, schema| log_target(store, repository, &plan.postgres, schema);
     let start = Utc.with_ymd_and_hms(2029, 6, 1, 8, 0, 0).unwrap();
 
@@ -1198,8 +1190,7 @@ async fn catch_up_floor(
     let batches = batches as usize;
     let measured = match store {
         Store::Sqlite => {
-            let file = plan.work.join("floor.db");
-            let to = Repository::connect(&format!("sqlite://{}", file.display())).await?;
+            let to = open_store(store, plan, "floor").await?;
             let measured = floor::sqlite(repository, &to, batches).await;
             if let Some(pool) = to.sqlite_pool() {
                 pool.close().await;
@@ -1207,7 +1198,7 @@ async fn catch_up_floor(
             measured?
         }
         Store::Postgres => {
-            let to = Repository::connect(&with_schema(&plan.postgres, "bench_floor")).await?;
+            let to = open_store(store, plan, "floor").await?;
             let measured =
                 floor::postgres(&plan.postgres, "bench_log", &to, "bench_floor", batches).await;
             if let Some(pool) = to.postgres_pool() {
