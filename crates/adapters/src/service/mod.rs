@@ -629,6 +629,19 @@ mod tests {
         }
     }
 
+    /// An embedder's policy is the one the service decides with, and the
+    /// one it tells its callers (the app's counters and limits read it).
+    #[test]
+    fn the_service_keeps_the_policy_it_was_given() {
+        let policy = Policy {
+            max_ordinary_delegations_per_delegate: 1,
+            ..Policy::default()
+        };
+        assert_ne!(policy, Policy::default());
+        let service = Deleghe::in_memory(policy.clone());
+        assert_eq!(service.policy(), &policy);
+    }
+
     /// D11, ADR 0016: an upload is found on its own stream; one recorded on
     /// the uploader's one stream of old (before ADR 0016) is still found;
     /// another uploader's is not, nor what is not a digest.
