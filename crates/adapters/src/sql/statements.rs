@@ -545,6 +545,7 @@ where
     // ------------------------------------------------------------ notices
 
     async fn insert_notice(&mut self, n: &NoticeRow) -> Result<(), ServiceError> {
+        let _turn = turn(self.gate.clone()).await.map_err(unavailable)?;
         sqlx::query::<D::DB>(D::INSERT_NOTICE)
             .bind(n.id.as_str())
             .bind(n.citizen.as_str())
@@ -568,6 +569,7 @@ where
         id: &str,
         read: bool,
     ) -> Result<bool, ServiceError> {
+        let _turn = turn(self.gate.clone()).await.map_err(unavailable)?;
         let query = sqlx::query::<D::DB>(D::SET_NOTICE_READ)
             .bind(read)
             .bind(citizen)
@@ -576,6 +578,7 @@ where
     }
 
     async fn delete_notice(&mut self, citizen: &str, id: &str) -> Result<bool, ServiceError> {
+        let _turn = turn(self.gate.clone()).await.map_err(unavailable)?;
         let query = sqlx::query::<D::DB>(D::DELETE_NOTICE)
             .bind(citizen)
             .bind(id);
@@ -591,6 +594,7 @@ where
         until: &str,
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, ServiceError> {
+        let _turn = turn(self.gate.clone()).await.map_err(unavailable)?;
         let Some(claimed) = D::CLAIMED else {
             let query = sqlx::query_as::<D::DB, _>(D::CLAIM_DUE)
                 .bind(claim)
@@ -643,6 +647,7 @@ where
         content: &[u8],
         stored_at: &str,
     ) -> Result<(), ServiceError> {
+        let _turn = turn(self.gate.clone()).await.map_err(unavailable)?;
         let size = i64::try_from(content.len()).unwrap_or(i64::MAX);
         sqlx::query::<D::DB>(D::PUT_DOCUMENT)
             .bind(sha256)
@@ -673,6 +678,7 @@ where
     }
 
     async fn sweep_documents(&mut self, stored_before: &str) -> Result<Vec<i64>, ServiceError> {
+        let _turn = turn(self.gate.clone()).await.map_err(unavailable)?;
         sqlx::query_scalar::<D::DB, _>(D::SWEEP_DOCUMENTS)
             .bind(stored_before)
             .fetch_all(&mut *self.conn)
