@@ -4,11 +4,13 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cqrs_es::Aggregate;
+use deleghe::adapters::runner::FlowRunner;
 use deleghe::adapters::{Actor, Deleghe, Metadata, ServiceError};
-use deleghe::domain::booking::{Booker, BookerCommand, BookingId, RequestBooking};
+use deleghe::domain::booking::{Booker, BookerCommand, BookingId, BookingStage, RequestBooking};
 use deleghe::domain::delegation::{
     DelegationError, Grantor, GrantorCommand, GrantorEvent, RevocationChannel,
 };
@@ -288,6 +290,40 @@ async fn d12_a_command_whose_issuer_is_not_the_metadatas_is_refused(store: Store
     assert!(rules.repository().read_log(0, 10).await.unwrap().is_empty());
 }
 
+async fn d10_a_delegates_booking_overtaken_by_the_runner_answers_as_stored(store: Store) {
+    // A delegate's booking for the grantor is driven step by step (only a
+    // caller's own flow is decided whole, ADR 0015). Here a failpoint lets
+    // the runner take the flow after the request is stored, and confirm
+    // the booking, then stops the request, as a crash would. The answer is
+    // the booking as stored, confirmed, not the pending one the request's
+    // own steps left it.
+    let setup = rules(&store).await;
+    delegated(&setup).await;
+    let repository = setup.repository().clone();
+    let runner =
+        Arc::new(Deleghe::new(repository.clone(), Policy::default()).with_clock(Arc::new(t0)));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let runs = ran.clone();
+    let service = Deleghe::new(repository, Policy::default())
+        .with_clock(Arc::new(t0))
+        .with_failpoint(Arc::new(move |command| {
+            if !matches!(command, Command::Slot { .. }) || runs.fetch_add(1, Ordering::SeqCst) > 0 {
+                return false;
+            }
+            let handle = tokio::runtime::Handle::current();
+            let runner = FlowRunner::new(runner.clone());
+            tokio::task::block_in_place(|| handle.block_on(runner.catch_up()))
+                .expect("the runner takes the flow");
+            true
+        }));
+    let booked = service
+        .book(booking("b-1", person(1)), &delegate_for_grantor())
+        .await
+        .expect("answered as stored");
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "the runner was let in");
+    assert_eq!(booked.stage, BookingStage::Confirmed);
+}
+
 macro_rules! on_every_store {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -332,4 +368,5 @@ on_every_store!(
     d12_a_revocation_committed_first_stops_an_action_on_the_grantors_behalf,
     d12_actions_racing_a_revocation_are_each_before_it_or_refused,
     d12_a_command_whose_issuer_is_not_the_metadatas_is_refused,
+    d10_a_delegates_booking_overtaken_by_the_runner_answers_as_stored,
 );

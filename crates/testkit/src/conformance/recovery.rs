@@ -237,14 +237,15 @@ pub(super) async fn meeting_overtaken_by_the_runner_scenario(stores: &Stores) {
     // M7, as the soak once found it broken (docs/PERFORMANCE.md, finding
     // 1): a completion ends the meeting, however far the runner took the
     // same flow meanwhile. Here the runner is let in after the completion
-    // is decided, before the registration it asks for: it takes whatever
-    // of the flow is stored, and stops before the meeting's outcome, as a
-    // crash would. Both ways of driving a flow must still end the meeting:
-    // the operator's request (decided whole, ADR 0015), which must answer
-    // it ended, never `registering`; and step by step, as the runner and a
-    // delegate's requests drive, where the steps the runner took are
-    // repeats that store nothing and the meeting's outcome comes from the
-    // grantor as stored (`flows::after_repeat_on`).
+    // is decided, before the registration it asks for, and stops before
+    // the meeting's outcome, as a crash would. Driven step by step (as the
+    // runner and a delegate's requests drive), the completion is stored by
+    // then: the runner registers the delegation, the driver's own steps
+    // are repeats that store nothing, and the meeting's outcome must come
+    // from the grantor as stored (`flows::after_repeat_on`). Decided whole
+    // (the operator's request, ADR 0015), nothing is stored before the one
+    // append: the runner finds nothing to take, and the request must
+    // answer the meeting ended, never `registering`.
     for whole in [true, false] {
         let repository = stores.repository().await;
         let clock = SettableClock::fixed(t0());
@@ -273,6 +274,9 @@ pub(super) async fn meeting_overtaken_by_the_runner_scenario(stores: &Stores) {
         );
         let ran = Arc::new(AtomicUsize::new(0));
         let runs = ran.clone();
+        // Whether the runner, let in, had registered the delegation.
+        let registered = Arc::new(AtomicUsize::new(0));
+        let registers = registered.clone();
         let service = Deleghe::new(repository.clone(), Policy::default())
             .with_clock(clock.as_clock())
             .with_failpoint(Arc::new(move |command| {
@@ -285,10 +289,18 @@ pub(super) async fn meeting_overtaken_by_the_runner_scenario(stores: &Stores) {
                 ) && runs.fetch_add(1, Ordering::SeqCst) == 0
                 {
                     let handle = tokio::runtime::Handle::current();
+                    let service = runner.clone();
                     let runner = FlowRunner::new(runner.clone());
                     tokio::task::block_in_place(|| {
-                        // Stopped at its failpoint, if it got that far.
-                        let _ = handle.block_on(runner.catch_up());
+                        handle.block_on(async {
+                            // Stopped at its failpoint, if it got that far.
+                            let _ = runner.catch_up().await;
+                            let grantor = service.grantor(&person(0)).await.unwrap();
+                            let id = DelegationId::parse("wm-1-d").unwrap();
+                            if grantor.delegation(&id).map(|d| &d.stage) == Some(&Stage::Active) {
+                                registers.store(1, Ordering::SeqCst);
+                            }
+                        })
                     });
                 }
                 false
@@ -311,6 +323,11 @@ pub(super) async fn meeting_overtaken_by_the_runner_scenario(stores: &Stores) {
             service.meeting(&booking.id).await.unwrap()
         };
         assert_eq!(ran.load(Ordering::SeqCst), 1, "the runner was let in");
+        assert_eq!(
+            registered.load(Ordering::SeqCst) == 1,
+            !whole,
+            "the runner registered the delegation first (step by step only)"
+        );
         assert_eq!(meeting.state(), MeetingState::Ended, "whole: {whole}");
         assert!(meeting.outcome().unwrap().is_success(), "whole: {whole}");
         recover(&repository, &clock).await;
