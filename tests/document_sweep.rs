@@ -18,6 +18,8 @@ use deleghe::adapters::projection::ReadSide;
 use deleghe::adapters::projection::{Projector, ReadModels};
 use deleghe::adapters::{Deleghe, Repository, SettableClock};
 use deleghe::domain::booking::Booking;
+use deleghe::domain::delegation::Evidence;
+use deleghe::domain::document::DocumentDigest;
 use deleghe::domain::document::{sha256_hex, DocumentKind, DocumentRef};
 use deleghe::domain::meeting::{MeetingBooking, MeetingCommand};
 use deleghe::domain::Policy;
@@ -139,6 +141,16 @@ async fn a_sweep_keeps_what_events_refer_to_and_what_is_young(store: Store) {
     let booking = w.joined_meeting("b-sweep").await;
     let first = w.attach(&booking, b"first form").await;
     let second = w.attach(&booking, b"second form").await;
+    // And one a delegation's request names as its evidence (D11).
+    let evidence = w.store.put(b"identity card").await.unwrap();
+    let mut named = request("d-sweep", 3, 4);
+    let mut documents = named.evidence.documents().to_vec();
+    documents[0].sha256 = DocumentDigest::parse(&evidence).unwrap();
+    named.evidence = Evidence::new(documents);
+    w.service
+        .register_delegation(named, &meta(3))
+        .await
+        .unwrap();
 
     // Within the grace period nothing goes, however unreferenced.
     assert_eq!(w.sweep().step().await.unwrap(), DocumentUsage::default());
@@ -156,14 +168,14 @@ async fn a_sweep_keeps_what_events_refer_to_and_what_is_young(store: Store) {
         }
     );
     assert!(!w.stored(&orphan).await);
-    for kept in [&first, &second, &young] {
+    for kept in [&first, &second, &evidence, &young] {
         assert!(w.stored(kept).await, "{kept} was swept");
     }
 
     // A rebuild of the read models rebuilds the references with them.
     let read = ReadModels::new(w.side.clone(), Policy::default());
     let live = read.dump().await.unwrap();
-    assert_eq!(live.document_refs.len(), 2, "{:?}", live.document_refs);
+    assert_eq!(live.document_refs.len(), 3, "{:?}", live.document_refs);
     w.projector().rebuild().await.unwrap();
     assert_eq!(read.dump().await.unwrap(), live);
     w.clock.set(Some(t0() + Duration::days(30)));
@@ -176,7 +188,7 @@ async fn a_sweep_keeps_what_events_refer_to_and_what_is_young(store: Store) {
         },
         "only the young orphan, grown old"
     );
-    for kept in [&first, &second] {
+    for kept in [&first, &second, &evidence] {
         assert!(w.stored(kept).await, "{kept} was swept after a rebuild");
     }
     w.dispose().await;
