@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use deleghe_adapters::runner::FlowRunner;
 use deleghe_adapters::{Deleghe, Metadata, Repository, SettableClock};
-use deleghe_domain::booking::{BookerCommand, BookingStage};
+use deleghe_domain::booking::{BookerCommand, Booking, BookingStage};
 use deleghe_domain::delegation::{
     DelegationError, DelegationId, GrantorCommand, RevocationChannel, Stage,
 };
@@ -194,21 +194,29 @@ pub(super) async fn booking_scenario(stores: &Stores) {
     }
 }
 
+/// A new store holding web meeting `wm-1`, booked by person 1 and brought
+/// to the point of completion, with the clock at its start.
+async fn meeting_to_complete(stores: &Stores) -> (Repository, SettableClock, Booking) {
+    let repository = stores.repository().await;
+    let clock = SettableClock::fixed(t0());
+    let setup = restarted(repository.clone(), &clock);
+    let booking = setup.book(web_booking("wm-1", 1), &meta(1)).await.unwrap();
+    let start = booking.slot.start;
+    clock.set(Some(start));
+    for command in meeting_ready(&booking, start) {
+        setup
+            .meeting_command(&booking.id, command, &operator())
+            .await
+            .unwrap();
+    }
+    (repository, clock, booking)
+}
+
 pub(super) async fn meeting_scenario(stores: &Stores) {
     // Completion: request, reserve, complete, record outcome on the meeting.
     for k in 0..5 {
-        let repository = stores.repository().await;
-        let clock = SettableClock::fixed(t0());
-        let setup = restarted(repository.clone(), &clock);
-        let booking = setup.book(web_booking("wm-1", 1), &meta(1)).await.unwrap();
+        let (repository, clock, booking) = meeting_to_complete(stores).await;
         let start = booking.slot.start;
-        clock.set(Some(start));
-        for command in meeting_ready(&booking, start) {
-            setup
-                .meeting_command(&booking.id, command, &operator())
-                .await
-                .unwrap();
-        }
         let service = crashing_at(repository.clone(), &clock, k);
         let _ = service
             .meeting_command(
@@ -247,18 +255,8 @@ pub(super) async fn meeting_overtaken_by_the_runner_scenario(stores: &Stores) {
     // append: the runner finds nothing to take, and the request must
     // answer the meeting ended, never `registering`.
     for whole in [true, false] {
-        let repository = stores.repository().await;
-        let clock = SettableClock::fixed(t0());
-        let setup = restarted(repository.clone(), &clock);
-        let booking = setup.book(web_booking("wm-1", 1), &meta(1)).await.unwrap();
+        let (repository, clock, booking) = meeting_to_complete(stores).await;
         let start = booking.slot.start;
-        clock.set(Some(start));
-        for command in meeting_ready(&booking, start) {
-            setup
-                .meeting_command(&booking.id, command, &operator())
-                .await
-                .unwrap();
-        }
         let runner = Arc::new(
             Deleghe::new(repository.clone(), Policy::default())
                 .with_clock(clock.as_clock())
