@@ -268,7 +268,7 @@ cases!(
     recovery::refusal_and_revocation_scenario,
     recovery::booking_scenario,
     recovery::meeting_scenario,
-    recovery::meeting_overtaken_by_the_runner_scenario,
+    recovery::m7_d10_meeting_overtaken_by_the_runner_scenario,
     recovery::racing_the_runner_scenario,
     recovery::overtaken_by_the_runner_scenario,
     recovery::kept_state_overtaken_scenario,

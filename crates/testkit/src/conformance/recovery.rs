@@ -241,7 +241,7 @@ pub(super) async fn meeting_scenario(stores: &Stores) {
     }
 }
 
-pub(super) async fn meeting_overtaken_by_the_runner_scenario(stores: &Stores) {
+pub(super) async fn m7_d10_meeting_overtaken_by_the_runner_scenario(stores: &Stores) {
     // M7, as the soak once found it broken (docs/PERFORMANCE.md, finding
     // 1): a completion ends the meeting, however far the runner took the
     // same flow meanwhile. Here the runner is let in after the completion
