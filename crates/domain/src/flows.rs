@@ -143,6 +143,36 @@ impl Command {
             Self::Meeting { id, .. } => (crate::meeting::Meeting::TYPE, id.as_str()),
         }
     }
+
+    /// The streams besides its own that the flow this command starts goes
+    /// on to, as far as the command itself tells: the delegate's, where a
+    /// registration's request takes its seat (D2, D10), and the slot's,
+    /// where a booking's request takes its place (B4). A store may read
+    /// them with the command's own stream, in one statement (ADR 0019). A
+    /// flow that goes elsewhere (a refusal's compensation, M7's outcome)
+    /// loads what it needs when it gets there: this is a hint, never a rule.
+    pub fn streams_ahead(&self) -> Vec<(&'static str, String)> {
+        use cqrs_es::Aggregate;
+        match self {
+            Self::Grantor {
+                command: GrantorCommand::Request { request, .. },
+                ..
+            } => vec![(
+                crate::delegation::Delegate::TYPE,
+                request.delegate.as_str().to_owned(),
+            )],
+            Self::Booker {
+                command: BookerCommand::Request(request),
+                ..
+            } => vec![(
+                crate::booking::SlotLedger::TYPE,
+                // The slot B3 finds at the requested start, if any: the
+                // schedule's slot starts where it is asked to.
+                crate::booking::SlotKey::new(request.counter.id.clone(), request.start).to_string(),
+            )],
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl Command {
@@ -551,6 +581,42 @@ mod tests {
         // Completing twice calls for nothing more.
         let complete = after_repeat(&reserve, now).remove(0);
         assert!(after_repeat(&complete, now).is_empty());
+    }
+
+    /// D10: a registration's request names, ahead, the stream its flow's
+    /// next step goes to (the delegate's seat), and no other; the steps
+    /// after the first name none.
+    #[test]
+    fn d10_a_registrations_request_names_the_delegates_stream_ahead() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let (grantor, delegate) = (cf("RSSMRA85T10A562S"), cf("VRDLGU70A01H501O"));
+        let request = RequestDelegation {
+            id: DelegationId::parse("d-1").unwrap(),
+            grantor: grantor.clone(),
+            delegate: delegate.clone(),
+            role: Role::Ordinary,
+            channel: Channel::Online,
+            ends_on: None,
+            meeting: None,
+            evidence: Evidence::default(),
+            at: now,
+        };
+        let first = Command::Grantor {
+            id: grantor.clone(),
+            command: GrantorCommand::Request {
+                request: request.clone(),
+                by: Issuer::citizen(grantor.clone()),
+            },
+        };
+        let next: Vec<(&str, String)> = after_repeat(&first, now)
+            .iter()
+            .map(|c| (c.target().0, c.target().1.to_owned()))
+            .collect();
+        assert_eq!(first.streams_ahead(), next);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].1, delegate.as_str());
+        let seat = after_repeat(&first, now).remove(0);
+        assert!(seat.streams_ahead().is_empty());
     }
 
     fn t0() -> DateTime<Utc> {

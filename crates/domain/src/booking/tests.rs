@@ -472,6 +472,37 @@ fn m11_a_booking_is_handled_by_operators_of_its_office() {
     assert_eq!(other.code(), "other_office");
 }
 
+/// B4: a booking's request names, ahead, the slot's stream its flow's next
+/// step takes a place on, and no other.
+#[test]
+fn b4_a_booking_request_names_the_slots_stream_ahead() {
+    use crate::flows::{react, Command, Event};
+    let request = BookerCommand::Request(Box::new(web_request("b-1", tuesday_9())));
+    let first = Command::Booker {
+        id: cf(BOOKER),
+        command: request.clone(),
+    };
+    let events = Booker::default()
+        .decide(request, &Policy::default())
+        .unwrap();
+    let next: Vec<(&str, String)> = react(&Event::Booker(events[0].clone()), a_week_before())
+        .iter()
+        .map(|c| (c.target().0, c.target().1.to_owned()))
+        .collect();
+    assert_eq!(next.len(), 1);
+    assert_eq!(first.streams_ahead(), next);
+    // A step that is not a request names nothing ahead.
+    let confirm = Command::Booker {
+        id: cf(BOOKER),
+        command: BookerCommand::Confirm {
+            id: b1(),
+            place: None,
+            at: tuesday_9(),
+        },
+    };
+    assert!(confirm.streams_ahead().is_empty());
+}
+
 #[test]
 fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     let b = Booker::default();
