@@ -69,6 +69,23 @@ pub trait EventStore: Send + Sync + 'static {
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError>;
 
+    /// Several streams, each `(aggregate_type, aggregate_id)` of `streams`
+    /// as [`EventStore::stream`] reads it, in the same order: what a flow
+    /// decided whole reads before its first decision (ADR 0019). The default
+    /// reads them one by one; a store that can read them in one round trip
+    /// should.
+    async fn streams(
+        &self,
+        held: Option<&Held>,
+        streams: &[(&str, &str)],
+    ) -> Result<Vec<Vec<SerializedEvent>>, PersistenceError> {
+        let mut read = Vec::with_capacity(streams.len());
+        for (aggregate_type, aggregate_id) in streams {
+            read.push(self.stream(held, aggregate_type, aggregate_id).await?);
+        }
+        Ok(read)
+    }
+
     /// Appends one command's events (of one stream or several): all, each
     /// at the sequence it was decided at, or none, with
     /// [`PersistenceError::OptimisticLockError`] if a sequence is taken.

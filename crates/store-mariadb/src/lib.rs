@@ -113,6 +113,20 @@ SELECT CAST(aggregate_type AS CHAR) AS aggregate_type, CAST(aggregate_id AS CHAR
   FROM events
  WHERE aggregate_type = ? AND aggregate_id = ?
  ORDER BY sequence";
+    const STREAMS_2: &'static str = "
+SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+  FROM (SELECT 0 AS branch, CAST(aggregate_type AS CHAR) AS aggregate_type,
+               CAST(aggregate_id AS CHAR) AS aggregate_id, sequence, event_type, event_version,
+               CAST(payload AS CHAR) AS payload, CAST(metadata AS CHAR) AS metadata
+          FROM events
+         WHERE aggregate_type = ? AND aggregate_id = ?
+        UNION ALL
+        SELECT 1 AS branch, CAST(aggregate_type AS CHAR) AS aggregate_type,
+               CAST(aggregate_id AS CHAR) AS aggregate_id, sequence, event_type, event_version,
+               CAST(payload AS CHAR) AS payload, CAST(metadata AS CHAR) AS metadata
+          FROM events
+         WHERE aggregate_type = ? AND aggregate_id = ?) AS two
+ ORDER BY branch, sequence";
     const EVENTS_OF_TYPE: &'static str = "
 SELECT CAST(aggregate_type AS CHAR) AS aggregate_type, CAST(aggregate_id AS CHAR) AS aggregate_id,
        sequence, event_type, event_version, CAST(payload AS CHAR) AS payload,

@@ -151,6 +151,9 @@ pub trait Dialect: Send + Sync + 'static {
     const READ_LOG: &'static str = queries::READ_LOG;
     /// `($1 aggregate_type, $2 aggregate_id)`: see [`queries::STREAM`].
     const STREAM: &'static str = queries::STREAM;
+    /// `($1 aggregate_type, $2 aggregate_id, $3 aggregate_type, $4
+    /// aggregate_id)`: see [`queries::STREAMS_2`].
+    const STREAMS_2: &'static str = queries::STREAMS_2;
     /// `($1 aggregate_type)`: see [`queries::EVENTS_OF_TYPE`].
     const EVENTS_OF_TYPE: &'static str = queries::EVENTS_OF_TYPE;
     /// Appends one command's events, of one stream or several, in one

@@ -31,6 +31,24 @@ SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
  WHERE aggregate_type = $1 AND aggregate_id = $2
  ORDER BY sequence";
 
+/// Two streams in one statement, as [`STREAM`] reads each: `($1
+/// aggregate_type, $2 aggregate_id, $3 aggregate_type, $4 aggregate_id)`;
+/// the columns of [`STREAM`], the first stream's rows first (two
+/// different streams: the same one named twice would come twice). Each branch is [`STREAM`]'s own
+/// indexed read.
+pub const STREAMS_2: &str = "
+SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
+  FROM (SELECT 0 AS branch, aggregate_type, aggregate_id, sequence, event_type, event_version,
+               CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata
+          FROM events
+         WHERE aggregate_type = $1 AND aggregate_id = $2
+        UNION ALL
+        SELECT 1 AS branch, aggregate_type, aggregate_id, sequence, event_type, event_version,
+               CAST(payload AS TEXT) AS payload, CAST(metadata AS TEXT) AS metadata
+          FROM events
+         WHERE aggregate_type = $3 AND aggregate_id = $4) AS two
+ ORDER BY branch, sequence";
+
 /// Every event of one aggregate type, in commit order: `($1
 /// aggregate_type)`; the columns of [`STREAM`].
 pub const EVENTS_OF_TYPE: &str = "

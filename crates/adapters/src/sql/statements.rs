@@ -40,6 +40,14 @@ pub(crate) trait Statements: Send {
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError>;
 
+    /// Two different streams, `(aggregate_type, aggregate_id)` each, in one
+    /// statement: each as [`Statements::stream`] reads it.
+    async fn streams_2(
+        &mut self,
+        first: (&str, &str),
+        second: (&str, &str),
+    ) -> Result<[Vec<SerializedEvent>; 2], PersistenceError>;
+
     /// Appends one command's events, all or none; a taken sequence is
     /// [`PersistenceError::OptimisticLockError`]. `durable: false` commits
     /// without waiting for the WAL flush, where the store can.
@@ -160,6 +168,28 @@ where
             .await
             .map_err(persistence_error)?;
         rows.iter().map(event).collect()
+    }
+
+    async fn streams_2(
+        &mut self,
+        first: (&str, &str),
+        second: (&str, &str),
+    ) -> Result<[Vec<SerializedEvent>; 2], PersistenceError> {
+        let rows = sqlx::query::<D::DB>(D::STREAMS_2)
+            .bind(first.0)
+            .bind(first.1)
+            .bind(second.0)
+            .bind(second.1)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(persistence_error)?;
+        let mut read = [Vec::new(), Vec::new()];
+        for row in &rows {
+            let e = event(row)?;
+            let which = usize::from((e.aggregate_type.as_str(), e.aggregate_id.as_str()) != first);
+            read[which].push(e);
+        }
+        Ok(read)
     }
 
     async fn append(

@@ -95,6 +95,32 @@ where
         conn.stream(aggregate_type, aggregate_id).await
     }
 
+    async fn streams(
+        &self,
+        holding: Option<&Held>,
+        streams: &[(&str, &str)],
+    ) -> Result<Vec<Vec<SerializedEvent>>, PersistenceError> {
+        // Two different streams (a flow's two: ADR 0019) in one round trip;
+        // anything else one by one.
+        if let [first, second] = streams {
+            if first != second {
+                let read = match held::<D>(holding) {
+                    Some(conn) => conn.lock().await.streams_2(*first, *second).await?,
+                    None => {
+                        let mut conn = self.conn().await.map_err(persistence_error)?;
+                        conn.streams_2(*first, *second).await?
+                    }
+                };
+                return Ok(read.into());
+            }
+        }
+        let mut read = Vec::with_capacity(streams.len());
+        for (aggregate_type, aggregate_id) in streams {
+            read.push(self.stream(holding, aggregate_type, aggregate_id).await?);
+        }
+        Ok(read)
+    }
+
     async fn append(
         &self,
         holding: Option<&Held>,

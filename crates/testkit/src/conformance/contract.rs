@@ -380,6 +380,65 @@ pub(super) async fn an_append_across_streams_is_all_or_nothing(stores: &Stores) 
     );
 }
 
+/// ADR 0019: streams read together (one round trip on the SQL stores) are
+/// each what a load of it alone reads, in the order asked, whatever their
+/// types, ids and lengths.
+pub(super) async fn streams_read_together_are_each_as_read_alone(stores: &Stores) {
+    let store = &stores.fresh().await;
+    let repository = store.connect().await;
+    let rows = [
+        raw_event(Grantor::TYPE, "G", 1, json!({"n": 1})),
+        raw_event(Grantor::TYPE, "G", 2, json!({"n": 2})),
+        raw_event(Delegate::TYPE, "D", 1, json!({"n": 3})),
+        // The same id under another type is another stream.
+        raw_event(Booker::TYPE, "G", 1, json!({"n": 4})),
+        raw_event(Booker::TYPE, "G", 2, json!({"n": 5})),
+        raw_event(Booker::TYPE, "G", 3, json!({"n": 6})),
+    ];
+    repository.persist::<Grantor>(&rows, None).await.unwrap();
+    let (g, d, b) = (
+        stored::<Grantor>(&repository, "G").await,
+        stored::<Delegate>(&repository, "D").await,
+        stored::<Booker>(&repository, "G").await,
+    );
+    assert_eq!((g.len(), d.len(), b.len()), (2, 1, 3));
+    let read = |streams: Vec<(&'static str, &'static str)>| {
+        let repository = repository.clone();
+        async move { repository.read_streams(&streams).await.unwrap() }
+    };
+    assert_eq!(
+        read(vec![(Grantor::TYPE, "G"), (Delegate::TYPE, "D")]).await,
+        [g.clone(), d.clone()]
+    );
+    assert_eq!(
+        read(vec![(Delegate::TYPE, "D"), (Grantor::TYPE, "G")]).await,
+        [d.clone(), g.clone()]
+    );
+    assert_eq!(
+        read(vec![(Booker::TYPE, "G"), (Grantor::TYPE, "G")]).await,
+        [b.clone(), g.clone()]
+    );
+    assert_eq!(
+        read(vec![(Grantor::TYPE, "none"), (Delegate::TYPE, "D")]).await,
+        [vec![], d.clone()]
+    );
+    assert_eq!(
+        read(vec![(Grantor::TYPE, "G"), (Grantor::TYPE, "G")]).await,
+        [g.clone(), g.clone()]
+    );
+    assert_eq!(
+        read(vec![
+            (Booker::TYPE, "G"),
+            (Delegate::TYPE, "D"),
+            (Grantor::TYPE, "G")
+        ])
+        .await,
+        [b, d, g.clone()]
+    );
+    assert_eq!(read(vec![(Grantor::TYPE, "G")]).await, [g]);
+    assert!(read(vec![]).await.is_empty());
+}
+
 pub(super) async fn conflicts_beyond_the_retries_are_reported_as_conflict(stores: &Stores) {
     let store = &stores.fresh().await;
     let rules = Arc::new(rules(store.connect().await).with_max_attempts(1));

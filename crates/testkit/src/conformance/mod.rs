@@ -257,6 +257,7 @@ cases!(
     contract::pin_account_round_trip,
     contract::appends_at_a_taken_sequence_are_conflicts,
     contract::an_append_across_streams_is_all_or_nothing,
+    contract::streams_read_together_are_each_as_read_alone,
     contract::conflicts_beyond_the_retries_are_reported_as_conflict,
     contract::d2_32_grantors_to_one_delegate_with_cap_3,
     contract::d1_16_delegates_for_one_grantor,
