@@ -12,6 +12,7 @@
 //! `memory.rs`, `sql/store.rs` for every SQL dialect, and any embedder's
 //! store ([`Repository::from_store`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use cqrs_es::persist::{
@@ -214,6 +215,18 @@ impl Repository {
         }
     }
 
+    /// Several streams, each `(aggregate_type, aggregate_id)` of `streams`
+    /// in sequence order, as a load of it reads it, in the order asked: in
+    /// one round trip where the store can ([`EventStore::streams`]; the SQL
+    /// stores for two different streams). On the connection of a
+    /// [`Repository::holding`] scope around the caller, if any.
+    pub async fn read_streams(
+        &self,
+        streams: &[(&str, &str)],
+    ) -> Result<Vec<Vec<SerializedEvent>>, ServiceError> {
+        Ok(self.store.streams(current().as_ref(), streams).await?)
+    }
+
     /// [`Repository::read_log`], decoded into the domain's types through
     /// the library's upcasters: what the projector and the runner read. The
     /// SQL stores' payloads go from their text straight into the domain's
@@ -279,6 +292,30 @@ impl Repository {
             Some(held) => Ok(HELD.scope(held, work).await),
             None => Ok(work.await),
         }
+    }
+
+    /// Runs `work` with `streams` read ahead, in one round trip where the
+    /// store can ([`EventStore::streams`]), on the connection a scope of
+    /// [`Repository::holding`] around it holds: each one's first load in
+    /// `work` takes what was read, any later load of it reads the store
+    /// again (ADR 0019). For a flow decided whole, whose decisions load the
+    /// streams one after the other. Fewer than two streams: nothing to gain,
+    /// nothing read ahead.
+    pub(crate) async fn reading_ahead<F: std::future::Future>(
+        &self,
+        streams: &[(&str, &str)],
+        work: F,
+    ) -> Result<F::Output, ServiceError> {
+        if streams.len() < 2 {
+            return Ok(work.await);
+        }
+        let read = self.read_streams(streams).await?;
+        let ahead = streams
+            .iter()
+            .map(|(t, i)| ((*t).to_owned(), (*i).to_owned()))
+            .zip(read)
+            .collect();
+        Ok(READ_AHEAD.scope(std::sync::Mutex::new(ahead), work).await)
     }
 
     /// What is told of every append made through this repository (or a
@@ -417,6 +454,23 @@ tokio::task_local! {
     static DEFERRED: bool;
     /// Set by [`Repository::holding`]: the connection its scope runs on.
     static HELD: Held;
+    /// Set by [`Repository::reading_ahead`]: the streams read ahead and not
+    /// loaded yet, by aggregate type and id.
+    static READ_AHEAD: std::sync::Mutex<HashMap<(String, String), Vec<SerializedEvent>>>;
+}
+
+/// The events of one stream, if read ahead in the caller's scope and not
+/// loaded yet: taken, so that a second load reads the store again.
+fn read_ahead(aggregate_type: &str, aggregate_id: &str) -> Option<Vec<SerializedEvent>> {
+    READ_AHEAD
+        .try_with(|ahead| {
+            ahead
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&(aggregate_type.to_owned(), aggregate_id.to_owned()))
+        })
+        .ok()
+        .flatten()
 }
 
 /// The connection the scope of [`Repository::holding`] around the caller
@@ -453,6 +507,9 @@ impl PersistedEventRepository for Repository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        if let Some(events) = read_ahead(A::TYPE, aggregate_id) {
+            return Ok(events);
+        }
         // Read by our own statement, the same as sqlite-es's and
         // postgres-es's, so that it can run on a held connection.
         self.store
@@ -621,5 +678,61 @@ mod head_turns {
         }
         let reads = reads.load(SeqCst);
         assert!(reads < callers, "{reads} reads for {callers} callers");
+    }
+}
+
+/// ADR 0019: a stream read ahead is what its first load in the scope
+/// gets; a later load reads the store again.
+#[cfg(test)]
+mod reading_ahead {
+    use cqrs_es::persist::PersistedEventRepository;
+    use cqrs_es::Aggregate;
+    use deleghe_domain::delegation::{Delegate, Grantor};
+    use serde_json::json;
+
+    use super::Repository;
+    use crate::store::SerializedEvent;
+
+    fn event(aggregate_type: &str, id: &str, sequence: usize) -> SerializedEvent {
+        SerializedEvent {
+            aggregate_id: id.to_owned(),
+            sequence,
+            aggregate_type: aggregate_type.to_owned(),
+            event_type: "Test".to_owned(),
+            event_version: "1".to_owned(),
+            payload: json!({ "n": sequence }),
+            metadata: json!({}),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_read_ahead_is_its_first_load_and_only_that() {
+        let repository = Repository::memory();
+        let (g, d) = ("RSSMRA85T10A562S", "VRDLGU70A01H501O");
+        repository
+            .persist::<Grantor>(
+                &[event(Grantor::TYPE, g, 1), event(Delegate::TYPE, d, 1)],
+                None,
+            )
+            .await
+            .unwrap();
+        let streams = [(Grantor::TYPE, g), (Delegate::TYPE, d)];
+        let loads = repository
+            .reading_ahead(&streams, async {
+                // Appended after the read ahead: the first load does not see it.
+                repository
+                    .persist::<Grantor>(&[event(Grantor::TYPE, g, 2)], None)
+                    .await
+                    .unwrap();
+                let first = repository.get_events::<Grantor>(g).await.unwrap();
+                let again = repository.get_events::<Grantor>(g).await.unwrap();
+                let delegate = repository.get_events::<Delegate>(d).await.unwrap();
+                (first.len(), again.len(), delegate.len())
+            })
+            .await
+            .unwrap();
+        assert_eq!(loads, (1, 2, 1));
+        // Outside the scope, nothing is read ahead.
+        assert_eq!(repository.get_events::<Grantor>(g).await.unwrap().len(), 2);
     }
 }

@@ -389,34 +389,25 @@ impl Deleghe {
         first: &Command,
         meta: &Metadata,
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
-        let system = Metadata::system().with_correlation_id(&meta.correlation_id);
+        // The streams the flow decides on, read in one round trip at the
+        // start of each attempt (ADR 0019): the first command's and those
+        // it names ahead.
+        let ahead = first.streams_ahead();
+        let streams: Vec<(&str, &str)> = std::iter::once(first.target())
+            .chain(ahead.iter().map(|(t, id)| (*t, id.as_str())))
+            .collect();
         for attempt in 0..self.max_attempts {
             let mut decided = Decided::default();
-            let mut report = FlowReport {
-                events: self.decide(first, meta, &mut decided).await?,
-                ..FlowReport::default()
-            };
-            let now = self.now();
-            let mut queue: VecDeque<Command> = if report.events.is_empty() {
-                flows::after_repeat(first, now).into()
-            } else {
-                report
-                    .events
-                    .iter()
-                    .flat_map(|e| flows::react(e, now))
-                    .collect()
-            };
-            let mut stopped = None;
-            while let Some(command) = queue.pop_front() {
-                if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
-                    stopped = Some(ServiceError::Unavailable("stopped at a failpoint".into()));
-                    break;
-                }
-                // Any error but a refusal fails the request whole: nothing
-                // is stored yet.
-                let outcome = self.decide(&command, &system, &mut decided).await;
-                report.follow(command, outcome, self.now(), &mut queue)?;
-            }
+            // Only the first attempt reads ahead. One that follows a
+            // conflict is in a race for a stream (a slot's last places, a
+            // delegate's last seat): it loads each stream when it gets to
+            // it, as late as it can, which narrows its window and lets the
+            // racers settle within the attempts.
+            let ahead = if attempt == 0 { &streams[..] } else { &[] };
+            let (mut report, stopped) = self
+                .repository
+                .reading_ahead(ahead, self.decide_whole(first, meta, &mut decided))
+                .await??;
             if stopped.is_none() {
                 // Every step the flow's events call for was decided here and
                 // goes in the same append: the runner has nothing to do for
@@ -450,6 +441,44 @@ impl Deleghe {
             return Ok((report, stopped));
         }
         Err(ServiceError::Conflict)
+    }
+
+    /// The decisions of [`Deleghe::run_whole`]'s attempt: `first`, then
+    /// every step its events call for, each on what the decisions before it
+    /// left in `decided`; nothing stored. With the error of the failpoint
+    /// that stopped them part-way, if one did.
+    async fn decide_whole(
+        &self,
+        first: &Command,
+        meta: &Metadata,
+        decided: &mut Decided,
+    ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
+        let system = Metadata::system().with_correlation_id(&meta.correlation_id);
+        let mut report = FlowReport {
+            events: self.decide(first, meta, decided).await?,
+            ..FlowReport::default()
+        };
+        let now = self.now();
+        let mut queue: VecDeque<Command> = if report.events.is_empty() {
+            flows::after_repeat(first, now).into()
+        } else {
+            report
+                .events
+                .iter()
+                .flat_map(|e| flows::react(e, now))
+                .collect()
+        };
+        while let Some(command) = queue.pop_front() {
+            if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
+                let stopped = ServiceError::Unavailable("stopped at a failpoint".into());
+                return Ok((report, Some(stopped)));
+            }
+            // Any error but a refusal fails the request whole: nothing
+            // is stored yet.
+            let outcome = self.decide(&command, &system, decided).await;
+            report.follow(command, outcome, self.now(), &mut queue)?;
+        }
+        Ok((report, None))
     }
 
     /// One command of a flow decided on its aggregate as `decided` holds it
@@ -576,5 +605,20 @@ impl StepOf<'_> {
             deferred: done.deferred,
             kept,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Kept;
+
+    /// A kept state shows in a report's debug output by the sequence it
+    /// was kept at (the state itself is of any aggregate's type).
+    #[test]
+    fn a_kept_state_debugs_as_its_sequence() {
+        let kept = Kept::of(7_u8, 3);
+        assert_eq!(format!("{kept:?}"), "Kept(at sequence 3)");
+        assert_eq!(kept.get::<u8>(), Some((&7, 3)));
+        assert!(kept.get::<u16>().is_none());
     }
 }
