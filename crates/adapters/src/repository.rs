@@ -218,8 +218,8 @@ impl Repository {
     /// Several streams, each `(aggregate_type, aggregate_id)` of `streams`
     /// in sequence order, as a load of it reads it, in the order asked: in
     /// one round trip where the store can ([`EventStore::streams`]; the SQL
-    /// stores for two different streams). On the connection of a
-    /// [`Repository::holding`] scope around the caller, if any.
+    /// stores for two different streams). On the connection the command or
+    /// flow in progress holds, if any.
     pub async fn read_streams(
         &self,
         streams: &[(&str, &str)],
