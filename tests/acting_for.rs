@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cqrs_es::Aggregate;
+use cqrs_es::DomainEvent;
 use deleghe::adapters::runner::FlowRunner;
 use deleghe::adapters::{Actor, Deleghe, Metadata, ServiceError};
 use deleghe::domain::booking::{Booker, BookerCommand, BookingId, BookingStage, RequestBooking};
 use deleghe::domain::delegation::{
     DelegationError, Grantor, GrantorCommand, GrantorEvent, RevocationChannel,
 };
-use deleghe::domain::flows::{Command, Refusal};
+use deleghe::domain::flows::{Command, Event, Refusal};
 use deleghe::domain::pin::{PinCommand, PinError, PinHash, PinValidity};
 use deleghe::domain::{FiscalCode, Issuer, Policy};
 use support::*;
@@ -324,6 +325,49 @@ async fn d10_a_delegates_booking_overtaken_by_the_runner_answers_as_stored(store
     assert_eq!(booked.stage, BookingStage::Confirmed);
 }
 
+async fn d9_d12_a_delegate_cannot_issue_the_acting_check_itself(store: Store) {
+    // The check that the delegation is active (D9) is the service's, made
+    // with each command a delegate issues (D12): a delegate sending it as
+    // a command of their own is told there is no delegation to act
+    // through, and nothing is stored.
+    let rules = rules(&store).await;
+    delegated(&rules).await;
+    let before = rules.repository().read_log(0, 10_000).await.unwrap().len();
+    let command = Command::Grantor {
+        id: person(1),
+        command: GrantorCommand::ActFor {
+            delegate: person(2),
+            action: "booking.request".to_owned(),
+            at: t0(),
+        },
+    };
+    let refused = refusal(rules.run(command, &delegate_for_grantor()).await);
+    assert_eq!(refused.code(), "no_active_delegation");
+    let after = rules.repository().read_log(0, 10_000).await.unwrap().len();
+    assert_eq!(after, before);
+}
+
+async fn d12_a_delegates_flow_reports_every_event_it_stored(store: Store) {
+    // A delegate's booking for the grantor runs step by step (ADR 0015):
+    // its report holds the request's own event, then the confirmation.
+    let rules = rules(&store).await;
+    delegated(&rules).await;
+    let command = Command::Booker {
+        id: person(1),
+        command: BookerCommand::Request(Box::new(booking("b-1", person(1)))),
+    };
+    let report = rules.run(command, &delegate_for_grantor()).await.unwrap();
+    let booker_events: Vec<_> = report
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Booker(e) => Some(e.event_type()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(booker_events, ["BookingRequested", "BookingConfirmed"]);
+}
+
 macro_rules! on_every_store {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -369,4 +413,6 @@ on_every_store!(
     d12_actions_racing_a_revocation_are_each_before_it_or_refused,
     d12_a_command_whose_issuer_is_not_the_metadatas_is_refused,
     d10_a_delegates_booking_overtaken_by_the_runner_answers_as_stored,
+    d9_d12_a_delegate_cannot_issue_the_acting_check_itself,
+    d12_a_delegates_flow_reports_every_event_it_stored,
 );
