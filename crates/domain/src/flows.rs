@@ -534,10 +534,10 @@ mod tests {
         FiscalCode::parse(s).unwrap()
     }
 
-    #[test]
-    fn d10_a_repeated_step_continues_the_flow_like_its_event() {
-        let now = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
-        let request = RequestDelegation {
+    /// `d-1`: RSSMRA85T10A562S asks online for VRDLGU70A01H501O to act for
+    /// them, ordinary, no end, at `at`.
+    fn online_request(at: DateTime<Utc>) -> RequestDelegation {
+        RequestDelegation {
             id: DelegationId::parse("d-1").unwrap(),
             grantor: cf("RSSMRA85T10A562S"),
             delegate: cf("VRDLGU70A01H501O"),
@@ -546,8 +546,14 @@ mod tests {
             ends_on: None,
             meeting: None,
             evidence: Evidence::default(),
-            at: now,
-        };
+            at,
+        }
+    }
+
+    #[test]
+    fn d10_a_repeated_step_continues_the_flow_like_its_event() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let request = online_request(now);
         let first = Command::Grantor {
             id: request.grantor.clone(),
             command: GrantorCommand::Request {
@@ -590,17 +596,7 @@ mod tests {
     fn d10_a_registrations_request_names_the_delegates_stream_ahead() {
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
         let (grantor, delegate) = (cf("RSSMRA85T10A562S"), cf("VRDLGU70A01H501O"));
-        let request = RequestDelegation {
-            id: DelegationId::parse("d-1").unwrap(),
-            grantor: grantor.clone(),
-            delegate: delegate.clone(),
-            role: Role::Ordinary,
-            channel: Channel::Online,
-            ends_on: None,
-            meeting: None,
-            evidence: Evidence::default(),
-            at: now,
-        };
+        let request = online_request(now);
         let first = Command::Grantor {
             id: grantor.clone(),
             command: GrantorCommand::Request {
@@ -829,17 +825,7 @@ mod tests {
         let request = Command::Grantor {
             id: grantor.clone(),
             command: GrantorCommand::Request {
-                request: RequestDelegation {
-                    id: DelegationId::parse("d-1").unwrap(),
-                    grantor: grantor.clone(),
-                    delegate: delegate.clone(),
-                    role: Role::Ordinary,
-                    channel: Channel::Online,
-                    ends_on: None,
-                    meeting: None,
-                    evidence: Evidence::default(),
-                    at: t0(),
-                },
+                request: online_request(t0()),
                 by: acting.clone(),
             },
         };
