@@ -28,7 +28,7 @@
 
 mod process;
 
-use process::{cf, citizen_token, free_port};
+use process::{cf, citizen_token, exchange, free_port, Answer};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -44,8 +44,6 @@ use deleghe_app::counters::Counters;
 use deleghe_domain::{FiscalCode, Policy};
 use deleghe_testkit::invariants::{Bookings, Delegations};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Clients sending at once.
 const CLIENTS: usize = 8;
@@ -374,28 +372,12 @@ impl Drop for App {
     }
 }
 
-/// A whole answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    /// The head, status line and headers.
-    head: String,
-    body: Vec<u8>,
+/// What a test asks of an answer while the store is away.
+trait Unavailable {
+    fn unavailable(&self) -> Result<(), String>;
 }
 
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then_some(v.trim())
-        })
-    }
-
+impl Unavailable for Answer {
     /// Whether this is the answer of a store gone away: 503 problem+json,
     /// code `unavailable`, with `Retry-After`; else what is wrong with it.
     fn unavailable(&self) -> Result<(), String> {
@@ -437,66 +419,6 @@ async fn request(
             deleghe_app::Timeouts::default().request
         )),
     }
-}
-
-async fn exchange(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<(&str, Vec<u8>)>,
-) -> Result<Answer, String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("connection refused: {e}"))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    let body = match body {
-        Some((content_type, bytes)) => {
-            head.push_str(&format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                bytes.len()
-            ));
-            bytes
-        }
-        None => Vec::new(),
-    };
-    head.push_str("\r\n");
-    let mut message = head.into_bytes();
-    message.extend_from_slice(&body);
-    stream
-        .write_all(&message)
-        .await
-        .map_err(|e| format!("the request could not be sent: {e}"))?;
-    let mut answer = Vec::new();
-    stream
-        .read_to_end(&mut answer)
-        .await
-        .map_err(|e| format!("the answer could not be read: {e}"))?;
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let end = text
-        .find("\r\n\r\n")
-        .ok_or_else(|| format!("an answer cut short in its head: {text:?}"))?;
-    let status: u16 = text
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("no status line: {text:?}"))?;
-    let head = text[..end].to_owned();
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        })
-        .ok_or_else(|| format!("an answer without Content-Length: {text:?}"))?;
-    let body = answer[end + 4..].to_vec();
-    if body.len() != length {
-        return Err(format!("an answer cut short: {text:?}"));
-    }
-    Ok(Answer { status, head, body })
 }
 
 /// A write the app acknowledged (2xx), and whose it is.

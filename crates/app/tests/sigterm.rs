@@ -9,7 +9,7 @@
 
 mod process;
 
-use process::{cf, citizen_token, free_port};
+use process::{cf, citizen_token, exchange, free_port, NoAnswer, Outcome};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -118,28 +118,6 @@ impl Drop for App {
     }
 }
 
-/// What became of one request.
-#[derive(Debug)]
-enum Outcome {
-    /// The connection was refused: nothing was sent.
-    Refused,
-    /// The connection closed without a byte of answer: the request was not
-    /// taken (or its answer is unknown to the client, which may ask again).
-    Closed,
-    /// A whole answer.
-    Answered { status: u16, body: Vec<u8> },
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        match self {
-            Self::Answered { body, .. } => serde_json::from_slice(body)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body))),
-            other => panic!("no answer: {other:?}"),
-        }
-    }
-}
-
 /// One HTTP/1.1 request on a connection of its own. An answer cut short
 /// (a head without its whole body) fails the test: a request the app has
 /// taken is answered in full.
@@ -150,52 +128,12 @@ async fn request(
     token: Option<&str>,
     body: Option<(&str, Vec<u8>)>,
 ) -> Outcome {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
-        return Outcome::Refused;
-    };
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    match exchange(port, method, path, token, body).await {
+        Ok(answer) => answer.into(),
+        Err(NoAnswer::Refused(_)) => Outcome::Refused,
+        Err(NoAnswer::Closed(_)) => Outcome::Closed,
+        Err(cut @ NoAnswer::CutShort(_)) => panic!("{method} {path}: {cut}"),
     }
-    let body = match body {
-        Some((content_type, bytes)) => {
-            head.push_str(&format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                bytes.len()
-            ));
-            bytes
-        }
-        None => Vec::new(),
-    };
-    head.push_str("\r\n");
-    let mut message = head.into_bytes();
-    message.extend_from_slice(&body);
-    if stream.write_all(&message).await.is_err() {
-        return Outcome::Closed;
-    }
-    let mut answer = Vec::new();
-    if stream.read_to_end(&mut answer).await.is_err() && answer.is_empty() {
-        return Outcome::Closed;
-    }
-    if answer.is_empty() {
-        return Outcome::Closed;
-    }
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let Some(end) = text.find("\r\n\r\n") else {
-        panic!("an answer cut short in its head: {text:?}");
-    };
-    let status: u16 = text[9..12].parse().expect("a status line");
-    let length = text[..end]
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().unwrap())
-        })
-        .unwrap_or_else(|| panic!("an answer without Content-Length: {text:?}"));
-    let body = answer[end + 4..].to_vec();
-    assert_eq!(body.len(), length, "an answer cut short: {text:?}");
-    Outcome::Answered { status, body }
 }
 
 /// A request whose head is sent at once and whose body is held back until

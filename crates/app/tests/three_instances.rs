@@ -20,7 +20,7 @@
 
 mod process;
 
-use process::{cf, citizen_token, free_port};
+use process::{cf, citizen_token, exchange, free_port, NoAnswer, Outcome};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,8 +38,6 @@ use deleghe_domain::{FiscalCode, Policy};
 use deleghe_testkit::invariants::{Bookings, Delegations};
 use deleghe_testkit::store::StoreUnderTest;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Rounds of races; the instance is killed during [`KILL_IN_WAVE`].
 const WAVES: usize = 6;
@@ -162,27 +160,6 @@ impl Drop for Instance {
     }
 }
 
-/// What became of one request.
-#[derive(Debug)]
-enum Outcome {
-    /// The connection was refused: nothing was sent.
-    Refused,
-    /// The connection closed without a whole answer: unknown to the client.
-    Closed,
-    /// A whole answer.
-    Answered { status: u16, body: Vec<u8> },
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        match self {
-            Self::Answered { body, .. } => serde_json::from_slice(body)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body))),
-            other => panic!("no answer: {other:?}"),
-        }
-    }
-}
-
 /// One HTTP/1.1 request on a connection of its own. A killed instance may
 /// cut an answer short: that is `Closed`, like no answer at all.
 async fn request(
@@ -192,46 +169,11 @@ async fn request(
     token: Option<&str>,
     body: Option<(&str, Vec<u8>)>,
 ) -> Outcome {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
-        return Outcome::Refused;
-    };
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    match exchange(port, method, path, token, body).await {
+        Ok(answer) => answer.into(),
+        Err(NoAnswer::Refused(_)) => Outcome::Refused,
+        Err(NoAnswer::Closed(_) | NoAnswer::CutShort(_)) => Outcome::Closed,
     }
-    let body = match body {
-        Some((content_type, bytes)) => {
-            head.push_str(&format!(
-                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
-                bytes.len()
-            ));
-            bytes
-        }
-        None => Vec::new(),
-    };
-    head.push_str("\r\n");
-    let mut message = head.into_bytes();
-    message.extend_from_slice(&body);
-    if stream.write_all(&message).await.is_err() {
-        return Outcome::Closed;
-    }
-    let mut answer = Vec::new();
-    let read = stream.read_to_end(&mut answer).await;
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let Some(end) = text.find("\r\n\r\n") else {
-        return Outcome::Closed;
-    };
-    let status: u16 = text[9..12].parse().expect("a status line");
-    let length = text[..end].lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.eq_ignore_ascii_case("content-length")
-            .then(|| value.trim().parse::<usize>().unwrap())
-    });
-    let body = answer[end + 4..].to_vec();
-    if read.is_err() || length.is_some_and(|n| n != body.len()) {
-        return Outcome::Closed;
-    }
-    Outcome::Answered { status, body }
 }
 
 /// A write some instance acknowledged (2xx).
