@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
@@ -24,11 +25,17 @@ pub fn run(
     seconds: u64,
     work: &Path,
 ) -> Result<Sample, String> {
+    // Each run names its streams apart from every earlier run's (the
+    // script's `:slice`), on tables that keep every slice's rows.
+    static SLICE: AtomicU64 = AtomicU64::new(1);
+    let slice = SLICE.fetch_add(1, Ordering::Relaxed);
     let options = PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
     let prefix = work.join(format!("pgbench-{schema}-{clients}"));
     let output = Command::new(pgbench)
         .env("PGOPTIONS", format!("-c search_path={schema}"))
-        .args(["-n", "-M", "prepared", "-f"])
+        .args(["-n", "-M", "prepared", "-D"])
+        .arg(format!("slice={slice}"))
+        .arg("-f")
         .arg(script)
         .args(["-c", &clients.to_string()])
         .args(["-j", &clients.min(2).to_string()])
