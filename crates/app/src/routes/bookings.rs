@@ -110,6 +110,7 @@ pub async fn slots(
         (status = 400, description = "`invalid_request` (e.g. a bad phone), `invalid_fiscal_code`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "unknown counter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`counter_already_booked`, `booking_limit_reached`, `slot_not_offered`, `mode_not_offered`, `slot_full`, `slot_started`, `grantor_details_required`, `self_delegation`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator; `not_allowed_when_acting` (D12): a web meeting at the delegations counter asked for with an act-as token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create(
@@ -208,6 +209,11 @@ async fn book(
         at: state.now(),
         booked_by,
     };
+    // D12: a web meeting that would register a delegation is asked for by
+    // the would-be delegate in person, never by a delegate acting for them.
+    if request.registers_a_delegation() && request.booked_by.is_none() {
+        caller.own_citizen()?;
+    }
     let booking = state
         .service()
         .book(request, &caller.metadata(channel))

@@ -28,9 +28,14 @@ use crate::state::AppState;
 /// Who may issue a meeting command.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Who {
+    /// The booker in person (D12: not a delegate acting for them, as the
+    /// meeting registers a delegation to the booker).
     Booker,
     Operator,
+    /// The booker in person, or an operator.
     BookerOrOperator,
+    /// Reading: the booker (or a delegate acting for them), or an operator.
+    Anyone,
 }
 
 /// The web-meeting booking `id`, if the caller may act on its meeting as
@@ -47,9 +52,14 @@ async fn booking_for(
             caller.operator()?;
         }
         Who::Booker => {
-            caller.citizen()?;
+            caller.own_citizen()?;
         }
-        Who::BookerOrOperator => {}
+        Who::BookerOrOperator => {
+            if caller.operator().is_err() {
+                caller.own_citizen()?;
+            }
+        }
+        Who::Anyone => {}
     }
     let missing = || AppError::not_found(format!("meeting of booking {id}"));
     let b = state.booking(id).await?;
@@ -153,7 +163,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<MeetingDto>, AppError> {
-    let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
+    let b = booking_for(&state, &caller, &id, Who::Anyone).await?;
     let m = state.service().meeting(&b.id).await?;
     Ok(Json(MeetingDto::from(&m)))
 }
@@ -310,7 +320,7 @@ pub async fn download(
     caller: Caller,
     Path((id, document)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
+    let b = booking_for(&state, &caller, &id, Who::Anyone).await?;
     let missing = || AppError::not_found(format!("document {document}"));
     let meeting = state.service().meeting(&b.id).await?;
     let Some(attached) = meeting.documents().iter().find(|d| d.sha256 == document) else {

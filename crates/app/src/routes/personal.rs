@@ -54,7 +54,10 @@ async fn mark(
     id: &str,
     read: bool,
 ) -> Result<Json<NoticeDto>, AppError> {
-    let me = caller.citizen()?;
+    // D12, N7: a delegate acting for the citizen reads their notices but
+    // does not mark or delete them; what is done in the citizen's name
+    // stays before them as it was told.
+    let me = caller.own_citizen()?;
     let models = state.read(at).await?;
     let found = if read {
         models.mark_notice_read(me, id).await?
@@ -78,6 +81,7 @@ async fn mark(
         (status = 422, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log, which no write answered", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator, or an act-as session (`not_allowed_when_acting`, D12)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn mark_read(
@@ -97,6 +101,7 @@ pub async fn mark_read(
         (status = 422, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log, which no write answered", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator, or an act-as session (`not_allowed_when_acting`, D12)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn mark_unread(
@@ -116,6 +121,7 @@ pub async fn mark_unread(
         (status = 422, description = "`position_beyond_log`: a `min_position` or `If-Min-Position` past the end of the log, which no write answered", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`read_models_behind`: the read models did not reach the position asked for in time; `Retry-After` says when to ask again", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator, or an act-as session (`not_allowed_when_acting`, D12)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn delete_notice(
@@ -124,7 +130,8 @@ pub async fn delete_notice(
     at: MinPosition,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let me = caller.citizen()?;
+    // D12, N7: not by a delegate acting for the citizen (see `mark`).
+    let me = caller.own_citizen()?;
     if state.read(at).await?.delete_notice(me, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

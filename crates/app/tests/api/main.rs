@@ -120,6 +120,8 @@ scenarios!(
     security_acting::d12_an_act_as_token_cannot_revoke_the_grantors_delegation,
     security_acting::d12_a_booking_held_past_a_counter_revocation_is_refused,
     security_acting::d12_an_act_as_token_cannot_issue_the_grantors_pin,
+    security_acting::d12_n7_an_act_as_token_cannot_mark_or_delete_the_grantors_notices,
+    security_acting::d12_an_act_as_token_cannot_book_or_attend_a_delegation_web_meeting,
     security_meetings::m10_the_access_code_is_stored_nowhere,
     security_meetings::m10_ten_wrong_codes_lock_joining_until_a_new_code,
     security_meetings::m11_operators_handle_their_own_office_only,

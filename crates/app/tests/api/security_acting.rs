@@ -7,7 +7,7 @@ use axum::http::{header, Method, Request};
 use chrono::Duration;
 use serde_json::json;
 
-use crate::support::{cf, t0, Api};
+use crate::support::{cf, pdf, t0, tuesday_9, Api, TUESDAY_9};
 
 /// Grantor `g` delegates online to `d`; `d` opens an act-as session.
 async fn acting(api: &Api, g: &str, d: &str) -> (String, String) {
@@ -154,3 +154,106 @@ pub async fn d12_an_act_as_token_cannot_issue_the_grantors_pin(api: Api) {
         .await
         .ok(201);
 }
+
+/// Finding (hostile probe): an act-as token marked and deleted the
+/// grantor's notices, the N7 notice of the delegation itself among them,
+/// leaving the grantor an empty personal area. A delegate acting for the
+/// grantor reads their notices (D12: reading) but neither marks nor deletes
+/// them: the grantor is told what is done in their name.
+pub async fn d12_n7_an_act_as_token_cannot_mark_or_delete_the_grantors_notices(api: Api) {
+    let (g, d) = (cf(1), cf(2));
+    let (_, token) = acting(&api, &g, &d).await;
+    api.sent_sms().await; // the notices due are delivered
+    let own = api.citizen(&g);
+    let before = api.get("/v1/me/notices", &own).await.ok(200)["items"].clone();
+    let items = before.as_array().unwrap();
+    assert!(
+        items.iter().any(|n| n["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("registrata"))),
+        "the grantor was told of the registration (N7): {before}"
+    );
+    let read = api.get("/v1/me/notices", &token).await.ok(200);
+    assert_eq!(
+        read["items"], before,
+        "the delegate reads the grantor's notices"
+    );
+    for notice in items {
+        let id = notice["id"].as_str().unwrap();
+        api.post_empty(&format!("/v1/me/notices/{id}/read"), &token)
+            .await
+            .refused(403, "not_allowed_when_acting");
+        api.post_empty(&format!("/v1/me/notices/{id}/unread"), &token)
+            .await
+            .refused(403, "not_allowed_when_acting");
+        api.delete(&format!("/v1/me/notices/{id}"), &token)
+            .await
+            .refused(403, "not_allowed_when_acting");
+    }
+    let after = api.get("/v1/me/notices", &own).await.ok(200)["items"].clone();
+    assert_eq!(after, before, "the grantor's notices untouched");
+}
+
+/// Finding (hostile probe): a delegate acting for G booked a web meeting at
+/// the delegations counter naming a third citizen as grantor, joined it,
+/// consented to the recording and uploaded the documents in G's name; the
+/// operator completed it, and G became that citizen's delegate. A web
+/// meeting registers a delegation to its booker, and D12 lets a delegate
+/// acting for G register none: the booking, the joining, the consent and the
+/// uploads are G's in person (403 `not_allowed_when_acting`, nothing
+/// stored). Reading the meeting stays open to the delegate.
+pub async fn d12_an_act_as_token_cannot_book_or_attend_a_delegation_web_meeting(api: Api) {
+    let (g, d, t) = (cf(1), cf(2), cf(3));
+    let (_, token) = acting(&api, &g, &d).await;
+    let before = api.events().await;
+    api.post(
+        "/v1/bookings",
+        &token,
+        json!({
+            "counter": "deleghe-web-meeting",
+            "start": TUESDAY_9,
+            "mode": "web_meeting",
+            "reason": "Registrazione delega",
+            "phone": "333 123 4567",
+            "grantor": {"fiscal_code": t, "first_name": "Mario", "last_name": "Rossi"},
+        }),
+    )
+    .await
+    .refused(403, "not_allowed_when_acting");
+    assert_eq!(api.events().await, before, "nothing stored");
+
+    // G's own meeting, booked in person: G's to attend, not the delegate's.
+    let booked = api.book_meeting(&g, &t).await;
+    let base = format!("/v1/bookings/{}/meeting", booked["id"].as_str().unwrap());
+    let code = api.sms_code(booked["id"].as_str().unwrap()).await;
+    api.set_now(tuesday_9());
+    let before = api.events().await;
+    api.post(&format!("{base}/join"), &token, json!({"code": code}))
+        .await
+        .refused(403, "not_allowed_when_acting");
+    api.post(
+        &format!("{base}/consent"),
+        &token,
+        json!({"recording": true}),
+    )
+    .await
+    .refused(403, "not_allowed_when_acting");
+    api.post_raw(
+        &format!("{base}/documents?kind=aa08"),
+        Some(&token),
+        "application/pdf",
+        pdf(2048),
+    )
+    .await
+    .refused(403, "not_allowed_when_acting");
+    assert_eq!(api.events().await, before, "nothing stored");
+    assert_eq!(api.get(&base, &token).await.ok(200)["state"], "scheduled");
+    api.post(
+        &format!("{base}/join"),
+        &api.citizen(&g),
+        json!({"code": code}),
+    )
+    .await
+    .ok(200);
+}
+

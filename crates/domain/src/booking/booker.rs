@@ -327,6 +327,16 @@ pub struct RequestBooking {
     pub booked_by: Option<BookedBy>,
 }
 
+impl RequestBooking {
+    /// B5, M1: a web meeting at the delegations counter, whose completion
+    /// registers a delegation to the booker (the grantor named in the
+    /// request is the one who delegates). D12: a delegate acting for a
+    /// grantor may not ask for one in the grantor's name.
+    pub fn registers_a_delegation(&self) -> bool {
+        self.mode == Mode::WebMeeting && self.counter.counter_type == DELEGATIONS_COUNTER_TYPE
+    }
+}
+
 /// What may be asked of a citizen's bookings: the citizen's orders, and the
 /// steps of the booking flow ([`flow`](super::flow)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -670,8 +680,7 @@ impl Booker {
             return Err(BookingError::SlotStarted);
         }
         // B5.
-        let needs_grantor =
-            r.mode == Mode::WebMeeting && r.counter.counter_type == DELEGATIONS_COUNTER_TYPE;
+        let needs_grantor = r.registers_a_delegation();
         if needs_grantor {
             match &r.grantor {
                 None => return Err(BookingError::GrantorDetailsRequired),
