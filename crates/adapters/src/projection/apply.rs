@@ -18,9 +18,9 @@ use deleghe_domain::delegation::{Delegation, GrantorEvent};
 use deleghe_domain::flows::Event;
 use deleghe_domain::meeting::{Meeting, MeetingEvent};
 use deleghe_domain::notification::{
-    on_booking_event, on_delegation_event, on_meeting_event, OutboxOp,
+    on_booking_acted_for, on_booking_event, on_delegation_event, on_meeting_event, OutboxOp,
 };
-use deleghe_domain::Policy;
+use deleghe_domain::{FiscalCode, Policy};
 
 use crate::error::ServiceError;
 use crate::events::{LoggedEvent, Payload};
@@ -81,16 +81,24 @@ pub(crate) async fn apply(
         event.payload,
         Payload::Process(Event::Grantor(GrantorEvent::DelegateActed { .. }))
     );
-    if let Some(grantor) = event.metadata.get("on_behalf_of").filter(|_| !guard) {
+    let on_behalf_of = event.metadata.get("on_behalf_of").filter(|_| !guard);
+    if let Some(grantor) = on_behalf_of {
         batch.insert_audit(audit_row(event, grantor));
     }
+    // N7, D9: the delegate who acted, told to the grantor with what they did.
+    let delegate = on_behalf_of
+        .and(event.metadata.get("actor"))
+        .and_then(|actor| actor.strip_prefix("citizen:"))
+        .and_then(|code| FiscalCode::parse(code).ok());
     for sha256 in document_references(&event.payload) {
         batch.refer_to_document(sha256, event.position);
     }
     let position = event.position;
     let ops = match &event.payload {
         Payload::Process(Event::Grantor(e)) => delegation(batch, e, position, cx).await?,
-        Payload::Process(Event::Booker(e)) => booking(batch, e, position, cx).await?,
+        Payload::Process(Event::Booker(e)) => {
+            booking(batch, e, position, cx, delegate.as_ref()).await?
+        }
         Payload::Process(Event::Slot(e)) => {
             place(batch, &event.aggregate_id, e, position).await?;
             vec![]
@@ -224,6 +232,7 @@ async fn booking(
     event: &BookerEvent,
     position: i64,
     cx: &Context<'_>,
+    acted_by: Option<&FiscalCode>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
     let id = event.booking_id();
     let stored = batch.booking(id.as_str()).await?.map(|row| row.position);
@@ -240,7 +249,10 @@ async fn booking(
             meeting: Meeting::default(),
             position,
         };
-        let ops = on_booking_event(event, &row.booking, cx.policy, at);
+        let mut ops = on_booking_event(event, &row.booking, cx.policy, at);
+        if let Some(delegate) = acted_by {
+            ops.extend(on_booking_acted_for(event, &row.booking, delegate, at));
+        }
         batch.put_booking(row);
         return Ok(ops);
     }
@@ -251,7 +263,11 @@ async fn booking(
     // The booker aggregate's own transitions (Booking::apply).
     row.booking.apply(event);
     row.position = position;
-    Ok(on_booking_event(event, &row.booking, cx.policy, at))
+    let mut ops = on_booking_event(event, &row.booking, cx.policy, at);
+    if let Some(delegate) = acted_by {
+        ops.extend(on_booking_acted_for(event, &row.booking, delegate, at));
+    }
+    Ok(ops)
 }
 
 // ------------------------------------------------------------ slot places

@@ -122,6 +122,7 @@ scenarios!(
     security_acting::d12_an_act_as_token_cannot_issue_the_grantors_pin,
     security_acting::d12_n7_an_act_as_token_cannot_mark_or_delete_the_grantors_notices,
     security_acting::d12_an_act_as_token_cannot_book_or_attend_a_delegation_web_meeting,
+    security_acting::n7_d9_a_booking_made_or_cancelled_for_the_grantor_is_told_to_them,
     security_meetings::m10_the_access_code_is_stored_nowhere,
     security_meetings::m10_ten_wrong_codes_lock_joining_until_a_new_code,
     security_meetings::m11_operators_handle_their_own_office_only,

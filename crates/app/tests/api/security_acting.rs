@@ -257,3 +257,91 @@ pub async fn d12_an_act_as_token_cannot_book_or_attend_a_delegation_web_meeting(
     .ok(200);
 }
 
+/// Finding (hostile probe): a delegate acting for G booked and cancelled in
+/// G's name, giving their own phone; the SMS went to that phone and G was
+/// told nothing of the cancellation. N7, D9: what is done in G's name is
+/// told to G, by a notice in their personal area and at the mobile G keeps
+/// in their contacts, naming the delegate.
+pub async fn n7_d9_a_booking_made_or_cancelled_for_the_grantor_is_told_to_them(api: Api) {
+    let (g, d) = (cf(1), cf(2));
+    api.put(
+        "/v1/me/contacts",
+        &api.citizen(&g),
+        json!({"phone": "3471230001"}),
+    )
+    .await
+    .ok(200);
+    let (_, token) = acting(&api, &g, &d).await;
+    let booked = api
+        .post(
+            "/v1/bookings",
+            &token,
+            json!({
+                "counter": "pensioni-roma", "start": "2026-12-02T08:30:00+01:00",
+                "mode": "in_person", "reason": "Pensione", "phone": "3339990000"
+            }),
+        )
+        .await
+        .ok(201);
+    let id = booked["id"].as_str().unwrap();
+    assert_eq!(booked["booker"], g.as_str());
+    api.delete(&format!("/v1/bookings/{id}"), &token)
+        .await
+        .ok(200);
+
+    let sms = api.sent_sms().await;
+    let to_grantor: Vec<_> = sms
+        .iter()
+        .filter(|l| l.to == "+393471230001" && l.text.contains("a suo nome"))
+        .collect();
+    assert_eq!(to_grantor.len(), 2, "asked for and cancelled: {sms:?}");
+    assert!(to_grantor.iter().all(|l| l.text.contains(&d)), "{sms:?}");
+    let notices = api.get("/v1/me/notices", &api.citizen(&g)).await.ok(200)["items"].clone();
+    let titles: Vec<&str> = notices
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["title"].as_str())
+        .collect();
+    for told in [
+        "Prenotazione chiesta a suo nome",
+        "Prenotazione annullata a suo nome",
+    ] {
+        assert!(titles.contains(&told), "{told}: {notices}");
+    }
+    // The grantor's own booking, in person, tells them nothing of the kind.
+    let own = api
+        .post(
+            "/v1/bookings",
+            &api.citizen(&g),
+            json!({
+                "counter": "pensioni-roma", "start": "2026-12-02T08:30:00+01:00",
+                "mode": "in_person", "reason": "Pensione", "phone": "3471230001"
+            }),
+        )
+        .await
+        .ok(201);
+    api.delete(
+        &format!("/v1/bookings/{}", own["id"].as_str().unwrap()),
+        &api.citizen(&g),
+    )
+    .await
+    .ok(200);
+    api.sent_sms().await;
+    let after = api.get("/v1/me/notices", &api.citizen(&g)).await.ok(200)["items"].clone();
+    let acted = |n: &serde_json::Value| {
+        n["title"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("a suo nome"))
+    };
+    assert_eq!(
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| acted(n))
+            .count(),
+        2,
+        "{after}"
+    );
+}

@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::delegation::channels;
 use super::text::{self, io_notification};
 use super::{access_code_placeholder, keys, Channel, Notification, OutboxOp};
 use crate::booking::{BookerEvent, Booking, BookingId, BookingStage};
 use crate::meeting::MeetingEvent;
 use crate::schedule::{Mode, DELEGATIONS_COUNTER_TYPE};
-use crate::Policy;
+use crate::{FiscalCode, Policy};
 
 /// N3: the title of the calendar notice of a telematic booking (web meeting or
 /// phone callback), as in the guide.
@@ -64,6 +65,64 @@ pub fn on_booking_event(
         }],
         _ => vec![],
     }
+}
+
+/// N7, D9: a booking asked for or cancelled by a delegate acting for the
+/// booker is told to the booker, naming the delegate, on N7's channels: a
+/// notice in their personal area (always), an SMS to the mobile in their
+/// contacts and an IO message (resolved when sent, as for a delegation's
+/// notices). Nothing is done in someone's name without them being told;
+/// the SMS of N1 goes to the phone the booking names, which the delegate
+/// chose. `delegate` is who acted, from the event's metadata; `booking` is
+/// the booking as the event leaves it; due at `now`. Other events, and an
+/// event about another booking, send nothing.
+///
+/// Keys are `booking:{id}:acted-for:{requested|cancelled}:{channel}` (N6).
+pub fn on_booking_acted_for(
+    event: &BookerEvent,
+    booking: &Booking,
+    delegate: &FiscalCode,
+    now: DateTime<Utc>,
+) -> Vec<OutboxOp> {
+    let (purpose, subject, done) = match event {
+        BookerEvent::BookingRequested(b) if b.id == booking.id => (
+            "requested",
+            "Prenotazione chiesta a suo nome",
+            "ha chiesto a suo nome",
+        ),
+        BookerEvent::BookingCancelled { id, .. } if *id == booking.id => (
+            "cancelled",
+            "Prenotazione annullata a suo nome",
+            "ha annullato a suo nome",
+        ),
+        _ => return vec![],
+    };
+    let body = format!(
+        "INPS: {delegate}, suo delegato, {done} la prenotazione allo sportello {} (sede {}) \
+         del {} ore {}.",
+        booking.counter_name,
+        booking.office,
+        text::date(booking.slot.start),
+        text::time(booking.slot.start),
+    );
+    channels(&booking.booker)
+        .into_iter()
+        .map(|channel| {
+            let key = keys::booking_acted_for(&booking.id, purpose, &channel);
+            OutboxOp::Schedule(match channel {
+                Channel::Io { fiscal_code } => {
+                    io_notification(key, fiscal_code, now, subject, &body)
+                }
+                channel => Notification {
+                    key,
+                    channel,
+                    due_at: now,
+                    title: subject.to_owned(),
+                    body: body.clone(),
+                },
+            })
+        })
+        .collect()
 }
 
 /// M10: the SMS that carries a new access code, issued by an operator, to

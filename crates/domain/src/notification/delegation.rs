@@ -203,7 +203,7 @@ pub fn on_delegation_event(
 
 /// Where each notice to `citizen` goes: the personal area, the mobile in
 /// the contacts, the IO app.
-fn channels(citizen: &FiscalCode) -> [Channel; 3] {
+pub(super) fn channels(citizen: &FiscalCode) -> [Channel; 3] {
     [
         Channel::CalendarNotice {
             citizen: citizen.clone(),

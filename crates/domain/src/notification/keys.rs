@@ -43,6 +43,12 @@ pub fn booking_cancellation_sms(id: &BookingId) -> String {
     format!("booking:{id}:sms:cancellation")
 }
 
+/// N7, D9: `booking:{id}:acted-for:{purpose}:{channel}`, what a delegate
+/// acting for the booker did to the booking (`requested`, `cancelled`).
+pub fn booking_acted_for(id: &BookingId, purpose: &str, channel: &Channel) -> String {
+    format!("booking:{id}:acted-for:{purpose}:{}", channel.as_str())
+}
+
 /// N4: `delegation:{id}:{notice}:{party}:{channel}`, e.g.
 /// `delegation:d-1:registered:grantor:sms`.
 pub fn delegation(

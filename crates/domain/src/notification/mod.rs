@@ -16,6 +16,8 @@
 //! - [`IoMessage`]: the validated content of an IO message (N5);
 //! - [`on_booking_event`]: N1 confirmation SMS, N2 reminder SMS and its
 //!   withdrawal, N3 calendar notice, N5 IO copy of the summary;
+//! - [`on_booking_acted_for`]: N7, D9 a booking asked for or cancelled by a
+//!   delegate acting for the booker, told to the booker on every channel;
 //! - [`on_meeting_event`]: M10 the SMS with a new access code;
 //! - [`on_delegation_event`]: N4, N7 registration, confirmation, rejection,
 //!   revocation and expiry, told to grantor and delegate on every channel;
@@ -85,7 +87,9 @@ pub mod keys;
 mod model;
 mod text;
 
-pub use booking::{meeting_link, on_booking_event, on_meeting_event, CALENDAR_TITLE};
+pub use booking::{
+    meeting_link, on_booking_acted_for, on_booking_event, on_meeting_event, CALENDAR_TITLE,
+};
 pub use codes::{access_code_placeholder, fill_access_codes, PlaceholderError};
 pub use delegation::{on_delegation_event, DelegationNotice, Party};
 pub use io::{

@@ -284,6 +284,59 @@ fn n2_no_reminder_once_the_slot_has_started_or_the_booking_is_over() {
     assert!(!keys_of(&ops).contains(&"booking:b-2:sms:reminder".to_owned()));
 }
 
+/// N7, D9: a booking asked for, then cancelled, by a delegate acting for the
+/// booker is told to the booker on every N7 channel, naming the delegate;
+/// what a booking's own events send is unchanged, and a confirmation, or an
+/// event of another booking, adds nothing.
+#[test]
+fn n7_d9_a_booking_a_delegate_asked_for_or_cancelled_is_told_to_the_booker() {
+    let delegate = cf(GRANTOR);
+    let mut b = web_booking("b-7");
+    b.stage = BookingStage::Pending;
+    let requested = BookerEvent::BookingRequested(Box::new(b.clone()));
+    let ops = on_booking_acted_for(&requested, &b, &delegate, booked_at());
+    assert_eq!(ops.len(), 3, "{ops:#?}");
+    let notice = find(&ops, "booking:b-7:acted-for:requested:calendar");
+    assert_eq!(
+        notice.channel,
+        Channel::CalendarNotice {
+            citizen: b.booker.clone()
+        }
+    );
+    assert_eq!(notice.title, "Prenotazione chiesta a suo nome");
+    assert!(notice.body.contains(GRANTOR), "{}", notice.body);
+    assert!(notice.body.contains("31/03/2026"), "{}", notice.body);
+    assert_eq!(notice.due_at, booked_at());
+    let sms = find(&ops, "booking:b-7:acted-for:requested:mobile");
+    assert_eq!(
+        sms.channel,
+        Channel::Mobile {
+            citizen: b.booker.clone()
+        }
+    );
+    assert!(sms.body.contains(GRANTOR));
+    let io = find(&ops, "booking:b-7:acted-for:requested:io");
+    assert_eq!(
+        io.channel,
+        Channel::Io {
+            fiscal_code: b.booker.clone()
+        }
+    );
+
+    let at = booked_at() + Duration::days(1);
+    b.stage = BookingStage::Cancelled { at };
+    let ops = on_booking_acted_for(&cancelled(&b, at), &b, &delegate, at);
+    let notice = find(&ops, "booking:b-7:acted-for:cancelled:calendar");
+    assert_eq!(notice.title, "Prenotazione annullata a suo nome");
+    assert!(notice.body.contains(GRANTOR) && notice.body.contains("annullato"));
+    assert_eq!(notice.due_at, at);
+    assert_eq!(ops.len(), 3, "{ops:#?}");
+
+    assert!(on_booking_acted_for(&confirmed(&b, at), &b, &delegate, at).is_empty());
+    let other = web_booking("b-8");
+    assert!(on_booking_acted_for(&cancelled(&other, at), &b, &delegate, at).is_empty());
+}
+
 #[test]
 fn n2_cancellation_withdraws_the_reminder_with_the_same_key() {
     let mut b = web_booking("b-1");
