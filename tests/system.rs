@@ -277,7 +277,8 @@ async fn the_projector_is_woken_by_an_append_not_only_by_its_poll() {
 /// ADR 0014: the read models at a position. Naming none, or one already
 /// applied, they answer as they are; naming a later one, the read brings
 /// them up to it (no worker runs here); with no time to wait, it answers
-/// `Behind`; past the log's end, `BeyondLog`.
+/// `Behind`; past the log's end, `BeyondLog`, at once, however far behind
+/// the read models are.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_wait_for_the_position_they_name_and_no_longer() {
     use deleghe::adapters::ServiceError;
@@ -303,6 +304,15 @@ async fn reads_wait_for_the_position_they_name_and_no_longer() {
         match system.read_models_at(Some(head), Duration::ZERO).await {
             Err(ServiceError::Behind { wanted, reached }) => {
                 assert_eq!((wanted, reached), (head, 0), "{store:?}");
+            }
+            other => panic!("{store:?}: {:?}", other.map(|_| ())),
+        }
+        // Past the log's end while the read models are behind and no
+        // catch-up can end in time (a store under load, found by a hostile
+        // probe): refused by the log at once, not `Behind` at the deadline.
+        match system.read_models_at(Some(head + 1), Duration::ZERO).await {
+            Err(ServiceError::BeyondLog { wanted, head: at }) => {
+                assert_eq!((wanted, at), (head + 1, head), "{store:?}");
             }
             other => panic!("{store:?}: {:?}", other.map(|_| ())),
         }

@@ -281,6 +281,15 @@ impl System {
         };
         let deadline = tokio::time::Instant::now() + wait;
         let mut reached = self.0.projector.checkpoint().await?;
+        if reached < wanted {
+            // A position no write answered is refused by the log itself, at
+            // once: not `Behind` at the deadline when the read models lag
+            // (a store under load), nor a catch-up started for it.
+            let head = self.0.repository.log_head().await?;
+            if head < wanted {
+                return Err(ServiceError::BeyondLog { wanted, head });
+            }
+        }
         while reached < wanted {
             if tokio::time::Instant::now() >= deadline {
                 return Err(ServiceError::Behind { wanted, reached });
@@ -294,14 +303,9 @@ impl System {
                 Ok(Err(failed)) => return Err(ServiceError::Unavailable(Box::new(failed))),
                 Err(_) => return Err(ServiceError::Behind { wanted, reached }),
             }
+            // A catch-up applies every event stored before it began, and the
+            // log held `wanted` before the first: the next one reaches it.
             reached = self.0.projector.checkpoint().await?;
-            if reached < wanted {
-                // A catch-up applies every event stored before it began.
-                let head = self.0.repository.log_head().await?;
-                if head < wanted {
-                    return Err(ServiceError::BeyondLog { wanted, head });
-                }
-            }
         }
         Ok(&self.0.read)
     }
