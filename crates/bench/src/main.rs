@@ -97,7 +97,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "bare,bare-ours,pgbench,single,registration,counter-registration,counter-registration-workers,booking,revocation"
+        default_value = "bare,bare-ours,pgbench,single,registration,registration-statements,counter-registration,counter-registration-workers,booking,revocation"
     )]
     scenarios: Vec<Only>,
     /// The pgbench program (baseline b); skipped with a note if it cannot run.
@@ -141,6 +141,9 @@ enum Only {
     Pgbench,
     Single,
     Registration,
+    /// The online registration's reads and append through the store port
+    /// alone, no rules (c).
+    RegistrationStatements,
     /// What `POST /v1/counter/delegations` does, through the library.
     CounterRegistration,
     /// The same, on a store of its own with the app's background workers
@@ -159,6 +162,7 @@ enum Scenario {
     PgbenchOurs,
     Single,
     Registration,
+    RegistrationStatements,
     CounterRegistration,
     CounterRegistrationWorkers,
     Booking,
@@ -180,6 +184,7 @@ impl Scenario {
             Scenario::PgbenchOurs => "(b') pgbench, our table",
             Scenario::Single => "single-aggregate command",
             Scenario::Registration => "online registration (flow)",
+            Scenario::RegistrationStatements => "(c) its reads + append alone",
             Scenario::CounterRegistration => "counter registration (flow)",
             Scenario::CounterRegistrationWorkers => "workers + counter reg.",
             Scenario::Booking => "booking (flow)",
@@ -336,6 +341,12 @@ impl Report {
                         "online registration",
                     ));
                 }
+                if l.scenario == Scenario::Registration {
+                    out.extend(over(
+                        self.find(l.store, Scenario::RegistrationStatements, l.concurrency),
+                        "its reads + append alone",
+                    ));
+                }
                 out.extend(over(
                     self.find(l.store, Scenario::Bare, l.concurrency),
                     "bare",
@@ -351,7 +362,7 @@ impl Report {
                     ));
                 }
             }
-            Scenario::BareOurs => {
+            Scenario::BareOurs | Scenario::RegistrationStatements => {
                 out.extend(over(
                     self.find(l.store, Scenario::Bare, l.concurrency),
                     "bare",
@@ -446,6 +457,19 @@ impl Report {
                     target(
                         &format!("{store}: online registration >= 0.9x bare command, c={c}"),
                         r.rate() / b.rate(),
+                        0.9,
+                    );
+                }
+                if let (Some(r), Some(f)) = (
+                    self.find(store, Scenario::Registration, c),
+                    self.find(store, Scenario::RegistrationStatements, c),
+                ) {
+                    target(
+                        &format!(
+                            "{store}: or, its floor: online registration >= 0.9x its reads + \
+                             append alone (c), c={c}"
+                        ),
+                        r.rate() / f.rate(),
                         0.9,
                     );
                 }
@@ -800,6 +824,11 @@ async fn commands(store: Store, plan: &Plan, report: &mut Report) -> Result<()> 
     if wants(Only::Registration) {
         let op = scenarios::registration(service.clone());
         jobs.push((Scenario::Registration, Job::Op(Arc::new(op))));
+    }
+    if wants(Only::RegistrationStatements) {
+        let template = scenarios::registration_template(&service, &repository).await?;
+        let op = scenarios::registration_statements(repository.clone(), Arc::new(template));
+        jobs.push((Scenario::RegistrationStatements, Job::Op(Arc::new(op))));
     }
     let desk = if wants(Only::CounterRegistration) {
         let desk = counter_desk(&service, &repository).await?;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore, SerializedEvent};
 use cqrs_es::CqrsFramework;
 use deleghe_adapters::documents::DocumentStore;
 use deleghe_adapters::projection::DelegationView;
@@ -59,6 +59,94 @@ pub fn single_command(
                     events.len()
                 )));
             }
+            Ok(())
+        })
+    }
+}
+
+/// The events one online registration appends, captured from one made
+/// through `service` on `repository`: the template of
+/// [`registration_statements`].
+pub async fn registration_template(
+    service: &Arc<Deleghe>,
+    repository: &Repository,
+) -> Result<Vec<SerializedEvent>, String> {
+    let head = repository.log_head().await.map_err(|e| e.to_string())?;
+    registration(service.clone())()
+        .await
+        .map_err(|e| format!("a registration failed: {e:?}"))?;
+    let events: Vec<SerializedEvent> = repository
+        .read_log(head, 100)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|p| p.event)
+        .collect();
+    let streams = streams_of(&events).len();
+    if streams != 2 {
+        return Err(format!(
+            "a registration appended to {streams} streams, expected 2"
+        ));
+    }
+    Ok(events)
+}
+
+/// Each stream `events` name, `(aggregate_type, aggregate_id)`, once, in
+/// the order of their first event.
+fn streams_of(events: &[SerializedEvent]) -> Vec<(String, String)> {
+    let mut streams: Vec<(String, String)> = Vec::new();
+    for e in events {
+        let stream = (e.aggregate_type.clone(), e.aggregate_id.clone());
+        if !streams.contains(&stream) {
+            streams.push(stream);
+        }
+    }
+    streams
+}
+
+/// Floor (c) of the online registration: what the store does for one, with
+/// no rules and no service: its two streams read in one round trip (as a
+/// flow decided whole reads them, ADR 0019), then the events a registration
+/// appends (`template`, from [`registration_template`]) appended again, all
+/// or none, under two new streams' ids, through the store port (the
+/// repository's `persist`). The registration over this figure is what the
+/// rules, the service and the flow cost beyond the store's own statements.
+pub fn registration_statements(
+    repository: Repository,
+    template: Arc<Vec<SerializedEvent>>,
+) -> impl Fn() -> OpFuture + Clone + Send + Sync + 'static {
+    let streams = Arc::new(streams_of(&template));
+    move || {
+        let (repository, template, streams) =
+            (repository.clone(), template.clone(), streams.clone());
+        Box::pin(async move {
+            let ids: Vec<String> = streams
+                .iter()
+                .map(|_| fixtures::code(fixtures::next()).to_string())
+                .collect();
+            let named: Vec<(&str, &str)> = streams
+                .iter()
+                .zip(&ids)
+                .map(|((t, _), id)| (t.as_str(), id.as_str()))
+                .collect();
+            let read = repository.read_streams(&named).await?;
+            if read.iter().any(|s| !s.is_empty()) {
+                return Err(OpError::Failed("a new stream held events".into()));
+            }
+            let events: Vec<SerializedEvent> = template
+                .iter()
+                .map(|e| {
+                    let at = streams
+                        .iter()
+                        .position(|(t, id)| *t == e.aggregate_type && *id == e.aggregate_id)
+                        .expect("a stream of the template");
+                    SerializedEvent {
+                        aggregate_id: ids[at].clone(),
+                        ..e.clone()
+                    }
+                })
+                .collect();
+            repository.persist::<Tally>(&events, None).await?;
             Ok(())
         })
     }
