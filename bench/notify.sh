@@ -36,15 +36,16 @@ notifying() {
   psql "$db" -qX -c "CREATE TRIGGER events_notify_append AFTER INSERT ON $schema.events
     FOR EACH STATEMENT EXECUTE FUNCTION $schema.notify_append()"
 }
-run() {
-  PGOPTIONS="-c search_path=$schema" pgbench -n -M prepared -f bench/pgbench/command.sql \
+run() { # $1: the run's name, which the script's streams carry (`:slice`)
+  PGOPTIONS="-c search_path=$schema" pgbench -n -M prepared -D slice="$1" \
+    -f bench/pgbench/command.sql \
     -c "$clients" -j 2 -T "$seconds" "$db" 2>/dev/null | awk '/^tps = / {print $3; exit}'
 }
 with=() without=()
-for _ in 1 2 3 4; do
-  without+=("$(run)")
+for i in 1 2 3 4; do
+  without+=("$(run "without$i")")
   notifying
-  with+=("$(run)")
+  with+=("$(run "with$i")")
   psql "$db" -qX -c "DROP TRIGGER events_notify_append ON $schema.events"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (a[int((NR+1)/2)] + a[int(NR/2)+1]) / 2}'; }
