@@ -11,7 +11,7 @@ use cqrs_es::Aggregate;
 use cqrs_es::DomainEvent;
 use deleghe::adapters::runner::FlowRunner;
 use deleghe::adapters::{Actor, Deleghe, Metadata, ServiceError};
-use deleghe::domain::booking::{Booker, BookerCommand, BookingId, BookingStage, RequestBooking};
+use deleghe::domain::booking::{Booker, BookerCommand, BookingStage, RequestBooking};
 use deleghe::domain::delegation::{
     DelegationError, Grantor, GrantorCommand, GrantorEvent, RevocationChannel,
 };
@@ -57,13 +57,10 @@ fn refusal(result: Result<impl std::fmt::Debug, ServiceError>) -> Refusal {
     }
 }
 
-/// A booking by `booker` (its request step alone is run by these tests).
+/// A booking in person by `booker`, which a delegate may make for them (its
+/// request step alone is run by some of these tests).
 fn booking(id: &str, booker: FiscalCode) -> RequestBooking {
-    RequestBooking {
-        id: BookingId::parse(id).unwrap(),
-        booker,
-        ..web_booking(id, 0)
-    }
+    in_person_booking(id, &booker)
 }
 
 fn book_step(request: RequestBooking) -> Command {
@@ -84,6 +81,7 @@ async fn grantor_events(rules: &Deleghe) -> Vec<GrantorEvent> {
 }
 
 async fn d12_a_delegate_acting_for_the_grantor_cannot_register_or_revoke(store: Store) {
+    // Nor book or attend a delegations web meeting in the grantor's name.
     let rules = rules(&store).await;
     delegated(&rules).await;
     let before = rules.repository().read_log(0, 10_000).await.unwrap().len();
@@ -139,6 +137,22 @@ async fn d12_a_delegate_acting_for_the_grantor_cannot_register_or_revoke(store: 
     };
     let refused = refusal(rules.pin_command(&person(1), pin, &meta).await);
     assert_eq!(refused, PinError::NotAllowedWhenActing.into());
+    // Book a web meeting at the delegations counter, whose completion would
+    // register a delegation to the grantor, or act on a meeting: refused
+    // by the service, before any stream is touched.
+    let meeting = web_booking_for("b-9", &person(1), &person(5));
+    let refused = refusal(rules.book(meeting, &delegate_for_grantor()).await);
+    assert_eq!(refused, DelegationError::NotAllowedWhenActing.into());
+    let consent = deleghe::domain::meeting::MeetingCommand::Consent {
+        recording: true,
+        at: t0(),
+    };
+    let refused = refusal(
+        rules
+            .meeting_command(&"b-9".parse().unwrap(), consent, &delegate_for_grantor())
+            .await,
+    );
+    assert_eq!(refused.code(), "not_allowed_when_acting");
     // Nothing was stored, and the delegation is as it was.
     let after = rules.repository().read_log(0, 10_000).await.unwrap().len();
     assert_eq!(after, before);

@@ -141,7 +141,8 @@ fn on_behalf() -> Metadata {
 }
 
 /// Commands of every kind: registrations, a revocation, bookings (one made
-/// on behalf of a grantor), a cancellation, a meeting joined.
+/// on behalf of a grantor, in person: D12 keeps a delegate from the
+/// delegations web meeting), a cancellation, a meeting joined.
 async fn some_history(w: &World, prefix: &str) -> Booking {
     w.service
         .register_delegation(request(&format!("{prefix}d-1"), 1, 2), &meta(1))
@@ -163,7 +164,14 @@ async fn some_history(w: &World, prefix: &str) -> Booking {
         .unwrap();
     let booking = w
         .service
-        .book(booking_at(&format!("{prefix}b-1"), 2, 0), &on_behalf())
+        .book(booking_at(&format!("{prefix}b-1"), 2, 0), &meta(2))
+        .await
+        .unwrap();
+    w.service
+        .book(
+            in_person_booking(&format!("{prefix}b-3"), &person(1)),
+            &on_behalf(),
+        )
         .await
         .unwrap();
     let cancelled = w
@@ -466,7 +474,12 @@ async fn read_models_answer_in_the_shapes_of_the_api(store: Store) {
         .unwrap();
     let booking = w
         .service
-        .book(booking_at("b-1", 2, 0), &on_behalf())
+        .book(booking_at("b-1", 2, 0), &meta(2))
+        .await
+        .unwrap();
+    // D9: a booking in person, made by the delegate for the grantor.
+    w.service
+        .book(in_person_booking("b-3", &person(1)), &on_behalf())
         .await
         .unwrap();
     w.project().await;
@@ -572,6 +585,7 @@ async fn read_models_answer_in_the_shapes_of_the_api(store: Store) {
     assert_eq!(line["grantor"], person(1).as_str());
     assert_eq!(line["actor"], format!("citizen:{}", person(2)));
     assert_eq!(line["action"], "BookingRequested");
+    assert_eq!(line["aggregate_id"], person(1).as_str());
     assert_eq!(line["at"], "2026-11-30T09:00:00.000000Z");
     assert_eq!(line["channel"], "web");
     assert!(w.read.audit_trail(&person(2)).await.unwrap().is_empty());
@@ -663,14 +677,19 @@ async fn a_batch_leaves_what_its_events_one_by_one_leave(store: Store) {
         .register_delegation(request("d-1", 1, 2), &meta(1))
         .await
         .unwrap();
-    // A booking requested and confirmed (on behalf of the grantor, while the
-    // delegation is active: audited), then its meeting joined.
+    // A booking requested and confirmed, then its meeting joined; another,
+    // in person, on behalf of the grantor while the delegation is active:
+    // audited, and told to the grantor (N7).
     let joined = w
         .service
-        .book(booking_at("b-1", 2, 0), &on_behalf())
+        .book(booking_at("b-1", 2, 0), &meta(2))
         .await
         .unwrap();
     join(&w, &joined).await;
+    w.service
+        .book(in_person_booking("b-3", &person(1)), &on_behalf())
+        .await
+        .unwrap();
     // The delegation revoked.
     w.service
         .revoke_delegation(
@@ -726,6 +745,10 @@ async fn a_batch_leaves_what_its_events_one_by_one_leave(store: Store) {
         "withdrawn"
     );
     assert_eq!(status(keys::booking_reminder_sms(&joined.id)), "pending");
+    assert_eq!(
+        status("booking:b-3:acted-for:requested:calendar".to_owned()),
+        "pending"
+    );
     let d1 = w.read.delegation(&id("d-1")).await.unwrap().unwrap();
     assert_eq!(d1.status.as_str(), "revoked");
     let room = w

@@ -7,8 +7,9 @@ use deleghe::domain::FiscalCode;
 use deleghe_testkit::store::{postgres_server, server_from_env, unique_name, StoreUnderTest};
 
 pub use deleghe_testkit::fixtures::{
-    access_codes, meeting_ready, meta, operator, people as codes, person, request, slot_of, t0,
-    tuesday_9, web_booking, web_counter,
+    access_codes, in_person_booking, in_person_counter, meeting_ready, meta, operator,
+    people as codes, person, request, slot_of, t0, tuesday_9, web_booking, web_booking_for,
+    web_counter,
 };
 
 /// The eight people of most scenarios.

@@ -213,6 +213,26 @@ impl Command {
         }
     }
 
+    /// D12: whether the command reaches a delegation where its own stream
+    /// does not say so: a booking of a web meeting at the delegations
+    /// counter ([`RequestBooking::registers_a_delegation`]) and every command
+    /// on a meeting, whose completion registers a delegation to the booker
+    /// (M7). A delegate acting for a grantor may issue none of them (the
+    /// commands on the grantor's own stream judge D12 themselves, by their
+    /// [`issuer`](Self::issuer)).
+    ///
+    /// [`RequestBooking::registers_a_delegation`]: crate::booking::RequestBooking::registers_a_delegation
+    pub fn reaches_a_delegation(&self) -> bool {
+        match self {
+            Self::Booker {
+                command: BookerCommand::Request(request),
+                ..
+            } => request.registers_a_delegation(),
+            Self::Meeting { .. } => true,
+            _ => false,
+        }
+    }
+
     /// D12: who the command says issues it, for the commands that carry it.
     pub fn issuer(&self) -> Option<&Issuer> {
         match self {

@@ -25,7 +25,7 @@ use deleghe_domain::delegation::{
 };
 use deleghe_domain::document::{DocumentDigest, DocumentKind, DocumentRef};
 use deleghe_domain::meeting::{MeetingBooking, MeetingCommand};
-use deleghe_domain::schedule::{Counter, Mode, OfficeId};
+use deleghe_domain::schedule::{Counter, CounterId, Mode, OfficeId};
 use deleghe_domain::FiscalCode;
 
 /// How many distinct codes [`person`] gives.
@@ -159,6 +159,33 @@ pub fn web_booking_for(id: &str, booker: &FiscalCode, grantor: &FiscalCode) -> R
 /// Person `booker` books the web meeting of [`tuesday_9`] for person 0.
 pub fn web_booking(id: &str, booker: usize) -> RequestBooking {
     web_booking_for(id, &person(booker), &person(0))
+}
+
+/// A counter of ROMA EUR of another type than the delegations one
+/// (`pensioni`, in person), open when [`web_counter`] is.
+pub fn in_person_counter() -> Counter {
+    Counter {
+        id: CounterId::parse("pensioni").expect("a counter id"),
+        name: "PENSIONI".into(),
+        office: OfficeId::parse("ROMA EUR").expect("an office"),
+        counter_type: "pensioni".into(),
+        modes: vec![Mode::InPerson],
+        ticket_letter: None,
+        ..web_counter()
+    }
+}
+
+/// Person `booker` books [`in_person_counter`] at [`tuesday_9`], at [`t0`]:
+/// a booking that registers no delegation, which a delegate may make for a
+/// grantor (D9, D12).
+pub fn in_person_booking(id: &str, booker: &FiscalCode) -> RequestBooking {
+    RequestBooking {
+        counter: in_person_counter(),
+        mode: Mode::InPerson,
+        reason: "Pensione".into(),
+        grantor: None,
+        ..web_booking_for(id, booker, &person(0))
+    }
 }
 
 /// The key of the slot ledger that holds `booking`'s place.

@@ -242,6 +242,11 @@ impl Deleghe {
                 .into()),
             };
         }
+        // D12: a web meeting registers a delegation to its booker; a delegate
+        // acting for the grantor neither books one nor takes part in it.
+        if command.reaches_a_delegation() {
+            return Err(Refusal::from(DelegationError::NotAllowedWhenActing).into());
+        }
         Ok(Some(Guard {
             grantors: &self.grantors,
             repository: &self.repository,

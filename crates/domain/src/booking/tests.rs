@@ -503,6 +503,46 @@ fn b4_a_booking_request_names_the_slots_stream_ahead() {
     assert!(confirm.streams_ahead().is_empty());
 }
 
+/// D12, B5, M7: a web meeting at the delegations counter registers a
+/// delegation to its booker, so its booking and every command on a meeting
+/// reach a delegation; a booking at another counter, or another mode, and a
+/// cancellation do not.
+#[test]
+fn d12_a_delegations_web_meeting_reaches_a_delegation() {
+    use crate::flows::Command;
+    let request = |r: RequestBooking| Command::Booker {
+        id: cf(BOOKER),
+        command: BookerCommand::Request(Box::new(r)),
+    };
+    let meeting = web_request("b-1", tuesday_9());
+    assert!(meeting.registers_a_delegation());
+    assert!(request(meeting.clone()).reaches_a_delegation());
+    let elsewhere = other_request("b-2", other_counter("pensioni", "pensioni"), tuesday_9());
+    assert!(!elsewhere.registers_a_delegation());
+    assert!(!request(elsewhere).reaches_a_delegation());
+    let in_person = RequestBooking {
+        mode: Mode::InPerson,
+        ..meeting
+    };
+    assert!(!in_person.registers_a_delegation());
+    let cancel = Command::Booker {
+        id: cf(BOOKER),
+        command: BookerCommand::Cancel {
+            id: b1(),
+            at: tuesday_9(),
+        },
+    };
+    assert!(!cancel.reaches_a_delegation());
+    let consent = Command::Meeting {
+        id: b1(),
+        command: crate::meeting::MeetingCommand::Consent {
+            recording: true,
+            at: tuesday_9(),
+        },
+    };
+    assert!(consent.reaches_a_delegation());
+}
+
 #[test]
 fn b4_flow_reserves_then_confirms_or_refuses_and_releases_on_cancel() {
     let b = Booker::default();
