@@ -152,7 +152,19 @@ async fn d12_a_delegate_acting_for_the_grantor_cannot_register_or_revoke(store: 
             .meeting_command(&"b-9".parse().unwrap(), consent, &delegate_for_grantor())
             .await,
     );
-    assert_eq!(refused.code(), "not_allowed_when_acting");
+    assert_eq!(refused, DelegationError::NotAllowedWhenActing.into());
+    // Another citizen's bookings are not the grantor's (D9): a misuse, which
+    // would tell the grantor nothing of what was done in their name (N7).
+    let elsewhere = rules
+        .book(
+            in_person_booking("b-8", &person(3)),
+            &delegate_for_grantor(),
+        )
+        .await;
+    assert!(
+        matches!(elsewhere, Err(ServiceError::Misuse(_))),
+        "{elsewhere:?}"
+    );
     // Nothing was stored, and the delegation is as it was.
     let after = rules.repository().read_log(0, 10_000).await.unwrap().len();
     assert_eq!(after, before);
@@ -229,16 +241,26 @@ async fn d12_a_revocation_committed_first_stops_an_action_on_the_grantors_behalf
 /// Actions on the grantor's behalf race a counter revocation: each one is
 /// either stored with its guard before the revocation in the grantor's
 /// stream, or refused; none is stored after it, whatever the interleaving.
+/// The actions are sixteen bookings of the grantor's (D9: a delegate acts on
+/// the grantor's own bookings), each at a counter of its own type, under a
+/// policy that lets a citizen hold them all (B1, B2 refuse none).
 async fn d12_actions_racing_a_revocation_are_each_before_it_or_refused(store: Store) {
-    let bookers = codes(40);
+    let policy = Policy {
+        max_active_bookings: 64,
+        ..Policy::default()
+    };
     for round in 0..3 {
-        let rules = Arc::new(rules(&store).await);
+        let rules =
+            Arc::new(Deleghe::new(fresh(&store).await, policy.clone()).with_clock(Arc::new(t0)));
         delegated(&rules).await;
         let start = Arc::new(tokio::sync::Barrier::new(17));
         let actions: Vec<_> = (0..16)
             .map(|n| {
                 let (rules, start) = (rules.clone(), start.clone());
-                let request = booking(&format!("b-{round}-{n}"), bookers[10 + n].clone());
+                let mut request = booking(&format!("b-{round}-{n}"), person(1));
+                request.counter.id =
+                    deleghe::domain::schedule::CounterId::parse(&format!("counter-{n}")).unwrap();
+                request.counter.counter_type = format!("type-{n}");
                 tokio::spawn(async move {
                     start.wait().await;
                     rules

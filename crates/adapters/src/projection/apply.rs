@@ -85,11 +85,17 @@ pub(crate) async fn apply(
     if let Some(grantor) = on_behalf_of {
         batch.insert_audit(audit_row(event, grantor));
     }
-    // N7, D9: the delegate who acted, told to the grantor with what they did.
-    let delegate = on_behalf_of
-        .and(event.metadata.get("actor"))
-        .and_then(|actor| actor.strip_prefix("citizen:"))
-        .and_then(|code| FiscalCode::parse(code).ok());
+    // N7, D9: the grantor acted for and the delegate who acted, so that the
+    // grantor is told what was done in their name.
+    let acted_for = on_behalf_of
+        .and_then(|grantor| FiscalCode::parse(grantor).ok())
+        .zip(
+            event
+                .metadata
+                .get("actor")
+                .and_then(|actor| actor.strip_prefix("citizen:"))
+                .and_then(|code| FiscalCode::parse(code).ok()),
+        );
     for sha256 in document_references(&event.payload) {
         batch.refer_to_document(sha256, event.position);
     }
@@ -97,7 +103,7 @@ pub(crate) async fn apply(
     let ops = match &event.payload {
         Payload::Process(Event::Grantor(e)) => delegation(batch, e, position, cx).await?,
         Payload::Process(Event::Booker(e)) => {
-            booking(batch, e, position, cx, delegate.as_ref()).await?
+            booking(batch, e, position, cx, acted_for.as_ref()).await?
         }
         Payload::Process(Event::Slot(e)) => {
             place(batch, &event.aggregate_id, e, position).await?;
@@ -232,7 +238,7 @@ async fn booking(
     event: &BookerEvent,
     position: i64,
     cx: &Context<'_>,
-    acted_by: Option<&FiscalCode>,
+    acted_for: Option<&(FiscalCode, FiscalCode)>,
 ) -> Result<Vec<OutboxOp>, ServiceError> {
     let id = event.booking_id();
     let stored = batch.booking(id.as_str()).await?.map(|row| row.position);
@@ -250,8 +256,14 @@ async fn booking(
             position,
         };
         let mut ops = on_booking_event(event, &row.booking, cx.policy, at);
-        if let Some(delegate) = acted_by {
-            ops.extend(on_booking_acted_for(event, &row.booking, delegate, at));
+        if let Some((grantor, delegate)) = acted_for {
+            ops.extend(on_booking_acted_for(
+                event,
+                &row.booking,
+                grantor,
+                delegate,
+                at,
+            ));
         }
         batch.put_booking(row);
         return Ok(ops);
@@ -264,8 +276,14 @@ async fn booking(
     row.booking.apply(event);
     row.position = position;
     let mut ops = on_booking_event(event, &row.booking, cx.policy, at);
-    if let Some(delegate) = acted_by {
-        ops.extend(on_booking_acted_for(event, &row.booking, delegate, at));
+    if let Some((grantor, delegate)) = acted_for {
+        ops.extend(on_booking_acted_for(
+            event,
+            &row.booking,
+            grantor,
+            delegate,
+            at,
+        ));
     }
     Ok(ops)
 }

@@ -247,6 +247,12 @@ impl Deleghe {
         if command.reaches_a_delegation() {
             return Err(Refusal::from(DelegationError::NotAllowedWhenActing).into());
         }
+        // D9: acting for the grantor is acting on the grantor's own bookings.
+        if matches!(command, Command::Booker { id, .. } if id != grantor) {
+            return Err(ServiceError::Misuse(
+                "a delegate acts on the bookings of the grantor they act for (D9)",
+            ));
+        }
         Ok(Some(Guard {
             grantors: &self.grantors,
             repository: &self.repository,

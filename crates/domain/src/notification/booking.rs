@@ -67,8 +67,9 @@ pub fn on_booking_event(
     }
 }
 
-/// N7, D9: a booking asked for or cancelled by a delegate acting for the
-/// booker is told to the booker, naming the delegate, on N7's channels: a
+/// N7, D9: a booking asked for or cancelled by a delegate acting for a
+/// grantor (the booker: the service refuses a delegate another's bookings)
+/// is told to `grantor`, naming the delegate, on N7's channels: a
 /// notice in their personal area (always), an SMS to the mobile in their
 /// contacts and an IO message (resolved when sent, as for a delegation's
 /// notices). Nothing is done in someone's name without them being told;
@@ -81,6 +82,7 @@ pub fn on_booking_event(
 pub fn on_booking_acted_for(
     event: &BookerEvent,
     booking: &Booking,
+    grantor: &FiscalCode,
     delegate: &FiscalCode,
     now: DateTime<Utc>,
 ) -> Vec<OutboxOp> {
@@ -105,7 +107,7 @@ pub fn on_booking_acted_for(
         text::date(booking.slot.start),
         text::time(booking.slot.start),
     );
-    channels(&booking.booker)
+    channels(grantor)
         .into_iter()
         .map(|channel| {
             let key = keys::booking_acted_for(&booking.id, purpose, &channel);

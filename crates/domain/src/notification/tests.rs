@@ -290,11 +290,12 @@ fn n2_no_reminder_once_the_slot_has_started_or_the_booking_is_over() {
 /// event of another booking, adds nothing.
 #[test]
 fn n7_d9_a_booking_a_delegate_asked_for_or_cancelled_is_told_to_the_booker() {
-    let delegate = cf(GRANTOR);
+    // The booker acted for, and their delegate (here the booking's grantor).
+    let (grantor, delegate) = (cf(BOOKER), cf(GRANTOR));
     let mut b = web_booking("b-7");
     b.stage = BookingStage::Pending;
     let requested = BookerEvent::BookingRequested(Box::new(b.clone()));
-    let ops = on_booking_acted_for(&requested, &b, &delegate, booked_at());
+    let ops = on_booking_acted_for(&requested, &b, &grantor, &delegate, booked_at());
     assert_eq!(ops.len(), 3, "{ops:#?}");
     let notice = find(&ops, "booking:b-7:acted-for:requested:calendar");
     assert_eq!(
@@ -325,16 +326,16 @@ fn n7_d9_a_booking_a_delegate_asked_for_or_cancelled_is_told_to_the_booker() {
 
     let at = booked_at() + Duration::days(1);
     b.stage = BookingStage::Cancelled { at };
-    let ops = on_booking_acted_for(&cancelled(&b, at), &b, &delegate, at);
+    let ops = on_booking_acted_for(&cancelled(&b, at), &b, &grantor, &delegate, at);
     let notice = find(&ops, "booking:b-7:acted-for:cancelled:calendar");
     assert_eq!(notice.title, "Prenotazione annullata a suo nome");
     assert!(notice.body.contains(GRANTOR) && notice.body.contains("annullato"));
     assert_eq!(notice.due_at, at);
     assert_eq!(ops.len(), 3, "{ops:#?}");
 
-    assert!(on_booking_acted_for(&confirmed(&b, at), &b, &delegate, at).is_empty());
+    assert!(on_booking_acted_for(&confirmed(&b, at), &b, &grantor, &delegate, at).is_empty());
     let other = web_booking("b-8");
-    assert!(on_booking_acted_for(&cancelled(&other, at), &b, &delegate, at).is_empty());
+    assert!(on_booking_acted_for(&cancelled(&other, at), &b, &grantor, &delegate, at).is_empty());
 }
 
 #[test]
