@@ -4,7 +4,7 @@
 -- decides), then BEGIN, insert the next event, COMMIT. Each run is a new
 -- stream, as in the load tool's single-command scenario, with a payload and
 -- metadata of the size of a real `DelegationRequested` and its metadata.
--- A stream's id is the slice's number (`-D slice=`, new for each pgbench
+-- A stream's id is the slice's name (`-D slice=`, new for each pgbench
 -- the load tool starts on a schema), the client's and a random number:
 -- random numbers alone met a stream of an earlier slice once, on a table
 -- that kept every slice's rows.
