@@ -372,12 +372,7 @@ impl Drop for App {
     }
 }
 
-/// What a test asks of an answer while the store is away.
-trait Unavailable {
-    fn unavailable(&self) -> Result<(), String>;
-}
-
-impl Unavailable for Answer {
+impl Answer {
     /// Whether this is the answer of a store gone away: 503 problem+json,
     /// code `unavailable`, with `Retry-After`; else what is wrong with it.
     fn unavailable(&self) -> Result<(), String> {

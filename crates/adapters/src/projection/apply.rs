@@ -255,16 +255,7 @@ async fn booking(
             meeting: Meeting::default(),
             position,
         };
-        let mut ops = on_booking_event(event, &row.booking, cx.policy, at);
-        if let Some((grantor, delegate)) = acted_for {
-            ops.extend(on_booking_acted_for(
-                event,
-                &row.booking,
-                grantor,
-                delegate,
-                at,
-            ));
-        }
+        let ops = booking_ops(event, &row.booking, cx, acted_for, at);
         batch.put_booking(row);
         return Ok(ops);
     }
@@ -275,17 +266,23 @@ async fn booking(
     // The booker aggregate's own transitions (Booking::apply).
     row.booking.apply(event);
     row.position = position;
-    let mut ops = on_booking_event(event, &row.booking, cx.policy, at);
+    Ok(booking_ops(event, &row.booking, cx, acted_for, at))
+}
+
+/// The notifications of a booking event (N1–N5), and, for one a delegate
+/// issued on a grantor's behalf, the grantor's (N7, D9).
+fn booking_ops(
+    event: &BookerEvent,
+    booking: &Booking,
+    cx: &Context<'_>,
+    acted_for: Option<&(FiscalCode, FiscalCode)>,
+    at: DateTime<Utc>,
+) -> Vec<OutboxOp> {
+    let mut ops = on_booking_event(event, booking, cx.policy, at);
     if let Some((grantor, delegate)) = acted_for {
-        ops.extend(on_booking_acted_for(
-            event,
-            &row.booking,
-            grantor,
-            delegate,
-            at,
-        ));
+        ops.extend(on_booking_acted_for(event, booking, grantor, delegate, at));
     }
-    Ok(ops)
+    ops
 }
 
 // ------------------------------------------------------------ slot places

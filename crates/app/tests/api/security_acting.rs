@@ -7,7 +7,7 @@ use axum::http::{header, Method, Request};
 use chrono::Duration;
 use serde_json::json;
 
-use crate::support::{cf, pdf, t0, tuesday_9, Api, TUESDAY_9};
+use crate::support::{cf, meeting_booking, pdf, t0, tuesday_9, Api};
 
 /// Grantor `g` delegates online to `d`; `d` opens an act-as session.
 async fn acting(api: &Api, g: &str, d: &str) -> (String, String) {
@@ -206,20 +206,9 @@ pub async fn d12_an_act_as_token_cannot_book_or_attend_a_delegation_web_meeting(
     let (g, d, t) = (cf(1), cf(2), cf(3));
     let (_, token) = acting(&api, &g, &d).await;
     let before = api.events().await;
-    api.post(
-        "/v1/bookings",
-        &token,
-        json!({
-            "counter": "deleghe-web-meeting",
-            "start": TUESDAY_9,
-            "mode": "web_meeting",
-            "reason": "Registrazione delega",
-            "phone": "333 123 4567",
-            "grantor": {"fiscal_code": t, "first_name": "Mario", "last_name": "Rossi"},
-        }),
-    )
-    .await
-    .refused(403, "not_allowed_when_acting");
+    api.post("/v1/bookings", &token, meeting_booking(&t))
+        .await
+        .refused(403, "not_allowed_when_acting");
     assert_eq!(api.events().await, before, "nothing stored");
 
     // G's own meeting, booked in person: G's to attend, not the delegate's.

@@ -169,6 +169,19 @@ impl Answer {
     }
 }
 
+/// The body of a booking of the web-meeting counter on Tuesday 1 December
+/// at 09:00, naming `grantor`.
+pub fn meeting_booking(grantor: &str) -> Value {
+    json!({
+        "counter": "deleghe-web-meeting",
+        "start": TUESDAY_9,
+        "mode": "web_meeting",
+        "reason": "Registrazione delega",
+        "phone": "333 123 4567",
+        "grantor": {"fiscal_code": grantor, "first_name": "Mario", "last_name": "Rossi"},
+    })
+}
+
 impl Api {
     pub async fn on(store: Store, dev_clock: bool) -> Self {
         Self::build(store, dev_clock, None, None, Policy::default()).await
@@ -522,14 +535,7 @@ impl Api {
         self.post(
             "/v1/bookings",
             &self.citizen(delegate),
-            json!({
-                "counter": "deleghe-web-meeting",
-                "start": TUESDAY_9,
-                "mode": "web_meeting",
-                "reason": "Registrazione delega",
-                "phone": "333 123 4567",
-                "grantor": {"fiscal_code": grantor, "first_name": "Mario", "last_name": "Rossi"},
-            }),
+            meeting_booking(grantor),
         )
         .await
         .ok(201)
