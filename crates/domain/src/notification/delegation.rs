@@ -80,7 +80,8 @@ impl Party {
 /// day `expiry_notice_days` before the end date (at `now` if that is
 /// past), and the notice of the expiry, due at the local midnight after the
 /// end date ([`expires_at`]). They wait in the outbox like reminders, and a
-/// rejection or revocation withdraws them. Requests and refused
+/// rejection or revocation withdraws them (a delegation without an end date
+/// has none, and its rejection or revocation withdraws nothing). Requests and refused
 /// registrations send nothing: the requester learns the outcome from the
 /// answer to the request.
 ///
@@ -185,7 +186,14 @@ pub fn on_delegation_event(
                 }
             }
         }
-        DelegationNotice::Rejected | DelegationNotice::Revoked => {
+        // Only a delegation with an end date had its expiry notices
+        // scheduled at its registration (the end date is set by the request
+        // and never changes): one without has none to withdraw, and twelve
+        // withdrawals of keys never used would cost the projector twelve
+        // lookups a revocation.
+        DelegationNotice::Rejected | DelegationNotice::Revoked
+            if expires_at(delegation.ends_on).is_some() =>
+        {
             for (party, citizen, _) in parties {
                 for notice in [DelegationNotice::Expiring, DelegationNotice::Expired] {
                     for channel in channels(citizen) {

@@ -672,6 +672,29 @@ fn n7_from_the_instant_of_the_expiry_on_only_the_expiry_is_told() {
     );
 }
 
+/// A delegation without an end date had no expiry notices scheduled at
+/// its registration: its rejection or revocation withdraws nothing, and
+/// still tells both parties.
+#[test]
+fn n7_without_an_end_date_there_are_no_expiry_notices_to_withdraw() {
+    for event in [revoked(), rejected()] {
+        let open_ended = delegation(None);
+        let at = utc(2027, 1, 2, 8, 0);
+        let registered =
+            on_delegation_event(&registered(false), &open_ended, &Policy::default(), at);
+        assert!(
+            registered.iter().all(|op| !op.key().contains(":expir")),
+            "{registered:?}"
+        );
+        let ops = on_delegation_event(&event, &open_ended, &Policy::default(), at);
+        assert!(
+            ops.iter().all(|op| matches!(op, OutboxOp::Schedule(_))),
+            "{ops:?}"
+        );
+        assert_eq!(ops.len(), 6, "{ops:?}");
+    }
+}
+
 #[test]
 fn n7_rejection_and_revocation_withdraw_the_expiry_notices() {
     for event in [revoked(), rejected()] {
