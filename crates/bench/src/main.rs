@@ -243,29 +243,23 @@ impl Report {
             .max_by(|a, b| a.rate().total_cmp(&b.rate()))
     }
 
-    /// The floor of the catch-up's row writes: the faster of its two
-    /// measures (multi-row INSERT; on PostgreSQL also COPY).
-    fn floor(&self, store: Store) -> Option<&Sample> {
-        [Scenario::FloorInsert, Scenario::FloorCopy]
-            .into_iter()
-            .filter_map(|s| self.find(store, s, 0))
-            .max_by(|a, b| a.rate().total_cmp(&b.rate()))
-    }
-
-    /// The catch-up's rate of the floor's rows over that floor's rate.
-    fn against(&self, store: Store, floor: Scenario) -> Option<f64> {
+    /// The catch-up's rows written a second against floor `floor` (that
+    /// floor's rows over the catch-up's time), and its ratio to the floor's
+    /// rate.
+    fn against(&self, store: Store, floor: Scenario) -> Option<(f64, f64)> {
         let floor = self.find(store, floor, 0)?;
-        let catch_up = self.find(store, Scenario::CatchUp, 0)?;
-        Some(floor.elapsed.as_secs_f64() / catch_up.elapsed.as_secs_f64().max(1e-9))
-    }
-
-    /// The catch-up's rows written a second (the floor's rows over the
-    /// catch-up's time) and its ratio to the floor's rate.
-    fn against_floor(&self, store: Store) -> Option<(f64, f64)> {
-        let floor = self.floor(store)?;
         let catch_up = self.find(store, Scenario::CatchUp, 0)?;
         let rows = floor.ops as f64 / catch_up.elapsed.as_secs_f64().max(1e-9);
         Some((rows, rows / floor.rate().max(1e-9)))
+    }
+
+    /// [`Report::against`] the faster of the floor's two measures
+    /// (multi-row INSERT; on PostgreSQL also COPY): the lower ratio.
+    fn against_floor(&self, store: Store) -> Option<(f64, f64)> {
+        [Scenario::FloorInsert, Scenario::FloorCopy]
+            .into_iter()
+            .filter_map(|s| self.against(store, s))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
     }
 
     /// Prints a note at once (on stderr) and again at the end.
@@ -408,12 +402,8 @@ impl Report {
             }
             Scenario::FloorInsert | Scenario::FloorCopy => {
                 // The catch-up's rate of the same rows, over this one.
-                if let Some(c) = self.find(l.store, Scenario::CatchUp, 0) {
-                    let rows = l.sample.ops as f64 / c.elapsed.as_secs_f64().max(1e-9);
-                    out.push(format!(
-                        "catch-up {rows:.0} rows/s: {:.2}x this",
-                        rows / l.sample.rate().max(1e-9)
-                    ));
+                if let Some((rows, ratio)) = self.against(l.store, l.scenario) {
+                    out.push(format!("catch-up {rows:.0} rows/s: {ratio:.2}x this"));
                 }
             }
             Scenario::LoadLarge => {
@@ -519,7 +509,7 @@ impl Report {
                 (Scenario::FloorInsert, "multi-row INSERT"),
                 (Scenario::FloorCopy, "COPY"),
             ] {
-                if let Some(ratio) = self.against(store, scenario) {
+                if let Some((_, ratio)) = self.against(store, scenario) {
                     target(
                         &format!(
                             "{store}: projector catch-up >= 0.7x the floor of its row writes ({how})"
