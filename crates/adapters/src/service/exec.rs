@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
-    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, SerializedEvent,
+    EventStoreAggregateContext, PersistedEventRepository, PersistedEventStore, PersistenceError,
+    SerializedEvent,
 };
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, DomainEvent, EventStore};
 use deleghe_domain::delegation::{Grantor, GrantorCommand, GrantorEvent};
 use deleghe_domain::flows::{Command, Refusal};
 use deleghe_domain::{FiscalCode, Policy};
@@ -149,12 +150,13 @@ where
                 (Some(guard), Some((grantor_sequence, granted))) => {
                     // One append for both streams: a revocation stored since
                     // the grantor was loaded makes it conflict.
-                    let mut rows = serialize::<A>(self.id, sequence, &events, self.meta)?;
+                    let metadata = self.meta.to_value();
+                    let mut rows = serialize::<A>(self.id, sequence, &events, &metadata)?;
                     rows.extend(serialize::<Grantor>(
                         guard.grantor.as_str(),
                         grantor_sequence,
                         &granted,
-                        self.meta,
+                        &metadata,
                     )?);
                     let append = guard.repository.persist::<A>(&rows, None);
                     let appended = if deferred {
@@ -244,24 +246,30 @@ impl Guard<'_> {
 
 /// `events` of aggregate `id`, numbered after `sequence`, as a repository
 /// stores them (what `PersistedEventStore::commit` does, for an append that
-/// spans two streams).
+/// spans two streams), each with `metadata`, a command's
+/// [`Metadata::to_value`], encoded once for them all.
 pub(super) fn serialize<A: Aggregate>(
     id: &str,
     sequence: usize,
     events: &[A::Event],
-    meta: &Metadata,
+    metadata: &serde_json::Value,
 ) -> Result<Vec<SerializedEvent>, ServiceError> {
     events
         .iter()
         .enumerate()
         .map(|(i, event)| {
-            let envelope = EventEnvelope::<A> {
+            // The fields cqrs-es's `SerializedEvent::try_from` fills from an
+            // envelope, without the envelope's copies of the event and map.
+            Ok(SerializedEvent {
                 aggregate_id: id.to_owned(),
                 sequence: sequence + i + 1,
-                payload: event.clone(),
-                metadata: meta.to_map(),
-            };
-            SerializedEvent::try_from(&envelope).map_err(ServiceError::from)
+                aggregate_type: A::TYPE.to_owned(),
+                event_type: event.event_type(),
+                event_version: event.event_version(),
+                payload: serde_json::to_value(event)
+                    .map_err(|e| ServiceError::from(PersistenceError::from(e)))?,
+                metadata: metadata.clone(),
+            })
         })
         .collect()
 }

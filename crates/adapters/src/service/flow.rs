@@ -308,7 +308,7 @@ impl Deleghe {
         report: &mut FlowReport,
         unflushed: &mut bool,
     ) -> Result<(), ServiceError> {
-        let meta = Metadata::system().with_correlation_id(correlation_id);
+        let meta = Metadata::system_in(correlation_id);
         let mut queue = VecDeque::from(commands);
         while let Some(command) = queue.pop_front() {
             if self.failpoint.as_ref().is_some_and(|stop| stop(&command)) {
@@ -464,9 +464,11 @@ impl Deleghe {
         meta: &Metadata,
         decided: &mut Decided,
     ) -> Result<(FlowReport, Option<ServiceError>), ServiceError> {
-        let system = Metadata::system().with_correlation_id(&meta.correlation_id);
+        // Each event's metadata, encoded once: the caller's for the first
+        // command, the library's in the same flow for the steps after it.
+        let system = Metadata::system_in(meta.correlation_id.as_str()).to_value();
         let mut report = FlowReport {
-            events: self.decide(first, meta, decided).await?,
+            events: self.decide(first, &meta.to_value(), decided).await?,
             ..FlowReport::default()
         };
         let now = self.now();
@@ -494,11 +496,12 @@ impl Deleghe {
 
     /// One command of a flow decided on its aggregate as `decided` holds it
     /// (loaded from the store the first time the flow touches it); its
-    /// events are added to `decided`, not stored.
+    /// events are added to `decided`, not stored, each with `meta`, the
+    /// command's metadata as encoded ([`Metadata::to_value`]).
     async fn decide(
         &self,
         command: &Command,
-        meta: &Metadata,
+        meta: &serde_json::Value,
         decided: &mut Decided,
     ) -> Result<Vec<Event>, ServiceError> {
         let started = std::time::Instant::now();
@@ -532,7 +535,7 @@ impl Deleghe {
         &self,
         id: &str,
         command: &A::Command,
-        meta: &Metadata,
+        meta: &serde_json::Value,
         decided: &mut Decided,
     ) -> Result<Vec<Event>, ServiceError>
     where

@@ -849,8 +849,10 @@ impl<'a> EventRecord<'a> {
             event,
             sequence: i64::try_from(event.sequence)
                 .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?,
-            payload: event.payload.to_string(),
-            metadata: event.metadata.to_string(),
+            // `serde_json::to_string` writes the text `Display` writes,
+            // into one buffer rather than through a formatter.
+            payload: serde_json::to_string(&event.payload).map_err(PersistenceError::from)?,
+            metadata: serde_json::to_string(&event.metadata).map_err(PersistenceError::from)?,
         })
     }
 }
