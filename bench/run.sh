@@ -61,12 +61,14 @@ say "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ------------------------------------------------------------ 1. pure decisions
 say ""
-say "## 1. pure decisions (criterion, one core): cargo bench -p deleghe-bench --bench decisions"
+say "## 1. pure decisions, and a registration's events encoded (criterion, one core): cargo bench -p deleghe-bench --bench decisions"
 criterion_args=()
 if [ -n "$quick" ]; then criterion_args=(-- --quick); fi
 cargo bench -q -p deleghe-bench --bench decisions "${criterion_args[@]}" 2>/dev/null \
   | awk '/^[a-z_]+\/[a-z_]+/ {name=$1}
-         /thrpt:/ && !seen[name]++ {u=$5; sub(/elem\/s/, "", u); printf "%-44s %10s %s decisions/s (median)\n", name, $4, u}' \
+         /thrpt:/ && !seen[name]++ {u=$5; sub(/elem\/s/, "", u);
+           what = (name ~ /^encoding\//) ? "registrations encoded/s" : "decisions/s";
+           printf "%-44s %10s %s %s (median)\n", name, $4, u, what}' \
   | tee -a "$out"
 
 # ------------------------------------------------------------ 2. the load tool

@@ -264,6 +264,64 @@ fn delegations(c: &mut Criterion) {
     group.finish();
 }
 
+/// What encoding a registration's three events costs, as the store writes
+/// them: each to a JSON value (cqrs-es's `SerializedEvent`), then that
+/// value to text; and, for comparison, each straight to text. One
+/// "decision" here is the three events of one registration.
+fn encoding(c: &mut Criterion) {
+    let policy = Policy::default();
+    let mut group = c.benchmark_group("encoding");
+    group.throughput(Throughput::Elements(1));
+    let r = request("d-flow", code(1), code(3), t0());
+    let (id, grantor, delegate) = (r.id.clone(), r.grantor.clone(), r.delegate.clone());
+    let mut g = Grantor::default();
+    let mut d = Delegate::default();
+    let asked = g.decide(asked(r), &policy).unwrap();
+    asked.iter().for_each(|e| g.apply(e.clone()));
+    let seat = DelegateCommand::ReserveSeat {
+        id: id.clone(),
+        grantor,
+        delegate,
+        role: Role::Ordinary,
+        ends_on: None,
+        at: t0(),
+    };
+    let seated = d.decide(seat, &policy).unwrap();
+    seated.iter().for_each(|e| d.apply(e.clone()));
+    let done = g
+        .decide(
+            GrantorCommand::CompleteRegistration { id, at: t0() },
+            &policy,
+        )
+        .unwrap();
+    let (grantor_events, delegate_events) = ([asked, done].concat(), seated);
+    group.bench_function("registration_events_through_value", |b| {
+        b.iter(|| {
+            let mut bytes = 0;
+            for e in &grantor_events {
+                bytes += serde_json::to_value(e).unwrap().to_string().len();
+            }
+            for e in &delegate_events {
+                bytes += serde_json::to_value(e).unwrap().to_string().len();
+            }
+            black_box(bytes)
+        })
+    });
+    group.bench_function("registration_events_as_text", |b| {
+        b.iter(|| {
+            let mut bytes = 0;
+            for e in &grantor_events {
+                bytes += serde_json::to_string(e).unwrap().len();
+            }
+            for e in &delegate_events {
+                bytes += serde_json::to_string(e).unwrap().len();
+            }
+            black_box(bytes)
+        })
+    });
+    group.finish();
+}
+
 fn bookings(c: &mut Criterion) {
     let policy = Policy::default();
     let mut group = c.benchmark_group("booking");
@@ -368,5 +426,12 @@ fn fiscal_codes(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, delegations, bookings, meetings, fiscal_codes);
+criterion_group!(
+    benches,
+    delegations,
+    encoding,
+    bookings,
+    meetings,
+    fiscal_codes
+);
 criterion_main!(benches);
