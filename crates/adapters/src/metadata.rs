@@ -88,7 +88,8 @@ impl Metadata {
 
     /// [`Metadata::to_map`] as each event's row holds it (what cqrs-es's
     /// `SerializedEvent` makes of the map): encoded once for all the events
-    /// of a command or a flow.
+    /// of a command a flow decides whole, or of the steps after it (the
+    /// library's metadata in that flow).
     pub(crate) fn to_value(&self) -> serde_json::Value {
         let mut map = serde_json::Map::new();
         map.insert("actor".to_owned(), self.actor.to_string().into());
