@@ -93,6 +93,18 @@ fn step<A: Aggregate, E: std::fmt::Debug>(
     }
 }
 
+/// The seat the delegate of `r` is asked for, as the flow reserves it.
+fn seat_for(r: &RequestDelegation) -> DelegateCommand {
+    DelegateCommand::ReserveSeat {
+        id: r.id.clone(),
+        grantor: r.grantor.clone(),
+        delegate: r.delegate.clone(),
+        role: Role::Ordinary,
+        ends_on: None,
+        at: t0(),
+    }
+}
+
 /// The command asking for `r`, issued online by its grantor in person.
 fn asked(r: RequestDelegation) -> GrantorCommand {
     let by = Issuer::citizen(r.grantor.clone());
@@ -245,17 +257,8 @@ fn delegations(c: &mut Criterion) {
                 let mut g = Grantor::default();
                 let mut d = Delegate::default();
                 let id = r.id.clone();
-                let delegate = r.delegate.clone();
-                let grantor = r.grantor.clone();
+                let seat = seat_for(&r);
                 step(&mut g, |s| s.decide(asked(r), &policy));
-                let seat = DelegateCommand::ReserveSeat {
-                    id: id.clone(),
-                    grantor,
-                    delegate,
-                    role: Role::Ordinary,
-                    ends_on: None,
-                    at: t0(),
-                };
                 step(&mut d, |s| s.decide(seat, &policy));
                 let done = GrantorCommand::CompleteRegistration { id, at: t0() };
                 step(&mut g, |s| s.decide(done, &policy));
@@ -265,6 +268,19 @@ fn delegations(c: &mut Criterion) {
         )
     });
     group.finish();
+}
+
+/// The bytes of `event` encoded as the store writes it: to a JSON value,
+/// then that value to text.
+fn through_value<T: serde::Serialize>(event: &T) -> usize {
+    serde_json::to_string(&serde_json::to_value(event).unwrap())
+        .unwrap()
+        .len()
+}
+
+/// The bytes of `event` encoded straight to text.
+fn as_text<T: serde::Serialize>(event: &T) -> usize {
+    serde_json::to_string(event).unwrap().len()
 }
 
 /// What encoding a registration's three events costs, as the store writes
@@ -277,19 +293,11 @@ fn encoding(c: &mut Criterion) {
     let mut group = c.benchmark_group("encoding");
     group.throughput(Throughput::Elements(1));
     let r = request("d-flow", code(1), code(3), t0());
-    let (id, grantor, delegate) = (r.id.clone(), r.grantor.clone(), r.delegate.clone());
+    let (id, seat) = (r.id.clone(), seat_for(&r));
     let mut g = Grantor::default();
     let mut d = Delegate::default();
     let asked = g.decide(asked(r), &policy).unwrap();
     asked.iter().for_each(|e| g.apply(e.clone()));
-    let seat = DelegateCommand::ReserveSeat {
-        id: id.clone(),
-        grantor,
-        delegate,
-        role: Role::Ordinary,
-        ends_on: None,
-        at: t0(),
-    };
     let seated = d.decide(seat, &policy).unwrap();
     seated.iter().for_each(|e| d.apply(e.clone()));
     let done = g
@@ -301,29 +309,15 @@ fn encoding(c: &mut Criterion) {
     let (grantor_events, delegate_events) = ([asked, done].concat(), seated);
     group.bench_function("registration_events_through_value", |b| {
         b.iter(|| {
-            let mut bytes = 0;
-            for e in &grantor_events {
-                bytes += serde_json::to_string(&serde_json::to_value(e).unwrap())
-                    .unwrap()
-                    .len();
-            }
-            for e in &delegate_events {
-                bytes += serde_json::to_string(&serde_json::to_value(e).unwrap())
-                    .unwrap()
-                    .len();
-            }
+            let bytes = grantor_events.iter().map(through_value).sum::<usize>()
+                + delegate_events.iter().map(through_value).sum::<usize>();
             black_box(bytes)
         })
     });
     group.bench_function("registration_events_as_text", |b| {
         b.iter(|| {
-            let mut bytes = 0;
-            for e in &grantor_events {
-                bytes += serde_json::to_string(e).unwrap().len();
-            }
-            for e in &delegate_events {
-                bytes += serde_json::to_string(e).unwrap().len();
-            }
+            let bytes = grantor_events.iter().map(as_text).sum::<usize>()
+                + delegate_events.iter().map(as_text).sum::<usize>();
             black_box(bytes)
         })
     });
