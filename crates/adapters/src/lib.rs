@@ -47,6 +47,7 @@ pub mod store;
 pub mod system;
 #[cfg(test)]
 mod test_fixtures;
+mod turns;
 mod upcast;
 
 pub use clock::SettableClock;

@@ -51,43 +51,12 @@ pub struct Repository {
     heads: Arc<HeadTurns>,
 }
 
-/// Reads of the log's head take turns: a caller that finds, when its turn
-/// comes, that a read which *started after it arrived* has ended, takes
-/// that read's answer instead of asking the store again. That read began
-/// after everything the caller had committed before calling, so its head
-/// is at or past every event of the caller's; the log's head only grows.
-/// On PostgreSQL a read of the head first numbers the committed events
-/// under one row lock (`number_events()`): many writers stamping their
-/// answers at once (ADR 0014) cost one or two numberings a turn, not one
-/// each waiting on that lock.
-#[derive(Default)]
-struct HeadTurns {
-    turn: tokio::sync::Mutex<()>,
-    /// Reads started so far: the number of the latest one.
-    started: std::sync::atomic::AtomicU64,
-    /// The number of the latest read that ended without an error, and the
-    /// head it read.
-    ended: std::sync::Mutex<(u64, i64)>,
-}
-
-impl HeadTurns {
-    async fn take<F>(&self, read: F) -> Result<i64, ServiceError>
-    where
-        F: std::future::Future<Output = Result<i64, ServiceError>>,
-    {
-        use std::sync::atomic::Ordering;
-        let arrived = self.started.load(Ordering::SeqCst);
-        let _turn = self.turn.lock().await;
-        let (number, head) = *self.ended.lock().expect("not poisoned");
-        if number > arrived {
-            return Ok(head);
-        }
-        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let head = read.await?;
-        *self.ended.lock().expect("not poisoned") = (number, head);
-        Ok(head)
-    }
-}
+/// Reads of the log's head take turns and share their answers
+/// (`crate::turns`). On PostgreSQL a read of the head first numbers the
+/// committed events under one row lock (`number_events()`): many writers
+/// stamping their answers at once (ADR 0014) cost one or two numberings a
+/// turn, not one each waiting on that lock.
+type HeadTurns = crate::turns::Turns<i64>;
 
 impl Repository {
     /// A new, empty store in memory, for embedding and tests (what `memory:`
@@ -428,7 +397,7 @@ impl Repository {
     /// past every event committed before the call. Concurrent callers share
     /// reads (`HeadTurns`).
     pub async fn log_head(&self) -> Result<i64, ServiceError> {
-        self.heads.take(self.store.log_head()).await
+        Ok(self.heads.take(self.store.log_head()).await?.value())
     }
 
     /// The position a named reader (runner, projector, dispatcher) has handled.
@@ -636,48 +605,6 @@ mod announcements {
             echoed.is_err(),
             "a process was woken by its own announcement"
         );
-    }
-}
-
-#[cfg(test)]
-mod head_turns {
-    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::SeqCst};
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use super::HeadTurns;
-
-    /// Each caller "commits" (moves the log on) then asks for the head: the
-    /// answer it gets, its own read's or a shared one, was read after its
-    /// commit, and callers at once share reads.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_shared_head_was_read_after_the_callers_commit() {
-        let turns = Arc::new(HeadTurns::default());
-        let log = Arc::new(AtomicI64::new(0));
-        let reads = Arc::new(AtomicUsize::new(0));
-        let callers = 64;
-        let mut tasks = Vec::new();
-        for _ in 0..callers {
-            let (turns, log, reads) = (turns.clone(), log.clone(), reads.clone());
-            tasks.push(tokio::spawn(async move {
-                let mine = log.fetch_add(1, SeqCst) + 1;
-                let head = turns
-                    .take(async {
-                        reads.fetch_add(1, SeqCst);
-                        let head = log.load(SeqCst);
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                        Ok(head)
-                    })
-                    .await
-                    .unwrap();
-                assert!(head >= mine, "head {head} read before the commit of {mine}");
-            }));
-        }
-        for task in tasks {
-            task.await.unwrap();
-        }
-        let reads = reads.load(SeqCst);
-        assert!(reads < callers, "{reads} reads for {callers} callers");
     }
 }
 

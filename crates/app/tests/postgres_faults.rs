@@ -8,8 +8,8 @@
 //! - the server stopped for 30 s, then started again;
 //! - the app's connections killed (`pg_terminate_backend`), several times.
 //!
-//! Meanwhile every request is answered before the client's deadline (a
-//! little over the app's own request timeout): 2xx, a rule's 422, or 503
+//! Meanwhile every request is answered within 25 s (`SLOWEST_ANSWER`, well
+//! inside the app's own request timeout): 2xx, a rule's 422, or 503
 //! `unavailable` (problem+json) with `Retry-After`; never a 500, never a
 //! closed connection. Afterwards the same process, not restarted, serves
 //! again within a bounded time; `/health/ready` is 200; the projector and
@@ -58,6 +58,14 @@ const PHONE: &str = "333 123 4567";
 fn deadline() -> Duration {
     deleghe_app::Timeouts::default().request + Duration::from_secs(5)
 }
+/// The longest a request may take, fault or not: a request that meets the
+/// store gone waits at most the pool's wait for a connection (10 s) for its
+/// own call to the store, which fails it; a write done just before the fault
+/// waits as long again for the log position it answers with (ADR 0014).
+/// Never in a queue behind other callers' waits (the adapters' `turns`),
+/// which took 20–40 s here before they shared the store's
+/// unavailability, and past the request timeout (408) once.
+const SLOWEST_ANSWER: Duration = Duration::from_secs(25);
 /// How long the app may take to serve again once the server is back: the
 /// pool's wait for a connection (10 s) and its backoff, with room.
 const SERVES_AGAIN_WITHIN: Duration = Duration::from_secs(20);
@@ -439,6 +447,8 @@ struct Load {
     /// Everything that breaks the contract: a 500, another status, a 503
     /// of another shape, no answer in time.
     failures: Mutex<Vec<String>>,
+    /// The slowest answer (or no answer) so far, and to what.
+    slowest: Mutex<(Duration, String)>,
     /// The last round each client began.
     rounds: Vec<AtomicUsize>,
     stop: AtomicBool,
@@ -454,6 +464,7 @@ impl Load {
             acked: Mutex::new(Vec::new()),
             unavailable: AtomicUsize::new(0),
             failures: Mutex::new(Vec::new()),
+            slowest: Mutex::new((Duration::ZERO, String::new())),
             rounds: (0..CLIENTS).map(|_| AtomicUsize::new(0)).collect(),
             stop: AtomicBool::new(false),
         })
@@ -465,6 +476,29 @@ impl Load {
 
     fn fail(&self, what: String) {
         self.failures.lock().unwrap().push(what);
+    }
+
+    /// [`request`] to the app, timed: one slower than [`SLOWEST_ANSWER`]
+    /// breaks the contract.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Answer, String> {
+        let started = Instant::now();
+        let answer = request(self.port, method, path, token, body).await;
+        let took = started.elapsed();
+        let what = format!("{method} {path}");
+        if took > SLOWEST_ANSWER {
+            self.fail(format!("{what} answered after {took:?}"));
+        }
+        let mut slowest = self.slowest.lock().unwrap();
+        if took > slowest.0 {
+            *slowest = (took, what);
+        }
+        answer
     }
 
     /// Sorts one answer: its JSON if 2xx; `None` for a rule's
@@ -517,30 +551,30 @@ impl Load {
             self.rounds[k].store(round, Ordering::SeqCst);
             let n = k * PER_CLIENT + round;
             let token = citizen_token(&self.keys, n);
-            let upload = request(
-                self.port,
-                "POST",
-                "/v1/me/documents?kind=identity_document",
-                Some(&token),
-                Some((
-                    "application/pdf",
-                    deleghe_domain::document::blank_pdf(1100 + n).unwrap(),
-                )),
-            )
-            .await;
+            let upload = self
+                .send(
+                    "POST",
+                    "/v1/me/documents?kind=identity_document",
+                    Some(&token),
+                    Some((
+                        "application/pdf",
+                        deleghe_domain::document::blank_pdf(1100 + n).unwrap(),
+                    )),
+                )
+                .await;
             let Some((_, uploaded)) = self.judge("upload", upload).await else {
                 continue;
             };
             let digest = uploaded["sha256"].as_str().unwrap().to_owned();
             let body = json!({"delegate": cf(DELEGATES + n), "identity_document": digest});
-            let registered = request(
-                self.port,
-                "POST",
-                "/v1/delegations",
-                Some(&token),
-                Some(("application/json", body.to_string().into_bytes())),
-            )
-            .await;
+            let registered = self
+                .send(
+                    "POST",
+                    "/v1/delegations",
+                    Some(&token),
+                    Some(("application/json", body.to_string().into_bytes())),
+                )
+                .await;
             if let Some((status, v)) = self.judge("registration", registered).await {
                 self.acked.lock().unwrap().push(Acked {
                     path: format!("/v1/delegations/{}", v["id"].as_str().unwrap()),
@@ -556,14 +590,14 @@ impl Load {
             };
             let body = json!({"counter": "pensioni-roma", "start": start, "mode": "in_person",
                               "reason": "Pensione", "phone": PHONE});
-            let booked = request(
-                self.port,
-                "POST",
-                "/v1/bookings",
-                Some(&token),
-                Some(("application/json", body.to_string().into_bytes())),
-            )
-            .await;
+            let booked = self
+                .send(
+                    "POST",
+                    "/v1/bookings",
+                    Some(&token),
+                    Some(("application/json", body.to_string().into_bytes())),
+                )
+                .await;
             if let Some((status, v)) = self.judge("booking", booked).await {
                 let id = v["id"].as_str().unwrap().to_owned();
                 self.acked.lock().unwrap().push(Acked {
@@ -575,10 +609,12 @@ impl Load {
                 // Reads too: the booking, from its stream, and the
                 // citizen's delegations, from the read models.
                 let path = format!("/v1/bookings/{id}");
-                let read = request(self.port, "GET", &path, Some(&token), None).await;
+                let read = self.send("GET", &path, Some(&token), None).await;
                 self.judge("reading a booking", read).await;
             }
-            let list = request(self.port, "GET", "/v1/delegations", Some(&token), None).await;
+            let list = self
+                .send("GET", "/v1/delegations", Some(&token), None)
+                .await;
             self.judge("listing delegations", list).await;
         }
     }
@@ -688,15 +724,11 @@ async fn survives(fault: Fault) {
             tokio::task::block_in_place(|| server.pg_ctl(&["-m", "fast", "stop"]));
             let stopped = Instant::now();
             // Meanwhile: not ready, for the store, said the same way.
-            let ready = request(app.port, "GET", "/health/ready", None, None)
-                .await
-                .unwrap();
+            let ready = load.send("GET", "/health/ready", None, None).await.unwrap();
             if let Err(e) = ready.unavailable() {
                 panic!("/health/ready with the server stopped: {e}");
             }
-            let metrics = request(app.port, "GET", "/metrics", None, None)
-                .await
-                .unwrap();
+            let metrics = load.send("GET", "/metrics", None, None).await.unwrap();
             if let Err(e) = metrics.unavailable() {
                 panic!("/metrics with the server stopped: {e}");
             }
@@ -741,6 +773,7 @@ async fn survives(fault: Fault) {
             .unwrap();
     }
     let failures = load.failures.lock().unwrap().clone();
+    let slowest = load.slowest.lock().unwrap().clone();
     assert!(
         failures.is_empty(),
         "{} requests broke the contract, the first ones:\n{}",
@@ -914,7 +947,7 @@ async fn survives(fault: Fault) {
 
     println!(
         "acknowledged {} writes ({acked_before} before the fault), {} answered 503 \
-         ({unavailable_during} during the fault); ready again {ready_after:?} and a write \
+         ({unavailable_during} during the fault), the slowest answer {slowest:?}; ready again {ready_after:?} and a write \
          acknowledged {writes_after:?} after the server was back, the workers at the head \
          {caught_up:?} later; {sent} SMS; the whole test took {:?}",
         acked.len(),

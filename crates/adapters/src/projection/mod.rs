@@ -56,6 +56,7 @@ use crate::error::ServiceError;
 use crate::events::LoggedEvent;
 use crate::readside::{Batch, Cache, Checkpoint, HeldSide, WriteSet};
 use crate::repository::Repository;
+use crate::turns::Taken;
 
 /// The checkpoint name of the projector (in the read side's own table).
 pub const CHECKPOINT: &str = "projector";
@@ -213,14 +214,22 @@ impl Projector {
     /// that callers beyond the pool's size never wait on one another for
     /// connections. A caller that waited while a catch-up that started
     /// after its call ran to its end returns 0 at once: that one applied
-    /// every event stored before the call.
+    /// every event stored before the call. One that found the store
+    /// unavailable gives the callers that waited for it the same error at
+    /// once, instead of each waiting out the pool's timeout in turn.
     pub async fn catch_up(&self) -> Result<usize, ServiceError> {
+        // A catch-up that started after this call and ended applied what
+        // this call would have: nothing is left for this one.
         let turns = self.side.catch_up_turns();
-        if self.side.pipelines() {
-            turns.take(self.catch_up_pipelined()).await
+        let taken = if self.side.pipelines() {
+            turns.take(self.catch_up_pipelined()).await?
         } else {
-            turns.take(self.catch_up_in_turn()).await
-        }
+            turns.take(self.catch_up_in_turn()).await?
+        };
+        Ok(match taken {
+            Taken::Own(applied) => applied,
+            Taken::Shared(_) => 0,
+        })
     }
 
     /// [`Projector::catch_up`] with the applying of each batch overlapping

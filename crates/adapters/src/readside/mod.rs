@@ -26,7 +26,6 @@ mod batch;
 mod memory;
 mod port;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -49,40 +48,13 @@ pub(crate) use port::{BoxFuture, SidePool, SideStatements, Transactional};
 #[derive(Clone)]
 pub struct ReadSide(Arc<dyn SidePool>, Arc<CatchUpTurns>);
 
-/// Catch-ups through one read side (and its clones) take turns. A catch-up
-/// holds two connections of the pool and reads the log on a third: callers
-/// beyond the pool's size, each holding one connection and waiting for the
-/// next, would wait on one another until the pool's timeout. One at a time
-/// also spares them applying the same events in a race.
-#[derive(Default)]
-pub(crate) struct CatchUpTurns {
-    turn: tokio::sync::Mutex<()>,
-    /// Catch-ups started so far: the number of the latest one.
-    started: AtomicU64,
-    /// The number of the latest catch-up that ended without an error.
-    ended: AtomicU64,
-}
-
-impl CatchUpTurns {
-    /// Runs `catch_up` when its turn comes, unless a catch-up that started
-    /// after the call ran to its end meanwhile: that one read the log after
-    /// everything stored before the call, so the call returns 0 at once, and
-    /// many readers at once cost one catch-up, not one each.
-    pub(crate) async fn take<F>(&self, catch_up: F) -> Result<usize, ServiceError>
-    where
-        F: std::future::Future<Output = Result<usize, ServiceError>>,
-    {
-        let arrived = self.started.load(Ordering::SeqCst);
-        let _turn = self.turn.lock().await;
-        if self.ended.load(Ordering::SeqCst) > arrived {
-            return Ok(0);
-        }
-        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        let applied = catch_up.await?;
-        self.ended.store(number, Ordering::SeqCst);
-        Ok(applied)
-    }
-}
+/// Catch-ups through one read side (and its clones) take turns, and share
+/// their outcome (`crate::turns`). A catch-up holds two connections of the
+/// pool and reads the log on a third: callers beyond the pool's size, each
+/// holding one connection and waiting for the next, would wait on one
+/// another until the pool's timeout. One at a time also spares them
+/// applying the same events in a race.
+pub(crate) type CatchUpTurns = crate::turns::Turns<usize>;
 
 impl ReadSide {
     /// The read side of `repository`'s store. On SQLite and PostgreSQL the
