@@ -75,15 +75,9 @@ impl Metadata {
     /// and `on_behalf_of` when set, from which the projector writes the audit
     /// trail (D9).
     pub fn to_map(&self) -> HashMap<String, String> {
-        let mut map = HashMap::from([
-            ("actor".to_owned(), self.actor.to_string()),
-            ("channel".to_owned(), self.channel.clone()),
-            ("correlation_id".to_owned(), self.correlation_id.clone()),
-        ]);
-        if let Some(grantor) = &self.on_behalf_of {
-            map.insert("on_behalf_of".to_owned(), grantor.to_string());
-        }
-        map
+        self.pairs()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect()
     }
 
     /// [`Metadata::to_map`] as each event's row holds it (what cqrs-es's
@@ -91,17 +85,27 @@ impl Metadata {
     /// of a command a flow decides whole, or of the steps after it (the
     /// library's metadata in that flow).
     pub(crate) fn to_value(&self) -> serde_json::Value {
-        let mut map = serde_json::Map::new();
-        map.insert("actor".to_owned(), self.actor.to_string().into());
-        map.insert("channel".to_owned(), self.channel.clone().into());
-        map.insert(
-            "correlation_id".to_owned(),
-            self.correlation_id.clone().into(),
-        );
-        if let Some(grantor) = &self.on_behalf_of {
-            map.insert("on_behalf_of".to_owned(), grantor.to_string().into());
-        }
-        serde_json::Value::Object(map)
+        serde_json::Value::Object(
+            self.pairs()
+                .map(|(key, value)| (key.to_owned(), value.into()))
+                .collect(),
+        )
+    }
+
+    /// The stored keys and their values, for [`Metadata::to_map`] and
+    /// [`Metadata::to_value`] alike.
+    fn pairs(&self) -> impl Iterator<Item = (&'static str, String)> + '_ {
+        [
+            ("actor", Some(self.actor.to_string())),
+            ("channel", Some(self.channel.clone())),
+            ("correlation_id", Some(self.correlation_id.clone())),
+            (
+                "on_behalf_of",
+                self.on_behalf_of.as_ref().map(ToString::to_string),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
     }
 }
 
