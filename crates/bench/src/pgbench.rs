@@ -111,6 +111,6 @@ pub fn run(
         first_error: None,
         elapsed,
         latencies,
-        slice_rates: Vec::new(),
+        ..Sample::default()
     })
 }

@@ -31,6 +31,9 @@ pub struct Sample {
     pub latencies: Vec<Duration>,
     /// The rate of each slice merged into this sample (see [`Sample::rate`]).
     pub slice_rates: Vec<f64>,
+    /// A task ran out of prepared work before the time was up: the rate
+    /// counts time without work, and is no measure.
+    pub exhausted: bool,
 }
 
 impl Sample {
@@ -79,6 +82,7 @@ impl Sample {
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
+        self.exhausted |= other.exhausted;
         self.elapsed += other.elapsed;
         self.latencies.extend(other.latencies);
         self.latencies.sort_unstable();
@@ -131,7 +135,10 @@ where
                             part.errors += 1;
                             part.first_error.get_or_insert(e);
                         }
-                        Err(OpError::Exhausted) => break,
+                        Err(OpError::Exhausted) => {
+                            part.exhausted = true;
+                            break;
+                        }
                     }
                 }
                 part
@@ -143,6 +150,7 @@ where
         let part = task.await.expect("a load task panicked");
         all.ops += part.ops;
         all.errors += part.errors;
+        all.exhausted |= part.exhausted;
         if all.first_error.is_none() {
             all.first_error = part.first_error;
         }
@@ -151,4 +159,34 @@ where
     all.elapsed = start.elapsed();
     all.latencies.sort_unstable();
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A measurement whose prepared work runs out before its time is up
+    /// says so, and keeps saying so when merged with slices that did not.
+    #[tokio::test]
+    async fn running_out_of_work_is_marked() {
+        let left = Arc::new(AtomicUsize::new(3));
+        let out = run(2, Duration::from_millis(200), move || {
+            let left = left.clone();
+            async move {
+                left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .map(|_| ())
+                    .map_err(|_| OpError::Exhausted)
+            }
+        })
+        .await;
+        assert_eq!(out.ops, 3);
+        assert!(out.exhausted);
+        let enough = run(1, Duration::from_millis(20), || async { Ok(()) }).await;
+        assert!(!enough.exhausted);
+        let mut merged = enough;
+        merged.merge(out);
+        assert!(merged.exhausted);
+    }
 }
