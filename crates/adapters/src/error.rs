@@ -104,6 +104,26 @@ impl ServiceError {
         }
     }
 
+    /// Whether the store could not be reached at all: no connection within
+    /// the pool's wait, the pool closed, or the connection's own I/O failed
+    /// (ADR 0020). A statement the database refused (a deadlock, a lock
+    /// timeout), or an error of the process's own, is not.
+    pub(crate) fn store_unreachable(&self) -> bool {
+        #[cfg(feature = "sql")]
+        if let Self::Unavailable(source) = self {
+            return matches!(
+                source.downcast_ref::<sqlx::Error>(),
+                Some(
+                    sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::Io(_)
+                        | sqlx::Error::Tls(_)
+                )
+            );
+        }
+        false
+    }
+
     pub(crate) fn from_aggregate<E: std::error::Error + Into<Refusal>>(
         error: AggregateError<E>,
     ) -> Self {

@@ -8,11 +8,15 @@
 //! committed before calling, so what it read or applied covers the caller's
 //! own commits. Many callers at once cost one call, not one each.
 //!
-//! The same holds for a call that found the store unavailable: the callers
-//! that waited behind it hear the same at once. Otherwise, with the store
-//! gone, each of them would wait in its turn for the pool's timeout (10 s)
-//! and fail the same way, one after another: the last of eight waited
-//! 80 s, past any request's deadline.
+//! The same holds for a call that found the store unreachable (no
+//! connection within the pool's wait, the connection's I/O failed:
+//! [`ServiceError::store_unreachable`]): the callers that waited behind it
+//! hear the same at once. Otherwise, with the store gone, each of them would
+//! wait in its turn for the pool's timeout (10 s) and fail the same way, one
+//! after another: the last of eight waited 80 s, past any request's
+//! deadline. A caller still waits out the call under way when it arrived
+//! (which cannot answer for it) and may then make its own: at most two of
+//! the pool's waits. Every other error is the caller's own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -46,16 +50,17 @@ pub(crate) struct Turns<T> {
     started: AtomicU64,
     /// The latest call that ended without an error: its number and answer.
     succeeded: Mutex<Option<(u64, T)>>,
-    /// The latest call that found the store unavailable: its number and
+    /// The latest call that found the store unreachable: its number and
     /// the store's error, as text.
-    unavailable: Mutex<Option<(u64, String)>>,
+    unreachable: Mutex<Option<(u64, String)>>,
 }
 
 impl<T: Clone> Turns<T> {
     /// Runs `call` when its turn comes, unless a call that started after
     /// this one arrived has ended meanwhile: then its answer, or, if it
-    /// found the store unavailable, [`ServiceError::Unavailable`] with the
-    /// store's error. Any other error is the caller's own and not shared.
+    /// found the store unreachable, [`ServiceError::Unavailable`] with the
+    /// store's error (as text). Any other error is the caller's own and not
+    /// shared.
     pub(crate) async fn take<F>(&self, call: F) -> Result<Taken<T>, ServiceError>
     where
         F: std::future::Future<Output = Result<T, ServiceError>>,
@@ -67,7 +72,7 @@ impl<T: Clone> Turns<T> {
                 return Ok(Taken::Shared(answer.clone()));
             }
         }
-        if let Some((number, error)) = &*self.unavailable.lock().expect("not poisoned") {
+        if let Some((number, error)) = &*self.unreachable.lock().expect("not poisoned") {
             if *number > arrived {
                 return Err(ServiceError::Unavailable(error.clone().into()));
             }
@@ -78,11 +83,16 @@ impl<T: Clone> Turns<T> {
                 *self.succeeded.lock().expect("not poisoned") = Some((number, answer.clone()));
                 Ok(Taken::Own(answer))
             }
-            Err(ServiceError::Unavailable(error)) => {
-                *self.unavailable.lock().expect("not poisoned") = Some((number, error.to_string()));
-                Err(ServiceError::Unavailable(error))
+            Err(error) => {
+                if error.store_unreachable() {
+                    let text = match &error {
+                        ServiceError::Unavailable(source) => source.to_string(),
+                        other => other.to_string(),
+                    };
+                    *self.unreachable.lock().expect("not poisoned") = Some((number, text));
+                }
+                Err(error)
             }
-            Err(other) => Err(other),
         }
     }
 }
@@ -93,8 +103,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::{Taken, Turns};
-    use crate::error::ServiceError;
+    use super::Turns;
 
     /// Each caller "commits" (moves the log on) then asks for the head: the
     /// answer it gets, its own read's or a shared one, was read after its
@@ -129,6 +138,17 @@ mod tests {
         let reads = reads.load(SeqCst);
         assert!(reads < callers, "{reads} reads for {callers} callers");
     }
+}
+
+/// What a call that found the store unreachable shares (ADR 0020).
+#[cfg(all(test, feature = "sql"))]
+mod unreachable {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{Taken, Turns};
+    use crate::error::ServiceError;
 
     /// A call to the store, counted, that takes `wait` of the paused clock
     /// and fails as the store gone away does, or answers `answer`.
@@ -139,7 +159,7 @@ mod tests {
     ) -> Result<i64, ServiceError> {
         calls.fetch_add(1, SeqCst);
         tokio::time::sleep(wait).await;
-        answer.ok_or_else(|| ServiceError::Unavailable("pool timed out".into()))
+        answer.ok_or_else(|| ServiceError::Unavailable(Box::new(sqlx::Error::PoolTimedOut)))
     }
 
     /// With the store gone, the callers queued behind a call that found it
@@ -175,7 +195,7 @@ mod tests {
             let (answer, waited) = task.await.unwrap();
             match answer {
                 Err(ServiceError::Unavailable(error)) => {
-                    assert_eq!(error.to_string(), "pool timed out");
+                    assert_eq!(error.to_string(), sqlx::Error::PoolTimedOut.to_string());
                 }
                 other => panic!("{other:?}"),
             }
@@ -190,34 +210,44 @@ mod tests {
         assert_eq!(calls.load(SeqCst), 3);
     }
 
-    /// Only the store's unavailability is shared: another error is the
-    /// caller's own, and a caller queued behind it asks the store itself.
+    /// Only the store's unreachability is shared: another error (a corrupt
+    /// row, a statement the database refused) is the caller's own, and a
+    /// caller queued behind it makes its own call.
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn other_errors_are_not_shared() {
-        let turns = Arc::new(Turns::<i64>::default());
-        let calls = Arc::new(AtomicUsize::new(0));
-        let corrupt = || async {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            Err(ServiceError::Corrupt("a row".into()))
+        let refused = || {
+            ServiceError::Unavailable(Box::new(sqlx::Error::Protocol("deadlock detected".into())))
         };
-        let first = {
-            let turns = turns.clone();
-            tokio::spawn(async move { turns.take(corrupt()).await })
-        };
-        tokio::task::yield_now().await;
-        // The second's call starts after the third arrives, and fails.
-        let second = {
-            let turns = turns.clone();
-            tokio::spawn(async move { turns.take(corrupt()).await })
-        };
-        let third = {
-            let (turns, calls) = (turns.clone(), calls.clone());
-            tokio::spawn(async move { turns.take(call(&calls, Duration::ZERO, Some(3))).await })
-        };
-        for task in [first, second] {
-            assert!(matches!(task.await.unwrap(), Err(ServiceError::Corrupt(_))));
+        let corrupt = || ServiceError::Corrupt("a row".into());
+        for error in [refused as fn() -> ServiceError, corrupt] {
+            let turns = Arc::new(Turns::<i64>::default());
+            let calls = Arc::new(AtomicUsize::new(0));
+            let failing = move |calls: Arc<AtomicUsize>| async move {
+                calls.fetch_add(1, SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err::<i64, _>(error())
+            };
+            let first = {
+                let (turns, calls) = (turns.clone(), calls.clone());
+                tokio::spawn(async move { turns.take(failing(calls)).await })
+            };
+            tokio::task::yield_now().await;
+            // The second's call starts after the third arrives, and fails.
+            let second = {
+                let (turns, calls) = (turns.clone(), calls.clone());
+                tokio::spawn(async move { turns.take(failing(calls)).await })
+            };
+            let third = {
+                let (turns, calls) = (turns.clone(), calls.clone());
+                tokio::spawn(async move { turns.take(call(&calls, Duration::ZERO, Some(3))).await })
+            };
+            for task in [first, second] {
+                let failed = task.await.unwrap();
+                assert_eq!(failed.unwrap_err().code(), error().code());
+            }
+            assert!(matches!(third.await.unwrap(), Ok(Taken::Own(3))));
+            // Each of the three made its own call.
+            assert_eq!(calls.load(SeqCst), 3);
         }
-        assert!(matches!(third.await.unwrap(), Ok(Taken::Own(3))));
-        assert_eq!(calls.load(SeqCst), 1);
     }
 }

@@ -60,11 +60,13 @@ fn deadline() -> Duration {
 }
 /// The longest a request may take, fault or not: a request that meets the
 /// store gone waits at most the pool's wait for a connection (10 s) for its
-/// own call to the store, which fails it; a write done just before the fault
-/// waits as long again for the log position it answers with (ADR 0014).
-/// Never in a queue behind other callers' waits (the adapters' `turns`),
-/// which took 20–40 s here before they shared the store's
-/// unavailability, and past the request timeout (408) once.
+/// own call to the store, which fails it; a call that takes turns (a read
+/// of the log's head, a catch-up) may first wait out the one under way when
+/// it came, which cannot answer for it: two waits. A write stored just
+/// before the fault meets them in its position's read (ADR 0014). Never a
+/// queue of waits behind other callers (the adapters' `turns`, ADR 0020),
+/// which took 20–40 s here before they shared the store's unreachability,
+/// and once passed the request timeout (408).
 const SLOWEST_ANSWER: Duration = Duration::from_secs(25);
 /// How long the app may take to serve again once the server is back: the
 /// pool's wait for a connection (10 s) and its backoff, with room.
