@@ -84,12 +84,12 @@ impl<T: Clone> Turns<T> {
                 Ok(Taken::Own(answer))
             }
             Err(error) => {
-                if error.store_unreachable() {
-                    let text = match &error {
-                        ServiceError::Unavailable(source) => source.to_string(),
-                        other => other.to_string(),
-                    };
-                    *self.unreachable.lock().expect("not poisoned") = Some((number, text));
+                // Only an `Unavailable` is ever unreachable.
+                if let (true, ServiceError::Unavailable(source)) =
+                    (error.store_unreachable(), &error)
+                {
+                    *self.unreachable.lock().expect("not poisoned") =
+                        Some((number, source.to_string()));
                 }
                 Err(error)
             }

@@ -503,6 +503,13 @@ impl Load {
         answer
     }
 
+    /// A JSON `body` posted to `path` by the holder of `token`, timed as
+    /// [`Load::send`] times it.
+    async fn post_json(&self, path: &str, token: &str, body: &Value) -> Result<Answer, String> {
+        let json = ("application/json", body.to_string().into_bytes());
+        self.send("POST", path, Some(token), Some(json)).await
+    }
+
     /// Sorts one answer: its JSON if 2xx; `None` for a rule's
     /// refusal (422) or a 503 `unavailable` (after waiting its
     /// `Retry-After`, as a client would); anything else is a failure.
@@ -569,14 +576,7 @@ impl Load {
             };
             let digest = uploaded["sha256"].as_str().unwrap().to_owned();
             let body = json!({"delegate": cf(DELEGATES + n), "identity_document": digest});
-            let registered = self
-                .send(
-                    "POST",
-                    "/v1/delegations",
-                    Some(&token),
-                    Some(("application/json", body.to_string().into_bytes())),
-                )
-                .await;
+            let registered = self.post_json("/v1/delegations", &token, &body).await;
             if let Some((status, v)) = self.judge("registration", registered).await {
                 self.acked.lock().unwrap().push(Acked {
                     path: format!("/v1/delegations/{}", v["id"].as_str().unwrap()),
@@ -592,14 +592,7 @@ impl Load {
             };
             let body = json!({"counter": "pensioni-roma", "start": start, "mode": "in_person",
                               "reason": "Pensione", "phone": PHONE});
-            let booked = self
-                .send(
-                    "POST",
-                    "/v1/bookings",
-                    Some(&token),
-                    Some(("application/json", body.to_string().into_bytes())),
-                )
-                .await;
+            let booked = self.post_json("/v1/bookings", &token, &body).await;
             if let Some((status, v)) = self.judge("booking", booked).await {
                 let id = v["id"].as_str().unwrap().to_owned();
                 self.acked.lock().unwrap().push(Acked {
