@@ -214,9 +214,9 @@ impl Projector {
     /// that callers beyond the pool's size never wait on one another for
     /// connections. A caller that waited while a catch-up that started
     /// after its call ran to its end returns 0 at once: that one applied
-    /// every event stored before the call. One that found the store
-    /// unavailable gives the callers that waited for it the same error at
-    /// once, instead of each waiting out the pool's timeout in turn.
+    /// every event stored before the call. One that could not reach the
+    /// store gives the callers that waited for it the same error at once,
+    /// instead of each waiting out the pool's timeout in turn (ADR 0020).
     pub async fn catch_up(&self) -> Result<usize, ServiceError> {
         // A catch-up that started after this call and ended applied what
         // this call would have: nothing is left for this one.
