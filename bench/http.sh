@@ -8,7 +8,8 @@
 #   bash bench/http.sh [sqlite|postgres]      (default: sqlite)
 #
 # Environment: DELEGHE_BENCH_HTTP_SECONDS (10), DELEGHE_BENCH_HTTP_CONNECTIONS
-# (16), DELEGHE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/deleghe_bench,
+# (16), DELEGHE_BENCH_APP (the app's binary, target/release/deleghe),
+# DELEGHE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/deleghe_bench,
 # schema bench_http, dropped at the end). The server runs on a free port of
 # 127.0.0.1 with its files in a temporary folder; both go when the script ends.
 set -euo pipefail
@@ -25,7 +26,8 @@ if ! command -v wrk >/dev/null; then
 fi
 cargo build --release -q -p deleghe-app
 if [ "$store" = postgres ]; then cargo build --release -q -p deleghe-bench --bin deleghe-minimal-read; fi
-app=target/release/deleghe
+# Another build of the app to measure (a before and an after, side by side).
+app=${DELEGHE_BENCH_APP:-target/release/deleghe}
 
 work=$(mktemp -d -t deleghe-http-XXXXXX)
 server=
@@ -124,8 +126,25 @@ write=$(DELEGHE_BENCH_TOKEN=$operator_token DELEGHE_BENCH_RUN=0 DELEGHE_BENCH_DO
 summary "write: POST /v1/counter/delegations" "$write"
 # Let the workers (projector, flow runner, outbox) catch up with the writes.
 sleep 5
+# CPU time (user + system, in clock ticks) of processes, for the CPU each
+# read costs the server and the database.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+# PostgreSQL's: its processes alive now, and those that have ended (a
+# connection's backend), which the postmaster's children's time holds.
+pg_ticks() {
+  [ "$store" = postgres ] || { echo 0; return; }
+  local live postmaster
+  live=$(ticks $(pgrep -u postgres | tr '\n' ' '))
+  postmaster=$(pgrep -o -u postgres -x postgres || true)
+  echo $((live + $(awk '{print $16 + $17}' "/proc/${postmaster:-0}/stat" 2>/dev/null || echo 0)))
+}
+hz=$(getconf CLK_TCK)
+# µs of CPU a request: ticks over requests (wrk's count).
+per_request() { awk -v t="$1" -v hz="$hz" '/ requests in / {if ($1 > 0) printf "%.0f", t * 1e6 / hz / $1; exit}' <<<"$2"; }
+pg_before=$(pg_ticks); app_before=$(ticks "$server")
 read=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
   -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader")
+app_cpu=$(( $(ticks "$server") - app_before )); pg_cpu=$(( $(pg_ticks) - pg_before ))
 summary "read:  GET /v1/delegations?grantor=..." "$read"
 peak=$(awk '/^VmHWM:/ {print $2, $3}' "/proc/$server/status")
 rps_of() { awk '/^Requests\/sec:/ {print $2}' <<<"$1"; }
@@ -139,8 +158,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 if [ "$store" = postgres ]; then
   query=$(target/release/deleghe-minimal-read --print-query)
   printf '%s;\n' "$query" | sed "s/\\\$1/'$reader'/" >"$work/read.sql"
-  pgbench_out=$(PGOPTIONS='-c search_path=bench_http' pgbench -n -c "$connections" -j 2 \
+  pg_before=$(pg_ticks)
+  pgbench_out=$(PGOPTIONS='-c search_path=bench_http' pgbench -n -M prepared -c "$connections" -j 2 \
     -T "$seconds" -f "$work/read.sql" "${postgres%%\?*}" 2>&1)
+  pgbench_pg_cpu=$(( $(pg_ticks) - pg_before ))
+  pgbench_tx=$(awk '/number of transactions actually processed/ {print $NF; exit}' <<<"$pgbench_out")
   pg_tps=$(awk '/^tps = / {print $3; exit}' <<<"$pgbench_out")
   pg_p=$(awk '/latency average/ {print $4, $5}' <<<"$pgbench_out")
   printf '%-8s %-40s %10s tx/s   latency average %s\n' "$store" "(c) pgbench: the same SELECT" \
@@ -153,8 +175,10 @@ if [ "$store" = postgres ]; then
     curl -fs "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader" >/dev/null 2>&1 && break
     sleep 0.1
   done
+  pg_before=$(pg_ticks); minimal_before=$(ticks "$minimal")
   minimal_out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
     "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader")
+  minimal_cpu=$(( $(ticks "$minimal") - minimal_before )); minimal_pg_cpu=$(( $(pg_ticks) - pg_before ))
   kill "$minimal" 2>/dev/null || true
   wait "$minimal" 2>/dev/null || true
   summary "(d) minimal axum + sqlx: the same read" "$minimal_out"
@@ -162,6 +186,13 @@ if [ "$store" = postgres ]; then
   printf '%-8s %-40s %s× pgbench (target ≥ 0.5), %s× the minimal handler (target ≥ 0.8)\n' \
     "$store" "ratio: the app's read" "$(ratio "$app_rps" "${pg_tps:-0}")" \
     "$(ratio "$app_rps" "$(rps_of "$minimal_out")")"
+  printf '%-8s %-40s the app %s µs + PostgreSQL %s µs; (d) %s µs + PostgreSQL %s µs; (c) PostgreSQL %s µs\n' \
+    "$store" "CPU a read, server + database" "$(per_request "$app_cpu" "$read")" \
+    "$(per_request "$pg_cpu" "$read")" "$(per_request "$minimal_cpu" "$minimal_out")" \
+    "$(per_request "$minimal_pg_cpu" "$minimal_out")" \
+    "$(per_request "$pgbench_pg_cpu" "${pgbench_tx:-0} requests in ")"
+else
+  printf '%-8s %-40s the app %s µs\n' "$store" "CPU a read, server" "$(per_request "$app_cpu" "$read")"
 fi
 printf '%-8s %-40s %s\n' "$store" "server peak memory (VmHWM)" "$peak"
 if [ -n "${DELEGHE_BENCH_HTTP_VERBOSE:-}" ]; then

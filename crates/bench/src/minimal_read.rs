@@ -2,7 +2,9 @@
 //! bench/http.sh): a minimal axum + sqlx server answering
 //! `GET /v1/delegations?grantor=…` with the very `SELECT` the app's read
 //! model runs (`deleghe_adapters::sql::queries::DELEGATIONS_BY_GRANTOR`),
-//! on a pool of the app's size, the rows' JSON written as the app's list
+//! on a pool of the app's size that lends a connection without a ping, as
+//! the app's does (sqlx's default pings every connection it lends: a second
+//! round trip to the database a request), the rows' JSON written as the app's list
 //! (`{"items": [...]}`). What it leaves out is what the app adds: the
 //! token's check, the library's types, its logs and metrics.
 //!
@@ -82,6 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let pool = PgPoolOptions::new()
         .max_connections(args.connections)
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     let app = Router::new()
