@@ -8,7 +8,8 @@
 #   bash bench/http.sh [sqlite|postgres]      (default: sqlite)
 #
 # Environment: DELEGHE_BENCH_HTTP_SECONDS (10), DELEGHE_BENCH_HTTP_CONNECTIONS
-# (16), DELEGHE_BENCH_APP (the app's binary, target/release/deleghe),
+# (16), DELEGHE_BENCH_APP (the app's binary to measure, a path from the
+# repository's root; target/release/deleghe, which is built either way),
 # DELEGHE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/deleghe_bench,
 # schema bench_http, dropped at the end). The server runs on a free port of
 # 127.0.0.1 with its files in a temporary folder; both go when the script ends.
@@ -127,20 +128,30 @@ summary "write: POST /v1/counter/delegations" "$write"
 # Let the workers (projector, flow runner, outbox) catch up with the writes.
 sleep 5
 # CPU time (user + system, in clock ticks) of processes, for the CPU each
-# read costs the server and the database.
-ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
-# PostgreSQL's: its processes alive now, and those that have ended (a
-# connection's backend), which the postmaster's children's time holds.
+# read costs the server and the database. /proc/PID/stat's fields are
+# counted after the command's name, which may hold spaces: utime and stime
+# are then the 12th and 13th, the ended children's cutime and cstime the
+# 14th and 15th.
+stat_ticks() { awk -v first="$2" '{sub(/^.*\) /, ""); print $first + $(first + 1)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(stat_ticks "$p" 12))); done; echo "$t"; }
+# PostgreSQL's, server-wide: every process of the user postgres alive now
+# (background processes included), and the backends that have ended, whose
+# time the postmaster holds as its children's. 0 where PostgreSQL is not
+# a local server of that user.
 pg_ticks() {
   [ "$store" = postgres ] || { echo 0; return; }
   local live postmaster
-  live=$(ticks $(pgrep -u postgres | tr '\n' ' '))
-  postmaster=$(pgrep -o -u postgres -x postgres || true)
-  echo $((live + $(awk '{print $16 + $17}' "/proc/${postmaster:-0}/stat" 2>/dev/null || echo 0)))
+  live=$(ticks $(pgrep -u postgres 2>/dev/null | tr '\n' ' '))
+  postmaster=$(pgrep -o -u postgres -x postgres 2>/dev/null || true)
+  echo $((live + $(stat_ticks "${postmaster:-0}" 14)))
 }
+pg_processes() { pgrep -u postgres 2>/dev/null | wc -l; }
 hz=$(getconf CLK_TCK)
 # µs of CPU a request: ticks over requests (wrk's count).
 per_request() { awk -v t="$1" -v hz="$hz" '/ requests in / {if ($1 > 0) printf "%.0f", t * 1e6 / hz / $1; exit}' <<<"$2"; }
+# What the server spends idle, after the writes' background work: a
+# second of it, before the read.
+idle_before=$(ticks "$server"); sleep 1; idle_ms=$(( ($(ticks "$server") - idle_before) * 1000 / hz ))
 pg_before=$(pg_ticks); app_before=$(ticks "$server")
 read=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
   -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader")
@@ -158,9 +169,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 if [ "$store" = postgres ]; then
   query=$(target/release/deleghe-minimal-read --print-query)
   printf '%s;\n' "$query" | sed "s/\\\$1/'$reader'/" >"$work/read.sql"
-  pg_before=$(pg_ticks)
+  pg_before=$(pg_ticks); processes_before=$(pg_processes)
   pgbench_out=$(PGOPTIONS='-c search_path=bench_http' pgbench -n -M prepared -c "$connections" -j 2 \
     -T "$seconds" -f "$work/read.sql" "${postgres%%\?*}" 2>&1)
+  # pgbench's backends gone (their time then the postmaster's), so that none
+  # is counted both alive and ended.
+  for _ in $(seq 1 50); do [ "$(pg_processes)" -le "$processes_before" ] && break; sleep 0.1; done
   pgbench_pg_cpu=$(( $(pg_ticks) - pg_before ))
   pgbench_tx=$(awk '/number of transactions actually processed/ {print $NF; exit}' <<<"$pgbench_out")
   pg_tps=$(awk '/^tps = / {print $3; exit}' <<<"$pgbench_out")
@@ -186,13 +200,14 @@ if [ "$store" = postgres ]; then
   printf '%-8s %-40s %s× pgbench (target ≥ 0.5), %s× the minimal handler (target ≥ 0.8)\n' \
     "$store" "ratio: the app's read" "$(ratio "$app_rps" "${pg_tps:-0}")" \
     "$(ratio "$app_rps" "$(rps_of "$minimal_out")")"
-  printf '%-8s %-40s the app %s µs + PostgreSQL %s µs; (d) %s µs + PostgreSQL %s µs; (c) PostgreSQL %s µs\n' \
+  printf '%-8s %-40s the app %s µs + PostgreSQL %s µs; (d) %s µs + PostgreSQL %s µs; (c) PostgreSQL %s µs; the app idle before: %s ms a second\n' \
     "$store" "CPU a read, server + database" "$(per_request "$app_cpu" "$read")" \
     "$(per_request "$pg_cpu" "$read")" "$(per_request "$minimal_cpu" "$minimal_out")" \
     "$(per_request "$minimal_pg_cpu" "$minimal_out")" \
-    "$(per_request "$pgbench_pg_cpu" "${pgbench_tx:-0} requests in ")"
+    "$(per_request "$pgbench_pg_cpu" "${pgbench_tx:-0} requests in ")" "$idle_ms"
 else
-  printf '%-8s %-40s the app %s µs\n' "$store" "CPU a read, server" "$(per_request "$app_cpu" "$read")"
+  printf '%-8s %-40s the app %s µs; idle before: %s ms a second\n' "$store" "CPU a read, server" \
+    "$(per_request "$app_cpu" "$read")" "$idle_ms"
 fi
 printf '%-8s %-40s %s\n' "$store" "server peak memory (VmHWM)" "$peak"
 if [ -n "${DELEGHE_BENCH_HTTP_VERBOSE:-}" ]; then

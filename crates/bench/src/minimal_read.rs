@@ -2,9 +2,11 @@
 //! bench/http.sh): a minimal axum + sqlx server answering
 //! `GET /v1/delegations?grantor=…` with the very `SELECT` the app's read
 //! model runs (`deleghe_adapters::sql::queries::DELEGATIONS_BY_GRANTOR`),
-//! on a pool of the app's size that lends a connection without a ping, as
-//! the app's does (sqlx's default pings every connection it lends: a second
-//! round trip to the database a request), the rows' JSON written as the app's list
+//! on a pool of the app's size that lends a connection without pinging it,
+//! as the app's does under load (sqlx's default pings every connection it
+//! lends, a round trip a request; the ping sqlx makes as a connection goes
+//! back to the pool, which no option turns off, stays, in (d) as in the
+//! app), the rows' JSON written as the app's list
 //! (`{"items": [...]}`). What it leaves out is what the app adds: the
 //! token's check, the library's types, its logs and metrics.
 //!
