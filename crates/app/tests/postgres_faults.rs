@@ -28,7 +28,7 @@
 
 mod process;
 
-use process::{cf, citizen_token, exchange, free_port, Answer};
+use process::{cf, citizen_token, exchange, free_port, identity_document, Answer, IDENTITY_UPLOAD};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -563,12 +563,9 @@ impl Load {
             let upload = self
                 .send(
                     "POST",
-                    "/v1/me/documents?kind=identity_document",
+                    IDENTITY_UPLOAD,
                     Some(&token),
-                    Some((
-                        "application/pdf",
-                        deleghe_domain::document::blank_pdf(1100 + n).unwrap(),
-                    )),
+                    Some(identity_document(n)),
                 )
                 .await;
             let Some((_, uploaded)) = self.judge("upload", upload).await else {

@@ -9,7 +9,9 @@
 
 mod process;
 
-use process::{cf, citizen_token, exchange, free_port, NoAnswer, Outcome};
+use process::{
+    cf, citizen_token, exchange, free_port, identity_document, NoAnswer, Outcome, IDENTITY_UPLOAD,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -251,12 +253,9 @@ impl Load {
             let upload = request(
                 self.port,
                 "POST",
-                "/v1/me/documents?kind=identity_document",
+                IDENTITY_UPLOAD,
                 Some(&token),
-                Some((
-                    "application/pdf",
-                    deleghe_domain::document::blank_pdf(1100 + n).unwrap(),
-                )),
+                Some(identity_document(n)),
             )
             .await;
             self.note(&upload);

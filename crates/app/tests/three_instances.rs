@@ -20,7 +20,9 @@
 
 mod process;
 
-use process::{cf, citizen_token, exchange, free_port, NoAnswer, Outcome};
+use process::{
+    cf, citizen_token, exchange, free_port, identity_document, NoAnswer, Outcome, IDENTITY_UPLOAD,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -264,12 +266,9 @@ impl Cluster {
             let upload = request(
                 self.ports[k],
                 "POST",
-                "/v1/me/documents?kind=identity_document",
+                IDENTITY_UPLOAD,
                 Some(&citizen_token(&self.keys, n)),
-                Some((
-                    "application/pdf",
-                    deleghe_domain::document::blank_pdf(1100 + n).unwrap(),
-                )),
+                Some(identity_document(n)),
             )
             .await;
             if let Outcome::Answered { status: 201, .. } = upload {

@@ -27,6 +27,18 @@ pub fn cf(n: usize) -> String {
     format!("{body}{check}")
 }
 
+/// Where a citizen uploads a copy of their identity document (D11).
+pub const IDENTITY_UPLOAD: &str = "/v1/me/documents?kind=identity_document";
+
+/// Citizen `n`'s copy of their identity document, as [`IDENTITY_UPLOAD`]
+/// takes it: a one-page PDF of its own (content type and bytes).
+pub fn identity_document(n: usize) -> (&'static str, Vec<u8>) {
+    (
+        "application/pdf",
+        deleghe_domain::document::blank_pdf(1100 + n).unwrap(),
+    )
+}
+
 /// A port of 127.0.0.1 free when asked.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
