@@ -59,11 +59,18 @@ impl Captured {
 /// No limit: SQLite's own maximum.
 const UNLIMITED: u32 = 1_073_741_823;
 
+/// How long the store keeps a connection of [`pool_with_page_limit`].
+const LIFETIME: Duration = Duration::from_millis(100);
+
 /// The pool the app opens on a `sqlite://FILE` store, whose connections
-/// each take the page limit of `limit` whenever they are lent.
+/// each take the page limit of `limit` whenever sqlx lends them. The store
+/// lends its connections itself, from those it takes from this pool (ADR
+/// 0021), and keeps each for the pool's `max_lifetime`: a short one makes
+/// it take them again, with the limit of the moment.
 async fn pool_with_page_limit(file: &std::path::Path, limit: Arc<AtomicU32>) -> SqlitePool {
     let options = sql::sqlite_options(&format!("sqlite://{}", file.display())).unwrap();
     sql::sqlite_pool_options()
+        .max_lifetime(LIFETIME)
         .before_acquire(move |connection, _| {
             let limit = limit.load(Ordering::SeqCst);
             Box::pin(async move {
@@ -313,9 +320,14 @@ impl Room {
     }
 
     /// Gives the room back.
-    fn widen(&self) {
+    async fn widen(&self) {
         match self {
-            Self::PageLimit(limit) => limit.store(UNLIMITED, Ordering::SeqCst),
+            Self::PageLimit(limit) => {
+                limit.store(UNLIMITED, Ordering::SeqCst);
+                // Every connection the store keeps is then past its
+                // lifetime: it takes new ones, without the limit.
+                tokio::time::sleep(LIFETIME * 2).await;
+            }
             Self::Tmpfs(dir) => remount(dir, 64 * 1024 * 1024),
         }
     }
@@ -461,7 +473,7 @@ async fn fill_and_recover(pool: SqlitePool, room: Room) {
     );
 
     // Space comes back: the same app writes again, without a restart.
-    room.widen();
+    room.widen().await;
     let acked_when_full = load.acked.len();
     let refused_when_full = load.refused.len();
     let mut recovered = false;

@@ -25,6 +25,7 @@
 
 mod dialect;
 mod gate;
+mod lend;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub mod queries;

@@ -9,7 +9,6 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::error::BoxDynError;
 use sqlx::migrate::Migrator;
@@ -17,10 +16,9 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Arguments, ConnectOptions, Connection};
 
 use super::dialect::{Dialect, Value};
+use super::lend::PING_AFTER_IDLE;
 use super::ConnectError;
 
-/// A pooled connection idle this long is pinged before it is lent.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 const MAX_CONNECTIONS: u32 = 10;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -294,10 +292,12 @@ pub(crate) async fn open(
     let pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(super::ACQUIRE_TIMEOUT)
-        // sqlx pings every connection before lending it: two of a command's
-        // six round trips. A connection back in the pool for less than
-        // `PING_AFTER_IDLE` was just working; one idle longer (the server
-        // may have dropped it since) is still pinged, and replaced if dead.
+        // The store lends its connections itself (sql/lend.rs); this pool
+        // opens them, and lends to the log's announcer and relay. sqlx pings
+        // every connection before lending it: a round trip for nothing on a
+        // connection back in the pool for less than `PING_AFTER_IDLE`; one
+        // idle longer (the server may have dropped it since) is still
+        // pinged, and replaced if dead.
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
-use sqlx::pool::{Pool, PoolConnection};
+use sqlx::pool::Pool;
 use tokio::sync::Mutex;
 
 use super::dialect::Dialect;
 use super::gate::WriteGate;
+use super::lend::{lend, lending, Lending, Lent};
 use super::statements::{Conn, Statements};
 use super::{persistence_error, service_error};
 use crate::error::ServiceError;
@@ -19,8 +20,8 @@ use crate::projection::ReadSide;
 use crate::readside::{SidePool, SideStatements};
 use crate::store::{EventStore, Held, StoredEvents};
 
-/// A pooled connection of a store of dialect `D`.
-type Pooled<D> = Conn<D, PoolConnection<<D as Dialect>::DB>>;
+/// A lent connection of a store of dialect `D`.
+type Pooled<D> = Conn<D, Lent<<D as Dialect>::DB>>;
 
 /// A SQL store of dialect `D`, on its pool: the event store and the read
 /// side at once, in one database. Cloning shares the pool.
@@ -30,6 +31,9 @@ type Pooled<D> = Conn<D, PoolConnection<<D as Dialect>::DB>>;
 /// `Repository::from_store(SqlStore::<ItsDialect>::new(pool))`.
 pub struct SqlStore<D: Dialect> {
     pool: Pool<D::DB>,
+    /// The connections the store lends itself, opened through `pool`
+    /// (`sql/lend.rs`, ADR 0021).
+    lending: Lending<D::DB>,
     /// The writers' turns, where the database lets one in at a time.
     gate: Option<WriteGate>,
 }
@@ -38,6 +42,7 @@ impl<D: Dialect> Clone for SqlStore<D> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            lending: self.lending.clone(),
             gate: self.gate.clone(),
         }
     }
@@ -45,16 +50,19 @@ impl<D: Dialect> Clone for SqlStore<D> {
 
 impl<D: Dialect> SqlStore<D> {
     /// The store on `pool`, whose schema is up to date (the dialect's
-    /// migrations applied).
+    /// migrations applied). The store opens its connections through `pool`
+    /// and lends them itself, `pool`'s size at most: a connection going back
+    /// is not pinged (ADR 0021).
     pub fn new(pool: Pool<D::DB>) -> Self {
         Self {
+            lending: lending(&pool),
             pool,
             gate: D::ONE_WRITER.then(WriteGate::default),
         }
     }
 
     async fn conn(&self) -> Result<Pooled<D>, sqlx::Error> {
-        Ok(Conn::new(self.pool.acquire().await?).with_gate(self.gate.clone()))
+        Ok(Conn::new(lend(&self.lending).await?).with_gate(self.gate.clone()))
     }
 }
 
