@@ -2,13 +2,13 @@
 //! bench/http.sh): a minimal axum + sqlx server answering
 //! `GET /v1/delegations?grantor=…` with the very `SELECT` the app's read
 //! model runs (`deleghe_adapters::sql::queries::DELEGATIONS_BY_GRANTOR`),
-//! on a pool of the app's size that lends a connection without pinging it,
-//! as the app's does under load (sqlx's default pings every connection it
-//! lends, a round trip a request; the ping sqlx makes as a connection goes
-//! back to the pool, which no option turns off, stays, in (d) as in the
-//! app), the rows' JSON written as the app's list
-//! (`{"items": [...]}`). What it leaves out is what the app adds: the
-//! token's check, the library's types, its logs and metrics.
+//! on sqlx's connections lent from a deadpool pool of the app's size, as
+//! the app's store lends them (ADR 0021: no ping as a connection is lent
+//! or goes back, where sqlx's own pool pings each one going back), the
+//! rows' JSON written as the app's list (`{"items": [...]}`). What it
+//! leaves out is what the app adds: the token's check, the library's types,
+//! its logs and metrics, and the checks the store's pool makes before a
+//! loan (none costs a round trip on a connection in use).
 //!
 //!     deleghe-minimal-read --database-url URL --listen 127.0.0.1:PORT
 //!     deleghe-minimal-read --print-query     (the SELECT, for pgbench)
@@ -21,9 +21,10 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use clap::Parser;
+use deadpool::managed::{self, Metrics, RecycleResult};
 use deleghe_adapters::sql::queries::DELEGATIONS_BY_GRANTOR;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgConnection, Row};
 
 #[derive(Parser)]
 #[command(about = "The minimal axum + sqlx read of bench/http.sh")]
@@ -42,15 +43,37 @@ struct Args {
     connections: u32,
 }
 
+/// Opens the pool's connections; lends them again as they are.
+struct Connect(PgConnectOptions);
+
+impl managed::Manager for Connect {
+    type Type = PgConnection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<PgConnection, sqlx::Error> {
+        self.0.connect().await
+    }
+
+    async fn recycle(&self, _: &mut PgConnection, _: &Metrics) -> RecycleResult<sqlx::Error> {
+        Ok(())
+    }
+}
+
+type Pool = managed::Pool<Connect>;
+
 #[derive(serde::Deserialize)]
 struct ByGrantor {
     grantor: String,
 }
 
-async fn list(State(pool): State<PgPool>, Query(q): Query<ByGrantor>) -> impl IntoResponse {
+async fn list(State(pool): State<Pool>, Query(q): Query<ByGrantor>) -> impl IntoResponse {
+    let mut conn = match pool.get().await {
+        Ok(conn) => conn,
+        Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    };
     let rows = match sqlx::query(DELEGATIONS_BY_GRANTOR)
         .bind(&q.grantor)
-        .fetch_all(&pool)
+        .fetch_all(&mut *conn)
         .await
     {
         Ok(rows) => rows,
@@ -84,11 +107,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(schema) = schema {
         options = options.options([("search_path", schema)]);
     }
-    let pool = PgPoolOptions::new()
-        .max_connections(args.connections)
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await?;
+    let pool = Pool::builder(Connect(options))
+        .max_size(args.connections as usize)
+        .build()?;
     let app = Router::new()
         .route("/v1/delegations", get(list))
         .with_state(pool);
