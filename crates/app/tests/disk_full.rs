@@ -65,24 +65,32 @@ const LIFETIME: Duration = Duration::from_millis(100);
 /// The pool the app opens on a `sqlite://FILE` store, whose connections
 /// each take the page limit of `limit` whenever sqlx lends them. The store
 /// lends its connections itself, from those it takes from this pool (ADR
-/// 0021), and keeps each for the pool's `max_lifetime`: a short one makes
-/// it take them again, with the limit of the moment.
-async fn pool_with_page_limit(file: &std::path::Path, limit: Arc<AtomicU32>) -> SqlitePool {
+/// 0021), and keeps each for the pool's `max_lifetime`: a short one
+/// (`renewed`) makes it take them again, with the limit of the moment.
+async fn pool_with_page_limit(
+    file: &std::path::Path,
+    limit: Arc<AtomicU32>,
+    renewed: bool,
+) -> SqlitePool {
     let options = sql::sqlite_options(&format!("sqlite://{}", file.display())).unwrap();
-    sql::sqlite_pool_options()
-        .max_lifetime(LIFETIME)
-        .before_acquire(move |connection, _| {
-            let limit = limit.load(Ordering::SeqCst);
-            Box::pin(async move {
-                sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
-                    .execute(&mut *connection)
-                    .await?;
-                Ok(true)
-            })
+    let pool = sql::sqlite_pool_options();
+    let pool = if renewed {
+        pool.max_lifetime(LIFETIME)
+    } else {
+        pool
+    };
+    pool.before_acquire(move |connection, _| {
+        let limit = limit.load(Ordering::SeqCst);
+        Box::pin(async move {
+            sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
+                .execute(&mut *connection)
+                .await?;
+            Ok(true)
         })
-        .connect_with(options)
-        .await
-        .unwrap()
+    })
+    .connect_with(options)
+    .await
+    .unwrap()
 }
 
 /// What a write was answered, and what it stored.
@@ -353,7 +361,7 @@ async fn a_full_sqlite_database_refuses_writes_with_503_and_recovers() {
     let dir = std::env::temp_dir().join(format!("deleghe-full-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let limit = Arc::new(AtomicU32::new(UNLIMITED));
-    let pool = pool_with_page_limit(&dir.join("deleghe.sqlite"), limit.clone()).await;
+    let pool = pool_with_page_limit(&dir.join("deleghe.sqlite"), limit.clone(), true).await;
     fill_and_recover(pool, Room::PageLimit(limit)).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -393,9 +401,12 @@ async fn a_full_file_system_refuses_writes_with_503_and_recovers() {
         }
     }
     let _unmount = Unmount(dir.clone());
+    // The full file system, with the store's connections kept as the app
+    // keeps them.
     let pool = pool_with_page_limit(
         &dir.join("deleghe.sqlite"),
         Arc::new(AtomicU32::new(UNLIMITED)),
+        false,
     )
     .await;
     fill_and_recover(pool, Room::Tmpfs(dir.clone())).await;

@@ -19,19 +19,21 @@
 //!   a `ROLLBACK` not sent for want of a runtime): read and sent first, and
 //!   a connection that fails there (its last use broke on the wire) is
 //!   replaced;
-//! - one unused for [`PING_AFTER_IDLE`] or more (the server may have
-//!   dropped it meanwhile) is pinged, and replaced if dead;
+//! - one whose last loan began [`PING_AFTER_IDLE`] or more ago (the server
+//!   may have dropped it meanwhile) is pinged, and replaced if dead;
 //! - one older than the sqlx pool's `max_lifetime` is closed.
 //!
 //! The sqlx pool stays the store's public face ([`Repository::pool`]):
 //! its options (size, acquire timeout, lifetime) are this pool's; its hooks
 //! run when a connection is taken from it (`after_connect` on each,
 //! `before_acquire` once per connection taken, not at each of the store's
-//! loans); closing it closes this one at the store's next loan.
+//! loans); closing it closes this one (idle connections at once, lent
+//! ones as they come back), though `Pool::close` does not wait for them.
 //!
 //! [`Repository::pool`]: crate::repository::Repository::pool
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, PoolError, QueueMode, RecycleError, RecycleResult};
@@ -79,8 +81,9 @@ impl<DB: Database> Drop for Lent<DB> {
         // (`Lender::recycle`).
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if lent.flush().await.is_err() {
-                    // Broken: closed, not lent again.
+                let sent = tokio::time::timeout(CHECK_TIMEOUT, lent.flush()).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    // Broken or cut off: closed, not lent again.
                     drop(managed::Object::take(lent));
                 }
             });
@@ -92,7 +95,18 @@ impl<DB: Database> Drop for Lent<DB> {
 pub(crate) struct Lender<DB: Database> {
     pool: Pool<DB>,
     max_lifetime: Option<Duration>,
+    /// The whole wait of a loan (sqlx's acquire timeout).
+    wait: Duration,
+    /// Whether a task closes this pool when the sqlx pool closes.
+    watching: AtomicBool,
 }
+
+/// How long a connection's checks before a loan, or the sending of what it
+/// left queued as it went back, may take before it is closed instead: a
+/// ping or a `ROLLBACK` on a healthy connection takes a millisecond; one
+/// that waits is on a connection cut off, or behind a statement its
+/// dropped caller left running.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A lending pool over `pool`'s connections, of `pool`'s size, acquire
 /// timeout and connections' lifetime; the most recently used connection is
@@ -103,11 +117,13 @@ pub(crate) fn lending<DB: Database>(pool: &Pool<DB>) -> Lending<DB> {
     let lender = Lender {
         pool: pool.clone(),
         max_lifetime: options.get_max_lifetime(),
+        wait: options.get_acquire_timeout(),
+        watching: AtomicBool::new(false),
     };
     managed::Pool::builder(lender)
         .max_size(options.get_max_connections() as usize)
         .wait_timeout(Some(options.get_acquire_timeout()))
-        .recycle_timeout(Some(options.get_acquire_timeout()))
+        .recycle_timeout(Some(CHECK_TIMEOUT))
         .queue_mode(QueueMode::Lifo)
         .runtime(Runtime::Tokio1)
         .build()
@@ -115,20 +131,38 @@ pub(crate) fn lending<DB: Database>(pool: &Pool<DB>) -> Lending<DB> {
 }
 
 /// A connection of `lending`, or sqlx's error for why there is none:
-/// `PoolTimedOut` past the acquire timeout (the store then answers
-/// "unavailable", as it did on sqlx's pool), `PoolClosed` once the sqlx pool
-/// is closed.
+/// `PoolTimedOut` past the sqlx pool's acquire timeout, the whole loan
+/// counted (the wait for a slot, the checks of connections found dead and
+/// the opening of a new one: the store then answers "unavailable", as it
+/// did on sqlx's pool), `PoolClosed` once the sqlx pool is closed.
 pub(crate) async fn lend<DB: Database>(lending: &Lending<DB>) -> Result<Lent<DB>, sqlx::Error> {
-    if lending.manager().pool.is_closed() {
+    let lender = lending.manager();
+    if lender.pool.is_closed() {
         lending.close();
+    } else if !lender.watching.swap(true, Ordering::Relaxed) {
+        watch_close(lending);
     }
-    match lending.get().await {
-        Ok(lent) => Ok(Lent(Some(lent))),
-        Err(PoolError::Backend(error)) => Err(error),
-        Err(PoolError::Timeout(_)) => Err(sqlx::Error::PoolTimedOut),
-        Err(PoolError::Closed) => Err(sqlx::Error::PoolClosed),
-        Err(other) => Err(sqlx::Error::Protocol(other.to_string())),
+    match tokio::time::timeout(lender.wait, lending.get()).await {
+        Ok(Ok(lent)) => Ok(Lent(Some(lent))),
+        Ok(Err(PoolError::Backend(error))) => Err(error),
+        Err(_) | Ok(Err(PoolError::Timeout(_))) => Err(sqlx::Error::PoolTimedOut),
+        Ok(Err(PoolError::Closed)) => Err(sqlx::Error::PoolClosed),
+        Ok(Err(other)) => Err(sqlx::Error::Protocol(other.to_string())),
     }
+}
+
+/// Closes `lending` when its sqlx pool closes: its idle connections at
+/// once, the lent ones as they come back. `Pool::close` does not wait for
+/// them (they are out of the sqlx pool).
+fn watch_close<DB: Database>(lending: &Lending<DB>) {
+    let closed = lending.manager().pool.close_event();
+    let lending = lending.weak();
+    tokio::spawn(async move {
+        closed.await;
+        if let Some(lending) = lending.upgrade() {
+            lending.close();
+        }
+    });
 }
 
 fn open_transactions<DB: Database>(conn: &DB::Connection) -> usize {
@@ -337,13 +371,15 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), pool.close())
             .await
             .expect("the sqlx pool closes with a connection lent");
+        // With no further loan, the connection is closed as it comes back.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         drop(lent);
+        assert_eq!(lending.status().size, 0, "closed as it came back");
         let after = lend(&lending).await;
         assert!(
             matches!(after, Err(sqlx::Error::PoolClosed)),
             "{:?}",
             after.err()
         );
-        assert_eq!(lending.status().size, 0, "its connections are closed");
     }
 }

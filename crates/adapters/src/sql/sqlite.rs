@@ -226,7 +226,9 @@ pub fn pool_options() -> SqlitePoolOptions {
         // own rollback then fails, and the connection goes on counting a
         // transaction that is gone: every `BEGIN IMMEDIATE` on it would be
         // refused, long after the disk has room again. Such a connection is
-        // closed instead of going back to the pool.
+        // closed instead of going back to the pool. (The store's own
+        // connections are checked so in sql/lend.rs; this hook serves the
+        // pool's direct users.)
         .after_release(|connection, _| {
             Box::pin(async move {
                 if SqliteTransactionManager::get_transaction_depth(connection) == 0 {
