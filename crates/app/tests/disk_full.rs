@@ -63,7 +63,8 @@ const UNLIMITED: u32 = 1_073_741_823;
 const LIFETIME: Duration = Duration::from_millis(100);
 
 /// The pool the app opens on a `sqlite://FILE` store, whose connections
-/// each take the page limit of `limit` whenever sqlx lends them. The store
+/// each take the page limit of `limit` whenever sqlx opens or lends them.
+/// The store
 /// lends its connections itself, from those it takes from this pool (ADR
 /// 0021), and keeps each for the pool's `max_lifetime`: a short one
 /// (`renewed`) makes it take them again, with the limit of the moment.
@@ -79,7 +80,20 @@ async fn pool_with_page_limit(
     } else {
         pool
     };
-    pool.before_acquire(move |connection, _| {
+    // sqlx runs `before_acquire` on an idle connection it lends, and
+    // `after_connect` on one it has just opened: the limit is set on
+    // every connection the store takes, either way.
+    let fresh = Arc::clone(&limit);
+    pool.after_connect(move |connection, _| {
+        let limit = fresh.load(Ordering::SeqCst);
+        Box::pin(async move {
+            sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
+                .execute(&mut *connection)
+                .await?;
+            Ok(())
+        })
+    })
+    .before_acquire(move |connection, _| {
         let limit = limit.load(Ordering::SeqCst);
         Box::pin(async move {
             sqlx::query(&format!("PRAGMA max_page_count = {limit}"))

@@ -25,9 +25,9 @@
 //!
 //! The sqlx pool stays the store's public face ([`Repository::pool`]):
 //! its options (size, acquire timeout, lifetime) are this pool's; its hooks
-//! run when a connection is taken from it (`after_connect` on each,
-//! `before_acquire` once per connection taken, not at each of the store's
-//! loans); closing it closes this one (idle connections at once, lent
+//! run when a connection is taken from it, not at each of the store's
+//! loans (`after_connect` on one sqlx opens, `before_acquire` on an idle
+//! one it lends); closing it closes this one (idle connections at once, lent
 //! ones as they come back), though `Pool::close` does not wait for them.
 //!
 //! [`Repository::pool`]: crate::repository::Repository::pool
