@@ -64,10 +64,9 @@ const LIFETIME: Duration = Duration::from_millis(100);
 
 /// The pool the app opens on a `sqlite://FILE` store, whose connections
 /// each take the page limit of `limit` whenever sqlx opens or lends them.
-/// The store
-/// lends its connections itself, from those it takes from this pool (ADR
-/// 0021), and keeps each for the pool's `max_lifetime`: a short one
-/// (`renewed`) makes it take them again, with the limit of the moment.
+/// The store lends its connections itself, from those it takes from this
+/// pool (ADR 0021), and keeps each for the pool's `max_lifetime`: a short
+/// one (`renewed`) makes it take them again, with the limit of the moment.
 async fn pool_with_page_limit(
     file: &std::path::Path,
     limit: Arc<AtomicU32>,
@@ -86,25 +85,25 @@ async fn pool_with_page_limit(
     let fresh = Arc::clone(&limit);
     pool.after_connect(move |connection, _| {
         let limit = fresh.load(Ordering::SeqCst);
-        Box::pin(async move {
-            sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
-                .execute(&mut *connection)
-                .await?;
-            Ok(())
-        })
+        Box::pin(async move { set_page_limit(connection, limit).await })
     })
     .before_acquire(move |connection, _| {
         let limit = limit.load(Ordering::SeqCst);
-        Box::pin(async move {
-            sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
-                .execute(&mut *connection)
-                .await?;
-            Ok(true)
-        })
+        Box::pin(async move { set_page_limit(connection, limit).await.map(|()| true) })
     })
     .connect_with(options)
     .await
     .unwrap()
+}
+
+async fn set_page_limit(
+    connection: &mut sqlx::SqliteConnection,
+    limit: u32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
+        .execute(connection)
+        .await
+        .map(drop)
 }
 
 /// What a write was answered, and what it stored.

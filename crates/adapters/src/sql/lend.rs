@@ -122,7 +122,7 @@ pub(crate) fn lending<DB: Database>(pool: &Pool<DB>) -> Lending<DB> {
     };
     managed::Pool::builder(lender)
         .max_size(options.get_max_connections() as usize)
-        .wait_timeout(Some(options.get_acquire_timeout()))
+        // The wait for a slot is bounded with the whole loan (`lend`).
         .recycle_timeout(Some(CHECK_TIMEOUT))
         .queue_mode(QueueMode::Lifo)
         .runtime(Runtime::Tokio1)
