@@ -149,8 +149,18 @@ pg_processes() { pgrep -u postgres 2>/dev/null | wc -l; }
 hz=$(getconf CLK_TCK)
 # µs of CPU a request: ticks over requests (wrk's count).
 per_request() { awk -v t="$1" -v hz="$hz" '/ requests in / {if ($1 > 0) printf "%.0f", t * 1e6 / hz / $1; exit}' <<<"$2"; }
-# What the server spends idle, after the writes' background work: a
-# second of it, before the read.
+# The read is measured alone: first the workers finish what the writes
+# left them (GET /metrics: no projector or runner lag, no flow pending, an
+# empty outbox; at most 120 s), then what the server spends in a second
+# idle is taken, before the read.
+settle_started=$(date +%s.%N)
+for _ in $(seq 1 600); do
+  m=$(curl -fs "$base/metrics") || break
+  busy=$(awk '/^deleghe_(projector_lag_events|runner_lag_events|outbox_backlog|flows_pending)[ {]/ { if ($NF + 0 > 0) n++ } END { print n + 0 }' <<<"$m")
+  [ "$busy" = 0 ] && break
+  sleep 0.2
+done
+settled_s=$(awk -v a="$settle_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 idle_before=$(ticks "$server"); sleep 1; idle_ms=$(( ($(ticks "$server") - idle_before) * 1000 / hz ))
 pg_before=$(pg_ticks); app_before=$(ticks "$server")
 read=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
@@ -200,14 +210,14 @@ if [ "$store" = postgres ]; then
   printf '%-8s %-40s %s× pgbench (target ≥ 0.5), %s× the minimal handler (target ≥ 0.8)\n' \
     "$store" "ratio: the app's read" "$(ratio "$app_rps" "${pg_tps:-0}")" \
     "$(ratio "$app_rps" "$(rps_of "$minimal_out")")"
-  printf '%-8s %-40s the app %s µs + PostgreSQL %s µs; (d) %s µs + PostgreSQL %s µs; (c) PostgreSQL %s µs; the app idle before: %s ms a second\n' \
+  printf '%-8s %-40s the app %s µs + PostgreSQL %s µs; (d) %s µs + PostgreSQL %s µs; (c) PostgreSQL %s µs; the app idle before: %s ms a second (settled in %s s)\n' \
     "$store" "CPU a read, server + database" "$(per_request "$app_cpu" "$read")" \
     "$(per_request "$pg_cpu" "$read")" "$(per_request "$minimal_cpu" "$minimal_out")" \
     "$(per_request "$minimal_pg_cpu" "$minimal_out")" \
-    "$(per_request "$pgbench_pg_cpu" "${pgbench_tx:-0} requests in ")" "$idle_ms"
+    "$(per_request "$pgbench_pg_cpu" "${pgbench_tx:-0} requests in ")" "$idle_ms" "$settled_s"
 else
-  printf '%-8s %-40s the app %s µs; idle before: %s ms a second\n' "$store" "CPU a read, server" \
-    "$(per_request "$app_cpu" "$read")" "$idle_ms"
+  printf '%-8s %-40s the app %s µs; idle before: %s ms a second (settled in %s s)\n' "$store" "CPU a read, server" \
+    "$(per_request "$app_cpu" "$read")" "$idle_ms" "$settled_s"
 fi
 printf '%-8s %-40s %s\n' "$store" "server peak memory (VmHWM)" "$peak"
 if [ -n "${DELEGHE_BENCH_HTTP_VERBOSE:-}" ]; then
