@@ -16,7 +16,8 @@
 //! issues carries [`Metadata::on_behalf_of`], so the audit trail says who
 //! acted for whom.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -150,6 +151,33 @@ pub struct JwtKeys {
     codes: AccessCodes,
     pseudonyms: Pseudonyms,
     rules: TokenRules,
+    verified: Arc<Verified>,
+}
+
+/// How many verified tokens [`JwtKeys`] keeps.
+const VERIFIED_TOKENS: usize = 4096;
+
+/// The tokens a [`JwtKeys`] has verified, by their exact text, with their
+/// claims: a client sends the same token with every request, and one seen
+/// again is neither decoded nor its signature checked again. Its times are
+/// ([`JwtKeys::verify`]). Only a token that passed every check is kept, so
+/// no one but a holder of a valid token can fill it; when full it starts
+/// again empty. Keys under other rules keep their own ([`JwtKeys::with_rules`]).
+#[derive(Default)]
+struct Verified(Mutex<HashMap<Box<str>, Claims>>);
+
+impl Verified {
+    fn get(&self, token: &str) -> Option<Claims> {
+        self.0.lock().ok()?.get(token).cloned()
+    }
+
+    fn keep(&self, token: &str, claims: &Claims) {
+        let Ok(mut kept) = self.0.lock() else { return };
+        if kept.len() >= VERIFIED_TOKENS {
+            kept.clear();
+        }
+        kept.insert(token.into(), claims.clone());
+    }
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -168,6 +196,7 @@ impl JwtKeys {
             codes: AccessCodes::new(bytes),
             pseudonyms: Pseudonyms::new(bytes),
             rules: TokenRules::default(),
+            verified: Arc::default(),
         }
     }
 
@@ -183,7 +212,11 @@ impl JwtKeys {
 
     /// The same key, checking and minting under `rules`.
     pub fn with_rules(self, rules: TokenRules) -> Self {
-        Self { rules, ..self }
+        Self {
+            rules,
+            verified: Arc::default(),
+            ..self
+        }
     }
 
     /// What tokens must satisfy, and what those minted carry.
@@ -217,7 +250,19 @@ impl JwtKeys {
     /// Checks signature, algorithm, `exp`, `nbf`, `iat` and the lifetime,
     /// and `iss` and `aud` when the rules name them (real time, not the dev
     /// clock).
+    ///
+    /// A token verified before is taken from the tokens already verified
+    /// ([`Verified`]); its times are checked again, every time.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
+        self.verify_at(token, Utc::now().timestamp())
+    }
+
+    /// [`JwtKeys::verify`] with the times checked at `now` (seconds).
+    fn verify_at(&self, token: &str, now: i64) -> Result<Claims, AppError> {
+        if let Some(claims) = self.verified.get(token) {
+            self.check_clock(&claims, now)?;
+            return Ok(claims);
+        }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECONDS as u64;
         validation.validate_nbf = true;
@@ -250,8 +295,21 @@ impl JwtKeys {
                     _ => "the token is malformed",
                 })
             })?;
-        self.rules.check_times(&claims, Utc::now().timestamp())?;
+        self.check_clock(&claims, now)?;
+        self.verified.keep(token, &claims);
         Ok(claims)
+    }
+
+    /// `exp` and `nbf` (as jsonwebtoken checks them, with the same leeway),
+    /// then [`TokenRules::check_times`], at `now`.
+    fn check_clock(&self, claims: &Claims, now: i64) -> Result<(), AppError> {
+        if claims.exp < now - LEEWAY_SECONDS {
+            return Err(AppError::Unauthorized("the token has expired"));
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECONDS) {
+            return Err(AppError::Unauthorized("the token is not yet valid (nbf)"));
+        }
+        self.rules.check_times(claims, now)
     }
 }
 
@@ -545,6 +603,67 @@ mod tests {
             ..claims
         };
         assert!(refused(&k, &expired).contains("expired"));
+    }
+
+    #[test]
+    fn a_token_verified_before_has_its_times_checked_again() {
+        let k = keys();
+        let c = Claims {
+            nbf: Some(claims().iat.unwrap()),
+            ..claims()
+        };
+        let now = c.iat.unwrap();
+        let token = k.sign(&c).unwrap();
+        assert_eq!(k.verify_at(&token, now).unwrap(), c);
+        // The same text again, past its expiry and before its nbf.
+        let late = k.verify_at(&token, c.exp + LEEWAY_SECONDS + 1).unwrap_err();
+        assert!(late.to_string().contains("expired"), "{late}");
+        let early = k.verify_at(&token, now - LEEWAY_SECONDS - 1).unwrap_err();
+        assert!(early.to_string().contains("nbf"), "{early}");
+        // Still good now: a refusal does not drop what was verified.
+        assert_eq!(k.verify_at(&token, now).unwrap(), c);
+    }
+
+    #[test]
+    fn a_token_verified_before_vouches_for_no_other_text() {
+        let k = keys();
+        let token = k.sign(&claims()).unwrap();
+        k.verify(&token).unwrap();
+        // The payload of another subject under the first token's signature.
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let other = k
+            .sign(&Claims {
+                sub: "BNCGNN80A01F205W".into(),
+                ..claims()
+            })
+            .unwrap();
+        parts[1] = other.split('.').nth(1).unwrap().to_owned();
+        let forged = parts.join(".");
+        assert!(k.verify(&forged).is_err());
+        // Nor for keys under other rules.
+        let strict = k.with_rules(TokenRules {
+            issuer: Some("https://idp.example".into()),
+            ..TokenRules::default()
+        });
+        let refused = strict.verify(&token).unwrap_err();
+        assert!(refused.to_string().contains("iss"), "{refused}");
+    }
+
+    #[test]
+    fn the_tokens_kept_are_bounded() {
+        let k = keys();
+        let now = Utc::now().timestamp();
+        for i in 0..=VERIFIED_TOKENS as i64 {
+            let token = k
+                .sign(&Claims {
+                    exp: now + 60 + i,
+                    ..claims()
+                })
+                .unwrap();
+            k.verify(&token).unwrap();
+            assert!(k.verified.0.lock().unwrap().len() <= VERIFIED_TOKENS);
+        }
+        assert_eq!(k.verified.0.lock().unwrap().len(), 1);
     }
 
     #[test]
