@@ -151,11 +151,11 @@ hz=$(getconf CLK_TCK)
 per_request() { awk -v t="$1" -v hz="$hz" '/ requests in / {if ($1 > 0) printf "%.0f", t * 1e6 / hz / $1; exit}' <<<"$2"; }
 # The read is measured alone: first the workers finish what the writes
 # left them (GET /metrics: no projector or runner lag, no flow pending, an
-# empty outbox; at most 120 s), then what the server spends in a second
+# empty outbox; about 120 s at most), then what the server spends in a second
 # idle is taken, before the read.
 settle_started=$(date +%s.%N)
 for _ in $(seq 1 600); do
-  m=$(curl -fs "$base/metrics") || break
+  m=$(curl -fs "$base/metrics") || { echo "bench/http.sh: GET /metrics failed" >&2; exit 1; }
   busy=$(awk '/^deleghe_(projector_lag_events|runner_lag_events|outbox_backlog|flows_pending)[ {]/ { if ($NF + 0 > 0) n++ } END { print n + 0 }' <<<"$m")
   [ "$busy" = 0 ] && break
   sleep 0.2
