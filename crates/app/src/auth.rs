@@ -159,10 +159,13 @@ const VERIFIED_TOKENS: usize = 4096;
 
 /// The tokens a [`JwtKeys`] has verified, by their exact text, with their
 /// claims: a client sends the same token with every request, and one seen
-/// again is neither decoded nor its signature checked again. Its times are
-/// ([`JwtKeys::verify`]). Only a token that passed every check is kept, so
-/// no one but a holder of a valid token can fill it; when full it starts
-/// again empty. Keys under other rules keep their own ([`JwtKeys::with_rules`]).
+/// again is neither decoded nor its signature checked again; its times are
+/// checked again at every use ([`JwtKeys::verify`]). Only a token whose
+/// signature, claims and times passed is kept, so no one but a holder of
+/// such a token can fill it (what the caller's claims name, an office or
+/// an act-as delegation, is checked on every request, after); when full it
+/// starts again empty. Keys under other rules keep their own
+/// ([`JwtKeys::with_rules`]).
 #[derive(Default)]
 struct Verified(Mutex<HashMap<Box<str>, Claims>>);
 
@@ -608,9 +611,10 @@ mod tests {
     #[test]
     fn a_token_verified_before_has_its_times_checked_again() {
         let k = keys();
+        let base = claims();
         let c = Claims {
-            nbf: Some(claims().iat.unwrap()),
-            ..claims()
+            nbf: base.iat,
+            ..base
         };
         let now = c.iat.unwrap();
         let token = k.sign(&c).unwrap();
@@ -622,6 +626,13 @@ mod tests {
         assert!(early.to_string().contains("nbf"), "{early}");
         // Still good now: a refusal does not drop what was verified.
         assert_eq!(k.verify_at(&token, now).unwrap(), c);
+        // And the rules' own checks of the times (iat), without an nbf.
+        let plain = k.sign(&claims()).unwrap();
+        let issued = k.verify_at(&plain, now).unwrap().iat.unwrap();
+        let before = k
+            .verify_at(&plain, issued - LEEWAY_SECONDS - 1)
+            .unwrap_err();
+        assert!(before.to_string().contains("iat"), "{before}");
     }
 
     #[test]
