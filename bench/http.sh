@@ -125,8 +125,6 @@ write=$(DELEGHE_BENCH_TOKEN=$operator_token DELEGHE_BENCH_RUN=0 DELEGHE_BENCH_DO
   wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/http/register.lua \
   "$base/v1/counter/delegations")
 summary "write: POST /v1/counter/delegations" "$write"
-# Let the workers (projector, flow runner, outbox) catch up with the writes.
-sleep 5
 # CPU time (user + system, in clock ticks) of processes, for the CPU each
 # read costs the server and the database. /proc/PID/stat's fields are
 # counted after the command's name, which may hold spaces: utime and stime
@@ -154,12 +152,16 @@ per_request() { awk -v t="$1" -v hz="$hz" '/ requests in / {if ($1 > 0) printf "
 # empty outbox; about 120 s at most), then what the server spends in a second
 # idle is taken, before the read.
 settle_started=$(date +%s.%N)
+busy=1
 for _ in $(seq 1 600); do
   m=$(curl -fs "$base/metrics") || { echo "bench/http.sh: GET /metrics failed" >&2; exit 1; }
   busy=$(awk '/^deleghe_(projector_lag_events|runner_lag_events|outbox_backlog|flows_pending)[ {]/ { if ($NF + 0 > 0) n++ } END { print n + 0 }' <<<"$m")
   [ "$busy" = 0 ] && break
   sleep 0.2
 done
+if [ "$busy" != 0 ]; then
+  echo "bench/http.sh: the workers were still busy after about 120 s; the read shares the server with them" >&2
+fi
 settled_s=$(awk -v a="$settle_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 idle_before=$(ticks "$server"); sleep 1; idle_ms=$(( ($(ticks "$server") - idle_before) * 1000 / hz ))
 pg_before=$(pg_ticks); app_before=$(ticks "$server")

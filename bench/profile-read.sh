@@ -19,17 +19,19 @@ if ! command -v perf >/dev/null; then
 fi
 window=${DELEGHE_BENCH_PROFILE_SECONDS:-6}
 work=$(mktemp -d -t deleghe-profile-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+http=
+trap '[ -z "$http" ] || kill "$http" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # Each endpoint runs long enough for a sample window inside it.
 DELEGHE_BENCH_HTTP_SECONDS=$((window + 6)) bash bench/http.sh postgres >"$work/http.out" 2>&1 &
 http=$!
 
-# The pid of the first process whose command line matches, waited for.
+# The pid of the first process whose command line matches, waited for; with
+# a second argument, only among that process's children.
 await() {
   local pid
   for _ in $(seq 1 3000); do
-    pid=$(pgrep -f "$1" | head -1 || true)
+    pid=$(pgrep ${2:+-P "$2"} -f "$1" | head -1 || true)
     [ -n "$pid" ] && { echo "$pid"; return; }
     kill -0 "$http" 2>/dev/null || return 1
     sleep 0.1
@@ -39,14 +41,15 @@ await() {
 # The app's read is the one wrk run with a bearer token; (d)'s is the wrk
 # run after the minimal handler started.
 await '^wrk .*Bearer' >/dev/null
-app=$(await ' serve --dev --listen 127.0.0.1:')
+app=$(await ' serve --dev --listen 127.0.0.1:' "$http")
 sleep 2
-perf record -q -F 999 --call-graph dwarf,32768 -p "$app" -o "$work/app.data" -- sleep "$window" >/dev/null 2>&1
-minimal=$(await 'deleghe-minimal-read --database-url')
+perf record -q -F 999 --call-graph dwarf,32768 -p "$app" -o "$work/app.data" -- sleep "$window" >/dev/null
+minimal=$(await 'deleghe-minimal-read --database-url' "$http")
 await '^wrk .*127.0.0.1:[0-9]+/v1/delegations' >/dev/null
 sleep 2
-perf record -q -F 999 --call-graph dwarf,32768 -p "$minimal" -o "$work/d.data" -- sleep "$window" >/dev/null 2>&1
-wait "$http"
+perf record -q -F 999 --call-graph dwarf,32768 -p "$minimal" -o "$work/d.data" -- sleep "$window" >/dev/null
+wait "$http" || { cat "$work/http.out"; exit 1; }
+http=
 cat "$work/http.out"
 echo
 for side in app d; do

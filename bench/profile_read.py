@@ -18,7 +18,8 @@ PARTS = [
     ("rows decoded (JSON)", r"RawDelegation::into_row|readside::from_json"),
     ("database round trip (sqlx)", r"sqlx_core|sqlx_postgres"),
     ("answer encoded (JSON)", r"Serialize for|serde_json::ser|Json<T> as axum_core::response"),
-    ("rest of the handler", r"deleghe_app::routes|deleghe_adapters::projection"),
+    # The handler's own frames (axum's Handler inlines it), (d)'s pool.
+    ("rest of the handler", r"deleghe_app::routes|deleghe_adapters::projection|deleghe_minimal_read|deadpool|axum::handler::Handler<"),
     ("HTTP: hyper, axum, tower, the sockets", r"hyper::|hyper_util|axum::|tower|serve_connection"),
 ]
 
