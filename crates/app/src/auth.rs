@@ -254,8 +254,8 @@ impl JwtKeys {
     /// and `iss` and `aud` when the rules name them (real time, not the dev
     /// clock).
     ///
-    /// A token verified before is taken from the tokens already verified
-    /// ([`Verified`]); its times are checked again, every time.
+    /// A token verified before is taken from the tokens this key keeps (its
+    /// claims, by its exact text); its times are checked again, every time.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
         self.verify_at(token, Utc::now().timestamp())
     }
