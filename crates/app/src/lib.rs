@@ -61,7 +61,7 @@ mod routes;
 pub mod server;
 pub mod state;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -249,13 +249,8 @@ pub fn app(state: AppState) -> Router {
     }
     let timeouts = state.timeouts();
     router
-        // ADR 0014: a write's answer names the log position it reached.
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            position::stamp,
-        ))
-        // Counted by the route matched (a route layer sees its template).
-        .route_layer(middleware::from_fn(metrics::track))
+        // A route layer sees the route's template.
+        .route_layer(middleware::from_fn_with_state(state.clone(), route_frame))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
@@ -265,7 +260,6 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeouts.request,
         ))
-        .layer(middleware::map_response(timeout_problem))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -305,6 +299,8 @@ pub struct ClientRequestId(pub String);
 /// `x-request-id`, if it is a sane token, is kept beside it in the logs
 /// ([`ClientRequestId`]), never in the audit trail: a client must not be
 /// able to choose, or collide with, another request's correlation id.
+/// The outermost layer, it also gives the whole-request timeout's bare 408
+/// its problem body ([`timeout_problem`]).
 async fn request_id(mut req: Request, next: Next) -> Response {
     let given = req
         .headers()
@@ -323,14 +319,38 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let value = HeaderValue::from_str(&id).expect("a UUID is a valid header value");
     req.headers_mut().insert(REQUEST_ID, value.clone());
-    let mut response = next.run(req).await;
+    let mut response = timeout_problem(next.run(req).await);
     response.headers_mut().insert(REQUEST_ID, value);
     response
 }
 
+/// What every matched route's request goes through, in one layer (each
+/// layer of its own costs every request a boxed future and a clone of the
+/// route, docs/PERFORMANCE.md): a write's answer names the log position it
+/// reached (ADR 0014, [`position::stamp`]); the request is counted and timed
+/// by its route's template ([`metrics::record`]).
+async fn route_frame(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let response = position::stamp(&state, position::writes(&method), response).await;
+    metrics::record(
+        route.as_ref(),
+        &method,
+        response.status(),
+        started.elapsed(),
+    );
+    response
+}
+
 /// The whole-request timeout answers a bare 408: give it the problem body
-/// every error has.
-async fn timeout_problem(response: Response) -> Response {
+/// every error has (called by [`request_id`], the outermost layer).
+fn timeout_problem(response: Response) -> Response {
     let bare = response.status() == StatusCode::REQUEST_TIMEOUT
         && !response
             .headers()

@@ -16,13 +16,13 @@
 //! docs/OPERATIONS.md says what each means.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use metrics::SharedString;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use deleghe_adapters::system::Progress;
@@ -60,23 +60,42 @@ pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Counts and times each request by the route it matched.
-pub async fn track(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+/// Counts and times a request by the route it matched (`route`, its
+/// template; "unmatched" if none), its method and its answer's status.
+/// Run by [`crate::app`]'s route layer, for every route.
+pub fn record(route: Option<&MatchedPath>, method: &Method, status: StatusCode, took: Duration) {
+    let route = route.map_or("unmatched", MatchedPath::as_str).to_owned();
+    let method = method_label(method);
     metrics::counter!("deleghe_http_requests_total",
-        "route" => route.clone(), "method" => method.clone(), "status" => status)
+        "route" => route.clone(), "method" => method.clone(), "status" => status_label(status))
     .increment(1);
     metrics::histogram!("deleghe_http_request_duration_seconds",
         "route" => route, "method" => method)
-    .record(started.elapsed().as_secs_f64());
-    response
+    .record(took.as_secs_f64());
+}
+
+/// The method's label, without an allocation for the standard ones.
+fn method_label(method: &Method) -> SharedString {
+    match *method {
+        Method::GET => SharedString::const_str("GET"),
+        Method::POST => SharedString::const_str("POST"),
+        Method::PUT => SharedString::const_str("PUT"),
+        Method::DELETE => SharedString::const_str("DELETE"),
+        Method::HEAD => SharedString::const_str("HEAD"),
+        Method::OPTIONS => SharedString::const_str("OPTIONS"),
+        Method::PATCH => SharedString::const_str("PATCH"),
+        _ => SharedString::from_owned(method.as_str().to_owned()),
+    }
+}
+
+/// The status's label, without an allocation for the usual ones.
+fn status_label(status: StatusCode) -> SharedString {
+    match status.as_u16() {
+        200 => SharedString::const_str("200"),
+        201 => SharedString::const_str("201"),
+        204 => SharedString::const_str("204"),
+        other => SharedString::from_owned(other.to_string()),
+    }
 }
 
 /// `GET /metrics`, for a Prometheus scraper.

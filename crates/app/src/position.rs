@@ -11,10 +11,8 @@
 //! booking, a meeting) fold its events and are always current.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -83,15 +81,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MinPosition {
     }
 }
 
+/// Whether a request of `method` may write (its answer is then stamped).
+pub fn writes(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 /// Stamps the answer of every write that succeeded with the log position it
 /// reached: read after the handler, the log's head is at or past every
-/// event the write appended.
-pub async fn stamp(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let writes = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    let response = next.run(request).await;
+/// event the write appended. `writes` is [`writes`] of the request's method.
+/// Run by [`crate::app`]'s route layer, for every route.
+pub async fn stamp(state: &AppState, writes: bool, response: Response) -> Response {
     if !writes || !response.status().is_success() {
         return response;
     }
