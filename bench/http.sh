@@ -11,7 +11,8 @@
 # (16), DELEGHE_BENCH_APP (the app's binary to measure, a path from the
 # repository's root; target/release/deleghe, which is built either way),
 # DELEGHE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/deleghe_bench,
-# schema bench_http, dropped at the end). The server runs on a free port of
+# schema bench_http, dropped at the end), DELEGHE_BENCH_READ_ROUNDS (3: on
+# PostgreSQL the app's read, (c) and (d) take turns this many times). The server runs on a free port of
 # 127.0.0.1 with its files in a temporary folder; both go when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,11 +33,12 @@ app=${DELEGHE_BENCH_APP:-target/release/deleghe}
 
 work=$(mktemp -d -t deleghe-http-XXXXXX)
 server=
+minimal=
 cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
+  for pid in $server $minimal; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if [ "$store" = postgres ]; then
     PGOPTIONS='-c client_min_messages=warning' psql "$postgres" -q \
       -c 'DROP SCHEMA IF EXISTS bench_http CASCADE' >/dev/null 2>&1 || true
@@ -145,8 +147,6 @@ pg_ticks() {
 }
 pg_processes() { pgrep -u postgres 2>/dev/null | wc -l; }
 hz=$(getconf CLK_TCK)
-# µs of CPU a request: ticks over requests (wrk's count).
-per_request() { awk -v t="$1" -v hz="$hz" '/ requests in / {if ($1 > 0) printf "%.0f", t * 1e6 / hz / $1; exit}' <<<"$2"; }
 # The read is measured alone: first the workers finish what the writes
 # left them (GET /metrics: no projector or runner lag, no flow pending, an
 # empty outbox; about 120 s at most), then what the server spends in a second
@@ -164,63 +164,86 @@ if [ "$busy" != 0 ]; then
 fi
 settled_s=$(awk -v a="$settle_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 idle_before=$(ticks "$server"); sleep 1; idle_ms=$(( ($(ticks "$server") - idle_before) * 1000 / hz ))
-pg_before=$(pg_ticks); app_before=$(ticks "$server")
-read=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
-  -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader")
-app_cpu=$(( $(ticks "$server") - app_before )); pg_cpu=$(( $(pg_ticks) - pg_before ))
-summary "read:  GET /v1/delegations?grantor=..." "$read"
-peak=$(awk '/^VmHWM:/ {print $2, $3}' "/proc/$server/status")
 rps_of() { awk '/^Requests\/sec:/ {print $2}' <<<"$1"; }
+requests_of() { awk '/ requests in / {print $1; exit}' <<<"$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# µs a request from ticks and a count of requests.
+us_each() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "n/a" }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 }
+  END { if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# The app's read, once: the wrk output in $read; the CPU ticks of the
+# server and of PostgreSQL added to the totals, and its requests counted.
+app_ticks=0; app_pg_ticks=0; app_requests=0
+read_app() {
+  local pg0 app0
+  pg0=$(pg_ticks); app0=$(ticks "$server")
+  read=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
+    -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader")
+  app_ticks=$((app_ticks + $(ticks "$server") - app0)); app_pg_ticks=$((app_pg_ticks + $(pg_ticks) - pg0))
+  app_requests=$((app_requests + $(requests_of "$read")))
+  summary "read:  GET /v1/delegations?grantor=..." "$read"
+}
 
-# The limits of the read, on PostgreSQL, in the same run (ADR 0014):
-# (c) the database's: pgbench running the read model's very SELECT, as many
-#     clients as wrk has connections;
-# (d) the stack's: a minimal axum + sqlx server (crates/bench/src/minimal_read.rs)
-#     serving that SELECT on the same path, under the same wrk.
-if [ "$store" = postgres ]; then
+if [ "$store" != postgres ]; then
+  read_app
+  printf '%-8s %-40s the app %s µs; idle before: %s ms a second (settled in %s s)\n' "$store" "CPU a read, server" \
+    "$(us_each "$app_ticks" "$app_requests")" "$idle_ms" "$settled_s"
+else
+  # The limits of the read, on PostgreSQL, in the same run (ADR 0014):
+  # (c) the database's: pgbench running the read model's very SELECT, as
+  #     many clients as wrk has connections;
+  # (d) the stack's: a minimal axum + sqlx server
+  #     (crates/bench/src/minimal_read.rs) serving that SELECT on the same
+  #     path, under the same wrk.
+  # The machine is shared and its speed drifts by more than the gaps
+  # measured: the app, (c) and (d) take turns, DELEGHE_BENCH_READ_ROUNDS
+  # rounds (3) of one each, and the ratios are the medians of the rounds'.
+  rounds=${DELEGHE_BENCH_READ_ROUNDS:-3}
   query=$(target/release/deleghe-minimal-read --print-query)
   printf '%s;\n' "$query" | sed "s/\\\$1/'$reader'/" >"$work/read.sql"
-  pg_before=$(pg_ticks); processes_before=$(pg_processes)
-  pgbench_out=$(PGOPTIONS='-c search_path=bench_http' pgbench -n -M prepared -c "$connections" -j 2 \
-    -T "$seconds" -f "$work/read.sql" "${postgres%%\?*}" 2>&1)
-  # pgbench's backends gone (their time then the postmaster's), so that none
-  # is counted both alive and ended.
-  for _ in $(seq 1 50); do [ "$(pg_processes)" -le "$processes_before" ] && break; sleep 0.1; done
-  pgbench_pg_cpu=$(( $(pg_ticks) - pg_before ))
-  pgbench_tx=$(awk '/number of transactions actually processed/ {print $NF; exit}' <<<"$pgbench_out")
-  pg_tps=$(awk '/^tps = / {print $3; exit}' <<<"$pgbench_out")
-  pg_p=$(awk '/latency average/ {print $4, $5}' <<<"$pgbench_out")
-  printf '%-8s %-40s %10s tx/s   latency average %s\n' "$store" "(c) pgbench: the same SELECT" \
-    "${pg_tps:-n/a}" "${pg_p:-n/a}"
-  minimal_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  target/release/deleghe-minimal-read --database-url "$url" \
-    --listen "127.0.0.1:$minimal_port" >"$work/minimal.log" 2>&1 &
-  minimal=$!
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader" >/dev/null 2>&1 && break
-    sleep 0.1
+  c_ticks=0; c_requests=0; d_ticks=0; d_pg_ticks=0; d_requests=0; to_c=; to_d=
+  for round in $(seq 1 "$rounds"); do
+    echo "round $round of $rounds"
+    read_app
+    pg_before=$(pg_ticks); processes_before=$(pg_processes)
+    pgbench_out=$(PGOPTIONS='-c search_path=bench_http' pgbench -n -M prepared -c "$connections" -j 2 \
+      -T "$seconds" -f "$work/read.sql" "${postgres%%\?*}" 2>&1)
+    # pgbench's backends gone (their time then the postmaster's), so that none
+    # is counted both alive and ended.
+    for _ in $(seq 1 50); do [ "$(pg_processes)" -le "$processes_before" ] && break; sleep 0.1; done
+    c_ticks=$((c_ticks + $(pg_ticks) - pg_before))
+    c_requests=$((c_requests + $(awk '/number of transactions actually processed/ {print $NF; exit}' <<<"$pgbench_out")))
+    pg_tps=$(awk '/^tps = / {print $3; exit}' <<<"$pgbench_out")
+    pg_p=$(awk '/latency average/ {print $4, $5}' <<<"$pgbench_out")
+    printf '%-8s %-40s %10s tx/s   latency average %s\n' "$store" "(c) pgbench: the same SELECT" \
+      "${pg_tps:-n/a}" "${pg_p:-n/a}"
+    if [ -z "$minimal" ]; then
+      minimal_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+      target/release/deleghe-minimal-read --database-url "$url" \
+        --listen "127.0.0.1:$minimal_port" >"$work/minimal.log" 2>&1 &
+      minimal=$!
+      for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader" >/dev/null 2>&1 && break
+        sleep 0.1
+      done
+    fi
+    pg_before=$(pg_ticks); minimal_before=$(ticks "$minimal")
+    minimal_out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
+      "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader")
+    d_ticks=$((d_ticks + $(ticks "$minimal") - minimal_before)); d_pg_ticks=$((d_pg_ticks + $(pg_ticks) - pg_before))
+    d_requests=$((d_requests + $(requests_of "$minimal_out")))
+    summary "(d) minimal axum + sqlx: the same read" "$minimal_out"
+    to_c="$to_c $(ratio "$(rps_of "$read")" "${pg_tps:-0}")"
+    to_d="$to_d $(ratio "$(rps_of "$read")" "$(rps_of "$minimal_out")")"
   done
-  pg_before=$(pg_ticks); minimal_before=$(ticks "$minimal")
-  minimal_out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
-    "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader")
-  minimal_cpu=$(( $(ticks "$minimal") - minimal_before )); minimal_pg_cpu=$(( $(pg_ticks) - pg_before ))
-  kill "$minimal" 2>/dev/null || true
-  wait "$minimal" 2>/dev/null || true
-  summary "(d) minimal axum + sqlx: the same read" "$minimal_out"
-  app_rps=$(rps_of "$read")
-  printf '%-8s %-40s %s× pgbench (target ≥ 0.5), %s× the minimal handler (target ≥ 0.8)\n' \
-    "$store" "ratio: the app's read" "$(ratio "$app_rps" "${pg_tps:-0}")" \
-    "$(ratio "$app_rps" "$(rps_of "$minimal_out")")"
+  printf '%-8s %-40s %s× pgbench (target ≥ 0.5; rounds%s), %s× the minimal handler (target ≥ 0.8; rounds%s)\n' \
+    "$store" "ratio: the app's read, median" "$(median <<<"$to_c")" "$to_c" "$(median <<<"$to_d")" "$to_d"
   printf '%-8s %-40s the app %s µs + PostgreSQL %s µs; (d) %s µs + PostgreSQL %s µs; (c) PostgreSQL %s µs; the app idle before: %s ms a second (settled in %s s)\n' \
-    "$store" "CPU a read, server + database" "$(per_request "$app_cpu" "$read")" \
-    "$(per_request "$pg_cpu" "$read")" "$(per_request "$minimal_cpu" "$minimal_out")" \
-    "$(per_request "$minimal_pg_cpu" "$minimal_out")" \
-    "$(per_request "$pgbench_pg_cpu" "${pgbench_tx:-0} requests in ")" "$idle_ms" "$settled_s"
-else
-  printf '%-8s %-40s the app %s µs; idle before: %s ms a second (settled in %s s)\n' "$store" "CPU a read, server" \
-    "$(per_request "$app_cpu" "$read")" "$idle_ms" "$settled_s"
+    "$store" "CPU a read, server + database" "$(us_each "$app_ticks" "$app_requests")" \
+    "$(us_each "$app_pg_ticks" "$app_requests")" "$(us_each "$d_ticks" "$d_requests")" \
+    "$(us_each "$d_pg_ticks" "$d_requests")" "$(us_each "$c_ticks" "$c_requests")" "$idle_ms" "$settled_s"
 fi
+peak=$(awk '/^VmHWM:/ {print $2, $3}' "/proc/$server/status")
 printf '%-8s %-40s %s\n' "$store" "server peak memory (VmHWM)" "$peak"
 if [ -n "${DELEGHE_BENCH_HTTP_VERBOSE:-}" ]; then
   printf '%s\n\n%s\n' "$write" "$read"

@@ -22,8 +22,9 @@ work=$(mktemp -d -t deleghe-profile-XXXXXX)
 http=
 trap '[ -z "$http" ] || kill "$http" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# Each endpoint runs long enough for a sample window inside it.
-DELEGHE_BENCH_HTTP_SECONDS=$((window + 6)) bash bench/http.sh postgres >"$work/http.out" 2>&1 &
+# Each endpoint runs long enough for a sample window inside it; one round
+# (the app's read, then (c), then (d)).
+DELEGHE_BENCH_READ_ROUNDS=1 DELEGHE_BENCH_HTTP_SECONDS=$((window + 6)) bash bench/http.sh postgres >"$work/http.out" 2>&1 &
 http=$!
 
 # The pid of the first process whose command line matches, waited for; with
