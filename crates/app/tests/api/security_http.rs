@@ -178,3 +178,46 @@ async fn the_audit_trail_carries_the_servers_request_id() {
         "the request's events carry the id it was answered with"
     );
 }
+
+/// A client cannot grow the request metrics: a made-up method (any token
+/// hyper accepts, each new) is answered 405 and becomes no label of
+/// `deleghe_http_requests_total`, whose labels stay the app's own (a
+/// route's template, a standard method, a status).
+#[tokio::test]
+async fn made_up_methods_never_become_metric_labels() {
+    let api = Api::on(Store::Memory, false).await;
+    let probe = format!("PROBE{}", uuid::Uuid::new_v4().simple()).to_uppercase();
+    for n in 0..3 {
+        let method = axum::http::Method::from_bytes(format!("{probe}X{n}").as_bytes()).unwrap();
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri("/v1/delegations")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(api.send_as_is(request).await.status.as_u16(), 405);
+    }
+    let metrics = api
+        .send_as_is(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        !text.contains(&probe),
+        "a made-up method became a label: {text}"
+    );
+    let standard = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("deleghe_http_request"))
+    {
+        let method = line
+            .split("method=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no method label: {line}"));
+        assert!(standard.contains(&method), "{line}");
+    }
+}
