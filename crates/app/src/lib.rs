@@ -249,7 +249,9 @@ pub fn app(state: AppState) -> Router {
     }
     let timeouts = state.timeouts();
     router
-        // A route layer sees the route's template.
+        // A route layer sees the route's template. The 405 of a method no
+        // route serves is the fallback set after it, which the route layer
+        // does not wrap: such requests are not counted (docs/OPERATIONS.md).
         .route_layer(middleware::from_fn_with_state(state.clone(), route_frame))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)

@@ -95,6 +95,7 @@ fn status_label(status: StatusCode) -> SharedString {
     match status.as_u16() {
         200 => SharedString::const_str("200"),
         201 => SharedString::const_str("201"),
+        202 => SharedString::const_str("202"),
         204 => SharedString::const_str("204"),
         other => SharedString::from_owned(other.to_string()),
     }
@@ -135,4 +136,38 @@ fn record_progress(progress: &Progress) {
     metrics::gauge!("deleghe_flows_pending", "flow" => "booking").set(side.bookings_pending as f64);
     metrics::gauge!("deleghe_outbox_backlog").set(side.outbox_pending as f64);
     metrics::gauge!("deleghe_outbox_failed").set(side.outbox_failed as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_is_labelled_by_its_name_or_as_other() {
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PATCH,
+        ] {
+            assert_eq!(&*method_label(&method), method.as_str());
+        }
+        for made_up in ["PROBE", "TRACE", "CONNECT", "get"] {
+            let method = Method::from_bytes(made_up.as_bytes()).unwrap();
+            assert_eq!(&*method_label(&method), "other", "{made_up}");
+        }
+    }
+
+    #[test]
+    fn a_status_is_labelled_by_its_code() {
+        for code in [
+            200, 201, 202, 204, 303, 400, 401, 403, 404, 405, 408, 409, 422, 500, 503,
+        ] {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert_eq!(&*status_label(status), code.to_string());
+        }
+    }
 }
