@@ -12,8 +12,9 @@
 # repository's root; target/release/deleghe, which is built either way),
 # DELEGHE_BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/deleghe_bench,
 # schema bench_http, dropped at the end), DELEGHE_BENCH_READ_ROUNDS (3: on
-# PostgreSQL the app's read, (c) and (d) take turns this many times). The server runs on a free port of
-# 127.0.0.1 with its files in a temporary folder; both go when the script ends.
+# PostgreSQL the app's read, (c) and (d) take turns this many rounds). The
+# server runs on a free port of 127.0.0.1 with its files in a temporary
+# folder; both go when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -165,12 +166,14 @@ fi
 settled_s=$(awk -v a="$settle_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 idle_before=$(ticks "$server"); sleep 1; idle_ms=$(( ($(ticks "$server") - idle_before) * 1000 / hz ))
 rps_of() { awk '/^Requests\/sec:/ {print $2}' <<<"$1"; }
-requests_of() { awk '/ requests in / {print $1; exit}' <<<"$1"; }
+requests_of() { awk '/ requests in / {n = $1} END {print n + 0}' <<<"$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # µs a request from ticks and a count of requests.
 us_each() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "n/a" }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 }
-  END { if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# The median of the numbers among the words read (a round that gave no
+# rate, "n/a", is left out).
+median() { tr ' ' '\n' | awk '$1 ~ /^[0-9.]+$/ && $1 > 0' | sort -g | awk '{ a[NR] = $1 }
+  END { if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # The app's read, once: the wrk output in $read; the CPU ticks of the
 # server and of PostgreSQL added to the totals, and its requests counted.
 app_ticks=0; app_pg_ticks=0; app_requests=0
@@ -199,12 +202,14 @@ else
   # measured: the app, (c) and (d) take turns, DELEGHE_BENCH_READ_ROUNDS
   # rounds (3) of one each, and the ratios are the medians of the rounds'.
   rounds=${DELEGHE_BENCH_READ_ROUNDS:-3}
+  case "$rounds" in
+    '' | *[!0-9]* | 0) echo "bench/http.sh: DELEGHE_BENCH_READ_ROUNDS is a whole number from 1, not $rounds" >&2; exit 2 ;;
+  esac
   query=$(target/release/deleghe-minimal-read --print-query)
   printf '%s;\n' "$query" | sed "s/\\\$1/'$reader'/" >"$work/read.sql"
   c_ticks=0; c_requests=0; d_ticks=0; d_pg_ticks=0; d_requests=0; to_c=; to_d=
-  for round in $(seq 1 "$rounds"); do
-    echo "round $round of $rounds"
-    read_app
+  read_c() { # (c), once: its rate in $pg_tps
+    local pg_before processes_before pgbench_out pg_p
     pg_before=$(pg_ticks); processes_before=$(pg_processes)
     pgbench_out=$(PGOPTIONS='-c search_path=bench_http' pgbench -n -M prepared -c "$connections" -j 2 \
       -T "$seconds" -f "$work/read.sql" "${postgres%%\?*}" 2>&1)
@@ -212,11 +217,14 @@ else
     # is counted both alive and ended.
     for _ in $(seq 1 50); do [ "$(pg_processes)" -le "$processes_before" ] && break; sleep 0.1; done
     c_ticks=$((c_ticks + $(pg_ticks) - pg_before))
-    c_requests=$((c_requests + $(awk '/number of transactions actually processed/ {print $NF; exit}' <<<"$pgbench_out")))
+    c_requests=$((c_requests + $(awk '/number of transactions actually processed/ {n = $NF} END {print n + 0}' <<<"$pgbench_out")))
     pg_tps=$(awk '/^tps = / {print $3; exit}' <<<"$pgbench_out")
     pg_p=$(awk '/latency average/ {print $4, $5}' <<<"$pgbench_out")
     printf '%-8s %-40s %10s tx/s   latency average %s\n' "$store" "(c) pgbench: the same SELECT" \
       "${pg_tps:-n/a}" "${pg_p:-n/a}"
+  }
+  read_d() { # (d), once (started the first time): wrk's output in $minimal_out
+    local pg_before minimal_before
     if [ -z "$minimal" ]; then
       minimal_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
       target/release/deleghe-minimal-read --database-url "$url" \
@@ -233,6 +241,14 @@ else
     d_ticks=$((d_ticks + $(ticks "$minimal") - minimal_before)); d_pg_ticks=$((d_pg_ticks + $(pg_ticks) - pg_before))
     d_requests=$((d_requests + $(requests_of "$minimal_out")))
     summary "(d) minimal axum + sqlx: the same read" "$minimal_out"
+  }
+  # The order turns round from one round to the next (the app, (c), (d);
+  # then (d), (c), the app), so that a drift within a round favours
+  # neither side. The first round reads the app first, as
+  # bench/profile-read.sh expects.
+  for round in $(seq 1 "$rounds"); do
+    echo "round $round of $rounds"
+    if [ $((round % 2)) = 1 ]; then read_app; read_c; read_d; else read_d; read_c; read_app; fi
     to_c="$to_c $(ratio "$(rps_of "$read")" "${pg_tps:-0}")"
     to_d="$to_d $(ratio "$(rps_of "$read")" "$(rps_of "$minimal_out")")"
   done
