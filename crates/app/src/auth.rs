@@ -267,8 +267,10 @@ impl JwtKeys {
             return Ok(claims);
         }
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECONDS as u64;
-        validation.validate_nbf = true;
+        // The times are checked once, by `check_clock` below, for a token
+        // verified now and one kept alike; `exp` is still required.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         let mut required = vec!["exp", "sub"];
         if let Some(issuer) = &self.rules.issuer {
             validation.set_issuer(&[issuer]);
@@ -284,8 +286,6 @@ impl JwtKeys {
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
                 AppError::Unauthorized(match e.kind() {
-                    ErrorKind::ExpiredSignature => "the token has expired",
-                    ErrorKind::ImmatureSignature => "the token is not yet valid (nbf)",
                     ErrorKind::InvalidSignature => "the token is not signed by this service",
                     ErrorKind::InvalidIssuer => "the token is not from the expected issuer (iss)",
                     ErrorKind::InvalidAudience => "the token is not meant for this service (aud)",
@@ -303,8 +303,9 @@ impl JwtKeys {
         Ok(claims)
     }
 
-    /// `exp` and `nbf` (as jsonwebtoken checks them, with the same leeway),
-    /// then [`TokenRules::check_times`], at `now`.
+    /// `exp` and `nbf`, with [`LEEWAY_SECONDS`] either way (jsonwebtoken's
+    /// own checks of them are off), then [`TokenRules::check_times`], at
+    /// `now`: the only check of a token's times.
     fn check_clock(&self, claims: &Claims, now: i64) -> Result<(), AppError> {
         if claims.exp < now - LEEWAY_SECONDS {
             return Err(AppError::Unauthorized("the token has expired"));
@@ -658,6 +659,30 @@ mod tests {
         });
         let refused = strict.verify(&token).unwrap_err();
         assert!(refused.to_string().contains("iss"), "{refused}");
+    }
+
+    /// jsonwebtoken checks no times (`check_clock` does): `exp` is still
+    /// required, and an `exp` or `nbf` that is not a number is refused.
+    #[test]
+    fn exp_is_required_and_the_times_must_be_numbers() {
+        let k = keys();
+        let now = Utc::now().timestamp();
+        let raw = |claims: serde_json::Value| {
+            let token =
+                jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding).unwrap();
+            k.verify(&token).unwrap_err().to_string()
+        };
+        let base = serde_json::json!({"sub": "RSSMRA85T10A562S", "role": "citizen", "iat": now});
+        let mut no_exp = base.clone();
+        assert!(raw(no_exp.clone()).contains("malformed"));
+        no_exp["exp"] = serde_json::json!("soon");
+        assert!(raw(no_exp.clone()).contains("malformed"));
+        no_exp["exp"] = serde_json::json!(now + 60);
+        no_exp["nbf"] = serde_json::json!("later");
+        assert!(raw(no_exp).contains("malformed"));
+        let mut expired = base;
+        expired["exp"] = serde_json::json!(now - LEEWAY_SECONDS - 1);
+        assert!(raw(expired).contains("expired"));
     }
 
     #[test]
