@@ -3,10 +3,12 @@
 //!
 //! hyper enforces the deadline ([`Timeouts::head`], its header read
 //! timeout) and closes the connection; it sends no answer. So that a client
-//! whose head stalled learns why, the connection's task keeps a second
-//! handle on the socket (`Shared`) and writes a 408 problem itself, when
-//! the stalled head is the connection's first request (on a connection kept
-//! alive between requests, a deadline reached while idle just closes it).
+//! whose head stalled learns why, the connection's task keeps the socket's
+//! write half and writes a 408 problem through it, when the stalled head is
+//! the connection's first request (on a connection kept alive between
+//! requests, a deadline reached while idle just closes it). hyper reads
+//! through tokio's read half, whose reads skip the system call that would
+//! only say "nothing yet" after a short read (docs/PERFORMANCE.md).
 //! Graceful shutdown: stop accepting, let requests in flight finish.
 
 use std::future::Future;
@@ -25,6 +27,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
@@ -76,9 +79,13 @@ fn serve_connection(
     timeouts: Timeouts,
     graceful: &GracefulShutdown,
 ) {
-    let shared = Shared {
-        stream: Arc::new(stream),
-        received: Arc::new(AtomicBool::new(false)),
+    // hyper reads through tokio's own read half; the write half stays with
+    // the connection's task, for the 408 once hyper has given up.
+    let (read, spare) = stream.into_split();
+    let received = Arc::new(AtomicBool::new(false));
+    let watched = Watched {
+        read,
+        received: received.clone(),
     };
     let requests = Arc::new(AtomicUsize::new(0));
     let counted = requests.clone();
@@ -93,10 +100,7 @@ fn serve_connection(
         .header_read_timeout(timeouts.head);
     builder.http2().timer(TokioTimer::new());
     let connection = builder
-        .serve_connection_with_upgrades(
-            TokioIo::new(shared.clone()),
-            TowerToHyperService::new(service),
-        )
+        .serve_connection_with_upgrades(TokioIo::new(watched), TowerToHyperService::new(service))
         .into_owned();
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
@@ -106,84 +110,98 @@ fn serve_connection(
             .is_some_and(hyper::Error::is_timeout);
         if head_timed_out
             && requests.load(Ordering::Relaxed) == 0
-            && shared.received.load(Ordering::Relaxed)
+            && received.load(Ordering::Relaxed)
         {
-            shared.answer_timeout().await;
+            answer_timeout(spare).await;
         } else {
             tracing::debug!(%error, "connection ended with an error");
         }
     });
 }
 
-/// A TCP stream that hyper reads and writes, and that the connection's task
-/// can still write to once hyper has given up on it.
-#[derive(Clone)]
-struct Shared {
-    stream: Arc<TcpStream>,
-    /// Whether any byte has been read.
+/// Writes the 408 problem of a head that did not arrive in time through the
+/// connection's write half; the socket closes as it is dropped.
+async fn answer_timeout(mut socket: OwnedWriteHalf) {
+    let body = crate::error::problem_body(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the request's head did not arrive in time; send it again",
+    );
+    let answer = format!(
+        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(answer.as_bytes()).await;
+}
+
+/// The connection's TCP stream as hyper reads and writes it: reads through
+/// tokio's read half (a short read clears the socket's readiness, where a
+/// read through `&TcpStream` would ask the kernel again and hear "nothing
+/// yet"), writes through the shared stream; notes whether any byte has
+/// arrived (a head that stalled after some bytes is answered 408; an idle
+/// connection is just closed).
+struct Watched {
+    read: OwnedReadHalf,
     received: Arc<AtomicBool>,
 }
 
-impl Shared {
-    async fn answer_timeout(&self) {
-        let body = crate::error::problem_body(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "the request's head did not arrive in time; send it again",
-        );
-        let answer = format!(
-            "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/problem+json\r\n\
-             content-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let mut writer = self.clone();
-        let _ = writer.write_all(answer.as_bytes()).await;
-    }
-}
-
-impl AsyncRead for Shared {
+impl AsyncRead for Watched {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        loop {
-            ready!(self.stream.poll_read_ready(cx))?;
-            match self.stream.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    if n > 0 {
-                        self.received.store(true, Ordering::Relaxed);
-                    }
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.read).poll_read(cx, buf))?;
+        if buf.filled().len() > before {
+            self.received.store(true, Ordering::Relaxed);
         }
+        Poll::Ready(Ok(()))
     }
 }
 
-impl AsyncWrite for Shared {
+impl AsyncWrite for Watched {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let stream: &TcpStream = self.read.as_ref();
         loop {
-            ready!(self.stream.poll_write_ready(cx))?;
-            match self.stream.try_write(buf) {
+            ready!(stream.poll_write_ready(cx))?;
+            match stream.try_write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 done => return Poll::Ready(done),
             }
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let stream: &TcpStream = self.read.as_ref();
+        loop {
+            ready!(stream.poll_write_ready(cx))?;
+            match stream.try_write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 
-    /// The socket closes when both handles are dropped.
+    /// Nothing is shut down here: the socket closes when the connection's
+    /// task has dropped both halves, after a 408 it may still owe.
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
