@@ -28,9 +28,23 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The log's lines go to standard error through a thread of their own,
+    // a batch a write: the request threads neither wait for standard
+    // error's lock nor make a system call a line (docs/PERFORMANCE.md). No
+    // line is dropped (a full queue, some megabytes of lines, makes the
+    // request thread wait), and every line queued is written before the
+    // process exits (`written`).
+    let (writer, written) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(16 * 1024)
+        .thread_name("deleghe-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         deleghe_app::config::LogFormat::Text => {
             log.with_ansi(std::io::stderr().is_terminal()).init();
@@ -38,7 +52,10 @@ async fn main() -> ExitCode {
         deleghe_app::config::LogFormat::Json => log.json().with_current_span(false).init(),
     }
     let cli = deleghe_app::cli::Cli::parse();
-    match deleghe_app::cli::run(cli).await {
+    let outcome = deleghe_app::cli::run(cli).await;
+    // The log's last lines before the message below.
+    drop(written);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("deleghe: {message}");
