@@ -104,7 +104,12 @@ fn serve_connection(
         .into_owned();
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
-        let Err(error) = connection.await else { return };
+        // Only the 408 uses the write half: otherwise it goes without a
+        // shutdown of its own (an upgraded connection is still in use).
+        let Err(error) = connection.await else {
+            spare.forget();
+            return;
+        };
         let head_timed_out = error
             .downcast_ref::<hyper::Error>()
             .is_some_and(hyper::Error::is_timeout);
@@ -114,13 +119,15 @@ fn serve_connection(
         {
             answer_timeout(spare).await;
         } else {
+            spare.forget();
             tracing::debug!(%error, "connection ended with an error");
         }
     });
 }
 
 /// Writes the 408 problem of a head that did not arrive in time through the
-/// connection's write half; the socket closes as it is dropped.
+/// connection's write half, which shuts the socket's writing down as it is
+/// dropped.
 async fn answer_timeout(mut socket: OwnedWriteHalf) {
     let body = crate::error::problem_body(
         axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -31,9 +31,10 @@ async fn main() -> ExitCode {
     // The log's lines go to standard error through a thread of their own,
     // a batch a write: the request threads neither wait for standard
     // error's lock nor make a system call a line (docs/PERFORMANCE.md). No
-    // line is dropped (a full queue, some megabytes of lines, makes the
-    // request thread wait), and every line queued is written before the
-    // process exits (`written`).
+    // line is dropped while the process runs (a full queue, some megabytes
+    // of lines, makes the request thread wait); when the command returns,
+    // `written` gives the thread about a second to write what is queued
+    // (docs/OPERATIONS.md, "Logs").
     let (writer, written) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(16 * 1024)
