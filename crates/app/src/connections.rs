@@ -168,20 +168,32 @@ impl AsyncRead for Watched {
     }
 }
 
+impl Watched {
+    /// Writes with `write` once the socket takes bytes, through the stream
+    /// the two halves share (the write half is the connection task's).
+    fn poll_write_with(
+        &self,
+        cx: &mut Context<'_>,
+        write: impl Fn(&TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let stream: &TcpStream = self.read.as_ref();
+        loop {
+            ready!(stream.poll_write_ready(cx))?;
+            match write(stream) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+}
+
 impl AsyncWrite for Watched {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let stream: &TcpStream = self.read.as_ref();
-        loop {
-            ready!(stream.poll_write_ready(cx))?;
-            match stream.try_write(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        self.poll_write_with(cx, |stream| stream.try_write(buf))
     }
 
     fn poll_write_vectored(
@@ -189,14 +201,7 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let stream: &TcpStream = self.read.as_ref();
-        loop {
-            ready!(stream.poll_write_ready(cx))?;
-            match stream.try_write_vectored(bufs) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
-            }
-        }
+        self.poll_write_with(cx, |stream| stream.try_write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
