@@ -13,6 +13,11 @@
 #                                DELEGHE_BENCH_HTTP_CONNECTIONS=16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Plain text to PostgreSQL for every client here, the app's way: its build
+# has no TLS for PostgreSQL, while the bench crate's sqlx (through
+# postgres-es) and libpq (pgbench, psql) would otherwise encrypt on a
+# server with ssl on (docs/PERFORMANCE.md, "TLS to PostgreSQL").
+export PGSSLMODE=${PGSSLMODE:-disable}
 postgres=${DELEGHE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/deleghe_bench}
 seconds=${DELEGHE_BENCH_NOTIFY_SECONDS:-5}
 clients=${DELEGHE_BENCH_HTTP_CONNECTIONS:-16}
