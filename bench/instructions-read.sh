@@ -3,13 +3,14 @@
 # the app's GET /v1/delegations?grantor=… against the minimal handler (d)'s
 # (crates/bench/src/minimal_read.rs), on PostgreSQL, the same data and the
 # same wrk load for both. A rate or a CPU time drifts with whatever else the
-# machine runs; a count of instructions does not (valgrind counts them, it
-# does not time them), so a change of a few per cent in the read's own work
+# machine runs; a count of instructions drifts far less (valgrind counts
+# them, it does not time them: 144.3k to 144.7k a read in four runs of one
+# build), so a change of a few per cent in the read's own work
 # shows here where bench/http.sh's rates cannot see it. It is not a time:
 # PostgreSQL's work, the kernel's and the waits are not in it, an
 # instruction may take one cycle or hundreds, and under valgrind SHA-256
 # runs its portable code (the CPU's SHA instructions are not offered), so
-# the pseudonyms and the token's check count for more here than they cost.
+# the caller's pseudonym counts for more here than it costs.
 #
 #   bash bench/instructions-read.sh
 #
@@ -19,7 +20,7 @@
 # functions that cost the most a read, inclusive of what they call.
 #
 # Needs valgrind (Debian: apt-get install -y valgrind), wrk and a local
-# PostgreSQL. Environment: DELEGHE_BENCH_APP (the app's binary,
+# PostgreSQL (the database is created if missing, and left). Environment: DELEGHE_BENCH_APP (the app's binary,
 # target/release/deleghe, built either way), DELEGHE_BENCH_POSTGRES_URL
 # (postgres://postgres@127.0.0.1:5432/deleghe_bench, schema bench_instructions,
 # dropped at the end), DELEGHE_BENCH_INSTRUCTION_SECONDS (10: the load window;
@@ -29,20 +30,24 @@
 # app.out and d.out, for callgrind_annotate or kcachegrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Plain text to PostgreSQL for every client here, the app's way: its build
-# has no TLS for PostgreSQL, while the bench crate's sqlx (through
-# postgres-es) and libpq (pgbench, psql) would otherwise encrypt on a
-# server with ssl on (docs/PERFORMANCE.md, "TLS to PostgreSQL").
+# Plain text to PostgreSQL, as the app's own build talks (docs/PERFORMANCE.md, "TLS to PostgreSQL").
 export PGSSLMODE=${PGSSLMODE:-disable}
 
-for tool in valgrind callgrind_control callgrind_annotate wrk; do
+for tool in valgrind callgrind_control callgrind_annotate wrk curl psql python3; do
   command -v "$tool" >/dev/null || {
-    echo "bench/instructions-read.sh: $tool is missing (Debian: apt-get install -y valgrind wrk)" >&2
+    echo "bench/instructions-read.sh: $tool is missing (Debian: apt-get install -y valgrind wrk curl postgresql-client python3)" >&2
     exit 2
   }
 done
 seconds=${DELEGHE_BENCH_INSTRUCTION_SECONDS:-10}
 functions=${DELEGHE_BENCH_FUNCTIONS:-25}
+for number in "$seconds" "$functions"; do
+  case "$number" in
+    '' | *[!0-9]*)
+      echo "bench/instructions-read.sh: DELEGHE_BENCH_INSTRUCTION_SECONDS and DELEGHE_BENCH_FUNCTIONS are whole numbers, not '$number'" >&2
+      exit 2 ;;
+  esac
+done
 postgres=${DELEGHE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/deleghe_bench}
 cargo build --release -q -p deleghe-app
 cargo build --release -q -p deleghe-bench --bin deleghe-minimal-read
@@ -63,6 +68,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+db=${postgres##*/}
+createdb -h 127.0.0.1 -U postgres "${db%%\?*}" 2>/dev/null || true
 psql_quiet -c 'DROP SCHEMA IF EXISTS bench_instructions CASCADE'
 url="$postgres?schema=bench_instructions"
 DELEGHE_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
@@ -86,13 +93,18 @@ start() { # name, command...
     "$@" >"$work/$name.log" 2>&1 &
   server=$!
 }
-# The instructions since the counters were last zeroed (a dump's totals).
-dump_total() { # name
+# The instructions since the counters were last zeroed: the totals of the
+# server's dump number $2 (callgrind numbers a process's dumps from 1).
+# callgrind_control says nothing when it fails: the dump must be there.
+dump_total() { # name, number
+  local file="$work/$1.$server.out.$2"
   callgrind_control -d "$server" >/dev/null 2>&1
-  sleep 0.5
-  local last
-  last=$(ls -v "$work/$1".*.out.* | tail -1)
-  awk '/^(summary|totals):/ {print $2; exit}' "$last"
+  [ -s "$file" ] || {
+    echo "bench/instructions-read.sh: no dump $file (did the server stop?)" >&2
+    cat "$work/$1.log" >&2
+    exit 1
+  }
+  awk '/^(summary|totals):/ {print $2; exit}' "$file"
 }
 # Measures the server now running at $1: an idle window, then the load.
 measure() { # name (of start), label, url, wrk arguments...
@@ -103,13 +115,16 @@ measure() { # name (of start), label, url, wrk arguments...
   sleep 1
   callgrind_control -z "$server" >/dev/null 2>&1
   sleep "$seconds"
-  idle=$(dump_total "$name")
+  idle=$(dump_total "$name" 1)
   callgrind_control -z "$server" >/dev/null 2>&1
   out=$(wrk -t2 -c16 -d"${seconds}s" "$@" "$target")
-  load=$(dump_total "$name")
-  requests=$(awk '/ requests in / {print $1}' <<<"$out")
-  if grep -q 'Non-2xx' <<<"$out"; then
-    echo "bench/instructions-read.sh: $label answered errors:" >&2
+  kill -0 "$server" 2>/dev/null || { echo "bench/instructions-read.sh: $label stopped" >&2; cat "$work/$name.log" >&2; exit 1; }
+  load=$(dump_total "$name" 2)
+  requests=$(awk '/ requests in / {print $1 + 0}' <<<"$out")
+  # A request that failed or timed out cost the server work and is not
+  # counted: the figure would be too high.
+  if grep -qE 'Non-2xx|Socket errors' <<<"$out" || [ "${requests:-0}" -le 0 ]; then
+    echo "bench/instructions-read.sh: $label did not answer every request:" >&2
     echo "$out" >&2
     exit 1
   fi
@@ -129,16 +144,21 @@ operator_token=$("$app" token VRDLGU70A01H501O --role operator)
 reader_token=$("$app" token "$reader")
 . bench/fixture.sh
 # The projector has applied the delegation once the list holds it.
+listed=
 for _ in $(seq 1 300); do
-  curl -fs -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader" |
-    grep -q "$reader" && break
+  if curl -fs -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader" |
+    grep -q "$reader"; then
+    listed=1
+    break
+  fi
   sleep 0.2
 done
+[ -n "$listed" ] || { echo "bench/instructions-read.sh: the reader's delegation was never listed" >&2; exit 1; }
 echo "the app and (d) under callgrind, wrk 2 threads 16 connections, ${seconds}s windows ($(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
 measure app app "$base/v1/delegations?grantor=$reader" -H "Authorization: Bearer $reader_token"
 app_read=$per_read
 app_reads=$reads
-app_dump=$(ls -v "$work"/app.*.out.* | tail -1)
+app_dump="$work/app.$server.out.2"
 stop
 
 port=$(free_port)
@@ -146,32 +166,32 @@ start d target/release/deleghe-minimal-read --database-url "$url" --listen "127.
 await "http://127.0.0.1:$port/v1/delegations?grantor=$reader"
 measure d "(d)" "http://127.0.0.1:$port/v1/delegations?grantor=$reader"
 d_read=$per_read
-d_dump=$(ls -v "$work"/d.*.out.* | tail -1)
+d_dump="$work/d.$server.out.2"
 stop
 if [ -n "${DELEGHE_BENCH_CALLGRIND_OUT:-}" ]; then
   mkdir -p "$DELEGHE_BENCH_CALLGRIND_OUT"
   cp "$app_dump" "$DELEGHE_BENCH_CALLGRIND_OUT/app.out"
   cp "$d_dump" "$DELEGHE_BENCH_CALLGRIND_OUT/d.out"
 fi
-awk -v a="$app_read" -v d="$d_read" 'BEGIN { printf "ratio: the app %.2f× (d)'\''s instructions a read\n", a / d }'
+awk -v a="$app_read" -v d="$d_read" 'BEGIN { if (d <= 0) exit 1; printf "ratio: the app %.2f× (d)'\''s instructions a read\n", a / d }'
 
 if [ "$functions" -gt 0 ]; then
   echo
   echo "the app's functions by instructions a read, inclusive of what they call (the load window's;"
-  echo "the runtime's frames that hold nearly all of it, and callgrind's cycles, left out):"
+  echo "the runtime's frames that hold nearly all of it, and recursion levels, left out):"
   # callgrind_annotate's lines: "Ir (share) file:function"; the table
-  # after the totals is by function. A name ending in 'N is a member of a
-  # cycle of calls, whose inclusive count is not a cost.
-  callgrind_annotate --inclusive=yes --threshold=100 "$app_dump" 2>/dev/null |
+  # after the totals is by function. A name ending in 'N is a level of a
+  # recursion (callgrind's --separate-recs), whose inclusive count is not a
+  # cost of its own.
+  callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$app_dump" 2>/dev/null |
     awk -v n="$functions" -v reads="$app_reads" '
-      /^-+$/ { section++; next }
       /PROGRAM TOTALS/ { total = $1; gsub(",", "", total); next }
-      section >= 4 && NF && $1 ~ /^[0-9,]+$/ && shown < n {
+      total > 0 && $1 ~ /^[0-9,]+$/ && shown < n {
         ir = $1; gsub(",", "", ir)
         if (total > 0 && ir > 0.9 * total) next
         name = $0
         sub(/^[^)]*\) +/, "", name); sub(/^[^:]*:/, "", name); sub(/ \[[^]]*\]$/, "", name)
-        if (name ~ /\x27[0-9]+$/) next
+        if (name ~ /\047[0-9]+$/) next
         printf "%9.0f  %s\n", ir / reads, name; shown++
       }'
 fi

@@ -18,10 +18,7 @@
 # target/bench/run.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Plain text to PostgreSQL for every client here, the app's way: its build
-# has no TLS for PostgreSQL, while the bench crate's sqlx (through
-# postgres-es) and libpq (pgbench, psql) would otherwise encrypt on a
-# server with ssl on (docs/PERFORMANCE.md, "TLS to PostgreSQL").
+# Plain text to PostgreSQL, as the app's own build talks (docs/PERFORMANCE.md, "TLS to PostgreSQL").
 export PGSSLMODE=${PGSSLMODE:-disable}
 
 quick=
