@@ -229,6 +229,18 @@ else
     to_c="$to_c $(ratio "$(rps_of "$read")" "${pg_tps:-0}")"
     to_d="$to_d $(ratio "$(rps_of "$read")" "$(rps_of "$minimal_out")")"
   done
+  # Like with like (docs/PERFORMANCE.md, "TLS to PostgreSQL"): the app's
+  # and (d)'s connections, both still open, and a libpq client's, as
+  # pgbench's, in plain text.
+  tls=$(PGOPTIONS='' psql "${postgres%%\?*}" -Atc "SELECT (SELECT count(*) FILTER (WHERE s.ssl) FROM pg_stat_ssl s
+    JOIN pg_stat_activity a USING (pid) WHERE a.datname = current_database() AND a.pid <> pg_backend_pid())
+    || ' ' || (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())" 2>/dev/null || echo '? ?')
+  if [ "$tls" = "0 false" ]; then
+    printf '%-8s %-40s none: the app'\''s, (d)'\''s and libpq'\''s (pgbench'\''s) connections in plain text\n' "$store" "TLS to PostgreSQL"
+  else
+    echo "bench/http.sh: WARNING: TLS to PostgreSQL (connections over TLS, libpq's over TLS: $tls);" \
+      "the app talks plain text, so the ratios above compare unlike clients (PGSSLMODE=$PGSSLMODE)"
+  fi
   printf '%-8s %-40s %s× pgbench (target ≥ 0.5; rounds%s), %s× the minimal handler (target ≥ 0.8; rounds%s)\n' \
     "$store" "ratio: the app's read, median" "$(median <<<"$to_c")" "$to_c" "$(median <<<"$to_d")" "$to_d"
   printf '%-8s %-40s the app %s µs + PostgreSQL %s µs; (d) %s µs + PostgreSQL %s µs; (c) PostgreSQL %s µs; the app idle before: %s ms a second (settled in %s s)\n' \
