@@ -17,7 +17,7 @@
 # folder; both go when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Plain text to PostgreSQL, as the app's own build talks (docs/PERFORMANCE.md, "TLS to PostgreSQL").
+# Plain text to PostgreSQL for every client, the app included (docs/PERFORMANCE.md, "TLS to PostgreSQL").
 export PGSSLMODE=${PGSSLMODE:-disable}
 
 store=${1:-sqlite}
@@ -231,7 +231,7 @@ else
   done
   # Like with like (docs/PERFORMANCE.md, "TLS to PostgreSQL"): the app's
   # and (d)'s connections, both still open, and a libpq client's, as
-  # pgbench's, in plain text.
+  # pgbench's, all in plain text.
   tls=$(PGOPTIONS='' psql "${postgres%%\?*}" -Atc "SELECT (SELECT count(*) FILTER (WHERE s.ssl) FROM pg_stat_ssl s
     JOIN pg_stat_activity a USING (pid) WHERE a.datname = current_database() AND a.pid <> pg_backend_pid())
     || ' ' || (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())" 2>/dev/null || echo '? ?')
@@ -239,7 +239,7 @@ else
     printf '%-8s %-40s none: the app'\''s, (d)'\''s and libpq'\''s (pgbench'\''s) connections in plain text\n' "$store" "TLS to PostgreSQL"
   else
     echo "bench/http.sh: WARNING: TLS to PostgreSQL (connections over TLS, libpq's over TLS: $tls);" \
-      "the app talks plain text, so the ratios above compare unlike clients (PGSSLMODE=$PGSSLMODE)"
+      "the ratios above may compare unlike clients (PGSSLMODE=$PGSSLMODE)"
   fi
   printf '%-8s %-40s %s× pgbench (target ≥ 0.5; rounds%s), %s× the minimal handler (target ≥ 0.8; rounds%s)\n' \
     "$store" "ratio: the app's read, median" "$(median <<<"$to_c")" "$to_c" "$(median <<<"$to_d")" "$to_d"

@@ -30,7 +30,7 @@
 # app.out and d.out, for callgrind_annotate or kcachegrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Plain text to PostgreSQL, as the app's own build talks (docs/PERFORMANCE.md, "TLS to PostgreSQL").
+# Plain text to PostgreSQL for every client, the app included (docs/PERFORMANCE.md, "TLS to PostgreSQL").
 export PGSSLMODE=${PGSSLMODE:-disable}
 
 for tool in valgrind callgrind_control callgrind_annotate wrk curl psql python3; do

@@ -13,7 +13,7 @@
 #                                DELEGHE_BENCH_HTTP_CONNECTIONS=16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Plain text to PostgreSQL, as the app's own build talks (docs/PERFORMANCE.md, "TLS to PostgreSQL").
+# Plain text to PostgreSQL for every client, the app included (docs/PERFORMANCE.md, "TLS to PostgreSQL").
 export PGSSLMODE=${PGSSLMODE:-disable}
 postgres=${DELEGHE_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/deleghe_bench}
 seconds=${DELEGHE_BENCH_NOTIFY_SECONDS:-5}

@@ -18,7 +18,7 @@
 # target/bench/run.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Plain text to PostgreSQL, as the app's own build talks (docs/PERFORMANCE.md, "TLS to PostgreSQL").
+# Plain text to PostgreSQL for every client, the app included (docs/PERFORMANCE.md, "TLS to PostgreSQL").
 export PGSSLMODE=${PGSSLMODE:-disable}
 
 quick=
