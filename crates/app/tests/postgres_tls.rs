@@ -7,16 +7,7 @@
 //! the test's own; skipped, saying so, without it.
 
 use deleghe_adapters::Repository;
-use deleghe_testkit::store::POSTGRES_URL_VAR;
-
-/// The test's server, or `None` (said on stderr) when none is given.
-fn server() -> Option<String> {
-    let server = std::env::var(POSTGRES_URL_VAR).ok();
-    if server.is_none() {
-        eprintln!("{POSTGRES_URL_VAR} is not set: the PostgreSQL TLS test is skipped");
-    }
-    server
-}
+use deleghe_testkit::store::postgres_server;
 
 /// Whether the connection the query runs on is encrypted.
 async fn encrypted(repository: &Repository) -> bool {
@@ -28,7 +19,9 @@ async fn encrypted(repository: &Repository) -> bool {
 
 #[tokio::test]
 async fn a_url_asking_for_tls_gets_it_and_one_refusing_it_does_not() {
-    let Some(server) = server() else { return };
+    let Some(server) = postgres_server() else {
+        return;
+    };
     let schema = format!("tls_{}", std::process::id());
     let url = |mode: &str| format!("{server}?schema={schema}&sslmode={mode}");
     let plain = deleghe_app::server::connect(&url("disable"))
