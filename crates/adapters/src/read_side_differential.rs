@@ -33,8 +33,8 @@ use proptest::prelude::*;
 
 use crate::error::ServiceError;
 use crate::readside::{
-    Attempt, AuditEntry, BookingRecord, DelegationRecord, DocumentRefRow, MemorySide, NoticeRow,
-    OutboxEntry, PlaceRow, SidePool, SideStatements, WriteSet,
+    Attempt, AuditEntry, BookingRecord, DelegationRecord, DocumentRefRow, Marked, MemorySide,
+    NoticeRow, OutboxEntry, PlaceRow, SidePool, SideStatements, WriteSet,
 };
 #[cfg(feature = "postgres")]
 use crate::sql::PostgresDialect;
@@ -355,9 +355,16 @@ enum Change {
     ClaimDue(&'static str, &'static str, &'static str, i64),
     MarkSent(&'static str, &'static str),
     MarkAttempt(&'static str, i64, &'static str, &'static str),
+    /// One dispatcher step's marks, each key once.
+    MarkAll(Vec<Mark>),
     PutDocument(&'static str, usize, &'static str),
     SweepDocuments(&'static str),
 }
+
+/// A mark of [`Change::MarkAll`]: the key, an instant, and, for an attempt,
+/// its count and status (the instant its next one); for none, sent at the
+/// instant.
+type Mark = (&'static str, &'static str, Option<(i64, &'static str)>);
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -425,6 +432,14 @@ fn change() -> impl Strategy<Value = Change> {
         1 => (name(), instant()).prop_map(|(key, at)| Change::MarkSent(key, at)),
         1 => (name(), 0i64..3, instant(), prop::sample::select(&ATTEMPTED[..]))
             .prop_map(|(key, n, next, status)| Change::MarkAttempt(key, n, next, status)),
+        2 => prop::collection::btree_map(
+            name(),
+            (instant(), prop::option::of((0i64..3, prop::sample::select(&ATTEMPTED[..])))),
+            0..5,
+        )
+        .prop_map(|marks| Change::MarkAll(
+            marks.into_iter().map(|(key, (at, attempt))| (key, at, attempt)).collect()
+        )),
         2 => (name(), 0..CONTENTS.len(), instant())
             .prop_map(|(sha, content, at)| Change::PutDocument(sha, content, at)),
         1 => instant().prop_map(Change::SweepDocuments),
@@ -543,6 +558,25 @@ async fn change_on(conn: &mut dyn SideStatements, change: &Change) -> Answer {
                 status,
             };
             answer(conn.mark_attempt(&attempt).await)
+        }
+        Change::MarkAll(marks) => {
+            let marks: Vec<Marked> = marks
+                .iter()
+                .map(|(key, at, attempt)| match attempt {
+                    None => Marked::Sent {
+                        key: (*key).to_owned(),
+                        at: (*at).to_owned(),
+                    },
+                    Some((attempts, status)) => Marked::Attempt {
+                        key: (*key).to_owned(),
+                        attempts: *attempts,
+                        next_attempt_at: (*at).to_owned(),
+                        error: "timeout".to_owned(),
+                        status,
+                    },
+                })
+                .collect();
+            answer(conn.mark_all(&marks).await)
         }
         Change::PutDocument(sha, content, at) => {
             answer(conn.put_document(sha, CONTENTS[*content], at).await)
@@ -799,6 +833,15 @@ fn tamed(step: &Step) -> Step {
         // The one status of `ATTEMPTED` the schema refuses.
         Step::Change(Change::MarkAttempt(_, _, _, status)) if *status == "lost" => {
             *status = "failed";
+        }
+        Step::Change(Change::MarkAll(marks)) => {
+            for (_, _, attempt) in marks {
+                if let Some((_, status)) = attempt {
+                    if *status == "lost" {
+                        *status = "failed";
+                    }
+                }
+            }
         }
         Step::Change(Change::Write(set)) => {
             once(&mut set.delegations, |r| r.id.clone());

@@ -20,7 +20,10 @@
 //!    `failed`. (One commit a step rather than one a row: a row's record is
 //!    a third of what a notification costs the database, and the window in
 //!    which a crash leaves a sent row unrecorded is the step's, which
-//!    delivery at least once with the key already allows for.)
+//!    delivery at least once with the key already allows for.) Where the
+//!    store can, the records are two statements whatever the rows: one for
+//!    the rows sent, one for the attempts (`Dialect::MARK_SENT_MANY`,
+//!    `MARK_ATTEMPT_MANY`).
 //!
 //! N7: a row for a citizen's mobile (`mobile`) or IO app (`io`) is resolved
 //! against the contacts the citizen keeps when it is sent ([`ContactBook`]):

@@ -40,8 +40,8 @@ use tokio::sync::{Mutex as WriteLock, OwnedMutexGuard};
 
 use super::{
     from_json, Attempt, AuditEntry, Backlog, BookingRecord, BookingRow, BoxFuture, Checkpoint,
-    DelegationRecord, DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow, SidePool,
-    SideStatements, Transactional, WriteSet,
+    DelegationRecord, DelegationRow, DocumentRefRow, Marked, NoticeRow, OutboxEntry, PlaceRow,
+    SidePool, SideStatements, Transactional, WriteSet,
 };
 use crate::error::ServiceError;
 
@@ -747,6 +747,47 @@ impl Db<'_> {
         Ok(true)
     }
 
+    /// Every mark or none: a status the schema refuses, written to a row
+    /// (pending, as [`Self::mark_attempt`] asks), fails the whole, as SQL's
+    /// one statement a kind does.
+    fn mark_all(&mut self, marks: &[Marked]) -> Result<(), ServiceError> {
+        for mark in marks {
+            if let Marked::Attempt { key, status, .. } = mark {
+                let written = self
+                    .outbox()
+                    .get(key)
+                    .is_some_and(|found| found.entry.status == "pending");
+                check(
+                    !written || OUTBOX_STATUSES.contains(status),
+                    "outbox.status",
+                )?;
+            }
+        }
+        for mark in marks {
+            match mark {
+                Marked::Sent { key, at } => {
+                    self.mark_sent(key, at);
+                }
+                Marked::Attempt {
+                    key,
+                    attempts,
+                    next_attempt_at,
+                    error,
+                    status,
+                } => {
+                    self.mark_attempt(&Attempt {
+                        key,
+                        attempts: *attempts,
+                        next_attempt_at,
+                        error,
+                        status,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn outbox_rows(&self) -> Vec<OutboxEntry> {
         let mut found: Vec<_> = self.outbox().rows().map(|(_, row)| &row.entry).collect();
         found.sort_by(|a, b| (a.position, &a.key).cmp(&(b.position, &b.key)));
@@ -1078,6 +1119,10 @@ macro_rules! side_statements {
 
         async fn mark_attempt(&mut self, attempt: &Attempt<'_>) -> Result<bool, ServiceError> {
             $write!(self, |db| db.mark_attempt(attempt))
+        }
+
+        async fn mark_all(&mut self, marks: &[Marked]) -> Result<(), ServiceError> {
+            $write!(self, |db| db.mark_all(marks))
         }
 
         async fn outbox(&mut self) -> Result<Vec<OutboxEntry>, ServiceError> {

@@ -253,27 +253,7 @@ impl ReadSide {
         }
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await?;
-        for mark in marks {
-            match mark {
-                Marked::Sent { key, at } => tx.mark_sent(key, at).await?,
-                Marked::Attempt {
-                    key,
-                    attempts,
-                    next_attempt_at,
-                    error,
-                    status,
-                } => {
-                    tx.mark_attempt(&Attempt {
-                        key,
-                        attempts: *attempts,
-                        next_attempt_at,
-                        error,
-                        status,
-                    })
-                    .await?
-                }
-            };
-        }
+        tx.mark_all(marks).await?;
         tx.commit().await
     }
 

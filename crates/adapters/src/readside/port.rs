@@ -13,8 +13,8 @@ use std::pin::Pin;
 use async_trait::async_trait;
 
 use super::{
-    Attempt, AuditEntry, Backlog, BookingRow, Checkpoint, DelegationRow, DocumentRefRow, NoticeRow,
-    OutboxEntry, PlaceRow, WriteSet,
+    Attempt, AuditEntry, Backlog, BookingRow, Checkpoint, DelegationRow, DocumentRefRow, Marked,
+    NoticeRow, OutboxEntry, PlaceRow, WriteSet,
 };
 use crate::error::ServiceError;
 
@@ -198,6 +198,39 @@ pub(crate) trait SideStatements: Send {
     /// Whether the row, pending, recorded the failed attempt (its claim
     /// dropped).
     async fn mark_attempt(&mut self, attempt: &Attempt<'_>) -> Result<bool, ServiceError>;
+
+    /// Records what became of each row of one dispatcher's step (a key
+    /// once at most), as [`Self::mark_sent`] or [`Self::mark_attempt`]
+    /// would, one after the other.
+    async fn mark_all(&mut self, marks: &[Marked]) -> Result<(), ServiceError> {
+        for mark in marks {
+            self.mark(mark).await?;
+        }
+        Ok(())
+    }
+
+    /// One mark of [`Self::mark_all`]; whether the row changed.
+    async fn mark(&mut self, mark: &Marked) -> Result<bool, ServiceError> {
+        match mark {
+            Marked::Sent { key, at } => self.mark_sent(key, at).await,
+            Marked::Attempt {
+                key,
+                attempts,
+                next_attempt_at,
+                error,
+                status,
+            } => {
+                self.mark_attempt(&Attempt {
+                    key,
+                    attempts: *attempts,
+                    next_attempt_at,
+                    error,
+                    status,
+                })
+                .await
+            }
+        }
+    }
 
     /// Every outbox row, by position, then key.
     async fn outbox(&mut self) -> Result<Vec<OutboxEntry>, ServiceError>;

@@ -90,6 +90,12 @@ pub(crate) trait Record {
     fn values<'a>(&'a self, out: &mut Vec<Value<'a>>);
 }
 
+impl<T: Record + Sync> Record for &T {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        T::values(self, out);
+    }
+}
+
 impl Record for String {
     fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
         out.push(Value::Text(self));
@@ -109,8 +115,9 @@ impl Record for (String, String) {
 /// ([`Dialect::Many`]) has no standard text: dialects take many rows in
 /// different shapes.
 pub trait Dialect: Send + Sync + 'static {
-    /// The sqlx driver.
-    type DB: Database;
+    /// The sqlx driver (which keeps prepared statements with the
+    /// connection).
+    type DB: Database + sqlx::database::HasStatementCache;
 
     /// A statement over many rows, as the dialect writes it.
     type Many: Send + Sync + 'static;
@@ -275,6 +282,14 @@ pub trait Dialect: Send + Sync + 'static {
     const MARK_SENT: &'static str = queries::MARK_SENT;
     /// `($1 attempts, $2 next attempt at, $3 error, $4 status, $5 key)`.
     const MARK_ATTEMPT: &'static str = queries::MARK_ATTEMPT;
+    /// Rows: (key, sent at). [`Self::MARK_SENT`] over many rows, in one
+    /// statement; `None` where the dialect has no such form (each row is
+    /// then its own statement, in one transaction).
+    const MARK_SENT_MANY: Option<Self::Many> = None;
+    /// Rows: (key, attempts, next attempt at, error, status).
+    /// [`Self::MARK_ATTEMPT`] over many rows, in one statement; `None` as
+    /// for [`Self::MARK_SENT_MANY`].
+    const MARK_ATTEMPT_MANY: Option<Self::Many> = None;
     /// Every outbox row, by position and key.
     const OUTBOX: &'static str = queries::OUTBOX;
 

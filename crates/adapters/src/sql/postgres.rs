@@ -199,6 +199,20 @@ SELECT * FROM unnest($1::text[], $2::bigint[])
         schedule!("DO UPDATE SET status = 'withdrawn' WHERE outbox.status = 'pending'");
     const WITHDRAW: &'static str = "
 UPDATE outbox SET status = 'withdrawn' WHERE key = ANY($1) AND (status = 'pending') IS TRUE";
+    const MARK_SENT_MANY: Option<&'static str> = Some(
+        "
+UPDATE outbox SET status = 'sent', sent_at = m.at, claim = NULL, claimed_until = NULL
+  FROM unnest($1::text[], $2::text[]) AS m (key, at)
+ WHERE outbox.key = m.key AND (outbox.status <> 'sent') IS TRUE",
+    );
+    const MARK_ATTEMPT_MANY: Option<&'static str> = Some(
+        "
+UPDATE outbox SET attempts = m.attempts, next_attempt_at = m.next_attempt_at,
+       last_error = m.error, status = m.status, claim = NULL, claimed_until = NULL
+  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[])
+       AS m (key, attempts, next_attempt_at, error, status)
+ WHERE outbox.key = m.key AND (outbox.status = 'pending') IS TRUE",
+    );
     /// SKIP LOCKED: a concurrent dispatcher takes other rows instead of
     /// waiting for these.
     const CLAIM_DUE: &'static str = "

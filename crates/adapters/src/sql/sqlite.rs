@@ -178,6 +178,25 @@ UPDATE outbox SET status = 'withdrawn'
         1,
         ") AND (status = 'pending') IS TRUE",
     );
+    /// `UPDATE … FROM` a table of the rows (SQLite 3.33 and later), whose
+    /// columns SQLite names `column1`, `column2`….
+    const MARK_SENT_MANY: Option<Rows> = Some(Rows::values(
+        "
+UPDATE outbox SET status = 'sent', sent_at = m.column2, claim = NULL, claimed_until = NULL
+  FROM (",
+        2,
+        ") AS m
+ WHERE outbox.key = m.column1 AND (outbox.status <> 'sent') IS TRUE",
+    ));
+    const MARK_ATTEMPT_MANY: Option<Rows> = Some(Rows::values(
+        "
+UPDATE outbox SET attempts = m.column2, next_attempt_at = m.column3, last_error = m.column4,
+       status = m.column5, claim = NULL, claimed_until = NULL
+  FROM (",
+        5,
+        ") AS m
+ WHERE outbox.key = m.column1 AND (outbox.status = 'pending') IS TRUE",
+    ));
 }
 
 /// The options of a `sqlite://FILE` URL: the file created if missing, in

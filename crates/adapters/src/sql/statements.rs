@@ -25,7 +25,7 @@ use crate::error::ServiceError;
 use crate::events::StoredText;
 use crate::readside::{
     from_json, Attempt, AuditEntry, Backlog, BookingRecord, BookingRow, BoxFuture, Checkpoint,
-    DelegationRecord, DelegationRow, DocumentRefRow, NoticeRow, OutboxEntry, PlaceRow,
+    DelegationRecord, DelegationRow, DocumentRefRow, Marked, NoticeRow, OutboxEntry, PlaceRow,
     SideStatements, Transactional, WriteSet,
 };
 
@@ -654,6 +654,25 @@ where
         changed::<D>(query.execute(&mut *self.conn).await)
     }
 
+    /// Two statements, each over the rows of its kind, where the dialect
+    /// has them; else a statement a row. The attempts first: their status
+    /// is the one value the schema may refuse, and then nothing is marked
+    /// (where the rows fit one statement).
+    async fn mark_all(&mut self, marks: &[Marked]) -> Result<(), ServiceError> {
+        let (Some(sent), Some(attempted)) = (&D::MARK_SENT_MANY, &D::MARK_ATTEMPT_MANY) else {
+            for mark in marks {
+                self.mark(mark).await?;
+            }
+            return Ok(());
+        };
+        let (sent_rows, attempt_rows): (Vec<&Marked>, Vec<&Marked>) = marks
+            .iter()
+            .partition(|mark| matches!(mark, Marked::Sent { .. }));
+        execute_many_planned::<D, _>(&mut *self.conn, attempted, &attempt_rows, Plan::Fresh)
+            .await?;
+        execute_many_planned::<D, _>(&mut *self.conn, sent, &sent_rows, Plan::Fresh).await
+    }
+
     async fn mark_attempt(&mut self, a: &Attempt<'_>) -> Result<bool, ServiceError> {
         let query = sqlx::query::<D::DB>(D::MARK_ATTEMPT)
             .bind(a.attempts)
@@ -762,10 +781,38 @@ where
     for<'c> &'c mut DbConn<D>: Executor<'c, Database = D::DB>,
     for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
 {
+    execute_many_planned::<D, R>(conn, statement, rows, Plan::Kept).await
+}
+
+/// Whether a statement's plan is kept with the connection (prepared once)
+/// or made anew each time, from what the database knows of its tables then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Kept,
+    Fresh,
+}
+
+/// [`execute_many`], with its plan kept or made fresh. Fresh for an
+/// `UPDATE … FROM` a table of rows, joined to a table on its key:
+/// PostgreSQL's generic plan, kept after five runs, is made from what the
+/// planner knows of the table then, and a plan made while the table was
+/// small (a hash join over a sequential scan) stays as the table grows,
+/// each run then reading the whole table. A statement run once a
+/// dispatcher's step can afford its planning.
+async fn execute_many_planned<D: Dialect, R: Record + Sync>(
+    conn: &mut DbConn<D>,
+    statement: &D::Many,
+    rows: &[R],
+    plan: Plan,
+) -> Result<(), ServiceError>
+where
+    for<'c> &'c mut DbConn<D>: Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
+{
     for chunk in chunks(rows, D::MOST_ROWS) {
         let sql = D::many(statement, chunk.len());
         let args = arguments::<D, R>(chunk).map_err(service_error)?;
-        let query = sqlx::query_with::<D::DB, _>(&sql, args);
+        let query = sqlx::query_with::<D::DB, _>(&sql, args).persistent(plan == Plan::Kept);
         query.execute(&mut *conn).await.map_err(service_error)?;
     }
     Ok(())
@@ -992,6 +1039,29 @@ impl Record for AuditEntry {
 impl Record for DocumentRefRow {
     fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
         out.extend([Value::Text(&self.sha256), Value::Int(self.position)]);
+    }
+}
+
+/// The columns of [`Dialect::MARK_SENT_MANY`] or
+/// [`Dialect::MARK_ATTEMPT_MANY`], by kind.
+impl Record for Marked {
+    fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
+        match self {
+            Marked::Sent { key, at } => out.extend([Value::Text(key), Value::Text(at)]),
+            Marked::Attempt {
+                key,
+                attempts,
+                next_attempt_at,
+                error,
+                status,
+            } => out.extend([
+                Value::Text(key),
+                Value::Int(*attempts),
+                Value::Text(next_attempt_at),
+                Value::Text(error),
+                Value::Text(status),
+            ]),
+        }
     }
 }
 
