@@ -12,6 +12,14 @@ use crate::readside::{ts, NoticeRow, ReadSide};
 /// Posts notices into the read side's `notices` table. The notice's id is the
 /// idempotency key and a second post of the same key changes nothing (not
 /// even the citizen's marks): exactly once per key.
+///
+/// On PostgreSQL a post's commit does not wait for the WAL flush: the
+/// dispatcher's mark of the row sent, which does, makes it durable (a
+/// flush covers every record before it), and a post lost in a crash before
+/// that mark is made again, the row being still pending. Posted otherwise
+/// than by the dispatcher, a notice is durable within the server's WAL
+/// writer delay (three times `wal_writer_delay`, 0.6 s by default) or at
+/// the next commit that waits for the flush.
 #[derive(Clone)]
 pub struct NoticeCalendar {
     side: ReadSide,

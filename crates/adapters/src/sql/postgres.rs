@@ -213,6 +213,17 @@ UPDATE outbox SET attempts = m.attempts, next_attempt_at = m.next_attempt_at,
        AS m (key, attempts, next_attempt_at, error, status)
  WHERE outbox.key = m.key AND (outbox.status = 'pending') IS TRUE",
     );
+    /// Committed without waiting for the WAL flush: only the dispatcher
+    /// posts notices (the calendar gateway, N3), and it then marks the
+    /// outbox row sent in a commit that waits for the flush, which covers
+    /// every WAL record before it. A crash before that mark loses at most
+    /// the notice of a row still pending, which is posted again (the same
+    /// id: once).
+    const INSERT_NOTICE: &'static str = "
+INSERT INTO notices (id, citizen, title, body, posted_at, is_read, deleted)
+SELECT $1, $2, $3, $4, $5, FALSE, FALSE
+  FROM (SELECT set_config('synchronous_commit', 'off', true)) AS deferred
+    ON CONFLICT (id) DO NOTHING";
     /// SKIP LOCKED: a concurrent dispatcher takes other rows instead of
     /// waiting for these.
     const CLAIM_DUE: &'static str = "
