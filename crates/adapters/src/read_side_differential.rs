@@ -772,6 +772,48 @@ fn a_newer_row_is_kept_on_both_sides() {
     assert_eq!(in_memory[3].1, Ok("[]".to_owned()));
 }
 
+/// A step's marks are all or none on both sides: three attempts, the
+/// last of a status the schema refuses, leave every row as it was (on
+/// SQLite a statement cut in two, two rows then one, kept the first two).
+#[test]
+fn a_refused_mark_marks_none_of_the_step() {
+    let pending = |key: &str| OutboxEntry {
+        key: key.to_owned(),
+        channel: "sms".to_owned(),
+        recipient: "r".to_owned(),
+        title: "title".to_owned(),
+        body: format!("body of {key}"),
+        due_at: INSTANTS[1].to_owned(),
+        status: "pending".to_owned(),
+        attempts: 0,
+        next_attempt_at: INSTANTS[1].to_owned(),
+        last_error: None,
+        sent_at: None,
+        position: 1,
+    };
+    let mut set = WriteSet::default();
+    set.outbox.schedule = ["B", "a", "b"].into_iter().map(pending).collect();
+    let marks = Step::Change(Change::MarkAll(vec![
+        ("B", INSTANTS[2], Some((1, "pending"))),
+        ("a", INSTANTS[2], Some((1, "failed"))),
+        ("b", INSTANTS[2], Some((1, "lost"))),
+    ]));
+    let outbox = Step::Read {
+        query: Query::Outbox,
+        outside: false,
+    };
+    let steps = [
+        Step::Change(Change::Write(Box::new(set))),
+        outbox.clone(),
+        marks,
+        outbox,
+    ];
+    let (in_memory, on_sqlite) = both(&steps);
+    assert_eq!(in_memory, on_sqlite);
+    assert!(in_memory[2].1.is_err(), "{:?}", in_memory[2]);
+    assert_eq!(in_memory[1].1, in_memory[3].1, "nothing marked");
+}
+
 // ------------------------------------------------------------------ PostgreSQL
 
 /// A PostgreSQL read side in a schema of its own, dropped afterwards.

@@ -739,6 +739,15 @@ pub(crate) enum Marked {
     },
 }
 
+impl Marked {
+    /// The outbox row's key.
+    pub(crate) fn key(&self) -> &str {
+        match self {
+            Self::Sent { key, .. } | Self::Attempt { key, .. } => key,
+        }
+    }
+}
+
 pub(crate) struct Attempt<'a> {
     pub key: &'a str,
     pub attempts: i64,

@@ -657,8 +657,17 @@ where
     /// Two statements, each over the rows of its kind, where the dialect
     /// has them; else a statement a row. The attempts first: their status
     /// is the one value the schema may refuse, and then nothing is marked
-    /// (where the rows fit one statement).
+    /// (where the rows of a kind fit one statement: 256 on SQLite, any
+    /// number on PostgreSQL).
     async fn mark_all(&mut self, marks: &[Marked]) -> Result<(), ServiceError> {
+        debug_assert!(
+            {
+                let mut keys: Vec<&str> = marks.iter().map(Marked::key).collect();
+                keys.sort_unstable();
+                keys.windows(2).all(|pair| pair[0] != pair[1])
+            },
+            "a key marked twice in one step"
+        );
         let (Some(sent), Some(attempted)) = (&D::MARK_SENT_MANY, &D::MARK_ATTEMPT_MANY) else {
             for mark in marks {
                 self.mark(mark).await?;
@@ -809,7 +818,14 @@ where
     for<'c> &'c mut DbConn<D>: Executor<'c, Database = D::DB>,
     for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
 {
-    for chunk in chunks(rows, D::MOST_ROWS) {
+    // A plan made fresh gains nothing from few statement texts: rows go in
+    // as few statements as the dialect allows, all at once if they fit.
+    let parts: Vec<&[R]> = match (plan, D::MOST_ROWS) {
+        (Plan::Kept, most) => chunks(rows, most).collect(),
+        (Plan::Fresh, Some(most)) => rows.chunks(most).collect(),
+        (Plan::Fresh, None) => (!rows.is_empty()).then_some(rows).into_iter().collect(),
+    };
+    for chunk in parts {
         let sql = D::many(statement, chunk.len());
         let args = arguments::<D, R>(chunk).map_err(service_error)?;
         let query = sqlx::query_with::<D::DB, _>(&sql, args).persistent(plan == Plan::Kept);
