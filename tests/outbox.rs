@@ -347,6 +347,64 @@ async fn a_failed_step_leaves_its_claims_to_its_next_step(store: Store) {
     p.dispose(&url).await;
 }
 
+/// N6 with a slow gateway: a step starts no send once half its lease
+/// (60 s) has passed, so that the send under way and the step's records
+/// end while its claim holds: no other dispatcher takes a row this one
+/// sent and has not recorded yet. The rows it did not reach are its next
+/// step's, and every message is sent once.
+async fn a_slow_step_starts_no_send_past_half_its_lease(store: Store) {
+    let url = new_store_url(&store).await;
+    let clock = SettableClock::fixed(t0());
+    let sms = sms_file();
+    let p = Process::start(&url, &clock).await;
+    for (n, booker) in [1, 2, 3].into_iter().enumerate() {
+        p.book(&format!("b-{n}"), booker, n as i64).await;
+    }
+    // Each send takes 20 s of the clock; the instant each one started is
+    // kept.
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let (ticking, seen) = (clock.clone(), started.clone());
+    let slow = p
+        .dispatcher(&sms, &clock)
+        .with_failpoint(Arc::new(move |_: &OutboxEntry| {
+            let now = ticking.now();
+            seen.lock().unwrap().push(now);
+            ticking.set(Some(now + Duration::seconds(20)));
+            false
+        }));
+    let report = slow.step().await.unwrap();
+    let sends = started.lock().unwrap().clone();
+    assert!(!sends.is_empty(), "{report:?}");
+    for at in &sends {
+        assert!(
+            *at < t0() + Duration::seconds(30),
+            "a send started at {at}, past half the lease"
+        );
+    }
+    assert!(
+        report.sent + report.skipped + report.failed < report.claimed,
+        "the step left rows unreached: {report:?}"
+    );
+    // The claims still hold: another dispatcher takes nothing.
+    assert!(clock.now() < t0() + Duration::seconds(60));
+    assert_eq!(
+        p.dispatcher(&sms, &clock).drain().await.unwrap().claimed,
+        0,
+        "the claims hold until the step's records are made"
+    );
+    // The slow dispatcher's next steps send the rest, each once.
+    slow.drain().await.unwrap();
+    let outbox = p.outbox().await;
+    let lines = lines_per_key(&sms);
+    for n in 0..3 {
+        let key = format!("booking:b-{n}:sms:confirmation");
+        assert_eq!(status_of(&outbox, &key), "sent");
+        assert_eq!(lines.get(&key), Some(&1), "{key} is in the SMS file once");
+    }
+    let _ = std::fs::remove_file(&sms);
+    p.dispose(&url).await;
+}
+
 async fn reminders_survive_a_restart_and_a_cancelled_one_is_never_sent(store: Store) {
     let url = new_store_url(&store).await;
     let clock = SettableClock::fixed(t0());
@@ -795,6 +853,7 @@ macro_rules! on_durable_stores {
 on_durable_stores!(
     dispatcher_killed_mid_batch_sends_every_message_once_per_key,
     a_failed_step_leaves_its_claims_to_its_next_step,
+    a_slow_step_starts_no_send_past_half_its_lease,
     reminders_survive_a_restart_and_a_cancelled_one_is_never_sent,
     failures_are_retried_with_backoff_then_given_up
 );

@@ -213,12 +213,13 @@ UPDATE outbox SET attempts = m.attempts, next_attempt_at = m.next_attempt_at,
        AS m (key, attempts, next_attempt_at, error, status)
  WHERE outbox.key = m.key AND (outbox.status = 'pending') IS TRUE",
     );
-    /// Committed without waiting for the WAL flush: only the dispatcher
-    /// posts notices (the calendar gateway, N3), and it then marks the
-    /// outbox row sent in a commit that waits for the flush, which covers
-    /// every WAL record before it. A crash before that mark loses at most
-    /// the notice of a row still pending, which is posted again (the same
-    /// id: once).
+    /// Committed without waiting for the WAL flush (the whole transaction,
+    /// if it runs in one): the dispatcher posts notices (the calendar
+    /// gateway, N3), and it then marks the outbox row sent in a commit that
+    /// waits for the flush, which covers every WAL record before it. A
+    /// crash before that mark loses at most the notice of a row still
+    /// pending, which is posted again (the same id: once). A notice posted
+    /// otherwise: see `NoticeCalendar`.
     const INSERT_NOTICE: &'static str = "
 INSERT INTO notices (id, citizen, title, body, posted_at, is_read, deleted)
 SELECT $1, $2, $3, $4, $5, FALSE, FALSE
