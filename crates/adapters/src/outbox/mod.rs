@@ -37,9 +37,10 @@
 //! takes back the rows it still holds, at once, rather than leave them to
 //! the lease (a dispatcher runs one step at a time, so a claim of its own
 //! outside a step is one a failed step left). A dispatcher starts no send
-//! once half its lease has passed, so that the send under way and the
-//! step's records end while its claim holds (a slow batch leaves its tail
-//! to its next step). Delivery is at least once, and the gateways
+//! once a quarter of its lease has passed, so that the send under way (at
+//! most 30 s: the IO app's two requests of 15 s) and the step's records
+//! end while its claim holds (a slow batch leaves its tail to its next
+//! step). Delivery is at least once, and the gateways
 //! receive the key (N6): the development SMS gateway and the calendar never
 //! deliver a key twice, so for them it is exactly once per key.
 
@@ -166,7 +167,7 @@ impl Dispatcher {
     /// A dispatcher of `side`'s outbox through `gateways`: the real clock, the
     /// default [`RetryPolicy`], 128 rows a step (a claim and its marks are
     /// a few statements whatever the rows: fewer steps, fewer of them; a
-    /// step starts no send once half its lease has passed, and leaves the
+    /// step starts no send once a quarter of its lease has passed, and leaves the
     /// rows it did not reach to its next), claims under an id of its own,
     /// no access-code keys ([`Dispatcher::with_access_codes`]) and no
     /// contacts ([`Dispatcher::with_contacts`]).
@@ -244,13 +245,14 @@ impl Dispatcher {
         // the contacts read once per citizen a step (N7: as they are now).
         let mut marks = Vec::with_capacity(rows.len());
         let mut contacts = HashMap::new();
-        // No send starts once half the lease has passed: the send under way
-        // (a gateway's timeout is well under the other half) and the step's
-        // records then end while the claim holds, so no other dispatcher
-        // takes a row this one sent and has not recorded yet. The rows not
-        // reached stay claimed by this dispatcher, whose next step takes
-        // them back at once.
-        let last_send = now + chrono::Duration::from_std(self.retry.lease / 2).unwrap_or_default();
+        // No send starts once a quarter of the lease has passed: the send
+        // under way (at most 30 s with the library's gateways: the IO app's
+        // profile and message requests, 15 s each) and the step's records
+        // then end while the claim holds (45 s of the default 60), so no
+        // other dispatcher takes a row this one sent and has not recorded
+        // yet. The rows not reached stay claimed by this dispatcher, whose
+        // next step takes them back at once.
+        let last_send = now + chrono::Duration::from_std(self.retry.lease / 4).unwrap_or_default();
         for row in rows {
             if (self.clock)() >= last_send {
                 break;
