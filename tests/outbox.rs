@@ -295,18 +295,52 @@ async fn dispatcher_killed_mid_batch_sends_every_message_once_per_key(store: Sto
     second.dispose(&url).await;
 }
 
+/// A new durable store with three bookings made at `t0`, each due a
+/// confirmation by SMS and in the calendar.
+struct ThreeBooked {
+    url: String,
+    clock: SettableClock,
+    sms: PathBuf,
+    p: Process,
+}
+
+impl ThreeBooked {
+    async fn start(store: &Store) -> Self {
+        let url = new_store_url(store).await;
+        let clock = SettableClock::fixed(t0());
+        let sms = sms_file();
+        let p = Process::start(&url, &clock).await;
+        for (n, booker) in [1, 2, 3].into_iter().enumerate() {
+            p.book(&format!("b-{n}"), booker, n as i64).await;
+        }
+        Self { url, clock, sms, p }
+    }
+
+    /// Every confirmation sent, each SMS key once in the file; then the
+    /// store and the file removed.
+    async fn confirmed_once(self) {
+        let outbox = self.p.outbox().await;
+        let lines = lines_per_key(&self.sms);
+        for n in 0..3 {
+            let key = format!("booking:b-{n}:sms:confirmation");
+            assert_eq!(status_of(&outbox, &key), "sent");
+            assert_eq!(lines.get(&key), Some(&1), "{key} is in the SMS file once");
+            assert_eq!(
+                status_of(&outbox, &format!("booking:b-{n}:calendar:confirmation")),
+                "sent"
+            );
+        }
+        let _ = std::fs::remove_file(&self.sms);
+        self.p.dispose(&self.url).await;
+    }
+}
+
 /// A dispatcher whose step failed between a send and its record (the
 /// store gone mid-batch, here a failpoint) takes the rows it had claimed
 /// back at its next step, without waiting for their lease to lapse;
 /// another dispatcher still leaves them alone until then.
 async fn a_failed_step_leaves_its_claims_to_its_next_step(store: Store) {
-    let url = new_store_url(&store).await;
-    let clock = SettableClock::fixed(t0());
-    let sms = sms_file();
-    let p = Process::start(&url, &clock).await;
-    for (n, booker) in [1, 2, 3].into_iter().enumerate() {
-        p.book(&format!("b-{n}"), booker, n as i64).await;
-    }
+    let ThreeBooked { url, clock, sms, p } = ThreeBooked::start(&store).await;
     let sms_sent = Arc::new(AtomicUsize::new(0));
     let counter = sms_sent.clone();
     let dispatcher = p
@@ -332,19 +366,7 @@ async fn a_failed_step_leaves_its_claims_to_its_next_step(store: Store) {
         report.sent + report.failed + report.skipped,
         "{report:?}"
     );
-    let outbox = p.outbox().await;
-    let lines = lines_per_key(&sms);
-    for n in 0..3 {
-        let key = format!("booking:b-{n}:sms:confirmation");
-        assert_eq!(status_of(&outbox, &key), "sent");
-        assert_eq!(lines.get(&key), Some(&1), "{key} is in the SMS file once");
-        assert_eq!(
-            status_of(&outbox, &format!("booking:b-{n}:calendar:confirmation")),
-            "sent"
-        );
-    }
-    let _ = std::fs::remove_file(&sms);
-    p.dispose(&url).await;
+    ThreeBooked { url, clock, sms, p }.confirmed_once().await;
 }
 
 /// N6 with a slow gateway: a step starts no send once a quarter of its
@@ -353,13 +375,7 @@ async fn a_failed_step_leaves_its_claims_to_its_next_step(store: Store) {
 /// one sent and has not recorded yet. The rows it did not reach are its
 /// next step's, and every message is sent once.
 async fn a_slow_step_starts_no_send_past_a_quarter_of_its_lease(store: Store) {
-    let url = new_store_url(&store).await;
-    let clock = SettableClock::fixed(t0());
-    let sms = sms_file();
-    let p = Process::start(&url, &clock).await;
-    for (n, booker) in [1, 2, 3].into_iter().enumerate() {
-        p.book(&format!("b-{n}"), booker, n as i64).await;
-    }
+    let ThreeBooked { url, clock, sms, p } = ThreeBooked::start(&store).await;
     // Each send takes 10 s of the clock; the instant each one started is
     // kept.
     let started = Arc::new(Mutex::new(Vec::new()));
@@ -394,15 +410,7 @@ async fn a_slow_step_starts_no_send_past_a_quarter_of_its_lease(store: Store) {
     );
     // The slow dispatcher's next steps send the rest, each once.
     slow.drain().await.unwrap();
-    let outbox = p.outbox().await;
-    let lines = lines_per_key(&sms);
-    for n in 0..3 {
-        let key = format!("booking:b-{n}:sms:confirmation");
-        assert_eq!(status_of(&outbox, &key), "sent");
-        assert_eq!(lines.get(&key), Some(&1), "{key} is in the SMS file once");
-    }
-    let _ = std::fs::remove_file(&sms);
-    p.dispose(&url).await;
+    ThreeBooked { url, clock, sms, p }.confirmed_once().await;
 }
 
 async fn reminders_survive_a_restart_and_a_cancelled_one_is_never_sent(store: Store) {

@@ -764,25 +764,14 @@ impl Db<'_> {
             }
         }
         for mark in marks {
-            match mark {
-                Marked::Sent { key, at } => {
+            match (mark, mark.attempt()) {
+                (_, Some(attempt)) => {
+                    self.mark_attempt(&attempt)?;
+                }
+                (Marked::Sent { key, at }, None) => {
                     self.mark_sent(key, at);
                 }
-                Marked::Attempt {
-                    key,
-                    attempts,
-                    next_attempt_at,
-                    error,
-                    status,
-                } => {
-                    self.mark_attempt(&Attempt {
-                        key,
-                        attempts: *attempts,
-                        next_attempt_at,
-                        error,
-                        status,
-                    })?;
-                }
+                (Marked::Attempt { .. }, None) => unreachable!("an attempt has one"),
             }
         }
         Ok(())

@@ -746,6 +746,27 @@ impl Marked {
             Self::Sent { key, .. } | Self::Attempt { key, .. } => key,
         }
     }
+
+    /// The attempt an [`Marked::Attempt`] records, as `mark_attempt` takes
+    /// it; `None` for a row sent.
+    pub(crate) fn attempt(&self) -> Option<Attempt<'_>> {
+        match self {
+            Self::Sent { .. } => None,
+            Self::Attempt {
+                key,
+                attempts,
+                next_attempt_at,
+                error,
+                status,
+            } => Some(Attempt {
+                key,
+                attempts: *attempts,
+                next_attempt_at,
+                error,
+                status,
+            }),
+        }
+    }
 }
 
 pub(crate) struct Attempt<'a> {

@@ -211,24 +211,10 @@ pub(crate) trait SideStatements: Send {
 
     /// One mark of [`Self::mark_all`]; whether the row changed.
     async fn mark(&mut self, mark: &Marked) -> Result<bool, ServiceError> {
-        match mark {
-            Marked::Sent { key, at } => self.mark_sent(key, at).await,
-            Marked::Attempt {
-                key,
-                attempts,
-                next_attempt_at,
-                error,
-                status,
-            } => {
-                self.mark_attempt(&Attempt {
-                    key,
-                    attempts: *attempts,
-                    next_attempt_at,
-                    error,
-                    status,
-                })
-                .await
-            }
+        match (mark, mark.attempt()) {
+            (_, Some(attempt)) => self.mark_attempt(&attempt).await,
+            (Marked::Sent { key, at }, None) => self.mark_sent(key, at).await,
+            (Marked::Attempt { .. }, None) => unreachable!("an attempt has one"),
         }
     }
 

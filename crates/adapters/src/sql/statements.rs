@@ -1062,21 +1062,16 @@ impl Record for DocumentRefRow {
 /// [`Dialect::MARK_ATTEMPT_MANY`], by kind.
 impl Record for Marked {
     fn values<'a>(&'a self, out: &mut Vec<Value<'a>>) {
-        match self {
-            Marked::Sent { key, at } => out.extend([Value::Text(key), Value::Text(at)]),
-            Marked::Attempt {
-                key,
-                attempts,
-                next_attempt_at,
-                error,
-                status,
-            } => out.extend([
-                Value::Text(key),
-                Value::Int(*attempts),
-                Value::Text(next_attempt_at),
-                Value::Text(error),
-                Value::Text(status),
+        match (self, self.attempt()) {
+            (_, Some(a)) => out.extend([
+                Value::Text(a.key),
+                Value::Int(a.attempts),
+                Value::Text(a.next_attempt_at),
+                Value::Text(a.error),
+                Value::Text(a.status),
             ]),
+            (Marked::Sent { key, at }, None) => out.extend([Value::Text(key), Value::Text(at)]),
+            (Marked::Attempt { .. }, None) => unreachable!("an attempt has one"),
         }
     }
 }
