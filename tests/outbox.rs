@@ -374,7 +374,7 @@ async fn a_failed_step_leaves_its_claims_to_its_next_step(store: Store) {
 /// records end while its claim holds: no other dispatcher takes a row this
 /// one sent and has not recorded yet. The rows it did not reach are its
 /// next step's, and every message is sent once.
-async fn a_slow_step_starts_no_send_past_a_quarter_of_its_lease(store: Store) {
+async fn n6_a_slow_step_starts_no_send_past_a_quarter_of_its_lease(store: Store) {
     let ThreeBooked { url, clock, sms, p } = ThreeBooked::start(&store).await;
     // Each send takes 10 s of the clock; the instant each one started is
     // kept.
@@ -861,7 +861,7 @@ macro_rules! on_durable_stores {
 on_durable_stores!(
     dispatcher_killed_mid_batch_sends_every_message_once_per_key,
     a_failed_step_leaves_its_claims_to_its_next_step,
-    a_slow_step_starts_no_send_past_a_quarter_of_its_lease,
+    n6_a_slow_step_starts_no_send_past_a_quarter_of_its_lease,
     reminders_survive_a_restart_and_a_cancelled_one_is_never_sent,
     failures_are_retried_with_backoff_then_given_up
 );
