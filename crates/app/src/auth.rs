@@ -157,29 +157,74 @@ pub struct JwtKeys {
 /// How many verified tokens [`JwtKeys`] keeps.
 const VERIFIED_TOKENS: usize = 4096;
 
-/// The tokens a [`JwtKeys`] has verified, by their exact text, with their
-/// claims: a client sends the same token with every request, and one seen
-/// again is neither decoded nor its signature checked again; its times are
-/// checked again at every use ([`JwtKeys::verify`]). Only a token whose
-/// signature, claims and times passed is kept, so no one but a holder of
-/// such a token can fill it (what the caller's claims name, an office or
-/// an act-as delegation, is checked on every request, after); when full it
-/// starts again empty. Keys under other rules keep their own
-/// ([`JwtKeys::with_rules`]).
+/// The tokens a [`JwtKeys`] has verified, by their exact text, with what
+/// was read from them ([`Bearer`]): a client sends the same token with
+/// every request, and one seen again is neither decoded nor its signature
+/// checked again, nor its fiscal codes parsed or its pseudonyms computed
+/// again; its times are checked again at every use ([`JwtKeys::verify`]).
+/// Only a token whose signature, claims, fiscal codes and times passed is
+/// kept, so no one but a holder of such a token can fill it (what the
+/// caller's claims name, an office or an act-as delegation, is checked on
+/// every request, after); when full it starts again empty. Keys under
+/// other rules keep their own ([`JwtKeys::with_rules`]).
 #[derive(Default)]
-struct Verified(Mutex<HashMap<Box<str>, Claims>>);
+struct Verified(Mutex<HashMap<Box<str>, Arc<Bearer>>>);
 
 impl Verified {
-    fn get(&self, token: &str) -> Option<Claims> {
+    fn get(&self, token: &str) -> Option<Arc<Bearer>> {
         self.0.lock().ok()?.get(token).cloned()
     }
 
-    fn keep(&self, token: &str, claims: &Claims) {
+    fn keep(&self, token: &str, bearer: &Arc<Bearer>) {
         let Ok(mut kept) = self.0.lock() else { return };
         if kept.len() >= VERIFIED_TOKENS {
             kept.clear();
         }
-        kept.insert(token.into(), claims.clone());
+        kept.insert(token.into(), Arc::clone(bearer));
+    }
+}
+
+/// A verified token as the extractor needs it, read once: its claims, the
+/// fiscal codes they name, parsed, and how the caller appears in the
+/// request's span ([`Bearer::label`]).
+#[derive(Debug)]
+pub(crate) struct Bearer {
+    claims: Claims,
+    /// `sub`, parsed.
+    me: FiscalCode,
+    /// `act_for`, parsed.
+    act_for: Option<FiscalCode>,
+    /// Role and, for an act-as token, for whom; people by their pseudonym
+    /// only.
+    label: Box<str>,
+}
+
+impl Bearer {
+    /// Reads `claims`; a fiscal code that does not parse makes the token
+    /// malformed.
+    fn read(claims: Claims, pseudonyms: &Pseudonyms) -> Result<Self, AppError> {
+        let me = FiscalCode::parse(&claims.sub).map_err(|_| malformed())?;
+        let act_for = match &claims.act_for {
+            None => None,
+            Some(grantor) => Some(FiscalCode::parse(grantor).map_err(|_| malformed())?),
+        };
+        let label = match (claims.role, &act_for) {
+            (Role::Citizen, Some(g)) => {
+                format!("citizen:{} for {}", pseudonyms.of(&me), pseudonyms.of(g))
+            }
+            (Role::Citizen, None) => format!("citizen:{}", pseudonyms.of(&me)),
+            (Role::Operator, _) => format!(
+                "operator:{}@{}",
+                pseudonyms.of(&me),
+                claims.office.as_deref().unwrap_or_default()
+            ),
+        };
+        Ok(Self {
+            claims,
+            me,
+            act_for,
+            label: label.into(),
+        })
     }
 }
 
@@ -251,20 +296,34 @@ impl JwtKeys {
     }
 
     /// Checks signature, algorithm, `exp`, `nbf`, `iat` and the lifetime,
-    /// and `iss` and `aud` when the rules name them (real time, not the dev
-    /// clock).
+    /// `iss` and `aud` when the rules name them (real time, not the dev
+    /// clock), and that `sub` and any `act_for` are fiscal codes.
     ///
     /// A token verified before is taken from the tokens this key keeps (its
     /// claims, by its exact text); its times are checked again, every time.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
-        self.verify_at(token, Utc::now().timestamp())
+        self.bearer_at(token, Utc::now().timestamp())
+            .map(|bearer| bearer.claims.clone())
     }
 
     /// [`JwtKeys::verify`] with the times checked at `now` (seconds).
+    #[cfg(test)]
     fn verify_at(&self, token: &str, now: i64) -> Result<Claims, AppError> {
-        if let Some(claims) = self.verified.get(token) {
-            self.check_clock(&claims, now)?;
-            return Ok(claims);
+        self.bearer_at(token, now)
+            .map(|bearer| bearer.claims.clone())
+    }
+
+    /// [`JwtKeys::verify`], and the token read for the extractor
+    /// ([`Bearer`]), kept with it.
+    fn bearer(&self, token: &str) -> Result<Arc<Bearer>, AppError> {
+        self.bearer_at(token, Utc::now().timestamp())
+    }
+
+    /// [`JwtKeys::bearer`] with the times checked at `now` (seconds).
+    fn bearer_at(&self, token: &str, now: i64) -> Result<Arc<Bearer>, AppError> {
+        if let Some(bearer) = self.verified.get(token) {
+            self.check_clock(&bearer.claims, now)?;
+            return Ok(bearer);
         }
         let mut validation = Validation::new(Algorithm::HS256);
         // The times are checked once, by `check_clock` below, for a token
@@ -299,8 +358,9 @@ impl JwtKeys {
                 })
             })?;
         self.check_clock(&claims, now)?;
-        self.verified.keep(token, &claims);
-        Ok(claims)
+        let bearer = Arc::new(Bearer::read(claims, &self.pseudonyms)?);
+        self.verified.keep(token, &bearer);
+        Ok(bearer)
     }
 
     /// `exp` and `nbf`, with [`LEEWAY_SECONDS`] either way (jsonwebtoken's
@@ -494,24 +554,20 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let claims = state.keys().verify(bearer(parts)?)?;
-        let me = FiscalCode::parse(&claims.sub).map_err(|_| malformed())?;
+        let bearer = state.keys().bearer(self::bearer(parts)?)?;
+        let claims = &bearer.claims;
+        let me = bearer.me.clone();
         let principal = match claims.role {
             Role::Citizen => {
                 let auth = claims.auth.ok_or_else(malformed)?;
-                let acting_for = match &claims.act_for {
-                    None => None,
-                    Some(grantor) => {
-                        let grantor = FiscalCode::parse(grantor).map_err(|_| malformed())?;
-                        // D9: checked on every request, not only when the token was issued.
-                        state.check_acting_for(&me, &grantor).await?;
-                        Some(grantor)
-                    }
-                };
+                if let Some(grantor) = &bearer.act_for {
+                    // D9: checked on every request, not only when the token was issued.
+                    state.check_acting_for(&me, grantor).await?;
+                }
                 Principal::Citizen {
                     me,
                     auth,
-                    acting_for,
+                    acting_for: bearer.act_for.clone(),
                 }
             }
             Role::Operator => {
@@ -520,14 +576,18 @@ impl FromRequestParts<AppState> for Caller {
                 }
                 let office = claims
                     .office
+                    .as_deref()
                     .filter(|o| !o.trim().is_empty())
                     .ok_or_else(malformed)?;
-                if !state.counters().offices().contains(&office) {
+                if !state.counters().offices().contains(office) {
                     return Err(AppError::Unauthorized(
                         "the token's office is not one of the configured offices",
                     ));
                 }
-                Principal::Operator { me, office }
+                Principal::Operator {
+                    me,
+                    office: office.to_owned(),
+                }
             }
         };
         let caller = Caller {
@@ -535,27 +595,8 @@ impl FromRequestParts<AppState> for Caller {
             request_id: request_id(parts),
             expires_at: claims.exp,
         };
-        let label = caller.label(state.keys().pseudonyms());
-        tracing::Span::current().record("caller", tracing::field::display(label));
+        tracing::Span::current().record("caller", tracing::field::display(&bearer.label));
         Ok(caller)
-    }
-}
-
-impl Caller {
-    /// How the caller appears in the request's span: role and, for an
-    /// act-as token, for whom; people by their pseudonym only.
-    fn label(&self, pseudonyms: &Pseudonyms) -> String {
-        match &self.principal {
-            Principal::Citizen {
-                me,
-                acting_for: Some(g),
-                ..
-            } => format!("citizen:{} for {}", pseudonyms.of(me), pseudonyms.of(g)),
-            Principal::Citizen { me, .. } => format!("citizen:{}", pseudonyms.of(me)),
-            Principal::Operator { me, office } => {
-                format!("operator:{}@{office}", pseudonyms.of(me))
-            }
-        }
     }
 }
 
@@ -607,6 +648,35 @@ mod tests {
             ..claims
         };
         assert!(refused(&k, &expired).contains("expired"));
+    }
+
+    #[test]
+    fn a_signed_token_naming_no_fiscal_code_is_malformed_every_time() {
+        let k = keys();
+        for claims in [
+            Claims {
+                sub: "not a fiscal code".into(),
+                ..claims()
+            },
+            Claims {
+                act_for: Some("RSSMRA85T10A562X".into()),
+                ..claims()
+            },
+        ] {
+            let token = k.sign(&claims).unwrap();
+            for _ in 0..2 {
+                assert!(refused(&k, &claims).contains("malformed"));
+                assert!(k.verify(&token).is_err(), "kept though refused");
+            }
+        }
+        // A good one is read once and kept with its caller's label.
+        let token = k.sign(&claims()).unwrap();
+        let first = k.bearer(&token).unwrap();
+        let again = k.bearer(&token).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(first.me.as_str(), "RSSMRA85T10A562S");
+        assert!(first.label.starts_with("citizen:p-"));
+        assert!(!first.label.contains("RSSMRA"));
     }
 
     #[test]
