@@ -64,9 +64,19 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MinPosition {
             }
             None => None,
         };
-        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
+        // A query with no `%` names `min_position` only as those very
+        // characters (decoding turns `+` into a space, nothing into `_`):
+        // one without them has none, and is not decoded here.
+        let named = parts
+            .uri
+            .query()
+            .is_some_and(|q| q.contains(MIN_POSITION) || q.contains('%'));
+        let pairs = match named {
+            true => axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+                .map(|q| q.0)
+                .unwrap_or_default(),
+            false => Vec::new(),
+        };
         let mut query = None;
         for (name, value) in pairs {
             if name == MIN_POSITION {

@@ -713,6 +713,13 @@ pub async fn reads_see_a_write_when_they_name_its_position(api: Api) {
     read(None, "&min_position=later")
         .await
         .refused(400, "invalid_request");
+    // The name is read as decoded, however it is spelt.
+    read(None, "&min%5Fposition=later")
+        .await
+        .refused(400, "invalid_request");
+    read(None, &format!("&min%5fposition={}", head + 1000))
+        .await
+        .refused(422, "position_beyond_log");
     read(Some("0".into()), "&min_position=9223372036854775808")
         .await
         .refused(400, "invalid_request");
