@@ -230,6 +230,47 @@ fn validate_body(original: &[char], upper: &[u8]) -> Result<(), FiscalCodeError>
     Ok(())
 }
 
+/// [`FiscalCode::parse`]'s checks of `input`, already trimmed: the code
+/// upper-cased, once every check passed.
+fn checked(input: &str) -> Result<[u8; 16], FiscalCodeError> {
+    // The characters as typed, for the errors; counted to the end.
+    let mut original = ['\0'; 16];
+    let mut found = 0;
+    for c in input.chars() {
+        if let Some(slot) = original.get_mut(found) {
+            *slot = c;
+        }
+        found += 1;
+    }
+    if found != 16 {
+        return Err(FiscalCodeError::Length { found });
+    }
+    // Non-ASCII characters become 0, which no check accepts; the error
+    // reports the original character.
+    let upper = original.map(|c| u8::try_from(c.to_ascii_uppercase()).unwrap_or(0));
+    validate_body(&original[..15], &upper[..15])?;
+    if !upper[15].is_ascii_uppercase() {
+        return Err(FiscalCodeError::Character {
+            position: 16,
+            found: original[15],
+            expected: EXPECTED_LETTER,
+        });
+    }
+    let expected = compute_check(&upper[..15]);
+    if upper[15] != expected {
+        return Err(FiscalCodeError::CheckCharacter {
+            expected: char::from(expected),
+            found: original[15],
+        });
+    }
+    Ok(upper)
+}
+
+/// The text of a code [`checked`] returned: ASCII letters and digits.
+fn canonical(upper: &[u8; 16]) -> &str {
+    std::str::from_utf8(upper).expect("a checked code is ASCII")
+}
+
 /// The decoded day field (positions 10–11) of a code whose layout is valid.
 fn day_field(upper: &[u8]) -> u8 {
     let digit = |c| decode_digit(c).unwrap_or(0);
@@ -258,36 +299,8 @@ impl FiscalCode {
     /// # Ok::<(), FiscalCodeError>(())
     /// ```
     pub fn parse(input: &str) -> Result<Self, FiscalCodeError> {
-        let original: Vec<char> = input.trim().chars().collect();
-        if original.len() != 16 {
-            return Err(FiscalCodeError::Length {
-                found: original.len(),
-            });
-        }
-        // Non-ASCII characters become 0, which no check accepts; the error
-        // reports the original character.
-        let upper: Vec<u8> = original
-            .iter()
-            .map(|c| u8::try_from(c.to_ascii_uppercase()).unwrap_or(0))
-            .collect();
-        validate_body(&original[..15], &upper[..15])?;
-        let found = original[15];
-        if !upper[15].is_ascii_uppercase() {
-            return Err(FiscalCodeError::Character {
-                position: 16,
-                found,
-                expected: EXPECTED_LETTER,
-            });
-        }
-        let expected = compute_check(&upper[..15]);
-        if upper[15] != expected {
-            return Err(FiscalCodeError::CheckCharacter {
-                expected: char::from(expected),
-                found,
-            });
-        }
-        // All ASCII by now.
-        Ok(Self(upper.into_iter().map(char::from).collect()))
+        let upper = checked(input.trim())?;
+        Ok(Self(canonical(&upper).to_owned()))
     }
 
     /// The check character (16th) for the first 15 characters `body`, per
@@ -353,8 +366,16 @@ impl fmt::Display for FiscalCode {
 
 impl TryFrom<String> for FiscalCode {
     type Error = FiscalCodeError;
+    /// [`FiscalCode::parse`]; a code already in its normal form (as stored)
+    /// keeps its string.
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        let upper = checked(value.trim())?;
+        let code = canonical(&upper);
+        Ok(Self(if value == code {
+            value
+        } else {
+            code.to_owned()
+        }))
     }
 }
 
@@ -722,6 +743,8 @@ mod tests {
         // Deserialising normalises too.
         let lower: FiscalCode = serde_json::from_str("\"mrtmtt25d09f205z\"").unwrap();
         assert_eq!(lower, code);
+        let padded: FiscalCode = serde_json::from_str("\" MRTMTT25D09F205Z\\t\"").unwrap();
+        assert_eq!(padded.as_str(), "MRTMTT25D09F205Z");
     }
 
     #[test]
@@ -795,6 +818,26 @@ mod tests {
             prop_assert_eq!(code.birth_month(), month);
             prop_assert_eq!(code.is_female(), female);
             prop_assert_eq!(FiscalCode::parse(code.as_str()), Ok(code.clone()));
+        }
+
+        /// A string taken as it is (deserialised) and one parsed from text
+        /// are judged alike, and normalised alike.
+        #[test]
+        fn i1_prop_try_from_a_string_is_parse(
+            text in prop_oneof![
+                "[ \t]{0,2}[A-Za-z0-9]{16}[ \t]{0,2}",
+                valid_body().prop_map(|(body, ..)| {
+                    let check = FiscalCode::check_character(&body).unwrap();
+                    format!(" {body}{check}")
+                }),
+                valid_body().prop_map(|(body, ..)| {
+                    let check = FiscalCode::check_character(&body).unwrap();
+                    format!("{}{check}", body.to_ascii_uppercase())
+                }),
+                ".{0,20}",
+            ]
+        ) {
+            prop_assert_eq!(FiscalCode::try_from(text.clone()), FiscalCode::parse(&text));
         }
 
         #[test]
