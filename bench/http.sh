@@ -112,6 +112,9 @@ summary "write: POST /v1/counter/delegations" "$write"
 # 14th and 15th.
 stat_ticks() { awk -v first="$2" '{sub(/^.*\) /, ""); print $first + $(first + 1)}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(stat_ticks "$p" 12))); done; echo "$t"; }
+# The user time alone (utime) of one process: the rest of its CPU is the
+# kernel's work for it (system calls, the network's loopback).
+user_ticks() { awk '{sub(/^.*\) /, ""); print $12}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # PostgreSQL's, server-wide: every process of the user postgres alive now
 # (background processes included), and the backends that have ended, whose
 # time the postmaster holds as its children's. 0 where PostgreSQL is not
@@ -153,21 +156,22 @@ median() { tr ' ' '\n' | awk '$1 ~ /^[0-9.]+$/ && $1 > 0' | sort -g | awk '{ a[N
   END { if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # The app's read, once: the wrk output in $read; the CPU ticks of the
 # server and of PostgreSQL added to the totals, and its requests counted.
-app_ticks=0; app_pg_ticks=0; app_requests=0
+app_ticks=0; app_user_ticks=0; app_pg_ticks=0; app_requests=0
 read_app() {
-  local pg0 app0
-  pg0=$(pg_ticks); app0=$(ticks "$server")
+  local pg0 app0 user0
+  pg0=$(pg_ticks); app0=$(ticks "$server"); user0=$(user_ticks "$server")
   read=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
     -H "Authorization: Bearer $reader_token" "$base/v1/delegations?grantor=$reader")
   app_ticks=$((app_ticks + $(ticks "$server") - app0)); app_pg_ticks=$((app_pg_ticks + $(pg_ticks) - pg0))
+  app_user_ticks=$((app_user_ticks + $(user_ticks "$server") - user0))
   app_requests=$((app_requests + $(requests_of "$read")))
   summary "read:  GET /v1/delegations?grantor=..." "$read"
 }
 
 if [ "$store" != postgres ]; then
   read_app
-  printf '%-8s %-40s the app %s µs; idle before: %s ms a second (settled in %s s)\n' "$store" "CPU a read, server" \
-    "$(us_each "$app_ticks" "$app_requests")" "$idle_ms" "$settled_s"
+  printf '%-8s %-40s the app %s µs (user %s); idle before: %s ms a second (settled in %s s)\n' "$store" "CPU a read, server" \
+    "$(us_each "$app_ticks" "$app_requests")" "$(us_each "$app_user_ticks" "$app_requests")" "$idle_ms" "$settled_s"
 else
   # The limits of the read, on PostgreSQL, in the same run (ADR 0014):
   # (c) the database's: pgbench running the read model's very SELECT, as
@@ -184,7 +188,7 @@ else
   esac
   query=$(target/release/deleghe-minimal-read --print-query)
   printf '%s;\n' "$query" | sed "s/\\\$1/'$reader'/" >"$work/read.sql"
-  c_ticks=0; c_requests=0; d_ticks=0; d_pg_ticks=0; d_requests=0; to_c=; to_d=
+  c_ticks=0; c_requests=0; d_ticks=0; d_user_ticks=0; d_pg_ticks=0; d_requests=0; to_c=; to_d=
   read_c() { # (c), once: its rate in $pg_tps
     local pg_before processes_before pgbench_out pg_p
     pg_before=$(pg_ticks); processes_before=$(pg_processes)
@@ -201,7 +205,7 @@ else
       "${pg_tps:-n/a}" "${pg_p:-n/a}"
   }
   read_d() { # (d), once (started the first time): wrk's output in $minimal_out
-    local pg_before minimal_before
+    local pg_before minimal_before user_before
     if [ -z "$minimal" ]; then
       minimal_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
       target/release/deleghe-minimal-read --database-url "$url" \
@@ -212,10 +216,11 @@ else
         sleep 0.1
       done
     fi
-    pg_before=$(pg_ticks); minimal_before=$(ticks "$minimal")
+    pg_before=$(pg_ticks); minimal_before=$(ticks "$minimal"); user_before=$(user_ticks "$minimal")
     minimal_out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency \
       "http://127.0.0.1:$minimal_port/v1/delegations?grantor=$reader")
     d_ticks=$((d_ticks + $(ticks "$minimal") - minimal_before)); d_pg_ticks=$((d_pg_ticks + $(pg_ticks) - pg_before))
+    d_user_ticks=$((d_user_ticks + $(user_ticks "$minimal") - user_before))
     d_requests=$((d_requests + $(requests_of "$minimal_out")))
     summary "(d) minimal axum + sqlx: the same read" "$minimal_out"
   }
@@ -243,9 +248,10 @@ else
   fi
   printf '%-8s %-40s %s× pgbench (target ≥ 0.5; rounds%s), %s× the minimal handler (target ≥ 0.8; rounds%s)\n' \
     "$store" "ratio: the app's read, median" "$(median <<<"$to_c")" "$to_c" "$(median <<<"$to_d")" "$to_d"
-  printf '%-8s %-40s the app %s µs + PostgreSQL %s µs; (d) %s µs + PostgreSQL %s µs; (c) PostgreSQL %s µs; the app idle before: %s ms a second (settled in %s s)\n' \
+  printf '%-8s %-40s the app %s µs (user %s) + PostgreSQL %s µs; (d) %s µs (user %s) + PostgreSQL %s µs; (c) PostgreSQL %s µs; the app idle before: %s ms a second (settled in %s s)\n' \
     "$store" "CPU a read, server + database" "$(us_each "$app_ticks" "$app_requests")" \
-    "$(us_each "$app_pg_ticks" "$app_requests")" "$(us_each "$d_ticks" "$d_requests")" \
+    "$(us_each "$app_user_ticks" "$app_requests")" "$(us_each "$app_pg_ticks" "$app_requests")" \
+    "$(us_each "$d_ticks" "$d_requests")" "$(us_each "$d_user_ticks" "$d_requests")" \
     "$(us_each "$d_pg_ticks" "$d_requests")" "$(us_each "$c_ticks" "$c_requests")" "$idle_ms" "$settled_s"
 fi
 peak=$(awk '/^VmHWM:/ {print $2, $3}' "/proc/$server/status")
