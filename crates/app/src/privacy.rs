@@ -57,7 +57,8 @@ impl Pseudonyms {
     pub fn of(&self, person: &FiscalCode) -> String {
         use std::fmt::Write;
         let digest = mac(self.keyed.clone(), person.as_str().as_bytes());
-        // Written in place: this runs for every request (the caller's label).
+        // Written in place, in one allocation (the caller's label of each
+        // new token, the log's other mentions of people).
         let mut pseudonym = String::with_capacity(14);
         pseudonym.push_str("p-");
         for byte in &digest[..6] {
