@@ -239,7 +239,10 @@ impl Api {
             }
             Store::Postgres(url) => {
                 let separator = if url.contains('?') { '&' } else { '?' };
-                Repository::connect(&format!("{url}{separator}schema=t_{}", unique()))
+                // Named with this process's id, as the other tests' stores,
+                // so that scripts/test can tell it left behind.
+                let schema = deleghe_testkit::store::unique_name("t");
+                Repository::connect(&format!("{url}{separator}schema={schema}"))
                     .await
                     .expect("a PostgreSQL store")
             }
