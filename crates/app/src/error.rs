@@ -86,6 +86,10 @@ pub enum AppError {
     /// A body over the size limit (413; `document_too_large` for an upload).
     #[error("the request body is larger than the {limit} bytes allowed here")]
     PayloadTooLarge { limit: usize, document: bool },
+    /// A request target (path and query) longer than the app reads (414
+    /// `uri_too_long`, with `max`, the most bytes).
+    #[error("the request's path and query are longer than the {max} bytes allowed")]
+    UriTooLong { max: usize },
     /// M6: a document refused by size or content (413 / 415).
     #[error(transparent)]
     Document(#[from] DocumentError),
@@ -174,6 +178,7 @@ impl AppError {
                 document: false, ..
             } => "payload_too_large",
             Self::PayloadTooLarge { document: true, .. } => "document_too_large",
+            Self::UriTooLong { .. } => "uri_too_long",
             Self::Document(e) => e.code(),
             Self::Service(e) => e.code(),
             Self::RequestTimeout => "request_timeout",
@@ -214,6 +219,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "conflict" => StatusCode::CONFLICT,
         "pending" => StatusCode::ACCEPTED,
         "payload_too_large" | "document_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "uri_too_long" => StatusCode::URI_TOO_LONG,
         "not_a_pdf" | "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "pin_locked" | "access_code_locked" => StatusCode::LOCKED,
         "request_timeout" => StatusCode::REQUEST_TIMEOUT,
@@ -357,6 +363,9 @@ impl AppError {
             }
             Self::PayloadTooLarge { limit, .. } => {
                 m.insert("max".into(), json!(limit));
+            }
+            Self::UriTooLong { max } => {
+                m.insert("max".into(), json!(max));
             }
             Self::Document(DocumentError::TooLarge { bytes, max }) => {
                 m.insert("bytes".into(), json!(bytes));

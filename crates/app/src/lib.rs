@@ -79,6 +79,12 @@ pub use state::{AppState, StateConfig};
 
 /// Largest JSON body accepted.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// The longest request target (path and query, in bytes) the app reads:
+/// 414 `uri_too_long` past it. No operation needs more than a few hundred
+/// bytes; hyper itself refuses a target of 64 KiB or more, with a 414 it
+/// writes without a body (docs/APP.md).
+pub const URI_LIMIT: usize = 8 * 1024;
 /// Largest document body accepted: M6's 3 MiB plus headroom, so that a file
 /// just over the limit is refused by the rule (413 `document_too_large`).
 pub const DOCUMENT_BODY_LIMIT: usize = 3 * 1024 * 1024 + 256 * 1024;
@@ -302,8 +308,13 @@ pub struct ClientRequestId(pub String);
 /// ([`ClientRequestId`]), never in the audit trail: a client must not be
 /// able to choose, or collide with, another request's correlation id.
 /// The outermost layer, it also gives the whole-request timeout's bare 408
-/// its problem body ([`timeout_problem`]).
+/// its problem body ([`timeout_problem`]), and refuses a request target over
+/// [`URI_LIMIT`] before any other layer reads it.
 async fn request_id(mut req: Request, next: Next) -> Response {
+    let too_long = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|target| target.as_str().len() > URI_LIMIT);
     let given = req
         .headers()
         .get(REQUEST_ID)
@@ -321,7 +332,12 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let value = HeaderValue::from_str(&id).expect("a UUID is a valid header value");
     req.headers_mut().insert(REQUEST_ID, value.clone());
-    let mut response = timeout_problem(next.run(req).await);
+    let mut response = if too_long {
+        // Before any other layer: the span and the log see no part of it.
+        axum::response::IntoResponse::into_response(error::AppError::UriTooLong { max: URI_LIMIT })
+    } else {
+        timeout_problem(next.run(req).await)
+    };
     response.headers_mut().insert(REQUEST_ID, value);
     response
 }

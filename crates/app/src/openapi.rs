@@ -225,6 +225,10 @@ impl Modify for CommonAnswers {
                 if has_body {
                     add("413", "`payload_too_large`: a body over the limit");
                 }
+                add(
+                    "414",
+                    "`uri_too_long`: a path and query over the limit (`max`, in bytes)",
+                );
                 if json_body {
                     add(
                         "415",

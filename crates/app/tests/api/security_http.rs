@@ -228,3 +228,66 @@ async fn made_up_methods_never_become_metric_labels() {
         assert!(standard.contains(&method), "{line}");
     }
 }
+
+/// Finding: a request target of 100,000 bytes was answered 414 with no
+/// body (by hyper, whose limit is 64 KiB), and one of 20,000 bytes went
+/// through every layer up to the query's decoding. Now a target over
+/// `URI_LIMIT` is refused first, with a problem naming the limit, and
+/// stores nothing; one at the limit is read as before.
+#[tokio::test]
+async fn a_request_target_over_the_limit_is_answered_414_with_a_problem() {
+    let limit = deleghe_app::URI_LIMIT;
+    let (address, token) = server().await;
+    let grantor = cf(700);
+    let query = |bytes: usize| {
+        let head = format!("/v1/delegations?grantor={grantor}&pad=");
+        format!("{head}{}", "x".repeat(bytes - head.len()))
+    };
+    let ask = |target: String| {
+        let token = token.clone();
+        async move {
+            let request = format!(
+                "GET {target} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            slowly(address, &[&request], Duration::ZERO).await
+        }
+    };
+    for bytes in [limit + 1, 20_000] {
+        let answer = ask(query(bytes)).await;
+        assert!(answer.starts_with("HTTP/1.1 414"), "{bytes}: {answer}");
+        assert!(
+            answer.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        assert!(answer.contains(r#""code":"uri_too_long""#), "{answer}");
+        assert!(answer.contains(&format!(r#""max":{limit}"#)), "{answer}");
+        assert!(answer.contains("x-request-id"), "{answer}");
+    }
+    // At the limit the target is read and answered (the list, empty).
+    let answer = ask(query(limit)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"{"items":[]}"#), "{answer}");
+}
+
+/// The same limit on a write: refused before its handler, so nothing is
+/// stored (the same registration with a short target then succeeds, where
+/// D1 would refuse it had the first one been stored).
+#[tokio::test]
+async fn a_write_with_a_target_over_the_limit_stores_nothing() {
+    let api = Api::on(Store::Memory, false).await;
+    let grantor = cf(701);
+    let token = api.citizen(&grantor);
+    let body = json!({"delegate": cf(702), "identity_document": api.id_doc(&grantor).await});
+    let short = "/v1/delegations";
+    let long = format!(
+        "{short}?pad={}",
+        "x".repeat(deleghe_app::URI_LIMIT + 1 - short.len() - "?pad=".len())
+    );
+    let refused = api
+        .post(&long, &token, body.clone())
+        .await
+        .refused(414, "uri_too_long");
+    assert_eq!(refused["max"], json!(deleghe_app::URI_LIMIT));
+    api.post(short, &token, body).await.ok(201);
+}
