@@ -311,10 +311,10 @@ pub struct ClientRequestId(pub String);
 /// its problem body ([`timeout_problem`]), and refuses a request target over
 /// [`URI_LIMIT`] before any other layer reads it.
 async fn request_id(mut req: Request, next: Next) -> Response {
-    let too_long = req
+    let target_bytes = req
         .uri()
         .path_and_query()
-        .is_some_and(|target| target.as_str().len() > URI_LIMIT);
+        .map_or(0, |target| target.as_str().len());
     let given = req
         .headers()
         .get(REQUEST_ID)
@@ -332,8 +332,14 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let value = HeaderValue::from_str(&id).expect("a UUID is a valid header value");
     req.headers_mut().insert(REQUEST_ID, value.clone());
-    let mut response = if too_long {
-        // Before any other layer: the span and the log see no part of it.
+    let mut response = if target_bytes > URI_LIMIT {
+        // Before any other layer; the log gets its length, never its text.
+        tracing::info!(
+            request_id = %id,
+            method = %req.method(),
+            bytes = target_bytes,
+            "request target over the limit: refused (414)"
+        );
         axum::response::IntoResponse::into_response(error::AppError::UriTooLong { max: URI_LIMIT })
     } else {
         timeout_problem(next.run(req).await)

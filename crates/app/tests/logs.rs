@@ -138,8 +138,18 @@ async fn personal_data_never_reaches_the_info_logs() {
         .await
         .refused(403, "no_active_delegation");
     api.state.deliver_due().await.unwrap();
+    // A target over the limit is logged by its length, not its text.
+    let padded = format!(
+        "/v1/delegations?grantor={grantor}&pad={}",
+        "x".repeat(deleghe_app::URI_LIMIT)
+    );
+    api.get(&padded, &token).await.refused(414, "uri_too_long");
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("refused (414)"),
+        "the refused target is logged: {logs}"
+    );
     assert!(
         logs.contains("caller=citizen:p-"),
         "callers by pseudonym: {logs}"
