@@ -82,8 +82,9 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// The longest request target (path and query, in bytes) the app reads:
 /// 414 `uri_too_long` past it. No operation needs more than a few hundred
-/// bytes; hyper itself refuses a target of 64 KiB or more, with a 414 it
-/// writes without a body (docs/APP.md).
+/// bytes; hyper itself refuses an HTTP/1.1 target of more than 65,534
+/// bytes with a 414 it writes without a body, and an HTTP/2 head over its
+/// 16 KiB header list with a 431 (docs/APP.md).
 pub const URI_LIMIT: usize = 8 * 1024;
 /// Largest document body accepted: M6's 3 MiB plus headroom, so that a file
 /// just over the limit is refused by the rule (413 `document_too_large`).
@@ -286,7 +287,8 @@ pub fn app(state: AppState) -> Router {
                         "request",
                         request_id = %id,
                         client_request_id = %client,
-                        method = %req.method(),
+                        // A made-up method is the client's text: `other`.
+                        method = %crate::metrics::method_label(req.method()),
                         path = %req.uri().path(),
                         caller = tracing::field::Empty,
                     )
@@ -336,7 +338,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
         // Before any other layer; the log gets its length, never its text.
         tracing::info!(
             request_id = %id,
-            method = %req.method(),
+            method = %crate::metrics::method_label(req.method()),
             bytes = target_bytes,
             "request target over the limit: refused (414)"
         );

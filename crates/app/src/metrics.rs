@@ -77,7 +77,7 @@ pub fn record(route: Option<&MatchedPath>, method: &Method, status: StatusCode, 
 /// The method's label: a standard method's name, without an allocation;
 /// `other` for any other, so that no client can add labels (the router
 /// answers 405 to those before this layer, `security_http` tests it).
-fn method_label(method: &Method) -> SharedString {
+pub(crate) fn method_label(method: &Method) -> SharedString {
     match *method {
         Method::GET => SharedString::const_str("GET"),
         Method::POST => SharedString::const_str("POST"),

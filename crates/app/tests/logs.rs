@@ -145,7 +145,20 @@ async fn personal_data_never_reaches_the_info_logs() {
     );
     api.get(&padded, &token).await.refused(414, "uri_too_long");
 
+    // A made-up method is the client's text, a fiscal code as good as any.
+    let method = axum::http::Method::from_bytes(cf(613).as_bytes()).unwrap();
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri("/v1/delegations")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(api.send_as_is(request).await.status.as_u16(), 405);
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("method=other"),
+        "a made-up method is logged as other: {logs}"
+    );
     assert!(
         logs.contains("refused (414)"),
         "the refused target is logged: {logs}"
@@ -158,6 +171,7 @@ async fn personal_data_never_reaches_the_info_logs() {
         grantor.as_str(),
         delegate.as_str(),
         other.as_str(),
+        &cf(613),
         &cf(900),
         "3331234567",
         "Mario",

@@ -363,6 +363,8 @@ pub async fn openapi_declares_every_status_the_error_funnel_gives(api: Api) {
                 && path != "/v1/sessions/act-as"
                 && !path.starts_with("/v1/me/notices/");
             assert_eq!(declares("409"), command, "{what}: 409");
+            // Any request target over the limit (lib.rs, URI_LIMIT).
+            assert!(declares("414"), "{what}: 414");
             if path != "/health/live" && path != "/openapi.json" {
                 assert!(declares("503") && declares("408"), "{what}: 503/408");
             }
