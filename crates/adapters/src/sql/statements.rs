@@ -939,10 +939,18 @@ impl Record for EventRecord<'_> {
 /// another writer stored this sequence first (PostgreSQL 23505, SQLite
 /// 2067, as the driver sorts them; the migrations run on connect, so no
 /// store is keyed otherwise, and no other key of `events` takes a value
-/// from the append).
+/// from the append). So is an append the database rolled back to break a
+/// deadlock or a serialisation failure with another writer (SQLSTATE
+/// 40001: MariaDB's and MySQL's deadlock, 1213, as InnoDB's locks of
+/// concurrent inserts on one key give it; 40P01: PostgreSQL's deadlock):
+/// the statement stored nothing, and the command, read again, decides
+/// again, as after any conflict.
 fn append_error(error: sqlx::Error) -> PersistenceError {
     if let sqlx::Error::Database(db) = &error {
-        if db.is_unique_violation() {
+        let rolled_back = db
+            .code()
+            .is_some_and(|code| code == "40001" || code == "40P01");
+        if db.is_unique_violation() || rolled_back {
             return PersistenceError::OptimisticLockError;
         }
     }
@@ -1256,4 +1264,66 @@ fn outbox_entry(raw: RawOutbox) -> Result<OutboxEntry, ServiceError> {
         sent_at,
         position,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database's error with its SQLSTATE, as a driver reports one.
+    #[derive(Debug)]
+    struct Refused(&'static str);
+
+    impl std::fmt::Display for Refused {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "refused with SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Refused {}
+
+    impl sqlx::error::DatabaseError for Refused {
+        fn message(&self) -> &str {
+            "refused"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn appended(code: &'static str) -> PersistenceError {
+        append_error(sqlx::Error::Database(Box::new(Refused(code))))
+    }
+
+    /// Found racing D12's actions against a revocation on MariaDB: InnoDB
+    /// broke a deadlock of two appends by rolling one back, and the command
+    /// failed as the store being unavailable instead of being read again.
+    #[test]
+    fn d10_an_append_rolled_back_for_a_deadlock_is_a_conflict_to_retry() {
+        for code in ["40001", "40P01"] {
+            assert!(
+                matches!(appended(code), PersistenceError::OptimisticLockError),
+                "{code}"
+            );
+        }
+        // Anything else is not a conflict: a connection lost, a full disk.
+        for code in ["08006", "53100", "HY000"] {
+            assert!(
+                matches!(appended(code), PersistenceError::UnknownError(_)),
+                "{code}"
+            );
+        }
+    }
 }
