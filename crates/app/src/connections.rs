@@ -1,5 +1,6 @@
 //! Serving connections: what `axum::serve` does, plus a deadline on each
-//! request's head (docs/APP.md: headers must arrive within 30 s, 408 otherwise).
+//! request's head (docs/APP.md: headers must arrive within 30 s, 408 otherwise),
+//! over HTTP/1.1 only (an idle connection is closed at the same deadline).
 //!
 //! hyper enforces the deadline ([`Timeouts::head`], its header read
 //! timeout) and closes the connection; it sends no answer. So that a client
@@ -22,8 +23,8 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -93,15 +94,14 @@ fn serve_connection(
         counted.fetch_add(1, Ordering::Relaxed);
         req.map(Body::new)
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    // HTTP/1.1 only, with no sniffing of the protocol first: hyper's
+    // deadline on the head then runs from the connection's start, where
+    // the sniffing waited for a first byte without one, and HTTP/2 has no
+    // deadline on an idle connection (docs/SECURITY.md).
+    let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.head);
-    builder.http2().timer(TokioTimer::new());
-    let connection = builder
-        .serve_connection_with_upgrades(TokioIo::new(watched), TowerToHyperService::new(service))
-        .into_owned();
+        .header_read_timeout(timeouts.head)
+        .serve_connection(TokioIo::new(watched), TowerToHyperService::new(service));
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
         // Only the 408 uses the write half: otherwise it goes without a
@@ -110,9 +110,7 @@ fn serve_connection(
             spare.forget();
             return;
         };
-        let head_timed_out = error
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_timeout);
+        let head_timed_out = error.is_timeout();
         if head_timed_out
             && requests.load(Ordering::Relaxed) == 0
             && received.load(Ordering::Relaxed)

@@ -82,9 +82,8 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// The longest request target (path and query, in bytes) the app reads:
 /// 414 `uri_too_long` past it. No operation needs more than a few hundred
-/// bytes; hyper itself refuses an HTTP/1.1 target of more than 65,534
-/// bytes with a 414 it writes without a body, and an HTTP/2 head over its
-/// 16 KiB header list with a 431 (docs/APP.md).
+/// bytes; hyper itself refuses a target of more than 65,534 bytes with a
+/// 414 it writes without a body (docs/APP.md).
 pub const URI_LIMIT: usize = 8 * 1024;
 /// Largest document body accepted: M6's 3 MiB plus headroom, so that a file
 /// just over the limit is refused by the rule (413 `document_too_large`).
@@ -99,8 +98,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// answer is 408 `request_timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// From the first byte of a request to the end of its head (hyper's
-    /// header read timeout, in [`server::run`]).
+    /// From the connection's start, or the answer before, to the end of a
+    /// request's head (hyper's header read timeout, in [`server::run`]).
     pub head: Duration,
     /// The longest wait for the next part of a body.
     pub body: Duration,

@@ -291,3 +291,22 @@ async fn a_write_with_a_target_over_the_limit_stores_nothing() {
     assert_eq!(refused["max"], json!(deleghe_app::URI_LIMIT));
     api.post(short, &token, body).await.ok(201);
 }
+
+/// Finding: a connection that sent nothing was kept for ever (the head's
+/// deadline started with its first byte: hyper's HTTP/1 and HTTP/2 sniffing
+/// waited without one), and one that sent HTTP/2's preface was served as
+/// HTTP/2, which has no deadline on an idle connection: a client could hold
+/// connections and sockets without limit. Now the server speaks HTTP/1.1
+/// only and the head's deadline runs from the connection's start.
+#[tokio::test]
+async fn a_connection_that_sends_nothing_or_http2_is_closed() {
+    let (address, _) = server().await;
+    // Nothing sent: closed at the head's deadline, with no answer (no
+    // request began).
+    let answer = slowly(address, &[], Duration::ZERO).await;
+    assert_eq!(answer, "", "an idle connection is just closed");
+    // HTTP/2's preface and an empty SETTINGS frame: closed, never served.
+    let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+    let answer = slowly(address, &[preface], Duration::ZERO).await;
+    assert_eq!(answer, "", "HTTP/2 is not served");
+}
