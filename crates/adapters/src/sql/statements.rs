@@ -48,7 +48,8 @@ pub(crate) trait Statements: Send {
         second: (&str, &str),
     ) -> Result<[Vec<SerializedEvent>; 2], PersistenceError>;
 
-    /// Appends one command's events, all or none; a taken sequence is
+    /// Appends one command's events, all or none; a taken sequence, or an
+    /// append rolled back to break a deadlock, is
     /// [`PersistenceError::OptimisticLockError`]. `durable: false` commits
     /// without waiting for the WAL flush, where the store can.
     async fn append(
@@ -1269,14 +1270,16 @@ fn outbox_entry(raw: RawOutbox) -> Result<OutboxEntry, ServiceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::error::ErrorKind;
 
-    /// A database's error with its SQLSTATE, as a driver reports one.
+    /// A database's error as a driver reports one: its SQLSTATE, if any, and
+    /// how the driver sorts it.
     #[derive(Debug)]
-    struct Refused(&'static str);
+    struct Refused(Option<&'static str>, ErrorKind);
 
     impl std::fmt::Display for Refused {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "refused with SQLSTATE {}", self.0)
+            write!(f, "refused: {:?} {:?}", self.0, self.1)
         }
     }
 
@@ -1287,7 +1290,7 @@ mod tests {
             "refused"
         }
         fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-            Some(self.0.into())
+            self.0.map(Into::into)
         }
         fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
             self
@@ -1298,13 +1301,16 @@ mod tests {
         fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
             self
         }
-        fn kind(&self) -> sqlx::error::ErrorKind {
-            sqlx::error::ErrorKind::Other
+        fn kind(&self) -> ErrorKind {
+            match &self.1 {
+                ErrorKind::UniqueViolation => ErrorKind::UniqueViolation,
+                _ => ErrorKind::Other,
+            }
         }
     }
 
-    fn appended(code: &'static str) -> PersistenceError {
-        append_error(sqlx::Error::Database(Box::new(Refused(code))))
+    fn appended(code: Option<&'static str>, kind: ErrorKind) -> PersistenceError {
+        append_error(sqlx::Error::Database(Box::new(Refused(code, kind))))
     }
 
     /// Found racing D12's actions against a revocation on MariaDB: InnoDB
@@ -1314,14 +1320,25 @@ mod tests {
     fn d10_an_append_rolled_back_for_a_deadlock_is_a_conflict_to_retry() {
         for code in ["40001", "40P01"] {
             assert!(
-                matches!(appended(code), PersistenceError::OptimisticLockError),
+                matches!(
+                    appended(Some(code), ErrorKind::Other),
+                    PersistenceError::OptimisticLockError
+                ),
                 "{code}"
             );
         }
+        // A taken sequence still is one, whatever its code.
+        assert!(matches!(
+            appended(None, ErrorKind::UniqueViolation),
+            PersistenceError::OptimisticLockError
+        ));
         // Anything else is not a conflict: a connection lost, a full disk.
         for code in ["08006", "53100", "HY000"] {
             assert!(
-                matches!(appended(code), PersistenceError::UnknownError(_)),
+                matches!(
+                    appended(Some(code), ErrorKind::Other),
+                    PersistenceError::UnknownError(_)
+                ),
                 "{code}"
             );
         }
