@@ -72,7 +72,67 @@ mod postgres {
 }
 
 mod mariadb {
-    use super::support::{mariadb_server, mariadb_under_test};
+    use super::support::{mariadb_database, mariadb_server, mariadb_under_test};
+    use deleghe_store_mariadb::sqlx::{Connection, Executor, MySqlConnection, Row};
+
+    /// Found in review: `number_events()` opened a transaction and had no
+    /// handler, so a statement of it that failed without InnoDB rolling
+    /// the transaction back (a lock wait timed out, 1205) left that
+    /// transaction open on the connection, and the pool lent the connection
+    /// again: the appends made on it after would have stayed uncommitted,
+    /// answered as stored, until the connection's end rolled them back
+    /// (D10: nothing acknowledged is lost). The numbering now rolls back
+    /// and reports the error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn d10_a_numbering_that_fails_leaves_no_transaction_open() {
+        let Some(server) = mariadb_server() else {
+            return;
+        };
+        let url = mariadb_database(&server).await;
+        let repository = deleghe_store_mariadb::connect(&url).await.unwrap();
+        let grantor = super::person(0);
+        super::rules(repository)
+            .register_delegation(
+                super::request("d-1", 0, 1),
+                &super::citizen(&grantor, "c-1"),
+            )
+            .await
+            .unwrap();
+        // Another numberer holds the log's head.
+        let mut holder = MySqlConnection::connect(&url).await.unwrap();
+        holder.execute("BEGIN").await.unwrap();
+        holder
+            .execute("SELECT position FROM log_head WHERE only_row = 1 FOR UPDATE")
+            .await
+            .unwrap();
+        let mut numberer = MySqlConnection::connect(&url).await.unwrap();
+        numberer
+            .execute("SET SESSION innodb_lock_wait_timeout = 1")
+            .await
+            .unwrap();
+        let failed = numberer.execute("CALL number_events()").await;
+        assert!(failed.is_err(), "the lock wait times out: {failed:?}");
+        let open: i64 = numberer
+            .fetch_one("SELECT CAST(@@in_transaction AS SIGNED)")
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(open, 0, "a transaction left open by the failed numbering");
+        holder.execute("ROLLBACK").await.unwrap();
+        // Once the head is free the same connection numbers the events.
+        numberer.execute("CALL number_events()").await.unwrap();
+        let unnumbered: i64 = numberer
+            .fetch_one("SELECT COUNT(*) FROM events WHERE position IS NULL")
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(unnumbered, 0, "every event numbered");
+        let database = url.rsplit('/').next().unwrap().to_owned();
+        numberer
+            .execute(format!("DROP DATABASE {database}").as_str())
+            .await
+            .unwrap();
+    }
 
     deleghe_testkit::conformance_tests!(|| async {
         match mariadb_server() {
@@ -234,7 +294,7 @@ mod postgres_log {
 
         // Meanwhile, the service commits a whole registration flow.
         let rules = rules(repository.clone());
-        let grantor = person(0);
+        let grantor = super::person(0);
         rules
             .register_delegation(request("d-0", 0, 1), &citizen(&grantor, "c"))
             .await

@@ -1,0 +1,5 @@
+//! The build script of deleghe-store-mariadb: it has Cargo watch the migrations.
+// sqlx::migrate! embeds the migrations at compile time: rebuild when one is added.
+fn main() {
+    println!("cargo:rerun-if-changed=migrations");
+}
