@@ -7,7 +7,10 @@
 //! whose head stalled learns why, the connection's task keeps the socket's
 //! write half and writes a 408 problem through it, when the stalled head is
 //! the connection's first request (on a connection kept alive between
-//! requests, a deadline reached while idle just closes it). hyper reads
+//! requests, a later head that stalls or never begins just closes it: a
+//! 408 there could be taken for the answer to the client's next request).
+//! An answer the client takes no byte of for the body's deadline ends the
+//! connection too ([`Watched`]). hyper reads
 //! through tokio's read half, whose reads skip the system call that would
 //! only say "nothing yet" after a short read (docs/PERFORMANCE.md).
 //! Graceful shutdown: stop accepting, let requests in flight finish.
@@ -87,6 +90,8 @@ fn serve_connection(
     let watched = Watched {
         read,
         received: received.clone(),
+        stall: timeouts.body,
+        stalled: None,
     };
     let requests = Arc::new(AtomicUsize::new(0));
     let counted = requests.clone();
@@ -105,7 +110,8 @@ fn serve_connection(
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
         // Only the 408 uses the write half: otherwise it goes without a
-        // shutdown of its own (an upgraded connection is still in use).
+        // shutdown of its own (hyper has ended the connection; the socket
+        // closes as the two halves are dropped).
         let Err(error) = connection.await else {
             spare.forget();
             return;
@@ -149,6 +155,10 @@ async fn answer_timeout(mut socket: OwnedWriteHalf) {
 struct Watched {
     read: OwnedReadHalf,
     received: Arc<AtomicBool>,
+    /// The longest wait for the socket to take bytes of an answer.
+    stall: std::time::Duration,
+    /// Since the socket stopped taking bytes, if it has.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl AsyncRead for Watched {
@@ -168,18 +178,36 @@ impl AsyncRead for Watched {
 
 impl Watched {
     /// Writes with `write` once the socket takes bytes, through the stream
-    /// the two halves share (the write half is the connection task's).
+    /// the two halves share (the write half is the connection task's). A
+    /// socket that takes no byte for [`Watched::stall`] (the client reads
+    /// nothing) fails the write, and hyper ends the connection: no answer
+    /// waits longer than a body may pause (docs/SECURITY.md).
     fn poll_write_with(
-        &self,
+        &mut self,
         cx: &mut Context<'_>,
         write: impl Fn(&TcpStream) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let stream: &TcpStream = self.read.as_ref();
         loop {
-            ready!(stream.poll_write_ready(cx))?;
+            let stream: &TcpStream = self.read.as_ref();
+            if stream.poll_write_ready(cx)?.is_pending() {
+                let limit = self.stall;
+                let waiting = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                if waiting.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client took no bytes of the answer in time",
+                    )));
+                }
+                return Poll::Pending;
+            }
             match write(stream) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                done => return Poll::Ready(done),
+                done => {
+                    self.stalled = None;
+                    return Poll::Ready(done);
+                }
             }
         }
     }
@@ -191,7 +219,8 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_with(cx, |stream| stream.try_write(buf))
+        self.get_mut()
+            .poll_write_with(cx, |stream| stream.try_write(buf))
     }
 
     fn poll_write_vectored(
@@ -199,7 +228,8 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_with(cx, |stream| stream.try_write_vectored(bufs))
+        self.get_mut()
+            .poll_write_with(cx, |stream| stream.try_write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

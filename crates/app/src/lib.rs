@@ -92,16 +92,19 @@ pub const DOCUMENT_BODY_LIMIT: usize = 3 * 1024 * 1024 + 256 * 1024;
 /// [`app`]'s first layer, whatever the client sent) and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// How long a request may take (docs/APP.md, "Requests and errors"): its head and
+/// How long a request may take (docs/APP.md, "Deadlines"): its head and
 /// its body must arrive within 30 s (the body waits at most that long for
 /// each part), and no request runs longer than 60 s. Past any of them the
-/// answer is 408 `request_timeout`.
+/// answer is 408 `request_timeout`. An answer waits at most as long as a
+/// body part for the client to take some of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// From the connection's start, or the answer before, to the end of a
     /// request's head (hyper's header read timeout, in [`server::run`]).
     pub head: Duration,
-    /// The longest wait for the next part of a body.
+    /// The longest wait for the next part of a body: the request's, as it
+    /// arrives, and the answer's, as the client takes it (past it, the
+    /// connection ends).
     pub body: Duration,
     /// From the head to the end of the answer.
     pub request: Duration,

@@ -301,12 +301,55 @@ async fn a_write_with_a_target_over_the_limit_stores_nothing() {
 #[tokio::test]
 async fn a_connection_that_sends_nothing_or_http2_is_closed() {
     let (address, _) = server().await;
+    let head = SHORT.head;
+    let timed = |parts: &'static [&'static str]| async move {
+        let started = std::time::Instant::now();
+        let answer = slowly(address, parts, Duration::ZERO).await;
+        (answer, started.elapsed())
+    };
     // Nothing sent: closed at the head's deadline, with no answer (no
     // request began).
-    let answer = slowly(address, &[], Duration::ZERO).await;
+    let (answer, took) = timed(&[]).await;
     assert_eq!(answer, "", "an idle connection is just closed");
-    // HTTP/2's preface and an empty SETTINGS frame: closed, never served.
-    let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
-    let answer = slowly(address, &[preface], Duration::ZERO).await;
+    assert!(took >= head, "closed after {took:?}, before the deadline");
+    // HTTP/2's preface and an empty SETTINGS frame: closed, never served
+    // (an HTTP/2 server would answer with its own SETTINGS).
+    let (answer, _) = timed(&["PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0"]).await;
     assert_eq!(answer, "", "HTTP/2 is not served");
+    // Kept alive after an answer: closed at the deadline of the next head,
+    // with nothing more written.
+    let (answer, took) = timed(&["GET /health HTTP/1.1\r\nHost: test\r\n\r\n"]).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{answer}");
+    assert!(took >= head, "closed after {took:?}, before the deadline");
+}
+
+/// Finding: nothing bounded how long an answer may wait for the client to
+/// take it: a client that sent requests and never read held the connection
+/// and its task for as long as it liked, once the sockets' buffers were
+/// full. Now a write that waits longer than the body's deadline ends the
+/// connection: here, many pipelined answers never read are cut short,
+/// where before every one of them was written as soon as the client read.
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_cut_off() {
+    let (address, _) = server().await;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    // Far more than the loopback's buffers hold: each answer is the OpenAPI
+    // document.
+    let asked = 400;
+    let request = "GET /openapi.json HTTP/1.1\r\nHost: test\r\n\r\n".repeat(asked);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // Not read for well past the deadline (SHORT: 300 ms).
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was still open after 20 s");
+    let answered = String::from_utf8_lossy(&answer)
+        .matches("HTTP/1.1 200 OK")
+        .count();
+    assert!(
+        answered < asked,
+        "all {asked} answers written to a client that did not read ({} bytes)",
+        answer.len()
+    );
 }
