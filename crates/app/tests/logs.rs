@@ -154,7 +154,40 @@ async fn personal_data_never_reaches_the_info_logs() {
         .unwrap();
     assert_eq!(api.send_as_is(request).await.status.as_u16(), 405);
 
+    // Finding: a path's segments and the client's own request id were
+    // logged as sent: a fiscal code in either, or a token in a path, reached
+    // the info logs. The route's template and a client id that is a UUID
+    // only.
+    let token_in_path = format!("/nope/{token}");
+    for (path, client_id) in [
+        (format!("/v1/delegations/{}", cf(614)), cf(615)),
+        (token_in_path.clone(), "3331234567".to_owned()),
+    ] {
+        let request = axum::http::Request::get(path.as_str())
+            .header("x-request-id", client_id.as_str())
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let status = api.send_as_is(request).await.status.as_u16();
+        assert!(status == 404 || status == 403, "{path}: {status}");
+    }
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let request = axum::http::Request::get("/health")
+        .header("x-request-id", client_id.as_str())
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(api.send_as_is(request).await.status.as_u16(), 200);
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains(&format!("client_request_id={client_id}")),
+        "a client's UUID is kept: {logs}"
+    );
+    assert!(
+        logs.contains("route=/v1/delegations/{id}") && logs.contains("route=unmatched"),
+        "routes by their template: {logs}"
+    );
+    assert!(!logs.contains(&token), "a token in the info logs: {logs}");
     assert!(
         logs.contains("method=other"),
         "a made-up method is logged as other: {logs}"
@@ -172,6 +205,8 @@ async fn personal_data_never_reaches_the_info_logs() {
         delegate.as_str(),
         other.as_str(),
         &cf(613),
+        &cf(614),
+        &cf(615),
         &cf(900),
         "3331234567",
         "Mario",
