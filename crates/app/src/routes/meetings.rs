@@ -72,6 +72,18 @@ async fn booking_for(
     Ok(b)
 }
 
+/// M1, M6: a meeting goes no further once its booking is cancelled
+/// (`not_active`), as its join and its uploads do not: no step of it, and
+/// no delegation of its completion, stands on a cancelled booking. A
+/// served booking's meeting has ended, and says so itself
+/// (`meeting_closed`).
+fn still_booked(booking: &Booking) -> Result<(), AppError> {
+    if matches!(booking.stage, BookingStage::Cancelled { .. }) {
+        return Err(MeetingError::BookingNotActive.into());
+    }
+    Ok(())
+}
+
 async fn run(
     state: &AppState,
     caller: &Caller,
@@ -174,7 +186,7 @@ pub async fn get(
     responses(
         (status = 200, description = "state `in_call`", body = MeetingDto),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`not_waiting`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_waiting`, `not_active` (the booking is cancelled)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn take_in_charge(
@@ -183,6 +195,7 @@ pub async fn take_in_charge(
     Path(id): Path<String>,
 ) -> Result<Json<MeetingDto>, AppError> {
     let b = booking_for(&state, &caller, &id, Who::Operator).await?;
+    still_booked(&b)?;
     let command = MeetingCommand::TakeInCharge {
         operator: caller.operator_id()?,
         at: state.now(),
@@ -198,7 +211,7 @@ pub async fn take_in_charge(
     request_body = Consent,
     responses(
         (status = 200, body = MeetingDto),
-        (status = 422, description = "`not_joined`, `meeting_closed`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_joined`, `meeting_closed`, `not_active` (the booking is cancelled)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn consent(
@@ -208,6 +221,7 @@ pub async fn consent(
     Json(body): Json<Consent>,
 ) -> Result<Json<MeetingDto>, AppError> {
     let b = booking_for(&state, &caller, &id, Who::BookerOrOperator).await?;
+    still_booked(&b)?;
     let command = MeetingCommand::Consent {
         recording: body.recording,
         at: state.now(),
@@ -224,7 +238,7 @@ pub async fn consent(
     responses(
         (status = 200, body = MeetingDto),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`not_in_call`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`not_in_call`, `not_active` (the booking is cancelled)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn attendance(
@@ -234,6 +248,7 @@ pub async fn attendance(
     Json(body): Json<Attendance>,
 ) -> Result<Json<MeetingDto>, AppError> {
     let b = booking_for(&state, &caller, &id, Who::Operator).await?;
+    still_booked(&b)?;
     let command = MeetingCommand::RecordAttendance {
         grantor_present: body.grantor_present,
         delegate_present: body.delegate_present,
@@ -368,7 +383,7 @@ pub async fn download(
     responses(
         (status = 200, description = "outcome `delegation_registered`", body = Completed),
         (status = 403, description = "not an operator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`consent_missing`, `parties_missing`, `documents_missing`, `not_in_call`; or the meeting ended refused by D1–D3 (`grantor_already_has_delegate`, `delegate_cap_reached`, `self_delegation`), with `outcome`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`consent_missing`, `parties_missing`, `documents_missing`, `not_in_call`, `not_active` (the booking is cancelled); or the meeting ended refused by D1–D3 (`grantor_already_has_delegate`, `delegate_cap_reached`, `self_delegation`), with `outcome`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn complete(
@@ -377,6 +392,7 @@ pub async fn complete(
     Path(id): Path<String>,
 ) -> Result<Json<Completed>, AppError> {
     let b = booking_for(&state, &caller, &id, Who::Operator).await?;
+    still_booked(&b)?;
     let command = MeetingCommand::Complete {
         delegation_id: DelegationId::parse(&new_id()).expect("a UUID is a valid id"),
         at: state.now(),

@@ -101,6 +101,7 @@ scenarios!(
     meetings::m4_m8_meetings_that_end_without_a_delegation,
     meetings::m7_a_rule_refusing_the_registration_ends_the_meeting,
     meetings::b8_a_meeting_abandoned_before_anyone_joined_settles_its_booking,
+    meetings::m1_m7_a_cancelled_bookings_meeting_goes_no_further,
     personal::p1_p3_telephone_pin,
     personal::n3_notices_in_the_personal_area,
     personal::n7_contacts_are_kept_and_changed_by_their_citizen,

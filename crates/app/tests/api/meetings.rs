@@ -448,3 +448,46 @@ pub async fn b8_a_meeting_abandoned_before_anyone_joined_settles_its_booking(api
         api.post("/v1/bookings", &me, next).await.ok(201);
     }
 }
+
+/// Found by a hostile probe: a web meeting whose booking the booker
+/// cancelled from the waiting room could still be taken in charge,
+/// attended and completed, registering a delegation on a cancelled
+/// booking. Every step of a meeting now needs its booking active, as the
+/// join (M1) and the uploads (M6) did: `not_active`.
+pub async fn m1_m7_a_cancelled_bookings_meeting_goes_no_further(api: Api) {
+    let (delegate, grantor) = (cf(240), cf(241));
+    let booked = api.book_meeting(&delegate, &grantor).await;
+    let id = booked["id"].as_str().unwrap().to_owned();
+    let base = format!("/v1/bookings/{id}/meeting");
+    let me = api.citizen(&delegate);
+    let op = api.operator();
+    api.set_now(tuesday_9() - Duration::minutes(10));
+    let code = api.access_code(&delegate, &id).await;
+    api.post(&format!("{base}/join"), &me, json!({"code": code}))
+        .await
+        .ok(200);
+    let cancelled = api.delete(&format!("/v1/bookings/{id}"), &me).await.ok(200);
+    assert_eq!(cancelled["status"], "cancelled");
+    api.post_empty(&format!("{base}/take-in-charge"), &op)
+        .await
+        .refused(422, "not_active");
+    api.post(&format!("{base}/consent"), &me, json!({"recording": true}))
+        .await
+        .refused(422, "not_active");
+    api.post(
+        &format!("{base}/attendance"),
+        &op,
+        json!({"grantor_present": true, "delegate_present": true, "grantor_able_to_consent": true}),
+    )
+    .await
+    .refused(422, "not_active");
+    api.post_empty(&format!("{base}/complete"), &op)
+        .await
+        .refused(422, "not_active");
+    // No delegation came of it.
+    let list = api
+        .get(&format!("/v1/delegations?delegate={delegate}"), &me)
+        .await
+        .ok(200);
+    assert_eq!(list["items"], json!([]));
+}
