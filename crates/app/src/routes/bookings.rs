@@ -305,6 +305,7 @@ pub async fn get(
     params(("id" = String, Path, description = "booking id (404 for one that is not)", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses(
         (status = 200, description = "status `cancelled`", body = BookingDto),
+        (status = 403, description = "`not_allowed_when_acting` (D12): a web meeting that registers a delegation, cancelled by a delegate acting for the booker", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`slot_started`, `not_active`", body = Problem, content_type = "application/problem+json"),
     ),
@@ -318,6 +319,11 @@ pub async fn cancel(
     let b = state.booking(&id).await?;
     if b.booker != me {
         return Err(AppError::not_found(format!("booking {id}")));
+    }
+    // D12: a meeting that would register a delegation to the booker is
+    // theirs to cancel in person, as it was theirs to ask for.
+    if b.registers_a_delegation() {
+        caller.own_citizen()?;
     }
     let command = BookerCommand::Cancel {
         id: b.id.clone(),

@@ -199,9 +199,10 @@ pub async fn d12_n7_an_act_as_token_cannot_mark_or_delete_the_grantors_notices(a
 /// consented to the recording and uploaded the documents in G's name; the
 /// operator completed it, and G became that citizen's delegate. A web
 /// meeting registers a delegation to its booker, and D12 lets a delegate
-/// acting for G register none: the booking, the joining, the consent and the
-/// uploads are G's in person (403 `not_allowed_when_acting`, nothing
-/// stored). Reading the meeting stays open to the delegate.
+/// acting for G register none: the booking, its cancellation, the joining,
+/// the consent and the uploads are G's in person (403
+/// `not_allowed_when_acting`, nothing stored). Reading the meeting stays
+/// open to the delegate.
 pub async fn d12_an_act_as_token_cannot_book_or_attend_a_delegation_web_meeting(api: Api) {
     let (g, d, t) = (cf(1), cf(2), cf(3));
     let (_, token) = acting(&api, &g, &d).await;
@@ -215,6 +216,16 @@ pub async fn d12_an_act_as_token_cannot_book_or_attend_a_delegation_web_meeting(
     let booked = api.book_meeting(&g, &t).await;
     let base = format!("/v1/bookings/{}/meeting", booked["id"].as_str().unwrap());
     let code = api.sms_code(booked["id"].as_str().unwrap()).await;
+    // Nor may the delegate cancel it (found by a later probe: 200, and the
+    // meeting gone from G's hands), while G still could.
+    let before = api.events().await;
+    api.delete(
+        &format!("/v1/bookings/{}", booked["id"].as_str().unwrap()),
+        &token,
+    )
+    .await
+    .refused(403, "not_allowed_when_acting");
+    assert_eq!(api.events().await, before, "nothing stored");
     api.set_now(tuesday_9());
     let before = api.events().await;
     api.post(&format!("{base}/join"), &token, json!({"code": code}))

@@ -184,6 +184,14 @@ pub struct BookedBy {
 }
 
 impl Booking {
+    /// B5, M1: a web meeting at the delegations counter, whose completion
+    /// registers a delegation to the booker (as
+    /// [`RequestBooking::registers_a_delegation`] judged its request). D12:
+    /// a delegate acting for the booker neither asks for one nor cancels it.
+    pub fn registers_a_delegation(&self) -> bool {
+        self.mode == Mode::WebMeeting && self.counter_type == DELEGATIONS_COUNTER_TYPE
+    }
+
     /// The status, as its stage records it (B8).
     pub fn status(&self) -> BookingStatus {
         match self.stage {
