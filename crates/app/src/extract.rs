@@ -23,6 +23,12 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        if declared_over(&req, JSON_BODY_LIMIT) {
+            return Err(AppError::PayloadTooLarge {
+                limit: JSON_BODY_LIMIT,
+                document: false,
+            });
+        }
         // Read as a value first: serde would take a struct from a JSON array
         // too (`[null, null]`), and every body of the contract is an object.
         let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
@@ -40,6 +46,18 @@ where
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+/// Whether the request declares a body longer than `limit`
+/// (`Content-Length`): refused before a byte of it is read, where a client
+/// announcing more than it sends would hold the connection until the
+/// body's deadline (408) before learning it is too large.
+fn declared_over(req: &Request, limit: usize) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|declared| declared > limit as u64)
 }
 
 /// Whether a body failed to arrive because it took too long (the
@@ -83,6 +101,12 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        if declared_over(&req, DOCUMENT_BODY_LIMIT) {
+            return Err(AppError::PayloadTooLarge {
+                limit: DOCUMENT_BODY_LIMIT,
+                document: true,
+            });
+        }
         Bytes::from_request(req, state)
             .await
             .map(Self)

@@ -353,3 +353,37 @@ async fn a_client_that_never_reads_its_answers_is_cut_off() {
         answer.len()
     );
 }
+
+/// Found by a hostile probe: a request declaring a body over the limit
+/// (`Content-Length`) and sending none was kept until the body's deadline,
+/// then answered 408; the size it declared already said 413. Now it is
+/// refused at once, before a byte of the body is read.
+#[tokio::test]
+async fn a_body_declared_over_the_limit_is_refused_before_it_arrives() {
+    let (address, token) = server().await;
+    for (path, declared, code) in [
+        (
+            "/v1/delegations",
+            deleghe_app::JSON_BODY_LIMIT + 1,
+            "payload_too_large",
+        ),
+        (
+            "/v1/me/documents?kind=identity_document",
+            50 * 1024 * 1024,
+            "document_too_large",
+        ),
+    ] {
+        let content_type = if code == "payload_too_large" {
+            "application/json"
+        } else {
+            "application/pdf"
+        };
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {declared}\r\n\r\n"
+        );
+        let answer = slowly(address, &[&head], Duration::ZERO).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(answer.contains(&format!(r#""code":"{code}""#)), "{answer}");
+    }
+}
