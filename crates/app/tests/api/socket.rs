@@ -137,5 +137,5 @@ async fn over_a_real_socket_with_graceful_shutdown() {
         TcpStream::connect(address).await.is_err(),
         "nothing listens after shutdown"
     );
-    let _ = std::fs::remove_file(&file);
+    crate::support::remove_sqlite(&file);
 }

@@ -94,12 +94,17 @@ impl Drop for Api {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.sms);
         if let Some(file) = &self.sqlite {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut name = file.clone().into_os_string();
-                name.push(suffix);
-                let _ = std::fs::remove_file(name);
-            }
+            remove_sqlite(file);
         }
+    }
+}
+
+/// Removes a SQLite database and its write-ahead log and shared memory.
+pub fn remove_sqlite(file: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
     }
 }
 
