@@ -189,7 +189,7 @@ impl Booking {
     /// [`RequestBooking::registers_a_delegation`] judged its request). D12:
     /// a delegate acting for the booker neither asks for one nor cancels it.
     pub fn registers_a_delegation(&self) -> bool {
-        self.mode == Mode::WebMeeting && self.counter_type == DELEGATIONS_COUNTER_TYPE
+        registers_a_delegation(self.mode, &self.counter_type)
     }
 
     /// The status, as its stage records it (B8).
@@ -341,8 +341,15 @@ impl RequestBooking {
     /// request is the one who delegates). D12: a delegate acting for a
     /// grantor may not ask for one in the grantor's name.
     pub fn registers_a_delegation(&self) -> bool {
-        self.mode == Mode::WebMeeting && self.counter.counter_type == DELEGATIONS_COUNTER_TYPE
+        registers_a_delegation(self.mode, &self.counter.counter_type)
     }
+}
+
+/// B5, M1: whether a booking in `mode` at a counter of `counter_type` is a
+/// web meeting at the delegations counter (one rule for a request and a
+/// stored booking alike).
+fn registers_a_delegation(mode: Mode, counter_type: &str) -> bool {
+    mode == Mode::WebMeeting && counter_type == DELEGATIONS_COUNTER_TYPE
 }
 
 /// What may be asked of a citizen's bookings: the citizen's orders, and the
